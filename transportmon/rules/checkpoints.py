@@ -1,0 +1,181 @@
+"""Checkpoint rules (TM1xx): may an epidemic checkpoint stay on the road?
+
+Clause (六): "除与湖北交界处外，国道、省道、县道、乡道、村道上不符合规定的防疫检测点一律撤除；取消一切不合理的车辆和人员劝返措施；
+全面恢复城乡道路运输服务和货车通行". The verdict of every checkpoint is decided in :func:`decide`, from evidence
+columns computed by :mod:`transportmon.geo.evidence` (snap, road class, distances). Nothing here reads files,
+geometry or the clock: the as-of date is passed in.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..config import RuleConfig
+from .registry import FINDING_COLUMNS, Rule, findings_for, rule
+
+CLAUSE = "九府发〔2020〕3号 (六)"
+
+TM101 = rule(Rule(
+    id="TM101", name="checkpoint-away-from-exempt-border", subject="checkpoint", severity="violation", clause=CLAUSE,
+    summary="A checkpoint on a national/provincial/county/township/village road away from the Hubei border must be removed.",
+    message_zh="检测点位于{road_class_zh}{road_ref}，距最近的豁免边界路口沿路{crossing_zh}（限{border_tolerance_m}米），应撤除。",
+    message_en="Checkpoint on {road_class} road {road_ref} is {crossing_en} by road from the nearest "
+               "exempt-border crossing (limit {border_tolerance_m} m): remove it.",
+    parameters=("border_tolerance_m", "exempt_neighbours", "covered_classes"),
+    doc="""
+    What it checks: an active checkpoint snapped to a covered road (国道/省道/县道/乡道/村道) whose along-network
+    distance to the nearest crossing of the exempt border is more than ``border_tolerance_m`` (or unreachable).
+    Why: clause (六) orders every such checkpoint removed "除与湖北交界处外" — except at the boundary with Hubei.
+    Straight-line nearness is not enough: a riverside street 800 m from the Hubei bank is not "at the border" when the
+    nearest bridge is 5 km away by road.
+    Violating: a checkpoint on G105 at the 永修 county entry, 60 km from Hubei → remove.
+    Compliant: a checkpoint at the Jiujiang Yangtze bridge approach, 1.2 km from the crossing → keep (TM102).
+    """,
+))
+
+TM102 = rule(Rule(
+    id="TM102", name="checkpoint-at-exempt-border", subject="checkpoint", severity="info", clause=CLAUSE,
+    summary="A checkpoint within the border tolerance of a crossing into Hubei may stay.",
+    message_zh="检测点位于{road_class_zh}{road_ref}，距湖北交界路口沿路{distance_to_crossing_m}米（≤{border_tolerance_m}米），可保留。",
+    message_en="Checkpoint on {road_class} road {road_ref} is {distance_to_crossing_m} m by road from an "
+               "exempt-border crossing (≤ {border_tolerance_m} m): may stay.",
+    parameters=("border_tolerance_m",),
+    doc="""
+    What it checks: an active checkpoint on a covered road within ``border_tolerance_m`` (inclusive) along the road
+    network of a point where a road crosses the exempt border line.
+    Why: the clause exempts checkpoints "与湖北交界处".
+    Example: 3,000 m by road from the bridge crossing with the default tolerance → keep; 3,001 m → remove.
+    """,
+))
+
+TM103 = rule(Rule(
+    id="TM103", name="checkpoint-off-road", subject="checkpoint", severity="warning", clause=CLAUSE,
+    summary="No road within the snap tolerance: the checkpoint cannot be placed on a road and needs review.",
+    message_zh="检测点{snap_tolerance_m}米内无道路（最近道路{distance_to_road_m}米），需人工核查位置。",
+    message_en="No road within {snap_tolerance_m} m of the checkpoint (nearest {distance_to_road_m} m): check its position.",
+    parameters=("snap_tolerance_m",),
+    doc="""
+    What it checks: the distance from the checkpoint to the nearest road is more than ``snap_tolerance_m``.
+    Why: the clause is about checkpoints on roads; one that cannot be put on a road cannot be judged, and is often a
+    coordinate in the wrong datum or a typo.
+    Example: 151 m from the nearest road with the default 150 m → review; 150 m → snapped.
+    """,
+))
+
+TM104 = rule(Rule(
+    id="TM104", name="checkpoint-on-uncovered-road", subject="checkpoint", severity="warning", clause=CLAUSE,
+    summary="The road's class (expressway, urban street, other) is not named by the clause: review.",
+    message_zh="检测点位于{road_class_zh}{road_ref}，不属于条款所列国省县乡村道，需人工核查。",
+    message_en="Checkpoint is on a {road_class} road {road_ref}, a class the clause does not name: review.",
+    parameters=("covered_classes",),
+    doc="""
+    What it checks: the snapped road's class is not in ``covered_classes``.
+    Why: clause (六) names national, provincial, county, township and village roads; expressway exits (高速路口) and
+    urban streets are governed by other notices, so the bureau decides them case by case.
+    Example: the 荷花垅 expressway-exit screening point on G70 → review.
+    """,
+))
+
+TM105 = rule(Rule(
+    id="TM105", name="checkpoint-not-active", subject="checkpoint", severity="info", clause=CLAUSE,
+    summary="The checkpoint is not active on the as-of date (opened ≤ as-of < closed).",
+    message_zh="检测点在核查日不在运行（设立{opened}，撤销{closed}）。",
+    message_en="Checkpoint not active on the as-of date (opened {opened}, closed {closed}).",
+    doc="""
+    What it checks: ``opened`` > as-of, or ``closed`` ≤ as-of (a checkpoint closed on the as-of date is gone that day).
+    Why: only checkpoints standing on the as-of date are subject to removal.
+    Example: a toll-station control point closed 2020-02-25 is inactive on 2020-03-16 and active on 2020-02-24.
+    """,
+))
+
+TM110 = rule(Rule(
+    id="TM110", name="turn-back-measure", subject="checkpoint", severity="violation", clause=CLAUSE,
+    summary="The checkpoint turns vehicles or people back (劝返): a violation where it must go, a warning where it may stay.",
+    message_zh="检测点实施劝返措施；条款要求取消一切不合理的劝返措施。",
+    message_en="Checkpoint turns vehicles or people back; the clause cancels all unreasonable turn-back measures.",
+    doc="""
+    What it checks: ``turn_back`` is true on an active checkpoint. Severity: violation when the verdict is remove,
+    warning when keep or review (a border checkpoint may screen, but turning people back needs a reason).
+    Why: "取消一切不合理的车辆和人员劝返措施".
+    """,
+))
+
+TM111 = rule(Rule(
+    id="TM111", name="freight-blocked", subject="checkpoint", severity="violation", clause=CLAUSE,
+    summary="The checkpoint stops trucks or mail from passing: trucks must pass.",
+    message_zh="检测点阻断货车通行；条款要求全面恢复货车通行。",
+    message_en="Checkpoint blocks freight traffic; the clause requires truck traffic fully restored.",
+    doc="""
+    What it checks: ``blocks_freight`` is true on an active checkpoint, whatever its verdict.
+    Why: "全面恢复城乡道路运输服务和货车通行" — even a border checkpoint that may stay must let trucks through.
+    """,
+))
+
+CLASS_ZH = {"expressway": "高速公路", "national": "国道", "provincial": "省道", "county": "县道",
+            "township": "乡道", "village": "村道", "urban": "城市道路", "other": "其他道路"}
+
+VERDICTS = ("keep", "remove", "review", "inactive", "rejected")
+
+
+def decide(evidence: pd.DataFrame, config: RuleConfig, as_of: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The verdict of every checkpoint, and its findings.
+
+    Parameters
+    ----------
+    evidence
+        One row per valid checkpoint: ``checkpoint_id``, ``opened``, ``closed``, ``turn_back``, ``blocks_freight``,
+        ``distance_to_road_m``, ``road_ref``, ``road_class``, ``distance_to_crossing_m`` (``inf`` when none is
+        reachable).
+    config
+        The rule parameters.
+    as_of
+        The audit date (never read from the clock).
+
+    Returns
+    -------
+    (verdicts, findings): ``verdicts`` has ``checkpoint_id``, ``verdict``, ``reason`` aligned with ``evidence``;
+    ``findings`` has :data:`~transportmon.rules.registry.FINDING_COLUMNS`.
+    """
+    ev = evidence.copy()
+    day = pd.Timestamp(as_of).normalize()
+    not_open = ev["opened"].notna() & (ev["opened"] > day)
+    closed = ev["closed"].notna() & (ev["closed"] <= day)
+    active = ~(not_open | closed)
+    on_road = ev["distance_to_road_m"].le(config.snap_tolerance_m).fillna(False).astype(bool)
+    covered = ev["road_class"].isin(config.covered_classes).fillna(False).astype(bool)
+    at_border = ev["distance_to_crossing_m"].le(config.border_tolerance_m).fillna(False).astype(bool)
+
+    verdict = np.select(
+        [~active, active & ~on_road, active & on_road & ~covered, active & on_road & covered & at_border],
+        ["inactive", "review", "review", "keep"], default="remove")
+    reason = np.select(
+        [not_open, closed, active & ~on_road, active & on_road & ~covered],
+        ["not-yet-open", "closed", "no-road", "uncovered-road-class"], default="")
+    verdicts = pd.DataFrame({"checkpoint_id": ev["checkpoint_id"].to_numpy(), "verdict": verdict,
+                             "reason": pd.Series(reason, dtype="string").replace("", pd.NA).to_numpy()},
+                            index=ev.index)
+
+    ev["road_class_zh"] = ev["road_class"].map(CLASS_ZH).fillna("")
+    ev["road_ref"] = ev["road_ref"].fillna("")
+    d = ev["distance_to_crossing_m"].astype(float)
+    finite = np.isfinite(d)
+    metres = d.where(finite, 0).round(0).astype("int64").map("{:,}".format)
+    ev["crossing_zh"] = (metres + "米").where(finite, "超过搜索范围（无可达路口）")
+    ev["crossing_en"] = (metres + " m").where(finite, "beyond the search range (no crossing reachable)")
+    for col in ("opened", "closed"):
+        ev[col] = ev[col].dt.strftime("%Y-%m-%d").fillna("—")
+    params = config.to_dict()
+    v = pd.Series(verdict, index=ev.index)
+    parts = [
+        findings_for(TM101, ev, v == "remove", "checkpoint", "checkpoint_id", params),
+        findings_for(TM102, ev, v == "keep", "checkpoint", "checkpoint_id", params),
+        findings_for(TM103, ev, v.eq("review") & ~on_road, "checkpoint", "checkpoint_id", params),
+        findings_for(TM104, ev, v.eq("review") & on_road, "checkpoint", "checkpoint_id", params),
+        findings_for(TM105, ev, v == "inactive", "checkpoint", "checkpoint_id", params),
+        findings_for(TM110, ev, active & ev["turn_back"].astype(bool), "checkpoint", "checkpoint_id", params,
+                     severity=pd.Series(np.where(v == "remove", "violation", "warning"), index=ev.index)),
+        findings_for(TM111, ev, active & ev["blocks_freight"].astype(bool), "checkpoint", "checkpoint_id", params),
+    ]
+    findings = pd.concat([p for p in parts if len(p)] or [pd.DataFrame(columns=FINDING_COLUMNS)], ignore_index=True)
+    return verdicts, findings

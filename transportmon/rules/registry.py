@@ -1,0 +1,108 @@
+"""The one registry of rules: stable ids, never reused (``TM1xx`` checkpoints, ``TM2xx`` coach trips, ``TM9xx``
+input problems).
+
+A rule module declares its rules with :func:`rule`; ``transportmon rules`` prints :data:`RULES`. Messages are
+templates filled column-wise from the evidence frame (``{road_ref}``, ``{distance_to_crossing_m}`` …).
+"""
+
+from __future__ import annotations
+
+import inspect
+import string
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+Severity = Literal["violation", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = ("violation", "warning", "info")
+
+#: The clause every rule enforces unless it says otherwise.
+CLAUSE_ZH = ("除与湖北交界处外，国道、省道、县道、乡道、村道上不符合规定的防疫检测点一律撤除；取消一切不合理的车辆和人员"
+             "劝返措施；……进出中高风险地区的跨省、跨市班车、包车客座率控制在50%以内（途经除外）。")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: what it flags, how severe, which clause, and the message templates."""
+
+    id: str
+    name: str
+    subject: Literal["checkpoint", "trip", "input"]
+    severity: Severity
+    clause: str
+    summary: str
+    message_zh: str
+    message_en: str
+    parameters: tuple[str, ...] = ()
+    doc: str = field(default="", compare=False)
+
+    def messages(self, evidence: pd.DataFrame, config: dict[str, object] | None = None) -> tuple[pd.Series, pd.Series]:
+        """Fill both message templates for every row of ``evidence`` (column-wise, no per-row Python)."""
+        return (_fill(self.message_zh, evidence, config or {}), _fill(self.message_en, evidence, config or {}))
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(rule_: Rule) -> Rule:
+    """Register a rule; an id is registered once and never reused."""
+    if rule_.id in RULES:
+        raise ValueError(f"rule id {rule_.id} registered twice")
+    RULES[rule_.id] = rule_
+    return rule_
+
+
+def _fmt(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_float_dtype(values):
+        rounded = values.round(0)
+        text = rounded.map(lambda x: "—" if pd.isna(x) or np.isinf(x) else f"{x:,.0f}")  # noqa: E731
+        return text.astype("string")
+    return values.astype("string").fillna("—")
+
+
+def _fill(template: str, evidence: pd.DataFrame, config: dict[str, object]) -> pd.Series:
+    """Column-wise ``str.format``: literal pieces and fields concatenated as string columns."""
+    out = pd.Series("", index=evidence.index, dtype="string")
+    for literal, name, spec, _ in string.Formatter().parse(template):
+        if literal:
+            out = out + literal
+        if name is None:
+            continue
+        if name in evidence.columns:
+            out = out + _fmt(evidence[name])
+        elif name in config:
+            value = config[name]
+            out = out + (f"{value:,.0f}" if isinstance(value, float) else str(value))
+        else:  # pragma: no cover - a template bug, caught by the registry test
+            raise KeyError(f"message field {{{name}}} is neither an evidence column nor a parameter")
+    return out
+
+
+def rule_docs() -> list[dict[str, str]]:
+    """Every rule as plain data (for ``transportmon rules`` and the README table)."""
+    return [
+        {"id": r.id, "name": r.name, "subject": r.subject, "severity": r.severity, "clause": r.clause,
+         "summary": r.summary, "parameters": ", ".join(r.parameters), "doc": inspect.cleandoc(r.doc)}
+        for r in sorted(RULES.values(), key=lambda r: r.id)
+    ]
+
+
+FINDING_COLUMNS = ["subject", "subject_id", "source_row", "rule_id", "severity", "message_zh", "message_en"]
+
+
+def findings_for(rule_: Rule, evidence: pd.DataFrame, mask: pd.Series | np.ndarray, subject: str,
+                 id_col: str, config: dict[str, object] | None = None,
+                 severity: pd.Series | str | None = None) -> pd.DataFrame:
+    """The findings of one rule for the rows of ``evidence`` where ``mask`` holds."""
+    hit = evidence[np.asarray(mask, dtype=bool)]
+    zh, en = rule_.messages(hit, config)
+    sev = rule_.severity if severity is None else severity
+    if isinstance(sev, pd.Series):
+        sev = sev[np.asarray(mask, dtype=bool)].to_numpy()
+    return pd.DataFrame({
+        "subject": subject, "subject_id": hit[id_col].astype(str).to_numpy(),
+        "source_row": hit["row"].to_numpy() if "row" in hit.columns else -1, "rule_id": rule_.id,
+        "severity": sev, "message_zh": zh.to_numpy(), "message_en": en.to_numpy(),
+    })
