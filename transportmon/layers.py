@@ -171,6 +171,8 @@ class _Rejector:
 
     def reject(self, mask: pd.Series | np.ndarray, reason: str, detail: pd.Series | str = "") -> None:
         mask = pd.Series(np.asarray(mask, dtype=bool), index=self.frame.index) & self.reason.isna()
+        if not mask.any():  # also spares an empty layer's details, which may not be Series-shaped
+            return
         self.reason[mask] = reason
         if isinstance(detail, pd.Series):
             self.detail[mask] = detail[mask].astype("string")
@@ -342,3 +344,128 @@ def concat_rejected(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
     if not frames:
         return empty_rejected()
     return pd.concat(frames, ignore_index=True)
+
+
+SERVICE_TYPES: dict[str, str] = {
+    "scheduled": "scheduled", "班车": "scheduled", "定线": "scheduled", "班线": "scheduled", "regular": "scheduled",
+    "charter": "charter", "包车": "charter", "chartered": "charter",
+    "other": "other", "其他": "other", "公交": "other", "bus": "other",
+}
+
+
+def validate_trips(frame: pd.DataFrame, path: str | None = None) -> Layer:
+    """Trips: unique ``trip_id``, ``service_date``, ``service_type``, ``seats`` > 0, 0 ≤ ``passengers`` ≤ seats."""
+    frame = _prepare(frame, "trips", path)
+    rej = _Rejector("trips", frame, "trip_id")
+    _check_ids(rej, unique=True)
+    frame["trip_id"] = rej.ids
+    dates, bad = parse_dates(frame["service_date"])
+    rej.reject(bad | dates.isna(), "malformed-date", "service_date=" + frame["service_date"].astype("string").fillna(""))
+    frame["service_date"] = dates
+    stype = frame["service_type"].astype("string").str.strip()
+    norm = stype.str.lower().map(SERVICE_TYPES).fillna(stype.map(SERVICE_TYPES))
+    rej.reject(norm.isna(), "malformed-value", "service_type=" + stype.fillna("")
+               + "; allowed scheduled/charter/other (班车/包车/其他)")
+    frame["service_type"] = norm
+    seats, bad_s = parse_ints(frame["seats"])
+    pax, bad_p = parse_ints(frame["passengers"])
+    rej.reject(bad_s, "malformed-value", "seats=" + frame["seats"].astype("string").fillna("") + " is not a whole number")
+    rej.reject(bad_p, "malformed-value", "passengers=" + frame["passengers"].astype("string").fillna("")
+               + " is not a whole number")
+    rej.reject(seats.le(0).fillna(False).astype(bool), "non-positive-seats", "seats=" + seats.astype("string").fillna(""))
+    rej.reject(pax.lt(0).fillna(False).astype(bool), "negative-passengers", "passengers=" + pax.astype("string").fillna(""))
+    rej.reject((pax > seats).fillna(False).astype(bool), "passengers-exceed-seats",
+               "passengers=" + pax.astype("string").fillna("") + " > seats=" + seats.astype("string").fillna(""))
+    frame["seats"] = seats
+    frame["passengers"] = pax
+    for col in ("route_id", "scope"):
+        frame[col] = as_text(frame[col]) if col in frame.columns else pd.Series(pd.NA, index=frame.index, dtype="string")
+    return _finish("trips", frame, rej, len(frame), path)
+
+
+def validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> Layer:
+    """Stop times: ``trip_id``, whole ``stop_sequence``, ``stop_id``, ``pickup``/``dropoff`` 0/1 (default 1).
+
+    References to unknown stops or trips are checked later, against the validated stops and trips.
+    """
+    frame = _prepare(frame, "stop_times", path)
+    rej = _Rejector("stop_times", frame, "trip_id")
+    frame["trip_id"] = rej.ids
+    frame["stop_id"] = as_text(frame["stop_id"])
+    rej.reject(rej.ids.isna(), "missing-id", "trip_id is empty")
+    rej.reject(frame["stop_id"].isna(), "missing-id", "stop_id is empty")
+    seq, bad = parse_ints(frame["stop_sequence"])
+    rej.reject(bad, "malformed-value", "stop_sequence=" + frame["stop_sequence"].astype("string").fillna(""))
+    frame["stop_sequence"] = seq
+    dup = rej.ok & frame[["trip_id", "stop_sequence"]].duplicated(keep="first")
+    rej.reject(dup, "duplicate-id", "trip_id and stop_sequence repeat an earlier row")
+    for col in ("pickup", "dropoff"):
+        if col in frame.columns:
+            text = frame[col].astype("string").str.strip()
+            flags, badb = parse_bools(text)
+            rej.reject(badb, "malformed-value", f"{col}=" + text.fillna("") + "; allowed 0/1")
+            frame[col] = flags.where(text.notna() & (text != ""), True)
+        else:
+            frame[col] = True
+        frame[col] = frame[col].astype(bool)
+    return _finish("stop_times", frame, rej, len(frame), path)
+
+
+def reject_rows(layer: Layer, mask: pd.Series | np.ndarray, reason: str, detail: pd.Series | str = "") -> None:
+    """Move rows of ``layer.frame`` where ``mask`` holds into ``layer.rejected`` (cross-layer checks)."""
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return
+    bad = layer.frame[mask]
+    id_col = {"trips": "trip_id", "stop_times": "trip_id", "stops": "stop_id", "checkpoints": "checkpoint_id"}[layer.name]
+    det = detail[mask].astype(str).to_numpy() if isinstance(detail, pd.Series) else detail
+    extra = pd.DataFrame({
+        "subject": SUBJECT.get(layer.name, layer.name), "subject_id": bad[id_col].astype(str).to_numpy(),
+        "reason": reason, "detail": det, "row": bad["row"].astype("int64").to_numpy(),
+    })
+    if isinstance(bad, gpd.GeoDataFrame):
+        extra = gpd.GeoDataFrame(extra, geometry=bad.geometry.to_numpy(), crs="EPSG:4326")
+    layer.rejected = pd.concat([layer.rejected, extra], ignore_index=True) if len(layer.rejected) else extra
+    layer.frame = layer.frame[~mask]
+
+
+def validate_risk_areas(frame: pd.DataFrame, path: str | None = None) -> Layer:
+    """Risk designations in interval or snapshot form (see :mod:`transportmon.designations`).
+
+    The usable designations are kept as intervals in ``extra["intervals"]``; ``frame`` keeps the usable input rows.
+    """
+    from .designations import DesignationFormError, normalize_designations
+
+    frame = rename_aliases(frame).reset_index(drop=True)
+    require_columns(frame, "risk_areas", path)
+    frame = frame.copy()
+    frame["row"] = np.arange(len(frame), dtype="int64")
+    if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns:
+        geoms = frame.geometry
+        bad_geom = (geoms.notna() & ~geoms.is_empty & ~geoms.is_valid).to_numpy()
+        if bad_geom.any():  # repair rather than reject: designation polygons are hand-drawn
+            fixed = geoms.to_numpy().copy()
+            fixed[bad_geom] = shapely.make_valid(fixed[bad_geom], method="structure", keep_collapsed=False)
+            frame = frame.set_geometry(gpd.GeoSeries(fixed, index=frame.index, crs=frame.crs))
+    try:
+        intervals, rejected = normalize_designations(frame.drop(columns="row"))
+    except DesignationFormError as exc:
+        raise InputError(path or "<risk_areas>", str(exc), "") from exc
+    rej = pd.DataFrame({
+        "subject": "risk_areas", "subject_id": rejected["subject_id"].astype(str).to_numpy(),
+        "reason": rejected["reason"].astype(str).to_numpy(),
+        "detail": _risk_detail(frame, rejected["row"].to_numpy()),
+        "row": rejected["row"].astype("int64").to_numpy(),
+    })
+    good = frame[~frame["row"].isin(rejected["row"])]
+    return Layer(name="risk_areas", frame=good, rejected=rej, rows=len(frame), path=path,
+                 extra={"intervals": intervals})
+
+
+def _risk_detail(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    cols = [c for c in ("as_of", "valid_from", "valid_to", "level", "unit") if c in frame.columns]
+    sub = frame.iloc[rows][cols].astype("string").fillna("")
+    text = pd.Series("", index=sub.index, dtype="string")
+    for c in cols:
+        text = text + c + "=" + sub[c] + " "
+    return text.str.strip().to_numpy(dtype=object)

@@ -15,6 +15,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from . import __version__
 from . import layers as L
@@ -119,7 +120,8 @@ def _read(name: str, path: Path, datum: str, encoding: str | None) -> tuple[pd.D
 
 VALIDATORS = {
     "roads": L.validate_roads, "checkpoints": L.validate_checkpoints, "boundaries": L.validate_boundaries,
-    "stops": L.validate_stops,
+    "stops": L.validate_stops, "trips": L.validate_trips, "stop_times": L.validate_stop_times,
+    "risk_areas": L.validate_risk_areas,
 }
 
 
@@ -248,6 +250,17 @@ def audit(
         skipped.update({r: "no checkpoints layer" for r in ("TM101", "TM102", "TM103", "TM104", "TM105", "TM110",
                                                              "TM111")})
 
+    trip_rules = ("TM201", "TM202", "TM203")
+    if {"trips", "stop_times", "stops"} <= set(layers):
+        trip_part, trip_findings, trip_skipped = _audit_trips(layers, cfg)
+        parts.append(trip_part)
+        findings.append(trip_findings)
+        skipped.update(trip_skipped)
+        rules_run += [r for r in trip_rules if r not in skipped]
+    else:
+        missing = [n for n in ("trips", "stop_times", "stops") if n not in layers]
+        skipped.update({r: f"no {', '.join(missing)} layer" for r in trip_rules})
+
     # Rejected rows of every layer are subjects too.
     rejected_parts = []
     for name, layer in layers.items():
@@ -285,6 +298,113 @@ def audit(
     if use_sample:
         metadata["sample"] = "embedded Jiujiang 2020 sample (data/jiujiang-2020; see its README for what is real)"
     return AuditResult(report=report, metadata=metadata, layers=layers, roads=ctx, config=cfg)
+
+
+def _audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, str]]:
+    """Trip verdicts: cross-layer checks, stop → admin units once, designations by column joins."""
+    from .designations import resolve_levels
+    from .geo.admin import area_units, locate, point_units
+    from .rules import trips as trip_rules
+
+    trips, st, stops = layers["trips"], layers["stop_times"], layers["stops"]
+    skipped: dict[str, str] = {}
+    # stop_times rows must point at a known trip and a usable stop.
+    all_trip_ids = set(trips.frame["trip_id"]) | set(trips.rejected.loc[trips.rejected["subject"] == "trip",
+                                                                        "subject_id"])
+    L.reject_rows(st, ~st.frame["trip_id"].isin(all_trip_ids).to_numpy(), "unknown-trip",
+                  "trip_id=" + st.frame["trip_id"].astype(str))
+    unknown_stop = ~st.frame["stop_id"].isin(stops.frame["stop_id"]).to_numpy()
+    bad_trip_stop = st.frame.loc[unknown_stop, ["trip_id", "stop_id"]]
+    L.reject_rows(st, unknown_stop, "unknown-stop", "stop_id=" + st.frame["stop_id"].astype(str))
+    # A trip with any unusable stop row cannot be judged on a partial itinerary.
+    rejected_st = st.rejected[st.rejected["reason"] != "unknown-trip"] if len(st.rejected) else st.rejected
+    stop_rows = st.frame  # usable rows
+    located = locate(stops.frame.geometry, layers["boundaries"].frame)
+    located.index = stops.frame["stop_id"].to_numpy()
+    outside = located["province"].isna()
+    tf = trips.frame
+    first_bad = pd.Series(pd.NA, index=tf.index, dtype="string")
+    detail = pd.Series(pd.NA, index=tf.index, dtype="string")
+    if len(bad_trip_stop):
+        g = bad_trip_stop.groupby("trip_id")["stop_id"].first()
+        hit = tf["trip_id"].map(g)
+        first_bad = first_bad.mask(hit.notna(), "unknown-stop")
+        detail = detail.mask(hit.notna(), "stop_id=" + hit.astype("string"))
+    if len(rejected_st):
+        other = rejected_st[rejected_st["reason"] != "unknown-stop"].groupby("subject_id")["reason"].first()
+        hit = tf["trip_id"].map(other)
+        mask = first_bad.isna() & hit.notna()
+        first_bad = first_bad.mask(mask, "bad-stop-times")
+        detail = detail.mask(mask, "stop_times row: " + hit.astype("string"))
+    outside_stops = stop_rows.loc[stop_rows["stop_id"].map(outside).fillna(False).astype(bool), ["trip_id", "stop_id"]]
+    if len(outside_stops):
+        hit = tf["trip_id"].map(outside_stops.groupby("trip_id")["stop_id"].first())
+        mask = first_bad.isna() & hit.notna()
+        first_bad = first_bad.mask(mask, "stop-outside-boundaries")
+        detail = detail.mask(mask, "stop_id=" + hit.astype("string") + " lies in no boundary polygon")
+    has_stops = tf["trip_id"].isin(stop_rows["trip_id"])
+    mask = first_bad.isna() & ~has_stops
+    first_bad = first_bad.mask(mask, "trip-without-stops")
+    detail = detail.mask(mask, "no usable stop_times rows")
+    for reason in ("unknown-stop", "bad-stop-times", "stop-outside-boundaries", "trip-without-stops"):
+        m = (first_bad == reason).fillna(False).to_numpy(bool)
+        L.reject_rows(trips, m, reason, detail.fillna(""))
+        first_bad, detail = first_bad[~m], detail[~m]
+    tf = trips.frame
+    stop_rows = stop_rows[stop_rows["trip_id"].isin(tf["trip_id"])]
+
+    # Designation level of every stop row on its trip's date: distinct stops meet polygons once.
+    service_date = stop_rows["trip_id"].map(tf.set_index("trip_id")["service_date"])
+    if "risk_areas" in layers and len(layers["risk_areas"].extra.get("intervals", [])):
+        intervals = layers["risk_areas"].extra["intervals"]
+        pu = point_units(pd.Series(located.index), located.reset_index(drop=True))
+        if "geometry" in intervals.columns:
+            areas = intervals[intervals["unit"].str.startswith("area:")].drop_duplicates("unit")
+            if len(areas):
+                areas = gpd.GeoDataFrame(areas, geometry="geometry", crs="EPSG:4326")
+                pu = pd.concat([pu, area_units(stops.frame["stop_id"], stops.frame.geometry, areas)],
+                               ignore_index=True)
+        levels = resolve_levels(intervals, pu, pd.DataFrame({"key": stop_rows["stop_id"].to_numpy(),
+                                                             "date": service_date.to_numpy()}))["level"]
+        levels = pd.Series(levels.astype("string").to_numpy(), index=stop_rows.index)
+    else:
+        levels = pd.Series(pd.NA, index=stop_rows.index, dtype="string")
+        skipped.update({r: "no risk_areas layer" for r in ("TM201", "TM202")})
+    ev = trip_rules.trip_evidence(tf, stop_rows, located, levels, cfg)
+    decided, findings = trip_rules.decide(ev, cfg)
+    if "risk_areas" not in layers:
+        decided["reason"] = decided["reason"].mask(decided["reason"] == "no-risk-stop", "no-risk-data")
+
+    # A line through the trip's stops in order (a point for a one-stop trip).
+    geom_of_stop = pd.Series(stops.frame.geometry.to_numpy(), index=stops.frame["stop_id"].to_numpy())
+    codes = pd.Index(decided["trip_id"]).get_indexer(stop_rows["trip_id"])
+    order = np.lexsort((stop_rows["stop_sequence"].to_numpy(), codes))
+    ordered, codes = stop_rows.iloc[order], codes[order]
+    xy = shapely.get_coordinates(geom_of_stop.reindex(ordered["stop_id"]).to_numpy())
+    count = np.bincount(codes, minlength=len(decided))
+    geoms = np.full(len(decided), None, dtype=object)
+    multi = count[codes] >= 2
+    if multi.any():
+        uniq = np.flatnonzero(count >= 2)
+        lines = shapely.linestrings(xy[multi], indices=np.searchsorted(uniq, codes[multi]))
+        geoms[uniq] = lines
+    single = np.flatnonzero(count == 1)
+    if len(single):
+        pos = np.searchsorted(codes, single)
+        geoms[single] = shapely.points(xy[pos])
+    part = gpd.GeoDataFrame({
+        "subject": "trip", "subject_id": decided["trip_id"].astype(str).to_numpy(),
+        "verdict": decided["verdict"].to_numpy(), "reason": decided["reason"].to_numpy(),
+        "passengers": decided["passengers"].to_numpy(), "seats": decided["seats"].to_numpy(),
+        "occupancy": decided["occupancy"].to_numpy(), "cap": decided["cap"].to_numpy(),
+        "max_passengers": decided["max_passengers"].to_numpy(),
+        "excess_passengers": decided["excess_passengers"].to_numpy(),
+        "risk_stops": decided["risk_stops"].to_numpy(), "risk_level": decided["risk_level"].to_numpy(),
+        "service_date": decided["service_date"].dt.strftime("%Y-%m-%d").to_numpy(),
+        "route_id": decided["route_id"].to_numpy(), "scope": decided["scope"].to_numpy(),
+        "source_row": decided["row"].to_numpy(),
+    }, geometry=geoms, crs="EPSG:4326")
+    return part, findings, skipped
 
 
 def _display_path(p: Path) -> str:

@@ -22,7 +22,7 @@ COLUMNS = [
     # trip evidence
     "passengers", "seats", "occupancy", "cap", "max_passengers", "excess_passengers", "risk_stops", "risk_level",
     # context
-    "name", "service_date", "route_id", "detail", "source_row", "max_severity",
+    "scope", "name", "service_date", "route_id", "detail", "source_row", "max_severity",
 ]
 
 FLOAT_COLUMNS = ("distance_to_road_m", "distance_to_exempt_border_m", "distance_to_crossing_m")

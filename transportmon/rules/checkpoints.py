@@ -160,7 +160,7 @@ def decide(evidence: pd.DataFrame, config: RuleConfig, as_of: pd.Timestamp) -> t
     ev["road_ref"] = ev["road_ref"].fillna("")
     d = ev["distance_to_crossing_m"].astype(float)
     finite = np.isfinite(d)
-    metres = d.where(finite, 0).round(0).astype("int64").map("{:,}".format)
+    metres = d.where(finite, 0).round(0).astype("int64").map("{:,}".format).astype("string")
     ev["crossing_zh"] = (metres + "米").where(finite, "超过搜索范围（无可达路口）")
     ev["crossing_en"] = (metres + " m").where(finite, "beyond the search range (no crossing reachable)")
     for col in ("opened", "closed"):

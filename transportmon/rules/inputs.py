@@ -34,7 +34,8 @@ TM905 = _input_rule("TM905", "bad-value", "A value is not one of those allowed (
 TM906 = _input_rule("TM906", "impossible-occupancy", "Passengers exceed seats, or seats ≤ 0.",
                     "Reasons: passengers-exceed-seats, non-positive-seats, negative-passengers.")
 TM907 = _input_rule("TM907", "unknown-reference", "A row refers to a stop or trip that does not exist or was "
-                    "rejected.", "Reasons: unknown-stop, unknown-trip, trip-without-stops.")
+                    "rejected.", "Reasons: unknown-stop, unknown-trip, trip-without-stops, bad-stop-times (a stop_times row of the trip was "
+                    "rejected), stop-outside-boundaries (a stop lies in no admin polygon).")
 
 REASON_RULE: dict[str, Rule] = {
     "missing-id": TM901, "duplicate-id": TM902,
@@ -43,7 +44,8 @@ REASON_RULE: dict[str, Rule] = {
     "malformed-date": TM904, "closed-before-opened": TM904,
     "malformed-value": TM905, "malformed-adcode": TM905, "unknown-level": TM905, "missing-adcode": TM905,
     "passengers-exceed-seats": TM906, "non-positive-seats": TM906, "negative-passengers": TM906,
-    "unknown-stop": TM907, "unknown-trip": TM907, "trip-without-stops": TM907,
+    "unknown-stop": TM907, "unknown-trip": TM907, "trip-without-stops": TM907, "bad-stop-times": TM907,
+    "stop-outside-boundaries": TM907,
 }
 
 

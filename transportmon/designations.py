@@ -1,0 +1,610 @@
+"""Dated risk designations: intervals, snapshots, and the most specific designation in effect.
+
+The ``risk_areas`` layer (DESIGN §2) comes in two forms:
+
+*interval form*
+    ``adcode`` (or a geometry), ``level``, ``valid_from``, optional ``valid_to`` (inclusive; empty = open) and
+    ``source``.
+*snapshot form*
+    the way bulletins publish: ``as_of`` instead of ``valid_from``/``valid_to``, ``adcodes`` (or ``adcode``) possibly
+    listing several codes separated by ``;``, ``level``, and optional ``province``, ``derivation``, ``source_url``,
+    ``quality``. A row holds from its ``as_of`` until the next later snapshot that names the same adcode again, and
+    ends the day before it. A partial snapshot (``derivation = partial_change_only``) names only the changed areas,
+    so the unnamed areas keep their previous designation.
+
+:func:`normalize_designations` turns either form into one interval per (input row, unit) and a table of rejected rows
+with a reason. :func:`resolve_levels` answers "which level applies to this point on this date" for millions of
+(key, date) queries at once, with the rule of DESIGN §3: among the designations in effect on the date that contain the
+point, the most specific unit wins (county over city over province; a polygon area over all), then the latest
+``valid_from``, then the later input row.
+
+Everything here is pure: no files, no clock, no printing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import numpy as np
+import pandas as pd
+
+from ._errors import TransportmonError
+
+__all__ = [
+    "LEVELS",
+    "DesignationFormError",
+    "normalize_designations",
+    "resolve_levels",
+    "unit_rank",
+]
+
+#: The risk levels, from least to most severe. Input may also say 高/中/低, 高风险, High, MEDIUM, "high risk" ….
+LEVELS: Final = ("low", "medium", "high")
+
+#: dtype of the ``level`` column :func:`resolve_levels` returns: ordered, so ``max`` and ``>= "medium"`` work.
+LEVEL_DTYPE: Final = pd.CategoricalDtype(list(LEVELS), ordered=True)
+
+RejectReason = Literal["malformed-date", "unknown-level", "missing-adcode"]
+
+#: Columns of the two accepted forms, as named in error messages.
+INTERVAL_COLUMNS: Final = ("adcode", "level", "valid_from", "valid_to", "source")
+SNAPSHOT_COLUMNS: Final = ("as_of", "adcodes", "level", "province", "derivation", "source_url", "quality")
+
+INTERVAL_OUTPUT_COLUMNS: Final = ("row", "unit", "level", "valid_from", "valid_to", "source")
+REJECTED_COLUMNS: Final = ("row", "reason", "subject_id")
+RESOLVED_COLUMNS: Final = ("level", "unit", "valid_from")
+
+_DATE_UNIT: Final = "datetime64[s]"
+_ONE_DAY: Final = np.timedelta64(1, "D")
+
+_ISO_LIKE = re.compile(
+    r"(?P<y>\d{4})(?P<sep>[-/.])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})"
+    r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+)
+_CHINESE_DATE = re.compile(r"(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*[日号]?")
+_EN_LEVEL = re.compile(r"(?P<level>high|medium|low)(?:[\s_-]*risk)?")
+_ZH_LEVEL = re.compile(r"(?P<level>[高中低])(?:风险)?(?:地区|区域|区|等级)?")
+_ZH_LEVELS: Final = {"高": "high", "中": "medium", "低": "low"}
+_ADCODE = re.compile(r"\d{6}")
+_ADCODE_SEPARATORS = re.compile(r"[;；]")
+
+#: Cells (int32) of the unit × date and key × date tables built per block of dates in :func:`resolve_levels`.
+_TABLE_CELLS: Final = 1 << 24
+
+
+class DesignationFormError(TransportmonError, ValueError):
+    """A ``risk_areas`` frame whose columns fit neither the interval nor the snapshot form."""
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# normalize_designations
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def normalize_designations(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Turn a ``risk_areas`` frame (interval or snapshot form) into dated intervals and rejected rows.
+
+    Parameters
+    ----------
+    df
+        The layer as read. ``as_of`` makes it the snapshot form, ``valid_from`` the interval form. A geometry column
+        (the active geometry of a GeoDataFrame, or a column named ``geometry``) is passed through untouched.
+
+    Returns
+    -------
+    intervals
+        One row per (input row, adcode): ``row`` (0-based position of the input row), ``unit`` (6-digit adcode, or
+        ``area:<row>`` for a row with a geometry and no adcode: its own polygon), ``level`` (one of :data:`LEVELS`),
+        ``valid_from``, ``valid_to`` (inclusive, ``NaT`` = open; day precision), ``source`` (``source``, else
+        ``source_url``; NA when neither) and the geometry column if there is one. A GeoDataFrame in gives a
+        GeoDataFrame out, with the same CRS.
+    rejected
+        One row per unusable input row: ``row``, ``reason`` and ``subject_id`` (the adcode as written, else
+        ``"row <n>"``). Reasons, checked in this order: ``missing-adcode`` (no adcode, or not 6 digits, and no
+        geometry), ``malformed-date`` (``valid_from``/``as_of`` missing or not a date, ``valid_to`` not a date,
+        ``valid_to`` before ``valid_from``), ``unknown-level``. A rejected row is not used at all: in particular a
+        snapshot row with an illegible ``as_of`` does not end the designations before it.
+
+    Raises
+    ------
+    DesignationFormError
+        When the columns fit neither form (no ``as_of`` nor ``valid_from``, both, no ``level``, or neither an adcode
+        nor a geometry column).
+
+    Notes
+    -----
+    Dates may be ISO (``2020-03-16``), ``2020/3/16``, ``2020.03.16``, ``2020年3月16日``, or date/datetime values; a
+    time of day is dropped. Snapshot ``valid_to`` is derived: the day before the next later ``as_of`` that names the
+    same unit. Polygon areas (``area:<row>``) are never named again, so in the snapshot form they stay open.
+
+    Examples
+    --------
+    >>> snapshots = pd.DataFrame({
+    ...     "as_of": ["2020-02-20", "2020-03-13"], "adcodes": ["360403", "360403;360402"], "level": ["中", "低"]})
+    >>> intervals, rejected = normalize_designations(snapshots)
+    >>> intervals[["unit", "level", "valid_from", "valid_to"]]
+         unit   level valid_from   valid_to
+    0  360403  medium 2020-02-20 2020-03-12
+    1  360403     low 2020-03-13        NaT
+    2  360402     low 2020-03-13        NaT
+    """
+    form = _detect_form(df)
+    n = len(df)
+    geometry_column = _geometry_column(df)
+    has_geometry = _non_empty_geometry(df[geometry_column]) if geometry_column else np.zeros(n, dtype=bool)
+
+    codes, code_text = _parse_adcodes(_coalesce(df, ("adcodes", "adcode")))
+    levels = _parse_levels(df["level"])
+    if form == "snapshot":
+        start, start_missing = _parse_days(df["as_of"])
+        end = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+        bad_date = np.isnat(start)
+    else:
+        start, _ = _parse_days(df["valid_from"])
+        if "valid_to" in df.columns:
+            end, end_missing = _parse_days(df["valid_to"])
+        else:
+            end, end_missing = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]"), np.ones(n, dtype=bool)
+        bad_end = np.isnat(end) & ~end_missing
+        with np.errstate(invalid="ignore"):
+            reversed_ = ~np.isnat(start) & ~np.isnat(end) & (end < start)
+        bad_date = np.isnat(start) | bad_end | reversed_
+
+    no_unit = np.array([len(c) == 0 for c in codes], dtype=bool) & ~has_geometry
+    reason = np.full(n, "", dtype=object)
+    reason[levels == ""] = "unknown-level"
+    reason[bad_date] = "malformed-date"
+    reason[no_unit] = "missing-adcode"
+    rejected_mask = reason != ""
+    rows = np.arange(n, dtype=np.int64)
+    subject = np.where(code_text != "", code_text, np.char.add("row ", rows.astype(str)).astype(object))
+    rejected = pd.DataFrame(
+        {
+            "row": rows[rejected_mask],
+            "reason": pd.array(reason[rejected_mask].astype(str), dtype="str"),
+            "subject_id": pd.array(subject[rejected_mask].astype(str), dtype="str"),
+        }
+    )
+
+    # One interval per (accepted row, unit); a geometry row without adcode is its own unit.
+    accepted = np.flatnonzero(~rejected_mask)
+    units_per_row = [codes[i] if codes[i] else (f"area:{i}",) for i in accepted]
+    counts = np.fromiter((len(u) for u in units_per_row), dtype=np.int64, count=len(accepted))
+    out_rows = np.repeat(accepted, counts)
+    out_units = np.array([u for us in units_per_row for u in us], dtype=object)
+    valid_from = start[out_rows]
+    valid_to = end[out_rows] if form == "interval" else _snapshot_ends(out_units, valid_from)
+
+    source = _clean_text(_coalesce(df, ("source", "source_url")))
+    intervals = pd.DataFrame(
+        {
+            "row": out_rows,
+            "unit": pd.array(out_units.astype(str), dtype="str"),
+            "level": pd.array(levels[out_rows].astype(str), dtype="str"),
+            "valid_from": valid_from.astype(_DATE_UNIT),
+            "valid_to": valid_to.astype(_DATE_UNIT),
+            "source": pd.array(source[out_rows], dtype="str"),
+        }
+    )
+    if geometry_column is not None:
+        intervals = _attach_geometry(intervals, df, geometry_column, out_rows)
+    return intervals, rejected
+
+
+def _detect_form(df: pd.DataFrame) -> Literal["interval", "snapshot"]:
+    columns = set(map(str, df.columns))
+    allowed = (
+        f"interval form: {', '.join(INTERVAL_COLUMNS)} (valid_to and source optional); "
+        f"snapshot form: {', '.join(SNAPSHOT_COLUMNS)} (adcodes may be adcode; province onwards optional)"
+    )
+    if "as_of" in columns and "valid_from" in columns:
+        raise DesignationFormError(
+            f"risk_areas has both `as_of` and `valid_from`: it must be one form. Allowed columns — {allowed}"
+        )
+    if "as_of" not in columns and "valid_from" not in columns:
+        raise DesignationFormError(
+            f"risk_areas has neither `as_of` nor `valid_from` (columns: {', '.join(sorted(columns)) or 'none'}). "
+            f"Allowed columns — {allowed}"
+        )
+    if "level" not in columns:
+        raise DesignationFormError(f"risk_areas has no `level` column. Allowed columns — {allowed}")
+    if not columns & {"adcode", "adcodes"} and _geometry_column(df) is None:
+        raise DesignationFormError(
+            f"risk_areas has neither an `adcode`/`adcodes` column nor a geometry. Allowed columns — {allowed}"
+        )
+    return "snapshot" if "as_of" in columns else "interval"
+
+
+def _geometry_column(df: pd.DataFrame) -> str | None:
+    name = getattr(df, "_geometry_column_name", None)  # GeoDataFrame's active geometry, if set
+    if isinstance(name, str) and name in df.columns:
+        return name
+    return "geometry" if "geometry" in df.columns else None
+
+
+def _non_empty_geometry(values: pd.Series) -> np.ndarray:
+    import shapely
+
+    arr = np.asarray(values, dtype=object)
+    return shapely.is_geometry(arr) & ~shapely.is_empty(arr)
+
+
+def _attach_geometry(intervals: pd.DataFrame, df: pd.DataFrame, column: str, rows: np.ndarray) -> pd.DataFrame:
+    geometry = df[column].iloc[rows].reset_index(drop=True)
+    intervals = intervals.assign(**{column: geometry})
+    if getattr(df, "_geometry_column_name", None) == column:
+        import geopandas as gpd
+
+        return gpd.GeoDataFrame(intervals, geometry=column, crs=df.crs)
+    return intervals
+
+
+def _coalesce(df: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
+    """The first non-blank value among ``columns``, per row, as an object array (None where all are blank)."""
+    out = np.full(len(df), None, dtype=object)
+    for column in reversed(columns):
+        if column in df.columns:
+            values = df[column].to_numpy(dtype=object, na_value=None)
+            blank = np.array([_is_blank(v) for v in values], dtype=bool)
+            out = np.where(blank, out, values)
+    return out
+
+
+def _is_blank(value: object) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float):
+        return value != value  # NaN
+    if isinstance(value, np.datetime64):
+        return bool(np.isnat(value))
+    return isinstance(value, str) and not value.strip()
+
+
+def _clean_text(values: np.ndarray) -> np.ndarray:
+    return np.array([None if _is_blank(v) else str(v).strip() for v in values], dtype=object)
+
+
+def _parse_adcodes(values: np.ndarray) -> tuple[list[tuple[str, ...]], np.ndarray]:
+    """Per row: the valid 6-digit codes (empty when any piece is not one), and the code text as written."""
+    parsed: dict[object, tuple[tuple[str, ...], str]] = {}
+    for value in pd.unique(values):
+        parsed[value] = _parse_adcode_cell(value)
+    codes = [parsed[v][0] for v in values]
+    text = np.array([parsed[v][1] for v in values], dtype=object)
+    return codes, text
+
+
+def _parse_adcode_cell(value: object) -> tuple[tuple[str, ...], str]:
+    if _is_blank(value):
+        return (), ""
+    if isinstance(value, (bool, np.bool_)):
+        return (), str(value)
+    if isinstance(value, (int, np.integer)):
+        text = str(int(value))
+    elif isinstance(value, (float, np.floating)):
+        text = str(int(value)) if float(value).is_integer() else str(value)
+    else:
+        text = str(value).strip()
+    pieces = [p.strip() for p in _ADCODE_SEPARATORS.split(text) if p.strip()]
+    if not pieces or not all(_ADCODE.fullmatch(p) for p in pieces):
+        return (), text
+    return tuple(dict.fromkeys(pieces)), text
+
+
+def _parse_levels(values: pd.Series) -> np.ndarray:
+    """Normalised level per row, ``""`` where it is not one of :data:`LEVELS` in any accepted spelling."""
+    raw = values.to_numpy(dtype=object, na_value=None)
+    table = {v: _parse_level(v) for v in pd.unique(raw)}
+    return np.array([table[v] for v in raw], dtype=object)
+
+
+def _parse_level(value: object) -> str:
+    if not isinstance(value, str):
+        return ""
+    text = value.strip().lower()
+    if m := _EN_LEVEL.fullmatch(text):
+        return m["level"]
+    if m := _ZH_LEVEL.fullmatch(text):
+        return _ZH_LEVELS[m["level"]]
+    return ""
+
+
+def _parse_days(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Dates as ``datetime64[D]`` (NaT where missing or illegible) and a mask of the missing (blank) ones."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_localize(None)
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        days = values.to_numpy().astype("datetime64[D]")
+        return days, np.isnat(days)
+    raw = values.to_numpy(dtype=object, na_value=None)
+    table = {v: _parse_day(v) for v in pd.unique(raw)}
+    days = np.array([table[v][0] for v in raw], dtype="datetime64[D]")
+    missing = np.array([table[v][1] for v in raw], dtype=bool)
+    return days, missing
+
+
+def _parse_day(value: object) -> tuple[np.datetime64, bool]:
+    """One cell: (the day or NaT, whether the cell is blank)."""
+    nat = np.datetime64("NaT", "D")
+    if _is_blank(value):
+        return nat, True
+    if isinstance(value, pd.Timestamp):
+        value = value.tz_localize(None) if value.tz is not None else value
+        return np.datetime64(value.date(), "D"), False
+    if isinstance(value, (dt.datetime, dt.date)):
+        day = value.date() if isinstance(value, dt.datetime) else value
+        return np.datetime64(day, "D"), False
+    if isinstance(value, np.datetime64):
+        return value.astype("datetime64[D]"), False
+    if not isinstance(value, str):
+        return nat, False
+    text = value.strip()
+    m = _ISO_LIKE.fullmatch(text) or _CHINESE_DATE.fullmatch(text)
+    if m is None:
+        return nat, False
+    try:
+        return np.datetime64(dt.date(int(m["y"]), int(m["m"]), int(m["d"])), "D"), False
+    except ValueError:  # 2020-02-30
+        return nat, False
+
+
+def _snapshot_ends(units: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The inclusive end of each snapshot interval: the day before the next later ``as_of`` naming the same unit."""
+    ends = np.full(len(units), np.datetime64("NaT"), dtype="datetime64[D]")
+    if len(units) == 0:
+        return ends
+    unit_codes, _ = pd.factorize(units)
+    day = starts.astype(np.int64)
+    distinct = np.unique(np.stack([unit_codes.astype(np.int64), day], axis=1), axis=0)  # sorted by (unit, day)
+    has_next = np.append(distinct[1:, 0] == distinct[:-1, 0], False)
+    next_day = np.append(distinct[1:, 1], 0)
+    # Position of each (unit, day) among the distinct pairs, found through a combined sortable key.
+    span = int(day.max() - day.min()) + 1
+    combined = distinct[:, 0] * span + (distinct[:, 1] - day.min())
+    where = np.searchsorted(combined, unit_codes * span + (day - day.min()))
+    ended = has_next[where]
+    ends[ended] = (next_day[where][ended] - 1).astype("datetime64[D]")
+    return ends
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# unit_rank
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def unit_rank(units: pd.Series) -> np.ndarray:
+    """Specificity of each unit: province adcode (``XX0000``) 0, city (``XXXX00``) 1, county 2, ``area:*`` 3.
+
+    Parameters
+    ----------
+    units
+        Units as in the ``unit`` column of :func:`normalize_designations`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int8`` ranks, higher = more specific.
+
+    Raises
+    ------
+    ValueError
+        For a unit that is neither a 6-digit adcode nor ``area:*``.
+    """
+    values = pd.Series(units, dtype="str") if not isinstance(units, pd.Series) else units.astype("str")
+    is_area = values.str.startswith("area:").to_numpy(dtype=bool, na_value=False)
+    is_code = values.str.fullmatch(r"\d{6}").to_numpy(dtype=bool, na_value=False)
+    if not (is_area | is_code).all():
+        bad = values[~(is_area | is_code)].head(3).tolist()
+        raise ValueError(f"units must be 6-digit adcodes or 'area:<key>'; got {bad}")
+    rank = np.full(len(values), 2, dtype=np.int8)
+    rank[is_code & values.str.endswith("00").to_numpy(dtype=bool, na_value=False)] = 1
+    rank[is_code & values.str.endswith("0000").to_numpy(dtype=bool, na_value=False)] = 0
+    rank[is_area] = 3
+    return rank
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# resolve_levels
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def resolve_levels(intervals: pd.DataFrame, point_units: pd.DataFrame, queries: pd.DataFrame) -> pd.DataFrame:
+    """The designation in effect for each (key, date) query: the most specific one containing the point.
+
+    Parameters
+    ----------
+    intervals
+        Designations as returned by :func:`normalize_designations` (``unit``, ``level``, ``valid_from``, optional
+        ``valid_to`` and ``row``).
+    point_units
+        ``key`` (e.g. a stop id) and ``unit``: one row per unit containing the point — its county, city and province
+        adcodes and any ``area:*`` polygon it lies in.
+    queries
+        ``key`` and ``date`` (datetime64; a time of day is ignored). May have millions of rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Aligned with ``queries`` (same index, same order): ``level`` (NA when no designation is in effect or the key
+        has no units), ``unit`` (the designation that decided) and its ``valid_from``. ``level`` and ``unit`` are
+        categoricals whose values are str or NA — ``level`` ordered low < medium < high (:data:`LEVEL_DTYPE`) — because
+        materialising 1e7 strings would cost more than the whole lookup; ``.astype("str")`` gives plain strings.
+
+    Notes
+    -----
+    A designation is in effect on ``d`` when ``valid_from <= d <= valid_to`` (``NaT`` = open). Among those in effect
+    that contain the point, the highest :func:`unit_rank` wins, then the latest ``valid_from``, then the later input
+    ``row``. A county lifted to ``low`` inside a ``medium`` province is low; once the county's own designation ends,
+    the province's applies again.
+
+    The work is on distinct keys × distinct dates, not on query rows: each designation is spread over the distinct
+    query dates it covers (a unit × date table of the winning designation), the key's units are reduced to a key ×
+    date table, and the query rows pick their cell with one gather. Memory is bounded by processing blocks of dates.
+    """
+    for frame, name, needed in (
+        (intervals, "intervals", ("unit", "level", "valid_from")),
+        (point_units, "point_units", ("key", "unit")),
+        (queries, "queries", ("key", "date")),
+    ):
+        missing = [c for c in needed if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{name} lacks column(s) {missing}; it needs {list(needed)}")
+
+    # 1. The designations in one total order of precedence: rank, valid_from, input row, position.
+    des = _ordered_designations(intervals)
+
+    # 2. Query rows as codes into distinct keys and distinct days.
+    key_code, key_values = pd.factorize(queries["key"], use_na_sentinel=True)
+    day_code, days = _factorize_days(queries["date"])
+
+    # 3. (key, unit) pairs restricted to queried keys and designated units; ``slot`` numbers a key's units 0, 1, ….
+    n_keys, n_units = len(key_values), len(des.unit_values)
+    pair_key = pd.Index(key_values).get_indexer(point_units["key"])
+    pair_unit = pd.Index(des.unit_values).get_indexer(point_units["unit"].astype("str"))
+    keep = (pair_key >= 0) & (pair_unit >= 0)
+    pairs = np.unique(pair_key[keep].astype(np.int64) * max(n_units, 1) + pair_unit[keep])
+    pair_key, pair_unit = pairs // max(n_units, 1), pairs % max(n_units, 1)
+    first = np.r_[True, pair_key[1:] != pair_key[:-1]] if len(pairs) else np.zeros(0, dtype=bool)
+    slot = np.arange(len(pairs)) - np.maximum.accumulate(np.where(first, np.arange(len(pairs)), 0))
+    by_slot = np.argsort(slot, kind="stable")
+    slot_bounds = np.searchsorted(slot[by_slot], np.arange(int(slot.max(initial=-1)) + 2))
+
+    # 4. Per block of distinct days: unit × day winner, key × day winner, then each query row picks its cell.
+    #    The key × day table has a last row and a last column of -1, so that key or day code -1 (missing) lands on
+    #    -1 through plain negative indexing of the flattened table.
+    winner = np.full(len(queries), -1, dtype=np.int32)
+    n_days = len(days)
+    block = max(1, _TABLE_CELLS // max(n_keys + 1, n_units, 1))
+    if n_days and len(pairs):
+        if block >= n_days:
+            order, bounds = None, [(0, n_days, 0, len(queries))]
+        else:  # large inputs: sort the rows by day once, then one contiguous slice per block of days
+            order = np.argsort(day_code, kind="stable")
+            cuts = np.r_[np.searchsorted(day_code[order], np.arange(0, n_days, block)), len(queries)]
+            bounds = [(d0, min(d0 + block, n_days), cuts[i], cuts[i + 1]) for i, d0 in enumerate(range(0, n_days, block))]
+        for d0, d1, q0, q1 in bounds:
+            width = d1 - d0
+            unit_day = _unit_day_table(des, n_units, days[d0:d1])
+            key_day = np.full((n_keys + 1, width + 1), -1, dtype=np.int32)
+            for j in range(len(slot_bounds) - 1):
+                sel = by_slot[slot_bounds[j] : slot_bounds[j + 1]]
+                k = pair_key[sel]
+                key_day[k, :width] = np.maximum(key_day[k, :width], unit_day[pair_unit[sel]])
+            rows = slice(q0, q1) if order is None else order[q0:q1]
+            cell = key_code[rows].astype(np.int64) * (width + 1) + (day_code[rows] - d0)
+            winner[rows] = key_day.ravel().take(cell)
+
+    # 5. Winner (a precedence position, -1 = none) → columns; position -1 hits the NA sentinels appended last.
+    level = pd.Categorical.from_codes(des.level_code.take(winner), dtype=LEVEL_DTYPE)
+    unit_dtype = pd.CategoricalDtype(pd.Index(des.unit_values.astype(str), dtype="str"))
+    unit = pd.Categorical.from_codes(des.unit_code.take(winner), dtype=unit_dtype)
+    valid_from = pd.Series(des.valid_from.take(winner), index=queries.index, copy=False)
+    return pd.DataFrame({"level": level, "unit": unit, "valid_from": valid_from}, index=queries.index)
+
+
+@dataclass(frozen=True)
+class _Designations:
+    """Usable designations sorted by precedence (position 0 = weakest).
+
+    The per-position lookups (``*_code``, ``valid_from``) carry one extra NA entry at the end, so that the winner
+    position -1 ("none in effect") reads NA through plain negative indexing.
+    """
+
+    start: np.ndarray  # datetime64[D]
+    end: np.ndarray  # datetime64[D], NaT = open
+    unit_values: np.ndarray  # distinct units (object), indexed by unit_code
+    unit_code: np.ndarray  # int32, + sentinel -1
+    level_code: np.ndarray  # int32 into LEVELS, + sentinel -1
+    valid_from: np.ndarray  # datetime64 as given, + sentinel NaT
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+
+def _ordered_designations(intervals: pd.DataFrame) -> _Designations:
+    n = len(intervals)
+    unit = intervals["unit"].astype("str")
+    start = _days_of(intervals["valid_from"])
+    if "valid_to" in intervals.columns:
+        end = _days_of(intervals["valid_to"])
+    else:
+        end = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+    level = _parse_levels(intervals["level"])
+    if (level == "").any():
+        bad = intervals["level"][level == ""].head(3).tolist()
+        raise ValueError(f"intervals hold levels other than {LEVELS}: {bad}; pass them through normalize_designations")
+    row = intervals["row"].to_numpy(dtype=np.int64) if "row" in intervals.columns else np.arange(n)
+    usable = ~np.isnat(start) & unit.notna().to_numpy()
+    rank = np.zeros(n, dtype=np.int8)
+    rank[usable] = unit_rank(unit[usable])
+    start_int = np.where(usable, start.astype(np.int64), 0)
+    order = np.lexsort((np.arange(n), row, start_int, rank))  # the last key sorts first
+    order = order[usable[order]]
+
+    unit_code, unit_values = pd.factorize(unit.to_numpy(dtype=object)[order])
+    level_code = pd.Index(LEVELS).get_indexer(level[order])
+    valid_from = intervals["valid_from"].to_numpy()[order]
+    if not np.issubdtype(valid_from.dtype, np.datetime64):
+        valid_from = start[order].astype(_DATE_UNIT)
+    return _Designations(
+        start=start[order],
+        end=end[order],
+        unit_values=np.asarray(unit_values, dtype=object),
+        unit_code=np.append(unit_code, -1).astype(np.int32),
+        level_code=np.append(level_code, -1).astype(np.int32),
+        valid_from=np.append(valid_from, np.array(["NaT"], dtype=valid_from.dtype)),
+    )
+
+
+def _days_of(values: pd.Series) -> np.ndarray:
+    """A date column as ``datetime64[D]``; strings and objects are parsed like :func:`normalize_designations` does."""
+    days, _ = _parse_days(values)
+    return days
+
+
+def _factorize_days(dates: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of each query row into its distinct day (-1 for NaT), and the distinct days (int64 since the epoch)."""
+    if isinstance(dates.dtype, pd.DatetimeTZDtype):
+        dates = dates.dt.tz_localize(None)
+    if pd.api.types.is_datetime64_dtype(dates.dtype):
+        raw = dates.to_numpy()
+        codes, uniques = pd.factorize(raw.view(np.int64), use_na_sentinel=True)
+        unique_days = uniques.view(raw.dtype).astype("datetime64[D]")  # NaT's int64 is a value like any other
+    else:  # parse the few distinct values, not the rows
+        codes, uniques = pd.factorize(dates.to_numpy(dtype=object), use_na_sentinel=True)
+        unique_days, _ = _parse_days(pd.Series(np.asarray(uniques, dtype=object), dtype=object))
+    # Several instants of the same day collapse to one code; NaT gets none.
+    is_day = ~np.isnat(unique_days)
+    day_codes, days = pd.factorize(unique_days[is_day].astype(np.int64))
+    remap = np.full(len(unique_days) + 1, -1, dtype=np.int64)  # the last entry is for code -1
+    remap[:-1][is_day] = day_codes
+    return remap.take(codes), np.asarray(days, dtype=np.int64)
+
+
+def _unit_day_table(des: _Designations, n_units: int, days: np.ndarray) -> np.ndarray:
+    """``table[u, j]``: precedence position of the strongest designation of unit ``u`` in effect on ``days[j]``.
+
+    ``days`` need not be sorted. Cells with none hold -1.
+    """
+    table = np.full((n_units, len(days)), -1, dtype=np.int32)
+    if not len(days) or not len(des):
+        return table
+    sort = np.argsort(days)
+    sorted_days = days[sort]
+    start = des.start.astype(np.int64)
+    end = np.where(np.isnat(des.end), np.iinfo(np.int64).max, des.end.astype(np.int64))
+    lo = np.searchsorted(sorted_days, start, side="left")
+    hi = np.searchsorted(sorted_days, end, side="right")
+    count = np.maximum(hi - lo, 0)
+    total = int(count.sum())
+    if total == 0:
+        return table
+    which = np.repeat(np.arange(len(des)), count)
+    offset = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
+    columns = sort[lo[which] + offset]
+    # Positions are precedence: the maximum wins.
+    np.maximum.at(table, (des.unit_code[which], columns), which.astype(np.int32))
+    return table

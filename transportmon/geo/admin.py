@@ -1,0 +1,81 @@
+"""Which county, city and province each point lies in — resolved once per distinct point.
+
+Trips are audited by column joins on ``stop_id``; only the few distinct stops meet the polygons (an STRtree query),
+so the cost grows with trip rows, not with polygons × rows.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+LEVEL_RANK = {"province": 0, "city": 1, "county": 2}
+
+
+def _prefix_codes(adcode: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """City and province adcodes implied by a 6-digit code (360403 → 360400, 360000)."""
+    text = adcode.astype("string")
+    return text.str[:4] + "00", text.str[:2] + "0000"
+
+
+def locate(points: gpd.GeoSeries, boundaries: gpd.GeoDataFrame) -> pd.DataFrame:
+    """County, city and province adcodes of each point (aligned with ``points``; NA where outside every polygon).
+
+    The most specific containing unit decides; its city and province come from the layer's ``city_adcode`` /
+    ``province_adcode`` columns when present (they know 省直辖县 such as 仙桃), else from the adcode's prefix.
+    A point on a shared edge belongs to the unit with the smaller adcode, deterministically.
+    """
+    n = len(points)
+    out = pd.DataFrame({"county": pd.Series([pd.NA] * n, dtype="string"),
+                        "city": pd.Series([pd.NA] * n, dtype="string"),
+                        "province": pd.Series([pd.NA] * n, dtype="string")}, index=points.index)
+    if not n or boundaries is None or not len(boundaries):
+        return out
+    polys = boundaries.geometry.to_numpy()
+    tree = shapely.STRtree(polys)
+    pts = points.to_numpy()
+    valid = ~(pd.isna(pts) | shapely.is_empty(pts))
+    pi, gi = tree.query(pts[valid], predicate="intersects")
+    pi = np.flatnonzero(valid)[pi]
+    hits = pd.DataFrame({"p": pi, "adcode": boundaries["adcode"].astype(str).to_numpy()[gi],
+                         "rank": boundaries["level"].map(LEVEL_RANK).to_numpy()[gi], "g": gi})
+    if not len(hits):
+        return out
+    city_col = boundaries["city_adcode"].astype("string").to_numpy()[hits["g"]] if "city_adcode" in boundaries else None
+    prov_col = (boundaries["province_adcode"].astype("string").to_numpy()[hits["g"]]
+                if "province_adcode" in boundaries else None)
+    pref_city, pref_prov = _prefix_codes(hits["adcode"])
+    hits["city"] = pd.array(city_col, dtype="string") if city_col is not None else pref_city.to_numpy()
+    hits["province"] = pd.array(prov_col, dtype="string") if prov_col is not None else pref_prov.to_numpy()
+    hits["city"] = hits["city"].fillna(pref_city.set_axis(hits.index))
+    hits["province"] = hits["province"].fillna(pref_prov.set_axis(hits.index))
+    best = hits.sort_values(["p", "rank", "adcode"], ascending=[True, False, True]).drop_duplicates("p")
+    rank = best["rank"].to_numpy()
+    rows = best["p"].to_numpy()
+    county = np.where(rank == 2, best["adcode"].to_numpy(), None)
+    city = np.where(rank >= 1, np.where(rank == 1, best["adcode"].to_numpy(), best["city"].to_numpy()), None)
+    prov = np.where(rank == 0, best["adcode"].to_numpy(), best["province"].to_numpy())
+    out.iloc[rows, 0] = county
+    out.iloc[rows, 1] = city
+    out.iloc[rows, 2] = prov
+    return out
+
+
+def point_units(keys: pd.Series, located: pd.DataFrame) -> pd.DataFrame:
+    """Long form for :func:`transportmon.designations.resolve_levels`: one row per (key, containing unit)."""
+    long = pd.concat([
+        pd.DataFrame({"key": keys.to_numpy(), "unit": located[c].to_numpy()}) for c in ("county", "city", "province")
+    ], ignore_index=True)
+    return long.dropna(subset=["unit"]).drop_duplicates(ignore_index=True)
+
+
+def area_units(keys: pd.Series, points: gpd.GeoSeries, areas: gpd.GeoDataFrame, unit_col: str = "unit") -> pd.DataFrame:
+    """(key, unit) pairs for points inside risk areas given as their own polygons (``unit`` = ``area:<row>``)."""
+    if areas is None or not len(areas) or not len(points):
+        return pd.DataFrame({"key": pd.Series(dtype="string"), "unit": pd.Series(dtype="string")})
+    tree = shapely.STRtree(areas.geometry.to_numpy())
+    pi, gi = tree.query(points.to_numpy(), predicate="intersects")
+    return pd.DataFrame({"key": keys.to_numpy()[pi], "unit": areas[unit_col].to_numpy()[gi]}).drop_duplicates(
+        ignore_index=True)

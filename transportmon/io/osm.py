@@ -1,0 +1,559 @@
+"""OpenStreetMap roads through osmnx: the road network's front door.
+
+Three ways in, one roads layer out:
+
+- :func:`roads_from_osm_file` reads a local ``.osm`` / ``.osm.xml`` file (optionally ``.gz`` / ``.bz2``) offline with
+  ``osmnx.graph_from_xml``;
+- :func:`roads_from_place` and :func:`roads_from_bbox` download from Overpass through osmnx, respecting
+  ``osmnx.settings`` (``use_cache``, ``cache_folder``, ``overpass_url``, ``requests_timeout``, ``cache_only_mode``…);
+- :func:`roads_from_graph` turns any osmnx graph into the layer.
+
+The layer (EPSG:4326) has one row per undirected edge of the graph — the two directions of a two-way road are one
+row, a one-way edge is kept once in its direction of travel — with the columns of the DESIGN's roads layer:
+
+``road_id``
+    the OSM way id as text. osmnx splits ways at intersections, so several rows may share one id; when
+    simplification merged consecutive ways into one edge, their ids are joined with ``";"`` in numeric order.
+``ref``
+    OSM ``ref`` as tagged (``"G105;S303"`` stays as is); refs of merged ways are split on ``";"``, de-duplicated,
+    sorted and joined with ``";"``.
+``highway``
+    OSM ``highway``; of merged values, the most important in :data:`DRIVABLE_HIGHWAYS` order. NA for a ferry.
+``name``
+    OSM ``name`` (merged values sorted and joined with ``";"``).
+``road_class``
+    all NA: the road classifier fills it from ``ref`` and ``highway``.
+``route``
+    ``"ferry"`` for ferry lines, else NA.
+``u``, ``v``
+    OSM node ids (int64) of the edge's end points: the graph's own topology. Rows that share a node id connect, so
+    the along-network distance runs on exactly the network osmnx built.
+``length_m``
+    osmnx ``length`` (great-circle metres along the edge).
+``geometry``
+    the edge's LineString (a straight line between its nodes when osmnx stores none).
+
+Rows are sorted by ``(road_id, u, v)``.
+
+What is kept
+------------
+Drivable roads: ways whose ``highway`` is one of :data:`DRIVABLE_HIGHWAYS` —
+motorway, trunk, primary, secondary, tertiary, their ``*_link`` ramps, unclassified, residential, living_street,
+service and road — unless tagged ``area=yes`` (the outline of a square, not a road). Every other way is dropped by
+design: footway, path, cycleway, pedestrian, steps, track, bridleway, construction / proposed / abandoned roads, and
+non-road ways (buildings, rivers, railways). Access restrictions are not applied: a checkpoint may stand on a
+private road too. Ferry lines (``route=ferry``, which OSM ways carry *without* a ``highway`` tag) are kept whatever
+else they carry, because a ferry that crosses the exempt border is a border crossing.
+
+How Chinese roads look in OSM, which is what the classifier reads afterwards:
+
+- national roads 国道 ``G###`` (``G105``, ``G316``) are usually ``highway=trunk`` or ``primary``;
+- provincial roads 省道 ``S###`` (``S303``) are usually ``primary`` or ``secondary``;
+- county roads 县道 ``X###`` are usually ``secondary`` or ``tertiary``; township 乡道 ``Y###`` and village 村道
+  ``C###`` roads are ``tertiary``, ``unclassified`` or ``residential``;
+- expressways 高速公路 are ``highway=motorway`` with refs such as ``G70``, ``G4211`` (national) or ``S26``
+  (provincial); their ramps are ``motorway_link``;
+- a road signed as two routes carries both refs in one tag, ``ref=G105;S303``.
+
+How the graph is built
+----------------------
+Files and downloads are loaded unsimplified with every connected component kept (``retain_all=True``: an island
+reached by ferry, or a road stub cut at the area's edge, is part of the network); downloads keep the edges that
+cross the area's boundary (``truncate_by_edge=True``), so a road leaving the area still reaches its border crossing.
+Then the non-drivable edges are removed and the graph is simplified with
+``osmnx.simplify_graph(edge_attrs_differ=("highway", "ref", "name", "route"), remove_rings=False)``: a node stays an
+end point where the road's class, ref, name or ferry status changes, so merged edges never mix a G-road with an
+S-road, and no isolated ring is dropped. While loading, ``settings.useful_tags_way`` is temporarily extended with
+the tags this layer needs (``route`` above all: osmnx's default list lacks it, and a ferry edge would lose the only
+tag that says it is a ferry); the user's list is restored afterwards.
+
+Safety
+------
+Python's XML parsers expand DTD entities. A file whose prolog declares entities (``<!ENTITY``) is refused before
+parsing: OSM XML never declares any, and a "billion laughs" file would expand to gigabytes. The expat bundled with
+recent Pythons (≥ 2.4.1) also stops such a file itself ("limit on input amplification factor"); the pre-scan does not
+depend on that. Files are otherwise read by osmnx, which parses the whole document twice (ElementTree, then SAX).
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import logging
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from xml.sax import SAXException
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import osmnx as ox
+import pandas as pd
+import requests
+import shapely
+from osmnx._errors import CacheOnlyInterruptError, InsufficientResponseError, ResponseStatusCodeError
+
+from .._errors import TransportmonError
+
+__all__ = [
+    "DRIVABLE_HIGHWAYS",
+    "ROAD_COLUMNS",
+    "OSMError",
+    "roads_from_bbox",
+    "roads_from_graph",
+    "roads_from_osm_file",
+    "roads_from_place",
+]
+
+log = logging.getLogger(__name__)
+
+#: Drivable ``highway`` values, most important first (the order picks one value when edges were merged).
+DRIVABLE_HIGHWAYS: tuple[str, ...] = (
+    "motorway",
+    "motorway_link",
+    "trunk",
+    "trunk_link",
+    "primary",
+    "primary_link",
+    "secondary",
+    "secondary_link",
+    "tertiary",
+    "tertiary_link",
+    "unclassified",
+    "residential",
+    "living_street",
+    "service",
+    "road",
+)
+
+#: Columns of the layer, in order.
+ROAD_COLUMNS: tuple[str, ...] = (
+    "road_id", "ref", "highway", "name", "road_class", "route", "u", "v", "length_m", "geometry",
+)
+
+# Way tags the layer needs while osmnx loads a graph (oneway/junction decide which directions exist).
+_WAY_TAGS = ("highway", "ref", "name", "route", "oneway", "junction", "area")
+# A node stays an end point of a simplified edge where any of these change.
+_SIMPLIFY_DIFFER = ("highway", "ref", "name", "route")
+# Overpass filters (a list is a union of queries): drivable highways, and ferry lines.
+_OVERPASS_FILTERS = [
+    '["highway"~"^(' + "|".join(DRIVABLE_HIGHWAYS) + ')$"]["area"!~"yes"]',
+    '["route"="ferry"]',
+]
+_HIGHWAY_RANK = {h: i for i, h in enumerate(DRIVABLE_HIGHWAYS)}
+_PRESCAN_BYTES = 1 << 20
+_ROOT_RE = re.compile(r"<([A-Za-z_:][-\w.:]*)")
+_COMMENT_RE = re.compile(r"<!--.*?-->|<\?.*?\?>", re.DOTALL)
+_OSM_FILE_FIX = "give an OSM XML file (.osm / .osm.xml, optionally .gz or .bz2), e.g. `osmium cat in.osm.pbf -o out.osm`"
+
+
+class OSMError(TransportmonError):
+    """OSM roads cannot be had from this file, place or area; the message names it, the problem and the fix."""
+
+    def __init__(self, source: object, problem: str, fix: str = "") -> None:
+        self.source = str(source)
+        self.problem = problem
+        self.fix = fix
+        msg = f"{self.source}: {problem}"
+        if fix:
+            msg += f" — {fix}"
+        super().__init__(msg)
+
+
+# --------------------------------------------------------------------------------------------------- public API
+
+
+def roads_from_graph(G: nx.MultiGraph | nx.MultiDiGraph) -> gpd.GeoDataFrame:
+    """Roads layer from an osmnx graph, as it comes (simplified or not, any CRS).
+
+    Edges that are neither drivable nor ferries are dropped (see the module docstring); the two directions of a
+    road are collapsed into one row. Vectorised: one ``graph_to_gdfs`` call, then column operations.
+
+    Parameters
+    ----------
+    G
+        An osmnx graph: nodes with ``x``/``y``, edges with ``osmid`` and OSM tags, ``G.graph["crs"]``.
+
+    Returns
+    -------
+    gpd.GeoDataFrame
+        The roads layer in EPSG:4326, columns :data:`ROAD_COLUMNS`, sorted by ``(road_id, u, v)``.
+    """
+    if G.number_of_edges() == 0:
+        return _empty_layer()
+    nodes, edges = ox.convert.graph_to_gdfs(G, node_geometry=False, fill_edge_geometry=False)
+    edges = edges.reset_index()
+    n = len(edges)
+
+    highway = _first_by_rank(_column(edges, "highway", n))
+    route = pd.Series(np.where(_contains(_column(edges, "route", n), "ferry"), "ferry", None), dtype="str")
+    area = _contains(_column(edges, "area", n), "yes")
+    keep = (highway.isin(DRIVABLE_HIGHWAYS).to_numpy() & ~area) | route.notna().to_numpy()
+    dropped = n - int(keep.sum())
+    if dropped:
+        log.info("roads_from_graph: dropped %d of %d edges that are neither drivable roads nor ferries", dropped, n)
+    if not keep.any():
+        return _empty_layer()
+
+    edges = edges.loc[keep].reset_index(drop=True)
+    u = edges["u"].to_numpy(dtype="int64")
+    v = edges["v"].to_numpy(dtype="int64")
+    geometry = _edge_geometry(edges, nodes, u, v)
+    if "length" in edges.columns:
+        length = pd.to_numeric(edges["length"], errors="coerce").to_numpy(dtype="float64")
+    else:
+        length = np.full(len(edges), np.nan)
+    m = len(edges)
+    out = pd.DataFrame(
+        {
+            "road_id": _join_values(_column(edges, "osmid", m), numeric=True),
+            "ref": _join_values(_column(edges, "ref", m), split=True),
+            "highway": highway[keep].reset_index(drop=True),
+            "name": _join_values(_column(edges, "name", m)),
+            "road_class": pd.Series([None] * m, dtype="str"),
+            "route": route[keep].reset_index(drop=True),
+            "u": u,
+            "v": v,
+            "length_m": length,
+        }
+    )
+
+    # The two directions of a two-way road are the same way(s) over the same line, reversed: normalising the line
+    # makes them equal. Keep the direction with the smaller u (a one-way edge has no twin and stays as it is).
+    wkb = shapely.to_wkb(geometry)
+    out["_twin"] = shapely.to_wkb(shapely.normalize(geometry))
+    out["_lo"] = np.minimum(u, v)
+    out["_hi"] = np.maximum(u, v)
+    out["_wkb"] = wkb
+    out["_geom"] = geometry
+    out = out.sort_values(["road_id", "u", "v", "_wkb"], kind="stable", ignore_index=True)
+    out = out.drop_duplicates(["road_id", "_lo", "_hi", "_twin"], keep="first", ignore_index=True)
+    layer = gpd.GeoDataFrame(
+        out.drop(columns=["_twin", "_lo", "_hi", "_wkb", "_geom"]),
+        geometry=gpd.GeoSeries(out["_geom"].to_numpy(), crs=G.graph.get("crs") or "EPSG:4326"),
+    )
+    return layer.to_crs("EPSG:4326")[list(ROAD_COLUMNS)]
+
+
+def roads_from_osm_file(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
+    """Roads layer from a local OSM XML file, offline (``osmnx.graph_from_xml``).
+
+    Parameters
+    ----------
+    path
+        An ``.osm`` / ``.osm.xml`` file, optionally compressed as ``.gz`` or ``.bz2``.
+
+    Returns
+    -------
+    gpd.GeoDataFrame
+        The roads layer (see :func:`roads_from_graph`); empty when the file has no drivable road nor ferry.
+
+    Raises
+    ------
+    OSMError
+        The file is missing, unreadable, empty, not OSM XML, declares DTD entities, or its ways refer to nodes it
+        does not hold. The message names the file.
+    """
+    p = Path(path)
+    _prescan(p)
+    try:
+        with _useful_way_tags():
+            G = ox.graph_from_xml(p, simplify=False, retain_all=True)
+    except CacheOnlyInterruptError as e:
+        raise OSMError(p, "osmnx.settings.cache_only_mode is on, so osmnx stops before building any graph, even "
+                       "from a local file", "set osmnx.settings.cache_only_mode = False") from e
+    except InsufficientResponseError as e:
+        raise OSMError(p, "the file holds no OSM nodes or ways", _OSM_FILE_FIX) from e
+    except UnicodeDecodeError as e:
+        raise OSMError(p, f"not UTF-8 text ({e.reason} at byte {e.start})", _OSM_FILE_FIX) from e
+    except (SyntaxError, SAXException) as e:  # xml.etree.ElementTree.ParseError is a SyntaxError
+        raise OSMError(p, f"invalid XML ({_xml_detail(e)})", _OSM_FILE_FIX) from e
+    except (OSError, EOFError) as e:
+        raise OSMError(p, f"cannot read the file ({e})", "check the path and the file's permissions") from e
+    except ValueError as e:
+        if "missing nodes" in str(e):
+            raise OSMError(p, "ways refer to nodes the file does not hold (an extract cut through ways)",
+                           "extract with complete ways, e.g. `osmium extract --strategy complete_ways`") from e
+        raise OSMError(p, f"not valid OSM XML ({e})", _OSM_FILE_FIX) from e
+    except (KeyError, TypeError) as e:  # e.g. a <node> without lat/lon, an <nd> without ref
+        raise OSMError(p, f"not valid OSM XML (missing or malformed attribute {e})", _OSM_FILE_FIX) from e
+    return roads_from_graph(_drivable_simplified(G))
+
+
+def roads_from_place(place: str) -> gpd.GeoDataFrame:
+    """Roads layer downloaded through osmnx for a place name (Nominatim boundary, then Overpass).
+
+    Respects ``osmnx.settings``: with ``use_cache`` on, a place fetched once is read from ``cache_folder`` later
+    without a network.
+
+    Parameters
+    ----------
+    place
+        A name Nominatim resolves to a boundary polygon, e.g. ``"九江市, 江西省, 中国"``.
+
+    Returns
+    -------
+    gpd.GeoDataFrame
+        The roads layer (see :func:`roads_from_graph`), with the roads that cross the place's boundary.
+
+    Raises
+    ------
+    OSMError
+        No network, a server error, a place Nominatim does not know or that is not a polygon, no roads there,
+        or ``cache_only_mode``. The message names the place and the fix.
+    """
+    source = f"place {place!r}"
+    try:
+        with _network_errors(source):
+            polygon = ox.geocode_to_gdf(place).union_all()
+    except InsufficientResponseError as e:
+        raise OSMError(source, f"Nominatim does not know this place ({e})",
+                       "check the name (e.g. '九江市, 江西省, 中国'), or give --bbox WEST SOUTH EAST NORTH") from e
+    except TypeError as e:
+        raise OSMError(source, "Nominatim resolves it to a point or a line, not a boundary polygon",
+                       "use a more precise name, or --bbox WEST SOUTH EAST NORTH") from e
+    return _download(polygon, source)
+
+
+def roads_from_bbox(west: float, south: float, east: float, north: float) -> gpd.GeoDataFrame:
+    """Roads layer downloaded through osmnx for a WGS-84 bounding box.
+
+    Parameters
+    ----------
+    west, south, east, north
+        Longitude and latitude bounds in degrees; ``west < east``, ``south < north``.
+
+    Returns
+    -------
+    gpd.GeoDataFrame
+        The roads layer (see :func:`roads_from_graph`), with the roads that cross the box's edge.
+
+    Raises
+    ------
+    OSMError
+        Bounds out of range or empty, no network, a server error, no roads, or ``cache_only_mode``.
+    """
+    source = f"bbox {west},{south},{east},{north}"
+    bounds = np.array([west, south, east, north], dtype="float64")
+    if not (np.isfinite(bounds).all() and -180 <= west < east <= 180 and -90 <= south < north <= 90):
+        raise OSMError(source, "not a bounding box",
+                       "give WEST SOUTH EAST NORTH in degrees, -180 ≤ west < east ≤ 180, -90 ≤ south < north ≤ 90")
+    return _download(shapely.box(west, south, east, north), source)
+
+
+# --------------------------------------------------------------------------------------------------- loading
+
+
+def _download(polygon: shapely.Polygon | shapely.MultiPolygon, source: str) -> gpd.GeoDataFrame:
+    """Download the drivable roads and ferries in ``polygon`` and make the layer."""
+    try:
+        with _network_errors(source), _useful_way_tags():
+            G = ox.graph_from_polygon(
+                polygon,
+                custom_filter=_OVERPASS_FILTERS,
+                simplify=False,
+                retain_all=True,
+                truncate_by_edge=True,
+            )
+    except CacheOnlyInterruptError as e:
+        raise OSMError(source, "osmnx.settings.cache_only_mode is on: osmnx saved the Overpass responses in "
+                       f"{ox.settings.cache_folder} and stopped before building a graph",
+                       "set osmnx.settings.cache_only_mode = False; the cached responses are then read "
+                       "without a network") from e
+    except InsufficientResponseError as e:
+        raise OSMError(source, f"OpenStreetMap has no drivable road nor ferry there ({e})",
+                       "check the area, or give the roads with --osm-file / --roads") from e
+    return roads_from_graph(_drivable_simplified(G))
+
+
+@contextmanager
+def _network_errors(source: str) -> Iterator[None]:
+    """Turn the network failures osmnx lets through into an OSMError that says how to work offline."""
+    try:
+        yield
+    except requests.RequestException as e:
+        cache = (f"osmnx caches responses in {ox.settings.cache_folder} (settings.use_cache, now "
+                 f"{ox.settings.use_cache}); a run with a network fills it, later runs read it offline")
+        raise OSMError(source, f"no network: cannot download from OpenStreetMap ({type(e).__name__}: {e})",
+                       f"work offline with --osm-file FILE.osm (osmnx.graph_from_xml), or: {cache}") from e
+    except ResponseStatusCodeError as e:
+        raise OSMError(source, f"the OpenStreetMap server refused the request ({e})",
+                       "retry later, set osmnx.settings.overpass_url to another server, or use --osm-file") from e
+
+
+@contextmanager
+def _useful_way_tags() -> Iterator[None]:
+    """Temporarily add the tags the layer needs to ``osmnx.settings.useful_tags_way``, keeping the user's own."""
+    saved = ox.settings.useful_tags_way
+    ox.settings.useful_tags_way = [*saved, *(t for t in _WAY_TAGS if t not in saved)]
+    try:
+        yield
+    finally:
+        ox.settings.useful_tags_way = saved
+
+
+def _is_road(data: dict[str, Any]) -> bool:
+    """Whether an unsimplified edge (scalar OSM tags) is a drivable road or a ferry."""
+    if data.get("route") == "ferry":
+        return True
+    return data.get("highway") in _HIGHWAY_RANK and data.get("area") != "yes"
+
+
+def _drivable_simplified(G: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """Drop non-road edges of an unsimplified graph, then simplify where the road's identity does not change."""
+    drop = [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True) if not _is_road(d)]
+    G.remove_edges_from(drop)
+    G.remove_nodes_from(list(nx.isolates(G)))
+    if drop:
+        log.info("dropped %d edges that are neither drivable roads nor ferries", len(drop))
+    if G.number_of_edges() == 0:
+        return G
+    return ox.simplify_graph(G, edge_attrs_differ=_SIMPLIFY_DIFFER, remove_rings=False)
+
+
+def _prescan(p: Path) -> None:
+    """Refuse what osmnx should not parse: missing, empty, binary, non-OSM, or entity-declaring files."""
+    if not p.exists():
+        raise OSMError(p, "file not found", "check the path, or download with --place / --bbox")
+    if p.is_dir():
+        raise OSMError(p, "is a folder, not a file", _OSM_FILE_FIX)
+    if p.suffix.lower() == ".pbf":
+        raise OSMError(p, "OSM PBF is not read here", "convert it: `osmium cat FILE.osm.pbf -o FILE.osm`")
+    try:
+        opener = {".gz": gzip.open, ".bz2": bz2.open}.get(p.suffix.lower(), open)
+        with opener(p, "rb") as fh:
+            head = fh.read(_PRESCAN_BYTES)
+            longer = bool(fh.read(1))
+    except (OSError, EOFError) as e:
+        raise OSMError(p, f"cannot read the file ({e})", "check the file's permissions and compression") from e
+    if not head.strip():
+        raise OSMError(p, "the file is empty", _OSM_FILE_FIX)
+    if b"\x00" in head:
+        raise OSMError(p, "a binary file, not OSM XML", _OSM_FILE_FIX)
+    text = _COMMENT_RE.sub("", head.decode("utf-8", errors="replace"))
+    root = _ROOT_RE.search(text)
+    prolog = text if root is None else text[: root.start()]
+    if "<!ENTITY" in prolog:
+        raise OSMError(p, "refused: the XML declares DTD entities (<!ENTITY …>); OSM XML never does, and entity "
+                       "expansion ('billion laughs') can exhaust memory", _OSM_FILE_FIX)
+    if root is None:
+        if longer:
+            raise OSMError(p, f"no XML element in the first {_PRESCAN_BYTES >> 20} MiB", _OSM_FILE_FIX)
+        raise OSMError(p, "no XML element: the file is empty or not XML", _OSM_FILE_FIX)
+    if root.group(1) != "osm":
+        raise OSMError(p, f"not OSM XML: the root element is <{root.group(1)}>, not <osm>", _OSM_FILE_FIX)
+
+
+def _xml_detail(e: BaseException) -> str:
+    """The parser's message without the file name it sometimes prepends."""
+    if isinstance(e, SAXException):
+        return e.getMessage()
+    return str(e)
+
+
+# --------------------------------------------------------------------------------------------------- columns
+
+
+def _empty_layer() -> gpd.GeoDataFrame:
+    frame = pd.DataFrame(
+        {
+            "road_id": pd.Series(dtype="str"),
+            "ref": pd.Series(dtype="str"),
+            "highway": pd.Series(dtype="str"),
+            "name": pd.Series(dtype="str"),
+            "road_class": pd.Series(dtype="str"),
+            "route": pd.Series(dtype="str"),
+            "u": pd.Series(dtype="int64"),
+            "v": pd.Series(dtype="int64"),
+            "length_m": pd.Series(dtype="float64"),
+        }
+    )
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs="EPSG:4326"))
+
+
+def _column(edges: pd.DataFrame, name: str, n: int) -> pd.Series:
+    """An edge attribute column (scalars, lists or missing), all NA when no edge has the attribute."""
+    if name in edges.columns:
+        return edges[name].reset_index(drop=True)
+    return pd.Series([None] * n, dtype="object")
+
+
+def _explode(col: pd.Series) -> pd.DataFrame:
+    """One row per (edge position, value): a scalar cell gives one row, a list one row per item, NA none."""
+    ex = col.reset_index(drop=True).explode()
+    ex = ex[ex.notna()]
+    return pd.DataFrame({"pos": ex.index.to_numpy(dtype="int64"), "value": ex.to_numpy(dtype="object")})
+
+
+def _contains(col: pd.Series, value: str) -> np.ndarray:
+    """Boolean per edge: the cell is ``value`` or a list holding it."""
+    ex = _explode(col)
+    out = np.zeros(len(col), dtype=bool)
+    out[ex.loc[ex["value"] == value, "pos"].to_numpy()] = True
+    return out
+
+
+def _first_by_rank(col: pd.Series) -> pd.Series:
+    """Scalar per edge: the cell, or of a list the value first in DRIVABLE_HIGHWAYS order (then alphabetical)."""
+    ex = _explode(col)
+    ex["value"] = ex["value"].astype("str")
+    ex["rank"] = ex["value"].map(_HIGHWAY_RANK).fillna(len(_HIGHWAY_RANK))
+    ex = ex.sort_values(["pos", "rank", "value"], kind="stable").drop_duplicates("pos")
+    out = pd.Series([None] * len(col), dtype="str")
+    out.iloc[ex["pos"].to_numpy()] = ex["value"].to_numpy()
+    return out
+
+
+def _join_values(col: pd.Series, *, numeric: bool = False, split: bool = False) -> pd.Series:
+    """Text per edge: a scalar cell as is; a list de-duplicated, sorted and joined with ``";"``.
+
+    ``numeric`` sorts by number (OSM ids); ``split`` first splits list items on ``";"`` (refs like ``G105;S303``).
+    Only multi-valued cells take the group-and-join path, so the common single-valued edge costs no Python call.
+    """
+    ex = _explode(col)
+    if numeric:
+        num = pd.to_numeric(ex["value"], errors="coerce")
+        if num.notna().all():
+            ex["value"] = num.astype("int64").astype("str")
+            ex["key"] = num.astype("int64")
+        else:
+            ex["value"] = ex["value"].astype("str")
+            ex["key"] = ex["value"]
+    else:
+        ex["value"] = ex["value"].astype("str").str.strip()
+        ex["key"] = ex["value"]
+    multi = ex["pos"].duplicated(keep=False).to_numpy()
+    single = ex.loc[~multi & (ex["value"] != "").to_numpy()]
+    out = pd.Series([None] * len(col), dtype="str")
+    out.iloc[single["pos"].to_numpy()] = single["value"].to_numpy()
+    many = ex.loc[multi, ["pos", "value", "key"]]
+    if len(many):
+        if split:
+            many = many.assign(value=many["value"].str.split(";")).explode("value")
+            many["value"] = many["value"].str.strip()
+            many["key"] = many["value"]
+        many = many[many["value"] != ""]
+        many = many.drop_duplicates(["pos", "value"]).sort_values(["pos", "key"], kind="stable")
+        joined = many.groupby("pos", sort=True)["value"].agg(";".join)
+        out.iloc[joined.index.to_numpy()] = joined.to_numpy()
+    return out
+
+
+def _edge_geometry(edges: pd.DataFrame, nodes: pd.DataFrame, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """The edges' LineStrings, straight from u to v where osmnx stores no geometry (vectorised)."""
+    if "geometry" in edges.columns:
+        geoms = np.asarray(edges["geometry"].to_numpy(), dtype=object)
+        geoms = np.where(pd.isna(geoms), None, geoms)
+    else:
+        geoms = np.full(len(edges), None, dtype=object)
+    missing = shapely.is_missing(geoms)
+    if missing.any():
+        xy = nodes[["x", "y"]].astype("float64")
+        pu = xy.reindex(u[missing]).to_numpy()
+        pv = xy.reindex(v[missing]).to_numpy()
+        geoms[missing] = shapely.linestrings(np.stack([pu, pv], axis=1))
+    return geoms
