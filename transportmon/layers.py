@@ -35,6 +35,9 @@ ALIASES: dict[str, str] = {
     "站点编号": "stop_id", "站点名称": "name", "班次编号": "trip_id", "班次日期": "service_date",
     "线路类型": "service_type", "核定座位": "seats", "核定座位数": "seats", "实载人数": "passengers",
     "乘客数": "passengers", "线路编号": "route_id", "站序": "stop_sequence", "上客": "pickup", "下客": "dropoff",
+    # Shapefile (.dbf) field names are cut to 10 characters
+    "checkpoint": "checkpoint_id", "blocks_fre": "blocks_freight", "service_da": "service_date",
+    "service_ty": "service_type", "stop_seque": "stop_sequence",
 }
 
 #: Required columns per layer (DESIGN §2).
@@ -195,8 +198,11 @@ class _Rejector:
         }, index=self.frame.index[bad])
         if isinstance(self.frame, gpd.GeoDataFrame):
             geoms = self.frame.geometry[bad]
-            # Only a usable geometry goes to the report; an invalid one would make the GeoJSON invalid.
-            keep = geoms.notna() & ~geoms.is_empty & geoms.is_valid
+            # Only a usable geometry goes to the report; an invalid one, or one outside lon/lat (projected
+            # coordinates, swapped lon/lat), would make the GeoJSON invalid.
+            b = geoms.bounds
+            in_range = (b.minx >= -180) & (b.maxx <= 180) & (b.miny >= -90) & (b.maxy <= 90)
+            keep = geoms.notna() & ~geoms.is_empty & geoms.is_valid & in_range
             return gpd.GeoDataFrame(out, geometry=geoms.where(keep, None), crs="EPSG:4326")
         return out
 
@@ -236,8 +242,9 @@ def _check_geometry(rej: _Rejector, frame: gpd.GeoDataFrame, layer: str, *, requ
                + ", allowed " + "/".join(GEOMETRY_TYPES[layer]))
     b = geoms.bounds
     out = present & ~((b.minx >= -180) & (b.maxx <= 180) & (b.miny >= -90) & (b.maxy <= 90))
+    bt = b.round(3).astype("string").fillna("")  # column-wise: rows without geometry have NaN bounds
     rej.reject(out, "coordinates-out-of-range",
-               "bounds " + b.round(3).astype(str).agg(",".join, axis=1) + " are not WGS-84 lon/lat")
+               "bounds " + bt.minx + "," + bt.miny + "," + bt.maxx + "," + bt.maxy + " are not WGS-84 lon/lat")
     coords_nan = present & ~np.isfinite(b.to_numpy()).all(axis=1)
     rej.reject(coords_nan, "invalid-geometry", "non-finite coordinates")
     invalid = present & ~geoms.is_valid

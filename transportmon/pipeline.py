@@ -202,6 +202,28 @@ def audit(
 
     layers: dict[str, L.Layer] = {}
     inputs_meta: dict[str, dict[str, Any]] = {}
+    if gtfs is not None:
+        if occupancy is None:
+            raise ConfigError("--gtfs needs --occupancy (trip_id, service_date, seats, passengers)")
+        from .io.gtfs import read_gtfs
+
+        feed = read_gtfs(gtfs, occupancy)
+        sources = {"stops": Path(gtfs) / "stops.txt", "trips": Path(occupancy), "stop_times": Path(gtfs) / "stop_times.txt"}
+        for name, frame in feed.items():
+            if datum_of.get(name, "wgs84") != "wgs84" and name == "stops":
+                from .io.datum import geometry_to_wgs84
+
+                frame = frame.set_geometry(geometry_to_wgs84(frame.geometry, datum_of[name]))
+            layer = VALIDATORS[name](frame, str(sources[name]))
+            layer.sha256 = R.sha256(sources[name])
+            layers[name] = layer
+            inputs_meta[name] = {"path": _display_path(sources[name]), "rows": len(frame), "sha256": layer.sha256,
+                                 "source": "gtfs"}
+        if "_in_calendar" in layers["trips"].frame.columns:
+            off = ~layers["trips"].frame["_in_calendar"].astype(bool).to_numpy()
+            L.reject_rows(layers["trips"], off, "not-in-calendar",
+                          "the feed's calendar does not run this trip on its service_date")
+        paths = {k: v for k, v in paths.items() if k not in feed}
     for name in LAYER_NAMES:
         if name not in paths or name not in VALIDATORS:
             continue

@@ -13,7 +13,7 @@ import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from ..config import RuleConfig
+from ..config import ROAD_CLASSES, RuleConfig
 from .border import crossings, exempt_border, unit_polygon
 from .network import RoadNetwork, snap
 from .roads import classify
@@ -96,7 +96,11 @@ def checkpoint_evidence(checkpoints: gpd.GeoDataFrame, ctx: RoadContext | None, 
     parts = ctx.network.parts
     road_row = parts["road_row"].to_numpy()
     covered = ctx.roads["road_class"].isin(config.covered_classes).to_numpy()[road_row]
-    s = snap(parts, pts, prefer=covered)
+    # Ties on a shared vertex go to the higher class (national before provincial …), then the smaller road_id.
+    class_rank = ctx.roads["road_class"].map({c: i for i, c in enumerate(ROAD_CLASSES)}).fillna(len(ROAD_CLASSES))
+    id_rank = pd.factorize(ctx.roads["road_id"].astype(str), sort=True)[0]
+    rank = (class_rank.to_numpy(dtype="int64") * (len(ctx.roads) + 1) + id_rank)[road_row]
+    s = snap(parts, pts, prefer=covered, rank=rank)
     found = s["part"].to_numpy() >= 0
     row = np.where(found, road_row[np.maximum(s["part"].to_numpy(), 0)], -1)
     for col, src in (("road_id", "road_id"), ("road_ref", "ref"), ("road_class", "road_class")):

@@ -132,11 +132,14 @@ class RoadNetwork:
         return best
 
 
-def snap(parts: gpd.GeoDataFrame, points: np.ndarray, prefer: np.ndarray | None = None) -> pd.DataFrame:
+def snap(parts: gpd.GeoDataFrame, points: np.ndarray, prefer: np.ndarray | None = None,
+         rank: np.ndarray | None = None) -> pd.DataFrame:
     """The nearest road part of each point: ``part``, ``distance_m``, ``pos_m`` along the part, snapped ``x``, ``y``.
 
     ``prefer`` (bool per part) breaks near-ties (within 1 m): at a junction of an expressway and a national road the
-    covered road is the one a checkpoint is "on". Points without any part get ``part`` = -1.
+    covered road is the one a checkpoint is "on". ``rank`` (int per part, lower first) breaks ties left within a
+    millimetre — a checkpoint on the shared vertex of two roads — so the choice does not depend on the roads' row
+    order. Points without any part get ``part`` = -1.
     """
     n = len(points)
     out = pd.DataFrame({"part": np.full(n, -1, dtype="int64"), "distance_m": np.full(n, np.nan),
@@ -145,13 +148,19 @@ def snap(parts: gpd.GeoDataFrame, points: np.ndarray, prefer: np.ndarray | None 
         return out
     geoms = parts.geometry.to_numpy()
     tree = shapely.STRtree(geoms)
-    (pi, gi), dist = tree.query_nearest(points, return_distance=True, all_matches=True)
-    # Candidates within 1 m of the nearest, to apply the preference deterministically.
-    cand = pd.DataFrame({"p": pi, "g": gi, "d": dist})
-    nearest = cand.groupby("p")["d"].transform("min")
-    cand = cand[cand["d"] <= nearest + 1.0]
-    cand = cand.assign(pref=0 if prefer is None else ~np.asarray(prefer)[cand["g"].to_numpy()])
-    cand = cand.sort_values(["p", "pref", "d", "g"]).drop_duplicates("p")
+    (pi, _), dist = tree.query_nearest(points, return_distance=True, all_matches=True)
+    # Candidates within 1 m of the nearest (query_nearest alone returns exact ties only), to apply the preference
+    # deterministically.
+    nearest = np.full(n, np.nan)
+    nearest[pi] = dist
+    has = np.flatnonzero(~np.isnan(nearest))
+    qi, gi = tree.query(points[has], predicate="dwithin", distance=nearest[has] + 1.0)
+    pi = has[qi]
+    cand = pd.DataFrame({"p": pi, "g": gi, "d": shapely.distance(points[pi], geoms[gi])})
+    cand = cand.assign(pref=0 if prefer is None else ~np.asarray(prefer)[cand["g"].to_numpy()],
+                       dq=np.round(cand["d"].to_numpy() / 1e-3),
+                       rank=0 if rank is None else np.asarray(rank)[cand["g"].to_numpy()])
+    cand = cand.sort_values(["p", "pref", "dq", "rank", "d", "g"]).drop_duplicates("p")
     p, g = cand["p"].to_numpy(), cand["g"].to_numpy()
     d = shapely.distance(points[p], geoms[g])
     pos = shapely.line_locate_point(geoms[g], points[p])

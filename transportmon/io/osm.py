@@ -190,9 +190,9 @@ def roads_from_graph(G: nx.MultiGraph | nx.MultiDiGraph) -> gpd.GeoDataFrame:
     n = len(edges)
 
     highway = _first_by_rank(_column(edges, "highway", n))
-    route = pd.Series(np.where(_contains(_column(edges, "route", n), "ferry"), "ferry", None), dtype="str")
+    ferry = _contains(_column(edges, "route", n), "ferry")
     area = _contains(_column(edges, "area", n), "yes")
-    keep = (highway.isin(DRIVABLE_HIGHWAYS).to_numpy() & ~area) | route.notna().to_numpy()
+    keep = (pd.Series(highway, dtype=object).isin(DRIVABLE_HIGHWAYS).to_numpy() & ~area) | ferry
     dropped = n - int(keep.sum())
     if dropped:
         log.info("roads_from_graph: dropped %d of %d edges that are neither drivable roads nor ferries", dropped, n)
@@ -200,41 +200,47 @@ def roads_from_graph(G: nx.MultiGraph | nx.MultiDiGraph) -> gpd.GeoDataFrame:
         return _empty_layer()
 
     edges = edges.loc[keep].reset_index(drop=True)
+    m = len(edges)
     u = edges["u"].to_numpy(dtype="int64")
     v = edges["v"].to_numpy(dtype="int64")
+    road_id = _join_values(_column(edges, "osmid", m), numeric=True)
     geometry = _edge_geometry(edges, nodes, u, v)
+
+    # The two directions of a two-way road are the same way(s) between the same nodes over the same line, reversed:
+    # normalising the line makes them equal. Of each pair keep the direction with the smaller u (after sorting);
+    # a one-way edge has no twin and keeps its direction of travel.
+    rid = pd.factorize(road_id, sort=True)[0]
+    lo, hi = np.minimum(u, v), np.maximum(u, v)
+    order = np.lexsort((v, u, rid))
+    same = (np.diff(rid[order]) == 0) & (np.diff(u[order]) == 0) & (np.diff(v[order]) == 0)
+    if same.any():  # parallel edges: break the tie on the geometry itself, not on the graph's insertion order
+        order = np.lexsort((pd.factorize(shapely.to_wkb(geometry), sort=True)[0], v, u, rid))
+    pair = pd.DataFrame({"rid": rid[order], "lo": lo[order], "hi": hi[order]})
+    twin_candidate = pair.duplicated(keep=False).to_numpy()
+    line_key = np.zeros(m, dtype=object)
+    line_key[twin_candidate] = shapely.to_wkb(shapely.normalize(geometry[order][twin_candidate]))
+    pair["line"] = line_key
+    order = order[~pair.duplicated().to_numpy()]
+
     if "length" in edges.columns:
         length = pd.to_numeric(edges["length"], errors="coerce").to_numpy(dtype="float64")
     else:
-        length = np.full(len(edges), np.nan)
-    m = len(edges)
-    out = pd.DataFrame(
+        length = np.full(m, np.nan)
+    frame = pd.DataFrame(
         {
-            "road_id": _join_values(_column(edges, "osmid", m), numeric=True),
-            "ref": _join_values(_column(edges, "ref", m), split=True),
-            "highway": highway[keep].reset_index(drop=True),
-            "name": _join_values(_column(edges, "name", m)),
-            "road_class": pd.Series([None] * m, dtype="str"),
-            "route": route[keep].reset_index(drop=True),
-            "u": u,
-            "v": v,
-            "length_m": length,
+            "road_id": pd.Series(road_id[order], dtype="str"),
+            "ref": pd.Series(_join_values(_column(edges, "ref", m), split=True)[order], dtype="str"),
+            "highway": pd.Series(highway[keep][order], dtype="str"),
+            "name": pd.Series(_join_values(_column(edges, "name", m))[order], dtype="str"),
+            "road_class": pd.Series([None] * len(order), dtype="str"),
+            "route": pd.Series(np.where(ferry[keep][order], "ferry", None), dtype="str"),
+            "u": u[order],
+            "v": v[order],
+            "length_m": length[order],
         }
     )
-
-    # The two directions of a two-way road are the same way(s) over the same line, reversed: normalising the line
-    # makes them equal. Keep the direction with the smaller u (a one-way edge has no twin and stays as it is).
-    wkb = shapely.to_wkb(geometry)
-    out["_twin"] = shapely.to_wkb(shapely.normalize(geometry))
-    out["_lo"] = np.minimum(u, v)
-    out["_hi"] = np.maximum(u, v)
-    out["_wkb"] = wkb
-    out["_geom"] = geometry
-    out = out.sort_values(["road_id", "u", "v", "_wkb"], kind="stable", ignore_index=True)
-    out = out.drop_duplicates(["road_id", "_lo", "_hi", "_twin"], keep="first", ignore_index=True)
     layer = gpd.GeoDataFrame(
-        out.drop(columns=["_twin", "_lo", "_hi", "_wkb", "_geom"]),
-        geometry=gpd.GeoSeries(out["_geom"].to_numpy(), crs=G.graph.get("crs") or "EPSG:4326"),
+        frame, geometry=gpd.GeoSeries(geometry[order], crs=G.graph.get("crs") or "EPSG:4326")
     )
     return layer.to_crs("EPSG:4326")[list(ROAD_COLUMNS)]
 
@@ -482,64 +488,77 @@ def _column(edges: pd.DataFrame, name: str, n: int) -> pd.Series:
     return pd.Series([None] * n, dtype="object")
 
 
-def _explode(col: pd.Series) -> pd.DataFrame:
-    """One row per (edge position, value): a scalar cell gives one row, a list one row per item, NA none."""
-    ex = col.reset_index(drop=True).explode()
-    ex = ex[ex.notna()]
-    return pd.DataFrame({"pos": ex.index.to_numpy(dtype="int64"), "value": ex.to_numpy(dtype="object")})
+def _explode(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(edge position, value) pairs: a scalar cell gives one pair, a list one per item, NA none."""
+    ex = col.reset_index(drop=True).astype(object).explode()
+    keep = ex.notna().to_numpy()
+    return ex.index.to_numpy(dtype="int64")[keep], ex.to_numpy(dtype=object)[keep]
+
+
+def _text(values: np.ndarray) -> np.ndarray:
+    """Values as stripped Python strings in an object array."""
+    return np.char.strip(values.astype(str)).astype(object)
 
 
 def _contains(col: pd.Series, value: str) -> np.ndarray:
     """Boolean per edge: the cell is ``value`` or a list holding it."""
-    ex = _explode(col)
+    pos, values = _explode(col)
     out = np.zeros(len(col), dtype=bool)
-    out[ex.loc[ex["value"] == value, "pos"].to_numpy()] = True
+    out[pos[values == value]] = True
     return out
 
 
-def _first_by_rank(col: pd.Series) -> pd.Series:
-    """Scalar per edge: the cell, or of a list the value first in DRIVABLE_HIGHWAYS order (then alphabetical)."""
-    ex = _explode(col)
-    ex["value"] = ex["value"].astype("str")
-    ex["rank"] = ex["value"].map(_HIGHWAY_RANK).fillna(len(_HIGHWAY_RANK))
-    ex = ex.sort_values(["pos", "rank", "value"], kind="stable").drop_duplicates("pos")
-    out = pd.Series([None] * len(col), dtype="str")
-    out.iloc[ex["pos"].to_numpy()] = ex["value"].to_numpy()
+def _first_by_rank(col: pd.Series) -> np.ndarray:
+    """Text per edge (None if NA): the cell, or of a list the first value in DRIVABLE_HIGHWAYS order, then
+    alphabetical (osmnx builds merged lists from a set, so their order means nothing)."""
+    pos, values = _explode(col)
+    frame = pd.DataFrame({"pos": pos, "value": _text(values)})
+    frame["rank"] = frame["value"].map(_HIGHWAY_RANK).fillna(len(_HIGHWAY_RANK)).to_numpy()
+    frame = frame.sort_values(["pos", "rank", "value"], kind="stable").drop_duplicates("pos")
+    out = np.full(len(col), None, dtype=object)
+    out[frame["pos"].to_numpy()] = frame["value"].to_numpy()
     return out
 
 
-def _join_values(col: pd.Series, *, numeric: bool = False, split: bool = False) -> pd.Series:
-    """Text per edge: a scalar cell as is; a list de-duplicated, sorted and joined with ``";"``.
+def _join_values(col: pd.Series, *, numeric: bool = False, split: bool = False) -> np.ndarray:
+    """Text per edge (None if NA): a scalar cell as is; a list de-duplicated, sorted and joined with ``";"``.
 
     ``numeric`` sorts by number (OSM ids); ``split`` first splits list items on ``";"`` (refs like ``G105;S303``).
-    Only multi-valued cells take the group-and-join path, so the common single-valued edge costs no Python call.
+    Single-valued cells are copied as one array; multi-valued ones are joined one list position at a time, so the
+    Python-level loop runs over the longest list's length, not over the edges.
     """
-    ex = _explode(col)
-    if numeric:
-        num = pd.to_numeric(ex["value"], errors="coerce")
+    pos, values = _explode(col)
+    key: np.ndarray
+    if numeric and len(values):
+        num = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
         if num.notna().all():
-            ex["value"] = num.astype("int64").astype("str")
-            ex["key"] = num.astype("int64")
+            key = num.to_numpy(dtype="int64")
+            text = key.astype(str).astype(object)
         else:
-            ex["value"] = ex["value"].astype("str")
-            ex["key"] = ex["value"]
+            text = key = _text(values)
     else:
-        ex["value"] = ex["value"].astype("str").str.strip()
-        ex["key"] = ex["value"]
-    multi = ex["pos"].duplicated(keep=False).to_numpy()
-    single = ex.loc[~multi & (ex["value"] != "").to_numpy()]
-    out = pd.Series([None] * len(col), dtype="str")
-    out.iloc[single["pos"].to_numpy()] = single["value"].to_numpy()
-    many = ex.loc[multi, ["pos", "value", "key"]]
-    if len(many):
-        if split:
-            many = many.assign(value=many["value"].str.split(";")).explode("value")
-            many["value"] = many["value"].str.strip()
-            many["key"] = many["value"]
-        many = many[many["value"] != ""]
-        many = many.drop_duplicates(["pos", "value"]).sort_values(["pos", "key"], kind="stable")
-        joined = many.groupby("pos", sort=True)["value"].agg(";".join)
-        out.iloc[joined.index.to_numpy()] = joined.to_numpy()
+        text = key = _text(values)
+    out = np.full(len(col), None, dtype=object)
+    multi = pd.Series(pos).duplicated(keep=False).to_numpy()
+    single = ~multi & (text != "")
+    out[pos[single]] = text[single]
+    if not multi.any():
+        return out
+    many = pd.DataFrame({"pos": pos[multi], "value": text[multi], "key": key[multi]})
+    if split:
+        many = many.assign(value=many["value"].str.split(";")).explode("value", ignore_index=True)
+        many["value"] = _text(many["value"].to_numpy(dtype=object))
+        many["key"] = many["value"]
+    many = many[many["value"] != ""].drop_duplicates(["pos", "value"])
+    many = many.sort_values(["pos", "key"], kind="stable")
+    mpos = many["pos"].to_numpy()
+    mval = many["value"].to_numpy(dtype=object)
+    nth = many.groupby("pos", sort=False).cumcount().to_numpy()
+    first = nth == 0
+    out[mpos[first]] = mval[first]
+    for i in range(1, int(nth.max()) + 1 if len(nth) else 0):
+        at = nth == i
+        out[mpos[at]] = out[mpos[at]] + ";" + mval[at]
     return out
 
 

@@ -41,7 +41,7 @@ REASON_RULE: dict[str, Rule] = {
     "missing-id": TM901, "duplicate-id": TM902,
     "missing-geometry": TM903, "invalid-geometry": TM903, "wrong-geometry-type": TM903,
     "coordinates-out-of-range": TM903,
-    "malformed-date": TM904, "closed-before-opened": TM904,
+    "malformed-date": TM904, "closed-before-opened": TM904, "not-in-calendar": TM904,
     "malformed-value": TM905, "malformed-adcode": TM905, "unknown-level": TM905, "missing-adcode": TM905,
     "passengers-exceed-seats": TM906, "non-positive-seats": TM906, "negative-passengers": TM906,
     "unknown-stop": TM907, "unknown-trip": TM907, "trip-without-stops": TM907, "bad-stop-times": TM907,
