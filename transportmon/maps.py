@@ -52,6 +52,7 @@ __all__ = [
     "MapLayers",
     "html_map",
     "html_text",
+    "cjk_font",
     "load_report",
     "map_layers",
     "plot_over_cap_trips",
@@ -789,44 +790,36 @@ def cjk_font() -> str | None:
 
 
 def _figure(size: tuple[int, int], dpi: int) -> Any:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    """A matplotlib Figure outside pyplot (no global state); its canvas renders only when saved."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(size[0] / dpi, size[1] / dpi), dpi=dpi)
-    FigureCanvasAgg(fig)
-    return fig
+    return Figure(figsize=(size[0] / dpi, size[1] / dpi), dpi=dpi)
 
 
 def _lab(zh: str, en: str, cjk: bool) -> str:
     return f"{zh} {en}" if cjk else en
 
 
-def draw_map(layers: MapLayers, ax: Axes, *, crs: Any = None, labels: bool = True, cjk: str | None = None) -> Any:
-    """Draw ``layers`` on a matplotlib Axes in a metric CRS (default the UTM zone of the map's centre).
+def _fam(cjk: str | None) -> list[str]:
+    return ["DejaVu Sans", cjk] if cjk else ["DejaVu Sans"]
 
-    Returns the legend.
-    """
+
+def _draw_layers(layers: MapLayers, ax: Axes, crs: Any, cjk: str | None) -> list[Any]:
+    """Draw every layer on ``ax`` in ``crs``; returns the legend handles."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    from .geo.evidence import utm_crs
-
-    w, s, e, n = layers.bounds()
-    crs = crs or utm_crs((w + e) / 2, (s + n) / 2)
-    fam = ["DejaVu Sans", cjk] if cjk else ["DejaVu Sans"]
     use_cjk = cjk is not None
     handles: list[Any] = []
-    box = gpd.GeoSeries([shapely.box(w, s, e, n)], crs="EPSG:4326").to_crs(crs).total_bounds
-    ax.set_facecolor("#f7f7f7")
-
+    ax.set_facecolor("#fbfbfb")
     if layers.risk_areas is not None and len(layers.risk_areas):
         ra = layers.risk_areas.to_crs(crs)
         for level, (colour, opacity, zh) in RISK_STYLE.items():
             part = ra[(ra["level"] == level).to_numpy()]
             if len(part):
-                part.plot(ax=ax, color=colour, alpha=opacity, edgecolor="none", zorder=1)
-            handles.append(Patch(facecolor=colour, alpha=min(1.0, opacity * 1.6), edgecolor="#666666",
-                                 label=_lab(zh, f"{level} risk ({layers.date})", use_cjk)))
+                part.plot(ax=ax, color=colour, alpha=opacity * 0.8, edgecolor="none", zorder=1)
+            handles.append(Patch(facecolor=colour, alpha=min(1.0, opacity * 1.4), edgecolor="#666666",
+                                 label=_lab(zh, f"{level} risk ({int(len(part))})", use_cjk)))
     if layers.outlines is not None and len(layers.outlines):
         ol = layers.outlines.to_crs(crs)
         j = ol[(ol["role"] == "jurisdiction").to_numpy()]
@@ -834,7 +827,9 @@ def draw_map(layers: MapLayers, ax: Axes, *, crs: Any = None, labels: bool = Tru
         if len(nb):
             nb.boundary.plot(ax=ax, color=OUTLINE_COLOUR, linewidth=0.6, linestyle=":", zorder=2)
         if len(j):
-            j.boundary.plot(ax=ax, color=OUTLINE_COLOUR, linewidth=1.2, zorder=2)
+            j.boundary.plot(ax=ax, color=OUTLINE_COLOUR, linewidth=1.0, zorder=2)
+            handles.append(Line2D([], [], color=OUTLINE_COLOUR, linewidth=1.0,
+                                  label=_lab("辖区", "jurisdiction", use_cjk)))
     if layers.roads is not None and len(layers.roads):
         rd = layers.roads.to_crs(crs)
         road_handles = []
@@ -842,23 +837,24 @@ def draw_map(layers: MapLayers, ax: Axes, *, crs: Any = None, labels: bool = Tru
             colour, width, zh = ROAD_STYLE[cls]
             part = rd[(rd["road_class"] == cls).to_numpy()]
             if len(part):
-                part.plot(ax=ax, color=colour, linewidth=width * 0.45, zorder=3)
-                road_handles.append(Line2D([], [], color=colour, linewidth=width * 0.6, label=_lab(zh, cls, use_cjk)))
+                part.plot(ax=ax, color=colour, linewidth=width * 0.3, alpha=0.85, zorder=3)
+                road_handles.append(Line2D([], [], color=colour, linewidth=width * 0.5, label=_lab(zh, cls, use_cjk)))
         handles += road_handles[::-1]
     if layers.border is not None and len(layers.border):
-        layers.border.to_crs(crs).plot(ax=ax, color=BORDER_COLOUR, linewidth=2.4, linestyle=(0, (5, 3)), zorder=4)
-        handles.append(Line2D([], [], color=BORDER_COLOUR, linewidth=2.4, linestyle=(0, (5, 3)),
+        layers.border.to_crs(crs).plot(ax=ax, color=BORDER_COLOUR, linewidth=2.2, linestyle=(0, (4, 2)), zorder=4)
+        handles.append(Line2D([], [], color=BORDER_COLOUR, linewidth=2.2, linestyle=(0, (4, 2)),
                               label=_lab("豁免边界", "exempt border", use_cjk)))
     if layers.crossings is not None and len(layers.crossings):
-        layers.crossings.to_crs(crs).plot(ax=ax, color="white", edgecolor="black", markersize=14, linewidth=0.8,
+        layers.crossings.to_crs(crs).plot(ax=ax, color="white", edgecolor="black", markersize=12, linewidth=0.7,
                                           zorder=5)
         handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="white", markeredgecolor="black",
-                              markersize=5, label=_lab("道路跨界点", "crossing", use_cjk)))
+                              markersize=4, label=_lab("道路跨界点", f"border crossing ({len(layers.crossings)})",
+                                                       use_cjk)))
     over = layers.trips[(layers.trips["verdict"] == "over-cap").to_numpy()]
     if len(over):
-        over.to_crs(crs).plot(ax=ax, color=TRIP_COLOUR, linewidth=1.6, linestyle=(0, (4, 2)), alpha=0.8, zorder=6)
-        handles.append(Line2D([], [], color=TRIP_COLOUR, linewidth=1.6, linestyle=(0, (4, 2)),
-                              label=_lab("超客座率班次", f"over-cap trips ({len(over)})", use_cjk)))
+        over.to_crs(crs).plot(ax=ax, color=TRIP_COLOUR, linewidth=1.4, linestyle=(0, (4, 2)), alpha=0.75, zorder=6)
+        handles.append(Line2D([], [], color=TRIP_COLOUR, linewidth=1.4, linestyle=(0, (4, 2)),
+                              label=_lab("超客座率班次", f"over-cap trips ({len(over)}, all dates)", use_cjk)))
     cps = layers.checkpoints
     if len(cps):
         pts = cps.to_crs(crs)
@@ -866,49 +862,102 @@ def draw_map(layers: MapLayers, ax: Axes, *, crs: Any = None, labels: bool = Tru
             colour, zh, en = VERDICT_STYLE[v]
             part = pts[(pts["verdict"] == v).to_numpy()]
             if len(part):
-                part.plot(ax=ax, color=colour, edgecolor="#222222", markersize=60, linewidth=0.8, zorder=8)
+                part.plot(ax=ax, color=colour, edgecolor="#222222", markersize=55, linewidth=0.8, zorder=8)
             handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor=colour, markeredgecolor="#222222",
-                                  markersize=8, label=_lab(zh, f"{en} ({len(part)})", use_cjk)))
-        if labels:
-            xs, ys = pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy()
-            for x, y, sid in zip(xs, ys, pts["subject_id"].astype(str)):
-                ax.annotate(sid, (x, y), xytext=(5, 4), textcoords="offset points", fontsize=7, zorder=9,
-                            fontfamily=fam, bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
-                                                  "alpha": 0.7})
-    ax.set_xlim(box[0], box[2])
-    ax.set_ylim(box[1], box[3])
-    ax.set_aspect("equal")
+                                  markersize=7, label=_lab(zh, f"{en} ({len(part)})", use_cjk)))
     ax.set_xticks([])
     ax.set_yticks([])
-    _scale_bar(ax, box, fam)
-    title = (_lab("防疫检测点与客运核查", "checkpoint & coach audit", use_cjk)
-             + f" — {'核查日期 ' if use_cjk else ''}as of {layers.as_of}")
-    ax.set_title(title, fontsize=11, fontfamily=fam)
-    legend = ax.legend(handles=handles, loc="lower left", fontsize=7, framealpha=0.9, prop={"family": fam, "size": 7})
-    credits = list(layers.attribution) or []
-    if layers.roads is not None:
-        credits = credits or ["Roads: see the data's README"]
-    if credits:
-        ax.text(0.995, 0.005, " | ".join(credits), transform=ax.transAxes, ha="right", va="bottom", fontsize=6,
-                color="#444444", fontfamily=fam)
-    return legend
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    return handles
 
 
-def _scale_bar(ax: Axes, box: np.ndarray, fam: list[str]) -> None:
-    width = box[2] - box[0]
+def _place_labels(ax: Axes, xy: np.ndarray, texts: list[str], fam: list[str], box: np.ndarray) -> None:
+    """Label points, each at the first of a few offsets whose box overlaps no other label or marker."""
+    ax.apply_aspect()
+    inside = (xy[:, 0] >= box[0]) & (xy[:, 0] <= box[2]) & (xy[:, 1] >= box[1]) & (xy[:, 1] <= box[3])
+    disp = ax.transData.transform(xy) if len(xy) else xy
+    px_per_pt = ax.figure.dpi / 72.0
+    size = 6.5
+    marker_r = 5.0 * px_per_pt
+    placed: list[tuple[float, float, float, float]] = []
+    offsets = [(5, 3), (5, -9), (-5, 3), (-5, -9), (0, 8), (0, -14), (9, -3), (-9, -3)]
+    order = np.lexsort((disp[:, 0], -disp[:, 1])) if len(xy) else []
+    for i in order:
+        if not inside[i]:
+            continue
+        w = len(texts[i]) * size * 0.62 * px_per_pt
+        h = size * 1.2 * px_per_pt
+        best, best_cost = offsets[0], np.inf
+        for dx, dy in offsets:
+            x0 = disp[i, 0] + dx * px_per_pt - (w if dx < 0 else (w / 2 if dx == 0 else 0))
+            y0 = disp[i, 1] + dy * px_per_pt
+            rect = (x0, y0, x0 + w, y0 + h)
+            cost = sum(max(0.0, min(rect[2], r[2]) - max(rect[0], r[0])) * max(0.0, min(rect[3], r[3]) - max(rect[1], r[1]))
+                       for r in placed)
+            near = np.abs(disp[:, 0] - np.clip(disp[:, 0], rect[0], rect[2])) ** 2 + np.abs(
+                disp[:, 1] - np.clip(disp[:, 1], rect[1], rect[3])) ** 2 < marker_r ** 2
+            cost += near.sum() * 50.0
+            if cost < best_cost:
+                best, best_cost = (dx, dy), cost
+                best_rect = rect
+            if cost == 0:
+                break
+        placed.append(best_rect)
+        dx, dy = best
+        ha = "right" if dx < 0 else ("center" if dx == 0 else "left")
+        ax.annotate(texts[i], tuple(xy[i]), xytext=(dx, dy), textcoords="offset points", fontsize=size, ha=ha,
+                    va="bottom", zorder=9, fontfamily=fam, annotation_clip=True,
+                    bbox={"boxstyle": "round,pad=0.12", "fc": "white", "ec": "none", "alpha": 0.75})
+
+
+def _set_view(ax: Axes, box: np.ndarray) -> None:
+    ax.set_xlim(box[0], box[2])
+    ax.set_ylim(box[1], box[3])
+    ax.set_aspect("equal", adjustable="datalim")
+
+
+def _scale_bar(ax: Axes, fam: list[str]) -> None:
+    x_lo, x_hi = ax.get_xlim()
+    y_lo, y_hi = ax.get_ylim()
+    width = x_hi - x_lo
     target = width / 5
     step = 10 ** np.floor(np.log10(target))
     length = max(s for s in (step, 2 * step, 5 * step) if s <= target)
-    x0 = box[2] - width * 0.04 - length
-    y0 = box[1] + (box[3] - box[1]) * 0.05
+    x0 = x_hi - width * 0.04 - length
+    y0 = y_lo + (y_hi - y_lo) * 0.04
     ax.plot([x0, x0 + length], [y0, y0], color="black", linewidth=3, solid_capstyle="butt", zorder=10)
     label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
-    ax.text(x0 + length / 2, y0 + (box[3] - box[1]) * 0.012, label, ha="center", va="bottom", fontsize=7,
+    ax.text(x0 + length / 2, y0 + (y_hi - y_lo) * 0.012, label, ha="center", va="bottom", fontsize=7,
             fontfamily=fam, zorder=10)
 
 
+def _metric_box(extent: tuple[float, float, float, float], crs: Any) -> np.ndarray:
+    return gpd.GeoSeries([shapely.box(*extent)], crs="EPSG:4326").to_crs(crs).total_bounds
+
+
+def _cluster_box(xy: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+    """Box around the densest group of checkpoints that would overlap at the overview scale, or None."""
+    if len(xy) < 3:
+        return None
+    width = box[2] - box[0]
+    reach = width * 0.035
+    tree = shapely.STRtree(shapely.points(xy))
+    a, b = tree.query(shapely.points(xy), predicate="dwithin", distance=reach)
+    counts = np.bincount(a, minlength=len(xy))
+    centre = int(np.argmax(counts))
+    if counts[centre] < 3:
+        return None
+    members = xy[b[a == centre]]
+    lo, hi = members.min(axis=0), members.max(axis=0)
+    half = max((hi - lo).max() / 2 * 1.35, width * 0.025)
+    mid = (lo + hi) / 2
+    return np.array([mid[0] - half, mid[1] - half, mid[0] + half, mid[1] + half])
+
+
 def png_map(result: AuditResult, out: str | os.PathLike[str], *, date: str | None = None,
-            size: tuple[int, int] = (1600, 1200), dpi: int = 150, labels: bool = True) -> Path:
+            size: tuple[int, int] = (1600, 1200), dpi: int = 150, labels: bool = True,
+            extent: tuple[float, float, float, float] | None = None, inset: bool = True) -> Path:
     """Write a static map of an audit (PNG; ``.svg`` and ``.pdf`` work too), same symbols as :func:`html_map`.
 
     Parameters
@@ -925,6 +974,10 @@ def png_map(result: AuditResult, out: str | os.PathLike[str], *, date: str | Non
         Resolution; text sizes are in points, so a higher dpi gives larger text relative to the map.
     labels
         Label checkpoints with their ids.
+    extent
+        (west, south, east, north) in degrees; default: checkpoints, over-cap trips, exempt border, jurisdiction.
+    inset
+        Where checkpoints crowd at the overview scale, add an enlarged inset of the densest group.
 
     Returns
     -------
@@ -936,11 +989,61 @@ def png_map(result: AuditResult, out: str | os.PathLike[str], *, date: str | Non
     Chinese labels need a CJK font (Debian ``fonts-noto-cjk``); without one the map is labelled in English only.
     """
     import io
+    import textwrap
+
+    from matplotlib.patches import Rectangle
+
+    from .geo.evidence import utm_crs
 
     layers = map_layers(result, date=date)
+    cjk = cjk_font()
+    fam = _fam(cjk)
+    use_cjk = cjk is not None
+    ext = extent or layers.bounds()
+    crs = result.roads.crs if result.roads is not None else utm_crs((ext[0] + ext[2]) / 2, (ext[1] + ext[3]) / 2)
+    box = _metric_box(ext, crs)
     fig = _figure(size, dpi)
-    ax = fig.add_axes((0.01, 0.01, 0.98, 0.94))
-    draw_map(layers, ax, crs=result.roads.crs if result.roads is not None else None, labels=labels, cjk=cjk_font())
+    ax = fig.add_axes((0.01, 0.06, 0.70, 0.87))
+    handles = _draw_layers(layers, ax, crs, cjk)
+    _set_view(ax, box)
+    xy = shapely.get_coordinates(layers.checkpoints.to_crs(crs).geometry.to_numpy()) if len(
+        layers.checkpoints) else np.zeros((0, 2))
+    texts = layers.checkpoints["subject_id"].astype(str).tolist()
+    zoom = _cluster_box(xy, box) if inset and extent is None else None
+    if labels and len(xy):
+        if zoom is not None:
+            in_zoom = ((xy[:, 0] >= zoom[0]) & (xy[:, 0] <= zoom[2]) & (xy[:, 1] >= zoom[1]) & (xy[:, 1] <= zoom[3]))
+            _place_labels(ax, xy[~in_zoom], [t for t, z in zip(texts, in_zoom) if not z], fam, box)
+        else:
+            _place_labels(ax, xy, texts, fam, box)
+    _scale_bar(ax, fam)
+    title = (_lab("防疫检测点与客运核查", "checkpoint & coach audit", use_cjk)
+             + f" — {'核查日期 ' if use_cjk else ''}as of {layers.as_of}"
+             + (f"; {'风险地区 ' if use_cjk else ''}risk areas on {layers.date}" if layers.risk_areas is not None
+                else ""))
+    fig.text(0.01, 0.965, title, fontsize=11, fontfamily=fam, va="center")
+    if layers.policy:
+        fig.text(0.99, 0.965, layers.policy, fontsize=8, fontfamily=fam, va="center", ha="right", color="#444444")
+    legend_ax = fig.add_axes((0.72, 0.06, 0.27, 0.87))
+    legend_ax.set_axis_off()
+    legend_ax.legend(handles=handles, loc="upper left", frameon=False, prop={"family": fam, "size": 7},
+                     borderaxespad=0.0)
+    if zoom is not None:
+        ax.add_patch(Rectangle((zoom[0], zoom[1]), zoom[2] - zoom[0], zoom[3] - zoom[1], fill=False,
+                               edgecolor="#222222", linewidth=1.0, zorder=11))
+        iax = fig.add_axes((0.73, 0.07, 0.26, 0.26 * size[0] / size[1]))
+        _draw_layers(layers, iax, crs, cjk)
+        _set_view(iax, zoom)
+        for spine in iax.spines.values():
+            spine.set_edgecolor("#222222")
+        if labels:
+            _place_labels(iax, xy, texts, fam, zoom)
+        _scale_bar(iax, fam)
+    credits = " | ".join(layers.attribution)
+    notes = " ".join(layers.notes)
+    foot = "\n".join(textwrap.wrap(" ".join(x for x in (credits, notes) if x), width=int(size[0] / 6.2)))
+    if foot:
+        fig.text(0.01, 0.045, foot, fontsize=5.5, fontfamily=fam, va="top", color="#444444")
     target = Path(out)
     fmt = target.suffix.lower().lstrip(".") or "png"
     buf = io.BytesIO()

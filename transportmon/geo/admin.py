@@ -14,6 +14,12 @@ import shapely
 LEVEL_RANK = {"province": 0, "city": 1, "county": 2}
 
 
+def _codes(values: pd.Series | np.ndarray) -> pd.Series:
+    """Adcodes as text; numbers read from a GIS file (``429004.0`` when the column has nulls) lose the ``.0``."""
+    text = pd.Series(values).astype("string").str.strip().str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+    return text.mask(text == "")
+
+
 def _prefix_codes(adcode: pd.Series) -> tuple[pd.Series, pd.Series]:
     """City and province adcodes implied by a 6-digit code (360403 → 360400, 360000)."""
     text = adcode.astype("string")
@@ -39,12 +45,12 @@ def locate(points: gpd.GeoSeries, boundaries: gpd.GeoDataFrame) -> pd.DataFrame:
     valid = ~(pd.isna(pts) | shapely.is_empty(pts))
     pi, gi = tree.query(pts[valid], predicate="intersects")
     pi = np.flatnonzero(valid)[pi]
-    hits = pd.DataFrame({"p": pi, "adcode": boundaries["adcode"].astype(str).to_numpy()[gi],
+    hits = pd.DataFrame({"p": pi, "adcode": _codes(boundaries["adcode"]).to_numpy()[gi],
                          "rank": boundaries["level"].map(LEVEL_RANK).to_numpy()[gi], "g": gi})
     if not len(hits):
         return out
-    city_col = boundaries["city_adcode"].astype("string").to_numpy()[hits["g"]] if "city_adcode" in boundaries else None
-    prov_col = (boundaries["province_adcode"].astype("string").to_numpy()[hits["g"]]
+    city_col = _codes(boundaries["city_adcode"]).to_numpy()[hits["g"]] if "city_adcode" in boundaries else None
+    prov_col = (_codes(boundaries["province_adcode"]).to_numpy()[hits["g"]]
                 if "province_adcode" in boundaries else None)
     pref_city, pref_prov = _prefix_codes(hits["adcode"])
     hits["city"] = pd.array(city_col, dtype="string") if city_col is not None else pref_city.to_numpy()

@@ -140,33 +140,28 @@ def _index(version: str) -> pd.DataFrame:
 
     # Prefecture-level code of every city row; a municipality's (or special region's) city
     # row, named like its province, stands for the province itself.
-    is_city = df["level"] == "city"
-    municipal = is_city & (df["city_name"] == df["province_name"])
-    city_rows = df.loc[is_city, ["province_name", "city_name", "adcode", "province_adcode"]].copy()
-    city_rows["city_adcode"] = city_rows["adcode"].where(
-        city_rows["city_name"] != city_rows["province_name"], city_rows["province_adcode"]
-    )
+    city_rows = df.loc[df["level"] == "city", ["province_name", "city_name", "adcode", "province_adcode"]]
+    same_name = city_rows["city_name"] == city_rows["province_name"]
+    city_rows = city_rows.assign(city_adcode=city_rows["adcode"].where(~same_name, city_rows["province_adcode"]))
     # Counties find their city by name within the province (names are unique there); this
     # also covers 省直辖 units, whose city row is themselves, and municipal districts.
+    # Provinces have no city name, so they get no city here.
     df = df.merge(
         city_rows[["province_name", "city_name", "city_adcode"]],
         on=["province_name", "city_name"],
         how="left",
         validate="many_to_one",
     )
-    own_city_provinces = set(df.loc[municipal.to_numpy(), "province_adcode"])
-    is_province = df["level"] == "province"
-    df["city_adcode"] = df["city_adcode"].where(
-        ~is_province | df["adcode"].isin(own_city_provinces), None
-    )
-    df.loc[is_province & df["adcode"].isin(own_city_provinces), "city_adcode"] = df["adcode"]
-
+    municipal = (df["level"] == "city") & (df["city_name"] == df["province_name"])
+    own_city = (df["level"] == "province") & df["adcode"].isin(df.loc[municipal, "province_adcode"])
+    df.loc[own_city, "city_adcode"] = df.loc[own_city, "adcode"]
+    # The municipal city rows go; their file codes (110100 ...) stay as names of the province.
     aliases = (
-        df.loc[municipal.to_numpy() & (df["adcode"] != df["province_adcode"]).to_numpy()]
+        df.loc[municipal & (df["adcode"] != df["province_adcode"])]
         .groupby("province_adcode")["adcode"]
         .agg(lambda codes: tuple(sorted(codes)))
     )
-    df = df[~municipal.to_numpy()]
+    df = df[~municipal].copy()
     # One row per file: a province stays a province, a city that is also a county is a county.
     df["_rank"] = df["level"].map({"province": 0, "county": 1, "city": 2})
     df = df.sort_values(["adcode", "_rank"], kind="stable").drop_duplicates("adcode")

@@ -82,7 +82,10 @@ def read_gtfs(feed: str | os.PathLike[str], occupancy: str | os.PathLike[str]) -
     from ..layers import parse_dates
 
     dates, _ = parse_dates(occ["service_date"])
-    occ["trip_id"] = occ["gtfs_trip_id"].where(~repeated, occ["gtfs_trip_id"] + "@" + dates.dt.strftime("%Y-%m-%d"))
+    # A malformed date keeps its text in the id, so that the row is rejected as malformed-date, not as missing-id.
+    day_text = dates.dt.strftime("%Y-%m-%d").astype("string").fillna(
+        occ["service_date"].astype("string").str.strip().fillna(""))
+    occ["trip_id"] = occ["gtfs_trip_id"].where(~repeated, occ["gtfs_trip_id"] + "@" + day_text)
     if "service_type" not in occ.columns:
         occ["service_type"] = "scheduled"
     trips = trips.assign(trip_id=trips["trip_id"].astype("string").str.strip())
@@ -93,10 +96,14 @@ def read_gtfs(feed: str | os.PathLike[str], occupancy: str | os.PathLike[str]) -
                                    dates)
 
     st = stop_times.assign(trip_id=stop_times["trip_id"].astype("string").str.strip())
-    st["pickup"] = ~st.get("pickup_type", pd.Series("0", index=st.index)).astype("string").str.strip().eq("1")
-    st["dropoff"] = ~st.get("drop_off_type", pd.Series("0", index=st.index)).astype("string").str.strip().eq("1")
+    for gtfs_col, col in (("pickup_type", "pickup"), ("drop_off_type", "dropoff")):
+        # Only 1 forbids; an empty cell (NA) is 0: regular pickup / drop off.
+        no = st.get(gtfs_col, pd.Series("0", index=st.index)).astype("string").str.strip().eq("1")
+        st[col] = ~no.fillna(False).astype(bool)
     st = st[["trip_id", "stop_sequence", "stop_id", "pickup", "dropoff"]].rename(columns={"trip_id": "gtfs_trip_id"})
-    expanded = occ[["trip_id", "gtfs_trip_id"]].merge(st, on="gtfs_trip_id", how="inner")
+    # One itinerary per audited id: a repeated (trip, date) row is a duplicate trip, not a doubled itinerary.
+    ids = occ[["trip_id", "gtfs_trip_id"]].dropna(subset=["trip_id"]).drop_duplicates("trip_id")
+    expanded = ids.merge(st, on="gtfs_trip_id", how="inner")
     expanded = expanded.drop(columns="gtfs_trip_id")
     return {"stops": stops_out, "trips": occ.drop(columns="gtfs_trip_id"), "stop_times": expanded}
 
@@ -112,8 +119,8 @@ def _runs_on(folder: Path, service_id: pd.Series, dates: pd.Series) -> pd.Series
     if cal is not None:
         cal = cal.assign(service_id=cal["service_id"].astype("string").str.strip(),
                          start=_gtfs_date(cal["start_date"]), end=_gtfs_date(cal["end_date"]))
-        m = q.merge(cal, on="service_id", how="inner")
-        weekday = m["date"].dt.dayofweek.to_numpy()
+        m = q[q["date"].notna()].merge(cal, on="service_id", how="inner")
+        weekday = m["date"].dt.day_of_week.to_numpy(dtype="int64")
         flags = m[list(WEEKDAYS)].astype("string").apply(lambda c: c.str.strip().eq("1")).to_numpy()
         on_day = flags[np.arange(len(m)), np.clip(weekday, 0, 6)] & (m["date"] >= m["start"]).to_numpy() & (
             m["date"] <= m["end"]).to_numpy()
