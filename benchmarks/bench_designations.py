@@ -1,8 +1,8 @@
 """Benchmark :func:`transportmon.designations.resolve_levels` on synthetic data.
 
-Generates 30,000 point keys (stops) spread over ~3,000 counties in ~340 cities in 34 provinces, ~5,000 dated
-designations on those units, and 1e6 and 1e7 (key, date) queries over ~100 distinct dates, then prints the timings
-and the machine. Run: ``python benchmarks/bench_designations.py [--rows 1000000 10000000] [--repeat 3]``.
+Generates 30,000 point keys (stops) spread over 3,060 counties in 340 cities in 34 provinces, 5,000 dated
+designations on those units, and 1e6 and 1e7 (key, date) queries over 100 distinct dates, then prints the
+timings and the machine. Run: ``python benchmarks/bench_designations.py [--rows 1000000 10000000]``.
 """
 
 from __future__ import annotations

@@ -4,13 +4,13 @@ A script, not a test::
 
     python benchmarks/bench_osm_graph.py [--side 275] [--repeat 3]
 
-The graph looks like what osmnx returns for a simplified drive network: a lon/lat grid over northern Jiangxi whose
-nodes carry ``x``/``y`` and whose edges carry ``osmid``, ``highway``, ``ref``, ``name``, ``oneway``, ``reversed``,
-``length`` and, on about half of them, a ``geometry`` (the others get a straight line). Most roads are two-way
-(an edge each way); every tenth row of the grid is one-way. About a fifth of the edges were "merged" by
-simplification and carry lists (``osmid=[a, b]``, ``highway=[...]``, ``name=[...]``), which ``roads_from_graph``
-joins or ranks. Ferries are every 97th edge. The side ``n`` gives ``4·n·(n-1)`` directed edges minus the one-way rows'
-reverse edges: ``n = 275`` gives ~300,000.
+The graph looks like what osmnx returns for a simplified drive network: a lon/lat grid over northern Jiangxi
+whose nodes carry ``x``/``y`` and whose edges carry ``osmid``, ``highway``, ``ref``, ``name``, ``oneway``,
+``reversed``, ``length`` and, on about half of them, a ``geometry`` (the others get a straight line). Most
+roads are two-way (an edge each way); every tenth row of the grid is one-way. About a fifth of the edges were
+"merged" by simplification and carry lists (``osmid=[a, b]``, ``highway=[...]``, ``name=[...]``), which
+``roads_from_graph`` joins or ranks. Ferries are every 97th edge. The side ``n`` gives ``4·n·(n-1)`` directed
+edges minus the one-way rows' reverse edges: ``n = 275`` gives ~300,000.
 """
 
 from __future__ import annotations
@@ -104,8 +104,9 @@ def machine() -> str:
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return (
-        f"{platform.platform()} | {cpu} | {cores} cores usable | RAM {mem} | Python {platform.python_version()} | "
-        f"osmnx {ox.__version__}, networkx {nx.__version__}, pandas {pd.__version__}, shapely {shapely.__version__}"
+        f"{platform.platform()} | {cpu} | {cores} cores usable | RAM {mem} | "
+        f"Python {platform.python_version()} | osmnx {ox.__version__}, networkx {nx.__version__}, "
+        f"pandas {pd.__version__}, shapely {shapely.__version__}"
     )
 
 
@@ -118,24 +119,32 @@ def main() -> None:
     print(machine())
     t0 = time.perf_counter()
     G = synthetic_graph(args.side)
-    print(f"synthetic graph: {len(G):,} nodes, {G.number_of_edges():,} edges, built in {time.perf_counter() - t0:.1f} s")
+    built = time.perf_counter() - t0
+    print(f"synthetic graph: {len(G):,} nodes, {G.number_of_edges():,} edges, built in {built:.1f} s")
 
-    to_gdfs, total = [], []
+    to_gdfs, total, cpu_gdfs, cpu_total = [], [], [], []
     roads = None
     for _ in range(args.repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         ox.convert.graph_to_gdfs(G, node_geometry=False, fill_edge_geometry=False)
         to_gdfs.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
+        cpu_gdfs.append(time.process_time() - c0)
+        t0, c0 = time.perf_counter(), time.process_time()
         roads = roads_from_graph(G)
         total.append(time.perf_counter() - t0)
+        cpu_total.append(time.process_time() - c0)
     assert roads is not None
     print(f"roads layer: {len(roads):,} rows ({int((roads['route'] == 'ferry').sum()):,} ferries, "
           f"{int(roads['road_id'].str.contains(';').sum()):,} merged ids)")
-    print(f"osmnx graph_to_gdfs alone : median {statistics.median(to_gdfs):.2f} s  (min {min(to_gdfs):.2f})")
-    print(f"roads_from_graph total    : median {statistics.median(total):.2f} s  (min {min(total):.2f})")
-    print(f"  of which transportmon   : ~{statistics.median(total) - statistics.median(to_gdfs):.2f} s "
-          f"({G.number_of_edges() / statistics.median(total):,.0f} edges/s overall)")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"load average during the run: {load:.1f} (wall times grow with it; CPU times much less)")
+    med = statistics.median
+    print(f"osmnx graph_to_gdfs alone : wall median {med(to_gdfs):.2f} s (min {min(to_gdfs):.2f}), "
+          f"CPU median {med(cpu_gdfs):.2f} s")
+    print(f"roads_from_graph total    : wall median {med(total):.2f} s (min {min(total):.2f}), "
+          f"CPU median {med(cpu_total):.2f} s")
+    print(f"  beyond graph_to_gdfs    : CPU ~{med(cpu_total) - med(cpu_gdfs):.2f} s; "
+          f"{G.number_of_edges() / med(cpu_total):,.0f} edges per CPU second overall")
 
 
 if __name__ == "__main__":

@@ -397,12 +397,14 @@ def test_world_dates(main_world: pd.DataFrame) -> None:
     assert findings_of(main_world, "opens-tomorrow") == {"TM105": "info"}
 
 
-def test_world_as_of_moves_activity(tmp_path: Path) -> None:
-    cps = [dict(checkpoint_id="c", x=30, y=60, opened="2020-02-01", closed="2020-03-16")]
-    assert run(tmp_path / "a", cps, as_of="2020-03-15").loc["c", "verdict"] == "remove"
-    assert run(tmp_path / "b", cps, as_of="2020-03-16").loc["c", "verdict"] == "inactive"
-    assert run(tmp_path / "c", cps, as_of="2020-02-01").loc["c", "verdict"] == "remove"
-    assert run(tmp_path / "d", cps, as_of="2020-01-31").loc["c", "verdict"] == "inactive"
+@pytest.mark.parametrize(("as_of", "verdict"), [("2020-01-31", "inactive"), ("2020-02-01", "remove"),
+                                               ("2020-03-15", "remove"), ("2020-03-16", "inactive")])
+def test_world_as_of_moves_activity(tmp_path_factory: pytest.TempPathFactory, as_of: str, verdict: str) -> None:
+    d = tmp_path_factory.getbasetemp() / "as_of_world"
+    if not d.is_dir():
+        world.write_world(d, [dict(checkpoint_id="c", x=30, y=60, opened="2020-02-01", closed="2020-03-16")])
+    rep = transportmon.audit(d, as_of=as_of, boundaries=d / "boundaries.geojson").report
+    assert rep["verdict"].tolist() == [verdict]
 
 
 def test_world_empty_checkpoints_layer(tmp_path: Path) -> None:

@@ -53,9 +53,14 @@ def audit_args(data: Path, out: Path | str, *more: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def report(data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[object, dict]:
+def report_path(data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path]:
     out = tmp_path_factory.mktemp("out") / "report.geojson"
-    result = invoke(*audit_args(data, out, "--lang", "en"))
+    return invoke(*audit_args(data, out, "--lang", "en")), out
+
+
+@pytest.fixture(scope="module")
+def report(report_path: tuple[object, Path]) -> tuple[object, dict]:
+    result, out = report_path
     return result, json.loads(out.read_text(encoding="utf-8"))
 
 
@@ -76,12 +81,12 @@ def test_fail_on_never_exits_0(data: Path, tmp_path: Path) -> None:
 
 def test_only_keep_checkpoints_exits_0(tmp_path: Path) -> None:
     d = world.write_world(tmp_path / "data", [dict(checkpoint_id="a", x=30, y=98),
-                                              dict(checkpoint_id="b", x=20.001, y=99.5, blocks_freight="")])
+                                              dict(checkpoint_id="b", x=30.001, y=99.5)])
     out = tmp_path / "r.geojson"
     result = invoke(*audit_args(d, out))
     assert result.exit_code == 0, result.stderr
     doc = json.loads(out.read_text(encoding="utf-8"))
-    assert doc["metadata"]["counts"] == {"checkpoint": {"keep": 1, "review": 1}}
+    assert doc["metadata"]["counts"] == {"checkpoint": {"keep": 2}}
     assert doc["metadata"]["findings"]["violation"] == 0
 
 
@@ -150,20 +155,17 @@ def test_summary_in_english(report: tuple[object, dict]) -> None:
     assert "TM101" in out
 
 
-def test_summary_in_chinese_by_default(data: Path, tmp_path: Path) -> None:
-    out = text(invoke(*audit_args(data, tmp_path / "r.geojson")))
-    assert "核查摘要" in out and "违规对象" in out
-
-
 # --------------------------------------------------------------------------------------------------------------------
 # determinism
 
 
-def test_same_inputs_give_a_byte_identical_report(data: Path, tmp_path: Path) -> None:
-    a, b = tmp_path / "a.geojson", tmp_path / "b.geojson"
-    assert invoke(*audit_args(data, a)).exit_code == 1
-    assert invoke(*audit_args(data, b)).exit_code == 1
-    assert a.read_bytes() == b.read_bytes()
+def test_same_inputs_give_a_byte_identical_report(data: Path, tmp_path: Path,
+                                                  report_path: tuple[object, Path]) -> None:
+    again = tmp_path / "again.geojson"
+    result = invoke(*audit_args(data, again))  # a second run, summary in Chinese (the default)
+    assert result.exit_code == 1
+    assert again.read_bytes() == report_path[1].read_bytes()
+    assert "核查摘要" in text(result) and "违规对象" in text(result)
 
 
 def test_shuffled_rows_give_the_same_features(tmp_path: Path) -> None:
@@ -215,6 +217,13 @@ def test_out_in_a_missing_folder(data: Path, tmp_path: Path) -> None:
     assert "does not exist" in text(result)
 
 
+@pytest.mark.xfail(strict=True, reason="cli.py checks --out only after printing the GeoJSON to stdout (lead's file)")
+def test_bad_out_prints_nothing_to_stdout(data: Path, tmp_path: Path) -> None:
+    result = invoke(*audit_args(data, tmp_path / "nope" / "r.geojson", "--format", "geojson"))
+    assert result.exit_code == 2
+    assert result.stdout == ""
+
+
 def test_unknown_output_extension(data: Path, tmp_path: Path) -> None:
     result = invoke(*audit_args(data, tmp_path / "r.xlsx"))
     assert result.exit_code == 2
@@ -227,12 +236,6 @@ def test_bad_as_of(data: Path, tmp_path: Path, bad: str) -> None:
     assert result.exit_code == 2
     assert bad in text(result) and "--as-of" in text(result)
     assert not (tmp_path / "r.geojson").exists()
-
-
-def test_as_of_chinese_form(data: Path, tmp_path: Path) -> None:
-    result = invoke("audit", "--data", str(data), "--as-of", "2020年3月16日", "--out", str(tmp_path / "r.geojson"),
-                    "--format", "json")
-    assert json.loads(result.stdout)["as_of"] == AS_OF
 
 
 def test_missing_data_folder(tmp_path: Path) -> None:
@@ -271,10 +274,11 @@ def test_config_file(tmp_path: Path) -> None:
 
 
 def test_format_json_prints_metadata(data: Path, tmp_path: Path) -> None:
-    result = invoke(*audit_args(data, tmp_path / "r.geojson", "--format", "json"))
+    result = invoke("audit", "--data", str(data), "--as-of", "2020年3月16日", "--out", str(tmp_path / "r.geojson"),
+                    "--format", "json")
     assert result.exit_code == 1
     md = json.loads(result.stdout)
-    assert md["as_of"] == AS_OF
+    assert md["as_of"] == AS_OF  # the Chinese date form is accepted
     assert md["counts"]["checkpoint"]["remove"] == 2
 
 

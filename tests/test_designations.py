@@ -57,7 +57,7 @@ def ask(intervals: pd.DataFrame, point_units: pd.DataFrame, key: str, *dates: st
 XUNYANG = point("stop", "360403", "360400", "360000")
 
 
-# ------------------------------------------------------------------------------------------------ resolve: boundaries
+# --------------------------------------------------------------------------------------- resolve: boundaries
 
 
 def test_valid_to_is_inclusive() -> None:
@@ -72,16 +72,18 @@ def test_valid_from_boundary_both_sides() -> None:
 
 def test_open_ended_designation_holds_indefinitely() -> None:
     intervals = intervals_of(("360403", "medium", "2020-03-01", None))
-    assert ask(intervals, XUNYANG, "stop", "2020-02-29", "2020-03-01", "2035-12-31") == [None, "medium", "medium"]
+    got = ask(intervals, XUNYANG, "stop", "2020-02-29", "2020-03-01", "2035-12-31")
+    assert got == [None, "medium", "medium"]
 
 
 def test_time_of_day_in_query_is_ignored() -> None:
     intervals = intervals_of(("360403", "high", "2020-03-01", "2020-03-10"))
-    queries = pd.DataFrame({"key": "stop", "date": pd.to_datetime(["2020-03-10 23:59:00", "2020-03-01 00:00:01"])})
+    dates = pd.to_datetime(["2020-03-10 23:59:00", "2020-03-01 00:00:01"])
+    queries = pd.DataFrame({"key": "stop", "date": dates})
     assert resolve_levels(intervals, XUNYANG, queries)["level"].tolist() == ["high", "high"]
 
 
-# ------------------------------------------------------------------------------------------------ resolve: precedence
+# --------------------------------------------------------------------------------------- resolve: precedence
 
 
 def test_county_low_inside_medium_province_then_province_again() -> None:
@@ -150,7 +152,10 @@ def test_result_reports_deciding_unit_and_valid_from() -> None:
 def test_result_is_aligned_with_query_index_and_handles_unknowns() -> None:
     intervals = intervals_of(("360403", "high", "2020-03-01", None))
     queries = pd.DataFrame(
-        {"key": ["stop", "nowhere", "stop", "stop"], "date": pd.to_datetime(["2020-03-02", "2020-03-02", None, "2020-01-01"])},
+        {
+            "key": ["stop", "nowhere", "stop", "stop"],
+            "date": pd.to_datetime(["2020-03-02", "2020-03-02", None, "2020-01-01"]),
+        },
         index=[30, 10, 20, 0],
     )
     result = resolve_levels(intervals, XUNYANG, queries)
@@ -193,7 +198,7 @@ def test_unit_rank() -> None:
         unit_rank(pd.Series(["36040"]))
 
 
-# ------------------------------------------------------------------------------------------------ interval form
+# --------------------------------------------------------------------------------------------- interval form
 
 
 def test_interval_form_output_columns_and_types() -> None:
@@ -247,8 +252,11 @@ def test_datetime_columns_are_accepted() -> None:
 
 @pytest.mark.parametrize(
     ("value", "level"),
-    [("高", "high"), ("中", "medium"), ("低", "low"), ("高风险", "high"), ("低风险地区", "low"), ("中风险区", "medium"),
-     ("High", "high"), ("MEDIUM", "medium"), (" low ", "low"), ("high risk", "high"), ("Medium-risk", "medium")],
+    [
+        ("高", "high"), ("中", "medium"), ("低", "low"), ("高风险", "high"), ("低风险地区", "low"),
+        ("中风险区", "medium"), ("High", "high"), ("MEDIUM", "medium"), (" low ", "low"),
+        ("high risk", "high"), ("Medium-risk", "medium"),
+    ],
 )
 def test_level_spellings(value: str, level: str) -> None:
     intervals, rejected = normalize_designations(
@@ -263,7 +271,9 @@ def test_malformed_dates_are_rejected_with_reason() -> None:
         {
             "adcode": ["360401", "360402", "360403", "360404", "360405", "360406", "360407", "360408"],
             "level": "low",
-            "valid_from": ["2020-13-01", "yesterday", "", None, "2020-02-30", "2020-03-01", "2020-03-10", "2020-03-10"],
+            "valid_from": [
+                "2020-13-01", "yesterday", "", None, "2020-02-30", "2020-03-01", "2020-03-10", "2020-03-10",
+            ],
             "valid_to": [None, None, None, None, None, "soon", "2020-03-09", "2020-03-10"],
         }
     )
@@ -330,7 +340,12 @@ def test_plain_geometry_column_passes_through() -> None:
 
 @pytest.mark.parametrize(
     "columns",
-    [["adcode", "level"], ["adcode", "level", "as_of", "valid_from"], ["adcode", "valid_from"], ["level", "valid_from"]],
+    [
+        ["adcode", "level"],
+        ["adcode", "level", "as_of", "valid_from"],
+        ["adcode", "valid_from"],
+        ["level", "valid_from"],
+    ],
 )
 def test_form_errors(columns: list[str]) -> None:
     with pytest.raises(DesignationFormError, match="valid_from") as info:
@@ -338,7 +353,9 @@ def test_form_errors(columns: list[str]) -> None:
     assert isinstance(info.value, ValueError)
 
 
-@pytest.mark.parametrize("columns", [["adcode", "level", "valid_from"], ["as_of", "adcodes", "level", "source_url"]])
+@pytest.mark.parametrize(
+    "columns", [["adcode", "level", "valid_from"], ["as_of", "adcodes", "level", "source_url"]]
+)
 def test_empty_input_gives_empty_outputs(columns: list[str]) -> None:
     intervals, rejected = normalize_designations(pd.DataFrame(columns=columns))
     assert list(intervals.columns) == ["row", "unit", "level", "valid_from", "valid_to", "source"]
@@ -348,7 +365,7 @@ def test_empty_input_gives_empty_outputs(columns: list[str]) -> None:
     assert np.issubdtype(intervals["row"].dtype, np.integer)
 
 
-# ------------------------------------------------------------------------------------------------ snapshot form
+# --------------------------------------------------------------------------------------------- snapshot form
 
 
 def snapshots(*rows: tuple) -> pd.DataFrame:
@@ -357,8 +374,10 @@ def snapshots(*rows: tuple) -> pd.DataFrame:
 
 def by_unit(intervals: pd.DataFrame) -> dict[str, list[tuple[str, str, str]]]:
     out: dict[str, list[tuple[str, str, str]]] = {}
-    for unit, level, start, end in intervals[["unit", "level", "valid_from", "valid_to"]].itertuples(index=False):
-        out.setdefault(unit, []).append((level, str(start.date()), "open" if pd.isna(end) else str(end.date())))
+    columns = ["unit", "level", "valid_from", "valid_to"]
+    for unit, level, start, end in intervals[columns].itertuples(index=False):
+        until = "open" if pd.isna(end) else str(end.date())
+        out.setdefault(unit, []).append((level, str(start.date()), until))
     return out
 
 
@@ -370,7 +389,9 @@ def test_later_snapshot_naming_the_area_ends_it_the_day_before() -> None:
         )
     )
     assert rejected.empty
-    assert by_unit(intervals) == {"360403": [("medium", "2020-02-20", "2020-03-12"), ("low", "2020-03-13", "open")]}
+    assert by_unit(intervals) == {
+        "360403": [("medium", "2020-02-20", "2020-03-12"), ("low", "2020-03-13", "open")]
+    }
     assert ask(intervals, XUNYANG, "stop", "2020-03-12", "2020-03-13") == ["medium", "low"]
 
 
@@ -384,14 +405,21 @@ def test_partial_snapshot_leaves_unnamed_areas_as_they_were() -> None:
         )
     )
     assert by_unit(intervals) == {
-        "421127": [("high", "2020-02-28", "2020-03-05"), ("low", "2020-03-06", "2020-03-11"), ("low", "2020-03-12", "open")],
+        "421127": [
+            ("high", "2020-02-28", "2020-03-05"),
+            ("low", "2020-03-06", "2020-03-11"),
+            ("low", "2020-03-12", "open"),
+        ],
         "421182": [("high", "2020-02-28", "2020-03-11"), ("low", "2020-03-12", "open")],
     }
 
 
 def test_semicolon_adcodes_expand_into_one_interval_each() -> None:
     intervals, _ = normalize_designations(
-        snapshots(("2020-03-12", "420102;420103;420104", "high", "listed"), ("2020-04-20", "420103", "low", "listed"))
+        snapshots(
+            ("2020-03-12", "420102;420103;420104", "high", "listed"),
+            ("2020-04-20", "420103", "low", "listed"),
+        )
     )
     assert intervals["row"].tolist() == [0, 0, 0, 1]
     assert by_unit(intervals) == {
@@ -429,12 +457,16 @@ def test_snapshot_source_comes_from_source_url() -> None:
 
 
 def test_snapshot_with_single_adcode_column_and_integer_codes() -> None:
-    df = pd.DataFrame({"as_of": ["2020-03-01", "2020-03-05"], "adcode": [360403, 360403], "level": ["中", "低"]})
+    df = pd.DataFrame(
+        {"as_of": ["2020-03-01", "2020-03-05"], "adcode": [360403, 360403], "level": ["中", "低"]}
+    )
     intervals, _ = normalize_designations(df)
-    assert by_unit(intervals) == {"360403": [("medium", "2020-03-01", "2020-03-04"), ("low", "2020-03-05", "open")]}
+    assert by_unit(intervals) == {
+        "360403": [("medium", "2020-03-01", "2020-03-04"), ("low", "2020-03-05", "open")]
+    }
 
 
-# ------------------------------------------------------------------------------------------------ the real bulletins
+# ---------------------------------------------------------------------------------------- the real bulletins
 
 
 @pytest.fixture(scope="module")
@@ -502,7 +534,9 @@ KEYS = ["a", "b", "c", "d"]
 BASE = np.datetime64("2020-03-01", "D")
 
 
-def reference_resolve(intervals: pd.DataFrame, point_units: pd.DataFrame, queries: pd.DataFrame) -> list[tuple]:
+def reference_resolve(
+    intervals: pd.DataFrame, point_units: pd.DataFrame, queries: pd.DataFrame
+) -> list[tuple]:
     """One query at a time, straight from DESIGN §3."""
     rank = dict(zip(intervals["unit"], unit_rank(intervals["unit"]))) if len(intervals) else {}
     units_of: dict[str, set[str]] = {}
@@ -528,27 +562,26 @@ def reference_resolve(intervals: pd.DataFrame, point_units: pd.DataFrame, querie
 @st.composite
 def resolve_inputs(draw: st.DrawFn) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     n = draw(st.integers(0, 8))
-    starts = [BASE + np.timedelta64(draw(st.integers(0, 15)), "D") for _ in range(n)]
+    pool = UNITS[:5] if draw(st.booleans()) else UNITS  # few units: many ties on rank and valid_from
+    starts = [BASE + np.timedelta64(draw(st.integers(0, 6)), "D") for _ in range(n)]
     ends = [
-        np.datetime64("NaT") if draw(st.booleans()) else s + np.timedelta64(draw(st.integers(0, 8)), "D")
+        np.datetime64("NaT") if draw(st.booleans()) else s + np.timedelta64(draw(st.integers(0, 5)), "D")
         for s in starts
     ]
     intervals = pd.DataFrame(
         {
             "row": [draw(st.integers(0, 4)) for _ in range(n)],
-            "unit": pd.array([draw(st.sampled_from(UNITS)) for _ in range(n)], dtype="str"),
+            "unit": pd.array([draw(st.sampled_from(pool)) for _ in range(n)], dtype="str"),
             "level": pd.array([draw(st.sampled_from(LEVELS)) for _ in range(n)], dtype="str"),
             "valid_from": np.array(starts, dtype="datetime64[D]").astype("datetime64[s]"),
             "valid_to": np.array(ends, dtype="datetime64[D]").astype("datetime64[s]"),
         }
     )
     pairs = draw(st.lists(st.tuples(st.sampled_from(KEYS), st.sampled_from(UNITS)), max_size=14))
-    point_units = pd.DataFrame(pairs, columns=["key", "unit"]) if pairs else pd.DataFrame({"key": [], "unit": []})
+    point_units = pd.DataFrame(pairs or {"key": [], "unit": []}, columns=["key", "unit"])
     m = draw(st.integers(0, 25))
-    dates = [
-        None if draw(st.integers(0, 9)) == 0 else BASE + np.timedelta64(draw(st.integers(-2, 26)) * 24 + 7, "h")
-        for _ in range(m)
-    ]
+    hours = [None if draw(st.integers(0, 9)) == 0 else draw(st.integers(-1, 12)) * 24 + 7 for _ in range(m)]
+    dates = [None if h is None else BASE + np.timedelta64(h, "h") for h in hours]
     queries = pd.DataFrame(
         {
             "key": pd.array([draw(st.sampled_from([*KEYS, "zz"])) for _ in range(m)], dtype="str"),
@@ -581,15 +614,20 @@ JUNK = st.one_of(
     st.text(max_size=12),
     st.integers(-10, 10**7),
     st.floats(allow_nan=True),
-    st.sampled_from(["360403", "420102;420103", "high", "低", "2020-03-01", "2020/3/1", "2020年3月1日", "2020-02-30"]),
+    st.sampled_from(
+        ["360403", "420102;420103", "high", "低", "2020-03-01", "2020/3/1", "2020年3月1日", "2020-02-30"]
+    ),
     st.dates(min_value=dt.date(2019, 1, 1), max_value=dt.date(2021, 12, 31)),
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(rows=st.lists(st.tuples(JUNK, JUNK, JUNK, JUNK), max_size=12), snapshot=st.booleans())
 def test_every_input_row_is_accounted_for(rows: list[tuple], snapshot: bool) -> None:
-    columns = ["adcodes", "level", "as_of", "source_url"] if snapshot else ["adcode", "level", "valid_from", "valid_to"]
+    if snapshot:
+        columns = ["adcodes", "level", "as_of", "source_url"]
+    else:
+        columns = ["adcode", "level", "valid_from", "valid_to"]
     df = pd.DataFrame(rows, columns=columns, dtype=object)
     intervals, rejected = normalize_designations(df)
     accepted = set(intervals["row"])

@@ -165,24 +165,14 @@ def test_feed_without_calendar_runs_every_date(tmp_path: Path) -> None:
     assert out["trips"]["_in_calendar"].astype(bool).tolist() == [True, True]
 
 
-def test_occupancy_service_type_column(tmp_path: Path) -> None:
+def test_bad_occupancy_rows_are_rejected_and_service_type_read(tmp_path: Path) -> None:
     feed = write_feed(tmp_path / "feed")
     occ = tmp_path / "occ.csv"
-    write_csv(occ, "trip_id,service_date,seats,passengers,service_type",
-              [("T1", "2020-02-05", 45, 40, "charter"), ("T2", "2020-02-05", 45, 40, "other")])
-    data = write_trip_world(tmp_path / "data", [], [])
-    for name in ("stops.csv", "trips.csv", "stop_times.csv"):
-        (data / name).unlink()
-    t = trip_rows(transportmon.audit(data, gtfs=feed, occupancy=occ, as_of=AS_OF))
-    assert t.loc["T1", "verdict"] == "over-cap"
-    assert (t.loc["T2", "verdict"], t.loc["T2", "reason"]) == ("not-applicable", "service-type")
-
-
-def test_bad_occupancy_rows_are_rejected(tmp_path: Path) -> None:
-    feed = write_feed(tmp_path / "feed")
-    occ = write_occupancy(tmp_path / "occ.csv", [
-        ("T1", "2020-02-05", 45, 46), ("T2", "2020-02-05", 0, 0), ("T4", "2020-02-31", 45, 10),
-        ("NOPE", "2020-02-05", 45, 10), ("T5", "2020-02-05", 45, 10)])
+    write_csv(occ, "trip_id,service_date,seats,passengers,service_type", [
+        ("T1", "2020-02-05", 45, 46, "scheduled"), ("T2", "2020-02-05", 0, 0, "scheduled"),
+        ("T4", "2020-02-31", 45, 10, "scheduled"), ("NOPE", "2020-02-05", 45, 10, "scheduled"),
+        ("T5", "2020-02-05", 45, 10, "charter"), ("T6", "2020-02-05", 45, 40, "charter"),
+        ("T7", "2020-02-05", 45, 40, "other")])
     data = write_trip_world(tmp_path / "data", [], [])
     for name in ("stops.csv", "trips.csv", "stop_times.csv"):
         (data / name).unlink()
@@ -193,7 +183,10 @@ def test_bad_occupancy_rows_are_rejected(tmp_path: Path) -> None:
     assert t.loc["T4", "reason"] == "malformed-date"
     assert t.loc["NOPE", "verdict"] == "rejected"  # not in trips.txt: no calendar, no stops
     assert t.loc["T5", "verdict"] == "compliant"
-    assert_counts_add_up(result, 5)
+    # The occupancy table's service_type column is used (default scheduled).
+    assert t.loc["T6", "verdict"] == "over-cap"
+    assert (t.loc["T7", "verdict"], t.loc["T7", "reason"]) == ("not-applicable", "service-type")
+    assert_counts_add_up(result, 7)
 
 
 def test_missing_feed_file_is_a_clear_error(tmp_path: Path) -> None:
@@ -209,3 +202,23 @@ def test_occupancy_without_passengers_is_a_clear_error(tmp_path: Path) -> None:
     write_csv(occ, "trip_id,service_date,seats", [("T1", "2020-02-05", 45)])
     with pytest.raises(InputError, match="passengers"):
         read_gtfs(feed, occ)
+
+
+def test_repeated_trip_with_malformed_or_repeated_date(tmp_path: Path) -> None:
+    feed = write_feed(tmp_path / "feed")
+    occ = write_occupancy(tmp_path / "occ.csv", [
+        ("T1", "2020-02-05", 45, 23), ("T1", "2020-02-05", 45, 10), ("T1", "someday", 45, 10)])
+    out = read_gtfs(feed, occ)
+    assert out["trips"]["trip_id"].tolist() == ["T1@2020-02-05", "T1@2020-02-05", "T1@someday"]
+    st = out["stop_times"]
+    assert (st["trip_id"] == "T1@2020-02-05").sum() == 2  # one itinerary per audited id, not one per row
+
+    data = write_trip_world(tmp_path / "data", [], [])
+    for name in ("stops.csv", "trips.csv", "stop_times.csv"):
+        (data / name).unlink()
+    result = transportmon.audit(data, gtfs=feed, occupancy=occ, as_of=AS_OF)
+    rep = result.report[result.report["subject"] == "trip"]
+    got = sorted(zip(rep["subject_id"], rep["verdict"], rep["reason"].fillna("")))
+    assert got == [("T1@2020-02-05", "over-cap", ""), ("T1@2020-02-05", "rejected", "duplicate-id"),
+                   ("T1@someday", "rejected", "malformed-date")]
+    assert_counts_add_up(result, 3)

@@ -226,6 +226,8 @@ def test_bad_rows_of_other_layers_are_subjects_too(tmp_path: Path) -> None:
     rej = rep[rep["verdict"] == "rejected"]
     assert sorted(zip(rej["subject"], rej["reason"])) == [
         ("boundaries", "malformed-adcode"), ("roads", "missing-id"), ("roads", "wrong-geometry-type")]
+    assert sorted(fl[0]["rule_id"] for fl in rej["findings"]) == ["TM901", "TM903", "TM905"]
+    assert all(len(fl) == 1 for fl in rej["findings"])
     assert result.report.set_index("subject_id").loc["keep", "verdict"] == "keep"
 
 
@@ -238,6 +240,25 @@ def test_aliases_and_chinese_headers(tmp_path: Path) -> None:
     assert rep["subject_id"].tolist() == ["甲"]
     assert rep["verdict"].tolist() == ["keep"]
     assert [f["rule_id"] for f in rep["findings"].iloc[0]] == ["TM102", "TM110"]
+
+
+EMPTY_GEOJSON = '{"type": "FeatureCollection", "features": []}'
+
+
+def test_empty_geojson_checkpoints_is_an_empty_layer(folder: Path) -> None:
+    path = folder / "empty.geojson"
+    path.write_text(EMPTY_GEOJSON, encoding="utf-8")
+    result = audit(folder, checkpoints=path)
+    assert len(result.report) == 0
+    assert result.metadata["rows"]["checkpoints"] == {"input": 0, "audited": 0, "rejected": 0}
+
+
+def test_empty_roads_layer_makes_every_checkpoint_review(folder: Path) -> None:
+    path = folder / "empty.geojson"
+    path.write_text(EMPTY_GEOJSON, encoding="utf-8")
+    rep = audit(folder, roads=path).report
+    assert rep["verdict"].tolist() == ["review", "review"]
+    assert rep["reason"].tolist() == ["no-road", "no-road"]
 
 
 def test_ids_are_text(tmp_path: Path) -> None:
@@ -405,6 +426,10 @@ def test_any_csv_rows_are_accounted_for(rows: list[tuple]) -> None:
     assert set(layer.frame["row"]).isdisjoint(layer.rejected["row"])
     assert sorted([*layer.frame["row"], *layer.rejected["row"]]) == list(range(layer.rows))
     assert layer.rejected["reason"].notna().all()
+    if len(layer.rejected):  # a rejected row's geometry goes to the GeoJSON only when it is valid lon/lat
+        g = layer.rejected.geometry.dropna()
+        rb = g.bounds
+        assert ((rb.minx >= -180) & (rb.maxx <= 180) & (rb.miny >= -90) & (rb.maxy <= 90)).all()
     if len(layer.frame):
         assert layer.frame["checkpoint_id"].notna().all() and layer.frame["checkpoint_id"].is_unique
         b = layer.frame.geometry.bounds

@@ -208,6 +208,15 @@ def test_snap_prefers_a_covered_road_within_a_metre() -> None:
     assert snap(net.parts, far, prefer=np.array([False, True]))["part"].iloc[0] == 0
 
 
+def test_snap_tie_on_a_shared_vertex_follows_rank_not_row_order() -> None:
+    a, b = L((0, 0), (1000, 0)), L((1000, 0), (1000, 1000))
+    pt = np.array([P(1000, 0)])  # exactly on the shared vertex
+    for geoms, rank in (([a, b], [1, 0]), ([b, a], [0, 1])):
+        net = RoadNetwork.from_roads(roads(geoms))
+        s = snap(net.parts, pt, rank=np.array(rank))
+        assert geoms[s["part"].iloc[0]] is b
+
+
 def test_snap_without_roads() -> None:
     empty = RoadNetwork.from_roads(roads([]))
     s = snap(empty.parts, np.array([P(0, 0)]))
@@ -286,6 +295,19 @@ def test_border_epsilon_decides_the_exempt_border(tmp_path: Path) -> None:
     assert narrow.report["verdict"].tolist() == ["remove"]
     assert narrow.metadata["crossings"] == 0
     assert pd.isna(narrow.report["distance_to_crossing_m"].iloc[0])
+
+
+def test_road_split_at_the_border(tmp_path: Path) -> None:
+    # OSM splits ways at admin boundaries: G105 as two rows meeting on the border line.
+    d = world.write_world(tmp_path, [dict(checkpoint_id="south", x=30, y=98), dict(checkpoint_id="north", x=30, y=101)])
+    world.to_wgs([world.line((30, 50), (30, 100)), world.line((30, 100), (30, 110))], road_id=["s1", "s2"],
+                 ref=["G105", "G105"], highway=["trunk", "trunk"]).to_file(d / "roads.geojson", driver="GeoJSON")
+    result = transportmon.audit(d, as_of="2020-03-16", boundaries=d / "boundaries.geojson")
+    rep = result.report.set_index("subject_id")
+    assert result.metadata["crossings"] >= 1
+    assert rep.loc["south", "distance_to_crossing_m"] == pytest.approx(2000, abs=0.5)
+    assert rep.loc["north", "distance_to_crossing_m"] == pytest.approx(1000, abs=0.5)
+    assert rep["verdict"].tolist() == ["keep", "keep"]
 
 
 def test_network_distance_through_a_junction(tmp_path: Path) -> None:

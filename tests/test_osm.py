@@ -1,7 +1,7 @@
 """OSM roads through osmnx: files offline, downloads with a faked network, graphs, and hostile files.
 
-No test makes a real request: an autouse fixture makes every HTTP request and DNS lookup fail, and the download
-tests answer at the HTTP adapter with canned Nominatim / Overpass JSON.
+No test makes a real request: an autouse fixture makes every HTTP request and DNS lookup fail, and the
+download tests answer at the HTTP adapter with canned Nominatim / Overpass JSON.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
     monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", refuse_http)
     monkeypatch.setattr(socket, "gethostbyname", refuse_dns)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse_dns)  # osmnx replaces it in _config_dns: restore afterwards
+    monkeypatch.setattr(socket, "getaddrinfo", refuse_dns)  # osmnx replaces it in _config_dns: restored after
     monkeypatch.setattr(socket, "create_connection", refuse_dns)
     monkeypatch.setattr(time, "sleep", lambda seconds: None)  # Nominatim's 1 s courtesy pause
     monkeypatch.setattr(ox.settings, "cache_folder", tmp_path / "osmnx-cache")
@@ -129,7 +129,8 @@ def _overpass_json(query: str) -> dict[str, Any]:
         ways = [w for w in BORDER_TOWN_WAYS if w[2].get("highway") in DRIVABLE_HIGHWAYS]
     node_ids = sorted({n for _, refs, _ in ways for n in refs})
     elements: list[dict[str, Any]] = [
-        {"type": "node", "id": n, "lat": BORDER_TOWN_NODES[n][1], "lon": BORDER_TOWN_NODES[n][0]} for n in node_ids
+        {"type": "node", "id": n, "lat": BORDER_TOWN_NODES[n][1], "lon": BORDER_TOWN_NODES[n][0]}
+        for n in node_ids
     ]
     elements += [{"type": "way", "id": i, "nodes": refs, "tags": dict(tags)} for i, refs, tags in ways]
     return {"version": 0.6, "generator": "test", "elements": elements}
@@ -142,7 +143,8 @@ def _nominatim_json(query: str) -> list[dict[str, Any]]:
     return [
         {
             "place_id": 1, "osm_type": "relation", "osm_id": 2_000_000, "lat": "29.70", "lon": "115.97",
-            "boundingbox": ["29.65", "29.75", "115.85", "116.10"], "class": "boundary", "type": "administrative",
+            "boundingbox": ["29.65", "29.75", "115.85", "116.10"],
+            "class": "boundary", "type": "administrative",
             "display_name": PLACE, "importance": 0.8, "geojson": {"type": "Polygon", "coordinates": [ring]},
         }
     ]
@@ -177,7 +179,7 @@ def fake_osm_servers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return asked
 
 
-# ------------------------------------------------------------------------------------------------ file → layer
+# -------------------------------------------------------------------------------------------- file → layer
 
 
 def test_file_gives_the_expected_layer(tmp_path: Path) -> None:
@@ -192,7 +194,8 @@ def test_ferry_is_kept_and_crosses_the_border(tmp_path: Path) -> None:
     roads = roads_from_osm_file(border_town_osm(tmp_path / "town.osm"))
     border = shapely.LineString([(BORDER_LON, 29.0), (BORDER_LON, 30.0)])
     crossing = roads[roads.geometry.crosses(border)]
-    assert _rows(crossing[["road_id", "route", "highway"]]) == [["101", None, "trunk"], ["104", "ferry", None]]
+    expected = [["101", None, "trunk"], ["104", "ferry", None]]
+    assert _rows(crossing[["road_id", "route", "highway"]]) == expected
 
 
 def test_footway_and_building_are_dropped(tmp_path: Path) -> None:
@@ -204,7 +207,9 @@ def test_footway_and_building_are_dropped(tmp_path: Path) -> None:
 
 def test_two_way_roads_are_one_row_one_way_keeps_its_direction(tmp_path: Path) -> None:
     roads = roads_from_osm_file(border_town_osm(tmp_path / "town.osm"))
-    roads_and_ends = [(r, frozenset((a, b))) for r, a, b in zip(roads["road_id"], roads["u"], roads["v"], strict=True)]
+    roads_and_ends = [
+        (r, frozenset((a, b))) for r, a, b in zip(roads["road_id"], roads["u"], roads["v"], strict=True)
+    ]
     assert len(roads_and_ends) == len(set(roads_and_ends))
     one_way = roads[roads["road_id"] == "103"]
     assert (one_way["u"].tolist(), one_way["v"].tolist()) == ([6], [5])
@@ -232,6 +237,33 @@ def test_loading_restores_the_users_useful_tags(tmp_path: Path) -> None:
     assert ox.settings.useful_tags_way is mine and mine == ["highway", "maxspeed"]
 
 
+@pytest.mark.parametrize("oneway", [False, True])
+def test_ring_ways_keep_each_physical_road(tmp_path: Path, oneway: bool) -> None:
+    """Rings: neither collapsed into fewer rows, nor kept twice when two-way.
+
+    A closed way between two junctions is two roads with one id and the same end nodes; a ring hanging off one
+    junction is a self-loop.
+    """
+    nodes = {1: (116.0, 29.7), 2: (116.01, 29.71), 3: (116.02, 29.7), 4: (116.01, 29.69), 5: (116.03, 29.7),
+             6: (115.99, 29.7), 7: (116.0, 29.8), 8: (116.01, 29.81), 9: (116.0, 29.82), 10: (115.99, 29.8)}
+    ring = {"oneway": "yes"} if oneway else {}
+    ways = [
+        (201, [1, 2, 3, 4, 1], {"highway": "residential", **ring}),
+        (202, [3, 5], {"highway": "residential"}),
+        (203, [1, 6], {"highway": "residential"}),
+        (401, [7, 8, 9, 7], {"highway": "service", **ring}),
+        (402, [7, 10], {"highway": "service"}),
+    ]
+    roads = roads_from_osm_file(write_osm_xml(tmp_path / "rings.osm", nodes, ways))
+    ends = [(r, a, b) for r, a, b in zip(roads["road_id"], roads["u"], roads["v"], strict=True)]
+    assert ends == ([("201", 1, 3), ("201", 3, 1)] if oneway else [("201", 1, 3), ("201", 1, 3)]) + [
+        ("202", 3, 5), ("203", 1, 6), ("401", 7, 7), ("402", 7, 10)]
+    via = sorted(shapely.get_coordinates(g)[1].tolist() for g in roads.geometry[roads["road_id"] == "201"])
+    assert via == [[116.01, 29.69], [116.01, 29.71]]
+    again = roads_from_osm_file(write_osm_xml(tmp_path / "again.osm", nodes, ways))
+    assert_geodataframe_equal(roads, again)
+
+
 def test_file_without_roads_gives_an_empty_layer(tmp_path: Path) -> None:
     path = write_osm_xml(tmp_path / "park.osm", {1: (116.0, 29.7), 2: (116.01, 29.7)},
                          [(1, [1, 2], {"highway": "footway"})])
@@ -241,7 +273,7 @@ def test_file_without_roads_gives_an_empty_layer(tmp_path: Path) -> None:
 
 
 def test_osmnx_default_loading_hides_the_ferry(tmp_path: Path) -> None:
-    """Why the loader configures osmnx: by default the ferry's route tag is not kept and it merges into streets."""
+    """Why the loader configures osmnx: by default the ferry loses its route tag and merges into streets."""
     G = ox.graph_from_xml(border_town_osm(tmp_path / "town.osm"))
     default = roads_from_graph(G)
     assert default["route"].isna().all()
@@ -302,7 +334,7 @@ def test_cache_only_mode_with_a_file_is_explained(tmp_path: Path) -> None:
         roads_from_osm_file(border_town_osm(tmp_path / "town.osm"))
 
 
-# ------------------------------------------------------------------------------------------------ entity bombs
+# -------------------------------------------------------------------------------------------- entity bombs
 
 
 def _bomb(levels: int = 10) -> str:
@@ -310,12 +342,13 @@ def _bomb(levels: int = 10) -> str:
     entities += [f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, levels)]
     return (
         '<?xml version="1.0"?>\n<!-- a comment first -->\n<!DOCTYPE osm [\n' + "\n".join(entities) + "\n]>\n"
-        f'<osm version="0.6"><node id="1" lat="0" lon="0"><tag k="name" v="&lol{levels - 1};"/></node></osm>\n'
+        f'<osm version="0.6"><node id="1" lat="0" lon="0">'
+        f'<tag k="name" v="&lol{levels - 1};"/></node></osm>\n'
     )
 
 
 def _run_guarded(code: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run code in a child Python limited to 4 GiB of address space; a runaway parse cannot take the suite down."""
+    """Run code in a child Python limited to 4 GiB of address space: a runaway parse cannot sink the suite."""
     guard = "import resource\nresource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))\n"
     return subprocess.run(
         [sys.executable, "-c", guard + textwrap.dedent(code)],
@@ -360,7 +393,7 @@ def test_this_pythons_expat_limits_entity_amplification_too(tmp_path: Path) -> N
     import pyexpat
 
     if pyexpat.version_info < (2, 4, 1):
-        pytest.skip(f"expat {pyexpat.EXPAT_VERSION} has no amplification limit; the pre-scan is the only guard")
+        pytest.skip(f"expat {pyexpat.EXPAT_VERSION} has no amplification limit; the pre-scan is the only one")
     path = tmp_path / "bomb.osm"
     path.write_text(_bomb(), encoding="utf-8")
     proc = _run_guarded(f"""
@@ -373,7 +406,7 @@ def test_this_pythons_expat_limits_entity_amplification_too(tmp_path: Path) -> N
     assert "stopped: limit on input amplification factor" in proc.stdout, proc.stdout + proc.stderr
 
 
-# ------------------------------------------------------------------------------------------------ graph → layer
+# ------------------------------------------------------------------------------------------- graph → layer
 
 
 def test_graph_with_merged_attributes_and_no_geometry() -> None:
@@ -411,7 +444,9 @@ def test_empty_graph_gives_an_empty_layer() -> None:
     assert roads.empty and list(roads.columns) == list(ROAD_COLUMNS)
 
 
-_HIGHWAYS = st.sampled_from(["primary", "residential", "motorway_link", "service", "footway", "path", "track"])
+_HIGHWAYS = st.sampled_from(
+    ["primary", "residential", "motorway_link", "service", "footway", "path", "track"]
+)
 
 
 @st.composite
@@ -443,9 +478,21 @@ def test_any_small_network_gives_a_consistent_layer(tmp_path: Path, network: Any
     assert (roads["highway"].isin(DRIVABLE_HIGHWAYS) | (roads["route"] == "ferry")).all()
     keys = list(zip(roads["road_id"], roads["u"], roads["v"], strict=True))
     assert keys == sorted(keys)
-    twins = pd.DataFrame({"id": roads["road_id"], "g": shapely.to_wkb(shapely.normalize(roads.geometry.values))})
+    normalized = shapely.to_wkb(shapely.normalize(roads.geometry.values))
+    twins = pd.DataFrame({"id": roads["road_id"], "g": normalized})
     assert not twins.duplicated().any()
     assert roads.geometry.is_valid.all() and (roads["length_m"] > 0).all()
+    # Reference: each directed edge of the loader's graph is one row, up to direction (GEOS normalize).
+    with osm._useful_way_tags():
+        G = ox.graph_from_xml(tmp_path / "net.osm", simplify=False, retain_all=True)
+    simplified = osm._drivable_simplified(G)
+    if simplified.number_of_edges() == 0:
+        assert roads.empty
+        return
+    directed = ox.convert.graph_to_gdfs(simplified, nodes=False)
+    ids = [";".join(map(str, sorted(i))) if isinstance(i, list) else str(i) for i in directed["osmid"]]
+    reference = set(zip(ids, shapely.to_wkb(shapely.normalize(directed.geometry.values)), strict=True))
+    assert set(zip(roads["road_id"], normalized, strict=True)) == reference
 
 
 # ------------------------------------------------------------------------------------------------ downloads
@@ -458,7 +505,9 @@ def test_place_downloads_through_osmnx(fake_osm_servers: list[str], tmp_path: Pa
     assert any("overpass" in host for host in fake_osm_servers)
 
 
-def test_place_asks_osmnx_for_drivable_roads_and_ferries(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_place_asks_osmnx_for_drivable_roads_and_ferries(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     calls: list[dict[str, Any]] = []
     polygon = shapely.box(115.85, 29.65, 116.10, 29.75)
 

@@ -98,11 +98,12 @@ HM_HIGH = [interval("421127", "high", "2020-02-01")]
 
 
 def write_trip_world(folder: Path, trips: list[dict], stop_times: list[dict],
-                     risk: list[dict] | pd.DataFrame | gpd.GeoDataFrame | None = HM_HIGH) -> Path:
+                     risk: list[dict] | pd.DataFrame | gpd.GeoDataFrame | None = HM_HIGH, *,
+                     boundaries: gpd.GeoDataFrame | None = None, stops: pd.DataFrame | None = None) -> Path:
     """A ``--data`` folder: boundaries.geojson (always: it overrides cnmaps), stops/trips/stop_times CSV, risk areas."""
     folder.mkdir(parents=True, exist_ok=True)
-    trip_boundaries().to_file(folder / "boundaries.geojson", driver="GeoJSON")
-    stops_frame().to_csv(folder / "stops.csv", index=False)
+    (trip_boundaries() if boundaries is None else boundaries).to_file(folder / "boundaries.geojson", driver="GeoJSON")
+    (stops_frame() if stops is None else stops).to_csv(folder / "stops.csv", index=False)
     trip_cols = ["trip_id", "service_date", "service_type", "seats", "passengers"]
     pd.DataFrame(trips, columns=trip_cols).to_csv(folder / "trips.csv", index=False)
     pd.DataFrame(stop_times, columns=["trip_id", "stop_sequence", "stop_id", "pickup", "dropoff"]).to_csv(
@@ -250,7 +251,7 @@ def test_decide_exhaustive_integer_cap(cap: str) -> None:
     assert (findings["rule_id"] == np.where(over, "TM201", "TM202")[findings["subject_id"].str[1:].astype(int)]).all()
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(data=st.data(), num=st.integers(1, 12), den=st.integers(1, 12))
 def test_decide_matches_integer_cap(data: st.DataObject, num: int, den: int) -> None:
     if num > den:
@@ -386,6 +387,7 @@ def touch_result(tmp_path_factory: pytest.TempPathFactory) -> transportmon.Audit
         "other-intra": ("other", ["JA", "JA2"]),
         "baoche": ("包车", ["JB", "HM"]),
         "no-risk": ("charter", ["JB", "HZ"]),
+        "round-trip": ("scheduled", ["JA", "NC", "JA"]),
     }
     trips = [trip(k, 40, service_type=s) for k, (s, _) in plan.items()]
     st_rows = [r for k, (_, stops) in plan.items() for r in legs(k, *stops)]
@@ -410,6 +412,7 @@ def touch_result(tmp_path_factory: pytest.TempPathFactory) -> transportmon.Audit
     ("other-intra", "not-applicable", "service-type", "intra-city", ["JA", "JA2"]),
     ("baoche", "over-cap", None, "inter-provincial", ["HM"]),
     ("no-risk", "not-applicable", "no-risk-stop", "inter-provincial", []),
+    ("round-trip", "over-cap", None, "inter-city", ["JA"]),  # each risk stop listed once
 ])
 def test_touching_scope_and_service_type(touch_result: transportmon.AuditResult, trip_id: str, verdict: str,
                                          reason: str | None, scope: str, risk_stops: list[str]) -> None:
@@ -468,8 +471,10 @@ def test_trip_line_follows_stop_sequence(tmp_path: Path) -> None:
                dict(trip_id="t", stop_sequence=10, stop_id="HM", pickup=1, dropoff=0),
                dict(trip_id="t", stop_sequence=20, stop_id="JB", pickup=1, dropoff=1),
                dict(trip_id="u", stop_sequence=2, stop_id="JA", pickup=1, dropoff=1),
-               dict(trip_id="u", stop_sequence=1, stop_id="HZ", pickup=1, dropoff=1)]
-    result = transportmon.audit(write_trip_world(tmp_path, [trip("t", 10), trip("u", 10)], st_rows), as_of=AS_OF)
+               dict(trip_id="u", stop_sequence=1, stop_id="HZ", pickup=1, dropoff=1),
+               dict(trip_id="loop", stop_sequence=1, stop_id="HM", pickup=1, dropoff=1)]
+    result = transportmon.audit(write_trip_world(tmp_path, [trip("t", 10), trip("u", 10), trip("loop", 10)], st_rows),
+                                as_of=AS_OF)
     rep = result.report.set_index("subject_id")
     pts = stop_points().set_index("stop_id").geometry
     for trip_id, order in (("t", ["HM", "JB", "NC"]), ("u", ["HZ", "JA"])):
@@ -478,14 +483,10 @@ def test_trip_line_follows_stop_sequence(tmp_path: Path) -> None:
         expected = shapely.get_coordinates(pts.loc[order].to_numpy())
         np.testing.assert_allclose(shapely.get_coordinates(geom), expected, atol=1e-9)
     assert result.report.crs.to_epsg() == 4326
-
-
-def test_one_stop_trip_is_a_point(tmp_path: Path) -> None:
-    st_rows = [dict(trip_id="loop", stop_sequence=1, stop_id="HM", pickup=1, dropoff=1)]
-    result = transportmon.audit(write_trip_world(tmp_path, [trip("loop", 10)], st_rows), as_of=AS_OF)
-    row = result.report.set_index("subject_id").loc["loop"]
-    assert row["verdict"] == "not-applicable" and row["reason"] == "intra-city"
-    assert row["geometry"].equals_exact(stop_points(["HM"]).geometry.iloc[0], 1e-9)
+    # A one-stop trip is a point (and intra-city).
+    loop = rep.loc["loop"]
+    assert (loop["verdict"], loop["reason"]) == ("not-applicable", "intra-city")
+    assert loop["geometry"].equals_exact(pts.loc["HM"], 1e-9)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -542,9 +543,8 @@ def test_bad_input_counts_add_up(bad_result: transportmon.AuditResult) -> None:
     assert sorted(zip(st_rej["subject_id"], st_rej["reason"])) == [
         ("ghost", "unknown-trip"), ("ghost", "unknown-trip"), ("unknown-stop", "unknown-stop")]
     assert bad_result.metadata["rows"]["stop_times"]["rejected"] == 3
-    detail = t.loc["unknown-stop", "detail"] if "detail" in t.columns else None
-    if detail is not None:
-        assert "XX" in detail
+    assert t.loc["unknown-stop", "detail"] == "stop_id=XX"
+    assert "FAR" in t.loc["outside", "detail"]
 
 
 def test_duplicate_trip_id_is_rejected_not_lost(tmp_path: Path) -> None:
@@ -578,3 +578,12 @@ def test_validate_trips_never_loses_a_row(rows: list[tuple[str, str, str, str]])
     assert set(layer.rejected["reason"]) <= {"malformed-value", "malformed-date", "non-positive-seats",
                                              "negative-passengers", "passengers-exceed-seats", "missing-id",
                                              "duplicate-id"}
+
+
+def test_every_trip_rejected_does_not_crash(tmp_path: Path) -> None:
+    """No trip survives validation (one row over its seats is enough): the rejected rows are the report."""
+    trips = [trip("a", 50), trip("b", 1, seats=0)]
+    folder = write_trip_world(tmp_path, trips, legs("a", "JA", "HM") + legs("b", "JA", "HM"))
+    result = transportmon.audit(folder, as_of=AS_OF)
+    assert verdicts(result) == {"a": ("rejected", "passengers-exceed-seats"), "b": ("rejected", "non-positive-seats")}
+    assert_counts_add_up(result, 2)

@@ -3,20 +3,20 @@
 The ``risk_areas`` layer (DESIGN §2) comes in two forms:
 
 *interval form*
-    ``adcode`` (or a geometry), ``level``, ``valid_from``, optional ``valid_to`` (inclusive; empty = open) and
-    ``source``.
+    ``adcode`` (or a geometry), ``level``, ``valid_from``, optional ``valid_to`` (inclusive; empty = open)
+    and ``source``.
 *snapshot form*
-    the way bulletins publish: ``as_of`` instead of ``valid_from``/``valid_to``, ``adcodes`` (or ``adcode``) possibly
-    listing several codes separated by ``;``, ``level``, and optional ``province``, ``derivation``, ``source_url``,
-    ``quality``. A row holds from its ``as_of`` until the next later snapshot that names the same adcode again, and
-    ends the day before it. A partial snapshot (``derivation = partial_change_only``) names only the changed areas,
-    so the unnamed areas keep their previous designation.
+    the way bulletins publish: ``as_of`` instead of ``valid_from``/``valid_to``, ``adcodes`` (or
+    ``adcode``) possibly listing several codes separated by ``;``, ``level``, and optional ``province``,
+    ``derivation``, ``source_url``, ``quality``. A row holds from its ``as_of`` until the next later snapshot
+    that names the same adcode again, and ends the day before it. A partial snapshot (``derivation =
+    partial_change_only``) names only the changed areas, so the unnamed areas keep their designation.
 
-:func:`normalize_designations` turns either form into one interval per (input row, unit) and a table of rejected rows
-with a reason. :func:`resolve_levels` answers "which level applies to this point on this date" for millions of
-(key, date) queries at once, with the rule of DESIGN §3: among the designations in effect on the date that contain the
-point, the most specific unit wins (county over city over province; a polygon area over all), then the latest
-``valid_from``, then the later input row.
+:func:`normalize_designations` turns either form into one interval per (input row, unit) and a table of
+rejected rows with a reason. :func:`resolve_levels` answers "which level applies to this point on this date"
+for millions of (key, date) queries at once, with the rule of DESIGN §3: among the designations in effect on
+the date that contain the point, the most specific unit wins (county over city over province; a polygon area
+over all), then the latest ``valid_from``, then the later input row.
 
 Everything here is pure: no files, no clock, no printing.
 """
@@ -26,25 +26,28 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Callable, Final, Literal
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from ._errors import TransportmonError
 
 __all__ = [
     "LEVELS",
+    "LEVEL_DTYPE",
     "DesignationFormError",
     "normalize_designations",
     "resolve_levels",
     "unit_rank",
 ]
 
-#: The risk levels, from least to most severe. Input may also say 高/中/低, 高风险, High, MEDIUM, "high risk" ….
+#: The risk levels, least severe first. Input may also say 高/中/低, 高风险, High, MEDIUM, "high risk" ….
 LEVELS: Final = ("low", "medium", "high")
 
-#: dtype of the ``level`` column :func:`resolve_levels` returns: ordered, so ``max`` and ``>= "medium"`` work.
+#: dtype of the ``level`` column of :func:`resolve_levels`: ordered, so ``max`` and ``>= "medium"`` work.
 LEVEL_DTYPE: Final = pd.CategoricalDtype(list(LEVELS), ordered=True)
 
 RejectReason = Literal["malformed-date", "unknown-level", "missing-adcode"]
@@ -53,12 +56,7 @@ RejectReason = Literal["malformed-date", "unknown-level", "missing-adcode"]
 INTERVAL_COLUMNS: Final = ("adcode", "level", "valid_from", "valid_to", "source")
 SNAPSHOT_COLUMNS: Final = ("as_of", "adcodes", "level", "province", "derivation", "source_url", "quality")
 
-INTERVAL_OUTPUT_COLUMNS: Final = ("row", "unit", "level", "valid_from", "valid_to", "source")
-REJECTED_COLUMNS: Final = ("row", "reason", "subject_id")
-RESOLVED_COLUMNS: Final = ("level", "unit", "valid_from")
-
 _DATE_UNIT: Final = "datetime64[s]"
-_ONE_DAY: Final = np.timedelta64(1, "D")
 
 _ISO_LIKE = re.compile(
     r"(?P<y>\d{4})(?P<sep>[-/.])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})"
@@ -71,7 +69,7 @@ _ZH_LEVELS: Final = {"高": "high", "中": "medium", "低": "low"}
 _ADCODE = re.compile(r"\d{6}")
 _ADCODE_SEPARATORS = re.compile(r"[;；]")
 
-#: Cells (int32) of the unit × date and key × date tables built per block of dates in :func:`resolve_levels`.
+#: Cells of each int32 table (unit × day, key × day) that :func:`resolve_levels` builds per block of days.
 _TABLE_CELLS: Final = 1 << 24
 
 
@@ -79,9 +77,9 @@ class DesignationFormError(TransportmonError, ValueError):
     """A ``risk_areas`` frame whose columns fit neither the interval nor the snapshot form."""
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # normalize_designations
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def normalize_designations(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -90,40 +88,42 @@ def normalize_designations(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     Parameters
     ----------
     df
-        The layer as read. ``as_of`` makes it the snapshot form, ``valid_from`` the interval form. A geometry column
-        (the active geometry of a GeoDataFrame, or a column named ``geometry``) is passed through untouched.
+        The layer as read. ``as_of`` makes it the snapshot form, ``valid_from`` the interval form. A geometry
+        column (the active geometry of a GeoDataFrame, or a column named ``geometry``) is passed through
+        untouched.
 
     Returns
     -------
     intervals
-        One row per (input row, adcode): ``row`` (0-based position of the input row), ``unit`` (6-digit adcode, or
-        ``area:<row>`` for a row with a geometry and no adcode: its own polygon), ``level`` (one of :data:`LEVELS`),
-        ``valid_from``, ``valid_to`` (inclusive, ``NaT`` = open; day precision), ``source`` (``source``, else
-        ``source_url``; NA when neither) and the geometry column if there is one. A GeoDataFrame in gives a
-        GeoDataFrame out, with the same CRS.
+        One row per (input row, adcode): ``row`` (0-based position of the input row), ``unit`` (6-digit
+        adcode, or ``area:<row>`` for a row with a geometry and no adcode: its own polygon), ``level`` (one of
+        :data:`LEVELS`), ``valid_from``, ``valid_to`` (inclusive, ``NaT`` = open; both ``datetime64[s]`` at
+        midnight), ``source`` (``source``, else ``source_url``; NA when neither) and the geometry column if
+        there is one. A GeoDataFrame in gives a GeoDataFrame out, with the same CRS.
     rejected
         One row per unusable input row: ``row``, ``reason`` and ``subject_id`` (the adcode as written, else
-        ``"row <n>"``). Reasons, checked in this order: ``missing-adcode`` (no adcode, or not 6 digits, and no
-        geometry), ``malformed-date`` (``valid_from``/``as_of`` missing or not a date, ``valid_to`` not a date,
-        ``valid_to`` before ``valid_from``), ``unknown-level``. A rejected row is not used at all: in particular a
+        ``"row <n>"``). Reasons, in order of precedence: ``missing-adcode`` (no adcode, or not 6 digits, and
+        no geometry), ``malformed-date`` (``valid_from``/``as_of`` missing or not a date, ``valid_to`` not a
+        date, ``valid_to`` before ``valid_from``), ``unknown-level``. A rejected row is not used at all: a
         snapshot row with an illegible ``as_of`` does not end the designations before it.
 
     Raises
     ------
     DesignationFormError
-        When the columns fit neither form (no ``as_of`` nor ``valid_from``, both, no ``level``, or neither an adcode
-        nor a geometry column).
+        When the columns fit neither form: no ``as_of`` nor ``valid_from``, both, no ``level``, or neither an
+        adcode nor a geometry column.
 
     Notes
     -----
-    Dates may be ISO (``2020-03-16``), ``2020/3/16``, ``2020.03.16``, ``2020年3月16日``, or date/datetime values; a
-    time of day is dropped. Snapshot ``valid_to`` is derived: the day before the next later ``as_of`` that names the
-    same unit. Polygon areas (``area:<row>``) are never named again, so in the snapshot form they stay open.
+    Dates may be ISO (``2020-03-16``), ``2020/3/16``, ``2020.03.16``, ``2020年3月16日``, or date/datetime
+    values; a time of day is dropped. Snapshot ``valid_to`` is derived: the day before the next later
+    ``as_of`` that names the same unit. Polygon areas (``area:<row>``) are never named again, so in the
+    snapshot form they stay open.
 
     Examples
     --------
-    >>> snapshots = pd.DataFrame({
-    ...     "as_of": ["2020-02-20", "2020-03-13"], "adcodes": ["360403", "360403;360402"], "level": ["中", "低"]})
+    >>> snapshots = pd.DataFrame({"as_of": ["2020-02-20", "2020-03-13"],
+    ...                           "adcodes": ["360403", "360403;360402"], "level": ["中", "低"]})
     >>> intervals, rejected = normalize_designations(snapshots)
     >>> intervals[["unit", "level", "valid_from", "valid_to"]]
          unit   level valid_from   valid_to
@@ -134,51 +134,52 @@ def normalize_designations(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     form = _detect_form(df)
     n = len(df)
     geometry_column = _geometry_column(df)
-    has_geometry = _non_empty_geometry(df[geometry_column]) if geometry_column else np.zeros(n, dtype=bool)
+    has_geometry = np.zeros(n, dtype=bool)
+    if geometry_column is not None:
+        geometries = np.asarray(df[geometry_column], dtype=object)
+        has_geometry = shapely.is_geometry(geometries) & ~shapely.is_empty(geometries)
 
     codes, code_text = _parse_adcodes(_coalesce(df, ("adcodes", "adcode")))
-    levels = _parse_levels(df["level"])
+    levels = _per_distinct(df["level"].to_numpy(dtype=object, na_value=None), _parse_level)
     if form == "snapshot":
-        start, start_missing = _parse_days(df["as_of"])
+        start, _ = _parse_days(df["as_of"])
         end = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
         bad_date = np.isnat(start)
     else:
         start, _ = _parse_days(df["valid_from"])
-        if "valid_to" in df.columns:
-            end, end_missing = _parse_days(df["valid_to"])
-        else:
-            end, end_missing = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]"), np.ones(n, dtype=bool)
-        bad_end = np.isnat(end) & ~end_missing
-        with np.errstate(invalid="ignore"):
-            reversed_ = ~np.isnat(start) & ~np.isnat(end) & (end < start)
-        bad_date = np.isnat(start) | bad_end | reversed_
+        end, end_blank = _parse_days(df["valid_to"]) if "valid_to" in df.columns else _no_days(n)
+        both = ~np.isnat(start) & ~np.isnat(end)
+        reversed_ = np.zeros(n, dtype=bool)
+        reversed_[both] = end[both] < start[both]
+        bad_date = np.isnat(start) | (np.isnat(end) & ~end_blank) | reversed_
 
-    no_unit = np.array([len(c) == 0 for c in codes], dtype=bool) & ~has_geometry
+    n_codes = np.fromiter(map(len, codes), dtype=np.int64, count=n)
     reason = np.full(n, "", dtype=object)
     reason[levels == ""] = "unknown-level"
     reason[bad_date] = "malformed-date"
-    reason[no_unit] = "missing-adcode"
-    rejected_mask = reason != ""
+    reason[(n_codes == 0) & ~has_geometry] = "missing-adcode"
+    is_rejected = reason != ""
     rows = np.arange(n, dtype=np.int64)
     subject = np.where(code_text != "", code_text, np.char.add("row ", rows.astype(str)).astype(object))
     rejected = pd.DataFrame(
         {
-            "row": rows[rejected_mask],
-            "reason": pd.array(reason[rejected_mask].astype(str), dtype="str"),
-            "subject_id": pd.array(subject[rejected_mask].astype(str), dtype="str"),
+            "row": rows[is_rejected],
+            "reason": pd.array(reason[is_rejected].astype(str), dtype="str"),
+            "subject_id": pd.array(subject[is_rejected].astype(str), dtype="str"),
         }
     )
 
     # One interval per (accepted row, unit); a geometry row without adcode is its own unit.
-    accepted = np.flatnonzero(~rejected_mask)
-    units_per_row = [codes[i] if codes[i] else (f"area:{i}",) for i in accepted]
-    counts = np.fromiter((len(u) for u in units_per_row), dtype=np.int64, count=len(accepted))
-    out_rows = np.repeat(accepted, counts)
-    out_units = np.array([u for us in units_per_row for u in us], dtype=object)
+    accepted = rows[~is_rejected]
+    exploded = pd.Series(codes[accepted], index=accepted, dtype=object).explode()
+    out_rows = exploded.index.to_numpy(dtype=np.int64)
+    out_units = exploded.to_numpy(dtype=object, na_value=None, copy=True)
+    own_area = pd.isna(out_units)
+    out_units[own_area] = np.char.add("area:", out_rows[own_area].astype(str))
     valid_from = start[out_rows]
     valid_to = end[out_rows] if form == "interval" else _snapshot_ends(out_units, valid_from)
 
-    source = _clean_text(_coalesce(df, ("source", "source_url")))
+    source = _per_distinct(_coalesce(df, ("source", "source_url")), _clean_text)
     intervals = pd.DataFrame(
         {
             "row": out_rows,
@@ -190,56 +191,44 @@ def normalize_designations(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
         }
     )
     if geometry_column is not None:
-        intervals = _attach_geometry(intervals, df, geometry_column, out_rows)
+        geometry = df[geometry_column].iloc[out_rows].reset_index(drop=True)
+        intervals = intervals.assign(**{geometry_column: geometry})
+        if isinstance(df, gpd.GeoDataFrame) and df.active_geometry_name == geometry_column:
+            intervals = gpd.GeoDataFrame(intervals, geometry=geometry_column, crs=df.crs)
     return intervals, rejected
 
 
 def _detect_form(df: pd.DataFrame) -> Literal["interval", "snapshot"]:
     columns = set(map(str, df.columns))
     allowed = (
-        f"interval form: {', '.join(INTERVAL_COLUMNS)} (valid_to and source optional); "
-        f"snapshot form: {', '.join(SNAPSHOT_COLUMNS)} (adcodes may be adcode; province onwards optional)"
+        f"allowed: interval form {', '.join(INTERVAL_COLUMNS)} (valid_to, source optional), or "
+        f"snapshot form {', '.join(SNAPSHOT_COLUMNS)} (adcodes may be adcode; province onwards optional)"
     )
     if "as_of" in columns and "valid_from" in columns:
-        raise DesignationFormError(
-            f"risk_areas has both `as_of` and `valid_from`: it must be one form. Allowed columns — {allowed}"
-        )
+        raise DesignationFormError(f"risk_areas has both `as_of` and `valid_from`; {allowed}")
     if "as_of" not in columns and "valid_from" not in columns:
-        raise DesignationFormError(
-            f"risk_areas has neither `as_of` nor `valid_from` (columns: {', '.join(sorted(columns)) or 'none'}). "
-            f"Allowed columns — {allowed}"
-        )
+        found = ", ".join(sorted(columns)) or "none"
+        raise DesignationFormError(f"risk_areas has neither `as_of` nor `valid_from` ({found}); {allowed}")
     if "level" not in columns:
-        raise DesignationFormError(f"risk_areas has no `level` column. Allowed columns — {allowed}")
+        raise DesignationFormError(f"risk_areas has no `level` column; {allowed}")
     if not columns & {"adcode", "adcodes"} and _geometry_column(df) is None:
-        raise DesignationFormError(
-            f"risk_areas has neither an `adcode`/`adcodes` column nor a geometry. Allowed columns — {allowed}"
-        )
+        raise DesignationFormError(f"risk_areas has neither `adcode`/`adcodes` nor a geometry; {allowed}")
     return "snapshot" if "as_of" in columns else "interval"
 
 
 def _geometry_column(df: pd.DataFrame) -> str | None:
-    name = getattr(df, "_geometry_column_name", None)  # GeoDataFrame's active geometry, if set
-    if isinstance(name, str) and name in df.columns:
-        return name
+    if isinstance(df, gpd.GeoDataFrame) and df.active_geometry_name is not None:
+        return str(df.active_geometry_name)
     return "geometry" if "geometry" in df.columns else None
 
 
-def _non_empty_geometry(values: pd.Series) -> np.ndarray:
-    import shapely
-
-    arr = np.asarray(values, dtype=object)
-    return shapely.is_geometry(arr) & ~shapely.is_empty(arr)
-
-
-def _attach_geometry(intervals: pd.DataFrame, df: pd.DataFrame, column: str, rows: np.ndarray) -> pd.DataFrame:
-    geometry = df[column].iloc[rows].reset_index(drop=True)
-    intervals = intervals.assign(**{column: geometry})
-    if getattr(df, "_geometry_column_name", None) == column:
-        import geopandas as gpd
-
-        return gpd.GeoDataFrame(intervals, geometry=column, crs=df.crs)
-    return intervals
+def _per_distinct(values: np.ndarray, parse: Callable[[object], object]) -> np.ndarray:
+    """``parse`` applied to each distinct value (missing values as ``None``), spread back over the rows."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    parsed = np.empty(len(uniques) + 1, dtype=object)  # the last entry serves code -1, the missing values
+    for i, value in enumerate([*uniques, None]):
+        parsed[i] = parse(value)
+    return parsed[codes]
 
 
 def _coalesce(df: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
@@ -248,7 +237,7 @@ def _coalesce(df: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
     for column in reversed(columns):
         if column in df.columns:
             values = df[column].to_numpy(dtype=object, na_value=None)
-            blank = np.array([_is_blank(v) for v in values], dtype=bool)
+            blank = _per_distinct(values, _is_blank).astype(bool)
             out = np.where(blank, out, values)
     return out
 
@@ -256,24 +245,28 @@ def _coalesce(df: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
 def _is_blank(value: object) -> bool:
     if value is None or value is pd.NA or value is pd.NaT:
         return True
-    if isinstance(value, float):
-        return value != value  # NaN
+    if isinstance(value, (float, np.floating)):
+        return bool(np.isnan(value))
     if isinstance(value, np.datetime64):
         return bool(np.isnat(value))
     return isinstance(value, str) and not value.strip()
 
 
-def _clean_text(values: np.ndarray) -> np.ndarray:
-    return np.array([None if _is_blank(v) else str(v).strip() for v in values], dtype=object)
+def _clean_text(value: object) -> str | None:
+    return None if _is_blank(value) else str(value).strip()
 
 
-def _parse_adcodes(values: np.ndarray) -> tuple[list[tuple[str, ...]], np.ndarray]:
-    """Per row: the valid 6-digit codes (empty when any piece is not one), and the code text as written."""
-    parsed: dict[object, tuple[tuple[str, ...], str]] = {}
-    for value in pd.unique(values):
-        parsed[value] = _parse_adcode_cell(value)
-    codes = [parsed[v][0] for v in values]
-    text = np.array([parsed[v][1] for v in values], dtype=object)
+def _no_days(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.full(n, np.datetime64("NaT"), dtype="datetime64[D]"), np.ones(n, dtype=bool)
+
+
+def _parse_adcodes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the tuple of valid 6-digit codes (empty unless every piece is one) and the code as written."""
+    parsed = _per_distinct(values, _parse_adcode_cell)
+    codes = np.empty(len(values), dtype=object)
+    text = np.empty(len(values), dtype=object)
+    for i, (row_codes, row_text) in enumerate(parsed):  # unpacking the pairs, not parsing
+        codes[i], text[i] = row_codes, row_text
     return codes, text
 
 
@@ -285,7 +278,7 @@ def _parse_adcode_cell(value: object) -> tuple[tuple[str, ...], str]:
     if isinstance(value, (int, np.integer)):
         text = str(int(value))
     elif isinstance(value, (float, np.floating)):
-        text = str(int(value)) if float(value).is_integer() else str(value)
+        text = str(int(value)) if float(value).is_integer() else str(value)  # 360403.0 from a CSV with blanks
     else:
         text = str(value).strip()
     pieces = [p.strip() for p in _ADCODE_SEPARATORS.split(text) if p.strip()]
@@ -294,14 +287,8 @@ def _parse_adcode_cell(value: object) -> tuple[tuple[str, ...], str]:
     return tuple(dict.fromkeys(pieces)), text
 
 
-def _parse_levels(values: pd.Series) -> np.ndarray:
-    """Normalised level per row, ``""`` where it is not one of :data:`LEVELS` in any accepted spelling."""
-    raw = values.to_numpy(dtype=object, na_value=None)
-    table = {v: _parse_level(v) for v in pd.unique(raw)}
-    return np.array([table[v] for v in raw], dtype=object)
-
-
 def _parse_level(value: object) -> str:
+    """The level in :data:`LEVELS`, or ``""`` when the value is no known spelling of one."""
     if not isinstance(value, str):
         return ""
     text = value.strip().lower()
@@ -313,17 +300,16 @@ def _parse_level(value: object) -> str:
 
 
 def _parse_days(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Dates as ``datetime64[D]`` (NaT where missing or illegible) and a mask of the missing (blank) ones."""
+    """Dates as ``datetime64[D]`` (NaT where blank or illegible) and the mask of the blank ones."""
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        values = values.dt.tz_localize(None)
+        values = values.dt.tz_localize(None)  # the local calendar day
     if pd.api.types.is_datetime64_dtype(values.dtype):
         days = values.to_numpy().astype("datetime64[D]")
         return days, np.isnat(days)
-    raw = values.to_numpy(dtype=object, na_value=None)
-    table = {v: _parse_day(v) for v in pd.unique(raw)}
-    days = np.array([table[v][0] for v in raw], dtype="datetime64[D]")
-    missing = np.array([table[v][1] for v in raw], dtype=bool)
-    return days, missing
+    parsed = _per_distinct(values.to_numpy(dtype=object, na_value=None), _parse_day)
+    days = np.array([p[0] for p in parsed], dtype="datetime64[D]")
+    blank = np.array([p[1] for p in parsed], dtype=bool)
+    return days, blank
 
 
 def _parse_day(value: object) -> tuple[np.datetime64, bool]:
@@ -332,11 +318,11 @@ def _parse_day(value: object) -> tuple[np.datetime64, bool]:
     if _is_blank(value):
         return nat, True
     if isinstance(value, pd.Timestamp):
-        value = value.tz_localize(None) if value.tz is not None else value
+        return np.datetime64(value.tz_localize(None).date() if value.tz else value.date(), "D"), False
+    if isinstance(value, dt.datetime):
         return np.datetime64(value.date(), "D"), False
-    if isinstance(value, (dt.datetime, dt.date)):
-        day = value.date() if isinstance(value, dt.datetime) else value
-        return np.datetime64(day, "D"), False
+    if isinstance(value, dt.date):
+        return np.datetime64(value, "D"), False
     if isinstance(value, np.datetime64):
         return value.astype("datetime64[D]"), False
     if not isinstance(value, str):
@@ -352,27 +338,25 @@ def _parse_day(value: object) -> tuple[np.datetime64, bool]:
 
 
 def _snapshot_ends(units: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """The inclusive end of each snapshot interval: the day before the next later ``as_of`` naming the same unit."""
+    """Inclusive end of each snapshot interval: the day before the next later ``as_of`` naming its unit."""
     ends = np.full(len(units), np.datetime64("NaT"), dtype="datetime64[D]")
     if len(units) == 0:
         return ends
-    unit_codes, _ = pd.factorize(units)
-    day = starts.astype(np.int64)
-    distinct = np.unique(np.stack([unit_codes.astype(np.int64), day], axis=1), axis=0)  # sorted by (unit, day)
-    has_next = np.append(distinct[1:, 0] == distinct[:-1, 0], False)
-    next_day = np.append(distinct[1:, 1], 0)
-    # Position of each (unit, day) among the distinct pairs, found through a combined sortable key.
-    span = int(day.max() - day.min()) + 1
-    combined = distinct[:, 0] * span + (distinct[:, 1] - day.min())
-    where = np.searchsorted(combined, unit_codes * span + (day - day.min()))
-    ended = has_next[where]
-    ends[ended] = (next_day[where][ended] - 1).astype("datetime64[D]")
+    unit_code = pd.factorize(units)[0].astype(np.int64)
+    day = starts.astype(np.int64) - starts.astype(np.int64).min()
+    span = int(day.max()) + 1
+    distinct = np.unique(unit_code * span + day)  # sorted by (unit, day)
+    same_unit_next = np.append(distinct[1:] // span == distinct[:-1] // span, False)
+    next_day = np.append(distinct[1:] % span, 0)
+    at = np.searchsorted(distinct, unit_code * span + day)
+    ended = same_unit_next[at]
+    ends[ended] = starts[ended] + (next_day[at][ended] - day[ended] - 1).astype("timedelta64[D]")
     return ends
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # unit_rank
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def unit_rank(units: pd.Series) -> np.ndarray:
@@ -393,7 +377,7 @@ def unit_rank(units: pd.Series) -> np.ndarray:
     ValueError
         For a unit that is neither a 6-digit adcode nor ``area:*``.
     """
-    values = pd.Series(units, dtype="str") if not isinstance(units, pd.Series) else units.astype("str")
+    values = pd.Series(units).astype("str")
     is_area = values.str.startswith("area:").to_numpy(dtype=bool, na_value=False)
     is_code = values.str.fullmatch(r"\d{6}").to_numpy(dtype=bool, na_value=False)
     if not (is_area | is_code).all():
@@ -406,9 +390,9 @@ def unit_rank(units: pd.Series) -> np.ndarray:
     return rank
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # resolve_levels
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def resolve_levels(intervals: pd.DataFrame, point_units: pd.DataFrame, queries: pd.DataFrame) -> pd.DataFrame:
@@ -417,32 +401,35 @@ def resolve_levels(intervals: pd.DataFrame, point_units: pd.DataFrame, queries: 
     Parameters
     ----------
     intervals
-        Designations as returned by :func:`normalize_designations` (``unit``, ``level``, ``valid_from``, optional
-        ``valid_to`` and ``row``).
+        Designations as returned by :func:`normalize_designations`: ``unit``, ``level``, ``valid_from``,
+        optional ``valid_to`` and ``row``.
     point_units
-        ``key`` (e.g. a stop id) and ``unit``: one row per unit containing the point — its county, city and province
-        adcodes and any ``area:*`` polygon it lies in.
+        ``key`` (e.g. a stop id) and ``unit``: one row per unit containing the point — its county, city and
+        province adcodes and any ``area:*`` polygon it lies in.
     queries
-        ``key`` and ``date`` (datetime64; a time of day is ignored). May have millions of rows.
+        ``key`` and ``date`` (datetime64; a time of day is ignored). May have tens of millions of rows; a
+        categorical ``key`` is several times faster than strings to factorize.
 
     Returns
     -------
     pandas.DataFrame
-        Aligned with ``queries`` (same index, same order): ``level`` (NA when no designation is in effect or the key
-        has no units), ``unit`` (the designation that decided) and its ``valid_from``. ``level`` and ``unit`` are
-        categoricals whose values are str or NA — ``level`` ordered low < medium < high (:data:`LEVEL_DTYPE`) — because
-        materialising 1e7 strings would cost more than the whole lookup; ``.astype("str")`` gives plain strings.
+        Aligned with ``queries`` (same index, same order): ``level`` (NA when no designation is in effect or
+        the key has no units), ``unit`` (the designation that decided) and its ``valid_from``. ``level`` and
+        ``unit`` are categoricals whose values are str or NA — ``level`` ordered low < medium < high
+        (:data:`LEVEL_DTYPE`) — since materialising 1e7 strings would cost more than the whole lookup;
+        ``.astype("str")`` gives plain strings.
 
     Notes
     -----
-    A designation is in effect on ``d`` when ``valid_from <= d <= valid_to`` (``NaT`` = open). Among those in effect
-    that contain the point, the highest :func:`unit_rank` wins, then the latest ``valid_from``, then the later input
-    ``row``. A county lifted to ``low`` inside a ``medium`` province is low; once the county's own designation ends,
-    the province's applies again.
+    A designation is in effect on ``d`` when ``valid_from <= d <= valid_to`` (``NaT`` = open). Among those in
+    effect that contain the point, the highest :func:`unit_rank` wins, then the latest ``valid_from``, then
+    the later input ``row`` (then the later position in ``intervals``). A county lifted to ``low`` inside a
+    ``medium`` province is low; once the county's own designation ends, the province's applies again.
 
-    The work is on distinct keys × distinct dates, not on query rows: each designation is spread over the distinct
-    query dates it covers (a unit × date table of the winning designation), the key's units are reduced to a key ×
-    date table, and the query rows pick their cell with one gather. Memory is bounded by processing blocks of dates.
+    The work is on distinct keys × distinct dates, never per query row: the designations give a unit × day
+    table of the winning designation (days = the distinct query dates), a key's units reduce it to a key ×
+    day table, and every query row picks its cell with one gather. Memory is bounded by taking the days in
+    blocks when the tables would be large.
     """
     for frame, name, needed in (
         (intervals, "intervals", ("unit", "level", "valid_from")),
@@ -456,11 +443,11 @@ def resolve_levels(intervals: pd.DataFrame, point_units: pd.DataFrame, queries: 
     # 1. The designations in one total order of precedence: rank, valid_from, input row, position.
     des = _ordered_designations(intervals)
 
-    # 2. Query rows as codes into distinct keys and distinct days.
+    # 2. Query rows as codes into their distinct keys and distinct days.
     key_code, key_values = pd.factorize(queries["key"], use_na_sentinel=True)
     day_code, days = _factorize_days(queries["date"])
 
-    # 3. (key, unit) pairs restricted to queried keys and designated units; ``slot`` numbers a key's units 0, 1, ….
+    # 3. (key, unit) pairs of queried keys and designated units; ``slot`` numbers each key's units 0, 1, ….
     n_keys, n_units = len(key_values), len(des.unit_values)
     pair_key = pd.Index(key_values).get_indexer(point_units["key"])
     pair_unit = pd.Index(des.unit_values).get_indexer(point_units["unit"].astype("str"))
@@ -472,24 +459,26 @@ def resolve_levels(intervals: pd.DataFrame, point_units: pd.DataFrame, queries: 
     by_slot = np.argsort(slot, kind="stable")
     slot_bounds = np.searchsorted(slot[by_slot], np.arange(int(slot.max(initial=-1)) + 2))
 
-    # 4. Per block of distinct days: unit × day winner, key × day winner, then each query row picks its cell.
-    #    The key × day table has a last row and a last column of -1, so that key or day code -1 (missing) lands on
-    #    -1 through plain negative indexing of the flattened table.
+    # 4. Per block of days: unit × day winners, key × day winners, then each query row picks its cell. The
+    #    key × day table has an extra last row and last column of -1, so that a key or day code of -1
+    #    (missing) lands on -1 through plain negative indexing of the flattened table.
     winner = np.full(len(queries), -1, dtype=np.int32)
     n_days = len(days)
-    block = max(1, _TABLE_CELLS // max(n_keys + 1, n_units, 1))
+    block = max(1, _TABLE_CELLS // max(n_keys + 1, n_units, len(des), 1))
     if n_days and len(pairs):
         if block >= n_days:
             order, bounds = None, [(0, n_days, 0, len(queries))]
-        else:  # large inputs: sort the rows by day once, then one contiguous slice per block of days
+        else:  # huge tables: sort the rows by day once, then one contiguous slice per block of days
             order = np.argsort(day_code, kind="stable")
-            cuts = np.r_[np.searchsorted(day_code[order], np.arange(0, n_days, block)), len(queries)]
-            bounds = [(d0, min(d0 + block, n_days), cuts[i], cuts[i + 1]) for i, d0 in enumerate(range(0, n_days, block))]
+            block_starts = np.arange(0, n_days, block)
+            cuts = np.r_[np.searchsorted(day_code[order], block_starts), len(queries)]
+            ends = np.minimum(block_starts + block, n_days)
+            bounds = list(zip(block_starts, ends, cuts[:-1], cuts[1:]))
         for d0, d1, q0, q1 in bounds:
             width = d1 - d0
             unit_day = _unit_day_table(des, n_units, days[d0:d1])
             key_day = np.full((n_keys + 1, width + 1), -1, dtype=np.int32)
-            for j in range(len(slot_bounds) - 1):
+            for j in range(len(slot_bounds) - 1):  # one pass per slot: a key appears once in each
                 sel = by_slot[slot_bounds[j] : slot_bounds[j + 1]]
                 k = pair_key[sel]
                 key_day[k, :width] = np.maximum(key_day[k, :width], unit_day[pair_unit[sel]])
@@ -497,7 +486,7 @@ def resolve_levels(intervals: pd.DataFrame, point_units: pd.DataFrame, queries: 
             cell = key_code[rows].astype(np.int64) * (width + 1) + (day_code[rows] - d0)
             winner[rows] = key_day.ravel().take(cell)
 
-    # 5. Winner (a precedence position, -1 = none) → columns; position -1 hits the NA sentinels appended last.
+    # 5. Winner (a precedence position, -1 = none) → columns; -1 reads the NA sentinels appended last.
     level = pd.Categorical.from_codes(des.level_code.take(winner), dtype=LEVEL_DTYPE)
     unit_dtype = pd.CategoricalDtype(pd.Index(des.unit_values.astype(str), dtype="str"))
     unit = pd.Categorical.from_codes(des.unit_code.take(winner), dtype=unit_dtype)
@@ -509,8 +498,8 @@ def resolve_levels(intervals: pd.DataFrame, point_units: pd.DataFrame, queries: 
 class _Designations:
     """Usable designations sorted by precedence (position 0 = weakest).
 
-    The per-position lookups (``*_code``, ``valid_from``) carry one extra NA entry at the end, so that the winner
-    position -1 ("none in effect") reads NA through plain negative indexing.
+    The per-position lookups (``*_code``, ``valid_from``) carry one extra NA entry at the end, so that the
+    winner position -1 ("none in effect") reads NA through plain negative indexing.
     """
 
     start: np.ndarray  # datetime64[D]
@@ -527,15 +516,12 @@ class _Designations:
 def _ordered_designations(intervals: pd.DataFrame) -> _Designations:
     n = len(intervals)
     unit = intervals["unit"].astype("str")
-    start = _days_of(intervals["valid_from"])
-    if "valid_to" in intervals.columns:
-        end = _days_of(intervals["valid_to"])
-    else:
-        end = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
-    level = _parse_levels(intervals["level"])
+    start, _ = _parse_days(intervals["valid_from"])
+    end, _ = _parse_days(intervals["valid_to"]) if "valid_to" in intervals.columns else _no_days(n)
+    level = _per_distinct(intervals["level"].to_numpy(dtype=object, na_value=None), _parse_level)
     if (level == "").any():
         bad = intervals["level"][level == ""].head(3).tolist()
-        raise ValueError(f"intervals hold levels other than {LEVELS}: {bad}; pass them through normalize_designations")
+        raise ValueError(f"intervals hold levels other than {LEVELS}: {bad}; normalize_designations first")
     row = intervals["row"].to_numpy(dtype=np.int64) if "row" in intervals.columns else np.arange(n)
     usable = ~np.isnat(start) & unit.notna().to_numpy()
     rank = np.zeros(n, dtype=np.int8)
@@ -559,36 +545,28 @@ def _ordered_designations(intervals: pd.DataFrame) -> _Designations:
     )
 
 
-def _days_of(values: pd.Series) -> np.ndarray:
-    """A date column as ``datetime64[D]``; strings and objects are parsed like :func:`normalize_designations` does."""
-    days, _ = _parse_days(values)
-    return days
-
-
 def _factorize_days(dates: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Codes of each query row into its distinct day (-1 for NaT), and the distinct days (int64 since the epoch)."""
+    """Code of each row's day (-1 for NaT) and the distinct days (int64 days since the epoch)."""
     if isinstance(dates.dtype, pd.DatetimeTZDtype):
         dates = dates.dt.tz_localize(None)
     if pd.api.types.is_datetime64_dtype(dates.dtype):
         raw = dates.to_numpy()
         codes, uniques = pd.factorize(raw.view(np.int64), use_na_sentinel=True)
-        unique_days = uniques.view(raw.dtype).astype("datetime64[D]")  # NaT's int64 is a value like any other
+        unique_days = uniques.view(raw.dtype).astype("datetime64[D]")  # NaT's int64 is just a value here
     else:  # parse the few distinct values, not the rows
         codes, uniques = pd.factorize(dates.to_numpy(dtype=object), use_na_sentinel=True)
         unique_days, _ = _parse_days(pd.Series(np.asarray(uniques, dtype=object), dtype=object))
-    # Several instants of the same day collapse to one code; NaT gets none.
+    # Several instants of one day collapse to one code; NaT gets none.
     is_day = ~np.isnat(unique_days)
     day_codes, days = pd.factorize(unique_days[is_day].astype(np.int64))
-    remap = np.full(len(unique_days) + 1, -1, dtype=np.int64)  # the last entry is for code -1
+    remap = np.full(len(unique_days) + 1, -1, dtype=np.int64)  # the last entry serves code -1
     remap[:-1][is_day] = day_codes
     return remap.take(codes), np.asarray(days, dtype=np.int64)
 
 
 def _unit_day_table(des: _Designations, n_units: int, days: np.ndarray) -> np.ndarray:
-    """``table[u, j]``: precedence position of the strongest designation of unit ``u`` in effect on ``days[j]``.
-
-    ``days`` need not be sorted. Cells with none hold -1.
-    """
+    """``table[u, j]``: precedence position of the strongest designation of unit ``u`` in effect on
+    ``days[j]`` (int64 days, in any order), or -1 when none is."""
     table = np.full((n_units, len(days)), -1, dtype=np.int32)
     if not len(days) or not len(des):
         return table
@@ -602,9 +580,8 @@ def _unit_day_table(des: _Designations, n_units: int, days: np.ndarray) -> np.nd
     total = int(count.sum())
     if total == 0:
         return table
-    which = np.repeat(np.arange(len(des)), count)
+    which = np.repeat(np.arange(len(des)), count)  # designation of each (designation, covered day) pair
     offset = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
     columns = sort[lo[which] + offset]
-    # Positions are precedence: the maximum wins.
-    np.maximum.at(table, (des.unit_code[which], columns), which.astype(np.int32))
+    np.maximum.at(table, (des.unit_code[which], columns), which.astype(np.int32))  # position = precedence
     return table

@@ -213,6 +213,8 @@ def empty_rejected() -> pd.DataFrame:
 
 def _prepare(frame: pd.DataFrame, layer: str, path: str | None) -> pd.DataFrame:
     frame = rename_aliases(frame).reset_index(drop=True)
+    if len(frame) == 0:  # an empty layer (a GeoJSON with no features has no columns): nothing is missing
+        frame = frame.assign(**{c: pd.Series(dtype="string") for c in REQUIRED[layer] if c not in frame.columns})
     require_columns(frame, layer, path)
     frame = frame.copy()
     frame["row"] = np.arange(len(frame), dtype="int64")

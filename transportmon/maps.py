@@ -61,6 +61,7 @@ __all__ = [
     "report_map",
     "risk_areas_on",
     "risk_timeline",
+    "show_html",
 ]
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -82,10 +83,10 @@ CHECKPOINT_VERDICTS = ("keep", "remove", "review", "inactive", "rejected")
 
 #: road class → (colour, line width in px, Chinese, covered by the clause by default).
 ROAD_STYLE: dict[str, tuple[str, float, str]] = {
-    "expressway": ("#08306b", 4.0, "高速公路"),
-    "national": ("#2171b5", 3.5, "国道"),
-    "provincial": ("#4292c6", 2.8, "省道"),
-    "county": ("#6baed6", 2.0, "县道"),
+    "expressway": ("#08306b", 3.5, "高速公路"),
+    "national": ("#2171b5", 2.8, "国道"),
+    "provincial": ("#4292c6", 2.2, "省道"),
+    "county": ("#6baed6", 1.6, "县道"),
     "township": ("#9ecae1", 1.6, "乡道"),
     "village": ("#c6dbef", 1.3, "村道"),
     "urban": ("#bdbdbd", 1.3, "城市道路"),
@@ -96,7 +97,7 @@ ROAD_STYLE: dict[str, tuple[str, float, str]] = {
 RISK_STYLE: dict[str, tuple[str, float, str]] = {
     "high": ("#e31a1c", 0.40, "高风险"),
     "medium": ("#feb24c", 0.40, "中风险"),
-    "low": ("#a1d99b", 0.20, "低风险"),
+    "low": ("#a1d99b", 0.15, "低风险"),
 }
 
 BORDER_COLOUR = "#e7298a"
@@ -109,8 +110,8 @@ OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
 #: Over-cap trips drawn at most (the largest excess first); the legend says how many were left out.
 MAX_TRIP_LINES = 5000
-#: Simplification of boundary polygons on the maps, in degrees (~50 m); display only, never used to measure.
-SIMPLIFY_DEG = 0.0005
+#: Simplification of boundary polygons on the HTML map, in degrees (~200 m); display only, never used to measure.
+SIMPLIFY_DEG = 0.002
 
 # --------------------------------------------------------------------------------------------------------------------
 # What a map draws
@@ -477,6 +478,7 @@ _CSS = """
 .tm-popup ul.tm-findings { margin: 2px 0 0; padding-left: 16px; }
 .tm-popup li.tm-violation b { color: #b10026; } .tm-popup li.tm-warning b { color: #d95f0e; }
 .tm-badge { color: #fff; padding: 0 5px; border-radius: 3px; }
+.leaflet-container .leaflet-control-attribution { font-size: 10px; max-width: 70vw; }
 """
 
 
@@ -533,13 +535,17 @@ def _folium_classes() -> dict[str, type]:
                 return div;
             };
             {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+            {%- if this.attribution %}
+            {{ this._parent.get_name() }}.attributionControl.addAttribution({{ this.attribution }});
+            {%- endif %}
         {% endmacro %}
         """)
 
-        def __init__(self, legend_html: str) -> None:
+        def __init__(self, legend_html: str, attribution: str = "") -> None:
             super().__init__()
             self._name = "TmLegend"
             self.html = _script_json(legend_html)
+            self.attribution = _script_json(attribution) if attribution else ""
 
     return {"VectorLayer": VectorLayer, "EmptyBase": EmptyBase, "Legend": Legend}
 
@@ -669,7 +675,7 @@ def html_text(result: AuditResult, *, date: str | None = None, tiles: bool = Tru
                  for r in ra.drop(columns="geometry").to_dict("records")]
         styles = {lv: _path_style("#7f0000" if lv == "high" else "#8c6d31", 0.6, f"tm-risk tm-risk-{lv}",
                                   fillColor=c, fillOpacity=o) for lv, (c, o, _) in RISK_STYLE.items()}
-        cls["VectorLayer"](_features(geoms, props, 5), styles, f"风险地区 risk areas {layers.date}").add_to(m)
+        cls["VectorLayer"](_features(geoms, props, 4), styles, f"风险地区 risk areas {layers.date}").add_to(m)
     if layers.outlines is not None and len(layers.outlines):
         ol = layers.outlines
         geoms = shapely.simplify(ol.geometry.to_numpy(), SIMPLIFY_DEG, preserve_topology=True)
@@ -728,12 +734,9 @@ def html_text(result: AuditResult, *, date: str | None = None, tiles: bool = Tru
                                  fillOpacity=0.95) for v in CHECKPOINT_VERDICTS}
         cls["VectorLayer"](_features(cps.geometry.to_numpy(), props, 7), styles, "检测点 checkpoints").add_to(m)
 
-    cls["Legend"](_legend_html(layers, len(over), over_cap)).add_to(m)
+    cls["Legend"](_legend_html(layers, len(over), over_cap), attribution).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
     m.fit_bounds([[s, w], [n, e]])
-    if attribution:
-        m.get_root().script.add_child(Element(
-            f"{m.get_name()}.attributionControl.addAttribution({_script_json(attribution)});"))
     _deterministic_ids(fig)
     text = fig.render()
     _check_self_contained(text)
@@ -749,6 +752,9 @@ def _write_atomic(target: Path, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; a map is for sharing
         os.replace(tmp, target)
     except BaseException:
         try:
@@ -800,12 +806,21 @@ def _lab(zh: str, en: str, cjk: bool) -> str:
     return f"{zh} {en}" if cjk else en
 
 
+_CJK_CHARS = re.compile(r"[\u2e80-\u303f\u3040-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
+                        r"\U00020000-\U0003ffff]")
+
+
+def _drawable(text: str, cjk: str | None) -> str:
+    """Text as a font without Chinese glyphs can draw it: each CJK character becomes □ (no missing-glyph warnings)."""
+    return text if cjk else _CJK_CHARS.sub("\u25a1", text)
+
+
 def _fam(cjk: str | None) -> list[str]:
     return ["DejaVu Sans", cjk] if cjk else ["DejaVu Sans"]
 
 
-def _draw_layers(layers: MapLayers, ax: Axes, crs: Any, cjk: str | None) -> list[Any]:
-    """Draw every layer on ``ax`` in ``crs``; returns the legend handles."""
+def _draw_layers(layers: MapLayers, ax: Axes, crs: Any, cjk: str | None, k: float = 1.0) -> list[Any]:
+    """Draw every layer on ``ax`` in ``crs`` (line widths and marker sizes scaled by ``k``); returns the legend handles."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -825,9 +840,9 @@ def _draw_layers(layers: MapLayers, ax: Axes, crs: Any, cjk: str | None) -> list
         j = ol[(ol["role"] == "jurisdiction").to_numpy()]
         nb = ol[(ol["role"] == "neighbour").to_numpy()]
         if len(nb):
-            nb.boundary.plot(ax=ax, color=OUTLINE_COLOUR, linewidth=0.6, linestyle=":", zorder=2)
+            nb.boundary.plot(ax=ax, color=OUTLINE_COLOUR, linewidth=0.6 * k, linestyle=":", zorder=2)
         if len(j):
-            j.boundary.plot(ax=ax, color=OUTLINE_COLOUR, linewidth=1.0, zorder=2)
+            j.boundary.plot(ax=ax, color=OUTLINE_COLOUR, linewidth=1.0 * k, zorder=2)
             handles.append(Line2D([], [], color=OUTLINE_COLOUR, linewidth=1.0,
                                   label=_lab("辖区", "jurisdiction", use_cjk)))
     if layers.roads is not None and len(layers.roads):
@@ -837,22 +852,22 @@ def _draw_layers(layers: MapLayers, ax: Axes, crs: Any, cjk: str | None) -> list
             colour, width, zh = ROAD_STYLE[cls]
             part = rd[(rd["road_class"] == cls).to_numpy()]
             if len(part):
-                part.plot(ax=ax, color=colour, linewidth=width * 0.3, alpha=0.85, zorder=3)
+                part.plot(ax=ax, color=colour, linewidth=width * 0.3 * k, alpha=0.85, zorder=3)
                 road_handles.append(Line2D([], [], color=colour, linewidth=width * 0.5, label=_lab(zh, cls, use_cjk)))
         handles += road_handles[::-1]
     if layers.border is not None and len(layers.border):
-        layers.border.to_crs(crs).plot(ax=ax, color=BORDER_COLOUR, linewidth=2.2, linestyle=(0, (4, 2)), zorder=4)
+        layers.border.to_crs(crs).plot(ax=ax, color=BORDER_COLOUR, linewidth=2.2 * k, linestyle=(0, (4, 2)), zorder=4)
         handles.append(Line2D([], [], color=BORDER_COLOUR, linewidth=2.2, linestyle=(0, (4, 2)),
                               label=_lab("豁免边界", "exempt border", use_cjk)))
     if layers.crossings is not None and len(layers.crossings):
-        layers.crossings.to_crs(crs).plot(ax=ax, color="white", edgecolor="black", markersize=12, linewidth=0.7,
+        layers.crossings.to_crs(crs).plot(ax=ax, color="white", edgecolor="black", markersize=12 * k * k, linewidth=0.7 * k,
                                           zorder=5)
         handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="white", markeredgecolor="black",
                               markersize=4, label=_lab("道路跨界点", f"border crossing ({len(layers.crossings)})",
                                                        use_cjk)))
     over = layers.trips[(layers.trips["verdict"] == "over-cap").to_numpy()]
     if len(over):
-        over.to_crs(crs).plot(ax=ax, color=TRIP_COLOUR, linewidth=1.4, linestyle=(0, (4, 2)), alpha=0.75, zorder=6)
+        over.to_crs(crs).plot(ax=ax, color=TRIP_COLOUR, linewidth=1.4 * k, linestyle=(0, (4, 2)), alpha=0.75, zorder=6)
         handles.append(Line2D([], [], color=TRIP_COLOUR, linewidth=1.4, linestyle=(0, (4, 2)),
                               label=_lab("超客座率班次", f"over-cap trips ({len(over)}, all dates)", use_cjk)))
     cps = layers.checkpoints
@@ -862,7 +877,7 @@ def _draw_layers(layers: MapLayers, ax: Axes, crs: Any, cjk: str | None) -> list
             colour, zh, en = VERDICT_STYLE[v]
             part = pts[(pts["verdict"] == v).to_numpy()]
             if len(part):
-                part.plot(ax=ax, color=colour, edgecolor="#222222", markersize=55, linewidth=0.8, zorder=8)
+                part.plot(ax=ax, color=colour, edgecolor="#222222", markersize=55 * k * k, linewidth=0.8 * k, zorder=8)
             handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor=colour, markeredgecolor="#222222",
                                   markersize=7, label=_lab(zh, f"{en} ({len(part)})", use_cjk)))
     ax.set_xticks([])
@@ -872,14 +887,14 @@ def _draw_layers(layers: MapLayers, ax: Axes, crs: Any, cjk: str | None) -> list
     return handles
 
 
-def _place_labels(ax: Axes, xy: np.ndarray, texts: list[str], fam: list[str], box: np.ndarray) -> None:
+def _place_labels(ax: Axes, xy: np.ndarray, texts: list[str], fam: list[str], box: np.ndarray, k: float = 1.0) -> None:
     """Label points, each at the first of a few offsets whose box overlaps no other label or marker."""
     ax.apply_aspect()
     inside = (xy[:, 0] >= box[0]) & (xy[:, 0] <= box[2]) & (xy[:, 1] >= box[1]) & (xy[:, 1] <= box[3])
     disp = ax.transData.transform(xy) if len(xy) else xy
     px_per_pt = ax.figure.dpi / 72.0
-    size = 6.5
-    marker_r = 5.0 * px_per_pt
+    size = 6.5 * k
+    marker_r = 5.0 * k * px_per_pt
     placed: list[tuple[float, float, float, float]] = []
     offsets = [(5, 3), (5, -9), (-5, 3), (-5, -9), (0, 8), (0, -14), (9, -3), (-9, -3)]
     order = np.lexsort((disp[:, 0], -disp[:, 1])) if len(xy) else []
@@ -889,7 +904,7 @@ def _place_labels(ax: Axes, xy: np.ndarray, texts: list[str], fam: list[str], bo
         w = len(texts[i]) * size * 0.62 * px_per_pt
         h = size * 1.2 * px_per_pt
         best, best_cost = offsets[0], np.inf
-        for dx, dy in offsets:
+        for dx, dy in [(a * k, b * k) for a, b in offsets]:
             x0 = disp[i, 0] + dx * px_per_pt - (w if dx < 0 else (w / 2 if dx == 0 else 0))
             y0 = disp[i, 1] + dy * px_per_pt
             rect = (x0, y0, x0 + w, y0 + h)
@@ -912,12 +927,22 @@ def _place_labels(ax: Axes, xy: np.ndarray, texts: list[str], fam: list[str], bo
 
 
 def _set_view(ax: Axes, box: np.ndarray) -> None:
-    ax.set_xlim(box[0], box[2])
-    ax.set_ylim(box[1], box[3])
-    ax.set_aspect("equal", adjustable="datalim")
+    """Show ``box``, grown in one direction to the axes' shape so that one metre is as long across as up."""
+    pos = ax.get_position()
+    fw, fh = ax.figure.get_size_inches()
+    shape = (pos.width * fw) / (pos.height * fh)
+    w, h = box[2] - box[0], box[3] - box[1]
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    if w / h < shape:
+        w = h * shape
+    else:
+        h = w / shape
+    ax.set_xlim(cx - w / 2, cx + w / 2)
+    ax.set_ylim(cy - h / 2, cy + h / 2)
+    ax.set_aspect("equal", adjustable="box")
 
 
-def _scale_bar(ax: Axes, fam: list[str]) -> None:
+def _scale_bar(ax: Axes, fam: list[str], k: float = 1.0) -> None:
     x_lo, x_hi = ax.get_xlim()
     y_lo, y_hi = ax.get_ylim()
     width = x_hi - x_lo
@@ -926,9 +951,9 @@ def _scale_bar(ax: Axes, fam: list[str]) -> None:
     length = max(s for s in (step, 2 * step, 5 * step) if s <= target)
     x0 = x_hi - width * 0.04 - length
     y0 = y_lo + (y_hi - y_lo) * 0.04
-    ax.plot([x0, x0 + length], [y0, y0], color="black", linewidth=3, solid_capstyle="butt", zorder=10)
+    ax.plot([x0, x0 + length], [y0, y0], color="black", linewidth=3 * k, solid_capstyle="butt", zorder=10)
     label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
-    ax.text(x0 + length / 2, y0 + (y_hi - y_lo) * 0.012, label, ha="center", va="bottom", fontsize=7,
+    ax.text(x0 + length / 2, y0 + (y_hi - y_lo) * 0.012, label, ha="center", va="bottom", fontsize=7 * k,
             fontfamily=fam, zorder=10)
 
 
@@ -1003,47 +1028,49 @@ def png_map(result: AuditResult, out: str | os.PathLike[str], *, date: str | Non
     crs = result.roads.crs if result.roads is not None else utm_crs((ext[0] + ext[2]) / 2, (ext[1] + ext[3]) / 2)
     box = _metric_box(ext, crs)
     fig = _figure(size, dpi)
+    fw, fh = fig.get_size_inches()
+    k = min(fw / (1600 / 150), fh / (1200 / 150), 1.6)  # text and symbols scale with the figure
     ax = fig.add_axes((0.01, 0.06, 0.70, 0.87))
-    handles = _draw_layers(layers, ax, crs, cjk)
+    handles = _draw_layers(layers, ax, crs, cjk, k)
     _set_view(ax, box)
     xy = shapely.get_coordinates(layers.checkpoints.to_crs(crs).geometry.to_numpy()) if len(
         layers.checkpoints) else np.zeros((0, 2))
-    texts = layers.checkpoints["subject_id"].astype(str).tolist()
+    texts = [_drawable(t, cjk) for t in layers.checkpoints["subject_id"].astype(str)]
     zoom = _cluster_box(xy, box) if inset and extent is None else None
     if labels and len(xy):
         if zoom is not None:
             in_zoom = ((xy[:, 0] >= zoom[0]) & (xy[:, 0] <= zoom[2]) & (xy[:, 1] >= zoom[1]) & (xy[:, 1] <= zoom[3]))
-            _place_labels(ax, xy[~in_zoom], [t for t, z in zip(texts, in_zoom) if not z], fam, box)
+            _place_labels(ax, xy[~in_zoom], [t for t, z in zip(texts, in_zoom) if not z], fam, box, k)
         else:
-            _place_labels(ax, xy, texts, fam, box)
-    _scale_bar(ax, fam)
+            _place_labels(ax, xy, texts, fam, box, k)
+    _scale_bar(ax, fam, k)
     title = (_lab("防疫检测点与客运核查", "checkpoint & coach audit", use_cjk)
              + f" — {'核查日期 ' if use_cjk else ''}as of {layers.as_of}"
              + (f"; {'风险地区 ' if use_cjk else ''}risk areas on {layers.date}" if layers.risk_areas is not None
                 else ""))
-    fig.text(0.01, 0.965, title, fontsize=11, fontfamily=fam, va="center")
-    if layers.policy:
-        fig.text(0.99, 0.965, layers.policy, fontsize=8, fontfamily=fam, va="center", ha="right", color="#444444")
+    fig.text(0.01, 0.975, title, fontsize=10.5 * k, fontfamily=fam, va="center")
+    if layers.policy and (use_cjk or not _CJK_CHARS.search(layers.policy)):
+        fig.text(0.01, 0.947, layers.policy, fontsize=7.5 * k, fontfamily=fam, va="center", color="#444444")
     legend_ax = fig.add_axes((0.72, 0.06, 0.27, 0.87))
     legend_ax.set_axis_off()
-    legend_ax.legend(handles=handles, loc="upper left", frameon=False, prop={"family": fam, "size": 7},
+    legend_ax.legend(handles=handles, loc="upper left", frameon=False, prop={"family": fam, "size": 7 * k},
                      borderaxespad=0.0)
     if zoom is not None:
         ax.add_patch(Rectangle((zoom[0], zoom[1]), zoom[2] - zoom[0], zoom[3] - zoom[1], fill=False,
-                               edgecolor="#222222", linewidth=1.0, zorder=11))
+                               edgecolor="#222222", linewidth=1.0 * k, zorder=11))
         iax = fig.add_axes((0.73, 0.07, 0.26, 0.26 * size[0] / size[1]))
-        _draw_layers(layers, iax, crs, cjk)
+        _draw_layers(layers, iax, crs, cjk, k)
         _set_view(iax, zoom)
         for spine in iax.spines.values():
             spine.set_edgecolor("#222222")
         if labels:
-            _place_labels(iax, xy, texts, fam, zoom)
-        _scale_bar(iax, fam)
-    credits = " | ".join(layers.attribution)
-    notes = " ".join(layers.notes)
-    foot = "\n".join(textwrap.wrap(" ".join(x for x in (credits, notes) if x), width=int(size[0] / 6.2)))
+            _place_labels(iax, xy, texts, fam, zoom, k)
+        _scale_bar(iax, fam, k)
+    foot_pt = 5.5 * k
+    foot = _drawable(" ".join(x for x in (" | ".join(layers.attribution), " ".join(layers.notes)) if x), cjk)
     if foot:
-        fig.text(0.01, 0.045, foot, fontsize=5.5, fontfamily=fam, va="top", color="#444444")
+        fig.text(0.01, 0.045, "\n".join(textwrap.wrap(foot, width=int(fw * 72 / (foot_pt * 0.6)))),
+                 fontsize=foot_pt, fontfamily=fam, va="top", color="#444444")
     target = Path(out)
     fmt = target.suffix.lower().lstrip(".") or "png"
     buf = io.BytesIO()
@@ -1138,30 +1165,35 @@ def plot_risk_timeline(timeline: pd.DataFrame, ax: Axes | None = None, *, cjk: s
     return ax
 
 
-def plot_over_cap_trips(result: AuditResult, ax: Axes | None = None) -> Axes:
+def plot_over_cap_trips(result: AuditResult, ax: Axes | None = None, *, cjk: str | None = None) -> Axes:
     """Over-cap trips per service date, stacked by route."""
-    if ax is None:
-        ax = _figure((1400, 500), 100).add_subplot()
-    rep = result.report
-    over = rep[((rep["subject"] == "trip") & (rep["verdict"] == "over-cap")).to_numpy()]
-    table = pd.crosstab(pd.to_datetime(over["service_date"]), over["route_id"].astype(str)) if len(over) else None
-    if table is None or not len(table):
-        ax.text(0.5, 0.5, "no over-cap trips", ha="center", va="center", transform=ax.transAxes)
-        return ax
+    import matplotlib
     import matplotlib.dates as mdates
 
+    if ax is None:
+        ax = _figure((1400, 500), 100).add_subplot()
+    cjk = cjk if cjk is not None else cjk_font()
+    fam = _fam(cjk)
+    rep = result.report
+    over = rep[((rep["subject"] == "trip") & (rep["verdict"] == "over-cap")).to_numpy()]
+    if not len(over):
+        ax.text(0.5, 0.5, "no over-cap trips", ha="center", va="center", transform=ax.transAxes)
+        return ax
+    table = pd.crosstab(pd.to_datetime(over["service_date"]), over["route_id"].astype("string").fillna("—"))
     bottom = np.zeros(len(table))
     x = mdates.date2num(table.index.to_numpy())
-    cmap = __import__("matplotlib").colormaps["tab20"]
+    cmap = matplotlib.colormaps["tab20"]
     for i, route in enumerate(table.columns):
-        ax.bar(x, table[route].to_numpy(), bottom=bottom, width=0.8, label=route, color=cmap(i % 20))
+        ax.bar(x, table[route].to_numpy(), bottom=bottom, width=0.8, label=_drawable(str(route), cjk),
+               color=cmap(i % 20))
         bottom += table[route].to_numpy()
     ax.xaxis_date()
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))
-    ax.set_ylabel("over-cap trips")
+    ax.set_ylabel(_lab("超客座率班次", "over-cap trips", cjk is not None), fontfamily=fam)
     ax.yaxis.get_major_locator().set_params(integer=True)
-    ax.legend(title="route", fontsize=7, ncols=2)
-    ax.set_title("Over-cap trips by service date and route")
+    ax.legend(title="route", prop={"family": fam, "size": 7}, ncols=2)
+    ax.set_title(_lab("超客座率班次（按日期、线路）", "over-cap trips by service date and route", cjk is not None),
+                 fontfamily=fam)
     return ax
 
 
@@ -1305,3 +1337,12 @@ def report_map(report_path: str | os.PathLike[str], out: str | os.PathLike[str],
     if ext in (".html", ".htm"):
         return html_map(result, target, date=date)
     return png_map(result, target, date=date)
+
+
+def show_html(path: str | os.PathLike[str], *, height: int = 620) -> Any:
+    """Display a written HTML map inside a notebook (an iframe holding the file's text; no server needed)."""
+    from IPython.display import HTML
+
+    text = Path(path).read_text(encoding="utf-8")
+    return HTML(f'<iframe srcdoc="{html.escape(text, quote=True)}" style="width:100%;height:{int(height)}px;'
+                'border:1px solid #ccc"></iframe>')

@@ -376,7 +376,8 @@ def _audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig) -> tuple[gpd.GeoDa
     stop_rows = stop_rows[stop_rows["trip_id"].isin(tf["trip_id"])]
 
     # Designation level of every stop row on its trip's date: distinct stops meet polygons once.
-    service_date = stop_rows["trip_id"].map(tf.set_index("trip_id")["service_date"])
+    service_date = pd.Series(tf.set_index("trip_id")["service_date"].reindex(stop_rows["trip_id"]).to_numpy(),
+                             index=stop_rows.index)
     if "risk_areas" in layers and len(layers["risk_areas"].extra.get("intervals", [])):
         intervals = layers["risk_areas"].extra["intervals"]
         pu = point_units(pd.Series(located.index), located.reset_index(drop=True))

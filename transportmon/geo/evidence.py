@@ -90,7 +90,7 @@ def checkpoint_evidence(checkpoints: gpd.GeoDataFrame, ctx: RoadContext | None, 
     ev["distance_to_road_m"] = np.nan
     ev["distance_to_exempt_border_m"] = np.nan
     ev["distance_to_crossing_m"] = np.inf
-    if ctx is None or not n:
+    if ctx is None or not n or not len(ctx.network.parts):  # no roads (or an empty roads layer): nothing to snap to
         return ev
     pts = checkpoints.geometry.to_crs(ctx.crs).to_numpy()
     parts = ctx.network.parts

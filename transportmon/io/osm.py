@@ -2,21 +2,23 @@
 
 Three ways in, one roads layer out:
 
-- :func:`roads_from_osm_file` reads a local ``.osm`` / ``.osm.xml`` file (optionally ``.gz`` / ``.bz2``) offline with
-  ``osmnx.graph_from_xml``;
+- :func:`roads_from_osm_file` reads a local ``.osm`` / ``.osm.xml`` file (optionally ``.gz`` / ``.bz2``)
+  offline with ``osmnx.graph_from_xml``;
 - :func:`roads_from_place` and :func:`roads_from_bbox` download from Overpass through osmnx, respecting
-  ``osmnx.settings`` (``use_cache``, ``cache_folder``, ``overpass_url``, ``requests_timeout``, ``cache_only_mode``…);
+  ``osmnx.settings`` (``use_cache``, ``cache_folder``, ``overpass_url``, ``requests_timeout``,
+  ``cache_only_mode``…);
 - :func:`roads_from_graph` turns any osmnx graph into the layer.
 
-The layer (EPSG:4326) has one row per undirected edge of the graph — the two directions of a two-way road are one
-row, a one-way edge is kept once in its direction of travel — with the columns of the DESIGN's roads layer:
+The layer (EPSG:4326) has one row per undirected edge of the graph — the two directions of a two-way road are
+one row, a one-way edge is kept once in its direction of travel — with the columns of the DESIGN's roads
+layer:
 
 ``road_id``
     the OSM way id as text. osmnx splits ways at intersections, so several rows may share one id; when
     simplification merged consecutive ways into one edge, their ids are joined with ``";"`` in numeric order.
 ``ref``
-    OSM ``ref`` as tagged (``"G105;S303"`` stays as is); refs of merged ways are split on ``";"``, de-duplicated,
-    sorted and joined with ``";"``.
+    OSM ``ref`` as tagged (``"G105;S303"`` stays as is); refs of merged ways are split on ``";"``,
+    de-duplicated, sorted and joined with ``";"``.
 ``highway``
     OSM ``highway``; of merged values, the most important in :data:`DRIVABLE_HIGHWAYS` order. NA for a ferry.
 ``name``
@@ -26,8 +28,8 @@ row, a one-way edge is kept once in its direction of travel — with the columns
 ``route``
     ``"ferry"`` for ferry lines, else NA.
 ``u``, ``v``
-    OSM node ids (int64) of the edge's end points: the graph's own topology. Rows that share a node id connect, so
-    the along-network distance runs on exactly the network osmnx built.
+    OSM node ids (int64) of the edge's end points: the graph's own topology. Rows that share a node id
+    connect, so the along-network distance runs on exactly the network osmnx built.
 ``length_m``
     osmnx ``length`` (great-circle metres along the edge).
 ``geometry``
@@ -38,12 +40,13 @@ Rows are sorted by ``(road_id, u, v)``.
 What is kept
 ------------
 Drivable roads: ways whose ``highway`` is one of :data:`DRIVABLE_HIGHWAYS` —
-motorway, trunk, primary, secondary, tertiary, their ``*_link`` ramps, unclassified, residential, living_street,
-service and road — unless tagged ``area=yes`` (the outline of a square, not a road). Every other way is dropped by
-design: footway, path, cycleway, pedestrian, steps, track, bridleway, construction / proposed / abandoned roads, and
-non-road ways (buildings, rivers, railways). Access restrictions are not applied: a checkpoint may stand on a
-private road too. Ferry lines (``route=ferry``, which OSM ways carry *without* a ``highway`` tag) are kept whatever
-else they carry, because a ferry that crosses the exempt border is a border crossing.
+motorway, trunk, primary, secondary, tertiary, their ``*_link`` ramps, unclassified, residential,
+living_street, service and road — unless tagged ``area=yes`` (the outline of a square, not a road). Every
+other way is dropped by design: footway, path, cycleway, pedestrian, steps, track, bridleway, construction /
+proposed / abandoned roads, and non-road ways (buildings, rivers, railways). Access restrictions are not
+applied: a checkpoint may stand on a private road too. Ferry lines (``route=ferry``, which OSM ways carry
+*without* a ``highway`` tag) are kept whatever else they carry, because a ferry that crosses the exempt border
+is a border crossing.
 
 How Chinese roads look in OSM, which is what the classifier reads afterwards:
 
@@ -57,22 +60,23 @@ How Chinese roads look in OSM, which is what the classifier reads afterwards:
 
 How the graph is built
 ----------------------
-Files and downloads are loaded unsimplified with every connected component kept (``retain_all=True``: an island
-reached by ferry, or a road stub cut at the area's edge, is part of the network); downloads keep the edges that
-cross the area's boundary (``truncate_by_edge=True``), so a road leaving the area still reaches its border crossing.
-Then the non-drivable edges are removed and the graph is simplified with
-``osmnx.simplify_graph(edge_attrs_differ=("highway", "ref", "name", "route"), remove_rings=False)``: a node stays an
-end point where the road's class, ref, name or ferry status changes, so merged edges never mix a G-road with an
-S-road, and no isolated ring is dropped. While loading, ``settings.useful_tags_way`` is temporarily extended with
-the tags this layer needs (``route`` above all: osmnx's default list lacks it, and a ferry edge would lose the only
-tag that says it is a ferry); the user's list is restored afterwards.
+Files and downloads are loaded unsimplified with every connected component kept (``retain_all=True``: an
+island reached by ferry, or a road stub cut at the area's edge, is part of the network); downloads keep the
+edges that cross the area's boundary (``truncate_by_edge=True``), so a road leaving the area still reaches its
+border crossing. Then the non-drivable edges are removed and the graph is simplified with
+``osmnx.simplify_graph(edge_attrs_differ=("highway", "ref", "name", "route"), remove_rings=False)``: a node
+stays an end point where the road's class, ref, name or ferry status changes, so merged edges never mix a
+G-road with an S-road, and no isolated ring is dropped. While loading, ``settings.useful_tags_way`` is
+temporarily extended with the tags this layer needs (``route`` above all: osmnx's default list lacks it, and a
+ferry edge would lose the only tag that says it is a ferry); the user's list is restored afterwards.
 
 Safety
 ------
-Python's XML parsers expand DTD entities. A file whose prolog declares entities (``<!ENTITY``) is refused before
-parsing: OSM XML never declares any, and a "billion laughs" file would expand to gigabytes. The expat bundled with
-recent Pythons (≥ 2.4.1) also stops such a file itself ("limit on input amplification factor"); the pre-scan does not
-depend on that. Files are otherwise read by osmnx, which parses the whole document twice (ElementTree, then SAX).
+Python's XML parsers expand DTD entities. A file whose prolog declares entities (``<!ENTITY``) is refused
+before parsing: OSM XML never declares any, and a "billion laughs" file would expand to gigabytes. The expat
+bundled with recent Pythons (≥ 2.4.1) also stops such a file itself ("limit on input amplification factor");
+the pre-scan does not depend on that. Files are otherwise read by osmnx, which parses the whole document twice
+(ElementTree, then SAX).
 """
 
 from __future__ import annotations
@@ -148,11 +152,13 @@ _HIGHWAY_RANK = {h: i for i, h in enumerate(DRIVABLE_HIGHWAYS)}
 _PRESCAN_BYTES = 1 << 20
 _ROOT_RE = re.compile(r"<([A-Za-z_:][-\w.:]*)")
 _COMMENT_RE = re.compile(r"<!--.*?-->|<\?.*?\?>", re.DOTALL)
-_OSM_FILE_FIX = "give an OSM XML file (.osm / .osm.xml, optionally .gz or .bz2), e.g. `osmium cat in.osm.pbf -o out.osm`"
+_OSM_FILE_FIX = (
+    "give an OSM XML file (.osm / .osm.xml, optionally .gz or .bz2), e.g. `osmium cat in.osm.pbf -o out.osm`"
+)
 
 
 class OSMError(TransportmonError):
-    """OSM roads cannot be had from this file, place or area; the message names it, the problem and the fix."""
+    """OSM roads cannot be had from this file, place or area; the message names it, the problem, the fix."""
 
     def __init__(self, source: object, problem: str, fix: str = "") -> None:
         self.source = str(source)
@@ -164,14 +170,14 @@ class OSMError(TransportmonError):
         super().__init__(msg)
 
 
-# --------------------------------------------------------------------------------------------------- public API
+# ------------------------------------------------------------------------------------------------ public API
 
 
 def roads_from_graph(G: nx.MultiGraph | nx.MultiDiGraph) -> gpd.GeoDataFrame:
     """Roads layer from an osmnx graph, as it comes (simplified or not, any CRS).
 
-    Edges that are neither drivable nor ferries are dropped (see the module docstring); the two directions of a
-    road are collapsed into one row. Vectorised: one ``graph_to_gdfs`` call, then column operations.
+    Edges that are neither drivable nor ferries are dropped (see the module docstring); the two directions of
+    a road are collapsed into one row. Vectorised: one ``graph_to_gdfs`` call, then column operations.
 
     Parameters
     ----------
@@ -183,7 +189,7 @@ def roads_from_graph(G: nx.MultiGraph | nx.MultiDiGraph) -> gpd.GeoDataFrame:
     gpd.GeoDataFrame
         The roads layer in EPSG:4326, columns :data:`ROAD_COLUMNS`, sorted by ``(road_id, u, v)``.
     """
-    if G.number_of_edges() == 0:
+    if nx.is_empty(G):
         return _empty_layer()
     nodes, edges = ox.convert.graph_to_gdfs(G, node_geometry=False, fill_edge_geometry=False)
     edges = edges.reset_index()
@@ -195,7 +201,8 @@ def roads_from_graph(G: nx.MultiGraph | nx.MultiDiGraph) -> gpd.GeoDataFrame:
     keep = (pd.Series(highway, dtype=object).isin(DRIVABLE_HIGHWAYS).to_numpy() & ~area) | ferry
     dropped = n - int(keep.sum())
     if dropped:
-        log.info("roads_from_graph: dropped %d of %d edges that are neither drivable roads nor ferries", dropped, n)
+        log.info("roads_from_graph: dropped %d of %d edges that are neither drivable roads nor ferries",
+                 dropped, n)
     if not keep.any():
         return _empty_layer()
 
@@ -206,22 +213,7 @@ def roads_from_graph(G: nx.MultiGraph | nx.MultiDiGraph) -> gpd.GeoDataFrame:
     road_id = _join_values(_column(edges, "osmid", m), numeric=True)
     geometry = _edge_geometry(edges, nodes, u, v)
 
-    # The two directions of a two-way road are the same way(s) between the same nodes over the same line, reversed:
-    # normalising the line makes them equal. Of each pair keep the direction with the smaller u (after sorting);
-    # a one-way edge has no twin and keeps its direction of travel.
-    rid = pd.factorize(road_id, sort=True)[0]
-    lo, hi = np.minimum(u, v), np.maximum(u, v)
-    order = np.lexsort((v, u, rid))
-    same = (np.diff(rid[order]) == 0) & (np.diff(u[order]) == 0) & (np.diff(v[order]) == 0)
-    if same.any():  # parallel edges: break the tie on the geometry itself, not on the graph's insertion order
-        order = np.lexsort((pd.factorize(shapely.to_wkb(geometry), sort=True)[0], v, u, rid))
-    pair = pd.DataFrame({"rid": rid[order], "lo": lo[order], "hi": hi[order]})
-    twin_candidate = pair.duplicated(keep=False).to_numpy()
-    line_key = np.zeros(m, dtype=object)
-    line_key[twin_candidate] = shapely.to_wkb(shapely.normalize(geometry[order][twin_candidate]))
-    pair["line"] = line_key
-    order = order[~pair.duplicated().to_numpy()]
-
+    order = _deduplicated_order(road_id, u, v, geometry)
     if "length" in edges.columns:
         length = pd.to_numeric(edges["length"], errors="coerce").to_numpy(dtype="float64")
     else:
@@ -261,8 +253,8 @@ def roads_from_osm_file(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
     Raises
     ------
     OSMError
-        The file is missing, unreadable, empty, not OSM XML, declares DTD entities, or its ways refer to nodes it
-        does not hold. The message names the file.
+        The file is missing, unreadable, empty, not OSM XML, declares DTD entities, or its ways refer to nodes
+        it does not hold. The message names the file.
     """
     p = Path(path)
     _prescan(p)
@@ -270,8 +262,8 @@ def roads_from_osm_file(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
         with _useful_way_tags():
             G = ox.graph_from_xml(p, simplify=False, retain_all=True)
     except CacheOnlyInterruptError as e:
-        raise OSMError(p, "osmnx.settings.cache_only_mode is on, so osmnx stops before building any graph, even "
-                       "from a local file", "set osmnx.settings.cache_only_mode = False") from e
+        raise OSMError(p, "osmnx.settings.cache_only_mode is on, so osmnx stops before building any graph, "
+                       "even from a local file", "set osmnx.settings.cache_only_mode = False") from e
     except InsufficientResponseError as e:
         raise OSMError(p, "the file holds no OSM nodes or ways", _OSM_FILE_FIX) from e
     except UnicodeDecodeError as e:
@@ -283,7 +275,7 @@ def roads_from_osm_file(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
     except ValueError as e:
         if "missing nodes" in str(e):
             raise OSMError(p, "ways refer to nodes the file does not hold (an extract cut through ways)",
-                           "extract with complete ways, e.g. `osmium extract --strategy complete_ways`") from e
+                           "extract with complete ways: `osmium extract --strategy complete_ways`") from e
         raise OSMError(p, f"not valid OSM XML ({e})", _OSM_FILE_FIX) from e
     except (KeyError, TypeError) as e:  # e.g. a <node> without lat/lon, an <nd> without ref
         raise OSMError(p, f"not valid OSM XML (missing or malformed attribute {e})", _OSM_FILE_FIX) from e
@@ -293,8 +285,8 @@ def roads_from_osm_file(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
 def roads_from_place(place: str) -> gpd.GeoDataFrame:
     """Roads layer downloaded through osmnx for a place name (Nominatim boundary, then Overpass).
 
-    Respects ``osmnx.settings``: with ``use_cache`` on, a place fetched once is read from ``cache_folder`` later
-    without a network.
+    Respects ``osmnx.settings``: with ``use_cache`` on, a place fetched once is read from ``cache_folder``
+    later without a network.
 
     Parameters
     ----------
@@ -346,8 +338,8 @@ def roads_from_bbox(west: float, south: float, east: float, north: float) -> gpd
     source = f"bbox {west},{south},{east},{north}"
     bounds = np.array([west, south, east, north], dtype="float64")
     if not (np.isfinite(bounds).all() and -180 <= west < east <= 180 and -90 <= south < north <= 90):
-        raise OSMError(source, "not a bounding box",
-                       "give WEST SOUTH EAST NORTH in degrees, -180 ≤ west < east ≤ 180, -90 ≤ south < north ≤ 90")
+        raise OSMError(source, "not a bounding box", "give WEST SOUTH EAST NORTH in degrees, "
+                       "-180 ≤ west < east ≤ 180, -90 ≤ south < north ≤ 90")
     return _download(shapely.box(west, south, east, north), source)
 
 
@@ -388,12 +380,13 @@ def _network_errors(source: str) -> Iterator[None]:
                        f"work offline with --osm-file FILE.osm (osmnx.graph_from_xml), or: {cache}") from e
     except ResponseStatusCodeError as e:
         raise OSMError(source, f"the OpenStreetMap server refused the request ({e})",
-                       "retry later, set osmnx.settings.overpass_url to another server, or use --osm-file") from e
+                       "retry later, set osmnx.settings.overpass_url to another server, "
+                       "or use --osm-file") from e
 
 
 @contextmanager
 def _useful_way_tags() -> Iterator[None]:
-    """Temporarily add the tags the layer needs to ``osmnx.settings.useful_tags_way``, keeping the user's own."""
+    """Add the tags the layer needs to ``osmnx.settings.useful_tags_way`` for a while; keep the user's own."""
     saved = ox.settings.useful_tags_way
     ox.settings.useful_tags_way = [*saved, *(t for t in _WAY_TAGS if t not in saved)]
     try:
@@ -410,13 +403,13 @@ def _is_road(data: dict[str, Any]) -> bool:
 
 
 def _drivable_simplified(G: nx.MultiDiGraph) -> nx.MultiDiGraph:
-    """Drop non-road edges of an unsimplified graph, then simplify where the road's identity does not change."""
+    """Drop non-road edges of an unsimplified graph (in place), then simplify where the road is the same."""
     drop = [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True) if not _is_road(d)]
     G.remove_edges_from(drop)
     G.remove_nodes_from(list(nx.isolates(G)))
     if drop:
         log.info("dropped %d edges that are neither drivable roads nor ferries", len(drop))
-    if G.number_of_edges() == 0:
+    if nx.is_empty(G):
         return G
     return ox.simplify_graph(G, edge_attrs_differ=_SIMPLIFY_DIFFER, remove_rings=False)
 
@@ -435,7 +428,7 @@ def _prescan(p: Path) -> None:
             head = fh.read(_PRESCAN_BYTES)
             longer = bool(fh.read(1))
     except (OSError, EOFError) as e:
-        raise OSMError(p, f"cannot read the file ({e})", "check the file's permissions and compression") from e
+        raise OSMError(p, f"cannot read the file ({e})", "check its permissions and compression") from e
     if not head.strip():
         raise OSMError(p, "the file is empty", _OSM_FILE_FIX)
     if b"\x00" in head:
@@ -444,8 +437,8 @@ def _prescan(p: Path) -> None:
     root = _ROOT_RE.search(text)
     prolog = text if root is None else text[: root.start()]
     if "<!ENTITY" in prolog:
-        raise OSMError(p, "refused: the XML declares DTD entities (<!ENTITY …>); OSM XML never does, and entity "
-                       "expansion ('billion laughs') can exhaust memory", _OSM_FILE_FIX)
+        raise OSMError(p, "refused: the XML declares DTD entities (<!ENTITY …>); OSM XML never does, and "
+                       "entity expansion ('billion laughs') can exhaust memory", _OSM_FILE_FIX)
     if root is None:
         if longer:
             raise OSMError(p, f"no XML element in the first {_PRESCAN_BYTES >> 20} MiB", _OSM_FILE_FIX)
@@ -495,9 +488,13 @@ def _explode(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return ex.index.to_numpy(dtype="int64")[keep], ex.to_numpy(dtype=object)[keep]
 
 
-def _text(values: np.ndarray) -> np.ndarray:
-    """Values as stripped Python strings in an object array."""
-    return np.char.strip(values.astype(str)).astype(object)
+def _text(values: np.ndarray, *, strip: bool = False) -> np.ndarray:
+    """Values as Python strings in an object array (optionally stripped of surrounding blanks)."""
+    if pd.api.types.infer_dtype(values, skipna=False) != "string":
+        values = values.astype(str).astype(object)
+    if strip and len(values):
+        values = np.char.strip(values.astype(str)).astype(object)
+    return values
 
 
 def _contains(col: pd.Series, value: str) -> np.ndarray:
@@ -509,23 +506,30 @@ def _contains(col: pd.Series, value: str) -> np.ndarray:
 
 
 def _first_by_rank(col: pd.Series) -> np.ndarray:
-    """Text per edge (None if NA): the cell, or of a list the first value in DRIVABLE_HIGHWAYS order, then
-    alphabetical (osmnx builds merged lists from a set, so their order means nothing)."""
+    """Text per edge (None if NA): the cell, or of a list the first in DRIVABLE_HIGHWAYS order.
+
+    Ties among values outside that list go alphabetically: osmnx builds merged lists from a set, so their
+    order means nothing.
+    """
     pos, values = _explode(col)
-    frame = pd.DataFrame({"pos": pos, "value": _text(values)})
-    frame["rank"] = frame["value"].map(_HIGHWAY_RANK).fillna(len(_HIGHWAY_RANK)).to_numpy()
-    frame = frame.sort_values(["pos", "rank", "value"], kind="stable").drop_duplicates("pos")
+    text = _text(values)
     out = np.full(len(col), None, dtype=object)
-    out[frame["pos"].to_numpy()] = frame["value"].to_numpy()
+    multi = pd.Series(pos).duplicated(keep=False).to_numpy()
+    out[pos[~multi]] = text[~multi]
+    if multi.any():
+        many = pd.DataFrame({"pos": pos[multi], "value": text[multi]})
+        many["rank"] = many["value"].map(_HIGHWAY_RANK).fillna(len(_HIGHWAY_RANK)).to_numpy()
+        many = many.sort_values(["pos", "rank", "value"], kind="stable").drop_duplicates("pos")
+        out[many["pos"].to_numpy()] = many["value"].to_numpy()
     return out
 
 
 def _join_values(col: pd.Series, *, numeric: bool = False, split: bool = False) -> np.ndarray:
     """Text per edge (None if NA): a scalar cell as is; a list de-duplicated, sorted and joined with ``";"``.
 
-    ``numeric`` sorts by number (OSM ids); ``split`` first splits list items on ``";"`` (refs like ``G105;S303``).
-    Single-valued cells are copied as one array; multi-valued ones are joined one list position at a time, so the
-    Python-level loop runs over the longest list's length, not over the edges.
+    ``numeric`` sorts by number (OSM ids); ``split`` first splits list items on ``";"`` (refs like
+    ``G105;S303``). Single-valued cells are copied as one array; multi-valued ones are joined one list
+    position at a time, so the Python-level loop runs over the longest list's length, not over the edges.
     """
     pos, values = _explode(col)
     key: np.ndarray
@@ -535,9 +539,9 @@ def _join_values(col: pd.Series, *, numeric: bool = False, split: bool = False) 
             key = num.to_numpy(dtype="int64")
             text = key.astype(str).astype(object)
         else:
-            text = key = _text(values)
+            text = key = _text(values, strip=True)
     else:
-        text = key = _text(values)
+        text = key = _text(values, strip=True)
     out = np.full(len(col), None, dtype=object)
     multi = pd.Series(pos).duplicated(keep=False).to_numpy()
     single = ~multi & (text != "")
@@ -547,7 +551,7 @@ def _join_values(col: pd.Series, *, numeric: bool = False, split: bool = False) 
     many = pd.DataFrame({"pos": pos[multi], "value": text[multi], "key": key[multi]})
     if split:
         many = many.assign(value=many["value"].str.split(";")).explode("value", ignore_index=True)
-        many["value"] = _text(many["value"].to_numpy(dtype=object))
+        many["value"] = _text(many["value"].to_numpy(dtype=object), strip=True)
         many["key"] = many["value"]
     many = many[many["value"] != ""].drop_duplicates(["pos", "value"])
     many = many.sort_values(["pos", "key"], kind="stable")
@@ -576,3 +580,54 @@ def _edge_geometry(edges: pd.DataFrame, nodes: pd.DataFrame, u: np.ndarray, v: n
         pv = xy.reindex(v[missing]).to_numpy()
         geoms[missing] = shapely.linestrings(np.stack([pu, pv], axis=1))
     return geoms
+
+
+def _deduplicated_order(
+    road_id: np.ndarray, u: np.ndarray, v: np.ndarray, geometry: np.ndarray
+) -> np.ndarray:
+    """Row order sorted by (road_id, u, v), keeping one row of each two-way road.
+
+    The two directions of a two-way road are the same way(s) between the same nodes over the same line,
+    reversed. They are recognised without a per-edge geometry operation: same road_id, same end nodes, same
+    vertex count, and the same second and middle vertices counted from the lower node id's end. Of each pair
+    the row with the smaller ``u`` is kept; a one-way edge has no twin and keeps its direction of travel.
+    Self-loops (a ring from a node back to itself) are normalised first, because both directions start at the
+    same node.
+    """
+    m = len(road_id)
+    text = np.where(pd.isna(road_id), "", road_id).astype(str)
+    rid = np.unique(text, return_inverse=True)[1].reshape(-1)
+    order = np.lexsort((v, u, rid))
+    ties = (np.diff(rid[order]) == 0) & (np.diff(u[order]) == 0) & (np.diff(v[order]) == 0)
+    if ties.any():  # parallel edges: break the tie on the geometry itself, not on the graph's insertion order
+        wkb = pd.factorize(shapely.to_wkb(geometry), sort=True)[0]
+        order = np.lexsort((wkb, v, u, rid))
+
+    loop = u == v
+    keyed = geometry.copy()
+    if loop.any():
+        keyed[loop] = shapely.normalize(geometry[loop])
+    coords, index = shapely.get_coordinates(keyed, return_index=True)
+    count = np.bincount(index, minlength=m)
+    start = np.concatenate([[0], np.cumsum(count)[:-1]])
+    from_lo = u <= v
+    second = np.where(from_lo, start + 1, start + count - 2)
+    middle = np.where(from_lo, start + (count - 1) // 2, start + count - 1 - (count - 1) // 2)
+    valid = count >= 2
+    second = np.where(valid, second, 0)
+    middle = np.where(valid, middle, 0)
+    if not len(coords):
+        coords = np.zeros((1, 2))
+    key = pd.DataFrame(
+        {
+            "rid": rid,
+            "lo": np.minimum(u, v),
+            "hi": np.maximum(u, v),
+            "count": np.where(valid, count, -np.arange(m) - 1),  # an empty line is never a twin
+            "x1": coords[second, 0],
+            "y1": coords[second, 1],
+            "xm": coords[middle, 0],
+            "ym": coords[middle, 1],
+        }
+    ).iloc[order]
+    return order[~key.duplicated().to_numpy()]

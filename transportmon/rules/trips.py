@@ -118,7 +118,9 @@ def trip_evidence(trips: pd.DataFrame, stop_times: pd.DataFrame, stop_admin: pd.
     agg["cities"] = g_board["city"].nunique().reindex(agg.index).fillna(0).astype("int64")
     agg["risk_level"] = g_board["level"].max().reindex(agg.index) if len(boarding) else pd.NA
     touched = st[st["touch"]]
-    agg["risk_stops"] = touched.groupby("trip_id", sort=False)["stop_id"].agg(list).reindex(agg.index)
+    # Each risk stop once, in the order first reached (a round trip boards and alights at the same stop).
+    agg["risk_stops"] = touched.drop_duplicates(["trip_id", "stop_id"]).groupby("trip_id", sort=False)["stop_id"].agg(
+        list).reindex(agg.index)
     agg["touch_level"] = touched.groupby("trip_id", sort=False)["level"].max().reindex(agg.index) if len(
         touched) else pd.NA
 
