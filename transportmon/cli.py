@@ -183,6 +183,44 @@ def rules(
     console.print(table)
 
 
+@app.command()
+def roads(
+    out: Annotated[Path, typer.Option("--out", help="Roads layer to write (.gpkg, .geojson, .fgb, .parquet).")],
+    place: Annotated[Optional[str], typer.Option(help="Place name to download with osmnx (needs a network).")] = None,
+    bbox: Annotated[Optional[str], typer.Option(help="west,south,east,north in WGS-84 degrees (needs a network).")] = None,
+    osm_file: Annotated[Optional[Path], typer.Option("--osm-file", help="Local .osm/.osm.xml file (offline).")] = None,
+) -> None:
+    """Fetch or convert OpenStreetMap roads (osmnx) into a roads layer: road_id, ref, highway, name, road_class."""
+    from .geo.roads import classify
+    from .io import osm
+    from .io.write import write_layer
+
+    given = [x for x in (place, bbox, osm_file) if x is not None]
+    if len(given) != 1:
+        _fail(ValueError("give exactly one of --place, --bbox or --osm-file"))
+    try:
+        if osm_file is not None:
+            frame = osm.roads_from_osm_file(osm_file)
+        elif place is not None:
+            frame = osm.roads_from_place(place)
+        else:
+            try:
+                west, south, east, north = (float(v) for v in str(bbox).split(","))
+            except ValueError:
+                _fail(ValueError(f"--bbox {bbox!r}: give west,south,east,north in degrees"))
+                return
+            frame = osm.roads_from_bbox(west, south, east, north)
+        frame["road_class"] = classify(frame["road_class"], frame["ref"], frame["highway"], frame["route"])
+        write_layer(frame, str(out), inputs=[osm_file] if osm_file else [])
+    except TransportmonError as exc:
+        _fail(exc)
+        return
+    counts = frame["road_class"].value_counts().sort_index()
+    console = Console()
+    console.print(f"{len(frame)} road rows → {out}", highlight=False)
+    console.print(", ".join(f"{k}: {v}" for k, v in counts.items()), style="dim", highlight=False)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

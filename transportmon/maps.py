@@ -50,9 +50,9 @@ __all__ = [
     "ROAD_STYLE",
     "VERDICT_STYLE",
     "MapLayers",
+    "cjk_font",
     "html_map",
     "html_text",
-    "cjk_font",
     "load_report",
     "map_layers",
     "plot_over_cap_trips",
@@ -143,7 +143,7 @@ class MapLayers:
     attribution: list[str] = field(default_factory=list)
 
     def bounds(self) -> tuple[float, float, float, float]:
-        """(west, south, east, north) of what the map is about: checkpoints, over-cap trips, border, jurisdiction."""
+        """(west, south, east, north) of what the map is about: checkpoints, trips, exempt border, jurisdiction."""
         parts = [self.checkpoints.geometry.to_numpy(), self.trips.geometry.to_numpy()]
         if self.border is not None:
             parts.append(self.border.to_numpy())
@@ -287,8 +287,8 @@ def map_layers(result: AuditResult, *, date: str | None = None) -> MapLayers:
                        notes=list(md.get("_map_notes", [])))
     ctx = result.roads
     if ctx is not None:
-        roads = ctx.roads[["road_id", "ref", "name", "road_class", "geometry"]].to_crs("EPSG:4326")
-        layers.roads = roads
+        roads = ctx.roads.reindex(columns=["road_id", "ref", "name", "road_class"])
+        layers.roads = gpd.GeoDataFrame(roads, geometry=ctx.roads.geometry.to_numpy(), crs=ctx.crs).to_crs("EPSG:4326")
         border = ctx.border_wgs84()
         layers.border = border[~border.is_empty] if len(border) else border
         layers.crossings = ctx.crossings_wgs84()
@@ -390,7 +390,8 @@ def _trip_popup(r: dict[str, Any]) -> str:
                 ("日期 service date", _e(r.get("service_date"))),
                 ("范围 scope", _e(r.get("scope"))),
                 ("乘客/座位 passengers/seats", f'{_e(r.get("passengers"))} / {_e(r.get("seats"))}'),
-                ("客座率 occupancy", html.escape(occ_text) + (f" (限 cap {html.escape(cap_text)})" if cap_text else "")),
+                ("客座率 occupancy",
+                 html.escape(occ_text) + (f" (限 cap {html.escape(cap_text)})" if cap_text else "")),
                 ("最多乘客 max passengers", _e(r.get("max_passengers"))),
                 ("超员 excess", _e(r.get("excess_passengers"))),
                 ("风险站点 risk stops", _e(r.get("risk_stops"))),
@@ -728,7 +729,8 @@ def html_text(result: AuditResult, *, date: str | None = None, tiles: bool = Tru
     cps = layers.checkpoints
     if len(cps):
         props = [{"k": str(r["verdict"]), "p": _checkpoint_popup(r),
-                  "t": f'{_e(r["subject_id"])} {_e(r["name"])} · {_e(VERDICT_STYLE.get(str(r["verdict"]), ("", "", ""))[1])}'}
+                  "t": (f'{_e(r["subject_id"])} {_e(r["name"])} · '
+                        f'{_e(VERDICT_STYLE.get(str(r["verdict"]), ("", "", ""))[1])}')}
                  for r in cps.drop(columns="geometry").to_dict("records")]
         styles = {v: _path_style("#222222", 1.5, f"tm-checkpoint tm-{v}", radius=8, fillColor=VERDICT_STYLE[v][0],
                                  fillOpacity=0.95) for v in CHECKPOINT_VERDICTS}
@@ -820,7 +822,7 @@ def _fam(cjk: str | None) -> list[str]:
 
 
 def _draw_layers(layers: MapLayers, ax: Axes, crs: Any, cjk: str | None, k: float = 1.0) -> list[Any]:
-    """Draw every layer on ``ax`` in ``crs`` (line widths and marker sizes scaled by ``k``); returns the legend handles."""
+    """Draw every layer on ``ax`` in ``crs``, line widths and marker sizes scaled by ``k``; return legend handles."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -834,7 +836,7 @@ def _draw_layers(layers: MapLayers, ax: Axes, crs: Any, cjk: str | None, k: floa
             if len(part):
                 part.plot(ax=ax, color=colour, alpha=opacity * 0.8, edgecolor="none", zorder=1)
             handles.append(Patch(facecolor=colour, alpha=min(1.0, opacity * 1.4), edgecolor="#666666",
-                                 label=_lab(zh, f"{level} risk ({int(len(part))})", use_cjk)))
+                                 label=_lab(zh, f"{level} risk ({len(part)})", use_cjk)))
     if layers.outlines is not None and len(layers.outlines):
         ol = layers.outlines.to_crs(crs)
         j = ol[(ol["role"] == "jurisdiction").to_numpy()]
@@ -860,8 +862,8 @@ def _draw_layers(layers: MapLayers, ax: Axes, crs: Any, cjk: str | None, k: floa
         handles.append(Line2D([], [], color=BORDER_COLOUR, linewidth=2.2, linestyle=(0, (4, 2)),
                               label=_lab("豁免边界", "exempt border", use_cjk)))
     if layers.crossings is not None and len(layers.crossings):
-        layers.crossings.to_crs(crs).plot(ax=ax, color="white", edgecolor="black", markersize=12 * k * k, linewidth=0.7 * k,
-                                          zorder=5)
+        layers.crossings.to_crs(crs).plot(ax=ax, color="white", edgecolor="black", markersize=12 * k * k,
+                                          linewidth=0.7 * k, zorder=5)
         handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="white", markeredgecolor="black",
                               markersize=4, label=_lab("道路跨界点", f"border crossing ({len(layers.crossings)})",
                                                        use_cjk)))
@@ -908,8 +910,8 @@ def _place_labels(ax: Axes, xy: np.ndarray, texts: list[str], fam: list[str], bo
             x0 = disp[i, 0] + dx * px_per_pt - (w if dx < 0 else (w / 2 if dx == 0 else 0))
             y0 = disp[i, 1] + dy * px_per_pt
             rect = (x0, y0, x0 + w, y0 + h)
-            cost = sum(max(0.0, min(rect[2], r[2]) - max(rect[0], r[0])) * max(0.0, min(rect[3], r[3]) - max(rect[1], r[1]))
-                       for r in placed)
+            cost = sum(max(0.0, min(rect[2], r[2]) - max(rect[0], r[0]))
+                       * max(0.0, min(rect[3], r[3]) - max(rect[1], r[1])) for r in placed)
             near = np.abs(disp[:, 0] - np.clip(disp[:, 0], rect[0], rect[2])) ** 2 + np.abs(
                 disp[:, 1] - np.clip(disp[:, 1], rect[1], rect[3])) ** 2 < marker_r ** 2
             cost += near.sum() * 50.0
@@ -1344,5 +1346,5 @@ def show_html(path: str | os.PathLike[str], *, height: int = 620) -> Any:
     from IPython.display import HTML
 
     text = Path(path).read_text(encoding="utf-8")
-    return HTML(f'<iframe srcdoc="{html.escape(text, quote=True)}" style="width:100%;height:{int(height)}px;'
-                'border:1px solid #ccc"></iframe>')
+    return HTML(f'<div><iframe srcdoc="{html.escape(text, quote=True)}" style="width:100%;height:{int(height)}px;'
+                'border:1px solid #ccc"></iframe></div>')

@@ -33,7 +33,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 LAYER_NAMES = ("roads", "checkpoints", "boundaries", "risk_areas", "stops", "trips", "stop_times")
-LAYER_EXTENSIONS = (".geojson", ".gpkg", ".parquet", ".fgb", ".shp", ".csv", ".json", ".osm")
+LAYER_EXTENSIONS = (".geojson", ".gpkg", ".parquet", ".fgb", ".shp", ".csv", ".json", ".osm", ".osm.gz", ".osm.bz2")
 #: The embedded sample: a checkout's ``data/`` (or the copy installed beside the package).
 SAMPLE_DIRS = (Path(__file__).resolve().parent.parent / "data" / "jiujiang-2020",
                Path(__file__).resolve().parent / "_sample")
@@ -106,16 +106,20 @@ def _as_date(value: str | date | pd.Timestamp | None, what: str) -> pd.Timestamp
 
 
 def _read(name: str, path: Path, datum: str, encoding: str | None) -> tuple[pd.DataFrame, int]:
-    if path.suffix.lower() in (".osm", ".xml") and name == "roads":
-        from .io.osm import OSMError, roads_from_osm_file
+    if name == "roads" and _is_osm(path):
+        from .io.osm import roads_from_osm_file
 
-        try:
-            frame = roads_from_osm_file(path)
-        except OSMError as exc:
-            raise InputError(path, str(exc), "") from exc
+        frame = roads_from_osm_file(path)  # OSMError names the file and the fix; the CLI exits 2
+        if datum != "wgs84":
+            raise InputError(path, f"--roads-datum {datum} given for OpenStreetMap data", "OSM is WGS-84: drop it")
         return frame, len(frame)
     frame = R.read_table(path, encoding=encoding, datum=datum)
     return frame, len(frame)
+
+
+def _is_osm(path: Path) -> bool:
+    name = path.name.lower()
+    return name.endswith((".osm", ".osm.xml", ".osm.gz", ".osm.bz2", ".xml"))
 
 
 VALIDATORS = {

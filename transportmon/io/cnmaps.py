@@ -142,7 +142,9 @@ def _index(version: str) -> pd.DataFrame:
     # row, named like its province, stands for the province itself.
     city_rows = df.loc[df["level"] == "city", ["province_name", "city_name", "adcode", "province_adcode"]]
     same_name = city_rows["city_name"] == city_rows["province_name"]
-    city_rows = city_rows.assign(city_adcode=city_rows["adcode"].where(~same_name, city_rows["province_adcode"]))
+    city_rows = city_rows.assign(
+        city_adcode=city_rows["adcode"].where(~same_name, city_rows["province_adcode"])
+    )
     # Counties find their city by name within the province (names are unique there); this
     # also covers 省直辖 units, whose city row is themselves, and municipal districts.
     # Provinces have no city name, so they get no city here.

@@ -52,8 +52,8 @@ How Chinese roads look in OSM, which is what the classifier reads afterwards:
 
 - national roads 国道 ``G###`` (``G105``, ``G316``) are usually ``highway=trunk`` or ``primary``;
 - provincial roads 省道 ``S###`` (``S303``) are usually ``primary`` or ``secondary``;
-- county roads 县道 ``X###`` are usually ``secondary`` or ``tertiary``; township 乡道 ``Y###`` and village 村道
-  ``C###`` roads are ``tertiary``, ``unclassified`` or ``residential``;
+- county roads 县道 ``X###`` are usually ``secondary`` or ``tertiary``; township 乡道 ``Y###`` and
+  village 村道 ``C###`` roads are ``tertiary``, ``unclassified`` or ``residential``;
 - expressways 高速公路 are ``highway=motorway`` with refs such as ``G70``, ``G4211`` (national) or ``S26``
   (provincial); their ramps are ``motorway_link``;
 - a road signed as two routes carries both refs in one tag, ``ref=G105;S303``.
@@ -310,7 +310,8 @@ def roads_from_place(place: str) -> gpd.GeoDataFrame:
             polygon = ox.geocode_to_gdf(place).union_all()
     except InsufficientResponseError as e:
         raise OSMError(source, f"Nominatim does not know this place ({e})",
-                       "check the name (e.g. '九江市, 江西省, 中国'), or give --bbox WEST SOUTH EAST NORTH") from e
+                       "check the name (e.g. '九江市, 江西省, 中国'), "
+                       "or give --bbox WEST SOUTH EAST NORTH") from e
     except TypeError as e:
         raise OSMError(source, "Nominatim resolves it to a point or a line, not a boundary polygon",
                        "use a more precise name, or --bbox WEST SOUTH EAST NORTH") from e

@@ -150,3 +150,30 @@ def _add_parquet_metadata(path: str, metadata: dict[str, Any]) -> None:
     meta = dict(table.schema.metadata or {})
     meta[b"transportmon"] = json.dumps(_clean(metadata), ensure_ascii=False).encode()
     pq.write_table(table.replace_schema_metadata(meta), path)
+
+
+LAYER_DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".fgb": "FlatGeobuf", ".shp": "ESRI Shapefile"}
+
+
+def write_layer(frame: gpd.GeoDataFrame, out: str, inputs: Iterable[str | os.PathLike[str]] = ()) -> None:
+    """Write a layer (e.g. roads from OpenStreetMap) atomically; the format follows the extension."""
+    target = check_target(out, inputs)
+    ext = target.suffix.lower()
+    if ext not in LAYER_DRIVERS and ext not in (".parquet", ".geoparquet"):
+        raise InputError(out, f"unknown layer format {ext!r}", "use .gpkg, .geojson, .fgb, .shp or .parquet")
+    tmpdir = tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent)
+    tmp = Path(tmpdir) / target.name
+    try:
+        if ext in (".parquet", ".geoparquet"):
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_file(tmp, driver=LAYER_DRIVERS[ext], engine="pyogrio")
+        if ext == ".shp":  # a shapefile is several files: move each sidecar beside the target
+            for part in Path(tmpdir).iterdir():
+                os.replace(part, target.with_suffix(part.suffix))
+        else:
+            os.replace(tmp, target)
+    finally:
+        for part in Path(tmpdir).glob("*"):
+            part.unlink()
+        os.rmdir(tmpdir)
