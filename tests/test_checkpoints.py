@@ -1,8 +1,9 @@
-"""Checkpoint rules (TM1xx): exact thresholds through the pure ``decide()``, geometry through the hand-made world.
+"""Checkpoint rules (TM1xx): exact thresholds through the pure ``decide()``, geometry through the world.
 
-The world (``tests/world.py``) is in UTM metres: a checkpoint at ``(30, 98)`` km sits on G105 two kilometres south
-of the crossing into Hubei at ``(30, 100)``. Round trips through WGS-84 cost ~1e-6 m, so geometric cases sit ≥ 1 m
-either side of a tolerance; the exact-at-threshold cases go through ``decide()`` with hand-built evidence.
+The world (``tests/world.py``) is in UTM metres: a checkpoint at ``(30, 98)`` km sits on G105 two kilometres
+south of the crossing into Hubei at ``(30, 100)``. Round trips through WGS-84 cost ~1e-6 m, so geometric cases
+sit ≥ 1 m either side of a tolerance; the exact-at-threshold cases go through ``decide()`` with hand-built
+evidence.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import world
 
 import transportmon
-import world
 from transportmon.config import RuleConfig, make_config
 from transportmon.geo.roads import classify
 from transportmon.rules.checkpoints import decide
@@ -23,16 +24,26 @@ from transportmon.rules.registry import FINDING_COLUMNS
 AS_OF = pd.Timestamp("2020-03-16")
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # decide(): pure, exact thresholds
 
 
 def evidence(**overrides: object) -> pd.DataFrame:
-    """One active checkpoint snapped 10 m from a national road, 2 km by road from a crossing; columns overridable."""
+    """An active checkpoint 10 m from a national road, 2 km by road from a crossing; columns overridable."""
     row: dict[str, object] = {
-        "checkpoint_id": "cp", "name": "检测点", "opened": pd.NaT, "closed": pd.NaT, "turn_back": False,
-        "blocks_freight": False, "row": 0, "road_id": "r-g105", "road_ref": "G105", "road_class": "national",
-        "distance_to_road_m": 10.0, "distance_to_exempt_border_m": 1500.0, "distance_to_crossing_m": 2000.0,
+        "checkpoint_id": "cp",
+        "name": "检测点",
+        "opened": pd.NaT,
+        "closed": pd.NaT,
+        "turn_back": False,
+        "blocks_freight": False,
+        "row": 0,
+        "road_id": "r-g105",
+        "road_ref": "G105",
+        "road_class": "national",
+        "distance_to_road_m": 10.0,
+        "distance_to_exempt_border_m": 1500.0,
+        "distance_to_crossing_m": 2000.0,
     }
     row.update(overrides)
     frame = pd.DataFrame([row])
@@ -86,8 +97,13 @@ def test_decide_snap_tolerance_is_inclusive() -> None:
 
 
 def test_decide_no_road_at_all_is_review() -> None:
-    verdict, reason, findings = one(distance_to_road_m=np.nan, road_class=pd.NA, road_ref=pd.NA, road_id=pd.NA,
-                                    distance_to_crossing_m=np.inf)
+    verdict, reason, findings = one(
+        distance_to_road_m=np.nan,
+        road_class=pd.NA,
+        road_ref=pd.NA,
+        road_id=pd.NA,
+        distance_to_crossing_m=np.inf,
+    )
     assert (verdict, reason) == ("review", "no-road")
     assert rule_ids(findings) == ["TM103"]
 
@@ -164,24 +180,41 @@ def test_decide_empty_evidence() -> None:
 
 
 def test_decide_is_aligned_with_evidence_rows() -> None:
-    ev = pd.concat([evidence(checkpoint_id="a", distance_to_crossing_m=1.0),
-                    evidence(checkpoint_id="b", distance_to_crossing_m=9e9, row=1),
-                    evidence(checkpoint_id="c", distance_to_road_m=400.0, row=2)], ignore_index=True)
+    ev = pd.concat(
+        [
+            evidence(checkpoint_id="a", distance_to_crossing_m=1.0),
+            evidence(checkpoint_id="b", distance_to_crossing_m=9e9, row=1),
+            evidence(checkpoint_id="c", distance_to_road_m=400.0, row=2),
+        ],
+        ignore_index=True,
+    )
     verdicts, findings = decide(ev, RuleConfig(), AS_OF)
     assert verdicts["checkpoint_id"].tolist() == ["a", "b", "c"]
     assert verdicts["verdict"].tolist() == ["keep", "remove", "review"]
-    assert dict(zip(findings["subject_id"], findings["rule_id"])) == {"a": "TM102", "b": "TM101", "c": "TM103"}
+    assert dict(zip(findings["subject_id"], findings["rule_id"])) == {
+        "a": "TM102",
+        "b": "TM101",
+        "c": "TM103",
+    }
     assert set(findings["source_row"]) == {0, 1, 2}
 
 
 def test_decide_follows_configuration() -> None:
     cfg = make_config(border_tolerance_m=1000, snap_tolerance_m=5, covered_classes=["national", "expressway"])
-    ev = pd.concat([evidence(checkpoint_id="a", distance_to_road_m=1.0, distance_to_crossing_m=2000.0),
-                    evidence(checkpoint_id="b", distance_to_road_m=10.0),
-                    evidence(checkpoint_id="c", road_class="expressway", distance_to_road_m=1.0,
-                             distance_to_crossing_m=500.0),
-                    evidence(checkpoint_id="d", road_class="provincial", distance_to_road_m=1.0)],
-                   ignore_index=True)
+    ev = pd.concat(
+        [
+            evidence(checkpoint_id="a", distance_to_road_m=1.0, distance_to_crossing_m=2000.0),
+            evidence(checkpoint_id="b", distance_to_road_m=10.0),
+            evidence(
+                checkpoint_id="c",
+                road_class="expressway",
+                distance_to_road_m=1.0,
+                distance_to_crossing_m=500.0,
+            ),
+            evidence(checkpoint_id="d", road_class="provincial", distance_to_road_m=1.0),
+        ],
+        ignore_index=True,
+    )
     verdicts, findings = decide(ev, cfg, AS_OF)
     assert verdicts["verdict"].tolist() == ["remove", "review", "keep", "review"]
     assert verdicts["reason"].fillna("").tolist() == ["", "no-road", "", "uncovered-road-class"]
@@ -196,7 +229,7 @@ def test_decide_does_not_modify_its_input() -> None:
     pd.testing.assert_frame_equal(ev, before)
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # road classes (DESIGN §3)
 
 
@@ -237,27 +270,36 @@ def test_decide_does_not_modify_its_input() -> None:
     ],
 )
 def test_classify(road_class: str | None, ref: str | None, highway: str | None, expected: str) -> None:
-    got = classify(pd.Series([road_class], dtype="string"), pd.Series([ref], dtype="string"),
-                   pd.Series([highway], dtype="string"))
+    got = classify(
+        pd.Series([road_class], dtype="string"),
+        pd.Series([ref], dtype="string"),
+        pd.Series([highway], dtype="string"),
+    )
     assert got.tolist() == [expected]
 
 
 def test_classify_ferry_route_is_other() -> None:
-    got = classify(pd.Series([None, None], dtype="string"), pd.Series([None, None], dtype="string"),
-                   pd.Series(["primary", "primary"], dtype="string"), pd.Series(["ferry", None], dtype="string"))
+    got = classify(
+        pd.Series([None, None], dtype="string"),
+        pd.Series([None, None], dtype="string"),
+        pd.Series(["primary", "primary"], dtype="string"),
+        pd.Series(["ferry", None], dtype="string"),
+    )
     assert got.tolist() == ["other", "provincial"]
 
 
 def test_classify_is_vectorised_and_keeps_the_index() -> None:
     idx = pd.Index([7, 3, 5])
-    got = classify(pd.Series([None] * 3, index=idx, dtype="string"),
-                   pd.Series(["G70", "X9", None], index=idx, dtype="string"),
-                   pd.Series(["motorway", None, "trunk"], index=idx, dtype="string"))
+    got = classify(
+        pd.Series([None] * 3, index=idx, dtype="string"),
+        pd.Series(["G70", "X9", None], index=idx, dtype="string"),
+        pd.Series(["motorway", None, "trunk"], index=idx, dtype="string"),
+    )
     assert got.index.tolist() == [7, 3, 5]
     assert got.tolist() == ["expressway", "county", "national"]
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # geometry through the world
 
 
@@ -275,24 +317,31 @@ def findings_of(report: pd.DataFrame, cid: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def main_world(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     cps = [
-        dict(checkpoint_id="keep", x=30, y=98),
-        dict(checkpoint_id="in3000", x=30, y=97.001),
-        dict(checkpoint_id="out3000", x=30, y=96.999),
-        dict(checkpoint_id="express", x=20, y=99),
-        dict(checkpoint_id="river", x=45, y=99.2),
-        dict(checkpoint_id="anhui", x=80, y=99),
-        dict(checkpoint_id="hunan", x=1, y=30),
-        dict(checkpoint_id="snap149", x=30.149, y=70),
-        dict(checkpoint_id="snap151", x=30.151, y=70),
-        dict(checkpoint_id="nowhere", x=10, y=10),
-        dict(checkpoint_id="tb-remove", x=30, y=60, turn_back="true"),
-        dict(checkpoint_id="tb-keep", x=30, y=99, turn_back="是"),
-        dict(checkpoint_id="freight-keep", x=30, y=99.5, blocks_freight="yes"),
-        dict(checkpoint_id="freight-remove", x=30, y=61, blocks_freight="1"),
-        dict(checkpoint_id="closed", x=30, y=62, turn_back="true", blocks_freight="true", opened="2020-02-01",
-             closed="2020-03-16"),
-        dict(checkpoint_id="opened-today", x=30, y=63, opened="2020-03-16", closed="2020-04-01"),
-        dict(checkpoint_id="opens-tomorrow", x=30, y=64, turn_back="true", opened="2020-03-17"),
+        {"checkpoint_id": "keep", "x": 30, "y": 98},
+        {"checkpoint_id": "in3000", "x": 30, "y": 97.001},
+        {"checkpoint_id": "out3000", "x": 30, "y": 96.999},
+        {"checkpoint_id": "express", "x": 20, "y": 99},
+        {"checkpoint_id": "river", "x": 45, "y": 99.2},
+        {"checkpoint_id": "anhui", "x": 80, "y": 99},
+        {"checkpoint_id": "hunan", "x": 1, "y": 30},
+        {"checkpoint_id": "snap149", "x": 30.149, "y": 70},
+        {"checkpoint_id": "snap151", "x": 30.151, "y": 70},
+        {"checkpoint_id": "nowhere", "x": 10, "y": 10},
+        {"checkpoint_id": "tb-remove", "x": 30, "y": 60, "turn_back": "true"},
+        {"checkpoint_id": "tb-keep", "x": 30, "y": 99, "turn_back": "是"},
+        {"checkpoint_id": "freight-keep", "x": 30, "y": 99.5, "blocks_freight": "yes"},
+        {"checkpoint_id": "freight-remove", "x": 30, "y": 61, "blocks_freight": "1"},
+        {
+            "checkpoint_id": "closed",
+            "x": 30,
+            "y": 62,
+            "turn_back": "true",
+            "blocks_freight": "true",
+            "opened": "2020-02-01",
+            "closed": "2020-03-16",
+        },
+        {"checkpoint_id": "opened-today", "x": 30, "y": 63, "opened": "2020-03-16", "closed": "2020-04-01"},
+        {"checkpoint_id": "opens-tomorrow", "x": 30, "y": 64, "turn_back": "true", "opened": "2020-03-17"},
     ]
     for cp in cps:
         cp.setdefault("turn_back", "")
@@ -397,18 +446,29 @@ def test_world_dates(main_world: pd.DataFrame) -> None:
     assert findings_of(main_world, "opens-tomorrow") == {"TM105": "info"}
 
 
-@pytest.mark.parametrize(("as_of", "verdict"), [("2020-01-31", "inactive"), ("2020-02-01", "remove"),
-                                               ("2020-03-15", "remove"), ("2020-03-16", "inactive")])
-def test_world_as_of_moves_activity(tmp_path_factory: pytest.TempPathFactory, as_of: str, verdict: str) -> None:
+@pytest.mark.parametrize(
+    ("as_of", "verdict"),
+    [
+        ("2020-01-31", "inactive"),
+        ("2020-02-01", "remove"),
+        ("2020-03-15", "remove"),
+        ("2020-03-16", "inactive"),
+    ],
+)
+def test_world_as_of_moves_activity(
+    tmp_path_factory: pytest.TempPathFactory, as_of: str, verdict: str
+) -> None:
     d = tmp_path_factory.getbasetemp() / "as_of_world"
     if not d.is_dir():
-        world.write_world(d, [dict(checkpoint_id="c", x=30, y=60, opened="2020-02-01", closed="2020-03-16")])
+        world.write_world(
+            d, [{"checkpoint_id": "c", "x": 30, "y": 60, "opened": "2020-02-01", "closed": "2020-03-16"}]
+        )
     rep = transportmon.audit(d, as_of=as_of, boundaries=d / "boundaries.geojson").report
     assert rep["verdict"].tolist() == [verdict]
 
 
 def test_world_empty_checkpoints_layer(tmp_path: Path) -> None:
-    d = world.write_world(tmp_path, [dict(checkpoint_id="x", x=30, y=98)])
+    d = world.write_world(tmp_path, [{"checkpoint_id": "x", "x": 30, "y": 98}])
     (d / "checkpoints.csv").write_text("checkpoint_id,lon,lat\n", encoding="utf-8")
     result = transportmon.audit(d, as_of="2020-03-16", boundaries=d / "boundaries.geojson")
     assert not (result.report["subject"] == "checkpoint").any()
@@ -418,7 +478,7 @@ def test_world_empty_checkpoints_layer(tmp_path: Path) -> None:
 
 
 def test_world_no_checkpoints_layer(tmp_path: Path) -> None:
-    d = world.write_world(tmp_path, [dict(checkpoint_id="x", x=30, y=98)])
+    d = world.write_world(tmp_path, [{"checkpoint_id": "x", "x": 30, "y": 98}])
     (d / "checkpoints.csv").unlink()
     result = transportmon.audit(d, as_of="2020-03-16", boundaries=d / "boundaries.geojson")
     assert len(result.report) == 0
@@ -426,7 +486,7 @@ def test_world_no_checkpoints_layer(tmp_path: Path) -> None:
 
 
 def test_world_border_tolerance_from_config(tmp_path: Path) -> None:
-    cps = [dict(checkpoint_id="keep", x=30, y=98), dict(checkpoint_id="near", x=30, y=99.5)]
+    cps = [{"checkpoint_id": "keep", "x": 30, "y": 98}, {"checkpoint_id": "near", "x": 30, "y": 99.5}]
     cfg = make_config(border_tolerance_m=1000)
     rep = run(tmp_path, cps, config=cfg)
     assert rep.loc["keep", "verdict"] == "remove"
@@ -436,14 +496,14 @@ def test_world_border_tolerance_from_config(tmp_path: Path) -> None:
 def test_world_rules_toml(tmp_path: Path) -> None:
     toml = tmp_path / "rules.toml"
     toml.write_text("border_tolerance_m = 1000\nsnap_tolerance_m = 200\n", encoding="utf-8")
-    cps = [dict(checkpoint_id="keep", x=30, y=98), dict(checkpoint_id="snap151", x=30.151, y=70)]
+    cps = [{"checkpoint_id": "keep", "x": 30, "y": 98}, {"checkpoint_id": "snap151", "x": 30.151, "y": 70}]
     rep = run(tmp_path / "w", cps, config=toml)
     assert rep.loc["keep", "verdict"] == "remove"
     assert rep.loc["snap151", "verdict"] == "remove"
 
 
 def test_world_exempt_neighbour_anhui(tmp_path: Path) -> None:
-    cps = [dict(checkpoint_id="anhui", x=80, y=99), dict(checkpoint_id="hubei", x=30, y=98)]
+    cps = [{"checkpoint_id": "anhui", "x": 80, "y": 99}, {"checkpoint_id": "hubei", "x": 30, "y": 98}]
     rep = run(tmp_path, cps, config=make_config(exempt_neighbours=["340000"]))
     assert rep.loc["anhui", "verdict"] == "keep"
     assert rep.loc["anhui", "distance_to_crossing_m"] == pytest.approx(1000, abs=0.5)
@@ -451,14 +511,14 @@ def test_world_exempt_neighbour_anhui(tmp_path: Path) -> None:
 
 
 def test_world_two_exempt_neighbours(tmp_path: Path) -> None:
-    cps = [dict(checkpoint_id="anhui", x=80, y=99), dict(checkpoint_id="hubei", x=30, y=98)]
+    cps = [{"checkpoint_id": "anhui", "x": 80, "y": 99}, {"checkpoint_id": "hubei", "x": 30, "y": 98}]
     rep = run(tmp_path, cps, config=make_config(exempt_neighbours=["420000", "340000"]))
     assert rep.loc["anhui", "verdict"] == "keep"
     assert rep.loc["hubei", "verdict"] == "keep"
 
 
 def test_world_metadata_describes_the_border(tmp_path: Path) -> None:
-    d = world.write_world(tmp_path, [dict(checkpoint_id="keep", x=30, y=98)])
+    d = world.write_world(tmp_path, [{"checkpoint_id": "keep", "x": 30, "y": 98}])
     result = transportmon.audit(d, as_of="2020-03-16", boundaries=d / "boundaries.geojson")
     assert result.metadata["crossings"] == 2  # G105 and G70 into Hubei; S201 into Anhui is not exempt
     assert 60 <= result.metadata["exempt_border_km"] <= 61

@@ -10,33 +10,36 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pytest
+import world
+from click.testing import Result
 from typer.testing import CliRunner
 
-import world
 from transportmon.cli import app
 from transportmon.report import COLUMNS
 
 AS_OF = "2020-03-16"
 
 CPS = [
-    dict(checkpoint_id="keep", x=30, y=98, turn_back=""),
-    dict(checkpoint_id="remove", x=30, y=60, turn_back="true"),
-    dict(checkpoint_id="express", x=20, y=99, turn_back=""),
-    dict(checkpoint_id="river", x=45, y=99.2, turn_back=""),
-    dict(checkpoint_id="nowhere", x=10, y=10, turn_back=""),
+    {"checkpoint_id": "keep", "x": 30, "y": 98, "turn_back": ""},
+    {"checkpoint_id": "remove", "x": 30, "y": 60, "turn_back": "true"},
+    {"checkpoint_id": "express", "x": 20, "y": 99, "turn_back": ""},
+    {"checkpoint_id": "river", "x": 45, "y": 99.2, "turn_back": ""},
+    {"checkpoint_id": "nowhere", "x": 10, "y": 10, "turn_back": ""},
 ]
 #: Rows appended to checkpoints.csv that are rejected: a duplicate id and a malformed flag.
-BAD_ROWS = [dict(checkpoint_id="keep", turn_back="", lon="116.27", lat="30.26"),
-            dict(checkpoint_id="maybe", turn_back="maybe", lon="116.27", lat="30.26")]
+BAD_ROWS = [
+    {"checkpoint_id": "keep", "turn_back": "", "lon": "116.27", "lat": "30.26"},
+    {"checkpoint_id": "maybe", "turn_back": "maybe", "lon": "116.27", "lat": "30.26"},
+]
 
 
-def invoke(*args: str) -> object:
+def invoke(*args: str) -> Result:
     return CliRunner().invoke(app, list(args))
 
 
-def text(result: object) -> str:
+def text(result: Result) -> str:
     """stdout + stderr with rich's line wrapping undone."""
-    return re.sub(r"\s+", " ", result.stdout + result.stderr)  # type: ignore[attr-defined]
+    return re.sub(r"\s+", " ", result.stdout + result.stderr)
 
 
 @pytest.fixture(scope="module")
@@ -53,24 +56,24 @@ def audit_args(data: Path, out: Path | str, *more: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def report_path(data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path]:
+def report_path(data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Result, Path]:
     out = tmp_path_factory.mktemp("out") / "report.geojson"
     return invoke(*audit_args(data, out, "--lang", "en")), out
 
 
 @pytest.fixture(scope="module")
-def report(report_path: tuple[object, Path]) -> tuple[object, dict]:
+def report(report_path: tuple[Result, Path]) -> tuple[Result, dict]:
     result, out = report_path
     return result, json.loads(out.read_text(encoding="utf-8"))
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # audit: exit codes
 
 
-def test_audit_with_violations_exits_1(report: tuple[object, dict]) -> None:
+def test_audit_with_violations_exits_1(report: tuple[Result, dict]) -> None:
     result, _ = report
-    assert result.exit_code == 1, result.stderr  # type: ignore[attr-defined]
+    assert result.exit_code == 1, result.stderr
 
 
 def test_fail_on_never_exits_0(data: Path, tmp_path: Path) -> None:
@@ -80,8 +83,10 @@ def test_fail_on_never_exits_0(data: Path, tmp_path: Path) -> None:
 
 
 def test_only_keep_checkpoints_exits_0(tmp_path: Path) -> None:
-    d = world.write_world(tmp_path / "data", [dict(checkpoint_id="a", x=30, y=98),
-                                              dict(checkpoint_id="b", x=30.001, y=99.5)])
+    d = world.write_world(
+        tmp_path / "data",
+        [{"checkpoint_id": "a", "x": 30, "y": 98}, {"checkpoint_id": "b", "x": 30.001, "y": 99.5}],
+    )
     out = tmp_path / "r.geojson"
     result = invoke(*audit_args(d, out))
     assert result.exit_code == 0, result.stderr
@@ -91,47 +96,71 @@ def test_only_keep_checkpoints_exits_0(tmp_path: Path) -> None:
 
 
 def test_fail_on_warning(tmp_path: Path) -> None:
-    d = world.write_world(tmp_path / "data", [dict(checkpoint_id="a", x=30, y=98),
-                                              dict(checkpoint_id="express", x=20, y=99)])
+    d = world.write_world(
+        tmp_path / "data",
+        [{"checkpoint_id": "a", "x": 30, "y": 98}, {"checkpoint_id": "express", "x": 20, "y": 99}],
+    )
     assert invoke(*audit_args(d, tmp_path / "r.geojson")).exit_code == 0
     assert invoke(*audit_args(d, tmp_path / "r.geojson", "--fail-on", "warning")).exit_code == 1
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # audit: the GeoJSON
 
 
-def test_one_feature_per_input_row(report: tuple[object, dict]) -> None:
+def test_one_feature_per_input_row(report: tuple[Result, dict]) -> None:
     _, doc = report
     assert len(doc["features"]) == len(CPS) + len(BAD_ROWS)
     assert doc["metadata"]["rows"]["checkpoints"] == {"input": 7, "audited": 5, "rejected": 2}
 
 
-def test_verdicts(report: tuple[object, dict]) -> None:
+def test_verdicts(report: tuple[Result, dict]) -> None:
     _, doc = report
-    got = sorted((f["properties"]["subject_id"], f["properties"]["verdict"], f["properties"]["reason"])
-                 for f in doc["features"])
-    assert got == [("express", "review", "uncovered-road-class"), ("keep", "keep", None),
-                   ("keep", "rejected", "duplicate-id"), ("maybe", "rejected", "malformed-value"),
-                   ("nowhere", "review", "no-road"), ("remove", "remove", None), ("river", "remove", None)]
+    got = sorted(
+        (f["properties"]["subject_id"], f["properties"]["verdict"], f["properties"]["reason"])
+        for f in doc["features"]
+    )
+    assert got == [
+        ("express", "review", "uncovered-road-class"),
+        ("keep", "keep", None),
+        ("keep", "rejected", "duplicate-id"),
+        ("maybe", "rejected", "malformed-value"),
+        ("nowhere", "review", "no-road"),
+        ("remove", "remove", None),
+        ("river", "remove", None),
+    ]
     remove = next(f for f in doc["features"] if f["properties"]["subject_id"] == "remove")
     assert {x["rule_id"]: x["severity"] for x in remove["properties"]["findings"]} == {
-        "TM101": "violation", "TM110": "violation"}
+        "TM101": "violation",
+        "TM110": "violation",
+    }
 
 
-def test_every_feature_has_the_contract_properties(report: tuple[object, dict]) -> None:
+def test_every_feature_has_the_contract_properties(report: tuple[Result, dict]) -> None:
     _, doc = report
     for feat in doc["features"]:
         props = feat["properties"]
-        for key in ("subject", "subject_id", "verdict", "reason", "findings", "policy", "road_id", "road_ref",
-                    "road_class", "distance_to_road_m", "distance_to_exempt_border_m", "distance_to_crossing_m"):
+        for key in (
+            "subject",
+            "subject_id",
+            "verdict",
+            "reason",
+            "findings",
+            "policy",
+            "road_id",
+            "road_ref",
+            "road_class",
+            "distance_to_road_m",
+            "distance_to_exempt_border_m",
+            "distance_to_crossing_m",
+        ):
             assert key in props, key
         assert props["subject"] == "checkpoint"
         assert props["policy"] == "九府发〔2020〕3号 (六)"
         assert list(props)[: len(COLUMNS)] == COLUMNS
 
 
-def test_metadata(report: tuple[object, dict], data: Path) -> None:
+def test_metadata(report: tuple[Result, dict], data: Path) -> None:
     _, doc = report
     md = doc["metadata"]
     assert md["as_of"] == AS_OF
@@ -148,19 +177,20 @@ def test_metadata(report: tuple[object, dict], data: Path) -> None:
     assert md["inputs"]["checkpoints"]["rows"] == 7
 
 
-def test_summary_in_english(report: tuple[object, dict]) -> None:
+def test_summary_in_english(report: tuple[Result, dict]) -> None:
     result, _ = report
     out = text(result)
     assert "audit summary" in out and "subjects with violations: 2" in out
     assert "TM101" in out
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # determinism
 
 
-def test_same_inputs_give_a_byte_identical_report(data: Path, tmp_path: Path,
-                                                  report_path: tuple[object, Path]) -> None:
+def test_same_inputs_give_a_byte_identical_report(
+    data: Path, tmp_path: Path, report_path: tuple[Result, Path]
+) -> None:
     again = tmp_path / "again.geojson"
     result = invoke(*audit_args(data, again))  # a second run, summary in Chinese (the default)
     assert result.exit_code == 1
@@ -171,13 +201,15 @@ def test_same_inputs_give_a_byte_identical_report(data: Path, tmp_path: Path,
 def test_shuffled_rows_give_the_same_features(tmp_path: Path) -> None:
     """Row order of checkpoints and roads does not change any verdict, road or distance.
 
-    The metadata differs (the inputs' SHA-256) and so does ``source_row`` (it is the row number in the input), so
-    the comparison drops both; everything else must be identical — including checkpoints on a junction, which are
-    snapped by class and road_id, not by row order.
+    The metadata differs (the inputs' SHA-256) and so does ``source_row`` (the row number in the input), so
+    the comparison drops both; everything else must be identical — including checkpoints on a junction, which
+    are snapped by class and road_id, not by row order.
     """
-    cps = CPS + [dict(checkpoint_id="junction", x=30, y=50, turn_back=""),
-                 dict(checkpoint_id="junction2", x=50, y=50, turn_back=""),
-                 dict(checkpoint_id="junction3", x=50, y=99.2, turn_back="")]
+    cps = CPS + [
+        {"checkpoint_id": "junction", "x": 30, "y": 50, "turn_back": ""},
+        {"checkpoint_id": "junction2", "x": 50, "y": 50, "turn_back": ""},
+        {"checkpoint_id": "junction3", "x": 50, "y": 99.2, "turn_back": ""},
+    ]
     a = world.write_world(tmp_path / "a", cps)
     b = world.write_world(tmp_path / "b", cps[::-1])
     world.roads().iloc[::-1].to_file(b / "roads.geojson", driver="GeoJSON")
@@ -188,8 +220,10 @@ def test_shuffled_rows_give_the_same_features(tmp_path: Path) -> None:
         docs.append(json.loads(out.read_text(encoding="utf-8")))
 
     def strip(doc: dict) -> list[dict]:
-        return [{**f, "properties": {k: v for k, v in f["properties"].items() if k != "source_row"}}
-                for f in doc["features"]]
+        return [
+            {**f, "properties": {k: v for k, v in f["properties"].items() if k != "source_row"}}
+            for f in doc["features"]
+        ]
 
     assert strip(docs[0]) == strip(docs[1])
     roads = {f["properties"]["subject_id"]: f["properties"]["road_ref"] for f in docs[0]["features"]}
@@ -197,7 +231,7 @@ def test_shuffled_rows_give_the_same_features(tmp_path: Path) -> None:
     assert docs[0]["metadata"]["counts"] == docs[1]["metadata"]["counts"]
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # arguments and outputs
 
 
@@ -217,7 +251,9 @@ def test_out_in_a_missing_folder(data: Path, tmp_path: Path) -> None:
     assert "does not exist" in text(result)
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py checks --out only after printing the GeoJSON to stdout (lead's file)")
+@pytest.mark.xfail(
+    strict=True, reason="cli.py checks --out only after printing the GeoJSON to stdout (lead's file)"
+)
 def test_bad_out_prints_nothing_to_stdout(data: Path, tmp_path: Path) -> None:
     result = invoke(*audit_args(data, tmp_path / "nope" / "r.geojson", "--format", "geojson"))
     assert result.exit_code == 2
@@ -245,7 +281,7 @@ def test_missing_data_folder(tmp_path: Path) -> None:
 
 
 def test_unreadable_input_exits_2(tmp_path: Path) -> None:
-    d = world.write_world(tmp_path / "data", [dict(checkpoint_id="a", x=30, y=98)])
+    d = world.write_world(tmp_path / "data", [{"checkpoint_id": "a", "x": 30, "y": 98}])
     (d / "roads.geojson").write_bytes(b'{"type": "FeatureCollection", "features": [')
     result = invoke(*audit_args(d, tmp_path / "r.geojson"))
     assert result.exit_code == 2
@@ -262,7 +298,7 @@ def test_bad_config_exits_2(data: Path, tmp_path: Path) -> None:
 
 
 def test_config_file(tmp_path: Path) -> None:
-    d = world.write_world(tmp_path / "data", [dict(checkpoint_id="keep", x=30, y=98)])
+    d = world.write_world(tmp_path / "data", [{"checkpoint_id": "keep", "x": 30, "y": 98}])
     cfg = tmp_path / "rules.toml"
     cfg.write_text("[rules]\nborder_tolerance_m = 1000\n", encoding="utf-8")
     out = tmp_path / "r.geojson"
@@ -274,8 +310,17 @@ def test_config_file(tmp_path: Path) -> None:
 
 
 def test_format_json_prints_metadata(data: Path, tmp_path: Path) -> None:
-    result = invoke("audit", "--data", str(data), "--as-of", "2020年3月16日", "--out", str(tmp_path / "r.geojson"),
-                    "--format", "json")
+    result = invoke(
+        "audit",
+        "--data",
+        str(data),
+        "--as-of",
+        "2020年3月16日",
+        "--out",
+        str(tmp_path / "r.geojson"),
+        "--format",
+        "json",
+    )
     assert result.exit_code == 1
     md = json.loads(result.stdout)
     assert md["as_of"] == AS_OF  # the Chinese date form is accepted
@@ -297,7 +342,9 @@ def test_only_violation(data: Path, tmp_path: Path) -> None:
     assert invoke(*audit_args(data, out, "--only", "violation")).exit_code == 1
     doc = json.loads(out.read_text(encoding="utf-8"))
     assert sorted(f["properties"]["subject_id"] for f in doc["features"]) == ["remove", "river"]
-    assert all(any(x["severity"] == "violation" for x in f["properties"]["findings"]) for f in doc["features"])
+    assert all(
+        any(x["severity"] == "violation" for x in f["properties"]["findings"]) for f in doc["features"]
+    )
     assert sum(doc["metadata"]["counts"]["checkpoint"].values()) == 7  # counts still cover every subject
 
 
@@ -306,11 +353,17 @@ def test_only_warning(data: Path, tmp_path: Path) -> None:
     invoke(*audit_args(data, out, "--only", "warning"))
     doc = json.loads(out.read_text(encoding="utf-8"))
     assert sorted(f["properties"]["subject_id"] for f in doc["features"]) == [
-        "express", "keep", "maybe", "nowhere", "remove", "river"]  # "keep" here is the rejected duplicate
+        "express",
+        "keep",
+        "maybe",
+        "nowhere",
+        "remove",
+        "river",
+    ]  # "keep" here is the rejected duplicate
 
 
 @pytest.mark.parametrize("ext", [".parquet", ".csv"])
-def test_other_output_formats(data: Path, tmp_path: Path, report: tuple[object, dict], ext: str) -> None:
+def test_other_output_formats(data: Path, tmp_path: Path, report: tuple[Result, dict], ext: str) -> None:
     out = tmp_path / f"r{ext}"
     assert invoke(*audit_args(data, out)).exit_code == 1
     frame = gpd.read_parquet(out) if ext == ".parquet" else pd.read_csv(out, dtype={"subject_id": str})
@@ -321,7 +374,7 @@ def test_other_output_formats(data: Path, tmp_path: Path, report: tuple[object, 
 
 
 def test_empty_checkpoints_layer(tmp_path: Path) -> None:
-    d = world.write_world(tmp_path / "data", [dict(checkpoint_id="a", x=30, y=98)])
+    d = world.write_world(tmp_path / "data", [{"checkpoint_id": "a", "x": 30, "y": 98}])
     (d / "checkpoints.csv").write_text("checkpoint_id,lon,lat\n", encoding="utf-8")
     out = tmp_path / "r.geojson"
     result = invoke(*audit_args(d, out))
@@ -331,7 +384,7 @@ def test_empty_checkpoints_layer(tmp_path: Path) -> None:
     assert doc["metadata"]["rows"]["checkpoints"]["input"] == 0
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # rules
 
 

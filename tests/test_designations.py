@@ -25,7 +25,6 @@ from transportmon.designations import (
 )
 
 REAL_CSV = Path("/work/shared/data/risk_2020/county_risk_designations_2020.csv")
-NaT = pd.NaT
 
 
 def day(text: str) -> pd.Timestamp:

@@ -1,7 +1,8 @@
 """Reading and validating layers: unreadable files are errors naming the file; bad rows are rejected subjects.
 
-DESIGN §3 "Bad input": a row that cannot be audited becomes a ``rejected`` subject with its reason — never a crash,
-never a silent drop — and a file that cannot be read at all is a clear error naming the file and the problem.
+DESIGN §3 "Bad input": a row that cannot be audited becomes a ``rejected`` subject with its reason — never a
+crash, never a silent drop — and a file that cannot be read at all is a clear error naming the file and the
+problem.
 """
 
 from __future__ import annotations
@@ -14,36 +15,39 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 import shapely
+import world
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import transportmon
-import world
 from transportmon import layers as L
 from transportmon._errors import InputError
 from transportmon.io.read import read_table
+from transportmon.pipeline import AuditResult
 
 AS_OF = "2020-03-16"
 
 
-def audit(d: Path, **kwargs: object) -> transportmon.pipeline.AuditResult:  # type: ignore[name-defined]
+def audit(d: Path, **kwargs: object) -> AuditResult:
     kwargs.setdefault("boundaries", d / "boundaries.geojson")
     return transportmon.audit(d, as_of=AS_OF, **kwargs)
 
 
 def lonlat(x: float, y: float) -> tuple[float, float]:
     """WGS-84 lon/lat of a world point (km)."""
-    frame = world.checkpoints([dict(checkpoint_id="p", x=x, y=y)])
+    frame = world.checkpoints([{"checkpoint_id": "p", "x": x, "y": y}])
     return float(frame.geometry.x.iloc[0]), float(frame.geometry.y.iloc[0])
 
 
 @pytest.fixture()
 def folder(tmp_path: Path) -> Path:
-    return world.write_world(tmp_path / "data", [dict(checkpoint_id="keep", x=30, y=98),
-                                                 dict(checkpoint_id="remove", x=30, y=60)])
+    return world.write_world(
+        tmp_path / "data",
+        [{"checkpoint_id": "keep", "x": 30, "y": 98}, {"checkpoint_id": "remove", "x": 30, "y": 60}],
+    )
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # files that cannot be used at all
 
 
@@ -81,8 +85,13 @@ def test_checkpoints_without_geometry_is_an_error(folder: Path) -> None:
     [
         ("junk", bytes(range(256)) * 4),
         ("empty", b""),
-        ("truncated", b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"checkpoint_'
-                      b'id": "a"}, "geometry": {"type": "Point", "coordinates": [116.'),
+        (
+            "truncated",
+            (
+                b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"checkpoint_'
+                b'id": "a"}, "geometry": {"type": "Point", "coordinates": [116.'
+            ),
+        ),
         ("not-json", "检测点,经度\n甲,116\n".encode()),
     ],
 )
@@ -120,28 +129,28 @@ def test_error_is_a_transportmon_error() -> None:
     assert issubclass(InputError, TransportmonError)
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # bad rows are rejected subjects
 
 
 @pytest.fixture(scope="module")
-def bad_rows(tmp_path_factory: pytest.TempPathFactory) -> transportmon.pipeline.AuditResult:  # type: ignore[name-defined]
-    d = world.write_world(tmp_path_factory.mktemp("bad_rows"), [dict(checkpoint_id="ok", x=30, y=98)])
+def bad_rows(tmp_path_factory: pytest.TempPathFactory) -> AuditResult:
+    d = world.write_world(tmp_path_factory.mktemp("bad_rows"), [{"checkpoint_id": "ok", "x": 30, "y": 98}])
     lon, lat = lonlat(30, 98)
     px, py = world.m(30, 98)
     rows = [
         "checkpoint_id,lon,lat,opened,closed,turn_back,blocks_freight",
-        f"ok,{lon},{lat},,,,",                            # 0 audited
-        f",{lon},{lat},,,,",                              # 1 missing-id
-        f"ok,{lon},{lat},,,,",                            # 2 duplicate-id
-        f"baddate,{lon},{lat},2020-13-45,,,",             # 3 malformed-date
+        f"ok,{lon},{lat},,,,",  # 0 audited
+        f",{lon},{lat},,,,",  # 1 missing-id
+        f"ok,{lon},{lat},,,,",  # 2 duplicate-id
+        f"baddate,{lon},{lat},2020-13-45,,,",  # 3 malformed-date
         f"reversed,{lon},{lat},2020-03-10,2020-03-01,,",  # 4 closed-before-opened
-        f"projected,{px},{py},,,,",                       # 5 coordinates-out-of-range
-        f"nolon,,{lat},,,,",                              # 6 missing-geometry
-        f"maybe,{lon},{lat},,,maybe,",                    # 7 malformed-value
-        f"swapped,{lat},{lon},,,,",                       # 8 coordinates-out-of-range (lat > 90)
-        f"samedate,{lon},{lat},2020-03-10,2020-03-10,,",  # 9 closed-before-opened (closed on the day it opened)
-        f"freight,{lon},{lat},,,,perhaps",                # 10 malformed-value
+        f"projected,{px},{py},,,,",  # 5 coordinates-out-of-range
+        f"nolon,,{lat},,,,",  # 6 missing-geometry
+        f"maybe,{lon},{lat},,,maybe,",  # 7 malformed-value
+        f"swapped,{lat},{lon},,,,",  # 8 coordinates-out-of-range (lat > 90)
+        f"samedate,{lon},{lat},2020-03-10,2020-03-10,,",  # 9 closed-before-opened (closed the day it opened)
+        f"freight,{lon},{lat},,,,perhaps",  # 10 malformed-value
         f"cn-date,{lon},{lat},2020年3月1日,2020/4/1,是,否",  # 11 audited: Chinese date and boolean forms
     ]
     (d / "checkpoints.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
@@ -162,7 +171,7 @@ EXPECTED_REJECTED = {
 }
 
 
-def test_bad_rows_become_rejected_subjects(bad_rows) -> None:  # type: ignore[no-untyped-def]
+def test_bad_rows_become_rejected_subjects(bad_rows: AuditResult) -> None:
     rep = bad_rows.report
     rejected = rep[rep["verdict"] == "rejected"].set_index("source_row")
     assert sorted(rejected.index) == sorted(EXPECTED_REJECTED)
@@ -174,7 +183,7 @@ def test_bad_rows_become_rejected_subjects(bad_rows) -> None:  # type: ignore[no
         assert f"row {row + 1}" in got["findings"][0]["message_en"]
 
 
-def test_rejected_details_say_what_was_wrong(bad_rows) -> None:  # type: ignore[no-untyped-def]
+def test_rejected_details_say_what_was_wrong(bad_rows: AuditResult) -> None:
     rejected = bad_rows.report.set_index("source_row")
     assert "2020-13-45" in rejected.loc[3, "detail"]
     assert "maybe" in rejected.loc[7, "detail"]
@@ -182,7 +191,7 @@ def test_rejected_details_say_what_was_wrong(bad_rows) -> None:  # type: ignore[
     assert "not WGS-84" in rejected.loc[5, "detail"]
 
 
-def test_audited_rows_of_a_bad_file(bad_rows) -> None:  # type: ignore[no-untyped-def]
+def test_audited_rows_of_a_bad_file(bad_rows: AuditResult) -> None:
     rep = bad_rows.report
     audited = rep[rep["verdict"] != "rejected"].set_index("subject_id")
     assert sorted(audited.index) == ["cn-date", "ok"]
@@ -191,7 +200,7 @@ def test_audited_rows_of_a_bad_file(bad_rows) -> None:  # type: ignore[no-untype
     assert {f["rule_id"] for f in audited.loc["cn-date", "findings"]} == {"TM102", "TM110"}
 
 
-def test_rejected_geometry_is_only_kept_when_usable(bad_rows) -> None:  # type: ignore[no-untyped-def]
+def test_rejected_geometry_is_only_kept_when_usable(bad_rows: AuditResult) -> None:
     rep = bad_rows.report.set_index("source_row")
     assert rep.loc[5, "geometry"] is None  # projected metres are not lon/lat
     assert rep.loc[8, "geometry"] is None
@@ -199,7 +208,7 @@ def test_rejected_geometry_is_only_kept_when_usable(bad_rows) -> None:  # type: 
     assert rep.loc[7, "geometry"] is not None and rep.loc[7, "geometry"].x == pytest.approx(lonlat(30, 98)[0])
 
 
-def test_every_row_accounted_for(bad_rows) -> None:  # type: ignore[no-untyped-def]
+def test_every_row_accounted_for(bad_rows: AuditResult) -> None:
     rows = bad_rows.metadata["rows"]
     assert rows["checkpoints"] == {"input": 12, "audited": 2, "rejected": 10}
     for name, r in rows.items():
@@ -209,7 +218,7 @@ def test_every_row_accounted_for(bad_rows) -> None:  # type: ignore[no-untyped-d
 
 
 def test_bad_rows_of_other_layers_are_subjects_too(tmp_path: Path) -> None:
-    d = world.write_world(tmp_path / "data", [dict(checkpoint_id="keep", x=30, y=98)])
+    d = world.write_world(tmp_path / "data", [{"checkpoint_id": "keep", "x": 30, "y": 98}])
     roads = world.roads()
     roads.loc[len(roads)] = [None, "X9", "tertiary", world.line((0, 0), (1, 1))]  # no road_id
     roads = gpd.GeoDataFrame(roads, geometry="geometry", crs="EPSG:4326")
@@ -217,7 +226,9 @@ def test_bad_rows_of_other_layers_are_subjects_too(tmp_path: Path) -> None:
     roads.to_file(d / "roads.geojson", driver="GeoJSON")
     b = world.boundaries()
     b.loc[len(b)] = ["36040", "坏", "county", world.box(0, 0, 1, 1)]  # 5-digit adcode
-    gpd.GeoDataFrame(b, geometry="geometry", crs="EPSG:4326").to_file(d / "boundaries.geojson", driver="GeoJSON")
+    gpd.GeoDataFrame(b, geometry="geometry", crs="EPSG:4326").to_file(
+        d / "boundaries.geojson", driver="GeoJSON"
+    )
     result = audit(d)
     rows = result.metadata["rows"]
     assert rows["roads"] == {"input": 9, "audited": 7, "rejected": 2}
@@ -225,17 +236,21 @@ def test_bad_rows_of_other_layers_are_subjects_too(tmp_path: Path) -> None:
     rep = result.report
     rej = rep[rep["verdict"] == "rejected"]
     assert sorted(zip(rej["subject"], rej["reason"])) == [
-        ("boundaries", "malformed-adcode"), ("roads", "missing-id"), ("roads", "wrong-geometry-type")]
+        ("boundaries", "malformed-adcode"),
+        ("roads", "missing-id"),
+        ("roads", "wrong-geometry-type"),
+    ]
     assert sorted(fl[0]["rule_id"] for fl in rej["findings"]) == ["TM901", "TM903", "TM905"]
     assert all(len(fl) == 1 for fl in rej["findings"])
     assert result.report.set_index("subject_id").loc["keep", "verdict"] == "keep"
 
 
 def test_aliases_and_chinese_headers(tmp_path: Path) -> None:
-    d = world.write_world(tmp_path / "data", [dict(checkpoint_id="keep", x=30, y=98)])
+    d = world.write_world(tmp_path / "data", [{"checkpoint_id": "keep", "x": 30, "y": 98}])
     lon, lat = lonlat(30, 98)
-    (d / "checkpoints.csv").write_text(f"检测点编号,经度,纬度,设立日期,是否劝返\n甲,{lon},{lat},2020-02-01,是\n",
-                                       encoding="gb18030")
+    (d / "checkpoints.csv").write_text(
+        f"检测点编号,经度,纬度,设立日期,是否劝返\n甲,{lon},{lat},2020-02-01,是\n", encoding="gb18030"
+    )
     rep = audit(d).report
     assert rep["subject_id"].tolist() == ["甲"]
     assert rep["verdict"].tolist() == ["keep"]
@@ -262,11 +277,11 @@ def test_empty_roads_layer_makes_every_checkpoint_review(folder: Path) -> None:
 
 
 def test_ids_are_text(tmp_path: Path) -> None:
-    d = world.write_world(tmp_path / "data", [dict(checkpoint_id="007", x=30, y=98)])
+    d = world.write_world(tmp_path / "data", [{"checkpoint_id": "007", "x": 30, "y": 98}])
     assert audit(d).report["subject_id"].tolist() == ["007"]
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # validate_* directly
 
 
@@ -275,11 +290,31 @@ def frame(rows: list[dict]) -> gpd.GeoDataFrame:
 
 
 def test_validate_checkpoints_parses_dates_and_flags() -> None:
-    layer = L.validate_checkpoints(frame([
-        dict(checkpoint_id="a", x=30, y=98, opened="2020/2/1", closed="2020.03.20", turn_back="1",
-             blocks_freight="否"),
-        dict(checkpoint_id="b", x=30, y=97, opened="", closed="", turn_back="", blocks_freight="FALSE"),
-    ]), "cp.geojson")
+    layer = L.validate_checkpoints(
+        frame(
+            [
+                {
+                    "checkpoint_id": "a",
+                    "x": 30,
+                    "y": 98,
+                    "opened": "2020/2/1",
+                    "closed": "2020.03.20",
+                    "turn_back": "1",
+                    "blocks_freight": "否",
+                },
+                {
+                    "checkpoint_id": "b",
+                    "x": 30,
+                    "y": 97,
+                    "opened": "",
+                    "closed": "",
+                    "turn_back": "",
+                    "blocks_freight": "FALSE",
+                },
+            ]
+        ),
+        "cp.geojson",
+    )
     assert layer.rows == 2 and len(layer.rejected) == 0
     f = layer.frame.set_index("checkpoint_id")
     assert f.loc["a", "opened"] == pd.Timestamp("2020-02-01")
@@ -291,16 +326,18 @@ def test_validate_checkpoints_parses_dates_and_flags() -> None:
 
 
 def test_validate_checkpoints_wrong_geometry_type() -> None:
-    gdf = gpd.GeoDataFrame({"checkpoint_id": ["line"]},
-                           geometry=[shapely.LineString([(116, 30), (116.1, 30)])], crs="EPSG:4326")
+    gdf = gpd.GeoDataFrame(
+        {"checkpoint_id": ["line"]}, geometry=[shapely.LineString([(116, 30), (116.1, 30)])], crs="EPSG:4326"
+    )
     layer = L.validate_checkpoints(gdf, "cp.geojson")
     assert layer.rejected["reason"].tolist() == ["wrong-geometry-type"]
     assert "LineString" in layer.rejected["detail"].iloc[0]
 
 
 def test_validate_empty_checkpoints() -> None:
-    gdf = gpd.GeoDataFrame({"checkpoint_id": pd.Series([], dtype="string")},
-                           geometry=gpd.GeoSeries([], crs="EPSG:4326"))
+    gdf = gpd.GeoDataFrame(
+        {"checkpoint_id": pd.Series([], dtype="string")}, geometry=gpd.GeoSeries([], crs="EPSG:4326")
+    )
     layer = L.validate_checkpoints(gdf, "cp.geojson")
     assert layer.rows == 0 and len(layer.frame) == 0 and len(layer.rejected) == 0
 
@@ -313,13 +350,20 @@ def test_first_reason_wins() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("2020-03-16", "2020-03-16"), ("2020/3/16", "2020-03-16"), ("2020.03.16", "2020-03-16"),
-     ("2020年3月16日", "2020-03-16"), ("2020-03-16 00:00:00", "2020-03-16"), ("", None), (None, None)],
+    [
+        ("2020-03-16", "2020-03-16"),
+        ("2020/3/16", "2020-03-16"),
+        ("2020.03.16", "2020-03-16"),
+        ("2020年3月16日", "2020-03-16"),
+        ("2020-03-16 00:00:00", "2020-03-16"),
+        ("", None),
+        (None, None),
+    ],
 )
 def test_parse_dates_accepts(text: str | None, expected: str | None) -> None:
     dates, bad = L.parse_dates(pd.Series([text], dtype="string"))
     assert not bad.iloc[0]
-    assert (pd.isna(dates.iloc[0]) if expected is None else dates.iloc[0] == pd.Timestamp(expected))
+    assert pd.isna(dates.iloc[0]) if expected is None else dates.iloc[0] == pd.Timestamp(expected)
 
 
 @pytest.mark.parametrize("text", ["2020-02-30", "16/03/2020", "yesterday", "2020-3", "20200316x"])
@@ -330,36 +374,73 @@ def test_parse_dates_rejects(text: str) -> None:
 
 
 def test_parse_bools() -> None:
-    values, bad = L.parse_bools(pd.Series(["true", "是", "Y", "1", "否", "", None, "0", "maybe", "2"],
-                                          dtype="string"))
+    values, bad = L.parse_bools(
+        pd.Series(["true", "是", "Y", "1", "否", "", None, "0", "maybe", "2"], dtype="string")
+    )
     assert values.tolist() == [True, True, True, True, False, False, False, False, False, False]
     assert bad.tolist() == [False] * 8 + [True, True]
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # formats
 
 
 CPS = [
-    dict(checkpoint_id="keep", x=30, y=98, opened="2020-02-01", closed="", turn_back="true", blocks_freight="false",
-         name="甲"),
-    dict(checkpoint_id="remove", x=30, y=60, opened="", closed="2020-04-01", turn_back="false",
-         blocks_freight="true", name="乙"),
-    dict(checkpoint_id="express", x=20, y=99, opened="", closed="", turn_back="", blocks_freight="", name="丙"),
-    dict(checkpoint_id="closed", x=30, y=70, opened="2020-01-01", closed="2020-03-01", turn_back="",
-         blocks_freight="", name="丁"),
+    {
+        "checkpoint_id": "keep",
+        "x": 30,
+        "y": 98,
+        "opened": "2020-02-01",
+        "closed": "",
+        "turn_back": "true",
+        "blocks_freight": "false",
+        "name": "甲",
+    },
+    {
+        "checkpoint_id": "remove",
+        "x": 30,
+        "y": 60,
+        "opened": "",
+        "closed": "2020-04-01",
+        "turn_back": "false",
+        "blocks_freight": "true",
+        "name": "乙",
+    },
+    {
+        "checkpoint_id": "express",
+        "x": 20,
+        "y": 99,
+        "opened": "",
+        "closed": "",
+        "turn_back": "",
+        "blocks_freight": "",
+        "name": "丙",
+    },
+    {
+        "checkpoint_id": "closed",
+        "x": 30,
+        "y": 70,
+        "opened": "2020-01-01",
+        "closed": "2020-03-01",
+        "turn_back": "",
+        "blocks_freight": "",
+        "name": "丁",
+    },
 ]
 
 
 def _write(gdf: gpd.GeoDataFrame, path: Path) -> None:
     ext = path.suffix
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the Shapefile driver warns that it cuts field names to 10 characters
+        warnings.simplefilter(
+            "ignore"
+        )  # the Shapefile driver warns that it cuts field names to 10 characters
         if ext == ".parquet":
             gdf.to_parquet(path)
         elif ext == ".csv":
             pd.DataFrame(gdf.assign(lon=gdf.geometry.x, lat=gdf.geometry.y).drop(columns="geometry")).to_csv(
-                path, index=False)
+                path, index=False
+            )
         else:
             gdf.to_file(path)
 
@@ -373,8 +454,9 @@ def format_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.Dat
         path = d / f"cp{ext}"
         _write(gdf, path)
         rep = audit(d, checkpoints=path).report
-        out[ext] = rep[["subject", "subject_id", "verdict", "reason", "road_ref", "distance_to_crossing_m",
-                        "findings"]]
+        out[ext] = rep[
+            ["subject", "subject_id", "verdict", "reason", "road_ref", "distance_to_crossing_m", "findings"]
+        ]
     return out
 
 
@@ -385,32 +467,53 @@ def test_formats_give_the_same_verdicts(format_results: dict[str, pd.DataFrame],
     got = format_results[ext]
     pd.testing.assert_frame_equal(got.drop(columns="findings"), reference.drop(columns="findings"))
     assert [[f["rule_id"] for f in fl] for fl in got["findings"]] == [
-        [f["rule_id"] for f in fl] for fl in reference["findings"]]
+        [f["rule_id"] for f in fl] for fl in reference["findings"]
+    ]
 
 
 def test_parquet_without_geometry_is_an_error(tmp_path: Path) -> None:
-    d = world.write_world(tmp_path / "data", [dict(checkpoint_id="keep", x=30, y=98)])
+    d = world.write_world(tmp_path / "data", [{"checkpoint_id": "keep", "x": 30, "y": 98}])
     pd.DataFrame({"checkpoint_id": ["a"]}).to_parquet(d / "cp.parquet")
     with pytest.raises(InputError, match="no geometry"):
         audit(d, checkpoints=d / "cp.parquet")
 
 
 def test_projected_layer_is_reprojected(tmp_path: Path) -> None:
-    d = world.write_world(tmp_path / "data", [dict(checkpoint_id="keep", x=30, y=98)])
-    gdf = world.checkpoints([dict(checkpoint_id="keep", x=30, y=98)]).to_crs(world.CRS_M)
+    d = world.write_world(tmp_path / "data", [{"checkpoint_id": "keep", "x": 30, "y": 98}])
+    gdf = world.checkpoints([{"checkpoint_id": "keep", "x": 30, "y": 98}]).to_crs(world.CRS_M)
     gdf.to_file(d / "cp.gpkg")
     rep = audit(d, checkpoints=d / "cp.gpkg").report
     assert rep["verdict"].tolist() == ["keep"]
     assert rep["distance_to_crossing_m"].iloc[0] == pytest.approx(2000, abs=0.5)
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # property: no input row crashes the validation or goes missing
 
 
-CELL = st.one_of(st.none(), st.text(max_size=12), st.sampled_from(
-    ["", "2020-03-16", "2020/3/1", "2020-02-30", "true", "否", "maybe", "1e9", "-91", "181", "nan", "inf", "007",
-     " a ", "ok"]))
+CELL = st.one_of(
+    st.none(),
+    st.text(max_size=12),
+    st.sampled_from(
+        [
+            "",
+            "2020-03-16",
+            "2020/3/1",
+            "2020-02-30",
+            "true",
+            "否",
+            "maybe",
+            "1e9",
+            "-91",
+            "181",
+            "nan",
+            "inf",
+            "007",
+            " a ",
+            "ok",
+        ]
+    ),
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+import world
 
 import transportmon
-import world
 from transportmon.config import make_config
 from transportmon.geo.border import crossings, exempt_border, unit_polygon
 from transportmon.geo.network import RoadNetwork, snap
@@ -34,8 +34,9 @@ def P(x: float, y: float) -> shapely.Point:
 
 
 def roads(geoms: list, **cols: list) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({"road_id": [f"r{i}" for i in range(len(geoms))], **cols},
-                            geometry=gpd.GeoSeries(geoms, crs=CRS))
+    return gpd.GeoDataFrame(
+        {"road_id": [f"r{i}" for i in range(len(geoms))], **cols}, geometry=gpd.GeoSeries(geoms, crs=CRS)
+    )
 
 
 def part_of(net: RoadNetwork, road_row: int, k: int = 0) -> int:
@@ -44,12 +45,13 @@ def part_of(net: RoadNetwork, road_row: int, k: int = 0) -> int:
 
 
 def dist(net: RoadNetwork, src: tuple[int, float], dst: tuple[int, float], cutoff: float = 1e9) -> float:
-    out = net.distances(np.array([src[0]]), np.array([float(src[1])]), np.array([dst[0]]), np.array([float(dst[1])]),
-                        cutoff)
+    out = net.distances(
+        np.array([src[0]]), np.array([float(src[1])]), np.array([dst[0]]), np.array([float(dst[1])]), cutoff
+    )
     return float(out[0])
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # graph
 
 
@@ -101,7 +103,9 @@ def test_parallel_edges_order_does_not_matter() -> None:
 
 
 def test_edges_are_undirected() -> None:
-    net = RoadNetwork.from_roads(roads([L((0, 0), (1000, 0)), L((2000, 0), (1000, 0))]))  # second drawn backwards
+    net = RoadNetwork.from_roads(
+        roads([L((0, 0), (1000, 0)), L((2000, 0), (1000, 0))])
+    )  # second drawn backwards
     assert dist(net, (0, 0), (1, 0)) == pytest.approx(2000)  # pos 0 of the second road is at x=2000
     assert dist(net, (1, 0), (0, 0)) == pytest.approx(2000)
 
@@ -134,13 +138,16 @@ def test_uv_topology_is_used_when_present() -> None:
 
 
 def test_uv_topology_connects_across_a_geometric_gap() -> None:
-    net = RoadNetwork.from_roads(roads([L((0, 0), (1000, 0)), L((1010, 0), (2000, 0))], u=[10, 20], v=[20, 30]))
+    net = RoadNetwork.from_roads(
+        roads([L((0, 0), (1000, 0)), L((1010, 0), (2000, 0))], u=[10, 20], v=[20, 30])
+    )
     assert dist(net, (0, 0), (1, 0)) == pytest.approx(1000)
 
 
 def test_uv_with_missing_ids_falls_back_to_geometry() -> None:
-    net = RoadNetwork.from_roads(roads([L((0, 0), (1000, 0)), L((1000, 0), (2000, 0))], u=["1", None],
-                                       v=["2", None]))
+    net = RoadNetwork.from_roads(
+        roads([L((0, 0), (1000, 0)), L((1000, 0), (2000, 0))], u=["1", None], v=["2", None])
+    )
     assert dist(net, (0, 0), (1, 500)) == pytest.approx(1500)
 
 
@@ -159,12 +166,19 @@ def test_same_part_of_a_loop_takes_the_shorter_way() -> None:
 
 def test_nearest_of_many_sources_and_cutoff() -> None:
     net = RoadNetwork.from_roads(roads([L((0, 0), (10_000, 0)), L((10_000, 0), (20_000, 0))]))
-    out = net.distances(np.array([0, 1]), np.array([0.0, 9_000.0]), np.array([0, 1, 1]),
-                        np.array([5_000.0, 1_000.0, 8_000.0]), 1e9)
+    out = net.distances(
+        np.array([0, 1]),
+        np.array([0.0, 9_000.0]),
+        np.array([0, 1, 1]),
+        np.array([5_000.0, 1_000.0, 8_000.0]),
+        1e9,
+    )
     # x=5 km: 5 km from the source at x=0; x=11 km: 8 km back to the source at x=19 km (the node at x=10 km is
     # 9 km from it); x=18 km: 1 km
     assert out.tolist() == pytest.approx([5000, 8000, 1000])
-    cut = net.distances(np.array([0]), np.array([0.0]), np.array([0, 1]), np.array([2_000.0, 5_000.0]), 10_000)
+    cut = net.distances(
+        np.array([0]), np.array([0.0]), np.array([0, 1]), np.array([2_000.0, 5_000.0]), 10_000
+    )
     assert cut[0] == pytest.approx(2000)
     assert np.isinf(cut[1])  # 15 km > cutoff
 
@@ -182,7 +196,7 @@ def test_zero_length_part_does_not_break_the_graph() -> None:
     assert dist(net, (0, 0), (2, 500)) == pytest.approx(1500)
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # snap
 
 
@@ -224,7 +238,7 @@ def test_snap_without_roads() -> None:
     assert s["distance_m"].isna().all()
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # exempt border and crossings
 
 
@@ -234,8 +248,10 @@ def bounds_m() -> gpd.GeoDataFrame:
 
 
 def test_unit_polygon_from_sub_units() -> None:
-    b = gpd.GeoDataFrame({"adcode": ["360402", "360403"]},
-                         geometry=gpd.GeoSeries([shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)], crs=CRS))
+    b = gpd.GeoDataFrame(
+        {"adcode": ["360402", "360403"]},
+        geometry=gpd.GeoSeries([shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)], crs=CRS),
+    )
     assert unit_polygon(b, "360400").area == pytest.approx(2)
     assert unit_polygon(b, "420000") is None
 
@@ -281,16 +297,18 @@ def test_no_border_no_crossings() -> None:
     assert len(crossings(net.parts, shapely.MultiLineString())) == 0
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # through the audit
 
 
 def test_border_epsilon_decides_the_exempt_border(tmp_path: Path) -> None:
-    d = world.write_world(tmp_path, [dict(checkpoint_id="keep", x=30, y=98)])
-    wide = transportmon.audit(d, as_of="2020-03-16", boundaries=d / "boundaries.geojson",
-                              config=make_config(border_epsilon_m=51))
-    narrow = transportmon.audit(d, as_of="2020-03-16", boundaries=d / "boundaries.geojson",
-                                config=make_config(border_epsilon_m=49))
+    d = world.write_world(tmp_path, [{"checkpoint_id": "keep", "x": 30, "y": 98}])
+    wide = transportmon.audit(
+        d, as_of="2020-03-16", boundaries=d / "boundaries.geojson", config=make_config(border_epsilon_m=51)
+    )
+    narrow = transportmon.audit(
+        d, as_of="2020-03-16", boundaries=d / "boundaries.geojson", config=make_config(border_epsilon_m=49)
+    )
     assert wide.report["verdict"].tolist() == ["keep"]
     assert narrow.report["verdict"].tolist() == ["remove"]
     assert narrow.metadata["crossings"] == 0
@@ -299,9 +317,16 @@ def test_border_epsilon_decides_the_exempt_border(tmp_path: Path) -> None:
 
 def test_road_split_at_the_border(tmp_path: Path) -> None:
     # OSM splits ways at admin boundaries: G105 as two rows meeting on the border line.
-    d = world.write_world(tmp_path, [dict(checkpoint_id="south", x=30, y=98), dict(checkpoint_id="north", x=30, y=101)])
-    world.to_wgs([world.line((30, 50), (30, 100)), world.line((30, 100), (30, 110))], road_id=["s1", "s2"],
-                 ref=["G105", "G105"], highway=["trunk", "trunk"]).to_file(d / "roads.geojson", driver="GeoJSON")
+    d = world.write_world(
+        tmp_path,
+        [{"checkpoint_id": "south", "x": 30, "y": 98}, {"checkpoint_id": "north", "x": 30, "y": 101}],
+    )
+    world.to_wgs(
+        [world.line((30, 50), (30, 100)), world.line((30, 100), (30, 110))],
+        road_id=["s1", "s2"],
+        ref=["G105", "G105"],
+        highway=["trunk", "trunk"],
+    ).to_file(d / "roads.geojson", driver="GeoJSON")
     result = transportmon.audit(d, as_of="2020-03-16", boundaries=d / "boundaries.geojson")
     rep = result.report.set_index("subject_id")
     assert result.metadata["crossings"] >= 1
@@ -311,9 +336,9 @@ def test_road_split_at_the_border(tmp_path: Path) -> None:
 
 
 def test_network_distance_through_a_junction(tmp_path: Path) -> None:
-    # On X001 (y=50 km, x 30→50) 5 km east of G105: 5 km to the junction + 50 km up G105 = 55 km, past the 50 km
-    # search; on S304 near the junction with X001 too. With a longer tolerance (cutoff = 10×) it is measured.
-    d = world.write_world(tmp_path, [dict(checkpoint_id="x001", x=35, y=50)])
+    # On X001 (y=50 km, x 30→50) 5 km east of G105: 5 km to the junction + 50 km up G105 = 55 km, past the
+    # default 50 km search. With a longer tolerance (the search goes to 10×) it is measured.
+    d = world.write_world(tmp_path, [{"checkpoint_id": "x001", "x": 35, "y": 50}])
     cfg = make_config(border_tolerance_m=60_000)
     rep = transportmon.audit(d, as_of="2020-03-16", boundaries=d / "boundaries.geojson", config=cfg).report
     assert rep["road_ref"].iloc[0] == "X001"

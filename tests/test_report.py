@@ -1,4 +1,4 @@
-"""The report frame (report.py) and its writers (io/write.py): contract columns, findings, sorting, RFC 7946."""
+"""The report frame (report.py) and its writers (io/write.py): contract columns, findings, order, RFC 7946."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+import world
 
 import transportmon
-import world
 from transportmon._errors import InputError
 from transportmon.io.write import check_target, geojson_chunks, output_format, write_report
+from transportmon.pipeline import AuditResult
 from transportmon.report import (
     COLUMNS,
     assemble,
@@ -32,17 +33,32 @@ POLICY = "九府发〔2020〕3号 (六)"
 
 def subjects(ids: list[str], subject: str = "checkpoint", **cols: list) -> gpd.GeoDataFrame:
     n = len(ids)
-    return gpd.GeoDataFrame({"subject": subject, "subject_id": ids, "verdict": cols.pop("verdict", ["keep"] * n),
-                             "source_row": cols.pop("source_row", list(range(n))), **cols},
-                            geometry=[shapely.Point(116 + i / 100, 30) for i in range(n)], crs="EPSG:4326")
+    return gpd.GeoDataFrame(
+        {
+            "subject": subject,
+            "subject_id": ids,
+            "verdict": cols.pop("verdict", ["keep"] * n),
+            "source_row": cols.pop("source_row", list(range(n))),
+            **cols,
+        },
+        geometry=[shapely.Point(116 + i / 100, 30) for i in range(n)],
+        crs="EPSG:4326",
+    )
 
 
 def finding(subject: str, sid: str, row: int, rule_id: str, severity: str) -> dict:
-    return {"subject": subject, "subject_id": sid, "source_row": row, "rule_id": rule_id, "severity": severity,
-            "message_zh": f"{rule_id} 中文", "message_en": f"{rule_id} english"}
+    return {
+        "subject": subject,
+        "subject_id": sid,
+        "source_row": row,
+        "rule_id": rule_id,
+        "severity": severity,
+        "message_zh": f"{rule_id} 中文",
+        "message_en": f"{rule_id} english",
+    }
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # assemble
 
 
@@ -60,8 +76,13 @@ def test_assemble_sorts_by_subject_then_id_then_row() -> None:
     roads = subjects(["r1"], subject="roads", verdict=["rejected"], source_row=[3])
     rep = assemble([trips, roads, cps], POLICY)
     assert list(zip(rep["subject"], rep["subject_id"], rep["source_row"])) == [
-        ("checkpoint", "a", 1), ("checkpoint", "a", 5), ("checkpoint", "b", 0), ("roads", "r1", 3),
-        ("trip", "t1", 1), ("trip", "t2", 0)]
+        ("checkpoint", "a", 1),
+        ("checkpoint", "a", 5),
+        ("checkpoint", "b", 0),
+        ("roads", "r1", 3),
+        ("trip", "t1", 1),
+        ("trip", "t2", 0),
+    ]
     assert rep.index.tolist() == list(range(6))
 
 
@@ -73,8 +94,10 @@ def test_assemble_does_not_depend_on_the_order_of_parts() -> None:
 
 
 def test_assemble_rounds_distances_and_drops_infinity() -> None:
-    rep = assemble([subjects(["a", "b"], distance_to_crossing_m=[1234.5678, np.inf],
-                             distance_to_road_m=[0.04, np.nan])], POLICY)
+    rep = assemble(
+        [subjects(["a", "b"], distance_to_crossing_m=[1234.5678, np.inf], distance_to_road_m=[0.04, np.nan])],
+        POLICY,
+    )
     assert rep["distance_to_crossing_m"].iloc[0] == 1234.6
     assert pd.isna(rep["distance_to_crossing_m"].iloc[1])
     assert rep["distance_to_road_m"].iloc[0] == 0.0
@@ -87,19 +110,26 @@ def test_assemble_nothing() -> None:
     assert list(rep.columns) == [*COLUMNS, "geometry"]
     assert verdict_counts(rep) == {}
     assert finding_counts(attach_findings(rep, pd.DataFrame(columns=FINDING_COLUMNS))) == {
-        "violation": 0, "warning": 0, "info": 0}
+        "violation": 0,
+        "warning": 0,
+        "info": 0,
+    }
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # attach_findings
 
 
 def test_attach_findings_by_subject_and_row() -> None:
     rep = assemble([subjects(["a", "b", "c"])], POLICY)
-    f = pd.DataFrame([finding("checkpoint", "b", 1, "TM111", "violation"),
-                      finding("checkpoint", "b", 1, "TM102", "info"),
-                      finding("checkpoint", "a", 0, "TM110", "warning"),
-                      finding("trip", "a", 0, "TM201", "violation")])  # another subject with the same row number
+    f = pd.DataFrame(
+        [
+            finding("checkpoint", "b", 1, "TM111", "violation"),
+            finding("checkpoint", "b", 1, "TM102", "info"),
+            finding("checkpoint", "a", 0, "TM110", "warning"),
+            finding("trip", "a", 0, "TM201", "violation"),
+        ]
+    )  # another subject with the same row number
     out = attach_findings(rep, f).set_index("subject_id")
     assert [x["rule_id"] for x in out.loc["b", "findings"]] == ["TM102", "TM111"]  # ordered by rule id
     assert out.loc["b", "max_severity"] == "violation"
@@ -111,8 +141,12 @@ def test_attach_findings_by_subject_and_row() -> None:
 
 def test_attach_findings_keeps_duplicate_ids_apart() -> None:
     rep = assemble([subjects(["dup", "dup"], verdict=["keep", "rejected"], source_row=[0, 4])], POLICY)
-    f = pd.DataFrame([finding("checkpoint", "dup", 4, "TM902", "warning"),
-                      finding("checkpoint", "dup", 0, "TM102", "info")])
+    f = pd.DataFrame(
+        [
+            finding("checkpoint", "dup", 4, "TM902", "warning"),
+            finding("checkpoint", "dup", 0, "TM102", "info"),
+        ]
+    )
     out = attach_findings(rep, f)
     assert [[x["rule_id"] for x in fl] for fl in out["findings"]] == [["TM102"], ["TM902"]]
     assert out["max_severity"].tolist() == ["info", "warning"]
@@ -126,26 +160,45 @@ def test_attach_no_findings() -> None:
 
 
 def test_counts() -> None:
-    rep = assemble([subjects(["a", "b", "c"], verdict=["keep", "remove", "remove"]),
-                    subjects(["t"], subject="trip", verdict=["over-cap"])], POLICY)
-    rep = attach_findings(rep, pd.DataFrame([finding("checkpoint", "b", 1, "TM101", "violation"),
-                                             finding("checkpoint", "a", 0, "TM110", "warning"),
-                                             finding("checkpoint", "a", 0, "TM102", "info")]))
+    rep = assemble(
+        [
+            subjects(["a", "b", "c"], verdict=["keep", "remove", "remove"]),
+            subjects(["t"], subject="trip", verdict=["over-cap"]),
+        ],
+        POLICY,
+    )
+    rep = attach_findings(
+        rep,
+        pd.DataFrame(
+            [
+                finding("checkpoint", "b", 1, "TM101", "violation"),
+                finding("checkpoint", "a", 0, "TM110", "warning"),
+                finding("checkpoint", "a", 0, "TM102", "info"),
+            ]
+        ),
+    )
     assert verdict_counts(rep) == {"checkpoint": {"keep": 1, "remove": 2}, "trip": {"over-cap": 1}}
     assert finding_counts(rep) == {"violation": 1, "warning": 1, "info": 0}
     assert highest_severity(rep) == "violation"
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # filter_only
 
 
 @pytest.fixture()
 def graded() -> gpd.GeoDataFrame:
     rep = assemble([subjects(["v", "w", "i", "n"])], POLICY)
-    return attach_findings(rep, pd.DataFrame([finding("checkpoint", "v", 0, "TM101", "violation"),
-                                              finding("checkpoint", "w", 1, "TM104", "warning"),
-                                              finding("checkpoint", "i", 2, "TM102", "info")]))
+    return attach_findings(
+        rep,
+        pd.DataFrame(
+            [
+                finding("checkpoint", "v", 0, "TM101", "violation"),
+                finding("checkpoint", "w", 1, "TM104", "warning"),
+                finding("checkpoint", "i", 2, "TM102", "info"),
+            ]
+        ),
+    )
 
 
 def test_filter_only_violation(graded: gpd.GeoDataFrame) -> None:
@@ -166,17 +219,21 @@ def test_filter_only_nothing_matches() -> None:
     assert len(out) == 0 and list(out.columns) == list(rep.columns)
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # GeoJSON (RFC 7946)
 
 
 @pytest.fixture(scope="module")
-def audited(tmp_path_factory: pytest.TempPathFactory) -> transportmon.pipeline.AuditResult:  # type: ignore[name-defined]
-    d = world.write_world(tmp_path_factory.mktemp("report"), [
-        dict(checkpoint_id="keep", x=30, y=98, turn_back="true"), dict(checkpoint_id="remove", x=30, y=60,
-                                                                        turn_back=""),
-        dict(checkpoint_id="nowhere", x=10, y=10, turn_back=""), dict(checkpoint_id="bad", x=30, y=60,
-                                                                       turn_back="maybe")])
+def audited(tmp_path_factory: pytest.TempPathFactory) -> AuditResult:
+    d = world.write_world(
+        tmp_path_factory.mktemp("report"),
+        [
+            {"checkpoint_id": "keep", "x": 30, "y": 98, "turn_back": "true"},
+            {"checkpoint_id": "remove", "x": 30, "y": 60, "turn_back": ""},
+            {"checkpoint_id": "nowhere", "x": 10, "y": 10, "turn_back": ""},
+            {"checkpoint_id": "bad", "x": 30, "y": 60, "turn_back": "maybe"},
+        ],
+    )
     lines = (d / "checkpoints.csv").read_text(encoding="utf-8").splitlines()
     lines.append("nolon,,30.1,")  # a rejected row without geometry
     (d / "checkpoints.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -184,7 +241,7 @@ def audited(tmp_path_factory: pytest.TempPathFactory) -> transportmon.pipeline.A
 
 
 @pytest.fixture(scope="module")
-def geojson_text(audited, tmp_path_factory: pytest.TempPathFactory) -> str:  # type: ignore[no-untyped-def]
+def geojson_text(audited: AuditResult, tmp_path_factory: pytest.TempPathFactory) -> str:
     out = tmp_path_factory.mktemp("out") / "report.geojson"
     assert write_report(audited.report, audited.metadata, str(out)) == "geojson"
     return out.read_text(encoding="utf-8")
@@ -208,17 +265,24 @@ def test_geojson_is_an_rfc7946_feature_collection(geojson_text: str) -> None:
         geom = feat["geometry"]
         if geom is None:
             continue
-        assert geom["type"] in ("Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon")
+        assert geom["type"] in (
+            "Point",
+            "LineString",
+            "Polygon",
+            "MultiPoint",
+            "MultiLineString",
+            "MultiPolygon",
+        )
         for lon, lat, *rest in _walk_positions(geom["coordinates"]):
             assert -180 <= lon <= 180 and -90 <= lat <= 90
             assert not rest  # 2D
 
 
-def test_geojson_coordinates_are_lon_lat(geojson_text: str, audited) -> None:  # type: ignore[no-untyped-def]
+def test_geojson_coordinates_are_lon_lat(geojson_text: str, audited: AuditResult) -> None:
     doc = json.loads(geojson_text)
     keep = next(f for f in doc["features"] if f["properties"]["subject_id"] == "keep")
     lon, lat = keep["geometry"]["coordinates"]
-    expected = world.checkpoints([dict(checkpoint_id="k", x=30, y=98)]).geometry.iloc[0]
+    expected = world.checkpoints([{"checkpoint_id": "k", "x": 30, "y": 98}]).geometry.iloc[0]
     assert lon == pytest.approx(expected.x, abs=1e-7) and lat == pytest.approx(expected.y, abs=1e-7)
     assert 115 < lon < 118 and 29 < lat < 31  # near Jiujiang: longitude first
 
@@ -246,7 +310,7 @@ def test_geojson_features_are_sorted(geojson_text: str) -> None:
     assert keys == sorted(keys)
 
 
-def test_geojson_metadata_member(geojson_text: str, audited) -> None:  # type: ignore[no-untyped-def]
+def test_geojson_metadata_member(geojson_text: str, audited: AuditResult) -> None:
     md = json.loads(geojson_text)["metadata"]
     assert md["as_of"] == "2020-03-16"
     assert md["counts"] == {"checkpoint": {"keep": 1, "rejected": 2, "remove": 1, "review": 1}}
@@ -255,7 +319,7 @@ def test_geojson_metadata_member(geojson_text: str, audited) -> None:  # type: i
     assert set(md["inputs"]) == {"roads", "checkpoints", "boundaries"}
 
 
-def test_geojson_reads_back_with_geopandas(tmp_path: Path, audited) -> None:  # type: ignore[no-untyped-def]
+def test_geojson_reads_back_with_geopandas(tmp_path: Path, audited: AuditResult) -> None:
     out = tmp_path / "report.geojson"
     write_report(audited.report, audited.metadata, str(out))
     back = gpd.read_file(out)
@@ -265,10 +329,12 @@ def test_geojson_reads_back_with_geopandas(tmp_path: Path, audited) -> None:  # 
     assert back["verdict"].tolist() == audited.report["verdict"].tolist()
     assert int(back.geometry.isna().sum()) == int(audited.report.geometry.isna().sum()) == 1
     b = back.geometry.dropna()
-    assert shapely.equals_exact(b.to_numpy(), audited.report.geometry.dropna().to_numpy(), tolerance=1e-7).all()
+    assert shapely.equals_exact(
+        b.to_numpy(), audited.report.geometry.dropna().to_numpy(), tolerance=1e-7
+    ).all()
 
 
-def test_geojson_streamed_chunks_equal_the_file(geojson_text: str, audited) -> None:  # type: ignore[no-untyped-def]
+def test_geojson_streamed_chunks_equal_the_file(geojson_text: str, audited: AuditResult) -> None:
     assert "".join(geojson_chunks(audited.report, audited.metadata)) == geojson_text
 
 
@@ -291,11 +357,11 @@ def test_geojson_values_are_json_ready(tmp_path: Path) -> None:
     assert doc["metadata"] == {"when": "2020-03-16", "n": 2, "x": None}
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # other formats and the target
 
 
-def test_parquet_and_csv_hold_the_same_subjects(tmp_path: Path, audited) -> None:  # type: ignore[no-untyped-def]
+def test_parquet_and_csv_hold_the_same_subjects(tmp_path: Path, audited: AuditResult) -> None:
     pq, csv = tmp_path / "r.parquet", tmp_path / "r.csv"
     assert write_report(audited.report, audited.metadata, str(pq)) == "parquet"
     assert write_report(audited.report, audited.metadata, str(csv)) == "csv"
@@ -305,7 +371,8 @@ def test_parquet_and_csv_hold_the_same_subjects(tmp_path: Path, audited) -> None
     assert back.crs.to_epsg() == 4326
     findings = [json.loads(x) for x in back["findings"]]
     assert [[f["rule_id"] for f in fl] for fl in findings] == [
-        [f["rule_id"] for f in fl] for fl in audited.report["findings"]]
+        [f["rule_id"] for f in fl] for fl in audited.report["findings"]
+    ]
     import pyarrow.parquet as pqm
 
     md = json.loads(pqm.read_schema(pq).metadata[b"transportmon"])
@@ -338,7 +405,7 @@ def test_never_over_an_input(tmp_path: Path) -> None:
     assert check_target(str(tmp_path / "r.geojson"), [src]) == (tmp_path / "r.geojson").resolve()
 
 
-def test_write_is_atomic_and_leaves_no_temporary(tmp_path: Path, audited) -> None:  # type: ignore[no-untyped-def]
+def test_write_is_atomic_and_leaves_no_temporary(tmp_path: Path, audited: AuditResult) -> None:
     out = tmp_path / "r.geojson"
     out.write_text("old", encoding="utf-8")
     write_report(audited.report, audited.metadata, str(out))
@@ -346,7 +413,7 @@ def test_write_is_atomic_and_leaves_no_temporary(tmp_path: Path, audited) -> Non
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.geojson"]
 
 
-def test_failed_write_keeps_the_old_report(tmp_path: Path, audited) -> None:  # type: ignore[no-untyped-def]
+def test_failed_write_keeps_the_old_report(tmp_path: Path, audited: AuditResult) -> None:
     out = tmp_path / "r.geojson"
     out.write_text("old", encoding="utf-8")
     broken = audited.report.copy()

@@ -50,6 +50,7 @@ LEVELS: Final = ("low", "medium", "high")
 #: dtype of the ``level`` column of :func:`resolve_levels`: ordered, so ``max`` and ``>= "medium"`` work.
 LEVEL_DTYPE: Final = pd.CategoricalDtype(list(LEVELS), ordered=True)
 
+#: The machine reasons in the ``reason`` column of the rejected rows.
 RejectReason = Literal["malformed-date", "unknown-level", "missing-adcode"]
 
 #: Columns of the two accepted forms, as named in error messages.

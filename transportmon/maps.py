@@ -20,18 +20,22 @@ exempt border, its crossings and the risk areas are re-derived by re-running the
 report's ``metadata`` when those files still exist (relative paths are tried from the working folder, then from the
 report's folder). When they do not, or when an input's SHA-256 differs from the recorded one, the map says so in its
 legend.
+
+The charts of the coach notebook (:func:`risk_timeline`, :func:`plot_risk_timeline`, :func:`plot_over_cap_trips`) live
+here too, so that the notebooks hold no logic of their own.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import json
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -104,7 +108,6 @@ BORDER_COLOUR = "#e7298a"
 TRIP_COLOUR = "#b10026"
 OTHER_TRIP_COLOUR = "#737373"
 OUTLINE_COLOUR = "#525252"
-SUBJECT_ZH = {"checkpoint": "检测点", "trip": "班次"}
 SEVERITY_ZH = {"violation": "违规", "warning": "警告", "info": "信息"}
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
@@ -483,6 +486,7 @@ _CSS = """
 """
 
 
+@functools.cache
 def _folium_classes() -> dict[str, type]:
     """folium elements of our own: a GeoJSON layer whose popups are pre-escaped HTML, a legend, an empty base layer."""
     from branca.element import MacroElement
@@ -1322,8 +1326,6 @@ def load_report(path: str | os.PathLike[str]) -> AuditResult:
         return AuditResult(report=report, metadata=md, config=config)
     return AuditResult(report=report, metadata=md, layers=context.layers, roads=context.roads, config=config)
 
-
-MapFormat = Literal["html", "png"]
 
 
 def report_map(report_path: str | os.PathLike[str], out: str | os.PathLike[str], *, date: str | None = None) -> Path:
