@@ -251,9 +251,6 @@ def test_out_in_a_missing_folder(data: Path, tmp_path: Path) -> None:
     assert "does not exist" in text(result)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="cli.py checks --out only after printing the GeoJSON to stdout (lead's file)"
-)
 def test_bad_out_prints_nothing_to_stdout(data: Path, tmp_path: Path) -> None:
     result = invoke(*audit_args(data, tmp_path / "nope" / "r.geojson", "--format", "geojson"))
     assert result.exit_code == 2

@@ -92,6 +92,8 @@ def _summary(result, out: str | None, lang: str, console: Console) -> None:  # t
         console.print(top)
         if len(act) > 20:
             console.print(f"… {len(act) - 20} more in the report", style="dim")
+    for w in md.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {w}", highlight=False)
     f = md["findings"]
     console.print(f"{t['violations']}: {f['violation']}   {t['warnings']}: {f['warning']}", highlight=False)
     if out:
@@ -127,29 +129,35 @@ def audit(
     encoding: Annotated[Optional[str], typer.Option(help="Text encoding of CSV inputs.")] = None,
 ) -> None:
     """Audit checkpoints and coach trips; write the report and print a summary."""
-    from .io.write import write_report
+    from .io.write import check_target, output_format, write_report
     from .pipeline import audit as run_audit
     from .report import filter_only
 
     datums = {k: v.value for k, v in (("checkpoints", checkpoints_datum), ("stops", stops_datum),
                                        ("roads", roads_datum), ("boundaries", boundaries_datum)) if v is not None}
+    given_inputs = [p for p in (data, roads, checkpoints, boundaries, risk_areas, stops, trips, stop_times, occupancy)
+                    if p is not None and not Path(p).is_dir()]
     try:
+        # Refuse a bad --out before the work, and before anything reaches stdout.
+        output_format(out)
+        if out != "-":
+            check_target(out, given_inputs)
         result = run_audit(data, roads=roads, checkpoints=checkpoints, boundaries=boundaries, risk_areas=risk_areas,
                            stops=stops, trips=trips, stop_times=stop_times, gtfs=gtfs, occupancy=occupancy,
                            as_of=as_of, config=config, datums=datums, encoding=encoding)
         report = filter_only(result.report, only.value if only else None)
-        inputs = [p for p in (data, roads, checkpoints, boundaries, risk_areas, stops, trips, stop_times, occupancy)
-                  if p is not None and not Path(p).is_dir()] + [
-            Path(m["path"]) for m in result.metadata["inputs"].values() if m.get("path")]
+        inputs = given_inputs + [Path(m["path"]) for m in result.metadata["inputs"].values() if m.get("path")]
+        if out != "-":
+            check_target(out, inputs)
         to_stdout = out == "-" or fmt is Fmt.geojson
         if to_stdout:
             write_report(report, result.metadata, "-")
         if out != "-":
             write_report(report, result.metadata, out, inputs=inputs)
         if map_out is not None:
-            from .maps import html_map
+            from .maps import html_map, png_map
 
-            html_map(result, map_out)
+            (png_map if map_out.suffix.lower() in (".png", ".svg", ".pdf") else html_map)(result, map_out)
     except TransportmonError as exc:
         _fail(exc)
         return
@@ -159,6 +167,23 @@ def audit(
     elif fmt is Fmt.table or to_stdout:
         _summary(result, None if out == "-" else out, lang.value, console)
     raise typer.Exit(code=result.exit_code(fail_on.value))
+
+
+@app.command("map")
+def map_cmd(
+    report: Annotated[Path, typer.Argument(help="Report written by transportmon audit (.geojson or .parquet).")],
+    out: Annotated[Path, typer.Option("--out", help="map.html (self-contained) or map.png/.svg/.pdf.")] = Path("map.html"),
+    date: Annotated[Optional[str], typer.Option("--date", help="Risk areas in effect on this date (default: as-of).")] = None,
+) -> None:
+    """A map of a saved report: roads by class, exempt border, checkpoints by verdict, risk areas, over-cap trips."""
+    from .maps import report_map
+
+    try:
+        written = report_map(report, out, date=date)
+    except TransportmonError as exc:
+        _fail(exc)
+        return
+    err.print(f"map: {written}", highlight=False)
 
 
 @app.command()

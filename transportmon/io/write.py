@@ -132,6 +132,10 @@ def write_report(report: gpd.GeoDataFrame, metadata: dict[str, Any], out: str,
         else:
             os.close(fd)
             _flat(report).drop(columns=report.geometry.name).to_csv(tmp, index=False, encoding="utf-8")
+        # mkstemp makes the file private (0600); a report is an ordinary file, so give it the usual umask mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, target)
     except BaseException:
         try:
