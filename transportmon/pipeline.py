@@ -492,9 +492,9 @@ def _audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig) -> tuple[gpd.GeoDa
 
 
 def _display_path(p: Path) -> str:
-    """Path as given relative to the working folder when below it (stable across machines), else absolute."""
+    """The path relative to the working folder when it lies below it (stable across machines), else absolute."""
+    full = p.resolve()
     try:
-        return Path(os.path.relpath(p.resolve(), Path.cwd())).as_posix() if not os.path.relpath(
-            p.resolve(), Path.cwd()).startswith("..") else p.resolve().as_posix()
+        return full.relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
-        return p.resolve().as_posix()
+        return full.as_posix()
