@@ -51,11 +51,14 @@ VERDICT_STYLE = {"keep": "green", "remove": "red", "review": "yellow", "inactive
 TEXT = {
     "zh": {"title": "transportmon 核查摘要", "subject": "对象", "verdict": "结论", "count": "数量", "asof": "核查日期",
            "report": "报告", "violations": "违规对象", "warnings": "警告对象", "policy": "依据", "top": "需处理的对象",
-           "sample": "内置九江2020样例（部分图层为示意数据，见 data/jiujiang-2020/README.md）"},
+           "from_manifest": "（数据目录 manifest.toml 的默认日期）", "today": "（今天）",
+           "sample": "内置九江2020样例：默认核查日期为意见发布日2020-03-16；部分图层为示意数据，见 data/jiujiang-2020/README.md"},
     "en": {"title": "transportmon audit summary", "subject": "subject", "verdict": "verdict", "count": "count",
            "asof": "as of", "report": "report", "violations": "subjects with violations",
            "warnings": "subjects with warnings", "policy": "policy", "top": "subjects to act on",
-           "sample": "embedded Jiujiang 2020 sample (some layers illustrative; see data/jiujiang-2020/README.md)"},
+           "from_manifest": " (the data folder's default, manifest.toml)", "today": " (today)",
+           "sample": "embedded Jiujiang 2020 sample: as-of defaults to 2020-03-16, the opinion's publication date; "
+                     "some layers are illustrative (see data/jiujiang-2020/README.md)"},
 }
 
 
@@ -67,7 +70,9 @@ def _fail(exc: Exception) -> None:
 def _summary(result, out: str | None, lang: str, console: Console) -> None:  # type: ignore[no-untyped-def]
     t = TEXT[lang]
     md = result.metadata
-    console.print(f"[bold]{t['title']}[/]  {t['asof']}: {md['as_of']}  {t['policy']}: {md['policy']}", highlight=False)
+    source = {"manifest.toml": t["from_manifest"], "today": t["today"]}.get(md.get("as_of_source", ""), "")
+    console.print(f"[bold]{t['title']}[/]  {t['asof']}: {md['as_of']}{source}  {t['policy']}: {md['policy']}",
+                  highlight=False)
     if md.get("sample"):
         console.print(t["sample"], style="dim")
     table = Table(show_header=True, header_style="bold")

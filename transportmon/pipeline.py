@@ -86,6 +86,8 @@ class Inputs:
     as_of: pd.Timestamp
     manifest: dict[str, Any]
     use_sample: bool
+    as_of_source: str = "--as-of"
+    """Where the as-of date came from: ``--as-of``, the folder's ``manifest.toml``, or ``today``."""
 
 
 @dataclass
@@ -208,9 +210,13 @@ def load_inputs(
     else:
         overrides = manifest.get("rules", {})
         cfg = load_config(config, **overrides) if config is not None else make_config(**overrides)
-    day = _as_date(as_of, "--as-of") or _as_date(manifest.get("as_of"), f"{data_dir}/{MANIFEST} as_of")
+    day = _as_date(as_of, "--as-of")
+    as_of_source = "--as-of"
     if day is None:
-        day = pd.Timestamp(date.today())
+        day = _as_date(manifest.get("as_of"), f"{data_dir}/{MANIFEST} as_of")
+        as_of_source = MANIFEST
+    if day is None:
+        day, as_of_source = pd.Timestamp(date.today()), "today"
     datum_of = {**manifest.get("datum", {}), **(datums or {})}
     for layer, d in datum_of.items():
         if d not in ("wgs84", "gcj02", "bd09"):
@@ -257,7 +263,8 @@ def load_inputs(
         inputs_meta["boundaries"] = {"path": None, "source": boundary_source, "rows": len(frame)}
     if {"trips", "stop_times", "stops"} <= set(layers):
         _check_trip_references(layers)
-    return Inputs(layers=layers, meta=inputs_meta, config=cfg, as_of=day, manifest=manifest, use_sample=use_sample)
+    return Inputs(layers=layers, meta=inputs_meta, config=cfg, as_of=day, manifest=manifest, use_sample=use_sample,
+                  as_of_source=as_of_source)
 
 
 
@@ -357,6 +364,7 @@ def audit(
     counts = verdict_counts(report)
     metadata: dict[str, Any] = {
         "tool": "transportmon", "version": __version__, "as_of": day.strftime("%Y-%m-%d"),
+        "as_of_source": inputs.as_of_source,
         "policy": cfg.policy, "rules": cfg.to_dict(), "metric_crs": crs.to_string(),
         "inputs": inputs_meta, "counts": counts, "findings": finding_counts(report),
         "rules_run": rules_run, "rules_skipped": skipped,
