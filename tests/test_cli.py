@@ -11,7 +11,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 import world
-from click.testing import Result
+from typer.testing import Result
 from typer.testing import CliRunner
 
 from transportmon.cli import app
