@@ -25,4 +25,11 @@ def audit(*args: Any, **kwargs: Any) -> AuditResult:
     return _audit(*args, **kwargs)
 
 
-__all__ = ["audit", "__version__"]
+def validate(*args: Any, **kwargs: Any) -> Any:
+    """Check the inputs only; see :func:`transportmon.validate.validate_inputs`."""
+    from .validate import validate_inputs
+
+    return validate_inputs(*args, **kwargs)
+
+
+__all__ = ["audit", "validate", "__version__"]

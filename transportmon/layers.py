@@ -9,6 +9,7 @@ row number in ``row`` so that every input row can be accounted for.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -19,26 +20,61 @@ import shapely
 
 from ._errors import InputError
 
-#: Chinese and common alternative column names accepted for each contract column (lower-cased match).
+#: Chinese and alternative column names accepted for each contract column. Keys are matched after
+#: :func:`column_key` (NFKC, lower case, no spaces, a trailing unit in brackets dropped: ``核定座位（座）`` is
+#: ``核定座位``). A contract column already present wins over an alias; ``序号`` (a row's serial number) is never an
+#: id. The README section "Chinese files" lists the same table.
 ALIASES: dict[str, str] = {
     # checkpoints
-    "检测点编号": "checkpoint_id", "卡点编号": "checkpoint_id", "id": "id",
-    "名称": "name", "检测点名称": "name", "卡点名称": "name",
-    "设立日期": "opened", "启用日期": "opened", "撤销日期": "closed", "撤除日期": "closed",
-    "是否劝返": "turn_back", "劝返": "turn_back", "是否限制货车": "blocks_freight", "拦截货车": "blocks_freight",
+    "检测点编号": "checkpoint_id", "卡点编号": "checkpoint_id", "检查站编号": "checkpoint_id",
+    "检测站编号": "checkpoint_id", "检测点id": "checkpoint_id",
+    "名称": "name", "检测点名称": "name", "卡点名称": "name", "检查站名称": "name",
+    "设立日期": "opened", "启用日期": "opened", "设立时间": "opened", "启用时间": "opened",
+    "撤销日期": "closed", "撤除日期": "closed", "撤销时间": "closed", "撤除时间": "closed", "关闭日期": "closed",
+    "是否劝返": "turn_back", "劝返": "turn_back",
+    "是否限制货车": "blocks_freight", "拦截货车": "blocks_freight", "是否拦截货车": "blocks_freight",
+    "限制货车": "blocks_freight",
     # roads
-    "道路编号": "road_id", "路线编号": "ref", "公路等级": "road_class", "道路等级": "road_class", "道路名称": "name",
+    "道路编号": "road_id", "路段编号": "road_id", "路线编号": "ref", "路线代码": "ref", "国省道编号": "ref",
+    "公路等级": "road_class", "道路等级": "road_class", "行政等级": "road_class",
+    "道路名称": "name", "路线名称": "name",
     # boundaries / risk areas
-    "行政区划代码": "adcode", "区划代码": "adcode", "级别": "level", "风险等级": "level",
-    "生效日期": "valid_from", "失效日期": "valid_to", "发布日期": "as_of",
-    # stops, trips, stop_times
-    "站点编号": "stop_id", "站点名称": "name", "班次编号": "trip_id", "班次日期": "service_date",
-    "线路类型": "service_type", "核定座位": "seats", "核定座位数": "seats", "实载人数": "passengers",
-    "乘客数": "passengers", "线路编号": "route_id", "站序": "stop_sequence", "上客": "pickup", "下客": "dropoff",
+    "行政区划代码": "adcode", "区划代码": "adcode", "行政代码": "adcode", "行政区代码": "adcode",
+    "行政区名称": "name", "区划名称": "name",
+    "级别": "level", "行政级别": "level", "风险等级": "level", "风险级别": "level",
+    "生效日期": "valid_from", "失效日期": "valid_to", "解除日期": "valid_to",
+    "发布日期": "as_of", "公布日期": "as_of", "通报日期": "as_of",
+    "来源": "source", "信息来源": "source", "数据来源": "source",
+    # stops
+    "站点编号": "stop_id", "车站编号": "stop_id", "站点代码": "stop_id", "站点名称": "name", "车站名称": "name",
+    # trips
+    "班次编号": "trip_id", "班次号": "trip_id", "班次": "trip_id",
+    "班次日期": "service_date", "发车日期": "service_date", "运行日期": "service_date",
+    "线路类型": "service_type", "客运类型": "service_type", "班线类型": "service_type",
+    "核定座位": "seats", "核定座位数": "seats", "座位数": "seats", "核载人数": "seats", "额定座位": "seats",
+    "实载人数": "passengers", "乘客数": "passengers", "实载": "passengers", "载客人数": "passengers",
+    "线路编号": "route_id", "线路代码": "route_id",
+    # stop_times
+    "站序": "stop_sequence", "停靠顺序": "stop_sequence", "站点顺序": "stop_sequence",
+    "上客": "pickup", "是否上客": "pickup", "下客": "dropoff", "是否下客": "dropoff",
     # Shapefile (.dbf) field names are cut to 10 characters
     "checkpoint": "checkpoint_id", "blocks_fre": "blocks_freight", "service_da": "service_date",
     "service_ty": "service_type", "stop_seque": "stop_sequence",
 }
+
+_UNIT_SUFFIX = re.compile(r"[(（\[【][^)）\]】]*[)）\]】]$")
+
+
+def column_key(name: object) -> str:
+    """The key a header is matched on: NFKC (full-width → ASCII), no BOM, no spaces, lower case, no unit suffix.
+
+    ``"  经度（°）"``, ``"\ufeff经度"`` and ``"ＬＯＮ"`` all give the key of ``经度`` / ``lon``.
+    """
+    text = unicodedata.normalize("NFKC", str(name)).replace("\ufeff", "")
+    text = re.sub(r"\s+", "", text).lower()
+    stripped = _UNIT_SUFFIX.sub("", text)
+    return stripped or text
+
 
 #: Required columns per layer (DESIGN §2).
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -62,8 +98,10 @@ GEOMETRY_TYPES: dict[str, tuple[str, ...]] = {
     "risk_areas": ("Polygon", "MultiPolygon"),
 }
 
-TRUE_WORDS = {"true", "t", "yes", "y", "1", "是", "有", "√", "1.0"}
-FALSE_WORDS = {"false", "f", "no", "n", "0", "否", "无", "", "0.0", "nan", "none"}
+#: Accepted spellings of booleans (after NFKC and lower case); an empty cell is false.
+TRUE_WORDS = {"true", "t", "yes", "y", "1", "1.0", "是", "有", "√", "✓", "✔", "对", "真"}
+FALSE_WORDS = {"false", "f", "no", "n", "0", "0.0", "否", "无", "没有", "不", "×", "✗", "✘", "错", "假", "", "nan",
+               "none"}
 
 REJECTED_COLUMNS = ["subject", "subject_id", "reason", "detail", "row"]
 
@@ -85,18 +123,31 @@ class Layer:
 
 
 def rename_aliases(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rename Chinese / alternative headers to contract names; a contract column already present wins."""
+    """Rename Chinese / alternative headers to contract names (see :data:`ALIASES`); a contract column already
+    present wins, and of two headers naming the same contract column the first (leftmost) wins."""
     mapping: dict[object, str] = {}
     taken = {str(c).strip() for c in frame.columns}
     for col in frame.columns:
         key = str(col).strip()
         target = ALIASES.get(key) or ALIASES.get(key.lower())
-        if target is None and key.lower() in CONTRACT_COLUMNS:
-            target = key.lower()
+        if target is None:
+            k = column_key(col)
+            target = ALIASES.get(k) or (k if k in CONTRACT_COLUMNS else None)
         if target and target != key and target not in taken:
             mapping[col] = target
             taken.add(target)
     return frame.rename(columns=mapping)
+
+
+def is_known_column(name: object) -> bool:
+    """Whether a header names a contract column, an alias of one, or a lon/lat column (finding a header row)."""
+    k = column_key(name)
+    return k in CONTRACT_COLUMNS or k in ALIASES or k in LON_NAMES or k in LAT_NAMES
+
+
+#: Headers of point coordinates in a table (matched by :func:`column_key`).
+LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度", "东经", "经度坐标")
+LAT_NAMES = ("lat", "latitude", "y", "纬度", "北纬", "纬度坐标")
 
 
 CONTRACT_COLUMNS = {c for cols in REQUIRED.values() for c in cols} | {
@@ -109,7 +160,12 @@ def require_columns(frame: pd.DataFrame, layer: str, path: str | None) -> None:
     """Raise :class:`InputError` naming the file, the missing column and what is allowed."""
     missing = [c for c in REQUIRED[layer] if c not in frame.columns]
     if missing:
-        found = ", ".join(map(str, frame.columns)) or "none"
+        # The file's own headers: lon/lat were turned into the geometry, the row number is ours.
+        shown = [str(c) for c in frame.columns if c not in ("_lon_raw", "_lat_raw", "row")
+                 and not (isinstance(frame, gpd.GeoDataFrame) and c == frame.geometry.name)]
+        if "_lon_raw" in frame.columns:
+            shown.append("lon/lat")
+        found = ", ".join(shown) or "none"
         raise InputError(
             path or f"<{layer}>",
             f"the {layer} layer has no column {', '.join(repr(m) for m in missing)}",
@@ -117,48 +173,107 @@ def require_columns(frame: pd.DataFrame, layer: str, path: str | None) -> None:
         )
 
 
+def _on_distinct(parse):  # type: ignore[no-untyped-def]
+    """Run an elementwise parser on a column's distinct values only and spread the results over the rows.
+
+    A column of ten million ``stop_sequence`` or ``pickup`` cells holds a handful of distinct values; text
+    normalisation and regular expressions then run on those, not on every row. Small or mostly-unique columns are
+    parsed directly. Results are the same either way.
+    """
+    import functools
+
+    @functools.wraps(parse)
+    def wrapper(values: pd.Series):  # type: ignore[no-untyped-def]
+        if len(values) < 4096 or values.dtype == object:  # objects: 1, 1.0 and True hash alike but read apart
+            return parse(values)
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        if len(uniques) > len(values) // 4:
+            return parse(values)
+        codes = np.where(codes < 0, len(uniques), codes)  # missing values are one more distinct value
+        first = np.full(len(uniques) + 1, len(values))
+        np.minimum.at(first, codes, np.arange(len(values)))
+        present = first < len(values)
+        distinct = values.iloc[first[present]]  # a row of each distinct value, as it is in the column
+        codes = np.cumsum(present)[codes] - 1
+        out = parse(distinct)
+        spread = [part.take(codes).set_axis(values.index) for part in (out if isinstance(out, tuple) else (out,))]
+        return tuple(spread) if isinstance(out, tuple) else spread[0]
+
+    return wrapper
+
+
 def as_text(values: pd.Series) -> pd.Series:
     """Ids and codes as stripped text; numbers read from a GIS file lose a trailing ``.0``."""
     out = values.astype("string").str.strip()
-    out = out.str.replace(r"^(-?\d+)\.0$", r"\1", regex=True)
+    numeric = out.str.endswith(".0").fillna(False).to_numpy(bool)  # the regex only where it can apply
+    if numeric.any():
+        out = out.where(~numeric, out.str.replace(r"^(-?\d+)\.0$", r"\1", regex=True))
     return out.mask(out == "")
 
 
-_DATE_SEP = re.compile(r"[年月/.]")
+_DATE = re.compile(
+    r"(?P<y>\d{4})(?:\s*(?P<sep>[-/.年])\s*(?P<m>\d{1,2})\s*(?:(?P=sep)|月)\s*(?P<d>\d{1,2})\s*[日号]?"
+    r"|(?P<cm>\d{2})(?P<cd>\d{2}))"
+    # an optional time of day, dropped: 08:00, 08:00:00.5, T08:00Z, 8时30分, +08:00
+    r"(?:(?:\s+|\s*T\s*|(?<=[日号])\s*)(?P<h>\d{1,2})(?:[:时点](?P<mi>\d{1,2})?(?:[:分](?P<s>\d{1,2}(?:\.\d+)?)?秒?)?)?"
+    r"\s*(?:Z|[+-]\d{2}:?\d{2})?)?"
+)
 
 
+@_on_distinct
 def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Parse dates in the forms Chinese offices write them; returns (dates, malformed-mask).
 
-    Accepted: ``2020-03-16``, ``2020/3/16``, ``2020.03.16``, ``2020年3月16日``, and datetime values. Empty is NaT and
-    not malformed (the caller decides whether the column may be empty).
+    Accepted: ``2020-03-16``, ``2020/3/16``, ``2020.03.16``, ``2020年3月16日`` (or ``号``), ``20200316``, full-width
+    digits, any of them with a time of day (``2020-03-16 08:00``, ``2020/3/16 8:00:00``, ``2020-03-16T08:00+08:00``,
+    ``2020年3月16日8时``) which is dropped, and datetime values. Years 1–9999 (``9999-12-31`` is a common "never"
+    in Chinese databases). Day-first and two-digit years (``16/03/2020``, ``20/3/16``) are ambiguous and malformed.
+    Empty is NaT and not malformed (the caller decides whether the column may be empty).
     """
     if pd.api.types.is_datetime64_any_dtype(values):
-        dates = pd.to_datetime(values).dt.tz_localize(None) if getattr(values.dt, "tz", None) else values
+        dates = values.dt.tz_localize(None) if getattr(values.dt, "tz", None) else values
         return dates.dt.normalize().astype("datetime64[s]"), pd.Series(False, index=values.index)
-    text = values.astype("string").str.strip()
-    text = text.str.replace("日", "", regex=False).str.replace(_DATE_SEP, "-", regex=True)
-    text = text.str.replace(r"[ T]00:00(:00)?$", "", regex=True)
+    text = values.astype("string").str.normalize("NFKC").str.strip()
     empty = text.isna() | (text == "")
-    dates = pd.to_datetime(text.where(~empty), format="%Y-%m-%d", errors="coerce")
-    bad = ~empty & dates.isna()
+    parts = text.str.extract(f"^(?:{_DATE.pattern})$")
+    month = parts["m"].fillna(parts["cm"])
+    day = parts["d"].fillna(parts["cd"])
+    hour = pd.to_numeric(parts["h"], errors="coerce")
+    minute = pd.to_numeric(parts["mi"], errors="coerce")
+    second = pd.to_numeric(parts["s"], errors="coerce")
+    bad_time = (hour > 23).fillna(False) | (minute > 59).fillna(False) | (second >= 61).fillna(False)
+    bad_time = bad_time | parts["y"].eq("0000").fillna(False)  # there is no year 0
+    iso = (parts["y"] + "-" + month.str.zfill(2) + "-" + day.str.zfill(2)).where(~bad_time.astype(bool))
+    dates = pd.to_datetime(iso.where(~empty), format="%Y-%m-%d", errors="coerce")
+    bad = (~empty & dates.isna()).astype(bool)
     return dates.astype("datetime64[s]"), bad
 
 
+@_on_distinct
 def parse_bools(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse booleans written as true/false, 1/0, yes/no, 是/否; empty is False. Returns (bools, malformed-mask)."""
-    text = values.astype("string").str.strip().str.lower().fillna("")
+    """Parse booleans written as true/false, 1/0, yes/no, 是/否, 有/无, √/×; empty is False. Returns (bools,
+    malformed-mask)."""
+    text = values.astype("string").str.normalize("NFKC").str.strip().str.lower().fillna("")
     is_true = text.isin(TRUE_WORDS)
     is_false = text.isin(FALSE_WORDS)
     return is_true.astype(bool), (~is_true & ~is_false).astype(bool)
 
 
+_COUNT_UNIT = re.compile(r"\s*(?:座|人|位|个|名|席)$")
+
+
+@_on_distinct
 def parse_ints(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse whole numbers; returns (Int64 values, malformed-mask). ``45.0`` is 45; ``45.5`` and ``abc`` are malformed."""
-    num = pd.to_numeric(values.astype("string").str.strip(), errors="coerce")
-    whole = num.notna() & np.isfinite(num.astype(float)) & (num == np.floor(num)) & (num.abs() < 2**53)
-    out = num.where(whole).astype("Int64")
-    return out, ~whole.astype(bool)
+    """Parse whole numbers; returns (Int64 values, malformed-mask). ``45.0`` is 45; ``45.5`` and ``abc`` are malformed.
+
+    Full-width digits and a trailing count word (``45座``, ``23人``) are accepted, as Chinese sheets write them.
+    """
+    text = values.astype("string").str.normalize("NFKC").str.strip().str.replace(_COUNT_UNIT, "", regex=True)
+    num = pd.to_numeric(text, errors="coerce").astype("Float64")
+    finite = num.notna() & np.isfinite(num.fillna(0.0).to_numpy(dtype=float))
+    whole = (finite & (num == num.round()) & (num.abs() < 2**53)).fillna(False).astype(bool)
+    out = num.where(whole).round().astype("Int64")
+    return out, ~whole
 
 
 class _Rejector:
@@ -202,9 +317,34 @@ class _Rejector:
             # coordinates, swapped lon/lat), would make the GeoJSON invalid.
             b = geoms.bounds
             in_range = (b.minx >= -180) & (b.maxx <= 180) & (b.miny >= -90) & (b.maxy <= 90)
-            keep = geoms.notna() & ~geoms.is_empty & geoms.is_valid & in_range
+            keep = _present(geoms) & geoms.is_valid & in_range
             return gpd.GeoDataFrame(out, geometry=geoms.where(keep, None), crs="EPSG:4326")
         return out
+
+
+def _present(geoms: gpd.GeoSeries) -> pd.Series:
+    """Rows with a geometry that is not empty (without GeoSeries.notna's warning about empty geometries)."""
+    arr = geoms.to_numpy()
+    return pd.Series(~shapely.is_missing(arr) & ~shapely.is_empty(arr), index=geoms.index)
+
+
+def _repair(geoms: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """``make_valid`` (keeping polygons polygonal) where ``which``; a geometry GEOS cannot repair (non-finite
+    coordinates, a shell with too few points) is left as it is, and validation rejects it."""
+    out = geoms.copy()
+    finite = np.isfinite(shapely.bounds(geoms)).all(axis=1)
+    idx = np.flatnonzero(which & finite)
+    if not len(idx):
+        return out
+    try:
+        out[idx] = shapely.make_valid(geoms[idx], method="structure", keep_collapsed=False)
+    except shapely.errors.GEOSException:  # one unrepairable geometry fails the whole array: go one by one
+        for i in idx:
+            try:
+                out[i] = shapely.make_valid(geoms[i], method="structure", keep_collapsed=False)
+            except shapely.errors.GEOSException:
+                pass
+    return out
 
 
 def empty_rejected() -> pd.DataFrame:
@@ -230,7 +370,7 @@ def _check_ids(rej: _Rejector, unique: bool) -> None:
 
 def _check_geometry(rej: _Rejector, frame: gpd.GeoDataFrame, layer: str, *, required: bool = True) -> None:
     geoms = frame.geometry
-    missing = geoms.isna() | geoms.is_empty
+    missing = ~_present(geoms)
     if required:
         detail: pd.Series | str = "no geometry"
         if "_lon_raw" in frame.columns:
@@ -245,8 +385,12 @@ def _check_geometry(rej: _Rejector, frame: gpd.GeoDataFrame, layer: str, *, requ
     b = geoms.bounds
     out = present & ~((b.minx >= -180) & (b.maxx <= 180) & (b.miny >= -90) & (b.maxy <= 90))
     bt = b.round(3).astype("string").fillna("")  # column-wise: rows without geometry have NaN bounds
+    swapped = (b.minx >= -90) & (b.maxx <= 90) & (b.miny >= -180) & (b.maxy <= 180)
+    metres = b.abs().max(axis=1) > 1000
+    hint = pd.Series("", index=frame.index, dtype="string").mask(swapped, " (lat/lon swapped?)").mask(
+        metres, " (projected metres? give the file's CRS or reproject to EPSG:4326)")
     rej.reject(out, "coordinates-out-of-range",
-               "bounds " + bt.minx + "," + bt.miny + "," + bt.maxx + "," + bt.maxy + " are not WGS-84 lon/lat")
+               "bounds " + bt.minx + "," + bt.miny + "," + bt.maxx + "," + bt.maxy + " are not WGS-84 lon/lat" + hint)
     coords_nan = present & ~np.isfinite(b.to_numpy()).all(axis=1)
     rej.reject(coords_nan, "invalid-geometry", "non-finite coordinates")
     invalid = present & ~geoms.is_valid
@@ -306,8 +450,10 @@ def validate_checkpoints(frame: pd.DataFrame, path: str | None = None) -> Layer:
     return _finish("checkpoints", frame, rej, len(frame), path)
 
 
-LEVEL_WORDS = {"province": "province", "省": "province", "city": "city", "市": "city", "county": "county",
-               "区县": "county", "县": "county", "区": "county", "district": "county"}
+LEVEL_WORDS = {"province": "province", "省": "province", "省级": "province", "city": "city", "市": "city",
+               "市级": "city", "地级": "city", "地级市": "city", "prefecture": "city", "county": "county",
+               "区县": "county", "县区": "county", "县": "county", "区": "county", "县级": "county",
+               "区县级": "county", "district": "county"}
 
 
 def validate_boundaries(frame: pd.DataFrame, path: str | None = None) -> Layer:
@@ -323,11 +469,9 @@ def validate_boundaries(frame: pd.DataFrame, path: str | None = None) -> Layer:
     # Admin polygons from real sources are often slightly invalid (self-touching rings): repair, don't reject.
     # method="structure" with keep_collapsed=False keeps the result polygonal.
     geoms = frame.geometry
-    fixable = (geoms.notna() & ~geoms.is_empty & ~geoms.is_valid).to_numpy()
+    fixable = (_present(geoms) & ~geoms.is_valid).to_numpy()
     if fixable.any():
-        fixed = geoms.to_numpy().copy()
-        fixed[fixable] = shapely.make_valid(fixed[fixable], method="structure", keep_collapsed=False)
-        frame = frame.set_geometry(gpd.GeoSeries(fixed, index=frame.index, crs=frame.crs))
+        frame = frame.set_geometry(gpd.GeoSeries(_repair(geoms.to_numpy(), fixable), index=frame.index, crs=frame.crs))
         rej.frame = frame
     _check_geometry(rej, frame, "boundaries")
     frame["adcode"] = rej.ids
@@ -360,6 +504,23 @@ SERVICE_TYPES: dict[str, str] = {
     "charter": "charter", "包车": "charter", "chartered": "charter",
     "other": "other", "其他": "other", "公交": "other", "bus": "other",
 }
+#: Longer Chinese names are read by the word they contain: 省际班车, 市际班线, 定线客运 → scheduled; 旅游包车 →
+#: charter; 城乡公交, 其他客运 → other. 包车 is checked first (班车 and 包车 never share a name).
+SERVICE_TYPE_WORDS: tuple[tuple[str, str], ...] = (
+    ("包车", "charter"), ("班车", "scheduled"), ("班线", "scheduled"), ("定线", "scheduled"),
+    ("公交", "other"), ("其他", "other"), ("出租", "other"),
+)
+
+
+@_on_distinct
+def service_types(values: pd.Series) -> pd.Series:
+    """``service_type`` as scheduled / charter / other (NA when not recognised); see :data:`SERVICE_TYPES`."""
+    text = values.astype("string").str.normalize("NFKC").str.strip()
+    norm = text.str.lower().map(SERVICE_TYPES)
+    for word, kind in SERVICE_TYPE_WORDS:
+        hit = text.str.contains(word, regex=False).fillna(False).astype(bool)
+        norm = norm.mask(norm.isna() & hit, kind)
+    return norm.astype("string")
 
 
 def validate_trips(frame: pd.DataFrame, path: str | None = None) -> Layer:
@@ -372,7 +533,7 @@ def validate_trips(frame: pd.DataFrame, path: str | None = None) -> Layer:
     rej.reject(bad | dates.isna(), "malformed-date", "service_date=" + frame["service_date"].astype("string").fillna(""))
     frame["service_date"] = dates
     stype = frame["service_type"].astype("string").str.strip()
-    norm = stype.str.lower().map(SERVICE_TYPES).fillna(stype.map(SERVICE_TYPES))
+    norm = service_types(stype)
     rej.reject(norm.isna(), "malformed-value", "service_type=" + stype.fillna("")
                + "; allowed scheduled/charter/other (班车/包车/其他)")
     frame["service_type"] = norm
@@ -404,7 +565,8 @@ def validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> Layer:
     rej.reject(rej.ids.isna(), "missing-id", "trip_id is empty")
     rej.reject(frame["stop_id"].isna(), "missing-id", "stop_id is empty")
     seq, bad = parse_ints(frame["stop_sequence"])
-    rej.reject(bad, "malformed-value", "stop_sequence=" + frame["stop_sequence"].astype("string").fillna(""))
+    if bad.any():  # the detail text is built only for rows that need it (stop_times may have 10 million rows)
+        rej.reject(bad, "malformed-value", "stop_sequence=" + frame["stop_sequence"].astype("string").fillna(""))
     frame["stop_sequence"] = seq
     dup = rej.ok & frame[["trip_id", "stop_sequence"]].duplicated(keep="first")
     rej.reject(dup, "duplicate-id", "trip_id and stop_sequence repeat an earlier row")
@@ -412,7 +574,8 @@ def validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> Layer:
         if col in frame.columns:
             text = frame[col].astype("string").str.strip()
             flags, badb = parse_bools(text)
-            rej.reject(badb, "malformed-value", f"{col}=" + text.fillna("") + "; allowed 0/1")
+            if badb.any():
+                rej.reject(badb, "malformed-value", f"{col}=" + text.fillna("") + "; allowed 0/1")
             frame[col] = flags.where(text.notna() & (text != ""), True)
         else:
             frame[col] = True
@@ -449,22 +612,55 @@ def validate_risk_areas(frame: pd.DataFrame, path: str | None = None) -> Layer:
     require_columns(frame, "risk_areas", path)
     frame = frame.copy()
     frame["row"] = np.arange(len(frame), dtype="int64")
+    geom_reason = pd.Series("", index=frame.index, dtype="string")
+    geom_detail = pd.Series("", index=frame.index, dtype="string")
     if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns:
         geoms = frame.geometry
-        bad_geom = (geoms.notna() & ~geoms.is_empty & ~geoms.is_valid).to_numpy()
+        bad_geom = (_present(geoms) & ~geoms.is_valid).to_numpy()
         if bad_geom.any():  # repair rather than reject: designation polygons are hand-drawn
-            fixed = geoms.to_numpy().copy()
-            fixed[bad_geom] = shapely.make_valid(fixed[bad_geom], method="structure", keep_collapsed=False)
-            frame = frame.set_geometry(gpd.GeoSeries(fixed, index=frame.index, crs=frame.crs))
+            frame = frame.set_geometry(gpd.GeoSeries(_repair(geoms.to_numpy(), bad_geom), index=frame.index,
+                                                     crs=frame.crs))
+        # A geometry that cannot be an area is dropped; the row then stands on its adcode, or is rejected for it.
+        geoms = frame.geometry
+        present = _present(geoms)
+        types = geoms.geom_type.where(present)
+        b = geoms.bounds
+        finite = pd.Series(np.isfinite(b.to_numpy()).all(axis=1), index=frame.index)
+        in_range = finite & (b.minx >= -180) & (b.maxx <= 180) & (b.miny >= -90) & (b.maxy <= 90)
+        wrong = present & ~types.isin(GEOMETRY_TYPES["risk_areas"])
+        outside = present & ~wrong & ~in_range
+        still_invalid = present & ~wrong & ~outside & ~geoms.is_valid
+        geom_reason = geom_reason.mask(wrong, "wrong-geometry-type").mask(outside, "coordinates-out-of-range").mask(
+            still_invalid, "invalid-geometry")
+        geom_detail = geom_detail.mask(wrong, "got " + types.astype("string").fillna("") + ", allowed Polygon/"
+                                       "MultiPolygon").mask(outside, "coordinates are not WGS-84 lon/lat").mask(
+            still_invalid, "the polygon cannot be repaired")
+        drop = (geom_reason != "").to_numpy()
+        if drop.any():
+            kept = geoms.to_numpy().copy()
+            kept[drop] = None
+            frame = frame.set_geometry(gpd.GeoSeries(kept, index=frame.index, crs=frame.crs))
+    # The date forms every other layer accepts (20200316, 2020年3月16日 8时 …): written as ISO for the designations,
+    # an illegible cell left as it is for them to reject.
+    for col in ("as_of", "valid_from", "valid_to"):
+        if col in frame.columns and not pd.api.types.is_datetime64_any_dtype(frame[col]):
+            dates, _ = parse_dates(frame[col])
+            iso = dates.dt.strftime("%Y-%m-%d").astype("string")
+            frame[col] = iso.where(dates.notna(), frame[col].astype("string"))
     try:
         intervals, rejected = normalize_designations(frame.drop(columns="row"))
     except DesignationFormError as exc:
         raise InputError(path or "<risk_areas>", str(exc), "") from exc
+    rows = rejected["row"].to_numpy(dtype="int64")
+    reason = rejected["reason"].astype(str).to_numpy(dtype=object)
+    detail = _risk_detail(frame, rows)
+    # A row rejected for want of an adcode whose geometry was dropped: say what was wrong with the geometry.
+    by_geom = (reason == "missing-adcode") & (geom_reason.to_numpy(dtype=object)[rows] != "")
+    reason[by_geom] = geom_reason.to_numpy(dtype=object)[rows][by_geom]
+    detail[by_geom] = geom_detail.to_numpy(dtype=object)[rows][by_geom]
     rej = pd.DataFrame({
         "subject": "risk_areas", "subject_id": rejected["subject_id"].astype(str).to_numpy(),
-        "reason": rejected["reason"].astype(str).to_numpy(),
-        "detail": _risk_detail(frame, rejected["row"].to_numpy()),
-        "row": rejected["row"].astype("int64").to_numpy(),
+        "reason": reason.astype(str), "detail": detail, "row": rows,
     })
     good = frame[~frame["row"].isin(rejected["row"])]
     return Layer(name="risk_areas", frame=good, rejected=rej, rows=len(frame), path=path,

@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -33,7 +33,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 LAYER_NAMES = ("roads", "checkpoints", "boundaries", "risk_areas", "stops", "trips", "stop_times")
-LAYER_EXTENSIONS = (".geojson", ".gpkg", ".parquet", ".fgb", ".shp", ".csv", ".json", ".osm", ".osm.gz", ".osm.bz2")
+LAYER_EXTENSIONS = (".geojson", ".gpkg", ".parquet", ".fgb", ".shp", ".csv", ".json", ".osm", ".osm.gz", ".osm.bz2",
+                    ".xlsx", ".tsv")
 #: The embedded sample: a checkout's ``data/`` (or the copy installed beside the package).
 SAMPLE_DIRS = (Path(__file__).resolve().parent.parent / "data" / "jiujiang-2020",
                Path(__file__).resolve().parent / "_sample")
@@ -88,6 +89,10 @@ class Inputs:
     use_sample: bool
     as_of_source: str = "--as-of"
     """Where the as-of date came from: ``--as-of``, the folder's ``manifest.toml``, or ``today``."""
+    deferred: dict[str, Path] = field(default_factory=dict)
+    """Paths of the layers left to another engine (``load_inputs(defer=...)``), with their datums and encoding."""
+    datums: dict[str, str] = field(default_factory=dict)
+    encoding: str | None = None
 
 
 @dataclass
@@ -169,6 +174,7 @@ def load_inputs(
     datums: dict[str, str] | None = None,
     encoding: str | None = None,
     use_sample: bool | None = None,
+    defer: tuple[str, ...] = (),
 ) -> Inputs:
     """Read, validate and cross-check every input layer (what ``audit`` and ``validate`` share).
 
@@ -191,6 +197,9 @@ def load_inputs(
         ``{layer: "wgs84" | "gcj02" | "bd09"}``; the manifest's ``[datum]`` table otherwise.
     encoding
         Text encoding of CSV inputs (default: UTF-8, then GB18030).
+    defer
+        Layers not to read here (the Dask engine reads ``trips`` and ``stop_times`` in partitions); their paths are
+        in ``Inputs.deferred``.
 
     Returns
     -------
@@ -247,14 +256,14 @@ def load_inputs(
                           "the feed's calendar does not run this trip on its service_date")
         paths = {k: v for k, v in paths.items() if k not in feed}
     for name in LAYER_NAMES:
-        if name not in paths or name not in VALIDATORS:
+        if name not in paths or name not in VALIDATORS or name in defer:
             continue
         frame, rows = _read(name, paths[name], datum_of.get(name, "wgs84"), encoding)
         layer = VALIDATORS[name](frame, str(paths[name]))
         layer.sha256 = R.sha256(paths[name])
         layers[name] = layer
         inputs_meta[name] = {"path": _display_path(paths[name]), "rows": rows, "sha256": layer.sha256,
-                             "datum": datum_of.get(name, "wgs84")}
+                             "datum": datum_of.get(name, "wgs84"), **frame.attrs.pop("source", {})}
 
     boundary_source = "input"
     if "boundaries" not in layers:
@@ -264,12 +273,19 @@ def load_inputs(
     if {"trips", "stop_times", "stops"} <= set(layers):
         _check_trip_references(layers)
     return Inputs(layers=layers, meta=inputs_meta, config=cfg, as_of=day, manifest=manifest, use_sample=use_sample,
-                  as_of_source=as_of_source)
+                  as_of_source=as_of_source, deferred={n: paths[n] for n in defer if n in paths},
+                  datums={n: datum_of.get(n, "wgs84") for n in defer}, encoding=encoding)
 
+
+
+Engine = Literal["memory", "dask"]
 
 
 def audit(
     data: str | os.PathLike[str] | None = None,
+    *,
+    engine: Engine = "memory",
+    scheduler: str | None = None,
     **kwargs: Any,
 ) -> AuditResult:
     """Audit checkpoints and coach trips against clause (六).
@@ -277,12 +293,26 @@ def audit(
     Takes the arguments of :func:`load_inputs` (a ``data`` folder, per-layer paths, ``gtfs``/``occupancy``,
     ``as_of``, ``config``, ``datums``, ``encoding``); with none, the embedded Jiujiang 2020 sample.
 
+    Parameters
+    ----------
+    engine
+        ``memory`` (one process, column operations) or ``dask``: the trip audit runs on Dask over partitions of
+        ``trips`` and ``stop_times`` aligned by ``trip_id`` (see :mod:`transportmon.scale`); the report is the same.
+    scheduler
+        With ``engine="dask"``: the address of a running Dask scheduler; default a ``LocalCluster``.
+
     Returns
     -------
     AuditResult
         The report frame (one row per subject, DESIGN §4), its metadata and the layers behind it.
     """
-    inputs = load_inputs(data, **kwargs)
+    if engine not in ("memory", "dask"):
+        raise ConfigError(f"engine {engine!r} not allowed; use memory or dask")
+    if engine == "dask" and kwargs.get("gtfs") is not None:
+        raise ConfigError("--engine dask reads trips and stop_times layer files; audit a GTFS feed with --engine memory")
+    inputs = load_inputs(data, **kwargs, defer=("trips", "stop_times") if engine == "dask" else ())
+    if engine == "dask" and (set(inputs.deferred) != {"trips", "stop_times"} or "stops" not in inputs.layers):
+        engine, inputs = "memory", load_inputs(data, **kwargs)  # no trip audit to distribute
     layers, cfg, day, manifest = inputs.layers, inputs.config, inputs.as_of, inputs.manifest
     inputs_meta, use_sample = inputs.meta, inputs.use_sample
     bounds = layers["boundaries"].frame
@@ -318,7 +348,23 @@ def audit(
                                                              "TM111")})
 
     trip_rules = ("TM201", "TM202", "TM203")
-    if {"trips", "stop_times", "stops"} <= set(layers):
+    if engine == "dask" and {"trips", "stop_times"} <= set(inputs.deferred) and "stops" in layers:
+        from .scale import dask_trips
+
+        trip_part, trip_findings, trip_skipped, trip_layers, trip_meta = dask_trips(inputs, scheduler=scheduler)
+        layers.update(trip_layers)
+        inputs_meta.update(trip_meta)
+        # The memory engine's order (file layers as LAYER_NAMES, default boundaries last): same metadata bytes.
+        late = {"boundaries"} if inputs_meta.get("boundaries", {}).get("path") is None else set()
+        for ordered in (layers, inputs_meta):
+            items = sorted(ordered.items(), key=lambda kv: 99 if kv[0] in late else LAYER_NAMES.index(kv[0]))
+            ordered.clear()
+            ordered.update(items)
+        parts.append(trip_part)
+        findings.append(trip_findings)
+        skipped.update(trip_skipped)
+        rules_run += [r for r in trip_rules if r not in skipped]
+    elif {"trips", "stop_times", "stops"} <= set(layers):
         trip_part, trip_findings, trip_skipped = _audit_trips(layers, cfg)
         parts.append(trip_part)
         findings.append(trip_findings)
@@ -346,9 +392,13 @@ def audit(
     rules_run.append("TM9xx")
 
     report = assemble(parts, cfg.policy)
+    del parts  # millions of trips: the parts' columns are in the report now
+    trip_part = trip_findings = None  # frees them
     all_findings = pd.concat([f for f in findings if len(f)], ignore_index=True) if any(
         len(f) for f in findings) else pd.DataFrame(columns=["subject", "subject_id", "source_row", "rule_id"])
+    del findings
     report = attach_findings(report, all_findings)
+    del all_findings
     # The input row number is evidence only for a rejected row (where to look in the file); audited subjects are
     # known by their unique id, so their features do not depend on the input's row order.
     report["source_row"] = report["source_row"].where(report["verdict"] == "rejected")
@@ -380,26 +430,34 @@ def audit(
     return AuditResult(report=report, metadata=metadata, layers=layers, roads=ctx, config=cfg)
 
 
-def _check_trip_references(layers: dict[str, L.Layer]) -> None:
+def _check_trip_references(layers: dict[str, L.Layer], located: pd.DataFrame | None = None) -> None:
     """Cross-layer checks: stop_times rows need a known trip and a usable stop; a trip needs all its stops usable
-    and inside the boundaries. Offending rows move to the layers' rejected rows; stops get their admin units."""
+    and inside the boundaries. Offending rows move to the layers' rejected rows; stops get their admin units
+    (``located``, when the caller already has them). Membership tests are Arrow hash lookups (millions of rows)."""
+    from ._arrow import index_in
     from .geo.admin import locate
+
+    def isin(values: pd.Series, keys: pd.Series) -> np.ndarray:
+        return index_in(values, keys) >= 0
 
     trips, st, stops = layers["trips"], layers["stop_times"], layers["stops"]
     # stop_times rows must point at a known trip and a usable stop.
-    all_trip_ids = set(trips.frame["trip_id"]) | set(trips.rejected.loc[trips.rejected["subject"] == "trip",
-                                                                        "subject_id"])
-    L.reject_rows(st, ~st.frame["trip_id"].isin(all_trip_ids).to_numpy(), "unknown-trip",
-                  "trip_id=" + st.frame["trip_id"].astype(str))
-    unknown_stop = ~st.frame["stop_id"].isin(stops.frame["stop_id"]).to_numpy()
+    all_trip_ids = pd.concat([trips.frame["trip_id"].astype("string"), trips.rejected.loc[
+        trips.rejected["subject"] == "trip", "subject_id"].astype("string")], ignore_index=True)
+    unknown_trip = ~isin(st.frame["trip_id"], all_trip_ids)
+    if unknown_trip.any():
+        L.reject_rows(st, unknown_trip, "unknown-trip", "trip_id=" + st.frame["trip_id"].astype(str))
+    unknown_stop = ~isin(st.frame["stop_id"], stops.frame["stop_id"])
     bad_trip_stop = st.frame.loc[unknown_stop, ["trip_id", "stop_id"]]
-    L.reject_rows(st, unknown_stop, "unknown-stop", "stop_id=" + st.frame["stop_id"].astype(str))
+    if unknown_stop.any():
+        L.reject_rows(st, unknown_stop, "unknown-stop", "stop_id=" + st.frame["stop_id"].astype(str))
     # A trip with any unusable stop row cannot be judged on a partial itinerary.
     rejected_st = st.rejected[st.rejected["reason"] != "unknown-trip"] if len(st.rejected) else st.rejected
     stop_rows = st.frame  # usable rows
-    located = locate(stops.frame.geometry, layers["boundaries"].frame)
-    located.index = stops.frame["stop_id"].to_numpy()
-    outside = located["province"].isna()
+    if located is None:
+        located = locate(stops.frame.geometry, layers["boundaries"].frame)
+        located.index = stops.frame["stop_id"].to_numpy()
+    outside = located["province"].isna().to_numpy()
     tf = trips.frame
     first_bad = pd.Series(pd.NA, index=tf.index, dtype="string")
     detail = pd.Series(pd.NA, index=tf.index, dtype="string")
@@ -414,13 +472,14 @@ def _check_trip_references(layers: dict[str, L.Layer]) -> None:
         mask = first_bad.isna() & hit.notna()
         first_bad = first_bad.mask(mask, "bad-stop-times")
         detail = detail.mask(mask, "stop_times row: " + hit.astype("string"))
-    outside_stops = stop_rows.loc[stop_rows["stop_id"].map(outside).fillna(False).astype(bool), ["trip_id", "stop_id"]]
-    if len(outside_stops):
+    if outside.any():
+        outside_ids = pd.Series(located.index[outside], dtype="string")
+        outside_stops = stop_rows.loc[isin(stop_rows["stop_id"], outside_ids), ["trip_id", "stop_id"]]
         hit = tf["trip_id"].map(outside_stops.groupby("trip_id")["stop_id"].first())
         mask = first_bad.isna() & hit.notna()
         first_bad = first_bad.mask(mask, "stop-outside-boundaries")
         detail = detail.mask(mask, "stop_id=" + hit.astype("string") + " lies in no boundary polygon")
-    has_stops = tf["trip_id"].isin(stop_rows["trip_id"])
+    has_stops = isin(tf["trip_id"], stop_rows["trip_id"])
     mask = first_bad.isna() & ~has_stops
     first_bad = first_bad.mask(mask, "trip-without-stops")
     detail = detail.mask(mask, "no usable stop_times rows")
@@ -431,22 +490,28 @@ def _check_trip_references(layers: dict[str, L.Layer]) -> None:
     trips.extra["located"] = located
 
 
-
 def _audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, str]]:
-    """Trip verdicts: stop → admin units once (done in the reference checks), designations by column joins."""
-    from .designations import resolve_levels
+    """Trip verdicts: stop → admin units once (done in the reference checks), designations by column joins.
+
+    Every step is a column operation on integer codes (the position of each stop row's trip and stop), so the cost
+    grows with stop_times rows and nothing is built per row in Python; see :mod:`transportmon.rules.trips`.
+    """
+    from ._arrow import index_in
+    from .designations import LEVEL_DTYPE, resolve_levels
     from .geo.admin import area_units, point_units
     from .rules import trips as trip_rules
 
     trips, st, stops = layers["trips"], layers["stop_times"], layers["stops"]
     skipped: dict[str, str] = {}
     located = trips.extra["located"]
-    tf = trips.frame
-    stop_rows = st.frame[st.frame["trip_id"].isin(tf["trip_id"])]
+    tf = trips.frame.reset_index(drop=True)
+    sf = st.frame
+    trip_pos = index_in(sf["trip_id"], tf["trip_id"])
+    order = trip_rules.stop_order(trip_pos, sf["stop_sequence"])
+    order = order[trip_pos[order] >= 0]  # rows of rejected trips play no part
+    stop_pos = index_in(sf["stop_id"], pd.Series(located.index, dtype="string"))
 
     # Designation level of every stop row on its trip's date: distinct stops meet polygons once.
-    service_date = pd.Series(tf.set_index("trip_id")["service_date"].reindex(stop_rows["trip_id"]).to_numpy(),
-                             index=stop_rows.index)
     if "risk_areas" in layers and len(layers["risk_areas"].extra.get("intervals", [])):
         intervals = layers["risk_areas"].extra["intervals"]
         pu = point_units(pd.Series(located.index), located.reset_index(drop=True))
@@ -456,44 +521,44 @@ def _audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig) -> tuple[gpd.GeoDa
                 areas = gpd.GeoDataFrame(areas, geometry="geometry", crs="EPSG:4326")
                 pu = pd.concat([pu, area_units(stops.frame["stop_id"], stops.frame.geometry, areas)],
                                ignore_index=True)
-        levels = resolve_levels(intervals, pu, pd.DataFrame({"key": stop_rows["stop_id"].to_numpy(),
-                                                             "date": service_date.to_numpy()}))["level"]
-        levels = pd.Series(levels.astype("string").to_numpy(), index=stop_rows.index)
+        dates = tf["service_date"].to_numpy().astype("datetime64[s]")
+        row_date = np.where(trip_pos >= 0, dates[np.maximum(trip_pos, 0)] if len(dates) else np.datetime64("NaT", "s"),
+                            np.datetime64("NaT", "s"))
+        # Stops as a categorical: the lookup factorizes 30,000 categories, not 10 million strings.
+        key = pd.Categorical.from_codes(stop_pos, categories=pd.Index(located.index.astype(str), dtype="str"))
+        levels = resolve_levels(intervals, pu, pd.DataFrame({"key": key, "date": row_date}))["level"]
     else:
-        levels = pd.Series(pd.NA, index=stop_rows.index, dtype="string")
+        levels = pd.Series(pd.Categorical.from_codes(np.full(len(sf), -1), dtype=LEVEL_DTYPE))
         skipped.update({r: "no risk_areas layer" for r in ("TM201", "TM202")})
-    ev = trip_rules.trip_evidence(tf, stop_rows, located, levels, cfg)
+    ev = trip_rules.trip_evidence(tf, sf, located, levels, cfg, trip_pos=trip_pos, order=order)
     decided, findings = trip_rules.decide(ev, cfg)
     if "risk_areas" not in layers:
         decided["reason"] = decided["reason"].mask(decided["reason"] == "no-risk-stop", "no-risk-data")
 
     # A line through the trip's stops in order (a point for a one-stop trip).
-    geom_of_stop = pd.Series(stops.frame.geometry.to_numpy(), index=stops.frame["stop_id"].to_numpy())
-    codes = pd.Index(decided["trip_id"]).get_indexer(stop_rows["trip_id"])
-    order = np.lexsort((stop_rows["stop_sequence"].to_numpy(), codes))
-    ordered, codes = stop_rows.iloc[order], codes[order]
-    xy = shapely.get_coordinates(geom_of_stop.reindex(ordered["stop_id"]).to_numpy())
+    stop_xy = shapely.get_coordinates(stops.frame.geometry.to_numpy())
+    xy_pos = index_in(pd.Series(located.index, dtype="string"), stops.frame["stop_id"])
+    codes = trip_pos[order]
+    xy = stop_xy[xy_pos[stop_pos[order]]]
     count = np.bincount(codes, minlength=len(decided))
     geoms = np.full(len(decided), None, dtype=object)
     multi = count[codes] >= 2
     if multi.any():
         uniq = np.flatnonzero(count >= 2)
-        lines = shapely.linestrings(xy[multi], indices=np.searchsorted(uniq, codes[multi]))
-        geoms[uniq] = lines
+        geoms[uniq] = shapely.linestrings(xy[multi], indices=np.searchsorted(uniq, codes[multi]))
     single = np.flatnonzero(count == 1)
     if len(single):
-        pos = np.searchsorted(codes, single)
-        geoms[single] = shapely.points(xy[pos])
+        geoms[single] = shapely.points(xy[np.searchsorted(codes, single)])
     part = gpd.GeoDataFrame({
-        "subject": "trip", "subject_id": decided["trip_id"].astype(str).to_numpy(),
-        "verdict": decided["verdict"].to_numpy(), "reason": decided["reason"].to_numpy(),
-        "passengers": decided["passengers"].to_numpy(), "seats": decided["seats"].to_numpy(),
+        "subject": "trip", "subject_id": decided["trip_id"].astype(str).array,
+        "verdict": decided["verdict"].array, "reason": decided["reason"].array,
+        "passengers": decided["passengers"].array, "seats": decided["seats"].array,
         "occupancy": decided["occupancy"].to_numpy(), "cap": decided["cap"].to_numpy(),
         "max_passengers": decided["max_passengers"].to_numpy(),
-        "excess_passengers": decided["excess_passengers"].to_numpy(),
-        "risk_stops": decided["risk_stops"].to_numpy(), "risk_level": decided["risk_level"].to_numpy(),
-        "service_date": decided["service_date"].dt.strftime("%Y-%m-%d").to_numpy(),
-        "route_id": decided["route_id"].to_numpy(), "scope": decided["scope"].to_numpy(),
+        "excess_passengers": decided["excess_passengers"].array,
+        "risk_stops": decided["risk_stops"].array, "risk_level": decided["risk_level"].array,
+        "service_date": trip_rules.date_text(decided["service_date"]).array,
+        "route_id": decided["route_id"].array, "scope": decided["scope"].array,
         "source_row": decided["row"].to_numpy(),
     }, geometry=geoms, crs="EPSG:4326")
     return part, findings, skipped

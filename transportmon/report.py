@@ -6,12 +6,13 @@ Rows are sorted by (subject, subject_id, source_row) so the same inputs give the
 
 from __future__ import annotations
 
-from typing import Any
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from ._arrow import FINDING_TYPE, FINDINGS_TYPE, STOPS_TYPE, index_in, list_column, offsets_of, text
 from .rules.registry import FINDING_COLUMNS, SEVERITIES
 
 #: Report columns in order (the properties of every feature). Evidence columns a subject does not have are null.
@@ -30,49 +31,90 @@ INT_COLUMNS = ("passengers", "seats", "max_passengers", "excess_passengers", "so
 SEVERITY_RANK = {s: i for i, s in enumerate(reversed(SEVERITIES), start=1)}  # info 1, warning 2, violation 3
 
 
+#: Text columns of the report (Arrow-backed ``str``; missing values are NaN).
+TEXT_COLUMNS = ("subject", "subject_id", "verdict", "reason", "policy", "road_id", "road_ref", "road_class",
+                "risk_level", "scope", "name", "service_date", "route_id", "detail", "max_severity")
+
+
+def empty_findings(n: int) -> pd.arrays.ArrowExtensionArray:
+    """A ``findings`` column of ``n`` empty lists."""
+    return list_column(np.zeros(n + 1, dtype=np.int64), pa.array([], FINDING_TYPE), FINDINGS_TYPE)
+
+
 def attach_findings(subjects: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
-    """Put each subject's findings (list of dicts, ordered by rule id) and its highest severity on its row.
+    """Put each subject's findings (list of ``{rule_id, severity, message_zh, message_en}``, ordered by rule id) and
+    its highest severity on its row.
 
     Findings are matched on (subject, source_row): the row number in the subject's own layer, so duplicate ids of
-    rejected rows stay apart.
+    rejected rows stay apart. The ``findings`` column is an Arrow list-of-struct column (``pd.ArrowDtype``): a cell
+    reads as a Python list of dicts, but millions of them are never built as Python objects.
     """
     out = subjects.copy()
-    out["findings"] = [[] for _ in range(len(out))]
-    out["max_severity"] = pd.Series(pd.NA, index=out.index, dtype="string")
-    if not len(findings) or not len(out):
+    n = len(out)
+    out["findings"] = empty_findings(n)
+    out["max_severity"] = pd.Series(np.nan, index=out.index, dtype="str")
+    if not len(findings) or not n:
         return out
-    key = pd.DataFrame({"subject": out["subject"].astype(str).to_numpy(),
-                        "source_row": out["source_row"].astype("int64").to_numpy(), "_pos": np.arange(len(out))})
-    f = findings.astype({"subject": str, "source_row": "int64"}).merge(key, on=["subject", "source_row"])
-    f = f.sort_values(["_pos", "rule_id", "message_en"], kind="stable")
-    f["_rank"] = f["severity"].map(SEVERITY_RANK)
-    records = f[["rule_id", "severity", "message_zh", "message_en"]].to_dict("records")
-    pos = f["_pos"].to_numpy()
-    # Group the record list by position with one pass over the findings (not one filter per subject).
-    lists: list[list[dict[str, Any]]] = [[] for _ in range(len(out))]
-    for p, rec in zip(pos, records):
-        lists[p].append(rec)
-    out["findings"] = lists
-    top = f.groupby("_pos")["_rank"].max()
-    inv = {v: k for k, v in SEVERITY_RANK.items()}
-    sev = pd.Series(pd.NA, index=range(len(out)), dtype="string")
-    sev[top.index.to_numpy()] = top.map(inv).to_numpy()
-    out["max_severity"] = sev.to_numpy()
+    pos = _subject_positions(out, findings)
+    f = findings[pos >= 0]
+    pos = pos[pos >= 0]
+    rule_code, rules = pd.factorize(f["rule_id"].astype(str), sort=True)
+    key = pos * max(len(rules), 1) + rule_code
+    order = np.argsort(key, kind="stable")
+    if len(key) > 1 and (key[order][1:] == key[order][:-1]).any():  # a rule twice on one subject: by message too
+        order = pd.DataFrame({"p": pos, "r": rule_code, "m": f["message_en"].astype(str).to_numpy()}).sort_values(
+            ["p", "r", "m"], kind="stable").index.to_numpy()
+    take = pa.array(order)
+    values = pa.StructArray.from_arrays(
+        [text(f[c]).take(take) for c in ("rule_id", "severity", "message_zh", "message_en")],
+        fields=list(FINDING_TYPE))
+    out["findings"] = list_column(offsets_of(pos[order], n), values, FINDINGS_TYPE)
+    by_rank = sorted(SEVERITY_RANK, key=SEVERITY_RANK.__getitem__)  # info, warning, violation
+    rank = (index_in(f["severity"], pd.Series(by_rank, dtype="str")) + 1).astype(np.int8)
+    top = np.zeros(n, dtype=np.int8)
+    np.maximum.at(top, pos, rank)
+    names = pa.array([None, *by_rank], pa.string())
+    out["max_severity"] = pd.Series(pd.arrays.ArrowStringArray(names.take(pa.array(top))), index=out.index).astype(
+        "str")
     return out
 
 
+def _subject_positions(report: pd.DataFrame, findings: pd.DataFrame) -> np.ndarray:
+    """Row of ``report`` each finding belongs to (same subject and source_row), -1 for none."""
+    subjects = pd.unique(pd.concat([report["subject"].astype(str), findings["subject"].astype(str)]))
+    subjects = pd.Series(subjects, dtype="str")
+    rep_code = index_in(report["subject"].astype(str), subjects)
+    f_code = index_in(findings["subject"].astype(str), subjects)
+    rep_row = pd.to_numeric(report["source_row"], errors="coerce").astype("Int64")
+    f_row = pd.to_numeric(findings["source_row"], errors="coerce").astype("Int64")
+    if rep_row.isna().any() or f_row.isna().any():  # rows without a row number match on (subject, <NA>) as merge did
+        rep_row, f_row = rep_row.fillna(-1), f_row.fillna(-1)
+    rep_row, f_row = rep_row.to_numpy(dtype=np.int64), f_row.to_numpy(dtype=np.int64)
+    lo = min(rep_row.min(initial=0), f_row.min(initial=0))
+    span = max(rep_row.max(initial=0), f_row.max(initial=0)) - lo + 1
+    rep_key = rep_code * span + (rep_row - lo)
+    f_key = f_code * span + (f_row - lo)
+    index = pd.Index(rep_key)
+    if not index.is_unique:  # a subject row twice: keep the first, as a lookup can
+        index = pd.Index(pd.Series(rep_key).drop_duplicates(keep="first").reindex(range(len(rep_key))).to_numpy())
+    return index.get_indexer(f_key).astype(np.int64)
+
+
 def assemble(parts: list[gpd.GeoDataFrame], policy: str) -> gpd.GeoDataFrame:
-    """Concatenate subject frames into the report frame with :data:`COLUMNS`, sorted."""
-    frames = [p for p in parts if len(p)]
+    """Concatenate subject frames into the report frame with :data:`COLUMNS`, sorted.
+
+    Columns keep one dtype across parts (Arrow-backed text, ``Int64``, float, Arrow lists), so that concatenating a
+    few checkpoints with millions of trips never falls back to a column of Python objects.
+    """
+    frames = [_conform(p) for p in parts if len(p)]
     if frames:
         df = pd.concat(frames, ignore_index=True)
     else:
-        df = gpd.GeoDataFrame({c: [] for c in COLUMNS}, geometry=gpd.GeoSeries([], crs="EPSG:4326"))
-    for col in COLUMNS:
-        if col not in df.columns:
-            df[col] = None
-    df["policy"] = policy
-    df["findings"] = df["findings"].map(lambda x: x if isinstance(x, list) else [])
+        df = _conform(gpd.GeoDataFrame({c: [] for c in COLUMNS}, geometry=gpd.GeoSeries([], crs="EPSG:4326")))
+    df["policy"] = pd.Series(policy, index=df.index, dtype="str")
+    if not isinstance(df["findings"].dtype, pd.ArrowDtype):
+        df["findings"] = pd.arrays.ArrowExtensionArray(pa.array(
+            [x if isinstance(x, list) else [] for x in df["findings"]], FINDINGS_TYPE))
     for col in FLOAT_COLUMNS:
         vals = pd.to_numeric(df[col], errors="coerce").astype(float)
         df[col] = vals.where(np.isfinite(vals)).round(1)
@@ -82,8 +124,42 @@ def assemble(parts: list[gpd.GeoDataFrame], policy: str) -> gpd.GeoDataFrame:
     geometry = gpd.GeoSeries(df.geometry.to_numpy() if "geometry" in df.columns else [None] * len(df),
                              crs="EPSG:4326")
     df = gpd.GeoDataFrame(df[COLUMNS], geometry=geometry.to_numpy(), crs="EPSG:4326")
-    df = df.sort_values(["subject", "subject_id", "source_row"], kind="stable", na_position="last")
+    table = pa.table({"s": text(df["subject"]), "i": text(df["subject_id"]),
+                      "r": pa.array(df["source_row"].to_numpy(dtype=np.float64, na_value=np.nan), from_pandas=True)})
+    order = pc.sort_indices(table, sort_keys=[("s", "ascending", "at_end"), ("i", "ascending", "at_end"),
+                                              ("r", "ascending", "at_end")]).to_numpy()
+    if not (order[1:] > order[:-1]).all():
+        df = df.take(order)
     return df.reset_index(drop=True)
+
+
+def _conform(part: pd.DataFrame) -> pd.DataFrame:
+    """A subject frame with every report column, each in the report's dtype."""
+    n = len(part)
+    cols: dict[str, object] = {}
+    for col in COLUMNS:
+        have = col in part.columns
+        if col == "findings":
+            cols[col] = part[col] if have else empty_findings(n)
+        elif col == "risk_stops":
+            if have and isinstance(part[col].dtype, pd.ArrowDtype):
+                cols[col] = part[col].array
+            elif have:
+                cols[col] = pd.arrays.ArrowExtensionArray(pa.array(
+                    [list(v) if isinstance(v, (list, tuple, np.ndarray)) else None for v in part[col]], STOPS_TYPE))
+            else:
+                cols[col] = pd.arrays.ArrowExtensionArray(pa.nulls(n, STOPS_TYPE))
+        elif col in TEXT_COLUMNS:
+            cols[col] = part[col].astype("str").array if have else pd.array(pa.nulls(n, pa.large_string()),
+                                                                             dtype="str")
+        elif col in INT_COLUMNS:
+            cols[col] = pd.to_numeric(part[col], errors="coerce").astype("Int64").array if have else (
+                pd.arrays.IntegerArray(np.zeros(n, np.int64), np.ones(n, bool)))
+        else:
+            cols[col] = pd.to_numeric(part[col], errors="coerce").astype(float).to_numpy() if have else np.full(
+                n, np.nan)
+    geometry = part.geometry.to_numpy() if isinstance(part, gpd.GeoDataFrame) else np.full(n, None)
+    return gpd.GeoDataFrame(cols, geometry=geometry, crs="EPSG:4326")
 
 
 def verdict_counts(report: pd.DataFrame) -> dict[str, dict[str, int]]:
@@ -118,4 +194,4 @@ def filter_only(report: gpd.GeoDataFrame, only: str | None) -> gpd.GeoDataFrame:
     return report[keep.to_numpy()].reset_index(drop=True)
 
 
-__all__ = ["COLUMNS", "FINDING_COLUMNS", "assemble", "attach_findings", "verdict_counts", "filter_only"]
+__all__ = ["COLUMNS", "FINDING_COLUMNS", "assemble", "attach_findings", "filter_only", "verdict_counts"]

@@ -43,8 +43,12 @@ def locate(points: gpd.GeoSeries, boundaries: gpd.GeoDataFrame) -> pd.DataFrame:
     tree = shapely.STRtree(polys)
     pts = points.to_numpy()
     valid = ~(pd.isna(pts) | shapely.is_empty(pts))
-    pi, gi = tree.query(pts[valid], predicate="intersects")
-    pi = np.flatnonzero(valid)[pi]
+    # Bounding-box candidates, then the exact test against prepared polygons: county outlines have thousands of
+    # vertices, and an unprepared point-in-polygon test per pair costs 100× more.
+    pi, gi = tree.query(pts[valid])
+    shapely.prepare(polys)
+    hit = shapely.intersects(polys[gi], pts[valid][pi])
+    pi, gi = np.flatnonzero(valid)[pi[hit]], gi[hit]
     hits = pd.DataFrame({"p": pi, "adcode": _codes(boundaries["adcode"]).to_numpy()[gi],
                          "rank": boundaries["level"].map(LEVEL_RANK).to_numpy()[gi], "g": gi})
     if not len(hits):

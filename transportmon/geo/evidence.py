@@ -67,7 +67,7 @@ def road_context(roads: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame | None, c
                  crs: pyproj.CRS) -> RoadContext:
     """Project roads, classify them, build the network, the exempt border line and its crossings."""
     roads_m = roads.to_crs(crs).reset_index(drop=True)
-    roads_m["road_class"] = classify(roads_m["road_class"], roads_m["ref"], roads_m["highway"], roads_m.get("route"))
+    roads_m["road_class"] = _classify_distinct(roads_m)
     network = RoadNetwork.from_roads(roads_m)
     if boundaries is not None and len(boundaries):
         border = exempt_border(boundaries.to_crs(crs), config.jurisdiction, config.exempt_neighbours,
@@ -76,6 +76,20 @@ def road_context(roads: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame | None, c
         border = shapely.MultiLineString()
     cross = crossings(network.parts, border)
     return RoadContext(crs=crs, roads=roads_m, network=network, border=border, crossings=cross)
+
+
+def _classify_distinct(roads: pd.DataFrame) -> pd.Series:
+    """:func:`classify` on the distinct (road_class, ref, highway, route) combinations, spread over the rows.
+
+    A province's million road segments carry a few thousand distinct references; the text rules run on those.
+    """
+    cols = [c for c in ("road_class", "ref", "highway", "route") if c in roads.columns]
+    keys = roads[cols].astype("string").fillna("\x00")  # NA is a value of its own
+    codes = keys.groupby(cols, sort=False, dropna=False).ngroup().to_numpy()
+    first = np.unique(codes, return_index=True)[1]
+    distinct = roads.iloc[first]
+    classes = classify(distinct["road_class"], distinct["ref"], distinct["highway"], distinct.get("route"))
+    return pd.Series(classes.to_numpy()[codes], index=roads.index, dtype="string")
 
 
 def checkpoint_evidence(checkpoints: gpd.GeoDataFrame, ctx: RoadContext | None, config: RuleConfig) -> pd.DataFrame:
@@ -108,7 +122,7 @@ def checkpoint_evidence(checkpoints: gpd.GeoDataFrame, ctx: RoadContext | None, 
         ev[col] = pd.array(np.where(found, values, None), dtype="string")
     ev["distance_to_road_m"] = s["distance_m"].to_numpy()
     if not ctx.border.is_empty:
-        ev["distance_to_exempt_border_m"] = shapely.distance(pts, ctx.border)
+        ev["distance_to_exempt_border_m"] = _distance_to(pts, ctx.border)
     on_road = found & (s["distance_m"].to_numpy() <= config.snap_tolerance_m)
     # The network search needs only to reach a little past the tolerance; farther distances are still reported when
     # the search happens to reach them, up to the cutoff.
@@ -120,3 +134,20 @@ def checkpoint_evidence(checkpoints: gpd.GeoDataFrame, ctx: RoadContext | None, 
             s["part"].to_numpy()[on_road], s["pos_m"].to_numpy()[on_road], cutoff)
     ev["distance_to_crossing_m"] = dist
     return ev
+
+
+def _distance_to(points: np.ndarray, line: BaseGeometry) -> np.ndarray:
+    """Distance of each point to a long (multi)line: the nearest of its two-vertex segments through an STRtree,
+    instead of the whole line per point. The same numbers: the line is the union of its segments."""
+    if len(points) < 1000:
+        return shapely.distance(points, line)
+    coords, index = shapely.get_coordinates(shapely.get_parts(line), return_index=True)
+    pair = np.flatnonzero(index[1:] == index[:-1])
+    if not len(pair):
+        return shapely.distance(points, line)
+    segments = shapely.linestrings(np.stack([coords[pair], coords[pair + 1]], axis=1))
+    out = np.full(len(points), np.nan)
+    valid = ~(pd.isna(points) | shapely.is_empty(points))
+    (qi, _), dist = shapely.STRtree(segments).query_nearest(points[valid], return_distance=True)
+    out[np.flatnonzero(valid)[qi]] = dist
+    return out

@@ -57,8 +57,14 @@ class RoadNetwork:
             start = shapely.get_coordinates(shapely.get_point(geoms, 0))
             end = shapely.get_coordinates(shapely.get_point(geoms, -1))
             grid = np.round(np.vstack([start, end]) / NODE_GRID_M).astype(np.int64)
-            _, codes = np.unique(grid, axis=0, return_inverse=True)
-            codes = codes.ravel()
+            if len(grid):
+                grid -= grid.min(axis=0)
+            span = int(grid[:, 1].max()) + 1 if len(grid) else 1
+            if len(grid) and int(grid[:, 0].max()) < (1 << 62) // span:  # one int64 key per point, same order
+                codes = pd.factorize(grid[:, 0] * span + grid[:, 1], sort=True)[0]
+            else:
+                _, codes = np.unique(grid, axis=0, return_inverse=True)
+                codes = codes.ravel()
             u, v = codes[: len(geoms)], codes[len(geoms):]
             n_nodes = int(codes.max()) + 1 if len(codes) else 0
         parts = gpd.GeoDataFrame(

@@ -1,33 +1,68 @@
 """Files → frames. The only module that opens input files (besides the OSM and cnmaps readers).
 
 Formats follow the file's extension: anything pyogrio reads (GeoJSON, GeoPackage, Shapefile, FlatGeobuf, …),
-GeoParquet / Parquet, and CSV. A CSV with ``lon``/``lat`` (or 经度/纬度) columns becomes points; cells that are not
-coordinates give an empty geometry, which validation turns into a rejected row — never a crash, never a lost row.
-Values are read as text so that ids such as ``"007"`` survive; validation parses numbers, dates and booleans.
+GeoParquet / Parquet, Excel workbooks (``.xlsx``), and CSV / tab-separated text. A table with ``lon``/``lat`` (or
+经度/纬度, see :data:`transportmon.layers.LON_NAMES`) columns becomes points; cells that are not coordinates give an
+empty geometry, which validation turns into a rejected row — never a crash, never a lost row. Values are read as
+text so that ids such as ``"007"`` survive; validation parses numbers, dates and booleans.
+
+Files the way Chinese offices keep them:
+
+- **encodings** of text tables: a byte-order mark decides (UTF-8, UTF-16 as Excel's "Unicode text" writes it,
+  UTF-32); else UTF-8 is tried, then GB18030, which also reads GBK and GB2312. ``encoding=`` (``--encoding``)
+  overrides. A Shapefile's ``.dbf`` without a ``.cpg`` is read with ``encoding=``, else as GBK when it is not
+  UTF-8; a GeoJSON is UTF-8 unless it does not decode, then ``encoding=`` or GB18030;
+- **title rows**: a sheet or CSV whose first rows are a title (``九江市防疫检测点统计表``) rather than the header
+  is read from the first row, among the first 20, that holds a known column name;
+- **blank rows** (every cell empty: Excel's formatted but empty rows, ``,,,,`` lines) are not rows; how many were
+  skipped is recorded;
+- **workbooks**: the first sheet with a known header (else the first non-empty sheet) is the layer.
+
+What was decided is in ``frame.attrs["source"]`` (``format``, ``encoding``, ``sheet``, ``header_row``,
+``blank_rows``, ``notes``) for the report's metadata and ``transportmon validate``.
+
+A file that cannot be read raises :class:`InputError` naming the file and the problem, in bounded time and memory:
+an empty file, binary junk, a truncated or too deeply nested GeoJSON, a Shapefile without its ``.dbf`` or ``.shx``,
+a workbook that is not a zip or expands to more than :data:`MAX_WORKBOOK_BYTES`.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
 import hashlib
 import os
 import warnings
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from .._errors import InputError
+from .. import layers as _layers
+from .._errors import ConfigError, InputError
 from . import datum as _datum
 
 VECTOR_EXTENSIONS = {".geojson", ".json", ".gpkg", ".shp", ".fgb", ".gml", ".kml", ".zip", ".geojsonl", ".geojsons"}
 PARQUET_EXTENSIONS = {".parquet", ".geoparquet", ".pq"}
 CSV_EXTENSIONS = {".csv", ".txt", ".tsv"}
+EXCEL_EXTENSIONS = {".xlsx", ".xlsm"}
 OSM_EXTENSIONS = {".osm", ".xml"}
-LON_NAMES = ("lon", "lng", "longitude", "x", "经度")
-LAT_NAMES = ("lat", "latitude", "y", "纬度")
-ENCODINGS = ("utf-8-sig", "gb18030")
+LON_NAMES = _layers.LON_NAMES
+LAT_NAMES = _layers.LAT_NAMES
+#: Text encodings tried in order when no byte-order mark decides and none is given (GB18030 covers GBK, GB2312).
+ENCODINGS = ("utf-8", "gb18030")
+#: Byte-order marks, longest first (UTF-32 LE starts with the UTF-16 LE mark).
+BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+#: Rows searched for a header below a title.
+HEADER_SEARCH_ROWS = 20
+#: A workbook that expands beyond this is refused (a zip bomb, or a sheet that should be a CSV or Parquet file).
+MAX_WORKBOOK_BYTES = 1 << 30
+SNIFF_BYTES = 1 << 16
 
 
 def sha256(path: str | os.PathLike[str]) -> str:
@@ -39,6 +74,17 @@ def sha256(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+def check_encoding(encoding: str | None) -> str | None:
+    """The codec name of ``--encoding`` (``gbk``, ``GB18030``, ``utf-8-sig`` …), or :class:`ConfigError`."""
+    if encoding is None:
+        return None
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise ConfigError(f"--encoding {encoding!r} is not a known text encoding; use e.g. utf-8, gbk, gb18030, "
+                          "utf-16") from None
+
+
 def _check_file(path: Path) -> None:
     if not path.exists():
         raise InputError(path, "file not found", "check the path, or give the folder with --data")
@@ -48,28 +94,181 @@ def _check_file(path: Path) -> None:
         raise InputError(path, "the file is empty", "export the layer again")
 
 
-def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:
-    sep = "\t" if path.suffix.lower() == ".tsv" else ","
-    tried = [encoding] if encoding else list(ENCODINGS)
+# ------------------------------------------------------------------------------------------------------------
+# tables: CSV and workbooks
+
+
+#: C0 control bytes other than tab, line feed, carriage return (and ESC, form feed) never appear in a text table.
+_CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
+
+
+def _looks_binary(head: bytes) -> bool:
+    """Many NUL or control bytes: a binary file (or UTF-16 without a byte-order mark), not a text table. A stray
+    control character in a cell is text."""
+    control = len(head) - len(head.translate(None, _CONTROL))
+    return control >= 16 and control * 10 > len(head)
+
+
+def _text_encodings(path: Path, encoding: str | None) -> list[str]:
+    with open(path, "rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    for bom, name in BOMS:
+        # A byte-order mark decides, unless --encoding names another encoding than the mark's.
+        if head.startswith(bom) and (encoding is None or codecs.lookup(encoding).name in ("utf-8", name)):
+            return [name]
+    if encoding is not None:
+        return [encoding]
+    if _looks_binary(head):
+        raise InputError(path, "holds binary data (NUL or control bytes), not a text table",
+                         "export the table as CSV; for UTF-16 text without a byte-order mark pass --encoding utf-16")
+    return list(ENCODINGS)
+
+
+def _separator(path: Path, encoding: str) -> str:
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+    try:
+        with open(path, encoding=encoding, errors="replace", newline="") as fh:
+            first = fh.readline(SNIFF_BYTES)
+    except (OSError, LookupError):  # pragma: no cover - the encoding was looked up before
+        return ","
+    return "\t" if first.count("\t") > first.count(",") else ","
+
+
+def _read_csv(path: Path, encoding: str | None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    tried = _text_encodings(path, encoding)
     last: Exception | None = None
     for enc in tried:
+        sep = _separator(path, enc)
         try:
-            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], sep=sep, encoding=enc)
-        except UnicodeDecodeError as exc:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], sep=sep, encoding=enc)
+        except UnicodeError as exc:
             last = exc
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-            raise InputError(path, f"not a readable CSV ({exc})", "save it as comma-separated UTF-8 text") from exc
-    raise InputError(path, f"cannot decode the text ({last})", "save it as UTF-8, or pass --encoding")
+            continue
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, csv.Error, OverflowError) as exc:
+            problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(path, f"not a readable CSV ({problem})", "save it as comma-separated text") from exc
+        shown = {"utf-8-sig": "utf-8 (with BOM)", "gb18030": "gb18030 (GBK)"}.get(enc, enc)
+        return frame, {"format": "csv" if sep == "," else "tsv", "encoding": shown}
+    tried_text = ", ".join(tried)
+    raise InputError(path, f"cannot decode the text as {tried_text} ({last})",
+                     "save it as UTF-8, or pass --encoding (gbk, gb18030, utf-16 …)")
 
 
-def _points_from_columns(df: pd.DataFrame, path: Path) -> gpd.GeoDataFrame:
-    cols = {c.strip().lower(): c for c in df.columns}
-    lon_col = next((cols[n] for n in LON_NAMES if n in cols), None)
-    lat_col = next((cols[n] for n in LAT_NAMES if n in cols), None)
-    if lon_col is None or lat_col is None:
-        return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries([None] * len(df), crs="EPSG:4326", index=df.index))
-    lon = pd.to_numeric(df[lon_col], errors="coerce").to_numpy(dtype=float)
-    lat = pd.to_numeric(df[lat_col], errors="coerce").to_numpy(dtype=float)
+def _dedupe(names: list[str]) -> list[str]:
+    """Column names made unique the way pandas does (``name``, ``name.1`` …)."""
+    used: set[str] = set()
+    out = []
+    for n in names:
+        cand, k = n, 0
+        while cand in used:
+            k += 1
+            cand = f"{n}.{k}"
+        used.add(cand)
+        out.append(cand)
+    return out
+
+
+def _header_row(rows: pd.DataFrame) -> int | None:
+    """Index (position) of the first of the first rows that holds a known column name, else None."""
+    head = rows.head(HEADER_SEARCH_ROWS)
+    for i, values in enumerate(head.itertuples(index=False, name=None)):  # ≤ 20 short rows, not a per-row loop
+        if any(isinstance(v, str) and _layers.is_known_column(v) for v in values):
+            return i
+    return None
+
+
+def _promote_header(frame: pd.DataFrame, info: dict[str, Any], line_of_first_row: int) -> pd.DataFrame:
+    """A CSV read with its first line as header: when no column is known, take the header from a title's next rows."""
+    if any(_layers.is_known_column(c) for c in frame.columns):
+        return frame
+    i = _header_row(frame)
+    if i is None:
+        return frame
+    names = [str(v).strip() if isinstance(v, str) and v.strip() else f"Unnamed: {j}"
+             for j, v in enumerate(frame.iloc[i].tolist())]
+    out = frame.iloc[i + 1:].reset_index(drop=True)
+    out.columns = _dedupe(names)
+    info["header_row"] = line_of_first_row + i
+    return out
+
+
+def _drop_blank_rows(frame: pd.DataFrame, info: dict[str, Any]) -> pd.DataFrame:
+    if not len(frame) or not len(frame.columns):
+        return frame
+    text = frame.astype("string")
+    blank = np.ones(len(frame), dtype=bool)
+    for col in range(text.shape[1]):
+        cell = text.iloc[:, col]
+        blank &= (cell.isna() | (cell.str.strip() == "")).fillna(True).to_numpy(dtype=bool)
+    if blank.any():
+        info["blank_rows"] = info.get("blank_rows", 0) + int(blank.sum())
+        frame = frame[~blank].reset_index(drop=True)
+    return frame
+
+
+def _read_excel(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    if not zipfile.is_zipfile(path):
+        raise InputError(path, "is not an .xlsx workbook (not a zip archive)",
+                         "save it from Excel/WPS as .xlsx, or export the sheet as CSV")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            expanded = sum(i.file_size for i in zf.infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(path, f"is not a readable .xlsx workbook ({exc})", "save it again as .xlsx") from exc
+    if expanded > MAX_WORKBOOK_BYTES:
+        raise InputError(path, f"the workbook expands to {expanded / 2**30:.1f} GiB",
+                         "export the sheet as CSV or Parquet for tables this large")
+    try:
+        import openpyxl  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise InputError(path, "reading .xlsx needs openpyxl", "pip install openpyxl") from exc
+    chosen: tuple[str, pd.DataFrame, int] | None = None
+    first: tuple[str, pd.DataFrame] | None = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # openpyxl's notes on styles, data validation, …
+            with pd.ExcelFile(path, engine="openpyxl") as book:
+                for sheet in book.sheet_names:
+                    raw = book.parse(sheet, header=None, dtype=str)
+                    raw = raw.dropna(axis=1, how="all").reset_index(drop=True) if len(raw) else raw
+                    if not len(raw) or raw.isna().all(axis=None):
+                        continue
+                    if first is None:
+                        first = (str(sheet), raw)
+                    i = _header_row(raw)
+                    if i is not None:
+                        chosen = (str(sheet), raw, i)
+                        break
+    except InputError:
+        raise
+    except Exception as exc:  # openpyxl raises KeyError, ValueError, InvalidFileException, … for broken workbooks
+        problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(path, f"is not a readable .xlsx workbook ({problem})",
+                         "open and save it again in Excel/WPS, or export the sheet as CSV") from exc
+    if chosen is None:
+        if first is None:
+            raise InputError(path, "every sheet of the workbook is empty", "put the layer's table in the first sheet")
+        sheet, raw = first
+        # No known header: the first row with a value is the header (validation then names what is missing).
+        i = int(np.flatnonzero(raw.notna().any(axis=1).to_numpy())[0])
+    else:
+        sheet, raw, i = chosen
+    names = [str(v).strip() if isinstance(v, str) and v.strip() else f"Unnamed: {j}"
+             for j, v in enumerate(raw.iloc[i].tolist())]
+    frame = raw.iloc[i + 1:].reset_index(drop=True)
+    frame.columns = _dedupe(names)
+    # Blank rows below the header are counted where they are dropped; the sheet's empty rows after the last
+    # value are not rows at all (the reader never sees them).
+    return frame, {"format": "xlsx", "sheet": sheet, "header_row": i + 1}
+
+
+def _points_from_columns(df: pd.DataFrame, lon_col: str, lat_col: str) -> gpd.GeoDataFrame:
+    def number(col: str) -> np.ndarray:
+        text = df[col].astype("string").str.normalize("NFKC").str.strip().str.rstrip("°")
+        return pd.to_numeric(text, errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+
+    lon, lat = number(lon_col), number(lat_col)
     ok = np.isfinite(lon) & np.isfinite(lat)
     geoms = np.full(len(df), None, dtype=object)
     geoms[ok] = shapely.points(lon[ok], lat[ok])
@@ -80,18 +279,81 @@ def _points_from_columns(df: pd.DataFrame, path: Path) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326", index=df.index))
 
 
-def _read_vector(path: Path) -> gpd.GeoDataFrame | pd.DataFrame:
+def _coordinate_columns(columns: pd.Index) -> tuple[str | None, str | None]:
+    keys = {_layers.column_key(c): c for c in reversed(list(columns))}  # the leftmost of equal keys wins
+    lon = next((keys[n] for n in LON_NAMES if n in keys), None)
+    lat = next((keys[n] for n in LAT_NAMES if n in keys), None)
+    return lon, lat
+
+
+# ------------------------------------------------------------------------------------------------------------
+# vector formats
+
+
+def _sidecar(path: Path, ext: str) -> Path | None:
+    for cand in (path.with_suffix(ext), path.with_suffix(ext.upper())):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _dbf_encoding(dbf: Path) -> str | None:
+    """``gb18030`` when a .dbf without .cpg holds text that is not UTF-8 (GBK, as Chinese GIS software writes it)."""
+    with open(dbf, "rb") as fh:
+        header = fh.read(32)
+        if len(header) < 32:
+            return None
+        fh.seek(int.from_bytes(header[8:10], "little"))
+        body = fh.read(8 << 20)
+    if max(body, default=0) < 0x80:
+        return None
     try:
+        codecs.getincrementaldecoder("utf-8")().decode(body, final=False)
+    except UnicodeDecodeError:
+        return "gb18030"
+    return None
+
+
+def _read_vector(path: Path, encoding: str | None) -> tuple[gpd.GeoDataFrame | pd.DataFrame, dict[str, Any]]:
+    ext = path.suffix.lower()
+    info: dict[str, Any] = {"format": ext.lstrip(".")}
+    options: dict[str, Any] = {}
+    if ext == ".shp":
+        for side, what in ((".shx", "index"), (".dbf", "attribute table")):
+            if _sidecar(path, side) is None:
+                raise InputError(path, f"the shapefile's {side} ({what}) is missing beside it",
+                                 f"copy {path.stem}{side} next to {path.name}: a shapefile is several files "
+                                 "(.shp, .shx, .dbf, .prj, .cpg) — or send it as GeoPackage")
+        if _sidecar(path, ".prj") is None:
+            info["notes"] = ["no .prj: coordinates taken as WGS-84 lon/lat"]
+        dbf = _sidecar(path, ".dbf")
+        if _sidecar(path, ".cpg") is None and dbf is not None:  # a .cpg names the .dbf's encoding: GDAL reads it
+            guess = encoding or _dbf_encoding(dbf)
+            if guess:
+                options["encoding"] = info["encoding"] = guess
+
+    def read(**opts: Any) -> gpd.GeoDataFrame | pd.DataFrame:
         with warnings.catch_warnings():
             # GDAL's notes about field types or non-standard members are not the analyst's problem.
             warnings.simplefilter("ignore", RuntimeWarning)
             warnings.simplefilter("ignore", UserWarning)
-            frame = gpd.read_file(path, engine="pyogrio")
+            return gpd.read_file(path, engine="pyogrio", **opts)
+
+    try:
+        try:
+            frame = read(**options)
+        except UnicodeDecodeError:
+            if "encoding" in options:
+                raise
+            # GeoJSON is UTF-8 (RFC 7946), but older Chinese software writes GBK: --encoding, else GB18030.
+            frame = read(encoding=encoding or "gb18030")
+            info["encoding"] = encoding or "gb18030 (GBK)"
     except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError, … all mean "cannot be read"
-        raise InputError(path, f"cannot be read as a vector layer ({str(exc).splitlines()[0]})",
+        problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(path, f"cannot be read as a vector layer ({problem})",
                          "check the file is complete and in a format GDAL reads (GeoJSON, GeoPackage, Shapefile "
                          "with its .dbf/.shx, FlatGeobuf)") from exc
-    return frame
+    return frame, info
 
 
 def _read_parquet(path: Path) -> gpd.GeoDataFrame | pd.DataFrame:
@@ -101,12 +363,16 @@ def _read_parquet(path: Path) -> gpd.GeoDataFrame | pd.DataFrame:
         meta = pq.read_schema(path).metadata or {}
     except Exception as exc:
         raise InputError(path, f"not a readable Parquet file ({exc})", "write it again with pandas/GeoPandas") from exc
-    if b"geo" in meta:
-        try:
+    try:
+        if b"geo" in meta:
             return gpd.read_parquet(path)
-        except Exception as exc:
-            raise InputError(path, f"not a readable GeoParquet file ({exc})", "write it with GeoDataFrame.to_parquet") from exc
-    return pd.read_parquet(path)
+        return pd.read_parquet(path)
+    except Exception as exc:
+        raise InputError(path, f"not a readable (Geo)Parquet file ({exc})",
+                         "write it with GeoDataFrame.to_parquet") from exc
+
+
+# ------------------------------------------------------------------------------------------------------------
 
 
 def read_table(
@@ -122,38 +388,67 @@ def read_table(
     path
         The layer file; the format follows the extension.
     encoding
-        Text encoding of a CSV; default tries UTF-8 (with or without BOM), then GB18030 (which covers GBK).
+        Text encoding of a CSV / text table; default: a byte-order mark decides, else UTF-8, then GB18030 (which
+        covers GBK). Also used for a Shapefile's .dbf without a .cpg, and for a GeoJSON that is not UTF-8.
     datum
         The datum of the coordinates: ``wgs84``, ``gcj02`` (Amap, Tencent, WeChat) or ``bd09`` (Baidu). Converted to
         WGS-84 on read, because a ~500 m datum offset decides border verdicts.
 
     Returns
     -------
-    A GeoDataFrame in EPSG:4326 when the file has geometry or lon/lat columns, else a DataFrame.
+    A GeoDataFrame in EPSG:4326 when the file has geometry or lon/lat columns, else a DataFrame; what was decided
+    while reading (format, encoding, sheet, header row, blank rows) is in ``attrs["source"]``.
     """
     p = Path(path)
+    encoding = check_encoding(encoding)
     _check_file(p)
     ext = p.suffix.lower()
-    if ext in CSV_EXTENSIONS:
-        frame: gpd.GeoDataFrame | pd.DataFrame = _read_csv(p, encoding)
-        cols = {c.strip().lower() for c in frame.columns}
-        if cols & set(LON_NAMES) and cols & set(LAT_NAMES):
-            frame = _points_from_columns(frame, p)
+    frame: gpd.GeoDataFrame | pd.DataFrame
+    if ext in CSV_EXTENSIONS or ext in EXCEL_EXTENSIONS:
+        if ext in CSV_EXTENSIONS:
+            frame, info = _read_csv(p, encoding)
+            frame = _promote_header(frame, info, line_of_first_row=2)
+        else:
+            frame, info = _read_excel(p)
+        frame.columns = _dedupe([str(c).replace("\ufeff", "").strip() for c in frame.columns])
+        frame = _drop_blank_rows(frame, info)
+        lon_col, lat_col = _coordinate_columns(frame.columns)
+        if lon_col is not None and lat_col is not None:
+            frame = _points_from_columns(frame, lon_col, lat_col)
+    elif ext == ".xls":
+        raise InputError(p, "is an old binary Excel workbook (.xls)", "save it as .xlsx or export the sheet as CSV")
     elif ext in PARQUET_EXTENSIONS:
-        frame = _read_parquet(p)
+        frame, info = _read_parquet(p), {"format": "parquet"}
     elif ext in VECTOR_EXTENSIONS:
-        frame = _read_vector(p)
+        frame, info = _read_vector(p, encoding)
     else:
         raise InputError(p, f"unknown file type {ext!r}",
-                         "use .geojson, .gpkg, .shp, .fgb, .parquet, .csv (with lon/lat) or .osm")
-    frame.columns = [str(c).strip() for c in frame.columns]
+                         "use .geojson, .gpkg, .shp, .fgb, .parquet, .xlsx, .csv (with lon/lat) or .osm")
+    if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns:
+        geometry_name = frame.geometry.name
+        frame.columns = _dedupe([c if c == geometry_name else str(c).replace("\ufeff", "").strip()
+                                 for c in frame.columns])
+    else:
+        frame.columns = _dedupe([str(c).replace("\ufeff", "").strip() for c in frame.columns])
     if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns:
         if frame.crs is None:
             frame = frame.set_crs("EPSG:4326")
         elif not frame.crs.equals("EPSG:4326"):
-            frame = frame.to_crs("EPSG:4326")
+            frame = _to_wgs84(frame, p)
         if datum != "wgs84":
             frame = frame.set_geometry(_datum.geometry_to_wgs84(frame.geometry, datum))  # type: ignore[arg-type]
     elif datum != "wgs84":
         raise InputError(p, f"--datum {datum} given but the layer has no coordinates", "drop the datum option")
+    frame.attrs["source"] = info
     return frame
+
+
+def _to_wgs84(frame: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
+    """Reproject; coordinates the CRS cannot map (outside its area, non-finite) become non-finite, then rejected."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return frame.to_crs("EPSG:4326")
+    except Exception as exc:  # pyproj CRSError: a CRS that has no transformation to WGS-84
+        raise InputError(path, f"cannot reproject from {frame.crs} to WGS-84 ({exc})",
+                         "give the layer in EPSG:4326 or a common projected CRS") from exc

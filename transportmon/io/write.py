@@ -2,8 +2,10 @@
 
 The report goes to a temporary file in the target folder and is renamed over the target only when complete, so a run
 killed mid-write leaves the old report or the new one, never half of one. A target that is one of the inputs is
-refused. GeoJSON is streamed feature by feature (no giant in-memory document) and is deterministic: properties in
-contract order, coordinates rounded to 1e-7° (~1 cm), no timestamps.
+refused. GeoJSON is streamed in batches of features, each encoded column-wise (no giant in-memory document, no Python
+object per feature) and is deterministic: properties in contract order, coordinates rounded to 1e-7° (~1 cm), no
+timestamps. In GeoParquet and CSV, ``findings`` (a list of ``{rule_id, severity, message_zh, message_en}``) and
+``risk_stops`` (a list of stop ids) are JSON text columns.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ from typing import IO, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
+from .. import _arrow
 from .._errors import InputError
 
 FORMATS = {".geojson": "geojson", ".json": "geojson", ".parquet": "parquet", ".geoparquet": "parquet", ".csv": "csv"}
@@ -75,22 +80,78 @@ def _round_coords(geoms: np.ndarray) -> np.ndarray:
     return shapely.transform(geoms, lambda xy: np.round(xy, COORD_DECIMALS))
 
 
+#: Features encoded per batch: bounds the memory of the text while amortising the Arrow calls.
+BATCH_ROWS = 65_536
+
+
+def json_values(column: pd.Series) -> pa.Array:
+    """Each value of a report column as JSON text, exactly as ``json.dumps(_clean(v), ensure_ascii=False)``.
+
+    Column-wise for the report's dtypes (Arrow text and lists, integers, floats, booleans); a column of arbitrary
+    Python objects falls back to ``json.dumps`` per value (and raises ``TypeError`` on what JSON cannot hold).
+    """
+    dtype = column.dtype
+    n = len(column)
+    if isinstance(dtype, pd.ArrowDtype) and pa.types.is_list(dtype.pyarrow_dtype):
+        if pa.types.is_struct(dtype.pyarrow_dtype.value_type):
+            return _arrow.json_findings(column)
+        return _arrow.json_list_of_strings(column)
+    if pd.api.types.is_string_dtype(dtype) and dtype != object:
+        return _arrow.json_strings(column)
+    if pd.api.types.is_bool_dtype(dtype) and not isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        return pa.array(np.where(column.to_numpy(), "true", "false"), pa.string())
+    if pd.api.types.is_integer_dtype(dtype):
+        return pc.fill_null(pa.array(column.array, from_pandas=True).cast(pa.string()), "null") if isinstance(
+            dtype, pd.api.extensions.ExtensionDtype) else pa.array(column.to_numpy()).cast(pa.string())
+    if pd.api.types.is_float_dtype(dtype):
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        codes, uniques = pd.factorize(values)  # NaN gets -1
+        words = [repr(float(x)) if math.isfinite(x) else "null" for x in uniques]
+        return pa.array(words + ["null"], pa.string()).take(pa.array(np.where(codes < 0, len(words), codes)))
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return _arrow.json_strings(pd.Series(column.dt.strftime("%Y-%m-%d")))
+    return pa.array([json.dumps(_clean(v), ensure_ascii=False) for v in column.to_numpy(dtype=object)]
+                    if n else [], pa.string())
+
+
+def _text_of(arr: pa.Array) -> str:
+    """The concatenated text of a string array (one buffer copy, no Python string per element)."""
+    if not len(arr):
+        return ""
+    arr = arr.cast(pa.large_string()) if arr.type != pa.large_string() else arr
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset: arr.offset + len(arr) + 1]
+    data = arr.buffers()[2]
+    return bytes(memoryview(data)[int(offsets[0]): int(offsets[-1])]).decode("utf-8")
+
+
 def geojson_chunks(report: gpd.GeoDataFrame, metadata: dict[str, Any]) -> Iterator[str]:
-    """The FeatureCollection as text pieces: header, one line per feature, footer with the metadata member."""
+    """The FeatureCollection as text pieces: header, features one per line (a batch per piece), footer with the
+    metadata member. Features are encoded column-wise in batches of :data:`BATCH_ROWS`; the text is the same as
+    ``json.dumps`` of each feature's properties would give."""
     yield '{"type": "FeatureCollection",\n"features": [\n'
-    geoms = _round_coords(report.geometry.to_numpy())
-    present = ~(pd.isna(geoms) | shapely.is_empty(geoms))
-    gjson = np.full(len(geoms), "null", dtype=object)
-    if present.any():
-        gjson[present] = shapely.to_geojson(geoms[present])
     props = report.drop(columns=report.geometry.name)
     columns = list(props.columns)
-    values = props.to_numpy(dtype=object)
-    for i in range(len(report)):
-        record = {c: _clean(v) for c, v in zip(columns, values[i])}
-        sep = ",\n" if i < len(report) - 1 else "\n"
-        yield ('{"type": "Feature", "properties": ' + json.dumps(record, ensure_ascii=False)
-               + ', "geometry": ' + gjson[i] + "}" + sep)
+    geometry = report.geometry.to_numpy()
+    n = len(report)
+    for start in range(0, n, BATCH_ROWS):
+        stop = min(start + BATCH_ROWS, n)
+        geoms = _round_coords(geometry[start:stop])
+        present = ~(pd.isna(geoms) | shapely.is_empty(geoms))
+        gjson = np.full(len(geoms), "null", dtype=object)
+        if present.any():
+            gjson[present] = shapely.to_geojson(geoms[present])
+        pieces: list[Any] = []
+        for i, col in enumerate(columns):
+            key = json.dumps(col, ensure_ascii=False)
+            lead = '{"type": "Feature", "properties": {' if i == 0 else ", "
+            pieces += [lead + key + ": ", json_values(props[col].iloc[start:stop])]
+        if not columns:
+            pieces.append('{"type": "Feature", "properties": {')
+        seps = np.full(stop - start, ",\n", dtype=object)
+        if stop == n:
+            seps[-1] = "\n"
+        pieces += ['}, "geometry": ', pa.array(gjson, pa.string()), "}", pa.array(seps, pa.string())]
+        yield _text_of(pc.binary_join_element_wise(*pieces, ""))
     yield '],\n"metadata": ' + json.dumps(_clean(metadata), ensure_ascii=False, indent=1) + "\n}\n"
 
 
@@ -100,10 +161,14 @@ def _write_text(chunks: Iterable[str], fh: IO[str]) -> None:
 
 
 def _flat(report: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Columns a table can hold: lists as JSON text."""
+    """Columns a table can hold: ``findings`` and ``risk_stops`` as JSON text (null where a subject has no
+    ``risk_stops``), encoded column-wise."""
     out = report.copy()
     for col in ("findings", "risk_stops"):
-        out[col] = out[col].map(lambda v: json.dumps(_clean(v), ensure_ascii=False) if v is not None else None)
+        values = json_values(out[col])
+        if col == "risk_stops":
+            values = pc.if_else(pc.equal(values, "null"), pa.scalar(None, pa.string()), values)
+        out[col] = pd.Series(pd.array(values.cast(pa.large_string()), dtype="str"), index=out.index)
     return out
 
 
@@ -125,10 +190,7 @@ def write_report(report: gpd.GeoDataFrame, metadata: dict[str, Any], out: str,
                 os.fsync(fh.fileno())
         elif fmt == "parquet":
             os.close(fd)
-            table = _flat(report)
-            table.attrs = {}
-            table.to_parquet(tmp, index=False)
-            _add_parquet_metadata(tmp, metadata)
+            _write_parquet(_flat(report), metadata, tmp)
         else:
             os.close(fd)
             _flat(report).drop(columns=report.geometry.name).to_csv(tmp, index=False, encoding="utf-8")
@@ -146,14 +208,17 @@ def write_report(report: gpd.GeoDataFrame, metadata: dict[str, Any], out: str,
     return fmt
 
 
-def _add_parquet_metadata(path: str, metadata: dict[str, Any]) -> None:
-    """Keep the report metadata in the Parquet file's key-value metadata (``transportmon``)."""
+def _write_parquet(table: gpd.GeoDataFrame, metadata: dict[str, Any], path: str) -> None:
+    """GeoParquet (WKB geometry, the ``geo`` metadata) with the report metadata in the file's key-value metadata
+    (``transportmon``), written in one pass."""
     import pyarrow.parquet as pq
+    from geopandas.io.arrow import _geopandas_to_arrow
 
-    table = pq.read_table(path)
-    meta = dict(table.schema.metadata or {})
+    table.attrs = {}
+    arrow_table = _geopandas_to_arrow(table, index=False)
+    meta = dict(arrow_table.schema.metadata or {})
     meta[b"transportmon"] = json.dumps(_clean(metadata), ensure_ascii=False).encode()
-    pq.write_table(table.replace_schema_metadata(meta), path)
+    pq.write_table(arrow_table.replace_schema_metadata(meta), path, row_group_size=1 << 20)
 
 
 LAYER_DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".fgb": "FlatGeobuf", ".shp": "ESRI Shapefile"}

@@ -14,6 +14,10 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .._arrow import text
 
 Severity = Literal["violation", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("violation", "warning", "info")
@@ -57,27 +61,34 @@ def rule(rule_: Rule) -> Rule:
 def _fmt(values: pd.Series) -> pd.Series:
     if pd.api.types.is_float_dtype(values):
         rounded = values.round(0)
-        text = rounded.map(lambda x: "—" if pd.isna(x) or np.isinf(x) else f"{x:,.0f}")  # noqa: E731
-        return text.astype("string")
+        # Formatted once per distinct value (distances repeat, and a Python call per row would not scale).
+        codes, uniques = pd.factorize(rounded)
+        words = [("—" if pd.isna(x) or np.isinf(x) else f"{x:,.0f}") for x in uniques] + ["—"]
+        return pd.Series(np.asarray(words, dtype=object)[codes], index=values.index, dtype="string")
     return values.astype("string").fillna("—")
 
 
 def _fill(template: str, evidence: pd.DataFrame, config: dict[str, object]) -> pd.Series:
-    """Column-wise ``str.format``: literal pieces and fields concatenated as string columns."""
-    out = pd.Series("", index=evidence.index, dtype="string")
+    """Column-wise ``str.format``: literal pieces and fields joined row-wise by one Arrow kernel."""
+    pieces: list[object] = []
     for literal, name, spec, _ in string.Formatter().parse(template):
         if literal:
-            out = out + literal
+            pieces.append(literal)
         if name is None:
             continue
         if name in evidence.columns:
-            out = out + _fmt(evidence[name])
+            pieces.append(text(_fmt(evidence[name])))
         elif name in config:
             value = config[name]
-            out = out + (f"{value:,.0f}" if isinstance(value, float) else str(value))
+            pieces.append(f"{value:,.0f}" if isinstance(value, float) else str(value))
         else:  # pragma: no cover - a template bug, caught by the registry test
             raise KeyError(f"message field {{{name}}} is neither an evidence column nor a parameter")
-    return out
+    if not len(evidence):
+        return pd.Series([], index=evidence.index, dtype="string")
+    if not any(isinstance(p, pa.Array) for p in pieces):
+        return pd.Series("".join(map(str, pieces)), index=evidence.index, dtype="string")
+    out = pc.binary_join_element_wise(*pieces, "")
+    return pd.Series(pd.arrays.ArrowStringArray(out), index=evidence.index, dtype="string")
 
 
 def rule_docs() -> list[dict[str, str]]:
@@ -94,15 +105,30 @@ FINDING_COLUMNS = ["subject", "subject_id", "source_row", "rule_id", "severity",
 
 def findings_for(rule_: Rule, evidence: pd.DataFrame, mask: pd.Series | np.ndarray, subject: str,
                  id_col: str, config: dict[str, object] | None = None,
-                 severity: pd.Series | str | None = None) -> pd.DataFrame:
-    """The findings of one rule for the rows of ``evidence`` where ``mask`` holds."""
-    hit = evidence[np.asarray(mask, dtype=bool)]
-    zh, en = rule_.messages(hit, config)
+                 severity: pd.Series | str | None = None, distinct_on: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """The findings of one rule for the rows of ``evidence`` where ``mask`` holds.
+
+    ``distinct_on`` names the columns that alone determine the messages (e.g. the reason of TM203): the templates
+    are then filled once per distinct combination and spread over the rows.
+    """
+    used = {name for template in (rule_.message_zh, rule_.message_en)
+            for _, name, _, _ in string.Formatter().parse(template) if name}
+    keep = [c for c in evidence.columns if c in used or c in (id_col, "row") or c in (distinct_on or ())]
+    hit = evidence[keep][np.asarray(mask, dtype=bool)]  # only the columns the messages need
+    if distinct_on and len(hit):
+        codes = hit.groupby(list(distinct_on), sort=False, dropna=False).ngroup().to_numpy()
+        firsts = np.unique(codes, return_index=True)[1]
+        zh_u, en_u = rule_.messages(hit.iloc[firsts], config)
+        take = pa.array(codes)
+        zh = pd.Series(pd.arrays.ArrowStringArray(text(zh_u).take(take)), index=hit.index, dtype="string")
+        en = pd.Series(pd.arrays.ArrowStringArray(text(en_u).take(take)), index=hit.index, dtype="string")
+    else:
+        zh, en = rule_.messages(hit, config)
     sev = rule_.severity if severity is None else severity
     if isinstance(sev, pd.Series):
         sev = sev[np.asarray(mask, dtype=bool)].to_numpy()
     return pd.DataFrame({
-        "subject": subject, "subject_id": hit[id_col].astype(str).to_numpy(),
+        "subject": subject, "subject_id": hit[id_col].astype(str).array,
         "source_row": hit["row"].to_numpy() if "row" in hit.columns else -1, "rule_id": rule_.id,
-        "severity": sev, "message_zh": zh.to_numpy(), "message_en": en.to_numpy(),
+        "severity": sev, "message_zh": zh.astype("str").array, "message_en": en.astype("str").array,
     })

@@ -11,7 +11,10 @@ from fractions import Fraction
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from .._arrow import STOPS_TYPE, index_in, list_column, offsets_of, text
 from ..config import RuleConfig
 from .registry import FINDING_COLUMNS, Rule, findings_for, rule
 
@@ -79,15 +82,17 @@ VERDICTS = ("over-cap", "compliant", "not-applicable", "rejected")
 
 
 def trip_evidence(trips: pd.DataFrame, stop_times: pd.DataFrame, stop_admin: pd.DataFrame,
-                  stop_levels: pd.Series, config: RuleConfig) -> pd.DataFrame:
-    """Per-trip facts from column joins.
+                  stop_levels: pd.Series, config: RuleConfig, *, trip_pos: np.ndarray | None = None,
+                  order: np.ndarray | None = None) -> pd.DataFrame:
+    """Per-trip facts from column joins: integer codes and one pass of ``ufunc.at`` per fact, no groupby.
 
     Parameters
     ----------
     trips
         Valid trips: ``trip_id``, ``service_date``, ``service_type``, ``seats``, ``passengers``, ``row``.
     stop_times
-        Valid stop times of those trips: ``trip_id``, ``stop_sequence``, ``stop_id``, ``pickup``, ``dropoff``.
+        Stop times: ``trip_id``, ``stop_sequence``, ``stop_id``, ``pickup``, ``dropoff``. Rows of trips not in
+        ``trips`` are ignored.
     stop_admin
         Indexed by ``stop_id``: ``province``, ``city``.
     stop_levels
@@ -95,46 +100,91 @@ def trip_evidence(trips: pd.DataFrame, stop_times: pd.DataFrame, stop_admin: pd.
         ``stop_times``.
     config
         Rule parameters.
-    """
-    st = pd.DataFrame({
-        "trip_id": stop_times["trip_id"].to_numpy(), "seq": stop_times["stop_sequence"].to_numpy(),
-        "stop_id": stop_times["stop_id"].to_numpy(),
-        "boards": (stop_times["pickup"].to_numpy(bool) | stop_times["dropoff"].to_numpy(bool)),
-        "level": pd.Categorical(stop_levels.to_numpy(), dtype=LEVEL_ORDER),
-    })
-    st["province"] = stop_admin["province"].reindex(st["stop_id"]).to_numpy()
-    st["city"] = stop_admin["city"].reindex(st["stop_id"]).to_numpy()
-    st["risky"] = st["level"].isin(config.risk_levels).astype(bool)
-    st["touch"] = st["risky"] & st["boards"]
-    st["passes"] = st["risky"] & ~st["boards"]
-    st = st.sort_values(["trip_id", "seq"], kind="stable")
-    boarding = st[st["boards"]]
-    g_all = st.groupby("trip_id", sort=False)
-    g_board = boarding.groupby("trip_id", sort=False)
-    agg = pd.DataFrame({
-        "touching": g_all["touch"].any(), "passes": g_all["passes"].any(),
-    })
-    agg["provinces"] = g_board["province"].nunique().reindex(agg.index).fillna(0).astype("int64")
-    agg["cities"] = g_board["city"].nunique().reindex(agg.index).fillna(0).astype("int64")
-    agg["risk_level"] = g_board["level"].max().reindex(agg.index) if len(boarding) else pd.NA
-    touched = st[st["touch"]]
-    # Each risk stop once, in the order first reached (a round trip boards and alights at the same stop).
-    agg["risk_stops"] = touched.drop_duplicates(["trip_id", "stop_id"]).groupby("trip_id", sort=False)["stop_id"].agg(
-        list).reindex(agg.index)
-    agg["touch_level"] = touched.groupby("trip_id", sort=False)["level"].max().reindex(agg.index) if len(
-        touched) else pd.NA
+    trip_pos, order
+        Optional, when the caller has them: the position in ``trips`` of each stop row's trip (-1 for none), and an
+        order of the stop rows by (trip position, stop_sequence).
 
-    ev = trips[["trip_id", "service_date", "service_type", "seats", "passengers", "route_id", "row"]].merge(
-        agg, left_on="trip_id", right_index=True, how="left")
-    ev["touching"] = ev["touching"].fillna(False).astype(bool)
-    ev["passes"] = ev["passes"].fillna(False).astype(bool)
-    ev["risk_stops"] = ev["risk_stops"].map(lambda v: v if isinstance(v, list) else [])
+    Returns
+    -------
+    pandas.DataFrame
+        ``trips``' columns with ``touching``, ``passes``, ``provinces``/``cities`` (2 means "two or more"),
+        ``risk_stops`` (a list column: the risk stops where passengers board or alight, each once, in the order first
+        reached), ``risk_level`` and ``scope``.
+    """
+    n = len(trips)
+    if trip_pos is None:
+        trip_pos = index_in(stop_times["trip_id"], trips["trip_id"])
+    if order is None:
+        order = stop_order(trip_pos, stop_times["stop_sequence"])
+    tpos = trip_pos[order]
+    inside = tpos >= 0
+    order, tpos = order[inside], tpos[inside]
+    stop_pos = index_in(stop_times["stop_id"], pd.Series(stop_admin.index))[order]
+    boards = (np.asarray(stop_times["pickup"], dtype=bool) | np.asarray(stop_times["dropoff"], dtype=bool))[order]
+    level = pd.Series(stop_levels).astype(LEVEL_ORDER).cat.codes.to_numpy()[order].astype(np.int8)
+    risky_codes = [LEVEL_ORDER.categories.get_loc(lv) for lv in config.risk_levels if lv in LEVEL_ORDER.categories]
+    risky = np.isin(level, risky_codes)
+    touch = risky & boards
+    passes = risky & ~boards
+
+    def any_of(mask: np.ndarray) -> np.ndarray:
+        out = np.zeros(n, dtype=bool)
+        out[tpos[mask]] = True
+        return out
+
+    def max_of(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        out = np.full(n, -1, dtype=np.int8)
+        np.maximum.at(out, tpos[mask], values[mask])
+        return out
+
+    def two_or_more(column: str) -> np.ndarray:
+        """1 or 2 ("two or more") distinct known values among the boarding stops; 0 when none is known."""
+        codes = pd.factorize(stop_admin[column].to_numpy(dtype=object, na_value=None))[0]
+        code = np.where(stop_pos >= 0, codes[np.maximum(stop_pos, 0)], -1)
+        known = boards & (code >= 0)
+        lo = np.full(n, np.iinfo(np.int64).max)
+        hi = np.full(n, -1, dtype=np.int64)
+        np.minimum.at(lo, tpos[known], code[known])
+        np.maximum.at(hi, tpos[known], code[known])
+        return np.where(hi < 0, 0, np.where(hi > lo, 2, 1))
+
+    # Each risk stop once, in the order first reached (a round trip boards and alights at the same stop).
+    touched = np.flatnonzero(touch)
+    first = ~pd.Series(tpos[touched] * (len(stop_admin) + 1) + stop_pos[touched]).duplicated().to_numpy()
+    touched = touched[first]
+    stop_ids = text(stop_times["stop_id"]).take(pa.array(order[touched]))
+    risk_stops = list_column(offsets_of(tpos[touched], n), stop_ids, STOPS_TYPE)
+
+    board_level = max_of(level, boards & (level >= 0))
+    touch_level = max_of(level, touch)
+    # The level that triggered the cap when touching; else the highest level where passengers board or alight.
+    best = np.where(touch_level >= 0, touch_level, board_level)
+    ev = trips[["trip_id", "service_date", "service_type", "seats", "passengers", "route_id", "row"]].reset_index(
+        drop=True)
+    ev["touching"] = any_of(touch)
+    ev["passes"] = any_of(passes)
+    ev["provinces"] = two_or_more("province")
+    ev["cities"] = two_or_more("city")
+    ev["risk_stops"] = risk_stops
+    ev["risk_level"] = pd.Categorical.from_codes(best, dtype=LEVEL_ORDER).astype("string")
     ev["scope"] = np.select([ev["provinces"] >= 2, ev["cities"] >= 2], ["inter-provincial", "inter-city"],
                             default="intra-city")
-    # The level that triggered the cap when touching; else the highest level where passengers board or alight.
-    level = ev["touch_level"].astype("string").fillna(ev["risk_level"].astype("string"))
-    ev["risk_level"] = level
     return ev
+
+
+def stop_order(trip_pos: np.ndarray, sequence: pd.Series | np.ndarray) -> np.ndarray:
+    """Positions of stop rows sorted by (trip position, stop_sequence); no sort when they already are."""
+    seq = np.asarray(sequence, dtype=np.int64)
+    if not len(seq):
+        return np.zeros(0, dtype=np.int64)
+    lo = int(seq.min())
+    span = int(seq.max()) - lo + 1
+    if span * (int(trip_pos.max(initial=0)) + 2) < (1 << 62):
+        key = (trip_pos.astype(np.int64) + 1) * span + (seq - lo)
+        if (key[1:] >= key[:-1]).all():
+            return np.arange(len(seq))
+        return np.argsort(key, kind="stable")
+    return np.lexsort((seq, trip_pos))
 
 
 def decide(ev: pd.DataFrame, config: RuleConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -162,22 +212,58 @@ def decide(ev: pd.DataFrame, config: RuleConfig) -> tuple[pd.DataFrame, pd.DataF
     out["excess_passengers"] = pd.Series(np.where(applies & over, pax - max_pax, 0), index=ev.index).where(
         applies).astype("Int64")
 
-    msg = out.copy()
-    msg["service_date"] = msg["service_date"].dt.strftime("%Y-%m-%d")
-    msg["scope_zh"] = msg["scope"].map(SCOPE_ZH)
-    msg["service_type_zh"] = msg["service_type"].map(TYPE_ZH)
-    msg["risk_level_zh"] = msg["risk_level"].map(LEVEL_ZH).fillna("")
-    msg["risk_stops_text"] = msg["risk_stops"].map(", ".join)
+    # Message fields, column-wise (Arrow kernels; the distinct dates and words are formatted once).
+    msg = out[["trip_id", "row", "scope", "service_type", "passengers", "seats", "max_passengers",
+               "excess_passengers"]].copy()
+    msg["service_date"] = date_text(out["service_date"])
+    msg["scope_zh"] = map_text(out["scope"], SCOPE_ZH)
+    msg["service_type_zh"] = map_text(out["service_type"], TYPE_ZH)
+    msg["risk_level"] = out["risk_level"].astype("string")
+    msg["risk_level_zh"] = map_text(out["risk_level"], LEVEL_ZH).fillna("")
+    msg["risk_stops_text"] = joined(out["risk_stops"])
     msg["cap_pct"] = f"{float(cap) * 100:g}"
     for col in ("passengers", "seats", "max_passengers", "excess_passengers"):
         msg[col] = msg[col].astype("string")
-    msg["reason_zh"] = msg["reason"].map({k: v[0] for k, v in REASON_TEXT.items()})
-    msg["reason_en"] = msg["reason"].map({k: v[1] for k, v in REASON_TEXT.items()})
+    msg["reason_zh"] = map_text(out["reason"], {k: v[0] for k, v in REASON_TEXT.items()})
+    msg["reason_en"] = map_text(out["reason"], {k: v[1] for k, v in REASON_TEXT.items()})
     v = pd.Series(verdict, index=ev.index)
     parts = [
         findings_for(TM201, msg, v == "over-cap", "trip", "trip_id"),
         findings_for(TM202, msg, v == "compliant", "trip", "trip_id"),
-        findings_for(TM203, msg, v == "not-applicable", "trip", "trip_id"),
+        # Only four distinct messages: filled once per reason, then spread.
+        findings_for(TM203, msg, v == "not-applicable", "trip", "trip_id", distinct_on=("reason_zh", "reason_en")),
     ]
     findings = pd.concat([p for p in parts if len(p)] or [pd.DataFrame(columns=FINDING_COLUMNS)], ignore_index=True)
     return out, findings
+
+
+def date_text(values: pd.Series) -> pd.Series:
+    """Dates as ``YYYY-MM-DD`` text (NA stays NA); each distinct date is formatted once."""
+    days = pd.to_datetime(values).to_numpy().astype("datetime64[D]")
+    codes, uniques = pd.factorize(days.view(np.int64))
+    words = np.datetime_as_string(uniques.view("datetime64[D]")).tolist()
+    words = [None if w == "NaT" else w for w in words] + [None]
+    looked = pa.array(words, pa.string()).take(pa.array(np.where(codes < 0, len(words) - 1, codes)))
+    return pd.Series(pd.arrays.ArrowStringArray(looked), index=values.index, dtype="string")
+
+
+def map_text(values: pd.Series, mapping: dict[str, str]) -> pd.Series:
+    """``values.map(mapping)`` as a hash lookup into the few keys (NA where a value is not a key)."""
+    keys = list(mapping)
+    pos = index_in(values, pd.Series(keys, dtype="string"))
+    pos[pos < 0] = len(keys)  # reads the None
+    looked = pa.array(list(mapping.values()) + [None], pa.string()).take(pa.array(pos))
+    return pd.Series(pd.arrays.ArrowStringArray(looked), index=values.index, dtype="string")
+
+
+def joined(lists: pd.Series, sep: str = ", ") -> pd.Series:
+    """Each list of ids joined with ``sep`` (an Arrow kernel for a list column; plain Python lists also work)."""
+    if isinstance(lists.dtype, pd.ArrowDtype) and pa.types.is_list(lists.dtype.pyarrow_dtype):
+        out = pc.fill_null(pc.binary_join(text_lists(lists), sep), "")
+        return pd.Series(pd.arrays.ArrowStringArray(out), index=lists.index, dtype="string")
+    return lists.map(lambda v: sep.join(v) if isinstance(v, (list, tuple, np.ndarray)) else "").astype("string")
+
+
+def text_lists(lists: pd.Series) -> pa.ListArray:
+    arr = lists.array._pa_array.combine_chunks()
+    return arr.cast(pa.list_(pa.string())) if arr.type != pa.list_(pa.string()) else arr

@@ -1,0 +1,56 @@
+"""Run ``transportmon audit ARGS`` as the command line does, printing the time of each stage to stderr.
+
+Used by ``benchmarks/run.py`` as the measured process (start-up included). Stages are timed by wrapping the pipeline's
+functions; nothing else changes. Lines look like ``STAGE <name> <seconds>``.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+START = time.perf_counter()
+
+from transportmon import pipeline
+from transportmon.io import write
+
+STAGES = [
+    (pipeline, "load_inputs", "read+validate"),
+    (pipeline, "_audit_trips", "trip audit"),
+    (pipeline, "road_context", "road network"),
+    (pipeline, "checkpoint_evidence", "checkpoint evidence"),
+    (pipeline, "assemble", "assemble"),
+    (pipeline, "attach_findings", "findings"),
+    (write, "write_report", "write"),
+]
+
+
+def _timed(fn, name):  # type: ignore[no-untyped-def]
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        t = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            print(f"STAGE {name} {time.perf_counter() - t:.3f}", file=sys.stderr, flush=True)
+    return wrapper
+
+
+def main() -> None:
+    print(f"STAGE imports {time.perf_counter() - START:.3f}", file=sys.stderr, flush=True)
+    for module, attr, name in STAGES:
+        setattr(module, attr, _timed(getattr(module, attr), name))
+    from transportmon.cli import app
+
+    sys.argv = ["transportmon", *sys.argv[1:]]
+    try:
+        app()
+    finally:
+        print(f"STAGE total-in-process {time.perf_counter() - START:.3f}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,229 @@
+"""Time the whole ``transportmon audit`` process against its peers on generated inputs; write ``RESULTS.md``.
+
+Each measured run is its own process (start-up, reading Parquet and writing the GeoParquet report included). Wall
+time is measured around the process, CPU time (user + system) and peak memory (the largest resident set of the
+process or of any worker process it waited for) come from ``os.wait4``. transportmon runs under
+``benchmarks/_child.py``, which prints the time of each stage.
+
+For each ``trips-*`` folder: transportmon (memory engine), the DuckDB peer (``peer_duckdb.py``), the naive GeoPandas
+``sjoin`` per trip-stop row (``naive_sjoin.py``) up to ``--naive-max`` rows, optionally ``--engine dask``; the peer's
+verdicts and messages are checked against transportmon's (``compare.py``). For each ``checkpoints-*`` folder:
+transportmon. Run::
+
+    python benchmarks/generate.py --out /tmp/tm-bench
+    python benchmarks/run.py --data /tmp/tm-bench --dask 1e6 1e7
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def measure(cmd: list[str], *, timeout: float = 900) -> dict[str, object]:
+    """Run ``cmd``; wall and CPU seconds, peak RSS in MiB, exit code and the ``STAGE name seconds`` lines."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=ROOT)
+        deadline = start + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.02)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        text = out.read().decode("utf-8", "replace") + err.read().decode("utf-8", "replace")
+    stages: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("STAGE "):
+            name, _, seconds = line[6:].rpartition(" ")
+            stages[name] = stages.get(name, 0.0) + float(seconds)
+    return {"wall": round(wall, 2), "cpu": round(usage.ru_utime + usage.ru_stime, 2),
+            "peak_mib": round(usage.ru_maxrss / 1024), "rc": proc.returncode, "stages": stages,
+            "tail": "" if proc.returncode in (0, 1) else text[-2000:]}
+
+
+def rows_of(folder: Path, layer: str) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(folder / f"{layer}.parquet").metadata.num_rows
+
+
+def machine() -> dict[str, str]:
+    import dask
+    import duckdb
+    import geopandas
+    import numpy
+    import pandas
+    import pyarrow
+    import scipy
+    import shapely
+
+    cpu = platform.machine()
+    mem = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            cpu = next(ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name"))
+        with open("/proc/meminfo", encoding="utf-8") as fh:
+            kb = next(int(ln.split()[1]) for ln in fh if ln.startswith("MemTotal"))
+        mem = f"{kb / 1024 / 1024:.1f} GiB"
+    except (OSError, StopIteration):
+        pass
+    return {
+        "date": dt.date.today().isoformat(), "cpu": cpu, "cores": str(os.cpu_count()), "memory": mem,
+        "os": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
+        "libraries": ", ".join(f"{m.__name__} {m.__version__}" for m in (
+            numpy, pandas, geopandas, shapely, pyarrow, scipy, duckdb, dask)),
+        "load": "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg()),
+    }
+
+
+ALL_RUNNERS = ("transportmon", "duckdb", "geopandas_naive", "transportmon_dask", "checkpoints")
+
+
+def run(data: Path, work: Path, dask_sizes: set[int], naive_max: int, repeat: int,
+        runners: tuple[str, ...] = ALL_RUNNERS, previous: dict[str, object] | None = None) -> dict[str, object]:
+    """Measure every runner on every generated folder; ``previous`` results are kept for runners not run."""
+    results: dict[str, object] = {"machine": machine(), "trips": [], "checkpoints": []}
+    before = {e["folder"]: e for e in (previous or {}).get("trips", []) + (previous or {}).get("checkpoints", [])}
+    py = sys.executable
+    for folder in sorted(data.glob("trips-*"), key=lambda p: rows_of(p, "stop_times")):
+        rows = rows_of(folder, "stop_times")
+        entry: dict[str, object] = {**before.get(folder.name, {}), "folder": folder.name, "stop_times": rows,
+                                    "trips": rows_of(folder, "trips")}
+        tm_out, peer_out = work / f"{folder.name}.tm.parquet", work / f"{folder.name}.duckdb.parquet"
+        audit = [py, str(HERE / "_child.py"), "audit", "--data", str(folder), "--out", str(tm_out),
+                 "--format", "json", "--fail-on", "never"]
+        runs = {
+            "transportmon": audit,
+            "duckdb": [py, str(HERE / "peer_duckdb.py"), str(folder), str(peer_out)],
+        }
+        if rows <= naive_max:
+            runs["geopandas_naive"] = [py, str(HERE / "naive_sjoin.py"), str(folder), str(work / "naive.parquet")]
+        if rows in dask_sizes:
+            runs["transportmon_dask"] = [py, str(HERE / "_child.py"), "audit", "--data", str(folder), "--out",
+                                         str(work / f"{folder.name}.dask.parquet"), "--engine", "dask",
+                                         "--format", "json", "--fail-on", "never"]
+        for name, cmd in runs.items():
+            if name not in runners:
+                continue
+            best = None
+            for _ in range(repeat):
+                m = measure(cmd)
+                print(folder.name, name, {k: v for k, v in m.items() if k != "tail"}, m["tail"], flush=True)
+                if best is None or m["wall"] < best["wall"]:
+                    best = m
+            entry[name] = best
+        check = subprocess.run([py, str(HERE / "compare.py"), str(tm_out), str(peer_out)], capture_output=True,
+                               text=True, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        entry["agreement"] = json.loads(check.stdout) if check.stdout.strip() else {"error": check.stderr[-500:]}
+        print(folder.name, "agreement", entry["agreement"], flush=True)
+        results["trips"].append(entry)  # type: ignore[union-attr]
+    for folder in sorted(data.glob("checkpoints-*"), key=lambda p: rows_of(p, "checkpoints")):
+        if "checkpoints" not in runners:
+            if folder.name in before:
+                results["checkpoints"].append(before[folder.name])  # type: ignore[union-attr]
+            continue
+        entry = {"folder": folder.name, "checkpoints": rows_of(folder, "checkpoints"),
+                 "roads": rows_of(folder, "roads")}
+        cmd = [py, str(HERE / "_child.py"), "audit", "--data", str(folder), "--out",
+               str(work / f"{folder.name}.tm.parquet"), "--format", "json", "--fail-on", "never"]
+        best = None
+        for _ in range(repeat):
+            m = measure(cmd)
+            print(folder.name, {k: v for k, v in m.items() if k != "tail"}, m["tail"], flush=True)
+            if best is None or m["wall"] < best["wall"]:
+                best = m
+        entry["transportmon"] = best
+        results["checkpoints"].append(entry)  # type: ignore[union-attr]
+    results["machine"]["load_after"] = "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg())  # type: ignore[index]
+    return results
+
+
+def _cell(m: dict[str, object] | None) -> str:
+    if not m:
+        return "—"
+    flag = "" if m["rc"] in (0, 1) else f" (exit {m['rc']})"
+    return f"{m['wall']:.1f} / {m['cpu']:.1f} / {m['peak_mib']:,}{flag}"
+
+
+def markdown(results: dict[str, object]) -> str:
+    m = results["machine"]
+    lines = [
+        "# Benchmarks", "",
+        (f"Measured {m['date']} on {m['cpu']}, {m['cores']} cores, {m['memory']} ({m['os']}); Python {m['python']}; "
+        f"{m['libraries']}. Load average before/after: {m['load']} / {m.get('load_after', '?')} (other work ran on "
+        "the machine at the same time; CPU time is the steadier figure)."), "",
+        ("Each cell is one whole process: **wall s / CPU s / peak MiB** (start-up, reading Parquet and writing the "
+         "report included). `python benchmarks/generate.py` makes the inputs, `python benchmarks/run.py` this file."),
+        "", "## Coach trips", "",
+        ("| stop_times rows | trips | transportmon | DuckDB peer | tm/DuckDB wall (CPU) | GeoPandas sjoin per row "
+         "(spatial step only) | transportmon --engine dask | peer agrees |"),
+        "|---:|---:|---|---|---:|---|---|---|",
+    ]
+    for e in results["trips"]:  # type: ignore[union-attr]
+        tm, duck = e.get("transportmon"), e.get("duckdb")
+        ratio = (f"{tm['wall'] / duck['wall']:.2f} ({tm['cpu'] / duck['cpu']:.2f})" if tm and duck and duck["rc"] == 0
+                 else "—")
+        agree = e.get("agreement", {})
+        ok = "yes" if agree and all(v == 0 for k, v in agree.items() if k not in ("trips",)) else f"no {agree}"
+        lines.append(f"| {e['stop_times']:,} | {e['trips']:,} | {_cell(tm)} | {_cell(duck)} | {ratio} | "
+                     f"{_cell(e.get('geopandas_naive'))} | {_cell(e.get('transportmon_dask'))} | {ok} |")
+    lines += ["", "Stages of the transportmon run (seconds, from `benchmarks/_child.py`):", ""]
+    for e in results["trips"]:  # type: ignore[union-attr]
+        st = e["transportmon"]["stages"]
+        lines.append(f"- {e['stop_times']:,} rows: " + ", ".join(f"{k} {v:.1f}" for k, v in st.items()))
+    lines += ["", "## Checkpoints", "",
+              "| checkpoints | road segments | transportmon | stages (s) |", "|---:|---:|---|---|"]
+    for e in results["checkpoints"]:  # type: ignore[union-attr]
+        st = e["transportmon"]["stages"]
+        lines.append(f"| {e['checkpoints']:,} | {e['roads']:,} | {_cell(e['transportmon'])} | "
+                     + ", ".join(f"{k} {v:.1f}" for k, v in st.items()) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="folder written by benchmarks/generate.py")
+    parser.add_argument("--work", type=Path, default=None, help="where reports go (default: a temporary folder)")
+    parser.add_argument("--dask", type=float, nargs="*", default=[], help="stop_times sizes to run with --engine dask")
+    parser.add_argument("--naive-max", type=float, default=1e7)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--json", type=Path, default=HERE / "results.json")
+    parser.add_argument("--markdown", type=Path, default=None, help="write the tables here (e.g. RESULTS.md)")
+    parser.add_argument("--runners", nargs="*", default=list(ALL_RUNNERS), choices=ALL_RUNNERS)
+    parser.add_argument("--update", action="store_true", help="keep the other runners' results from --json")
+    args = parser.parse_args()
+    previous = json.loads(args.json.read_text(encoding="utf-8")) if args.update and args.json.exists() else None
+    work = args.work or Path(tempfile.mkdtemp(prefix="tm-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    results = run(args.data, work, {int(x) for x in args.dask}, int(args.naive_max), args.repeat,
+                  tuple(args.runners), previous)
+    args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    text = markdown(results)
+    if args.markdown:
+        args.markdown.write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+"""The trip audit on Dask: ``trips`` and ``stop_times`` in partitions aligned by ``trip_id``, the rest broadcast.
+
+``transportmon audit --engine dask`` (or ``audit(..., engine="dask")``) reads the two large layers with
+``dask.dataframe`` (Parquet row groups; other formats are read once and split), numbers their rows, and hash-shuffles
+both on the trip id so that partition *i* of ``trips`` and partition *i* of ``stop_times`` hold the same trips. Each
+pair of partitions is validated and audited by the in-memory functions (:func:`transportmon.layers.validate_trips`,
+:func:`~transportmon.pipeline._check_trip_references`, :func:`~transportmon.pipeline._audit_trips`) against the
+stops, their admin units and the designations, which are resolved once on the client and broadcast to the workers.
+The client gathers the trip subjects and their findings and assembles the same report as the memory engine.
+
+The scheduler is a ``LocalCluster`` (one single-threaded worker process per core) unless ``scheduler`` names a
+running one (``tcp://host:8786``; ``inproc://`` addresses of an in-process cluster work too).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from . import layers as L
+from .config import RuleConfig
+from .io import read as R
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from .pipeline import Inputs
+
+#: stop_times rows per partition (≈ 200 MB of frames each); at least one partition per worker.
+PARTITION_ROWS = 2_000_000
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None = None, **cluster: Any) -> Iterator[Client]:
+    """A ``distributed.Client``: to ``scheduler`` when given, else to a new ``LocalCluster`` closed on exit.
+
+    ``cluster`` overrides the LocalCluster's arguments (default: a worker process per core, one thread each, the
+    dashboard on a free port).
+    """
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler, set_as_default=False) as client:
+            yield client
+        return
+    options: dict[str, Any] = {"n_workers": os.cpu_count() or 1, "threads_per_worker": 1, "processes": True,
+                               "dashboard_address": ":0", **cluster}
+    with LocalCluster(**options) as local, Client(local, set_as_default=False) as client:
+        yield client
+
+
+@dataclass(frozen=True)
+class _Broadcast:
+    """What every partition needs besides its own trips: resolved once on the client."""
+
+    stops: L.Layer
+    located: pd.DataFrame
+    boundaries: L.Layer
+    risk_areas: L.Layer | None
+    config: RuleConfig
+    paths: tuple[str, str]
+
+
+def dask_trips(inputs: Inputs, *, scheduler: str | None = None, partitions: int | None = None,
+               **cluster: Any) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, str], dict[str, L.Layer],
+                                        dict[str, dict[str, Any]]]:
+    """Audit the deferred ``trips`` and ``stop_times`` of ``inputs`` on Dask.
+
+    Returns
+    -------
+    part, findings, skipped
+        As :func:`transportmon.pipeline._audit_trips` returns them for the whole input.
+    layers
+        ``trips`` and ``stop_times`` as :class:`~transportmon.layers.Layer` s with their rejected rows (the audited
+        rows themselves stay on the workers: ``frame`` only has their number of rows).
+    meta
+        The two layers' entries of the report's ``inputs`` metadata.
+    """
+    import dask
+    from dask import delayed
+
+    from .geo.admin import locate
+
+    trips_path, st_path = inputs.deferred["trips"], inputs.deferred["stop_times"]
+    stops = inputs.layers["stops"]
+    located = locate(stops.frame.geometry, inputs.layers["boundaries"].frame)
+    located.index = stops.frame["stop_id"].to_numpy()
+    # Partitions never meet the polygons: the stops' admin units are resolved here, once.
+    no_polygons = L.Layer(name="boundaries", frame=inputs.layers["boundaries"].frame.iloc[:0],
+                          rejected=L.empty_rejected(), rows=0)
+    shared = _Broadcast(stops=stops, located=located, boundaries=no_polygons,
+                        risk_areas=inputs.layers.get("risk_areas"), config=inputs.config,
+                        paths=(str(trips_path), str(st_path)))
+    with dask_client(scheduler, **cluster) as client:
+        workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
+        st_frame, st_info, st_rows = _read(st_path, inputs)
+        count = partitions or max(workers, math.ceil(st_rows / PARTITION_ROWS))
+        trips_frame, trips_info, trips_rows = _read(trips_path, inputs)
+        trip_parts = trips_frame.shuffle(on="_key", npartitions=count).to_delayed()
+        st_parts = st_frame.shuffle(on="_key", npartitions=count).to_delayed()
+        shared_f = client.scatter(shared, broadcast=True, hash=False)  # sent to each worker once
+        tasks = [delayed(_audit_partition, pure=True)(t, s, shared_f) for t, s in zip(trip_parts, st_parts)]
+        results = dask.compute(*tasks, scheduler=client)
+
+    parts = [r[0] for r in results if len(r[0])]
+    part = pd.concat(parts, ignore_index=True) if parts else results[0][0]
+    findings = pd.concat([r[1] for r in results], ignore_index=True)
+    skipped = results[0][2] if results else {}
+    out_layers: dict[str, L.Layer] = {}
+    meta: dict[str, dict[str, Any]] = {}
+    for k, (name, path, rows, info) in enumerate((("trips", trips_path, trips_rows, trips_info),
+                                                    ("stop_times", st_path, st_rows, st_info))):
+        rejected = [r[3 + k] for r in results if len(r[3 + k])]
+        audited = sum(r[5 + k] for r in results)
+        layer = L.Layer(name=name, frame=pd.DataFrame(index=pd.RangeIndex(audited)),
+                        rejected=pd.concat(rejected, ignore_index=True) if rejected else L.empty_rejected(),
+                        rows=rows, path=str(path), sha256=R.sha256(path))
+        out_layers[name] = layer
+        from .pipeline import _display_path
+
+        meta[name] = {"path": _display_path(Path(path)), "rows": rows, "sha256": layer.sha256,
+                      "datum": inputs.datums.get(name, "wgs84"), **info}
+    return gpd.GeoDataFrame(part, geometry="geometry", crs="EPSG:4326"), findings, skipped, out_layers, meta
+
+
+def _read(path: Path, inputs: Inputs) -> tuple[Any, dict[str, Any], int]:
+    """A layer as a Dask DataFrame with ``_row`` (input row number) and ``_key`` (the trip id as text).
+
+    Parquet is read by row groups, a partition per ~:data:`PARTITION_ROWS` rows, on the workers; the file's footer
+    gives each partition's first row number, so nothing is read twice. Other formats are read once here, as the
+    memory engine reads them, then split.
+    """
+    import dask.dataframe as dd
+    from dask import delayed
+
+    if path.suffix.lower() in R.PARQUET_EXTENSIONS:
+        import pyarrow.parquet as pq
+
+        R._check_file(path)
+        meta_file = pq.ParquetFile(path)
+        sizes = [meta_file.metadata.row_group(i).num_rows for i in range(meta_file.metadata.num_row_groups)]
+        groups: list[list[int]] = [[]]
+        rows_in = 0
+        for i, size in enumerate(sizes):
+            if groups[-1] and rows_in + size > PARTITION_ROWS:
+                groups.append([])
+                rows_in = 0
+            groups[-1].append(i)
+            rows_in += size
+        starts = np.r_[0, np.cumsum(sizes)].astype(np.int64)
+        empty = _number(meta_file.schema_arrow.empty_table().to_pandas(), 0)
+        parts = [delayed(_read_row_groups, pure=True)(str(path), g, int(starts[g[0]]) if g else 0) for g in groups]
+        return dd.from_delayed(parts, meta=empty, verify_meta=False), {"format": "parquet"}, int(starts[-1])
+    table = R.read_table(path, encoding=inputs.encoding)
+    info = dict(table.attrs.pop("source", {}))
+    table = _number(pd.DataFrame(table), 0)
+    frame = dd.from_pandas(table, npartitions=max(1, math.ceil(len(table) / PARTITION_ROWS)), sort=False)
+    return frame, info, len(table)
+
+
+def _read_row_groups(path: str, groups: list[int], start: int) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    return _number(pq.ParquetFile(path).read_row_groups(groups).to_pandas(), start)
+
+
+def _number(df: pd.DataFrame, start: int) -> pd.DataFrame:
+    """Add ``_row`` (input row numbers from ``start``) and ``_key`` (the trip id, as validation will read it)."""
+    renamed = L.rename_aliases(df)
+    key = L.as_text(renamed["trip_id"]) if "trip_id" in renamed.columns else pd.Series(pd.NA, index=df.index,
+                                                                                      dtype="string")
+    return df.assign(_row=np.arange(start, start + len(df), dtype=np.int64), _key=key.fillna("").astype(str))
+
+
+def _audit_partition(trips: pd.DataFrame, stop_times: pd.DataFrame, shared: _Broadcast) -> tuple[Any, ...]:
+    """Validate and audit one partition of trips with its stop times (the same functions as the memory engine)."""
+    from . import pipeline as P
+
+    layers: dict[str, L.Layer] = {"stops": shared.stops, "boundaries": shared.boundaries}
+    if shared.risk_areas is not None:
+        layers["risk_areas"] = shared.risk_areas
+    for name, frame, validate, path in (("trips", trips, L.validate_trips, shared.paths[0]),
+                                        ("stop_times", stop_times, L.validate_stop_times, shared.paths[1])):
+        frame = frame.sort_values("_row", kind="stable")
+        rows = frame["_row"].to_numpy()
+        layer = validate(frame.drop(columns=["_row", "_key"]).reset_index(drop=True), path)
+        _renumber(layer, rows)
+        layers[name] = layer
+    P._check_trip_references(layers, located=shared.located)
+    part, findings, skipped = P._audit_trips(layers, shared.config)
+    return (part, findings, skipped, layers["trips"].rejected, layers["stop_times"].rejected,
+            len(layers["trips"].frame), len(layers["stop_times"].frame))
+
+
+def _renumber(layer: L.Layer, rows: np.ndarray) -> None:
+    """Partition row numbers → input row numbers (also in the ``row <n>`` id of a row without an id)."""
+    layer.frame["row"] = rows[layer.frame["row"].to_numpy(dtype=np.int64)]
+    if len(layer.rejected):
+        local = layer.rejected["row"].to_numpy(dtype=np.int64)
+        rej = layer.rejected.copy()
+        unnamed = (rej["subject_id"].astype(str) == pd.Series(local + 1, index=rej.index).map("row {}".format)
+                   ).to_numpy()
+        rej["row"] = rows[local]
+        rej.loc[unnamed, "subject_id"] = [f"row {r + 1}" for r in rows[local][unnamed]]
+        layer.rejected = rej
