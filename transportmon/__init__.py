@@ -25,11 +25,11 @@ def audit(*args: Any, **kwargs: Any) -> AuditResult:
     return _audit(*args, **kwargs)
 
 
-def validate(*args: Any, **kwargs: Any) -> Any:
-    """Check the inputs only; see :func:`transportmon.validate.validate_inputs`."""
-    from .validate import validate_inputs
+def validate_inputs(*args: Any, **kwargs: Any) -> Any:
+    """Check the inputs only (what ``transportmon validate`` prints); see :mod:`transportmon.validate`."""
+    from .validate import validate_inputs as _validate_inputs
 
-    return validate_inputs(*args, **kwargs)
+    return _validate_inputs(*args, **kwargs)
 
 
-__all__ = ["audit", "validate", "__version__"]
+__all__ = ["audit", "validate_inputs", "__version__"]
