@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-from transportmon.designations import LEVELS, resolve_levels  # noqa: E402
+from transportmon.designations import LEVELS, resolve_levels
 
 N_KEYS = 30_000
 N_PROVINCES = 34

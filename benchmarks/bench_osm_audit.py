@@ -28,9 +28,10 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import transportmon  # noqa: E402
-from bench_osm_graph import synthetic_graph  # noqa: E402
-from transportmon.io.osm import roads_from_graph  # noqa: E402
+from bench_osm_graph import synthetic_graph
+
+import transportmon
+from transportmon.io.osm import roads_from_graph
 
 
 def main() -> None:

@@ -592,7 +592,7 @@ class TripSpec:
     why: str
 
 
-def T(trip_id, route, day, kind, seats, pax, stops, verdict, reason, why) -> TripSpec:  # noqa: N802
+def T(trip_id, route, day, kind, seats, pax, stops, verdict, reason, why) -> TripSpec:
     return TripSpec(trip_id, route, day, kind, seats, pax, stops, verdict, reason, why)
 
 
@@ -975,7 +975,7 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
-def readme(out: Path, table, expected: pd.DataFrame, malformed: int, n_risk: int,  # noqa: ANN001
+def readme(out: Path, table, expected: pd.DataFrame, malformed: int, n_risk: int,
            roads: gpd.GeoDataFrame, net: Network, n_loops: int) -> str:
     files = [
         ("roads.geojson", f"{len(roads)} edges", "real geometry/topology (OSM), illustrative attributes",

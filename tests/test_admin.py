@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from test_trips import AS_OF, trip, trip_rows, write_trip_world
 
 import transportmon
-from test_trips import AS_OF, trip, trip_rows, write_trip_world
 from transportmon.geo.admin import area_units, locate, point_units
 
 

@@ -11,8 +11,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 import world
-from typer.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from transportmon.cli import app
 from transportmon.report import COLUMNS

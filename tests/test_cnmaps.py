@@ -8,16 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import geopandas as gpd
-from geopandas.testing import assert_geodataframe_equal
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from geopandas.testing import assert_geodataframe_equal
 from pyproj import Geod
 from shapely.geometry import Point
 
 from transportmon.io import cnmaps
-from transportmon.io.datum import wgs84_to_gcj02
 from transportmon.io.cnmaps import (
     CACHE_FORMAT_VERSION,
     boundaries_index,
@@ -25,6 +24,7 @@ from transportmon.io.cnmaps import (
     default_boundaries,
     load_boundaries,
 )
+from transportmon.io.datum import wgs84_to_gcj02
 
 GEOD = Geod(ellps="WGS84")
 COLUMNS = ["adcode", "name", "level", "province_adcode", "city_adcode", "geometry"]

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_trips import AS_OF, assert_counts_add_up, stop_points, trip_rows, write_trip_world
 
 import transportmon
-from test_trips import AS_OF, assert_counts_add_up, stop_points, trip_rows, write_trip_world
 from transportmon._errors import InputError
 from transportmon.io.gtfs import read_gtfs
 

@@ -13,12 +13,11 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 import shapely
+from osm_fixtures import write_osm_xml
 from typer.testing import CliRunner
 
 import transportmon
 from transportmon.cli import app
-
-from osm_fixtures import write_osm_xml
 
 BORDER = 115.95
 KM_LON = 1 / (111.320 * 0.86892)  # degrees of longitude per km at 29.7° N (cos 29.7° ≈ 0.8689)

@@ -23,11 +23,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+import world
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import transportmon
-import world
 from transportmon import layers as L
 from transportmon.config import RuleConfig, make_config
 from transportmon.rules.trips import decide

