@@ -43,6 +43,7 @@ import pandas as pd
 import shapely
 
 from ._errors import ConfigError, InputError
+from .io.write import publish
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -760,10 +761,7 @@ def _write_atomic(target: Path, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; a map is for sharing
-        os.replace(tmp, target)
+        publish(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)

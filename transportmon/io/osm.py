@@ -101,7 +101,7 @@ import requests
 import shapely
 from osmnx._errors import CacheOnlyInterruptError, InsufficientResponseError, ResponseStatusCodeError
 
-from .._errors import TransportmonError
+from .._errors import InputError
 
 __all__ = [
     "DRIVABLE_HIGHWAYS",
@@ -157,17 +157,13 @@ _OSM_FILE_FIX = (
 )
 
 
-class OSMError(TransportmonError):
+class OSMError(InputError):
     """OSM roads cannot be had from this file, place or area; the message names it, the problem, the fix."""
 
-    def __init__(self, source: object, problem: str, fix: str = "") -> None:
-        self.source = str(source)
-        self.problem = problem
-        self.fix = fix
-        msg = f"{self.source}: {problem}"
-        if fix:
-            msg += f" — {fix}"
-        super().__init__(msg)
+    @property
+    def source(self) -> str:
+        """The file, place or area that failed."""
+        return self.path
 
 
 # ------------------------------------------------------------------------------------------------ public API

@@ -172,6 +172,17 @@ def _flat(report: gpd.GeoDataFrame) -> pd.DataFrame:
     return out
 
 
+def publish(tmp: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Give a finished temporary file the usual mode and rename it over ``target`` in one step.
+
+    mkstemp makes files private (0600); a report or a map is for sharing, so it gets what the umask allows.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, target)
+
+
 def write_report(report: gpd.GeoDataFrame, metadata: dict[str, Any], out: str,
                  inputs: Iterable[str | os.PathLike[str]] = ()) -> str:
     """Write the report to ``out`` (``-`` = stdout, GeoJSON) atomically; returns the format written."""
@@ -194,11 +205,7 @@ def write_report(report: gpd.GeoDataFrame, metadata: dict[str, Any], out: str,
         else:
             os.close(fd)
             _flat(report).drop(columns=report.geometry.name).to_csv(tmp, index=False, encoding="utf-8")
-        # mkstemp makes the file private (0600); a report is an ordinary file, so give it the usual umask mode.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
+        publish(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
