@@ -2,7 +2,7 @@
 
 Four depths, most cases at the cheapest:
 
-1. every ``validate_*`` on frames drawn by :mod:`hostile_data` (7 layers × 280 cases of up to 12 rows);
+1. every ``validate_*`` on frames drawn by :mod:`hostile_data` (7 layers × 400 cases of up to 12 rows; ~3,000 cases in all);
 2. the same through files: written as CSV, GeoJSON, Parquet or .xlsx and read back by ``read_table``;
 3. whole data sets (stops, trips, stop_times, checkpoints, roads, risk areas) through ``load_inputs``, with the
    cross-layer checks;
@@ -54,7 +54,7 @@ LAYERS = list(H.COLUMNS)
 
 
 @pytest.mark.parametrize("layer", LAYERS)
-@settings(HOSTILE, max_examples=280)
+@settings(HOSTILE, max_examples=400)
 @given(data=st.data())
 def test_validator_accounts_for_every_row(layer: str, data: st.DataObject) -> None:
     frame = data.draw(H.layer_frame(layer, max_rows=12))
