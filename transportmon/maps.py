@@ -43,7 +43,7 @@ import pandas as pd
 import shapely
 
 from ._errors import ConfigError, InputError
-from .io.write import publish
+from .io.write import atomic_file
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -753,21 +753,10 @@ def html_text(result: AuditResult, *, date: str | None = None, tiles: bool = Tru
 
 
 def _write_atomic(target: Path, data: bytes) -> Path:
-    import tempfile
-
     if not target.parent.is_dir():
         raise InputError(target, f"folder {target.parent} does not exist", "create it or choose another --out")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        publish(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_file(target) as (fd, _tmp), os.fdopen(fd, "wb") as fh:
+        fh.write(data)
     return target
 
 

@@ -16,6 +16,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -183,6 +184,24 @@ def publish(tmp: str | os.PathLike[str], target: str | os.PathLike[str]) -> None
     os.replace(tmp, target)
 
 
+@contextmanager
+def atomic_file(target: Path) -> Iterator[tuple[int, str]]:
+    """A temporary file beside ``target`` (``(fd, path)``) that replaces it only if the block completes.
+
+    A run killed or failing mid-write leaves the old file (or none) and no half-written target.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        yield fd, tmp
+        publish(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
 def write_report(report: gpd.GeoDataFrame, metadata: dict[str, Any], out: str,
                  inputs: Iterable[str | os.PathLike[str]] = ()) -> str:
     """Write the report to ``out`` (``-`` = stdout, GeoJSON) atomically; returns the format written."""
@@ -192,8 +211,7 @@ def write_report(report: gpd.GeoDataFrame, metadata: dict[str, Any], out: str,
         sys.stdout.flush()
         return fmt
     target = check_target(out, inputs)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
+    with atomic_file(target) as (fd, tmp):
         if fmt == "geojson":
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
                 _write_text(geojson_chunks(report, metadata), fh)
@@ -205,13 +223,6 @@ def write_report(report: gpd.GeoDataFrame, metadata: dict[str, Any], out: str,
         else:
             os.close(fd)
             _flat(report).drop(columns=report.geometry.name).to_csv(tmp, index=False, encoding="utf-8")
-        publish(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
     return fmt
 
 
