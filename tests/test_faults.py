@@ -492,3 +492,30 @@ def test_trips_in_any_order_give_the_same_features(
 
     d = _trip_world(tmp_path_factory.mktemp("perm") / "trips", perm)
     assert _features(transportmon.audit(d, as_of=AS_OF)) == trip_reference
+
+
+def test_stale_temporary_files_of_killed_runs_are_swept(tmp_path: Path) -> None:
+    """A run killed mid-write leaves ``.report.geojson.*.tmp``; the next write removes it once it is an hour old,
+    and leaves a young one alone (it may belong to a run still writing)."""
+    import os
+    import time
+
+    import geopandas as gpd
+
+    from transportmon.io.write import STALE_TMP_SECONDS, write_report
+    from transportmon.report import assemble
+
+    old = tmp_path / ".report.geojson.abc123.tmp"
+    young = tmp_path / ".report.geojson.def456.tmp"
+    other = tmp_path / ".other.geojson.abc123.tmp"
+    for p in (old, young, other):
+        p.write_text("{partial", encoding="utf-8")
+    past = time.time() - STALE_TMP_SECONDS - 60
+    os.utime(old, (past, past))
+    os.utime(other, (past, past))
+    write_report(assemble([gpd.GeoDataFrame({"subject": []}, geometry=[], crs="EPSG:4326")], "p"), {},
+                 str(tmp_path / "report.geojson"))
+    assert not old.exists()
+    assert young.exists()
+    assert other.exists()  # another target's leftovers are not this write's business
+    assert (tmp_path / "report.geojson").exists()

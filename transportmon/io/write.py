@@ -10,11 +10,13 @@ timestamps. In GeoParquet and CSV, ``findings`` (a list of ``{rule_id, severity,
 
 from __future__ import annotations
 
+import glob
 import json
 import math
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -184,12 +186,28 @@ def publish(tmp: str | os.PathLike[str], target: str | os.PathLike[str]) -> None
     os.replace(tmp, target)
 
 
+#: A temporary file older than this was left by a killed run (a live run finishes its write long before).
+STALE_TMP_SECONDS = 3600
+
+
+def _sweep_stale(target: Path) -> None:
+    """Remove temporary files of earlier runs killed while writing ``target`` (older than an hour)."""
+    now = time.time()
+    for old in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        try:
+            if now - old.stat().st_mtime > STALE_TMP_SECONDS:
+                old.unlink()
+        except OSError:  # another run removed it, or it is not ours to remove
+            pass
+
+
 @contextmanager
 def atomic_file(target: Path) -> Iterator[tuple[int, str]]:
     """A temporary file beside ``target`` (``(fd, path)``) that replaces it only if the block completes.
 
     A run killed or failing mid-write leaves the old file (or none) and no half-written target.
     """
+    _sweep_stale(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         yield fd, tmp
