@@ -332,8 +332,13 @@ def _repair(geoms: np.ndarray, which: np.ndarray) -> np.ndarray:
     """``make_valid`` (keeping polygons polygonal) where ``which``; a geometry GEOS cannot repair (non-finite
     coordinates, a shell with too few points) is left as it is, and validation rejects it."""
     out = geoms.copy()
-    finite = np.isfinite(shapely.bounds(geoms)).all(axis=1)
-    idx = np.flatnonzero(which & finite)
+    # Only polygons whose every coordinate is finite and plausibly lon/lat: GEOS overflows on 1e300 and the row is
+    # rejected as coordinates-out-of-range anyway.
+    coords, owner = shapely.get_coordinates(geoms, return_index=True)
+    bad_coord = ~np.isfinite(coords).all(axis=1) | (np.abs(coords) > 1e4).any(axis=1)
+    sane = np.bincount(owner[bad_coord], minlength=len(geoms)) == 0
+    polygonal = np.isin(shapely.get_type_id(geoms), [3, 6])
+    idx = np.flatnonzero(which & sane & polygonal)
     if not len(idx):
         return out
     try:
