@@ -416,6 +416,12 @@ def _geo(frame: pd.DataFrame, layer: str, path: str | None) -> gpd.GeoDataFrame:
     return frame
 
 
+def _optional_text(frame: pd.DataFrame, columns: tuple[str, ...]) -> None:
+    """Optional text columns as stripped text, or all-NA when the file has none (in place)."""
+    for col in columns:
+        frame[col] = as_text(frame[col]) if col in frame.columns else pd.Series(pd.NA, index=frame.index, dtype="string")
+
+
 def validate_roads(frame: pd.DataFrame, path: str | None = None) -> Layer:
     """Roads: ``road_id`` and a (Multi)LineString. Several rows may share a ``road_id`` (one road, many segments)."""
     frame = _geo(_prepare(frame, "roads", path), "roads", path)
@@ -423,8 +429,7 @@ def validate_roads(frame: pd.DataFrame, path: str | None = None) -> Layer:
     _check_ids(rej, unique=False)
     _check_geometry(rej, frame, "roads")
     frame["road_id"] = rej.ids
-    for col in ("ref", "highway", "name", "road_class", "route"):
-        frame[col] = as_text(frame[col]) if col in frame.columns else pd.Series(pd.NA, index=frame.index, dtype="string")
+    _optional_text(frame, ("ref", "highway", "name", "road_class", "route"))
     return _finish("roads", frame, rej, len(frame), path)
 
 
@@ -451,7 +456,7 @@ def validate_checkpoints(frame: pd.DataFrame, path: str | None = None) -> Layer:
             frame[col] = flags
         else:
             frame[col] = False
-    frame["name"] = as_text(frame["name"]) if "name" in frame.columns else pd.Series(pd.NA, index=frame.index, dtype="string")
+    _optional_text(frame, ("name",))
     return _finish("checkpoints", frame, rej, len(frame), path)
 
 
@@ -492,7 +497,7 @@ def validate_stops(frame: pd.DataFrame, path: str | None = None) -> Layer:
     _check_ids(rej, unique=True)
     _check_geometry(rej, frame, "stops")
     frame["stop_id"] = rej.ids
-    frame["name"] = as_text(frame["name"]) if "name" in frame.columns else pd.Series(pd.NA, index=frame.index, dtype="string")
+    _optional_text(frame, ("name",))
     return _finish("stops", frame, rej, len(frame), path)
 
 
@@ -553,8 +558,7 @@ def validate_trips(frame: pd.DataFrame, path: str | None = None) -> Layer:
                "passengers=" + pax.astype("string").fillna("") + " > seats=" + seats.astype("string").fillna(""))
     frame["seats"] = seats
     frame["passengers"] = pax
-    for col in ("route_id", "scope"):
-        frame[col] = as_text(frame[col]) if col in frame.columns else pd.Series(pd.NA, index=frame.index, dtype="string")
+    _optional_text(frame, ("route_id", "scope"))
     return _finish("trips", frame, rej, len(frame), path)
 
 
