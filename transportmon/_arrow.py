@@ -33,8 +33,10 @@ def arrow(values: Any, type_: pa.DataType | None = None) -> pa.Array:
     elif hasattr(values, "_pa_array"):  # pandas' Arrow-backed arrays
         chunked = values._pa_array
         arr = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
-    elif isinstance(values, pd.Categorical):
-        arr = pa.array(np.asarray(values.categories, dtype=object)[values.codes], mask=values.codes < 0)
+    elif isinstance(values, pd.Categorical):  # through a dictionary: the categories are converted once
+        codes = values.codes
+        arr = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0),
+                                             arrow(np.asarray(values.categories, dtype=object))).dictionary_decode()
     else:
         arr = pa.array(np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values,
                        from_pandas=True)

@@ -23,7 +23,7 @@ from ._errors import ConfigError, InputError
 from .config import RuleConfig, load_config, make_config
 from .geo.evidence import RoadContext, checkpoint_evidence, metric_crs, road_context
 from .io import read as R
-from .report import assemble, attach_findings, finding_counts, verdict_counts
+from .report import assemble, attach_findings, finding_counts, one_finding_each, verdict_counts
 from .rules import checkpoints as cp_rules
 from .rules.inputs import rejected_findings
 
@@ -320,7 +320,6 @@ def audit(
     rules_run: list[str] = []
     skipped: dict[str, str] = {}
     parts: list[gpd.GeoDataFrame] = []
-    findings: list[pd.DataFrame] = []
 
     ctx: RoadContext | None = None
     if "roads" in layers and len(layers["roads"].frame):
@@ -341,8 +340,7 @@ def audit(
             "distance_to_crossing_m": ev["distance_to_crossing_m"].to_numpy(),
             "name": ev["name"].to_numpy(), "source_row": ev["row"].to_numpy(),
         }, geometry=cps.frame.geometry.to_numpy(), crs="EPSG:4326")
-        parts.append(subj)
-        findings.append(cp_findings)
+        parts.append(attach_findings(subj, cp_findings))
     else:
         skipped.update({r: "no checkpoints layer" for r in ("TM101", "TM102", "TM103", "TM104", "TM105", "TM110",
                                                              "TM111")})
@@ -360,14 +358,12 @@ def audit(
             items = sorted(ordered.items(), key=lambda kv: 99 if kv[0] in late else LAYER_NAMES.index(kv[0]))
             ordered.clear()
             ordered.update(items)
-        parts.append(trip_part)
-        findings.append(trip_findings)
+        parts.append(attach_findings(trip_part, trip_findings) if len(trip_findings) else trip_part)
         skipped.update(trip_skipped)
         rules_run += [r for r in trip_rules if r not in skipped]
     elif {"trips", "stop_times", "stops"} <= set(layers):
         trip_part, trip_findings, trip_skipped = _audit_trips(layers, cfg)
-        parts.append(trip_part)
-        findings.append(trip_findings)
+        parts.append(attach_findings(trip_part, trip_findings) if len(trip_findings) else trip_part)
         skipped.update(trip_skipped)
         rules_run += [r for r in trip_rules if r not in skipped]
     else:
@@ -383,22 +379,17 @@ def audit(
             rejected_parts.append(rj)
     if rejected_parts:
         rej = pd.concat(rejected_parts, ignore_index=True)
-        findings.append(rejected_findings(rej, rej["layer"]))
         geom = rej.geometry.to_numpy() if "geometry" in rej.columns else np.full(len(rej), None)
-        parts.append(gpd.GeoDataFrame({
+        parts.append(attach_findings(gpd.GeoDataFrame({
             "subject": rej["subject"].to_numpy(), "subject_id": rej["subject_id"].to_numpy(), "verdict": "rejected",
             "reason": rej["reason"].to_numpy(), "detail": rej["detail"].to_numpy(), "source_row": rej["row"].to_numpy(),
-        }, geometry=list(geom), crs="EPSG:4326"))
+        }, geometry=list(geom), crs="EPSG:4326"), rejected_findings(rej, rej["layer"])))
     rules_run.append("TM9xx")
 
+    # Each part came with its findings attached (matched within the part, by its own row numbers).
     report = assemble(parts, cfg.policy)
     del parts  # millions of trips: the parts' columns are in the report now
     trip_part = trip_findings = None  # frees them
-    all_findings = pd.concat([f for f in findings if len(f)], ignore_index=True) if any(
-        len(f) for f in findings) else pd.DataFrame(columns=["subject", "subject_id", "source_row", "rule_id"])
-    del findings
-    report = attach_findings(report, all_findings)
-    del all_findings
     # The input row number is evidence only for a rejected row (where to look in the file); audited subjects are
     # known by their unique id, so their features do not depend on the input's row order.
     report["source_row"] = report["source_row"].where(report["verdict"] == "rejected")
@@ -506,10 +497,16 @@ def _audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig) -> tuple[gpd.GeoDa
     located = trips.extra["located"]
     tf = trips.frame.reset_index(drop=True)
     sf = st.frame
-    trip_pos = index_in(sf["trip_id"], tf["trip_id"])
+    stop_index = pd.Series(located.index, dtype="string")
+    # Codes the reference checks may have left (position of each stop row's trip and stop); else hash joins.
+    trip_pos = st.extra.get("trip_pos")
+    if trip_pos is None or len(trip_pos) != len(sf):
+        trip_pos = index_in(sf["trip_id"], tf["trip_id"])
+    stop_pos = st.extra.get("stop_pos")
+    if stop_pos is None or len(stop_pos) != len(sf):
+        stop_pos = index_in(sf["stop_id"], stop_index)
     order = trip_rules.stop_order(trip_pos, sf["stop_sequence"])
     order = order[trip_pos[order] >= 0]  # rows of rejected trips play no part
-    stop_pos = index_in(sf["stop_id"], pd.Series(located.index, dtype="string"))
 
     # Designation level of every stop row on its trip's date: distinct stops meet polygons once.
     if "risk_areas" in layers and len(layers["risk_areas"].extra.get("intervals", [])):
@@ -527,19 +524,23 @@ def _audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig) -> tuple[gpd.GeoDa
         # Stops as a categorical: the lookup factorizes 30,000 categories, not 10 million strings.
         key = pd.Categorical.from_codes(stop_pos, categories=pd.Index(located.index.astype(str), dtype="str"))
         levels = resolve_levels(intervals, pu, pd.DataFrame({"key": key, "date": row_date}))["level"]
+        del row_date, key
     else:
         levels = pd.Series(pd.Categorical.from_codes(np.full(len(sf), -1), dtype=LEVEL_DTYPE))
         skipped.update({r: "no risk_areas layer" for r in ("TM201", "TM202")})
-    ev = trip_rules.trip_evidence(tf, sf, located, levels, cfg, trip_pos=trip_pos, order=order)
+    ev = trip_rules.trip_evidence(tf, sf, located, levels, cfg, trip_pos=trip_pos, order=order, stop_pos=stop_pos)
+    del levels
     decided, findings = trip_rules.decide(ev, cfg)
+    del ev
     if "risk_areas" not in layers:
-        decided["reason"] = decided["reason"].mask(decided["reason"] == "no-risk-stop", "no-risk-data")
+        decided["reason"] = decided["reason"].cat.rename_categories({"no-risk-stop": "no-risk-data"})
 
     # A line through the trip's stops in order (a point for a one-stop trip).
     stop_xy = shapely.get_coordinates(stops.frame.geometry.to_numpy())
-    xy_pos = index_in(pd.Series(located.index, dtype="string"), stops.frame["stop_id"])
+    xy_pos = index_in(stop_index, stops.frame["stop_id"])
     codes = trip_pos[order]
     xy = stop_xy[xy_pos[stop_pos[order]]]
+    del order
     count = np.bincount(codes, minlength=len(decided))
     geoms = np.full(len(decided), None, dtype=object)
     multi = count[codes] >= 2
@@ -549,8 +550,10 @@ def _audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig) -> tuple[gpd.GeoDa
     single = np.flatnonzero(count == 1)
     if len(single):
         geoms[single] = shapely.points(xy[np.searchsorted(codes, single)])
+    del xy, codes
     part = gpd.GeoDataFrame({
-        "subject": "trip", "subject_id": decided["trip_id"].astype(str).array,
+        "subject": pd.Categorical.from_codes(np.zeros(len(decided), dtype=np.int8), categories=["trip"]),
+        "subject_id": findings["subject_id"].array,
         "verdict": decided["verdict"].array, "reason": decided["reason"].array,
         "passengers": decided["passengers"].array, "seats": decided["seats"].array,
         "occupancy": decided["occupancy"].to_numpy(), "cap": decided["cap"].to_numpy(),
@@ -561,7 +564,9 @@ def _audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig) -> tuple[gpd.GeoDa
         "route_id": decided["route_id"].array, "scope": decided["scope"].array,
         "source_row": decided["row"].to_numpy(),
     }, geometry=geoms, crs="EPSG:4326")
-    return part, findings, skipped
+    # One finding per trip, in the trips' order: the list column is built directly.
+    part = one_finding_each(part, findings)
+    return part, findings.iloc[:0], skipped
 
 
 def _display_path(p: Path) -> str:

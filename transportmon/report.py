@@ -79,6 +79,21 @@ def attach_findings(subjects: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFr
     return out
 
 
+def one_finding_each(subjects: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
+    """:func:`attach_findings` when ``findings`` holds exactly one finding per subject, row for row (a trip's one
+    TM2xx finding): the list column is built with no matching and no sorting."""
+    if len(findings) != len(subjects):
+        raise ValueError(f"{len(findings)} findings for {len(subjects)} subjects; one each is needed")
+    out = subjects.copy(deep=False)
+    n = len(out)
+    values = pa.StructArray.from_arrays([text(findings[c]) for c in ("rule_id", "severity", "message_zh",
+                                                                     "message_en")], fields=list(FINDING_TYPE))
+    out["findings"] = list_column(np.arange(n + 1, dtype=np.int64), values, FINDINGS_TYPE)
+    out["max_severity"] = pd.Series(pd.arrays.ArrowStringArray(text(findings["severity"])), index=out.index).astype(
+        "str")
+    return out
+
+
 def _subject_positions(report: pd.DataFrame, findings: pd.DataFrame) -> np.ndarray:
     """Row of ``report`` each finding belongs to (same subject and source_row), -1 for none."""
     subjects = pd.unique(pd.concat([report["subject"].astype(str), findings["subject"].astype(str)]))
@@ -150,8 +165,7 @@ def _conform(part: pd.DataFrame) -> pd.DataFrame:
             else:
                 cols[col] = pd.arrays.ArrowExtensionArray(pa.nulls(n, STOPS_TYPE))
         elif col in TEXT_COLUMNS:
-            cols[col] = part[col].astype("str").array if have else pd.array(pa.nulls(n, pa.large_string()),
-                                                                             dtype="str")
+            cols[col] = _text_column(part[col]) if have else pd.array(pa.nulls(n, pa.large_string()), dtype="str")
         elif col in INT_COLUMNS:
             cols[col] = pd.to_numeric(part[col], errors="coerce").astype("Int64").array if have else (
                 pd.arrays.IntegerArray(np.zeros(n, np.int64), np.ones(n, bool)))
@@ -160,6 +174,15 @@ def _conform(part: pd.DataFrame) -> pd.DataFrame:
                 n, np.nan)
     geometry = part.geometry.to_numpy() if isinstance(part, gpd.GeoDataFrame) else np.full(n, None)
     return gpd.GeoDataFrame(cols, geometry=geometry, crs="EPSG:4326")
+
+
+def _text_column(values: pd.Series) -> pd.api.extensions.ExtensionArray:
+    """A column as the report's text dtype: through Arrow when it is text or categorical already (millions of trip
+    rows), else ``astype("str")`` (numbers as ids, mixed objects)."""
+    if isinstance(values.dtype, (pd.StringDtype, pd.CategoricalDtype)) and (
+            not isinstance(values.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(values.cat.categories)):
+        return pd.array(text(values), dtype="str")
+    return values.astype("str").array
 
 
 def verdict_counts(report: pd.DataFrame) -> dict[str, dict[str, int]]:
@@ -194,4 +217,5 @@ def filter_only(report: gpd.GeoDataFrame, only: str | None) -> gpd.GeoDataFrame:
     return report[keep.to_numpy()].reset_index(drop=True)
 
 
-__all__ = ["COLUMNS", "FINDING_COLUMNS", "assemble", "attach_findings", "filter_only", "verdict_counts"]
+__all__ = ["COLUMNS", "FINDING_COLUMNS", "assemble", "attach_findings", "filter_only", "one_finding_each",
+           "verdict_counts"]

@@ -65,6 +65,8 @@ def _fmt(values: pd.Series) -> pd.Series:
         codes, uniques = pd.factorize(rounded)
         words = [("—" if pd.isna(x) or np.isinf(x) else f"{x:,.0f}") for x in uniques] + ["—"]
         return pd.Series(np.asarray(words, dtype=object)[codes], index=values.index, dtype="string")
+    if isinstance(values.dtype, pd.StringDtype) and not values.hasnans:  # already text: no copy
+        return values
     return values.astype("string").fillna("—")
 
 

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from .._arrow import STOPS_TYPE, index_in, list_column, offsets_of, text
 from ..config import RuleConfig
-from .registry import FINDING_COLUMNS, Rule, findings_for, rule
+from .registry import Rule, rule
 
 CLAUSE = "九府发〔2020〕3号 (六)"
 LEVEL_ORDER = pd.CategoricalDtype(["low", "medium", "high"], ordered=True)
@@ -83,8 +83,8 @@ VERDICTS = ("over-cap", "compliant", "not-applicable", "rejected")
 
 def trip_evidence(trips: pd.DataFrame, stop_times: pd.DataFrame, stop_admin: pd.DataFrame,
                   stop_levels: pd.Series, config: RuleConfig, *, trip_pos: np.ndarray | None = None,
-                  order: np.ndarray | None = None) -> pd.DataFrame:
-    """Per-trip facts from column joins: integer codes and one pass of ``ufunc.at`` per fact, no groupby.
+                  order: np.ndarray | None = None, stop_pos: np.ndarray | None = None) -> pd.DataFrame:
+    """Per-trip facts from column joins: integer codes, rows ordered by trip, one ``ufunc.reduceat`` per fact.
 
     Parameters
     ----------
@@ -100,16 +100,17 @@ def trip_evidence(trips: pd.DataFrame, stop_times: pd.DataFrame, stop_admin: pd.
         ``stop_times``.
     config
         Rule parameters.
-    trip_pos, order
-        Optional, when the caller has them: the position in ``trips`` of each stop row's trip (-1 for none), and an
-        order of the stop rows by (trip position, stop_sequence).
+    trip_pos, order, stop_pos
+        Optional, when the caller has them: the position in ``trips`` of each stop row's trip (-1 for none), an
+        order of the stop rows by (trip position, stop_sequence), and the position of each stop row's stop in
+        ``stop_admin`` (-1 for none).
 
     Returns
     -------
     pandas.DataFrame
         ``trips``' columns with ``touching``, ``passes``, ``provinces``/``cities`` (2 means "two or more"),
         ``risk_stops`` (a list column: the risk stops where passengers board or alight, each once, in the order first
-        reached), ``risk_level`` and ``scope``.
+        reached), ``risk_level`` (categorical) and ``scope`` (categorical).
     """
     n = len(trips)
     if trip_pos is None:
@@ -119,22 +120,24 @@ def trip_evidence(trips: pd.DataFrame, stop_times: pd.DataFrame, stop_admin: pd.
     tpos = trip_pos[order]
     inside = tpos >= 0
     order, tpos = order[inside], tpos[inside]
-    stop_pos = index_in(stop_times["stop_id"], pd.Series(stop_admin.index))[order]
+    if stop_pos is None:
+        stop_pos = index_in(stop_times["stop_id"], pd.Series(stop_admin.index))
+    stop_pos = stop_pos[order]
     boards = (np.asarray(stop_times["pickup"], dtype=bool) | np.asarray(stop_times["dropoff"], dtype=bool))[order]
-    level = pd.Series(stop_levels).astype(LEVEL_ORDER).cat.codes.to_numpy()[order].astype(np.int8)
+    level = _level_codes(stop_levels)[order]
     risky_codes = [LEVEL_ORDER.categories.get_loc(lv) for lv in config.risk_levels if lv in LEVEL_ORDER.categories]
     risky = np.isin(level, risky_codes)
     touch = risky & boards
     passes = risky & ~boards
 
-    def any_of(mask: np.ndarray) -> np.ndarray:
-        out = np.zeros(n, dtype=bool)
-        out[tpos[mask]] = True
-        return out
+    # Rows are ordered by trip: each trip's rows are one segment, reduced with ``ufunc.reduceat``.
+    has_rows = np.bincount(tpos, minlength=n) > 0 if len(tpos) else np.zeros(n, dtype=bool)
+    starts = np.searchsorted(tpos, np.flatnonzero(has_rows))
 
-    def max_of(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        out = np.full(n, -1, dtype=np.int8)
-        np.maximum.at(out, tpos[mask], values[mask])
+    def reduce(ufunc: np.ufunc, values: np.ndarray, empty: object) -> np.ndarray:
+        out = np.full(n, empty, dtype=values.dtype)
+        if len(starts):
+            out[has_rows] = ufunc.reduceat(values, starts)
         return out
 
     def two_or_more(column: str) -> np.ndarray:
@@ -142,34 +145,43 @@ def trip_evidence(trips: pd.DataFrame, stop_times: pd.DataFrame, stop_admin: pd.
         codes = pd.factorize(stop_admin[column].to_numpy(dtype=object, na_value=None))[0]
         code = np.where(stop_pos >= 0, codes[np.maximum(stop_pos, 0)], -1)
         known = boards & (code >= 0)
-        lo = np.full(n, np.iinfo(np.int64).max)
-        hi = np.full(n, -1, dtype=np.int64)
-        np.minimum.at(lo, tpos[known], code[known])
-        np.maximum.at(hi, tpos[known], code[known])
+        lo = reduce(np.minimum, np.where(known, code, np.iinfo(np.int64).max), np.iinfo(np.int64).max)
+        hi = reduce(np.maximum, np.where(known, code, -1), -1)
         return np.where(hi < 0, 0, np.where(hi > lo, 2, 1))
 
     # Each risk stop once, in the order first reached (a round trip boards and alights at the same stop).
     touched = np.flatnonzero(touch)
     first = ~pd.Series(tpos[touched] * (len(stop_admin) + 1) + stop_pos[touched]).duplicated().to_numpy()
     touched = touched[first]
-    stop_ids = text(stop_times["stop_id"]).take(pa.array(order[touched]))
+    stop_ids = text(pd.Series(stop_admin.index)).take(pa.array(stop_pos[touched]))
     risk_stops = list_column(offsets_of(tpos[touched], n), stop_ids, STOPS_TYPE)
 
-    board_level = max_of(level, boards & (level >= 0))
-    touch_level = max_of(level, touch)
+    board_level = reduce(np.maximum, np.where(boards, level, -1).astype(np.int8), -1)
+    touch_level = reduce(np.maximum, np.where(touch, level, -1).astype(np.int8), -1)
     # The level that triggered the cap when touching; else the highest level where passengers board or alight.
     best = np.where(touch_level >= 0, touch_level, board_level)
     ev = trips[["trip_id", "service_date", "service_type", "seats", "passengers", "route_id", "row"]].reset_index(
         drop=True)
-    ev["touching"] = any_of(touch)
-    ev["passes"] = any_of(passes)
+    ev["touching"] = reduce(np.logical_or, touch, False)
+    ev["passes"] = reduce(np.logical_or, passes, False)
     ev["provinces"] = two_or_more("province")
     ev["cities"] = two_or_more("city")
     ev["risk_stops"] = risk_stops
-    ev["risk_level"] = pd.Categorical.from_codes(best, dtype=LEVEL_ORDER).astype("string")
-    ev["scope"] = np.select([ev["provinces"] >= 2, ev["cities"] >= 2], ["inter-provincial", "inter-city"],
-                            default="intra-city")
+    ev["risk_level"] = pd.Categorical.from_codes(best, dtype=LEVEL_ORDER)
+    ev["scope"] = pd.Categorical.from_codes(np.where(ev["provinces"] >= 2, 0, np.where(ev["cities"] >= 2, 1, 2)),
+                                            categories=SCOPES)
     return ev
+
+
+SCOPES = ["inter-provincial", "inter-city", "intra-city"]
+
+
+def _level_codes(levels: pd.Series | pd.Categorical) -> np.ndarray:
+    """Codes of :data:`LEVEL_ORDER` (-1 for NA) of a level column, without materialising its text."""
+    values = levels.array if isinstance(levels, pd.Series) else levels
+    if isinstance(values, pd.Categorical) and list(values.categories) == list(LEVEL_ORDER.categories):
+        return values.codes.astype(np.int8)
+    return pd.Series(levels).astype(LEVEL_ORDER).cat.codes.to_numpy().astype(np.int8)
 
 
 def stop_order(trip_pos: np.ndarray, sequence: pd.Series | np.ndarray) -> np.ndarray:
@@ -188,53 +200,89 @@ def stop_order(trip_pos: np.ndarray, sequence: pd.Series | np.ndarray) -> np.nda
 
 
 def decide(ev: pd.DataFrame, config: RuleConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The verdict of every trip and its findings (see the rules' docs for the order of reasons)."""
+    """The verdict of every trip and its one finding (see the rules' docs for the order of reasons).
+
+    Returns the evidence with ``verdict``, ``reason`` (categoricals), ``occupancy``, ``cap``, ``max_passengers`` and
+    ``excess_passengers``, and the findings (:data:`FINDING_COLUMNS`): exactly one per trip, in the trips' order.
+    """
     cap: Fraction = config.occupancy_cap
-    seats = ev["seats"].astype("int64")
-    pax = ev["passengers"].astype("int64")
-    capped_type = ev["service_type"].isin(config.capped_service_types).to_numpy()
-    inter = (ev["scope"] != "intra-city").to_numpy()
-    touching = ev["touching"].to_numpy()
-    over = (pax * cap.denominator > seats * cap.numerator).to_numpy()
+    n = len(ev)
+    seats = np.asarray(ev["seats"], dtype=np.int64)
+    pax = np.asarray(ev["passengers"], dtype=np.int64)
+    capped_type = ev["service_type"].isin(config.capped_service_types).to_numpy(dtype=bool)
+    inter = (ev["scope"] != "intra-city").to_numpy(dtype=bool)
+    touching = np.asarray(ev["touching"], dtype=bool)
+    over = pax * cap.denominator > seats * cap.numerator
     applies = capped_type & inter & touching
-    verdict = np.where(applies, np.where(over, "over-cap", "compliant"), "not-applicable")
-    reason = np.select([~capped_type, ~inter, ev["passes"].to_numpy() & ~touching, ~touching],
-                       ["service-type", "intra-city", "pass-through-only", "no-risk-stop"], default="")
-    reason = np.where(applies, "", reason)
+    code = np.where(applies, np.where(over, 0, 1), 2).astype(np.int8)  # position in VERDICTS
+    reason = np.select([applies, ~capped_type, ~inter, np.asarray(ev["passes"], dtype=bool) & ~touching],
+                       [-1, 0, 1, 2], default=3).astype(np.int8)  # position in REASON_TEXT
     max_pax = (seats * cap.numerator) // cap.denominator
-    out = ev.copy()
-    out["verdict"] = verdict
-    out["reason"] = pd.Series(reason, index=ev.index, dtype="string").replace("", pd.NA)
-    out["occupancy"] = pax / seats
+    out = ev.copy(deep=False)
+    out["verdict"] = pd.Categorical.from_codes(code, categories=list(VERDICTS))
+    out["reason"] = pd.Categorical.from_codes(reason, categories=list(REASON_TEXT))
+    out["occupancy"] = pax / seats if n else np.zeros(0)
     out["cap"] = float(cap)
     out["max_passengers"] = max_pax
     # Excess only where the cap applies (0 when kept); not-applicable trips have none to speak of.
-    out["excess_passengers"] = pd.Series(np.where(applies & over, pax - max_pax, 0), index=ev.index).where(
-        applies).astype("Int64")
+    out["excess_passengers"] = pd.arrays.IntegerArray(np.where(over, pax - max_pax, 0), ~applies)
+    return out, _findings(out, code, reason, config)
 
-    # Message fields, column-wise (Arrow kernels; the distinct dates and words are formatted once).
-    msg = out[["trip_id", "row", "scope", "service_type", "passengers", "seats", "max_passengers",
-               "excess_passengers"]].copy()
-    msg["service_date"] = date_text(out["service_date"])
-    msg["scope_zh"] = map_text(out["scope"], SCOPE_ZH)
-    msg["service_type_zh"] = map_text(out["service_type"], TYPE_ZH)
-    msg["risk_level"] = out["risk_level"].astype("string")
-    msg["risk_level_zh"] = map_text(out["risk_level"], LEVEL_ZH).fillna("")
-    msg["risk_stops_text"] = joined(out["risk_stops"])
-    msg["cap_pct"] = f"{float(cap) * 100:g}"
-    for col in ("passengers", "seats", "max_passengers", "excess_passengers"):
-        msg[col] = msg[col].astype("string")
-    msg["reason_zh"] = map_text(out["reason"], {k: v[0] for k, v in REASON_TEXT.items()})
-    msg["reason_en"] = map_text(out["reason"], {k: v[1] for k, v in REASON_TEXT.items()})
-    v = pd.Series(verdict, index=ev.index)
-    parts = [
-        findings_for(TM201, msg, v == "over-cap", "trip", "trip_id"),
-        findings_for(TM202, msg, v == "compliant", "trip", "trip_id"),
-        # Only four distinct messages: filled once per reason, then spread.
-        findings_for(TM203, msg, v == "not-applicable", "trip", "trip_id", distinct_on=("reason_zh", "reason_en")),
-    ]
-    findings = pd.concat([p for p in parts if len(p)] or [pd.DataFrame(columns=FINDING_COLUMNS)], ignore_index=True)
-    return out, findings
+
+def _findings(out: pd.DataFrame, code: np.ndarray, reason: np.ndarray, config: RuleConfig) -> pd.DataFrame:
+    """One finding per trip, aligned with ``out``: TM201/TM202 messages filled for their rows (column-wise), TM203's
+    four messages filled once each and spread."""
+    rules = (TM201, TM202, TM203)
+    zh_parts: list[pa.Array] = []
+    en_parts: list[pa.Array] = []
+    rank = np.zeros(len(out), dtype=np.int64)  # position of each row's message in the concatenated parts
+    base = 0
+    for k, rule_ in enumerate(rules[:2]):
+        rows = np.flatnonzero(code == k)
+        zh, en = rule_.messages(_message_fields(out.iloc[rows], config))
+        zh_parts.append(text(zh))
+        en_parts.append(text(en))
+        rank[rows] = base + np.arange(len(rows))
+        base += len(rows)
+    words = pd.DataFrame({"reason_zh": [v[0] for v in REASON_TEXT.values()],
+                          "reason_en": [v[1] for v in REASON_TEXT.values()]})
+    zh, en = TM203.messages(words)
+    zh_parts.append(text(zh))
+    en_parts.append(text(en))
+    na = code == 2
+    rank[na] = base + reason[na].astype(np.int64)
+    take = pa.array(rank)
+    severities = list(dict.fromkeys(r.severity for r in rules))
+    sev_code = np.array([severities.index(r.severity) for r in rules], dtype=np.int8)
+    return pd.DataFrame({
+        "subject": pd.Categorical.from_codes(np.zeros(len(out), dtype=np.int8), categories=["trip"]),
+        "subject_id": out["trip_id"].astype("str").array,
+        "source_row": np.asarray(out["row"], dtype=np.int64),
+        "rule_id": pd.Categorical.from_codes(code, categories=[r.id for r in rules]),
+        "severity": pd.Categorical.from_codes(sev_code[code], categories=severities),
+        "message_zh": pd.arrays.ArrowStringArray(pa.concat_arrays(zh_parts).take(take)),
+        "message_en": pd.arrays.ArrowStringArray(pa.concat_arrays(en_parts).take(take)),
+    }, index=out.index)
+
+
+def _message_fields(out: pd.DataFrame, config: RuleConfig) -> pd.DataFrame:
+    """The fields of TM201/TM202's messages as text columns (Arrow kernels; distinct dates and words done once)."""
+    def number(col: str) -> pa.Array:
+        return pa.array(out[col].array, from_pandas=True).cast(pa.string())
+
+    return pd.DataFrame({
+        "service_date": date_text(out["service_date"]).array,
+        "scope": out["scope"].astype("str").array,
+        "scope_zh": map_text(out["scope"], SCOPE_ZH).array,
+        "service_type": out["service_type"].astype("str").array,
+        "service_type_zh": map_text(out["service_type"], TYPE_ZH).array,
+        "risk_level": out["risk_level"].astype("str").array,
+        "risk_level_zh": map_text(out["risk_level"], LEVEL_ZH).fillna("").array,
+        "risk_stops_text": joined(out["risk_stops"]).array,
+        "cap_pct": f"{float(config.occupancy_cap) * 100:g}",
+        **{col: pd.arrays.ArrowStringArray(number(col)) for col in ("passengers", "seats", "max_passengers",
+                                                                     "excess_passengers")},
+    }, index=out.index)
 
 
 def date_text(values: pd.Series) -> pd.Series:
