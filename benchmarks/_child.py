@@ -1,12 +1,15 @@
 """Run ``transportmon audit ARGS`` as the command line does, printing the time of each stage to stderr.
 
 Used by ``benchmarks/run.py`` as the measured process (start-up included). Stages are timed by wrapping the pipeline's
-functions; nothing else changes. Lines look like ``STAGE <name> <seconds>``.
+functions; nothing else changes. Lines look like ``STAGE <name> <seconds>``, then ``MEMORY <name> <MiB>`` (the
+resident set when the stage ends, and the peak so far: where the memory goes).
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -28,6 +31,15 @@ STAGES = [
 ]
 
 
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _timed(fn, name):  # type: ignore[no-untyped-def]
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -36,6 +48,7 @@ def _timed(fn, name):  # type: ignore[no-untyped-def]
             return fn(*args, **kwargs)
         finally:
             print(f"STAGE {name} {time.perf_counter() - t:.3f}", file=sys.stderr, flush=True)
+            print(f"MEMORY {name} now {_rss_mib():.0f} peak {_peak_mib():.0f}", file=sys.stderr, flush=True)
     return wrapper
 
 

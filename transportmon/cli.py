@@ -184,7 +184,7 @@ def audit(
         result = run_audit(data, roads=roads, checkpoints=checkpoints, boundaries=boundaries, risk_areas=risk_areas,
                            stops=stops, trips=trips, stop_times=stop_times, gtfs=gtfs, occupancy=occupancy,
                            as_of=as_of, config=config, datums=datums, encoding=encoding, engine=engine.value,
-                           scheduler=scheduler)
+                           scheduler=scheduler, keep_layers=map_out is not None)
         report = filter_only(result.report, only.value if only else None)
         inputs = given_inputs + [Path(m["path"]) for m in result.metadata["inputs"].values() if m.get("path")]
         if out != "-":

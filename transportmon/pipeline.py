@@ -286,6 +286,7 @@ def audit(
     *,
     engine: Engine = "memory",
     scheduler: str | None = None,
+    keep_layers: bool = True,
     **kwargs: Any,
 ) -> AuditResult:
     """Audit checkpoints and coach trips against clause (六).
@@ -300,6 +301,11 @@ def audit(
         ``trips`` and ``stop_times`` aligned by ``trip_id`` (see :mod:`transportmon.scale`); the report is the same.
     scheduler
         With ``engine="dask"``: the address of a running Dask scheduler; default a ``LocalCluster``.
+    keep_layers
+        Keep the validated ``trips`` and ``stop_times`` rows in ``AuditResult.layers`` (default). ``False`` frees
+        them once the trips are judged (``frame`` then only has their number of rows, as with the Dask engine):
+        the command line does so unless it draws a map, since ten million stop rows are memory the report's
+        writing needs.
 
     Returns
     -------
@@ -364,6 +370,11 @@ def audit(
     elif {"trips", "stop_times", "stops"} <= set(layers):
         trip_part, trip_findings, trip_skipped = _audit_trips(layers, cfg)
         parts.append(attach_findings(trip_part, trip_findings) if len(trip_findings) else trip_part)
+        if not keep_layers:
+            for name in ("trips", "stop_times"):
+                layers[name].frame = pd.DataFrame(index=pd.RangeIndex(len(layers[name].frame)))
+                layers[name].extra.pop("trip_pos", None)
+                layers[name].extra.pop("stop_pos", None)
         skipped.update(trip_skipped)
         rules_run += [r for r in trip_rules if r not in skipped]
     else:

@@ -237,9 +237,10 @@ def _findings(out: pd.DataFrame, code: np.ndarray, reason: np.ndarray, config: R
     en_parts: list[pa.Array] = []
     rank = np.zeros(len(out), dtype=np.int64)  # position of each row's message in the concatenated parts
     base = 0
+    fields = out[list(MESSAGE_SOURCES)]
     for k, rule_ in enumerate(rules[:2]):
         rows = np.flatnonzero(code == k)
-        zh, en = rule_.messages(_message_fields(out.iloc[rows], config))
+        zh, en = rule_.messages(_message_fields(fields.iloc[rows], config))
         zh_parts.append(text(zh))
         en_parts.append(text(en))
         rank[rows] = base + np.arange(len(rows))
@@ -263,6 +264,11 @@ def _findings(out: pd.DataFrame, code: np.ndarray, reason: np.ndarray, config: R
         "message_zh": pd.arrays.ArrowStringArray(pa.concat_arrays(zh_parts).take(take)),
         "message_en": pd.arrays.ArrowStringArray(pa.concat_arrays(en_parts).take(take)),
     }, index=out.index)
+
+
+#: The evidence columns TM201/TM202's messages are made of.
+MESSAGE_SOURCES = ("service_date", "scope", "service_type", "risk_level", "risk_stops", "passengers", "seats",
+                   "max_passengers", "excess_passengers")
 
 
 def _message_fields(out: pd.DataFrame, config: RuleConfig) -> pd.DataFrame:
