@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from ._errors import InputError
@@ -211,6 +213,187 @@ def as_text(values: pd.Series) -> pd.Series:
     return out.mask(out == "")
 
 
+# ------------------------------------------------------------------------------------------------------------
+# Fast paths for clean, typed columns (Parquet). Each decides only the clean case and leaves anything else to the
+# general parsers above, so results are the same on every input; tests/test_validate_fast.py checks that.
+
+#: The detail of rejected rows, computed for the rows of a boolean mask only.
+_Detail = Callable[[np.ndarray], pd.Series]
+_EXACT = 2**53  # parse_ints reads whole numbers below this magnitude
+
+
+def _arrow_text(values: pd.Series) -> pa.ChunkedArray | None:
+    """The Arrow array behind a pyarrow-backed text column (``str``, ``string[pyarrow]``), else None."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        arr = values.array._pa_array
+        if pa.types.is_large_string(arr.type) or pa.types.is_string(arr.type):
+            return arr
+    return None
+
+
+def _run_starts(arr: pa.ChunkedArray) -> np.ndarray:
+    """Flags of the rows that start a run of equal consecutive values (a null starts a run of its own)."""
+    n = len(arr)
+    flags = np.ones(n, dtype=bool)
+    if n > 1:
+        ne = pc.fill_null(pc.not_equal(arr.slice(1), arr.slice(0, n - 1)), True)
+        flags[1:] = ne.to_numpy(zero_copy_only=False)
+    return flags
+
+
+def _text_by_runs(values: pd.Series, starts: np.ndarray) -> pd.Series:
+    """:func:`as_text` of a column whose runs of equal values begin at ``starts``, computed on the runs' first rows;
+    the column itself (as ``string``) when no value changes, which is the case for clean ids."""
+    heads = np.flatnonzero(starts)
+    if len(heads) == len(values):
+        return as_text(values)
+    probe = values.iloc[heads]
+    text = as_text(probe)
+    changed = (probe.notna() & ~(text == probe.astype("string")).fillna(False)).to_numpy(bool)
+    if not changed.any():
+        return values.astype("string")
+    run = np.cumsum(starts) - 1
+    return pd.Series(text.array.take(run), index=values.index)
+
+
+def _cell_text(values: pd.Series, mask: np.ndarray) -> pd.Series:
+    """``values.astype("string").fillna("")`` at the rows of ``mask``: converted there only when the conversion is
+    cell by cell (text, integers, booleans, objects), else on the whole column (dates print alike as a column)."""
+    dtype = values.dtype
+    elementwise = (isinstance(dtype, pd.StringDtype) or (isinstance(dtype, np.dtype) and dtype.kind in "iubO")
+                   or isinstance(dtype, (pd.BooleanDtype, pd.core.arrays.integer.IntegerDtype)))
+    cells = values[mask]
+    if elementwise:
+        return cells.astype("string").fillna("")
+    if cells.isna().all():  # a missing value is empty text in any column
+        return pd.Series("", index=cells.index, dtype="string")
+    return values.astype("string").fillna("")[mask]
+
+
+def _ints_fast(values: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
+    """:func:`parse_ints` of an integer column (numpy or nullable): (Int64 values, malformed = the missing cells);
+    None when a value is too large to be read exactly, or the column is not integers."""
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        data, missing = values.to_numpy(), None
+    elif isinstance(dtype, pd.core.arrays.integer.IntegerDtype):
+        data, missing = values.array._data, values.array._mask
+    else:
+        return None
+    if data.dtype.itemsize >= 8 and len(data):
+        kept = data if missing is None or not missing.any() else data[~missing]
+        if len(kept) and not (-_EXACT < int(kept.min()) and int(kept.max()) < _EXACT):
+            return None
+    bad = np.zeros(len(data), dtype=bool) if missing is None else missing.copy()
+    out = pd.arrays.IntegerArray(data.astype(np.int64), bad.copy())
+    return pd.Series(out, index=values.index), bad
+
+
+def _flags_fast(values: pd.Series) -> np.ndarray | None:
+    """``pickup``/``dropoff`` of a numeric or boolean column whose every value is 0, 1 or missing (missing = 1),
+    as :func:`parse_bools` reads them; None otherwise (other values are malformed: the general path says how)."""
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind == "b":
+        return values.to_numpy(dtype=bool, copy=True)
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        data = values.to_numpy()
+        if ((data == 0) | (data == 1)).all():
+            return data == 1
+        return None
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":  # 1.0 and 0.0 print as words parse_bools knows; -0.0 not
+        data = values.to_numpy()
+        missing = np.isnan(data)
+        if ((data == 1) | ((data == 0) & ~np.signbit(data)) | missing).all():
+            return (data == 1) | missing
+        return None
+    if isinstance(dtype, pd.BooleanDtype):
+        return values.array._data | values.array._mask
+    if isinstance(dtype, pd.core.arrays.integer.IntegerDtype):
+        data, missing = values.array._data, values.array._mask
+        if (missing | (data == 0) | (data == 1)).all():
+            return missing | (data == 1)
+        return None
+    return None
+
+
+def _duplicated_ids(ids: pd.Series) -> np.ndarray:
+    """``ids.notna() & ids.duplicated(keep="first")``; ids in strictly increasing order (sorted, unique: the common
+    case) are seen to have no repeat by comparing neighbours."""
+    arr = _arrow_text(ids)
+    if arr is not None:
+        values = arr.drop_null() if arr.null_count else arr
+        n = len(values)
+        if n < 2 or pc.all(pc.less(values.slice(0, n - 1), values.slice(1))).as_py():
+            return np.zeros(len(ids), dtype=bool)
+    return (ids.notna() & ids.duplicated(keep="first")).to_numpy(dtype=bool)
+
+
+def _duplicated_stops(trip: pd.Series, seq: pd.Series, starts: np.ndarray | None) -> np.ndarray:
+    """``frame[["trip_id", "stop_sequence"]].duplicated(keep="first")`` on the rows where both are present (the
+    others are rejected before), from integer keys: trip code × span + sequence.
+
+    ``starts`` flags the runs of equal raw trip ids (rows of one trip are usually consecutive); when each trip is one
+    run and the sequence rises within each run there is no repeat, which two comparisons of neighbours show.
+    """
+    present = (trip.notna() & seq.notna()).to_numpy(dtype=bool)
+    if starts is None or not isinstance(trip.dtype, pd.StringDtype):
+        pair = pd.DataFrame({"trip_id": trip, "stop_sequence": seq})
+        return (pair.duplicated(keep="first").to_numpy(dtype=bool) & present)
+    n = len(trip)
+    heads = np.flatnonzero(starts)
+    head_text = trip.iloc[heads]
+    sq = seq.array._data.astype(np.int64, copy=False)
+    all_present = bool(present.all())
+    head_arr = _arrow_text(head_text)
+    distinct_runs = False
+    if head_arr is not None:
+        hv = head_arr.drop_null() if head_arr.null_count else head_arr
+        m = len(hv)
+        distinct_runs = m < 2 or bool(pc.all(pc.less(hv.slice(0, m - 1), hv.slice(1))).as_py())
+    if distinct_runs and all_present and n:
+        rising = (sq[1:] > sq[:-1]) | starts[1:]
+        if rising.all():
+            return np.zeros(n, dtype=bool)
+    if distinct_runs:
+        codes = np.arange(len(heads), dtype=np.int64)
+    else:
+        codes = pd.factorize(head_text, use_na_sentinel=True)[0].astype(np.int64)
+    run = np.cumsum(starts) - 1
+    rows = np.flatnonzero(present)
+    if not len(rows):
+        return np.zeros(n, dtype=bool)
+    code = codes[run[rows]]
+    s = sq[rows]
+    lo, hi = int(s.min()), int(s.max())
+    span = hi - lo + 1
+    if (int(code.max()) + 1) * span >= 2**62:
+        pair = pd.DataFrame({"trip_id": trip, "stop_sequence": seq})
+        return (pair.duplicated(keep="first").to_numpy(dtype=bool) & present)
+    key = code * span + (s - lo)
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    dup = np.zeros(n, dtype=bool)
+    dup[rows[order[1:][ordered[1:] == ordered[:-1]]]] = True
+    return dup
+
+
+def _stop_text(values: pd.Series) -> tuple[pd.Series, np.ndarray | None, pa.Array | None]:
+    """:func:`as_text` of ``stop_id``, and for a dictionary column (Parquet read with ``read_dictionary``) its
+    codes into the dictionary as text: (text, codes or None, dictionary or None). A column of ten million rows
+    holds some thousands of stops; the text work is done on those."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return as_text(values), None, None
+    cat = values.array
+    if not isinstance(cat.categories.dtype, pd.StringDtype):
+        return as_text(values), None, None  # numbers as categories: printed as the column prints them
+    text = as_text(pd.Series(cat.categories, dtype="string"))
+    dictionary = pa.array(text.to_numpy(dtype=object, na_value=None), type=pa.large_string())
+    codes = np.asarray(cat.codes)
+    rows = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), dictionary).dictionary_decode()
+    return pd.Series(pd.arrays.ArrowStringArray(rows), index=values.index), codes.astype(np.int32), dictionary
+
+
 _DATE = re.compile(
     r"(?P<y>\d{4})(?:\s*(?P<sep>[-/.年])\s*(?P<m>\d{1,2})\s*(?:(?P=sep)|月)\s*(?P<d>\d{1,2})\s*[日号]?"
     r"|(?P<cm>\d{2})(?P<cd>\d{2}))"
@@ -277,40 +460,62 @@ def parse_ints(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 class _Rejector:
-    """Collects rejected rows of a layer, first reason wins (a row is rejected once)."""
+    """Collects rejected rows of a layer, first reason wins (a row is rejected once).
 
-    def __init__(self, layer: str, frame: pd.DataFrame, id_col: str | None) -> None:
+    The state is a numpy flag per row and, per :meth:`reject` call, the positions it rejected with their details:
+    nothing is built per row for a layer of ten million rows where few or none are rejected.
+    """
+
+    def __init__(self, layer: str, frame: pd.DataFrame, id_col: str | None, ids: pd.Series | None = None) -> None:
         self.layer = layer
         self.frame = frame
-        self.ids = as_text(frame[id_col]) if id_col and id_col in frame.columns else pd.Series(
-            pd.NA, index=frame.index, dtype="string")
-        self.reason = pd.Series(pd.NA, index=frame.index, dtype="string")
-        self.detail = pd.Series(pd.NA, index=frame.index, dtype="string")
+        if ids is not None:
+            self.ids = ids
+        else:
+            self.ids = as_text(frame[id_col]) if id_col and id_col in frame.columns else pd.Series(
+                pd.NA, index=frame.index, dtype="string")
+        self._ok = np.ones(len(frame), dtype=bool)
+        self._parts: list[tuple[np.ndarray, str, pd.Series | str]] = []
 
-    def reject(self, mask: pd.Series | np.ndarray, reason: str, detail: pd.Series | str = "") -> None:
-        mask = pd.Series(np.asarray(mask, dtype=bool), index=self.frame.index) & self.reason.isna()
+    def reject(self, mask: pd.Series | np.ndarray, reason: str, detail: pd.Series | str | _Detail = "") -> None:
+        """Reject the rows of ``mask`` not rejected yet. ``detail`` is text, a Series aligned with the frame, or a
+        callable that gives the detail of the rows of a boolean mask (called only for the rows rejected here)."""
+        mask = np.asarray(mask, dtype=bool) & self._ok
         if not mask.any():  # also spares an empty layer's details, which may not be Series-shaped
             return
-        self.reason[mask] = reason
-        if isinstance(detail, pd.Series):
-            self.detail[mask] = detail[mask].astype("string")
+        self._ok &= ~mask
+        if callable(detail):
+            detail = detail(mask)
+            text: pd.Series | str = pd.Series(detail, dtype="string") if not isinstance(detail, pd.Series) else \
+                detail.astype("string")
+        elif isinstance(detail, pd.Series):
+            text = detail[pd.Series(mask, index=self.frame.index)].astype("string")
         else:
-            self.detail[mask] = detail
+            text = detail
+        self._parts.append((np.flatnonzero(mask), reason, text))
 
     @property
     def ok(self) -> pd.Series:
-        return self.reason.isna()
+        return pd.Series(self._ok.copy(), index=self.frame.index)
 
     def rejected(self) -> pd.DataFrame:
-        bad = ~self.ok
+        bad = pd.Series(~self._ok, index=self.frame.index)
+        positions = np.flatnonzero(~self._ok)
+        reasons = np.empty(len(positions), dtype=object)
+        details = np.full(len(positions), None, dtype=object)
+        for where, reason, text in self._parts:
+            at = np.searchsorted(positions, where)
+            reasons[at] = reason
+            details[at] = text if isinstance(text, str) else text.to_numpy(dtype=object, na_value=None)
+        index = self.frame.index[bad.to_numpy()]
         ids = self.ids[bad].fillna("row " + (self.frame.loc[bad, "row"] + 1).astype("string"))
         out = pd.DataFrame({
             "subject": SUBJECT.get(self.layer, self.layer),
             "subject_id": ids.astype(str),
-            "reason": self.reason[bad].astype(str),
-            "detail": self.detail[bad].fillna("").astype(str),
+            "reason": pd.Series(reasons, index=index, dtype="string").astype(str),
+            "detail": pd.Series(details, index=index, dtype="string").fillna("").astype(str),
             "row": self.frame.loc[bad, "row"].astype("int64"),
-        }, index=self.frame.index[bad])
+        }, index=index)
         if isinstance(self.frame, gpd.GeoDataFrame):
             geoms = self.frame.geometry[bad]
             # Only a usable geometry goes to the report; an invalid one, or one outside lon/lat (projected
@@ -369,8 +574,7 @@ def _prepare(frame: pd.DataFrame, layer: str, path: str | None) -> pd.DataFrame:
 def _check_ids(rej: _Rejector, unique: bool) -> None:
     rej.reject(rej.ids.isna(), "missing-id", "the id is empty")
     if unique:
-        dup = rej.ids.notna() & rej.ids.duplicated(keep="first")
-        rej.reject(dup, "duplicate-id", "an earlier row has the same id")
+        rej.reject(_duplicated_ids(rej.ids), "duplicate-id", "an earlier row has the same id")
 
 
 def _check_geometry(rej: _Rejector, frame: gpd.GeoDataFrame, layer: str, *, required: bool = True) -> None:
@@ -539,23 +743,27 @@ def validate_trips(frame: pd.DataFrame, path: str | None = None) -> Layer:
     rej = _Rejector("trips", frame, "trip_id")
     _check_ids(rej, unique=True)
     frame["trip_id"] = rej.ids
-    dates, bad = parse_dates(frame["service_date"])
-    rej.reject(bad | dates.isna(), "malformed-date", "service_date=" + frame["service_date"].astype("string").fillna(""))
+    raw_date = frame["service_date"]
+    dates, bad = parse_dates(raw_date)
+    rej.reject(bad.to_numpy(bool) | dates.isna().to_numpy(bool), "malformed-date",
+               lambda m: "service_date=" + _cell_text(raw_date, m))
     frame["service_date"] = dates
     stype = frame["service_type"].astype("string").str.strip()
     norm = service_types(stype)
-    rej.reject(norm.isna(), "malformed-value", "service_type=" + stype.fillna("")
+    rej.reject(norm.isna(), "malformed-value", lambda m: "service_type=" + stype[m].fillna("")
                + "; allowed scheduled/charter/other (班车/包车/其他)")
     frame["service_type"] = norm
-    seats, bad_s = parse_ints(frame["seats"])
-    pax, bad_p = parse_ints(frame["passengers"])
-    rej.reject(bad_s, "malformed-value", "seats=" + frame["seats"].astype("string").fillna("") + " is not a whole number")
-    rej.reject(bad_p, "malformed-value", "passengers=" + frame["passengers"].astype("string").fillna("")
-               + " is not a whole number")
-    rej.reject(seats.le(0).fillna(False).astype(bool), "non-positive-seats", "seats=" + seats.astype("string").fillna(""))
-    rej.reject(pax.lt(0).fillna(False).astype(bool), "negative-passengers", "passengers=" + pax.astype("string").fillna(""))
-    rej.reject((pax > seats).fillna(False).astype(bool), "passengers-exceed-seats",
-               "passengers=" + pax.astype("string").fillna("") + " > seats=" + seats.astype("string").fillna(""))
+    raw_seats, raw_pax = frame["seats"], frame["passengers"]
+    seats, bad_s = _ints_fast(raw_seats) or parse_ints(raw_seats)
+    pax, bad_p = _ints_fast(raw_pax) or parse_ints(raw_pax)
+    rej.reject(bad_s, "malformed-value", lambda m: "seats=" + _cell_text(raw_seats, m) + " is not a whole number")
+    rej.reject(bad_p, "malformed-value", lambda m: "passengers=" + _cell_text(raw_pax, m) + " is not a whole number")
+    s_val, s_na = seats.array._data, seats.array._mask
+    p_val, p_na = pax.array._data, pax.array._mask
+    rej.reject(~s_na & (s_val <= 0), "non-positive-seats", lambda m: "seats=" + _cell_text(seats, m))
+    rej.reject(~p_na & (p_val < 0), "negative-passengers", lambda m: "passengers=" + _cell_text(pax, m))
+    rej.reject(~s_na & ~p_na & (p_val > s_val), "passengers-exceed-seats",
+               lambda m: "passengers=" + _cell_text(pax, m) + " > seats=" + _cell_text(seats, m))
     frame["seats"] = seats
     frame["passengers"] = pax
     _optional_text(frame, ("route_id", "scope"))
@@ -565,41 +773,73 @@ def validate_trips(frame: pd.DataFrame, path: str | None = None) -> Layer:
 def validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> Layer:
     """Stop times: ``trip_id``, whole ``stop_sequence``, ``stop_id``, ``pickup``/``dropoff`` 0/1 (default 1).
 
-    References to unknown stops or trips are checked later, against the validated stops and trips.
+    References to unknown stops or trips are checked later, against the validated stops and trips. For a
+    ``stop_id`` read as a dictionary, ``extra["stop_code"]`` (per usable row) and ``extra["stop_dict"]`` (the
+    dictionary as text) let those checks work on the few distinct stops.
     """
     frame = _prepare(frame, "stop_times", path)
-    rej = _Rejector("stop_times", frame, "trip_id")
+    raw_trip = frame["trip_id"]
+    arr = _arrow_text(raw_trip)
+    starts = _run_starts(arr) if arr is not None else None
+    ids = _text_by_runs(raw_trip, starts) if starts is not None else as_text(raw_trip)
+    rej = _Rejector("stop_times", frame, None, ids=ids)
     frame["trip_id"] = rej.ids
-    frame["stop_id"] = as_text(frame["stop_id"])
+    stop_text, stop_code, stop_dict = _stop_text(frame["stop_id"])
+    frame["stop_id"] = stop_text
     rej.reject(rej.ids.isna(), "missing-id", "trip_id is empty")
     rej.reject(frame["stop_id"].isna(), "missing-id", "stop_id is empty")
-    seq, bad = parse_ints(frame["stop_sequence"])
-    if bad.any():  # the detail text is built only for rows that need it (stop_times may have 10 million rows)
-        rej.reject(bad, "malformed-value", "stop_sequence=" + frame["stop_sequence"].astype("string").fillna(""))
+    raw_seq = frame["stop_sequence"]
+    seq, bad = _ints_fast(raw_seq) or parse_ints(raw_seq)
+    rej.reject(bad, "malformed-value", lambda m: "stop_sequence=" + _cell_text(raw_seq, m))
     frame["stop_sequence"] = seq
-    dup = rej.ok & frame[["trip_id", "stop_sequence"]].duplicated(keep="first")
+    dup = _duplicated_stops(rej.ids, seq, starts)
     rej.reject(dup, "duplicate-id", "trip_id and stop_sequence repeat an earlier row")
     for col in ("pickup", "dropoff"):
         if col in frame.columns:
-            text = frame[col].astype("string").str.strip()
-            flags, badb = parse_bools(text)
-            if badb.any():
-                rej.reject(badb, "malformed-value", f"{col}=" + text.fillna("") + "; allowed 0/1")
-            frame[col] = flags.where(text.notna() & (text != ""), True)
+            flags = _flags_fast(frame[col])
+            if flags is None:
+                text = frame[col].astype("string").str.strip()
+                parsed, badb = parse_bools(text)
+                if badb.any():
+                    rej.reject(badb, "malformed-value",
+                               lambda m, t=text, c=col: f"{c}=" + t[m].fillna("") + "; allowed 0/1")
+                flags = parsed.where(text.notna() & (text != ""), True).astype(bool).to_numpy()
+            frame[col] = flags
         else:
             frame[col] = True
         frame[col] = frame[col].astype(bool)
-    return _finish("stop_times", frame, rej, len(frame), path)
+    layer = _finish("stop_times", frame, rej, len(frame), path)
+    if stop_code is not None:
+        ok = rej._ok
+        layer.extra["stop_code"] = stop_code if ok.all() else stop_code[ok]
+        layer.extra["stop_dict"] = stop_dict
+    return layer
 
 
-def reject_rows(layer: Layer, mask: pd.Series | np.ndarray, reason: str, detail: pd.Series | str = "") -> None:
-    """Move rows of ``layer.frame`` where ``mask`` holds into ``layer.rejected`` (cross-layer checks)."""
+#: ``Layer.extra`` entries that hold one value per row of ``frame`` (kept aligned by :func:`reject_rows`).
+ROW_ALIGNED = ("stop_code", "trip_pos", "stop_pos")
+
+
+def reject_rows(layer: Layer, mask: pd.Series | np.ndarray, reason: str,
+                detail: pd.Series | str | _Detail = "") -> None:
+    """Move rows of ``layer.frame`` where ``mask`` holds into ``layer.rejected`` (cross-layer checks).
+
+    ``detail``: text, a Series aligned with the frame, or a callable giving the details of the rows of a boolean
+    mask (computed for the rejected rows only)."""
     mask = np.asarray(mask, dtype=bool)
     if not mask.any():
         return
     bad = layer.frame[mask]
     id_col = {"trips": "trip_id", "stop_times": "trip_id", "stops": "stop_id", "checkpoints": "checkpoint_id"}[layer.name]
-    det = detail[mask].astype(str).to_numpy() if isinstance(detail, pd.Series) else detail
+    if callable(detail):
+        detail = detail(mask)
+        det = (detail if isinstance(detail, pd.Series) else pd.Series(detail, dtype=object)).astype(str).to_numpy()
+    else:
+        det = detail[mask].astype(str).to_numpy() if isinstance(detail, pd.Series) else detail
+    for key in ROW_ALIGNED:
+        value = layer.extra.get(key)
+        if isinstance(value, np.ndarray) and len(value) == len(mask):
+            layer.extra[key] = value[~mask]
     extra = pd.DataFrame({
         "subject": SUBJECT.get(layer.name, layer.name), "subject_id": bad[id_col].astype(str).to_numpy(),
         "reason": reason, "detail": det, "row": bad["row"].astype("int64").to_numpy(),

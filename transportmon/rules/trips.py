@@ -278,11 +278,11 @@ def _message_fields(out: pd.DataFrame, config: RuleConfig) -> pd.DataFrame:
 
     return pd.DataFrame({
         "service_date": date_text(out["service_date"]).array,
-        "scope": out["scope"].astype("str").array,
+        "scope": pd.arrays.ArrowStringArray(text(out["scope"])),
         "scope_zh": map_text(out["scope"], SCOPE_ZH).array,
-        "service_type": out["service_type"].astype("str").array,
+        "service_type": pd.arrays.ArrowStringArray(text(out["service_type"])),
         "service_type_zh": map_text(out["service_type"], TYPE_ZH).array,
-        "risk_level": out["risk_level"].astype("str").array,
+        "risk_level": pd.arrays.ArrowStringArray(text(out["risk_level"])),
         "risk_level_zh": map_text(out["risk_level"], LEVEL_ZH).fillna("").array,
         "risk_stops_text": joined(out["risk_stops"]).array,
         "cap_pct": f"{float(config.occupancy_cap) * 100:g}",
