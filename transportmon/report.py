@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._arrow import FINDING_TYPE, FINDINGS_TYPE, STOPS_TYPE, index_in, list_column, offsets_of, text
+from ._arrow import FINDING_TYPE, FINDINGS_TYPE, STOPS_TYPE, arrow, index_in, list_column, offsets_of, text
 from .rules.registry import FINDING_COLUMNS, SEVERITIES
 
 #: Report columns in order (the properties of every feature). Evidence columns a subject does not have are null.
@@ -119,26 +119,21 @@ def assemble(parts: list[gpd.GeoDataFrame], policy: str) -> gpd.GeoDataFrame:
     """Concatenate subject frames into the report frame with :data:`COLUMNS`, sorted.
 
     Columns keep one dtype across parts (Arrow-backed text, ``Int64``, float, Arrow lists), so that concatenating a
-    few checkpoints with millions of trips never falls back to a column of Python objects.
+    few checkpoints with millions of trips never falls back to a column of Python objects; a column already in its
+    report dtype is not copied.
     """
     frames = [_conform(p) for p in parts if len(p)]
-    if frames:
-        df = pd.concat(frames, ignore_index=True)
+    if not frames:
+        frames = [_conform(gpd.GeoDataFrame({c: [] for c in COLUMNS}, geometry=gpd.GeoSeries([], crs="EPSG:4326")))]
+    if len(frames) == 1:
+        cols, geometry = frames[0]
     else:
-        df = _conform(gpd.GeoDataFrame({c: [] for c in COLUMNS}, geometry=gpd.GeoSeries([], crs="EPSG:4326")))
-    df["policy"] = pd.Series(policy, index=df.index, dtype="str")
-    if not isinstance(df["findings"].dtype, pd.ArrowDtype):
-        df["findings"] = pd.arrays.ArrowExtensionArray(pa.array(
-            [x if isinstance(x, list) else [] for x in df["findings"]], FINDINGS_TYPE))
-    for col in FLOAT_COLUMNS:
-        vals = pd.to_numeric(df[col], errors="coerce").astype(float)
-        df[col] = vals.where(np.isfinite(vals)).round(1)
-    for col in INT_COLUMNS:
-        df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
-    df["occupancy"] = pd.to_numeric(df["occupancy"], errors="coerce").astype(float).round(4)
-    geometry = gpd.GeoSeries(df.geometry.to_numpy() if "geometry" in df.columns else [None] * len(df),
-                             crs="EPSG:4326")
-    df = gpd.GeoDataFrame(df[COLUMNS], geometry=geometry.to_numpy(), crs="EPSG:4326")
+        cols = {c: pd.concat([pd.Series(f[0][c], copy=False) for f in frames], ignore_index=True).array
+                for c in COLUMNS}
+        geometry = np.concatenate([f[1] for f in frames])
+    n = len(geometry)
+    cols["policy"] = pd.array(pa.repeat(pa.scalar(policy, pa.large_string()), n), dtype="str")
+    df = gpd.GeoDataFrame(cols, geometry=geometry, crs="EPSG:4326", copy=False)
     table = pa.table({"s": text(df["subject"]), "i": text(df["subject_id"]),
                       "r": pa.array(df["source_row"].to_numpy(dtype=np.float64, na_value=np.nan), from_pandas=True)})
     order = pc.sort_indices(table, sort_keys=[("s", "ascending", "at_end"), ("i", "ascending", "at_end"),
@@ -148,14 +143,21 @@ def assemble(parts: list[gpd.GeoDataFrame], policy: str) -> gpd.GeoDataFrame:
     return df.reset_index(drop=True)
 
 
-def _conform(part: pd.DataFrame) -> pd.DataFrame:
-    """A subject frame with every report column, each in the report's dtype."""
+def _conform(part: pd.DataFrame) -> tuple[dict[str, object], np.ndarray]:
+    """A subject frame's columns, every report column in the report's dtype (nulls where the part has none), and its
+    geometries."""
     n = len(part)
     cols: dict[str, object] = {}
     for col in COLUMNS:
         have = col in part.columns
         if col == "findings":
-            cols[col] = part[col] if have else empty_findings(n)
+            if have and isinstance(part[col].dtype, pd.ArrowDtype):
+                cols[col] = part[col].array
+            elif have:
+                cols[col] = pd.arrays.ArrowExtensionArray(pa.array(
+                    [x if isinstance(x, list) else [] for x in part[col]], FINDINGS_TYPE))
+            else:
+                cols[col] = empty_findings(n)
         elif col == "risk_stops":
             if have and isinstance(part[col].dtype, pd.ArrowDtype):
                 cols[col] = part[col].array
@@ -167,13 +169,28 @@ def _conform(part: pd.DataFrame) -> pd.DataFrame:
         elif col in TEXT_COLUMNS:
             cols[col] = _text_column(part[col]) if have else pd.array(pa.nulls(n, pa.large_string()), dtype="str")
         elif col in INT_COLUMNS:
-            cols[col] = pd.to_numeric(part[col], errors="coerce").astype("Int64").array if have else (
-                pd.arrays.IntegerArray(np.zeros(n, np.int64), np.ones(n, bool)))
+            cols[col] = _int_column(part[col]) if have else pd.arrays.IntegerArray(np.zeros(n, np.int64),
+                                                                                  np.ones(n, bool))
         else:
-            cols[col] = pd.to_numeric(part[col], errors="coerce").astype(float).to_numpy() if have else np.full(
-                n, np.nan)
+            values = pd.to_numeric(part[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan) if have else (
+                np.full(n, np.nan))
+            if col in FLOAT_COLUMNS:
+                values = np.round(np.where(np.isfinite(values), values, np.nan), 1)
+            elif col == "occupancy":
+                values = np.round(values, 4)
+            cols[col] = values
     geometry = part.geometry.to_numpy() if isinstance(part, gpd.GeoDataFrame) else np.full(n, None)
-    return gpd.GeoDataFrame(cols, geometry=geometry, crs="EPSG:4326")
+    return cols, geometry
+
+
+def _int_column(values: pd.Series) -> pd.api.extensions.ExtensionArray:
+    """A column as ``Int64`` (no copy when it is one, or a numpy integer column)."""
+    if isinstance(values.dtype, pd.Int64Dtype):
+        return values.array
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
+        data = values.to_numpy().astype(np.int64, copy=False)
+        return pd.arrays.IntegerArray(data, np.zeros(len(data), dtype=bool))
+    return pd.to_numeric(values, errors="coerce").astype("Int64").array
 
 
 def _text_column(values: pd.Series) -> pd.api.extensions.ExtensionArray:
@@ -181,7 +198,8 @@ def _text_column(values: pd.Series) -> pd.api.extensions.ExtensionArray:
     rows), else ``astype("str")`` (numbers as ids, mixed objects)."""
     if isinstance(values.dtype, (pd.StringDtype, pd.CategoricalDtype)) and (
             not isinstance(values.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(values.cat.categories)):
-        return pd.array(text(values), dtype="str")
+        arr = arrow(values)  # large_string stays large_string: no cast there and back
+        return pd.array(arr.dictionary_decode() if pa.types.is_dictionary(arr.type) else arr, dtype="str")
     return values.astype("str").array
 
 
