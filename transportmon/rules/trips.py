@@ -126,13 +126,16 @@ def trip_evidence(trips: pd.DataFrame, stop_times: pd.DataFrame, stop_admin: pd.
     boards = (np.asarray(stop_times["pickup"], dtype=bool) | np.asarray(stop_times["dropoff"], dtype=bool))[order]
     level = _level_codes(stop_levels)[order]
     risky_codes = [LEVEL_ORDER.categories.get_loc(lv) for lv in config.risk_levels if lv in LEVEL_ORDER.categories]
-    risky = np.isin(level, risky_codes)
+    is_risky = np.zeros(256, dtype=bool)  # indexed by the level code as a byte (NA, -1, is 255)
+    is_risky[risky_codes] = True
+    risky = is_risky[level.view(np.uint8)]
     touch = risky & boards
     passes = risky & ~boards
 
     # Rows are ordered by trip: each trip's rows are one segment, reduced with ``ufunc.reduceat``.
-    has_rows = np.bincount(tpos, minlength=n) > 0 if len(tpos) else np.zeros(n, dtype=bool)
-    starts = np.searchsorted(tpos, np.flatnonzero(has_rows))
+    rows_of = np.bincount(tpos, minlength=n) if len(tpos) else np.zeros(n, dtype=np.int64)
+    has_rows = rows_of > 0
+    starts = (np.cumsum(rows_of) - rows_of)[has_rows]
 
     def reduce(ufunc: np.ufunc, values: np.ndarray, empty: object) -> np.ndarray:
         out = np.full(n, empty, dtype=values.dtype)
@@ -151,8 +154,7 @@ def trip_evidence(trips: pd.DataFrame, stop_times: pd.DataFrame, stop_admin: pd.
 
     # Each risk stop once, in the order first reached (a round trip boards and alights at the same stop).
     touched = np.flatnonzero(touch)
-    first = ~pd.Series(tpos[touched] * (len(stop_admin) + 1) + stop_pos[touched]).duplicated().to_numpy()
-    touched = touched[first]
+    touched = touched[_first_in_trip(tpos[touched], stop_pos[touched])]
     stop_ids = text(pd.Series(stop_admin.index)).take(pa.array(stop_pos[touched]))
     risk_stops = list_column(offsets_of(tpos[touched], n), stop_ids, STOPS_TYPE)
 
@@ -174,6 +176,26 @@ def trip_evidence(trips: pd.DataFrame, stop_times: pd.DataFrame, stop_admin: pd.
 
 
 SCOPES = ["inter-provincial", "inter-city", "intra-city"]
+
+
+def _first_in_trip(trip: np.ndarray, stop: np.ndarray, window: int = 16) -> np.ndarray:
+    """Rows (grouped by ``trip``) whose stop is not repeated from an earlier row of the same trip.
+
+    A trip's rows are few: each row is compared with the ``window`` rows before it (vectorised, one pass per lag).
+    A trip with more rows than that falls back to a hash of (trip, stop) pairs.
+    """
+    n = len(trip)
+    if not n:
+        return np.zeros(0, dtype=bool)
+    bounds = np.flatnonzero(np.r_[True, trip[1:] != trip[:-1], True])
+    longest = int(np.diff(bounds).max())
+    if longest > window:
+        key = trip.astype(np.int64) * (int(stop.max(initial=0)) + 2) + (stop + 1)
+        return ~pd.Series(key).duplicated().to_numpy()
+    seen = np.zeros(n, dtype=bool)
+    for lag in range(1, longest):
+        seen[lag:] |= (trip[lag:] == trip[:-lag]) & (stop[lag:] == stop[:-lag])
+    return ~seen
 
 
 def _level_codes(levels: pd.Series | pd.Categorical) -> np.ndarray:
