@@ -551,7 +551,10 @@ def _factorize_days(dates: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Code of each row's day (-1 for NaT) and the distinct days (int64 days since the epoch)."""
     if isinstance(dates.dtype, pd.DatetimeTZDtype):
         dates = dates.dt.tz_localize(None)
-    if pd.api.types.is_datetime64_dtype(dates.dtype):
+    if isinstance(dates.dtype, pd.CategoricalDtype):  # codes given (e.g. each trip's date spread over its stops)
+        codes = dates.cat.codes.to_numpy().astype(np.int64)
+        unique_days, _ = _parse_days(pd.Series(dates.cat.categories))
+    elif pd.api.types.is_datetime64_dtype(dates.dtype):
         raw = dates.to_numpy()
         codes, uniques = pd.factorize(raw.view(np.int64), use_na_sentinel=True)
         unique_days = uniques.view(raw.dtype).astype("datetime64[D]")  # NaT's int64 is just a value here

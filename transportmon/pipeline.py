@@ -529,10 +529,10 @@ def _audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig) -> tuple[gpd.GeoDa
                 areas = gpd.GeoDataFrame(areas, geometry="geometry", crs="EPSG:4326")
                 pu = pd.concat([pu, area_units(stops.frame["stop_id"], stops.frame.geometry, areas)],
                                ignore_index=True)
-        dates = tf["service_date"].to_numpy().astype("datetime64[s]")
-        row_date = np.where(trip_pos >= 0, dates[np.maximum(trip_pos, 0)] if len(dates) else np.datetime64("NaT", "s"),
-                            np.datetime64("NaT", "s"))
-        # Stops as a categorical: the lookup factorizes 30,000 categories, not 10 million strings.
+        # Stops and dates as categoricals (the trip's date code spread over its stop rows): the lookup factorizes
+        # 30,000 stops and some days, not ten million strings and dates.
+        day_code, days = pd.factorize(tf["service_date"].to_numpy().astype("datetime64[s]"), use_na_sentinel=True)
+        row_date = pd.Categorical.from_codes(np.r_[day_code, -1][trip_pos], categories=pd.DatetimeIndex(days))
         key = pd.Categorical.from_codes(stop_pos, categories=pd.Index(located.index.astype(str), dtype="str"))
         levels = resolve_levels(intervals, pu, pd.DataFrame({"key": key, "date": row_date}))["level"]
         del row_date, key
