@@ -17,7 +17,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 START = time.perf_counter()
 
-from transportmon import pipeline  # noqa: E402  (after the timer starts)
+import transportmon.cli  # noqa: E402,F401  (after the timer starts; first, as the command loads it)
+from transportmon import pipeline  # noqa: E402
 from transportmon.io import write  # noqa: E402
 
 STAGES = [
