@@ -557,7 +557,8 @@ def _audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig) -> tuple[gpd.GeoDa
     multi = count[codes] >= 2
     if multi.any():
         uniq = np.flatnonzero(count >= 2)
-        geoms[uniq] = shapely.linestrings(xy[multi], indices=np.searchsorted(uniq, codes[multi]))
+        line_of = np.cumsum(count >= 2) - 1  # each trip's number among the trips with a line
+        geoms[uniq] = shapely.linestrings(xy[multi], indices=line_of[codes[multi]])
     single = np.flatnonzero(count == 1)
     if len(single):
         geoms[single] = shapely.points(xy[np.searchsorted(codes, single)])
