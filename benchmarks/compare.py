@@ -2,33 +2,68 @@
 
 ``python benchmarks/compare.py TRANSPORTMON.parquet PEER.parquet`` prints the number of trips and of disagreements
 per column (verdict, reason, scope, risk level, risk stops, excess passengers, both messages) and exits 1 on any.
+
+List columns are compared by value whichever form a file holds them in: native Parquet lists (``findings`` as
+``list<struct<rule_id, severity, message_zh, message_en>>``, ``risk_stops`` as ``list<string>``, as transportmon writes
+them) or JSON text (older transportmon reports; a peer may write either).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 COLUMNS = ["verdict", "reason", "scope", "risk_level", "risk_stops", "excess_passengers", "message_zh", "message_en"]
 
 
+def _is_text(arr: pa.ChunkedArray) -> bool:
+    return pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
+
+
+def first_finding(findings: pa.ChunkedArray, key: str) -> pd.Series:
+    """``key`` of each row's first finding (None where a row has none), from a native list or JSON text."""
+    if _is_text(findings):
+        return pd.Series([(json.loads(v) or [{}])[0].get(key) if v is not None else None
+                          for v in findings.to_pylist()], dtype=object)
+    parts = []
+    for chunk in findings.chunks:
+        lengths = pc.fill_null(pc.list_value_length(chunk), 0).to_numpy(zero_copy_only=False)
+        starts = chunk.offsets.to_numpy()[:-1]  # positions in chunk.values of each row's first finding
+        first = chunk.values.take(pa.array(np.where(lengths > 0, starts, 0), mask=lengths == 0))
+        parts += pc.struct_field(first, key).to_pylist()
+    return pd.Series(parts, dtype=object)
+
+
+def stop_tuples(values: pa.ChunkedArray) -> pd.Series:
+    """Each row's risk stops as a tuple (``()`` for none or null), from a native list or JSON text."""
+    rows: list[Any] = values.to_pylist()
+    if _is_text(values):
+        rows = [json.loads(v) if v is not None else None for v in rows]
+    return pd.Series([tuple(v) if v is not None else () for v in rows], dtype=object)
+
+
 def load_transportmon(path: str) -> pd.DataFrame:
-    t = pq.read_table(path, columns=["subject", "subject_id", *COLUMNS[:-2], "findings"]).to_pandas()
-    t = t[t["subject"] == "trip"].set_index("subject_id")
-    findings = t["findings"].map(json.loads)
-    t["message_zh"] = findings.map(lambda f: f[0]["message_zh"] if f else None)
-    t["message_en"] = findings.map(lambda f: f[0]["message_en"] if f else None)
-    t["risk_stops"] = t["risk_stops"].map(lambda v: tuple(json.loads(v)) if isinstance(v, str) else ())
-    return t
+    table = pq.read_table(path, columns=["subject", "subject_id", *COLUMNS[:-2], "findings"])
+    table = table.filter(pc.equal(table["subject"], "trip"))
+    t = table.drop_columns(["findings", "risk_stops"]).to_pandas()
+    t["message_zh"] = first_finding(table["findings"], "message_zh").to_numpy()
+    t["message_en"] = first_finding(table["findings"], "message_en").to_numpy()
+    t["risk_stops"] = stop_tuples(table["risk_stops"]).to_numpy()
+    return t.set_index("subject_id")
 
 
 def load_peer(path: str) -> pd.DataFrame:
-    p = pq.read_table(path, columns=["trip_id", *COLUMNS]).to_pandas().set_index("trip_id")
-    p["risk_stops"] = p["risk_stops"].map(lambda v: tuple(v) if v is not None else ())
-    return p
+    table = pq.read_table(path, columns=["trip_id", *COLUMNS])
+    p = table.drop_columns(["risk_stops"]).to_pandas()
+    p["risk_stops"] = stop_tuples(table["risk_stops"]).to_numpy()
+    return p.set_index("trip_id")
 
 
 def compare(ours: str, peer: str) -> dict[str, int]:

@@ -282,6 +282,33 @@ def test_report_map_rederives_context(result: transportmon.pipeline.AuditResult,
     assert png.stat().st_size > 30_000
 
 
+def test_parquet_report_loads_with_native_lists(result: transportmon.pipeline.AuditResult, tmp_path: Path) -> None:
+    report = tmp_path / "report.parquet"
+    write_report(result.report, result.metadata, str(report))
+    loaded = maps.load_report(report).report
+    assert loaded["subject_id"].tolist() == result.report["subject_id"].tolist()
+    assert isinstance(loaded["findings"].dtype, pd.ArrowDtype)  # as in the report frame: a cell reads as a list
+    assert loaded["findings"].tolist() == result.report["findings"].tolist()
+    assert loaded["risk_stops"].tolist() == result.report["risk_stops"].tolist()
+    over = loaded.set_index("subject_id").loc["over"]
+    assert over["risk_stops"] == ["HB1"] and over["findings"][0]["severity"] == "violation"
+    text = maps.report_map(report, tmp_path / "m.html").read_text(encoding="utf-8")
+    trips = layers_of(text)["tm-trip"]["features"]
+    assert any("TM201" in f["properties"]["p"] and "HB1" in f["properties"]["p"] for f in trips)
+
+
+def test_older_parquet_report_with_json_text_still_loads(result: transportmon.pipeline.AuditResult,
+                                                         tmp_path: Path) -> None:
+    from transportmon.io.write import _flat
+
+    report = tmp_path / "old.parquet"
+    _flat(result.report).to_parquet(report, index=False)  # findings and risk_stops as JSON text, as before
+    loaded = maps.load_report(report).report
+    assert loaded["findings"].tolist() == result.report["findings"].tolist()
+    stops = dict(zip(loaded["subject_id"], loaded["risk_stops"]))
+    assert stops["over"] == ["HB1"] and stops["keep"] is None
+
+
 def test_report_map_when_inputs_are_gone(world_dir: Path, tmp_path: Path) -> None:
     d = tmp_path / "data"
     shutil.copytree(world_dir, d)

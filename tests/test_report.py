@@ -369,10 +369,12 @@ def test_parquet_and_csv_hold_the_same_subjects(tmp_path: Path, audited: AuditRe
     assert back["subject_id"].tolist() == audited.report["subject_id"].tolist()
     assert back["verdict"].tolist() == audited.report["verdict"].tolist()
     assert back.crs.to_epsg() == 4326
-    findings = [json.loads(x) for x in back["findings"]]
+    findings = back["findings"]  # native Parquet lists of {rule_id, severity, message_zh, message_en}
     assert [[f["rule_id"] for f in fl] for fl in findings] == [
         [f["rule_id"] for f in fl] for fl in audited.report["findings"]
     ]
+    assert all(list(f) == ["rule_id", "severity", "message_zh", "message_en"] for fl in findings for f in fl)
+    assert back["risk_stops"].isna().all()  # checkpoints only: no risk stops
     import pyarrow.parquet as pqm
 
     md = json.loads(pqm.read_schema(pq).metadata[b"transportmon"])
@@ -381,6 +383,9 @@ def test_parquet_and_csv_hold_the_same_subjects(tmp_path: Path, audited: AuditRe
     assert "geometry" not in table.columns
     assert table["subject_id"].tolist() == audited.report["subject_id"].tolist()
     assert list(table.columns)[: len(COLUMNS)] == COLUMNS
+    # CSV has no nesting: there findings and risk_stops are JSON text
+    assert [json.loads(x) for x in table["findings"]] == audited.report["findings"].tolist()
+    assert table["risk_stops"].isna().all()
 
 
 def test_output_format_follows_the_extension() -> None:

@@ -1197,6 +1197,13 @@ def plot_over_cap_trips(result: AuditResult, ax: Axes | None = None, *, cjk: str
 # --------------------------------------------------------------------------------------------------------------------
 
 
+def _arrow_lists(type_: Any) -> pd.ArrowDtype | None:
+    """``types_mapper`` for reading a GeoParquet report: Arrow list columns as ``pd.ArrowDtype``, others as usual."""
+    import pyarrow as pa
+
+    return pd.ArrowDtype(type_) if pa.types.is_list(type_) or pa.types.is_large_list(type_) else None
+
+
 def _read_report_file(path: Path) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     ext = path.suffix.lower()
     if ext in (".geojson", ".json"):
@@ -1215,16 +1222,16 @@ def _read_report_file(path: Path) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     elif ext in (".parquet", ".geoparquet"):
         import pyarrow.parquet as pq
 
-        try:
-            frame = gpd.read_parquet(path)
+        try:  # list columns (findings, risk_stops) stay Arrow lists, as in the report frame: a cell reads as a list
+            frame = gpd.read_parquet(path, to_pandas_kwargs={"types_mapper": _arrow_lists})
             raw = (pq.read_schema(path).metadata or {}).get(b"transportmon")
         except (OSError, ValueError) as exc:
             raise InputError(path, f"cannot read the report ({exc})", "give a report written by transportmon audit") \
                 from exc
         metadata = json.loads(raw) if raw else {}
-        for col in ("findings", "risk_stops"):
-            if col in frame.columns:
-                frame[col] = frame[col].map(lambda v: json.loads(v) if isinstance(v, str) else v)
+        for col in ("findings", "risk_stops"):  # older reports hold these as JSON text
+            if col in frame.columns and not isinstance(frame[col].dtype, pd.ArrowDtype):
+                frame[col] = frame[col].map(lambda v: json.loads(v) if isinstance(v, str) else None)
     elif ext == ".csv":
         raise InputError(path, "a CSV report has no geometry", "map the .geojson or .parquet report")
     else:
