@@ -188,6 +188,8 @@ def _on_distinct(parse):  # type: ignore[no-untyped-def]
     def wrapper(values: pd.Series):  # type: ignore[no-untyped-def]
         if len(values) < 4096 or values.dtype == object:  # objects: 1, 1.0 and True hash alike but read apart
             return parse(values)
+        if isinstance(values.dtype, np.dtype) and values.dtype.kind == "M":  # datetimes: arithmetic, no text
+            return parse(values)
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         if len(uniques) > len(values) // 4:
             return parse(values)
@@ -220,14 +222,15 @@ def as_text(values: pd.Series) -> pd.Series:
 #: The detail of rejected rows, computed for the rows of a boolean mask only.
 _Detail = Callable[[np.ndarray], pd.Series]
 _EXACT = 2**53  # parse_ints reads whole numbers below this magnitude
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
 
 
 def _arrow_text(values: pd.Series) -> pa.ChunkedArray | None:
     """The Arrow array behind a pyarrow-backed text column (``str``, ``string[pyarrow]``), else None."""
     dtype = values.dtype
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-        arr = values.array._pa_array
-        if pa.types.is_large_string(arr.type) or pa.types.is_string(arr.type):
+        arr = getattr(values.array, "_pa_array", None)
+        if isinstance(arr, pa.ChunkedArray) and (pa.types.is_large_string(arr.type) or pa.types.is_string(arr.type)):
             return arr
     return None
 
@@ -242,19 +245,38 @@ def _run_starts(arr: pa.ChunkedArray) -> np.ndarray:
     return flags
 
 
-def _text_by_runs(values: pd.Series, starts: np.ndarray) -> pd.Series:
-    """:func:`as_text` of a column whose runs of equal values begin at ``starts``, computed on the runs' first rows;
-    the column itself (as ``string``) when no value changes, which is the case for clean ids."""
-    heads = np.flatnonzero(starts)
-    if len(heads) == len(values):
-        return as_text(values)
-    probe = values.iloc[heads]
+def _same_text(values: pd.Series) -> bool:
+    """Whether :func:`as_text` leaves every value as it is (no surrounding space, no ``.0``, no empty text), by the
+    same string operations, without building its result."""
+    text = values.astype("string")
+    stripped = text.str.strip()
+    if not (stripped == text).fillna(True).all():
+        return False
+    return not (stripped.str.endswith(".0").fillna(False).any() or (stripped == "").fillna(False).any())
+
+
+def _text_ids(values: pd.Series, starts: np.ndarray | None = None) -> pd.Series:
+    """:func:`as_text` of an id column; when its runs of equal values begin at ``starts``, computed on the runs'
+    first rows. A pyarrow text column that needs no change (clean ids) is returned as it is, as ``string``."""
+    return _text_ids_runs(values, starts)[0]
+
+
+def _text_ids_runs(values: pd.Series, starts: np.ndarray | None = None,
+                   heads: np.ndarray | None = None) -> tuple[pd.Series, pd.Series | None]:
+    """:func:`_text_ids`, and the text of the runs' first rows (``heads``: their positions) when runs are given."""
+    if starts is not None and heads is None:
+        heads = np.flatnonzero(starts)
+    if _arrow_text(values) is None:
+        text = as_text(values)
+        return text, (text.iloc[heads] if heads is not None else None)
+    probe = values if heads is None or len(heads) == len(values) else values.iloc[heads]
+    if _same_text(probe):
+        out = values.astype("string")
+        return out, (probe.astype("string") if heads is not None else None)
     text = as_text(probe)
-    changed = (probe.notna() & ~(text == probe.astype("string")).fillna(False)).to_numpy(bool)
-    if not changed.any():
-        return values.astype("string")
-    run = np.cumsum(starts) - 1
-    return pd.Series(text.array.take(run), index=values.index)
+    if probe is values:
+        return text, (text if heads is not None else None)
+    return pd.Series(text.array.take(np.cumsum(starts) - 1), index=values.index), text
 
 
 def _cell_text(values: pd.Series, mask: np.ndarray) -> pd.Series:
@@ -287,7 +309,7 @@ def _ints_fast(values: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
             return None
     bad = np.zeros(len(data), dtype=bool) if missing is None else missing.copy()
     out = pd.arrays.IntegerArray(data.astype(np.int64), bad.copy())
-    return pd.Series(out, index=values.index), bad
+    return pd.Series(out, index=values.index, copy=False), bad
 
 
 def _flags_fast(values: pd.Series) -> np.ndarray | None:
@@ -329,12 +351,14 @@ def _duplicated_ids(ids: pd.Series) -> np.ndarray:
     return (ids.notna() & ids.duplicated(keep="first")).to_numpy(dtype=bool)
 
 
-def _duplicated_stops(trip: pd.Series, seq: pd.Series, starts: np.ndarray | None) -> np.ndarray:
+def _duplicated_stops(trip: pd.Series, seq: pd.Series, starts: np.ndarray | None,
+                      head_text: pd.Series | None = None) -> np.ndarray:
     """``frame[["trip_id", "stop_sequence"]].duplicated(keep="first")`` on the rows where both are present (the
     others are rejected before), from integer keys: trip code × span + sequence.
 
-    ``starts`` flags the runs of equal raw trip ids (rows of one trip are usually consecutive); when each trip is one
-    run and the sequence rises within each run there is no repeat, which two comparisons of neighbours show.
+    ``starts`` flags the runs of equal raw trip ids (rows of one trip are usually consecutive), ``head_text`` is the
+    text of each run's first row; when each trip is one run and the sequence rises within each run there is no
+    repeat, which two comparisons of neighbours show.
     """
     present = (trip.notna() & seq.notna()).to_numpy(dtype=bool)
     if starts is None or not isinstance(trip.dtype, pd.StringDtype):
@@ -342,7 +366,8 @@ def _duplicated_stops(trip: pd.Series, seq: pd.Series, starts: np.ndarray | None
         return (pair.duplicated(keep="first").to_numpy(dtype=bool) & present)
     n = len(trip)
     heads = np.flatnonzero(starts)
-    head_text = trip.iloc[heads]
+    if head_text is None:
+        head_text = trip.iloc[heads]
     sq = seq.array._data.astype(np.int64, copy=False)
     all_present = bool(present.all())
     head_arr = _arrow_text(head_text)
@@ -382,16 +407,17 @@ def _stop_text(values: pd.Series) -> tuple[pd.Series, np.ndarray | None, pa.Arra
     """:func:`as_text` of ``stop_id``, and for a dictionary column (Parquet read with ``read_dictionary``) its
     codes into the dictionary as text: (text, codes or None, dictionary or None). A column of ten million rows
     holds some thousands of stops; the text work is done on those."""
-    if not isinstance(values.dtype, pd.CategoricalDtype):
-        return as_text(values), None, None
+    if not isinstance(values.dtype, pd.CategoricalDtype) or pd.StringDtype().storage != "pyarrow":
+        return _text_ids(values), None, None
     cat = values.array
     if not isinstance(cat.categories.dtype, pd.StringDtype):
         return as_text(values), None, None  # numbers as categories: printed as the column prints them
     text = as_text(pd.Series(cat.categories, dtype="string"))
     dictionary = pa.array(text.to_numpy(dtype=object, na_value=None), type=pa.large_string())
     codes = np.asarray(cat.codes)
-    rows = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), dictionary).dictionary_decode()
-    return pd.Series(pd.arrays.ArrowStringArray(rows), index=values.index), codes.astype(np.int32), dictionary
+    indices = pa.array(codes, mask=codes < 0) if len(codes) and codes.min() < 0 else pa.array(codes)
+    rows = pa.DictionaryArray.from_arrays(indices, dictionary).dictionary_decode()
+    return pd.Series(pd.arrays.ArrowStringArray(rows), index=values.index), codes, dictionary
 
 
 _DATE = re.compile(
@@ -472,7 +498,7 @@ class _Rejector:
         if ids is not None:
             self.ids = ids
         else:
-            self.ids = as_text(frame[id_col]) if id_col and id_col in frame.columns else pd.Series(
+            self.ids = _text_ids(frame[id_col]) if id_col and id_col in frame.columns else pd.Series(
                 pd.NA, index=frame.index, dtype="string")
         self._ok = np.ones(len(frame), dtype=bool)
         self._parts: list[tuple[np.ndarray, str, pd.Series | str]] = []
@@ -496,7 +522,7 @@ class _Rejector:
 
     @property
     def ok(self) -> pd.Series:
-        return pd.Series(self._ok.copy(), index=self.frame.index)
+        return pd.Series(self._ok.copy(), index=self.frame.index, copy=False)
 
     def rejected(self) -> pd.DataFrame:
         bad = pd.Series(~self._ok, index=self.frame.index)
@@ -566,8 +592,9 @@ def _prepare(frame: pd.DataFrame, layer: str, path: str | None) -> pd.DataFrame:
     if len(frame) == 0:  # an empty layer (a GeoJSON with no features has no columns): nothing is missing
         frame = frame.assign(**{c: pd.Series(dtype="string") for c in REQUIRED[layer] if c not in frame.columns})
     require_columns(frame, layer, path)
-    frame = frame.copy()
-    frame["row"] = np.arange(len(frame), dtype="int64")
+    if not _COPY_ON_WRITE:  # with copy-on-write the caller's frame cannot change through this one
+        frame = frame.copy()
+    frame["row"] = pd.Series(np.arange(len(frame), dtype="int64"), index=frame.index, copy=False)
     return frame
 
 
@@ -593,13 +620,17 @@ def _check_geometry(rej: _Rejector, frame: gpd.GeoDataFrame, layer: str, *, requ
                + ", allowed " + "/".join(GEOMETRY_TYPES[layer]))
     b = geoms.bounds
     out = present & ~((b.minx >= -180) & (b.maxx <= 180) & (b.miny >= -90) & (b.maxy <= 90))
-    bt = b.round(3).astype("string").fillna("")  # column-wise: rows without geometry have NaN bounds
-    swapped = (b.minx >= -90) & (b.maxx <= 90) & (b.miny >= -180) & (b.maxy <= 180)
-    metres = b.abs().max(axis=1) > 1000
-    hint = pd.Series("", index=frame.index, dtype="string").mask(swapped, " (lat/lon swapped?)").mask(
-        metres, " (projected metres? give the file's CRS or reproject to EPSG:4326)")
-    rej.reject(out, "coordinates-out-of-range",
-               "bounds " + bt.minx + "," + bt.miny + "," + bt.maxx + "," + bt.maxy + " are not WGS-84 lon/lat" + hint)
+
+    def out_detail(mask: np.ndarray) -> pd.Series:  # printed only when a row is rejected for it
+        bt = b.round(3).astype("string").fillna("")  # column-wise: rows without geometry have NaN bounds
+        swapped = (b.minx >= -90) & (b.maxx <= 90) & (b.miny >= -180) & (b.maxy <= 180)
+        metres = b.abs().max(axis=1) > 1000
+        hint = pd.Series("", index=frame.index, dtype="string").mask(swapped, " (lat/lon swapped?)").mask(
+            metres, " (projected metres? give the file's CRS or reproject to EPSG:4326)")
+        text = "bounds " + bt.minx + "," + bt.miny + "," + bt.maxx + "," + bt.maxy + " are not WGS-84 lon/lat" + hint
+        return text[mask]
+
+    rej.reject(out, "coordinates-out-of-range", out_detail)
     coords_nan = present & ~np.isfinite(b.to_numpy()).all(axis=1)
     rej.reject(coords_nan, "invalid-geometry", "non-finite coordinates")
     invalid = present & ~geoms.is_valid
@@ -608,9 +639,12 @@ def _check_geometry(rej: _Rejector, frame: gpd.GeoDataFrame, layer: str, *, requ
 
 
 def _finish(name: str, frame: pd.DataFrame, rej: _Rejector, rows: int, path: str | None) -> Layer:
-    good = frame[rej.ok.to_numpy()].copy()
+    ok = rej._ok
+    # All usable: the frame itself (it is this validation's own copy), not a copy of millions of rows.
+    good = frame if ok.all() else frame[ok].copy()
     drop = [c for c in ("_lon_raw", "_lat_raw") if c in good.columns]
-    return Layer(name=name, frame=good.drop(columns=drop), rejected=rej.rejected(), rows=rows, path=path)
+    return Layer(name=name, frame=good.drop(columns=drop) if drop else good, rejected=rej.rejected(), rows=rows,
+                 path=path)
 
 
 def _geo(frame: pd.DataFrame, layer: str, path: str | None) -> gpd.GeoDataFrame:
@@ -623,7 +657,14 @@ def _geo(frame: pd.DataFrame, layer: str, path: str | None) -> gpd.GeoDataFrame:
 def _optional_text(frame: pd.DataFrame, columns: tuple[str, ...]) -> None:
     """Optional text columns as stripped text, or all-NA when the file has none (in place)."""
     for col in columns:
-        frame[col] = as_text(frame[col]) if col in frame.columns else pd.Series(pd.NA, index=frame.index, dtype="string")
+        frame[col] = _text_ids(frame[col]) if col in frame.columns else _missing_text(frame.index)
+
+
+def _missing_text(index: pd.Index) -> pd.Series:
+    """An all-NA ``string`` column (from an Arrow null array when ``string`` is pyarrow-backed: millions of rows)."""
+    if pd.StringDtype().storage == "pyarrow":
+        return pd.Series(pd.arrays.ArrowStringArray(pa.nulls(len(index), pa.large_string())), index=index)
+    return pd.Series(pd.NA, index=index, dtype="string")
 
 
 def validate_roads(frame: pd.DataFrame, path: str | None = None) -> Layer:
@@ -775,13 +816,14 @@ def validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> Layer:
 
     References to unknown stops or trips are checked later, against the validated stops and trips. For a
     ``stop_id`` read as a dictionary, ``extra["stop_code"]`` (per usable row) and ``extra["stop_dict"]`` (the
-    dictionary as text) let those checks work on the few distinct stops.
+    dictionary as text) let those checks work on the few distinct stops; ``extra["trip_runs"]`` (when every row is
+    usable) holds the runs of equal trip ids: (flags of the rows that start a run, their positions, their ids).
     """
     frame = _prepare(frame, "stop_times", path)
     raw_trip = frame["trip_id"]
     arr = _arrow_text(raw_trip)
     starts = _run_starts(arr) if arr is not None else None
-    ids = _text_by_runs(raw_trip, starts) if starts is not None else as_text(raw_trip)
+    ids, head_text = _text_ids_runs(raw_trip, starts)
     rej = _Rejector("stop_times", frame, None, ids=ids)
     frame["trip_id"] = rej.ids
     stop_text, stop_code, stop_dict = _stop_text(frame["stop_id"])
@@ -792,7 +834,7 @@ def validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> Layer:
     seq, bad = _ints_fast(raw_seq) or parse_ints(raw_seq)
     rej.reject(bad, "malformed-value", lambda m: "stop_sequence=" + _cell_text(raw_seq, m))
     frame["stop_sequence"] = seq
-    dup = _duplicated_stops(rej.ids, seq, starts)
+    dup = _duplicated_stops(rej.ids, seq, starts, head_text)
     rej.reject(dup, "duplicate-id", "trip_id and stop_sequence repeat an earlier row")
     for col in ("pickup", "dropoff"):
         if col in frame.columns:
@@ -804,15 +846,17 @@ def validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> Layer:
                     rej.reject(badb, "malformed-value",
                                lambda m, t=text, c=col: f"{c}=" + t[m].fillna("") + "; allowed 0/1")
                 flags = parsed.where(text.notna() & (text != ""), True).astype(bool).to_numpy()
-            frame[col] = flags
+            frame[col] = pd.Series(flags, index=frame.index, copy=False)
         else:
             frame[col] = True
         frame[col] = frame[col].astype(bool)
     layer = _finish("stop_times", frame, rej, len(frame), path)
+    ok = rej._ok
     if stop_code is not None:
-        ok = rej._ok
         layer.extra["stop_code"] = stop_code if ok.all() else stop_code[ok]
         layer.extra["stop_dict"] = stop_dict
+    if starts is not None and head_text is not None and ok.all():  # the runs of trip ids, for the reference checks
+        layer.extra["trip_runs"] = (starts, np.flatnonzero(starts), _arrow_text(head_text))
     return layer
 
 
@@ -840,6 +884,7 @@ def reject_rows(layer: Layer, mask: pd.Series | np.ndarray, reason: str,
         value = layer.extra.get(key)
         if isinstance(value, np.ndarray) and len(value) == len(mask):
             layer.extra[key] = value[~mask]
+    layer.extra.pop("trip_runs", None)  # runs of trip ids: not those of the remaining rows
     extra = pd.DataFrame({
         "subject": SUBJECT.get(layer.name, layer.name), "subject_id": bad[id_col].astype(str).to_numpy(),
         "reason": reason, "detail": det, "row": bad["row"].astype("int64").to_numpy(),

@@ -356,17 +356,25 @@ def _read_vector(path: Path, encoding: str | None) -> tuple[gpd.GeoDataFrame | p
     return frame, info
 
 
-def _read_parquet(path: Path) -> gpd.GeoDataFrame | pd.DataFrame:
+def _read_parquet(path: Path, dictionary: tuple[str, ...] = ()) -> gpd.GeoDataFrame | pd.DataFrame:
     try:
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        meta = pq.read_schema(path).metadata or {}
+        schema = pq.read_schema(path)
+        meta = schema.metadata or {}
     except Exception as exc:
         raise InputError(path, f"not a readable Parquet file ({exc})", "write it again with pandas/GeoPandas") from exc
     try:
         if b"geo" in meta:
             return gpd.read_parquet(path)
-        return pd.read_parquet(path)
+        # Text columns of few distinct values (contract names or their aliases) are read as dictionaries
+        # (categorical): Parquet stores them so, and validation then works on the distinct values.
+        contract = _layers.rename_aliases(pd.DataFrame(columns=schema.names)).columns if dictionary else []
+        wanted = [name for name, key in zip(schema.names, contract)
+                  if key in dictionary and (pa.types.is_string(schema.field(name).type)
+                                            or pa.types.is_large_string(schema.field(name).type))]
+        return pd.read_parquet(path, read_dictionary=wanted) if wanted else pd.read_parquet(path)
     except Exception as exc:
         raise InputError(path, f"not a readable (Geo)Parquet file ({exc})",
                          "write it with GeoDataFrame.to_parquet") from exc
@@ -380,6 +388,7 @@ def read_table(
     *,
     encoding: str | None = None,
     datum: str = "wgs84",
+    dictionary: tuple[str, ...] = (),
 ) -> gpd.GeoDataFrame | pd.DataFrame:
     """Read one layer file into a frame in WGS-84 (EPSG:4326) lon/lat.
 
@@ -393,6 +402,9 @@ def read_table(
     datum
         The datum of the coordinates: ``wgs84``, ``gcj02`` (Amap, Tencent, WeChat) or ``bd09`` (Baidu). Converted to
         WGS-84 on read, because a ~500 m datum offset decides border verdicts.
+    dictionary
+        Contract columns of few distinct values in many rows (``stop_id`` of stop_times) to read from Parquet as
+        dictionaries (categoricals) when they are text; validation reads them the same either way.
 
     Returns
     -------
@@ -418,7 +430,7 @@ def read_table(
     elif ext == ".xls":
         raise InputError(p, "is an old binary Excel workbook (.xls)", "save it as .xlsx or export the sheet as CSV")
     elif ext in PARQUET_EXTENSIONS:
-        frame, info = _read_parquet(p), {"format": "parquet"}
+        frame, info = _read_parquet(p, dictionary), {"format": "parquet"}
     elif ext in VECTOR_EXTENSIONS:
         frame, info = _read_vector(p, encoding)
     else:
