@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 import pyproj
 import shapely
+from geopandas.array import TransformerFromCRS
 from shapely.geometry.base import BaseGeometry
 
 from ..config import ROAD_CLASSES, RuleConfig
-from .border import crossings, exempt_border, unit_polygon
+from .border import crossings, distance_to_line, exempt_border, unit_polygon, units_rows
 from .network import RoadNetwork, snap
 from .roads import classify
 
@@ -66,16 +67,45 @@ class RoadContext:
 def road_context(roads: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame | None, config: RuleConfig,
                  crs: pyproj.CRS) -> RoadContext:
     """Project roads, classify them, build the network, the exempt border line and its crossings."""
-    roads_m = roads.to_crs(crs).reset_index(drop=True)
+    roads_m, coords = _lines_to_crs(roads, crs)
     roads_m["road_class"] = _classify_distinct(roads_m)
-    network = RoadNetwork.from_roads(roads_m)
+    network = RoadNetwork.from_roads(roads_m, coords=coords)
+    del coords
     if boundaries is not None and len(boundaries):
-        border = exempt_border(boundaries.to_crs(crs), config.jurisdiction, config.exempt_neighbours,
+        # Only the rows the jurisdiction's and neighbours' polygons are made of are projected.
+        units = boundaries[units_rows(boundaries, [config.jurisdiction, *config.exempt_neighbours])]
+        border = exempt_border(units.to_crs(crs), config.jurisdiction, config.exempt_neighbours,
                                config.border_epsilon_m)
     else:
         border = shapely.MultiLineString()
-    cross = crossings(network.parts, border)
+    cross = crossings(network.parts, border, tree=None if border.is_empty else network.tree)
     return RoadContext(crs=crs, roads=roads_m, network=network, border=border, crossings=cross)
+
+
+def _lines_to_crs(frame: gpd.GeoDataFrame, crs: pyproj.CRS) -> tuple[gpd.GeoDataFrame, np.ndarray | None]:
+    """``frame.to_crs(crs).reset_index(drop=True)``, and for a layer of 2D LineStrings also their projected
+    coordinates (``shapely.get_coordinates`` order), which the network reads its end points from.
+
+    The same numbers as ``to_crs`` (the same pyproj transformer on the same coordinate arrays), without its
+    temporaries: coordinates are transformed in place and the lines built from them in one call.
+    """
+    crs = pyproj.CRS.from_user_input(crs)
+    values = frame.geometry.to_numpy()
+    src = frame.crs
+    if (src is None or not len(values) or src.is_exact_same(crs)
+            or not bool((shapely.get_type_id(values) == 1).all()) or bool(shapely.has_z(values).any())
+            or bool((shapely.get_num_coordinates(values) < 2).any())):
+        return frame.to_crs(crs).reset_index(drop=True), None
+    coords, index = shapely.get_coordinates(values, return_index=True)
+    x, y = np.ascontiguousarray(coords[:, 0]), np.ascontiguousarray(coords[:, 1])
+    TransformerFromCRS(src, crs, always_xy=True).transform(x, y, inplace=True)
+    coords[:, 0], coords[:, 1] = x, y
+    del x, y
+    lines = shapely.linestrings(coords, indices=index)
+    del index
+    out = frame.reset_index(drop=True)
+    out[frame.geometry.name] = gpd.GeoSeries(lines, index=out.index, crs=crs)
+    return out, coords
 
 
 def _classify_distinct(roads: pd.DataFrame) -> pd.Series:
@@ -84,12 +114,22 @@ def _classify_distinct(roads: pd.DataFrame) -> pd.Series:
     A province's million road segments carry a few thousand distinct references; the text rules run on those.
     """
     cols = [c for c in ("road_class", "ref", "highway", "route") if c in roads.columns]
-    keys = roads[cols].astype("string").fillna("\x00")  # NA is a value of its own
-    codes = keys.groupby(cols, sort=False, dropna=False).ngroup().to_numpy()
-    first = np.unique(codes, return_index=True)[1]
+    codes = np.zeros(len(roads), dtype=np.int64)
+    n_codes = 1
+    for col in cols:  # one number per distinct combination (NA a value of its own), in order of first appearance
+        col_codes, uniques = pd.factorize(roads[col].astype("string"), use_na_sentinel=False)
+        if n_codes * (len(uniques) + 1) >= 1 << 62:
+            codes, n_codes = pd.factorize(codes)[0], int(codes.max()) + 1
+        codes = codes * (len(uniques) + 1) + col_codes
+        n_codes *= len(uniques) + 1
+    codes = pd.factorize(codes)[0]
+    if not len(codes):
+        return pd.Series(pd.array([], dtype="string"), index=roads.index)
+    seen = np.maximum.accumulate(codes)
+    first = np.flatnonzero(np.concatenate([[True], codes[1:] > seen[:-1]]))  # the first row of each combination
     distinct = roads.iloc[first]
     classes = classify(distinct["road_class"], distinct["ref"], distinct["highway"], distinct.get("route"))
-    return pd.Series(classes.to_numpy()[codes], index=roads.index, dtype="string")
+    return pd.Series(classes.array.take(codes), index=roads.index, dtype="string")
 
 
 def checkpoint_evidence(checkpoints: gpd.GeoDataFrame, ctx: RoadContext | None, config: RuleConfig) -> pd.DataFrame:
@@ -110,15 +150,11 @@ def checkpoint_evidence(checkpoints: gpd.GeoDataFrame, ctx: RoadContext | None, 
     parts = ctx.network.parts
     road_row = parts["road_row"].to_numpy()
     covered = ctx.roads["road_class"].isin(config.covered_classes).to_numpy()[road_row]
-    # Ties on a shared vertex go to the higher class (national before provincial …), then the smaller road_id.
-    class_rank = ctx.roads["road_class"].map({c: i for i, c in enumerate(ROAD_CLASSES)}).fillna(len(ROAD_CLASSES))
-    id_rank = pd.factorize(ctx.roads["road_id"].astype(str), sort=True)[0]
-    rank = (class_rank.to_numpy(dtype="int64") * (len(ctx.roads) + 1) + id_rank)[road_row]
-    s = snap(parts, pts, prefer=covered, rank=rank)
+    s = snap(parts, pts, prefer=covered, rank=_tie_rank(ctx.roads, road_row), tree=ctx.network.tree, xy=False)
     found = s["part"].to_numpy() >= 0
     row = np.where(found, road_row[np.maximum(s["part"].to_numpy(), 0)], -1)
     for col, src in (("road_id", "road_id"), ("road_ref", "ref"), ("road_class", "road_class")):
-        values = ctx.roads[src].astype("string").to_numpy()[np.maximum(row, 0)]
+        values = ctx.roads[src].take(np.maximum(row, 0)).astype("string").to_numpy()
         ev[col] = pd.array(np.where(found, values, None), dtype="string")
     ev["distance_to_road_m"] = s["distance_m"].to_numpy()
     if not ctx.border.is_empty:
@@ -136,18 +172,28 @@ def checkpoint_evidence(checkpoints: gpd.GeoDataFrame, ctx: RoadContext | None, 
     return ev
 
 
+def _tie_rank(roads: pd.DataFrame, road_row: np.ndarray):  # type: ignore[no-untyped-def]
+    """The tie-break key of road parts for :func:`~transportmon.geo.network.snap`: on a shared vertex the higher
+    class (national before provincial …) wins, then the smaller ``road_id``.
+
+    Computed only for the parts asked about (the candidates of a snap), not for every road: the keys order those
+    parts as a rank over all roads would.
+    """
+
+    def rank(part: np.ndarray) -> np.ndarray:
+        rows, inverse = np.unique(road_row[part], return_inverse=True)
+        taken = roads.iloc[rows]
+        class_rank = taken["road_class"].map({c: i for i, c in enumerate(ROAD_CLASSES)}).fillna(len(ROAD_CLASSES))
+        id_rank = pd.factorize(taken["road_id"].astype(str), sort=True)[0]
+        return (class_rank.to_numpy(dtype="int64") * (len(rows) + 1) + id_rank)[inverse.ravel()]
+
+    return rank
+
+
 def _distance_to(points: np.ndarray, line: BaseGeometry) -> np.ndarray:
-    """Distance of each point to a long (multi)line: the nearest of its two-vertex segments through an STRtree,
-    instead of the whole line per point. The same numbers: the line is the union of its segments."""
+    """Distance of each point to a long (multi)line: the nearest of its two-vertex segments
+    (:func:`~transportmon.geo.border.distance_to_line`) instead of the whole line per point. The same numbers: the
+    line is the union of its segments."""
     if len(points) < 1000:
         return shapely.distance(points, line)
-    coords, index = shapely.get_coordinates(shapely.get_parts(line), return_index=True)
-    pair = np.flatnonzero(index[1:] == index[:-1])
-    if not len(pair):
-        return shapely.distance(points, line)
-    segments = shapely.linestrings(np.stack([coords[pair], coords[pair + 1]], axis=1))
-    out = np.full(len(points), np.nan)
-    valid = ~(pd.isna(points) | shapely.is_empty(points))
-    (qi, _), dist = shapely.STRtree(segments).query_nearest(points[valid], return_distance=True)
-    out[np.flatnonzero(valid)[qi]] = dist
-    return out
+    return distance_to_line(points, line)
