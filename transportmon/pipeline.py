@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -609,8 +610,6 @@ def _audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig) -> tuple[gpd.GeoDa
     grows with stop_times rows and nothing is built per row in Python; see :mod:`transportmon.rules.trips`.
     """
     from ._arrow import index_in
-    from .designations import LEVEL_DTYPE, resolve_levels
-    from .geo.admin import area_units, point_units
     from .rules import trips as trip_rules
 
     trips, st, stops = layers["trips"], layers["stop_times"], layers["stops"]
@@ -628,7 +627,39 @@ def _audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig) -> tuple[gpd.GeoDa
         stop_pos = index_in(sf["stop_id"], stop_index)
     order = trip_rules.stop_order(trip_pos, sf["stop_sequence"])
     order = order[trip_pos[order] >= 0]  # rows of rejected trips play no part
+    # The trips' lines are built on a second thread (GEOS releases the GIL) while the rules run on this one.
+    stop_xy = shapely.get_coordinates(stops.frame.geometry.to_numpy())[index_in(stop_index, stops.frame["stop_id"])]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trip-lines") as pool:
+        lines = pool.submit(_trip_lines, len(tf), trip_pos[order], stop_xy[stop_pos[order]])
+        decided, findings = _trip_verdicts(layers, cfg, tf, trip_pos, stop_pos, order, skipped)
+        geoms = lines.result()
+    part = gpd.GeoDataFrame({
+        "subject": pd.Categorical.from_codes(np.zeros(len(decided), dtype=np.int8), categories=["trip"]),
+        "subject_id": findings["subject_id"].array,
+        "verdict": decided["verdict"].array, "reason": decided["reason"].array,
+        "passengers": decided["passengers"].array, "seats": decided["seats"].array,
+        "occupancy": decided["occupancy"].to_numpy(), "cap": decided["cap"].to_numpy(),
+        "max_passengers": decided["max_passengers"].to_numpy(),
+        "excess_passengers": decided["excess_passengers"].array,
+        "risk_stops": decided["risk_stops"].array, "risk_level": decided["risk_level"].array,
+        "service_date": trip_rules.date_text(decided["service_date"]).array,
+        "route_id": decided["route_id"].array, "scope": decided["scope"].array,
+        "source_row": decided["row"].to_numpy(),
+    }, geometry=geoms, crs="EPSG:4326")
+    # One finding per trip, in the trips' order: the list column is built directly.
+    part = one_finding_each(part, findings)
+    return part, findings.iloc[:0], skipped
 
+
+def _trip_verdicts(layers: dict[str, L.Layer], cfg: RuleConfig, tf: pd.DataFrame, trip_pos: np.ndarray,
+                   stop_pos: np.ndarray, order: np.ndarray, skipped: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Evidence, verdict and finding of every trip (``tf``), from its stop rows' trip and stop positions."""
+    from .designations import LEVEL_DTYPE, resolve_levels
+    from .geo.admin import area_units, point_units
+    from .rules import trips as trip_rules
+
+    stops, sf = layers["stops"], layers["stop_times"].frame
+    located = layers["trips"].extra["located"]
     # Designation level of every stop row on its trip's date: distinct stops meet polygons once.
     if "risk_areas" in layers and len(layers["risk_areas"].extra.get("intervals", [])):
         intervals = layers["risk_areas"].extra["intervals"]
@@ -655,40 +686,22 @@ def _audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig) -> tuple[gpd.GeoDa
     del ev
     if "risk_areas" not in layers:
         decided["reason"] = decided["reason"].cat.rename_categories({"no-risk-stop": "no-risk-data"})
+    return decided, findings
 
-    # A line through the trip's stops in order (a point for a one-stop trip).
-    stop_xy = shapely.get_coordinates(stops.frame.geometry.to_numpy())
-    xy_pos = index_in(stop_index, stops.frame["stop_id"])
-    codes = trip_pos[order]
-    xy = stop_xy[xy_pos[stop_pos[order]]]
-    del order
-    count = np.bincount(codes, minlength=len(decided))
-    geoms = np.full(len(decided), None, dtype=object)
-    multi = count[codes] >= 2
+
+def _trip_lines(n: int, trip: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """A line through each trip's stops in order (a point for a one-stop trip, None for none), from the stop rows'
+    trips (grouped, in stop order) and coordinates."""
+    count = np.bincount(trip, minlength=n)
+    geoms = np.full(n, None, dtype=object)
+    multi = count[trip] >= 2
     if multi.any():
-        uniq = np.flatnonzero(count >= 2)
         line_of = np.cumsum(count >= 2) - 1  # each trip's number among the trips with a line
-        geoms[uniq] = shapely.linestrings(xy[multi], indices=line_of[codes[multi]])
+        geoms[count >= 2] = shapely.linestrings(xy[multi], indices=line_of[trip[multi]])
     single = np.flatnonzero(count == 1)
     if len(single):
-        geoms[single] = shapely.points(xy[np.searchsorted(codes, single)])
-    del xy, codes
-    part = gpd.GeoDataFrame({
-        "subject": pd.Categorical.from_codes(np.zeros(len(decided), dtype=np.int8), categories=["trip"]),
-        "subject_id": findings["subject_id"].array,
-        "verdict": decided["verdict"].array, "reason": decided["reason"].array,
-        "passengers": decided["passengers"].array, "seats": decided["seats"].array,
-        "occupancy": decided["occupancy"].to_numpy(), "cap": decided["cap"].to_numpy(),
-        "max_passengers": decided["max_passengers"].to_numpy(),
-        "excess_passengers": decided["excess_passengers"].array,
-        "risk_stops": decided["risk_stops"].array, "risk_level": decided["risk_level"].array,
-        "service_date": trip_rules.date_text(decided["service_date"]).array,
-        "route_id": decided["route_id"].array, "scope": decided["scope"].array,
-        "source_row": decided["row"].to_numpy(),
-    }, geometry=geoms, crs="EPSG:4326")
-    # One finding per trip, in the trips' order: the list column is built directly.
-    part = one_finding_each(part, findings)
-    return part, findings.iloc[:0], skipped
+        geoms[single] = shapely.points(xy[np.searchsorted(trip, single)])
+    return geoms
 
 
 def _display_path(p: Path) -> str:
