@@ -587,3 +587,15 @@ def test_every_trip_rejected_does_not_crash(tmp_path: Path) -> None:
     result = transportmon.audit(folder, as_of=AS_OF)
     assert verdicts(result) == {"a": ("rejected", "passengers-exceed-seats"), "b": ("rejected", "non-positive-seats")}
     assert_counts_add_up(result, 2)
+
+
+def test_releasing_the_trip_layers_changes_nothing_in_the_report() -> None:
+    """``keep_layers=False`` (what the command does without --map) drops the stop rows as soon as their codes are
+    taken: the report and its metadata are the same, and the layers keep only their row counts."""
+    kept = transportmon.audit()
+    freed = transportmon.audit(keep_layers=False)
+    pd.testing.assert_frame_equal(pd.DataFrame(freed.report), pd.DataFrame(kept.report))
+    assert freed.metadata == kept.metadata
+    for name in ("trips", "stop_times"):
+        assert len(freed.layers[name].frame) == len(kept.layers[name].frame) > 0
+        assert list(freed.layers[name].frame.columns) == []

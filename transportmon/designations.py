@@ -397,7 +397,8 @@ def unit_rank(units: pd.Series) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------------------
 
 
-def resolve_levels(intervals: pd.DataFrame, point_units: pd.DataFrame, queries: pd.DataFrame) -> pd.DataFrame:
+def resolve_levels(intervals: pd.DataFrame, point_units: pd.DataFrame, queries: pd.DataFrame,
+                   columns: tuple[str, ...] = ("level", "unit", "valid_from")) -> pd.DataFrame:
     """The designation in effect for each (key, date) query: the most specific one containing the point.
 
     Parameters
@@ -411,6 +412,8 @@ def resolve_levels(intervals: pd.DataFrame, point_units: pd.DataFrame, queries: 
     queries
         ``key`` and ``date`` (datetime64; a time of day is ignored). May have tens of millions of rows; a
         categorical ``key`` is several times faster than strings to factorize.
+    columns
+        The result columns wanted (a subset of the three below): each costs a column as long as ``queries``.
 
     Returns
     -------
@@ -446,7 +449,10 @@ def resolve_levels(intervals: pd.DataFrame, point_units: pd.DataFrame, queries: 
     des = _ordered_designations(intervals)
 
     # 2. Query rows as codes into their distinct keys and distinct days.
-    key_code, key_values = pd.factorize(queries["key"], use_na_sentinel=True)
+    if isinstance(queries["key"].dtype, pd.CategoricalDtype):  # its codes are the factorization (no hashing)
+        key_code, key_values = queries["key"].cat.codes.to_numpy(), queries["key"].cat.categories
+    else:
+        key_code, key_values = pd.factorize(queries["key"], use_na_sentinel=True)
     day_code, days = _factorize_days(queries["date"])
 
     # 3. (key, unit) pairs of queried keys and designated units; ``slot`` numbers each key's units 0, 1, ….
@@ -485,15 +491,20 @@ def resolve_levels(intervals: pd.DataFrame, point_units: pd.DataFrame, queries: 
                 k = pair_key[sel]
                 key_day[k, :width] = np.maximum(key_day[k, :width], unit_day[pair_unit[sel]])
             rows = slice(q0, q1) if order is None else order[q0:q1]
-            cell = key_code[rows].astype(np.int64) * (width + 1) + (day_code[rows] - d0)
+            wide = np.int64 if (n_keys + 1) * (width + 1) >= 2**31 else np.int32
+            cell = key_code[rows].astype(wide) * (width + 1) + (day_code[rows] - d0).astype(wide)
             winner[rows] = key_day.ravel().take(cell)
 
     # 5. Winner (a precedence position, -1 = none) → columns; -1 reads the NA sentinels appended last.
-    level = pd.Categorical.from_codes(des.level_code.take(winner), dtype=LEVEL_DTYPE)
-    unit_dtype = pd.CategoricalDtype(pd.Index(des.unit_values.astype(str), dtype="str"))
-    unit = pd.Categorical.from_codes(des.unit_code.take(winner), dtype=unit_dtype)
-    valid_from = pd.Series(des.valid_from.take(winner), index=queries.index, copy=False)
-    return pd.DataFrame({"level": level, "unit": unit, "valid_from": valid_from}, index=queries.index)
+    out: dict[str, object] = {}
+    if "level" in columns:
+        out["level"] = pd.Categorical.from_codes(des.level_code.astype(np.int8).take(winner), dtype=LEVEL_DTYPE)
+    if "unit" in columns:
+        unit_dtype = pd.CategoricalDtype(pd.Index(des.unit_values.astype(str), dtype="str"))
+        out["unit"] = pd.Categorical.from_codes(des.unit_code.take(winner), dtype=unit_dtype)
+    if "valid_from" in columns:
+        out["valid_from"] = pd.Series(des.valid_from.take(winner), index=queries.index, copy=False)
+    return pd.DataFrame(out, index=queries.index)
 
 
 @dataclass(frozen=True)
@@ -552,7 +563,7 @@ def _factorize_days(dates: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(dates.dtype, pd.DatetimeTZDtype):
         dates = dates.dt.tz_localize(None)
     if isinstance(dates.dtype, pd.CategoricalDtype):  # codes given (e.g. each trip's date spread over its stops)
-        codes = dates.cat.codes.to_numpy().astype(np.int64)
+        codes = dates.cat.codes.to_numpy()
         unique_days, _ = _parse_days(pd.Series(dates.cat.categories))
     elif pd.api.types.is_datetime64_dtype(dates.dtype):
         raw = dates.to_numpy()
@@ -564,7 +575,7 @@ def _factorize_days(dates: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     # Several instants of one day collapse to one code; NaT gets none.
     is_day = ~np.isnat(unique_days)
     day_codes, days = pd.factorize(unique_days[is_day].astype(np.int64))
-    remap = np.full(len(unique_days) + 1, -1, dtype=np.int64)  # the last entry serves code -1
+    remap = np.full(len(unique_days) + 1, -1, dtype=np.int32)  # the last entry serves code -1
     remap[:-1][is_day] = day_codes
     return remap.take(codes), np.asarray(days, dtype=np.int64)
 

@@ -370,13 +370,10 @@ def audit(
         skipped.update(trip_skipped)
         rules_run += [r for r in trip_rules if r not in skipped]
     elif {"trips", "stop_times", "stops"} <= set(layers):
-        trip_part, trip_findings, trip_skipped = _audit_trips(layers, cfg)
+        trip_part, trip_findings, trip_skipped = _audit_trips(layers, cfg, release=not keep_layers)
         parts.append(attach_findings(trip_part, trip_findings) if len(trip_findings) else trip_part)
         if not keep_layers:
-            for name in ("trips", "stop_times"):
-                layers[name].frame = pd.DataFrame(index=pd.RangeIndex(len(layers[name].frame)))
-                layers[name].extra.pop("trip_pos", None)
-                layers[name].extra.pop("stop_pos", None)
+            layers["trips"].frame = pd.DataFrame(index=pd.RangeIndex(len(layers["trips"].frame)))
         skipped.update(trip_skipped)
         rules_run += [r for r in trip_rules if r not in skipped]
     else:
@@ -603,11 +600,14 @@ def _check_trip_references(layers: dict[str, L.Layer], located: pd.DataFrame | N
     trips.extra["located"] = located
 
 
-def _audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, str]]:
+def _audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool = False,
+                 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, str]]:
     """Trip verdicts: stop → admin units once (done in the reference checks), designations by column joins.
 
     Every step is a column operation on integer codes (the position of each stop row's trip and stop), so the cost
-    grows with stop_times rows and nothing is built per row in Python; see :mod:`transportmon.rules.trips`.
+    grows with stop_times rows and nothing is built per row in Python; see :mod:`transportmon.rules.trips`. With
+    ``release``, the stop_times rows are dropped from their layer as soon as their codes are taken (``frame`` keeps
+    only their number), so that the memory goes to the report.
     """
     from ._arrow import index_in
     from .rules import trips as trip_rules
@@ -627,11 +627,15 @@ def _audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig) -> tuple[gpd.GeoDa
         stop_pos = index_in(sf["stop_id"], stop_index)
     order = trip_rules.stop_order(trip_pos, sf["stop_sequence"])
     order = order[trip_pos[order] >= 0]  # rows of rejected trips play no part
+    sf = sf[["pickup", "dropoff"]]  # all the rules still read of the rows
+    if release:
+        st.frame = pd.DataFrame(index=pd.RangeIndex(len(st.frame)))
+        st.extra.clear()
     # The trips' lines are built on a second thread (GEOS releases the GIL) while the rules run on this one.
     stop_xy = shapely.get_coordinates(stops.frame.geometry.to_numpy())[index_in(stop_index, stops.frame["stop_id"])]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trip-lines") as pool:
         lines = pool.submit(_trip_lines, len(tf), trip_pos[order], stop_xy[stop_pos[order]])
-        decided, findings = _trip_verdicts(layers, cfg, tf, trip_pos, stop_pos, order, skipped)
+        decided, findings = _trip_verdicts(layers, cfg, tf, sf, trip_pos, stop_pos, order, skipped)
         geoms = lines.result()
     part = gpd.GeoDataFrame({
         "subject": pd.Categorical.from_codes(np.zeros(len(decided), dtype=np.int8), categories=["trip"]),
@@ -651,14 +655,16 @@ def _audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig) -> tuple[gpd.GeoDa
     return part, findings.iloc[:0], skipped
 
 
-def _trip_verdicts(layers: dict[str, L.Layer], cfg: RuleConfig, tf: pd.DataFrame, trip_pos: np.ndarray,
-                   stop_pos: np.ndarray, order: np.ndarray, skipped: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Evidence, verdict and finding of every trip (``tf``), from its stop rows' trip and stop positions."""
+def _trip_verdicts(layers: dict[str, L.Layer], cfg: RuleConfig, tf: pd.DataFrame, sf: pd.DataFrame,
+                   trip_pos: np.ndarray, stop_pos: np.ndarray, order: np.ndarray, skipped: dict[str, str],
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Evidence, verdict and finding of every trip (``tf``), from its stop rows' ``pickup``/``dropoff`` (``sf``) and
+    their trip and stop positions."""
     from .designations import LEVEL_DTYPE, resolve_levels
     from .geo.admin import area_units, point_units
     from .rules import trips as trip_rules
 
-    stops, sf = layers["stops"], layers["stop_times"].frame
+    stops = layers["stops"]
     located = layers["trips"].extra["located"]
     # Designation level of every stop row on its trip's date: distinct stops meet polygons once.
     if "risk_areas" in layers and len(layers["risk_areas"].extra.get("intervals", [])):
@@ -675,8 +681,9 @@ def _trip_verdicts(layers: dict[str, L.Layer], cfg: RuleConfig, tf: pd.DataFrame
         day_code, days = pd.factorize(tf["service_date"].to_numpy().astype("datetime64[s]"), use_na_sentinel=True)
         row_date = pd.Categorical.from_codes(np.r_[day_code, -1][trip_pos], categories=pd.DatetimeIndex(days))
         key = pd.Categorical.from_codes(stop_pos, categories=pd.Index(located.index.astype(str), dtype="str"))
-        levels = resolve_levels(intervals, pu, pd.DataFrame({"key": key, "date": row_date}))["level"]
-        del row_date, key
+        queries = pd.DataFrame({"key": key, "date": row_date})
+        levels = resolve_levels(intervals, pu, queries, columns=("level",))["level"]
+        del row_date, key, queries
     else:
         levels = pd.Series(pd.Categorical.from_codes(np.full(len(sf), -1), dtype=LEVEL_DTYPE))
         skipped.update({r: "no risk_areas layer" for r in ("TM201", "TM202")})
