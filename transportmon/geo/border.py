@@ -13,7 +13,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
 
@@ -179,6 +178,8 @@ def distance_to_line(points: np.ndarray, line: BaseGeometry, k: int = 6, spacing
     order = np.lexsort((cell[:, 1], cell[:, 0]))
     where, pv = where[order], pv[order]
     kk = min(k, len(samples))
+    from scipy.spatial import cKDTree  # loaded when a border is measured, not on import
+
     r, nearest = cKDTree(samples).query(pv, k=kk)
     r, nearest = r.reshape(len(pv), kk), nearest.reshape(len(pv), kk)
     seg = owner[nearest].reshape(len(pv), 2 * kk)

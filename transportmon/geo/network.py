@@ -17,18 +17,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy import sparse
-from scipy.sparse import csgraph
 
 #: Grid on which end points are matched, metres.
 NODE_GRID_M = 0.01
 #: Stand-in for a zero-length edge: csgraph treats an explicit 0 as "no edge".
 _TINY = 1e-9
+
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 
 @dataclass
@@ -105,6 +108,8 @@ class RoadNetwork:
         extra_v = np.concatenate([lu, lv])
         extra_w = np.concatenate([src_pos, length - src_pos])
         graph = self._matrix(extra_u, extra_v, extra_w, self.n_nodes + 1)
+        from scipy.sparse import csgraph  # scipy is loaded when a network is searched, not on import
+
         dist = csgraph.dijkstra(graph, directed=False, indices=s, limit=cutoff_m)
         return np.asarray(dist)[: self.n_nodes]
 
@@ -205,6 +210,8 @@ def undirected_csr(u: np.ndarray, v: np.ndarray, w: np.ndarray, size: int) -> sp
     cols = key - rows * size
     indptr = np.zeros(size + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=size), out=indptr[1:])
+    from scipy import sparse
+
     return sparse.csr_array((w, cols, indptr), shape=(size, size))
 
 

@@ -107,25 +107,13 @@ FINDING_COLUMNS = ["subject", "subject_id", "source_row", "rule_id", "severity",
 
 def findings_for(rule_: Rule, evidence: pd.DataFrame, mask: pd.Series | np.ndarray, subject: str,
                  id_col: str, config: dict[str, object] | None = None,
-                 severity: pd.Series | str | None = None, distinct_on: tuple[str, ...] | None = None) -> pd.DataFrame:
-    """The findings of one rule for the rows of ``evidence`` where ``mask`` holds.
-
-    ``distinct_on`` names the columns that alone determine the messages (e.g. the reason of TM203): the templates
-    are then filled once per distinct combination and spread over the rows.
-    """
+                 severity: pd.Series | str | None = None) -> pd.DataFrame:
+    """The findings of one rule for the rows of ``evidence`` where ``mask`` holds."""
     used = {name for template in (rule_.message_zh, rule_.message_en)
             for _, name, _, _ in string.Formatter().parse(template) if name}
-    keep = [c for c in evidence.columns if c in used or c in (id_col, "row") or c in (distinct_on or ())]
+    keep = [c for c in evidence.columns if c in used or c in (id_col, "row")]
     hit = evidence[keep][np.asarray(mask, dtype=bool)]  # only the columns the messages need
-    if distinct_on and len(hit):
-        codes = hit.groupby(list(distinct_on), sort=False, dropna=False).ngroup().to_numpy()
-        firsts = np.unique(codes, return_index=True)[1]
-        zh_u, en_u = rule_.messages(hit.iloc[firsts], config)
-        take = pa.array(codes)
-        zh = pd.Series(pd.arrays.ArrowStringArray(text(zh_u).take(take)), index=hit.index, dtype="string")
-        en = pd.Series(pd.arrays.ArrowStringArray(text(en_u).take(take)), index=hit.index, dtype="string")
-    else:
-        zh, en = rule_.messages(hit, config)
+    zh, en = rule_.messages(hit, config)
     sev = rule_.severity if severity is None else severity
     if isinstance(sev, pd.Series):
         sev = sev[np.asarray(mask, dtype=bool)].to_numpy()
