@@ -171,8 +171,8 @@ def markdown(results: dict[str, object]) -> str:
     lines = [
         "# Benchmarks", "",
         (f"Measured {m['date']} on {m['cpu']}, {m['cores']} cores, {m['memory']} ({m['os']}); Python {m['python']}; "
-        f"{m['libraries']}. Load average before/after: {m['load']} / {m.get('load_after', '?')} (other work ran on "
-        "the machine at the same time; CPU time is the steadier figure)."), "",
+        f"{m['libraries']}. Load average before/after: {m['load']} / {m.get('load_after', '?')} (about 1 is the "
+        "measured process alone; when other work shares the cores, CPU time is the steadier figure)."), "",
         ("Each cell is one whole process: **wall s / CPU s / peak MiB** (start-up, reading Parquet and writing the "
          "report included). `python benchmarks/generate.py` makes the inputs, `python benchmarks/run.py` this file."),
         "", "## Coach trips", "",
