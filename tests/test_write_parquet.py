@@ -34,24 +34,6 @@ AS_OF = "2020-03-16"
 KEYS = ["rule_id", "severity", "message_zh", "message_en"]
 
 
-def write_coach_layers(d: Path) -> None:
-    """Stops, trips and stop times over the world: an over-cap inter-provincial trip, a compliant one, an intra-city
-    one, and a trip with an unknown stop (rejected)."""
-    stops = world.checkpoints([{"stop_id": "JJ", "x": 50, "y": 50}, {"stop_id": "HB1", "x": 30, "y": 150},
-                               {"stop_id": "JJ2", "x": 60, "y": 60}])
-    stops.assign(lon=stops.geometry.x, lat=stops.geometry.y).drop(columns="geometry").to_csv(d / "stops.csv",
-                                                                                           index=False)
-    pd.DataFrame({"trip_id": ["over", "ok", "intra"], "service_date": ["2020-03-01"] * 3,
-                  "service_type": ["scheduled", "charter", "scheduled"], "seats": [45] * 3,
-                  "passengers": [23, 22, 40]}).to_csv(d / "trips.csv", index=False)
-    pd.DataFrame([("over", 1, "JJ", 1, 0), ("over", 2, "HB1", 0, 1), ("ok", 1, "JJ", 1, 0), ("ok", 2, "HB1", 0, 1),
-                  ("intra", 1, "JJ", 1, 1), ("intra", 2, "JJ2", 1, 1)],
-                 columns=["trip_id", "stop_sequence", "stop_id", "pickup", "dropoff"]).to_csv(d / "stop_times.csv",
-                                                                                               index=False)
-    pd.DataFrame({"adcode": ["420000"], "level": ["high"], "valid_from": ["2020-02-01"],
-                  "valid_to": ["2020-03-10"]}).to_csv(d / "risk_areas.csv", index=False)
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = world.write_world(tmp_path_factory.mktemp("pqworld"), [
@@ -62,7 +44,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     lines = (d / "checkpoints.csv").read_text(encoding="utf-8").splitlines()
     lines.append("nolon,,30.1,")  # a rejected row without geometry
     (d / "checkpoints.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    write_coach_layers(d)
+    world.write_coach_layers(d)
     return d
 
 
