@@ -181,19 +181,22 @@ def _each_on_its_own(data: str | os.PathLike[str] | None, first: TransportmonErr
     meta: dict[str, dict[str, Any]] = {}
     gtfs, occupancy = kwargs.get("gtfs"), kwargs.get("occupancy")
     if gtfs is not None and occupancy is not None:
-        from .io.gtfs import read_gtfs
+        from .io.gtfs import read_gtfs, reject_outside_feed
 
         try:
             feed = read_gtfs(gtfs, occupancy)
         except TransportmonError as exc:
             problems.append(_problem(exc))
         else:
-            sources = {"stops": Path(gtfs) / "stops.txt", "trips": Path(occupancy),
-                       "stop_times": Path(gtfs) / "stop_times.txt"}
             for name, frame in feed.items():
+                source = dict(frame.attrs.pop("source", {}))
+                path, member = Path(source.pop("path")), source.pop("member", None)
                 try:
-                    layers[name] = VALIDATORS[name](frame, str(sources[name]))
-                    meta[name] = {"path": _display_path(sources[name]), "source": "gtfs"}
+                    layers[name] = VALIDATORS[name](frame, f"{path}:{member}" if member else str(path))
+                    if name == "trips":
+                        reject_outside_feed(layers[name])
+                    meta[name] = {"path": _display_path(path), **({"member": member} if member else {}),
+                                  "source": "gtfs", **source}
                 except TransportmonError as exc:
                     problems.append(_problem(exc))
             paths = {k: v for k, v in paths.items() if k not in feed}
