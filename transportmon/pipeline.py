@@ -238,13 +238,13 @@ def load_inputs(
 
     layers: dict[str, L.Layer] = {}
     inputs_meta: dict[str, dict[str, Any]] = {}
-    gtfs_layers: dict[str, L.Layer] = {}
+    feed_layers: dict[str, L.Layer] = {}
     gtfs_meta: dict[str, dict[str, Any]] = {}
     gtfs_frames: dict[str, pd.DataFrame] = {}
     if gtfs is not None:
         if occupancy is None:
             raise ConfigError("--gtfs needs --occupancy (trip_id, service_date, seats, passengers)")
-        gtfs_layers, gtfs_meta, gtfs_frames = _gtfs_layers(gtfs, occupancy, datum_of, defer)
+        feed_layers, gtfs_meta, gtfs_frames = gtfs_layers(gtfs, occupancy, datum_of, defer)
         paths = {k: v for k, v in paths.items() if k not in gtfs_meta}
     for name in LAYER_NAMES:
         if name not in paths or name not in VALIDATORS or name in defer:
@@ -256,7 +256,7 @@ def load_inputs(
         inputs_meta[name] = {"path": _display_path(paths[name]), "rows": rows, "sha256": layer.sha256,
                              "datum": datum_of.get(name, "wgs84"), **frame.attrs.pop("source", {})}
     # The feed's layers (stops, trips, stop_times) come last, in the order of LAYER_NAMES, as files would.
-    layers.update(gtfs_layers)
+    layers.update(feed_layers)
     inputs_meta.update(gtfs_meta)
 
     boundary_source = "input"
@@ -273,10 +273,22 @@ def load_inputs(
                   datums={n: datum_of.get(n, "wgs84") for n in defer}, encoding=encoding, frames=gtfs_frames)
 
 
-def _gtfs_layers(gtfs: str | os.PathLike[str], occupancy: str | os.PathLike[str], datum_of: dict[str, str],
+def gtfs_layers(gtfs: str | os.PathLike[str], occupancy: str | os.PathLike[str], datum_of: dict[str, str],
                  defer: tuple[str, ...]) -> tuple[dict[str, L.Layer], dict[str, dict[str, Any]],
                                                   dict[str, pd.DataFrame]]:
-    """The feed's layers validated (those in ``defer`` left as read), their metadata, and the deferred frames."""
+    """A GTFS feed and its occupancy table (:func:`transportmon.io.gtfs.read_gtfs`) as validated layers.
+
+    Returns
+    -------
+    layers
+        ``stops``, ``trips``, ``stop_times`` validated (but not cross-checked), with the occupancy rows the feed does
+        not back rejected; the layers named in ``defer`` are left out.
+    meta
+        Each layer's entry of the report's ``inputs``: ``path`` (the zip, the folder's file, or the occupancy table),
+        ``member`` (inside a zip), ``rows``, ``sha256``, ``source`` = ``gtfs``, and how the text was read.
+    frames
+        The layers named in ``defer``, as read (for the Dask engine).
+    """
     from .io.gtfs import read_gtfs, reject_outside_feed
 
     feed = read_gtfs(gtfs, occupancy)
@@ -292,9 +304,10 @@ def _gtfs_layers(gtfs: str | os.PathLike[str], occupancy: str | os.PathLike[str]
         path = Path(source.pop("path"))
         if str(path) not in hashes:
             hashes[str(path)] = R.sha256(path)
-        label = f"{path}:{source['member']}" if "member" in source else str(path)
-        meta[name] = {"path": _display_path(path), **({"member": source.pop("member")} if "member" in source else {}),
-                      "rows": len(frame), "sha256": hashes[str(path)], "source": "gtfs", **source}
+        member = source.pop("member", None)
+        label = f"{path}:{member}" if member else str(path)
+        meta[name] = {"path": _display_path(path), **({"member": member} if member else {}), "rows": len(frame),
+                      "sha256": hashes[str(path)], "source": "gtfs", **source}
         if name in defer:
             frames[name] = frame
             continue

@@ -45,9 +45,8 @@ from .._errors import InputError
 from .read import read_table
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-#: The files a feed must have; the calendar files are optional (without either, every date runs).
+#: The files a feed must have; calendar.txt and calendar_dates.txt are optional (without either, every date runs).
 REQUIRED_FILES = ("stops.txt", "trips.txt", "stop_times.txt")
-CALENDAR_FILES = ("calendar.txt", "calendar_dates.txt")
 #: GTFS pickup_type / drop_off_type values and whether passengers may board / alight.
 BOARDING = {"": True, "0": True, "1": False, "2": True, "3": True}
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError, ValueError)
