@@ -68,8 +68,11 @@ RiskAreasOpt = Annotated[Path | None, typer.Option("--risk-areas", help="Risk de
 StopsOpt = Annotated[Path | None, typer.Option(help="Coach stops.")]
 TripsOpt = Annotated[Path | None, typer.Option(help="Coach trips.")]
 StopTimesOpt = Annotated[Path | None, typer.Option("--stop-times", help="Trip stops in order.")]
-GtfsOpt = Annotated[Path | None, typer.Option(help="GTFS feed folder (with --occupancy).")]
-OccupancyOpt = Annotated[Path | None, typer.Option(help="Occupancy table for a GTFS feed.")]
+GtfsOpt = Annotated[Path | None, typer.Option(help="GTFS feed: the .zip as published, or its unzipped folder (with "
+                                               "--occupancy).")]
+OccupancyOpt = Annotated[Path | None, typer.Option(help="Occupancy table for a GTFS feed (CSV or xlsx): trip_id, "
+                                                    "service_date, seats, passengers (or 班次编号, 班次日期, 核定座位, "
+                                                    "实载人数).")]
 CheckpointsDatumOpt = Annotated[Datum | None, typer.Option("--checkpoints-datum", help="Datum of checkpoints.")]
 StopsDatumOpt = Annotated[Datum | None, typer.Option("--stops-datum", help="Datum of stops.")]
 RoadsDatumOpt = Annotated[Datum | None, typer.Option("--roads-datum", help="Datum of roads.")]
@@ -181,8 +184,8 @@ def audit(
 
     datums = _datums(checkpoints=checkpoints_datum, stops=stops_datum, roads=roads_datum,
                      boundaries=boundaries_datum)
-    given_inputs = [p for p in (data, roads, checkpoints, boundaries, risk_areas, stops, trips, stop_times, occupancy)
-                    if p is not None and not Path(p).is_dir()]
+    given_inputs = [p for p in (data, roads, checkpoints, boundaries, risk_areas, stops, trips, stop_times, gtfs,
+                                occupancy) if p is not None and not Path(p).is_dir()]
     try:
         # Refuse a bad --out before the work, and before anything reaches stdout.
         output_format(out)
@@ -230,7 +233,7 @@ VALIDATE_TEXT = {
 
 
 def _read_as(read: dict) -> str:  # type: ignore[type-arg]
-    bits = [str(read[k]) for k in ("format", "encoding") if read.get(k)]
+    bits = [str(read[k]) for k in ("member", "format", "encoding") if read.get(k)]
     if read.get("sheet"):
         bits.append(f"sheet {read['sheet']}")
     if read.get("header_row"):
