@@ -496,7 +496,7 @@ def test_any_small_network_gives_a_consistent_layer(tmp_path: Path, network: Any
     # Reference: each directed edge of the loader's graph is one row, up to direction (GEOS normalize).
     with osm._useful_way_tags():
         G = ox.graph_from_xml(tmp_path / "net.osm", simplify=False, retain_all=True)
-    simplified = osm._drivable_simplified(G)
+    simplified, _ = osm._drivable_simplified(G)
     if simplified.number_of_edges() == 0:
         assert roads.empty
         return

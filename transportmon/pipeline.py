@@ -332,6 +332,8 @@ def audit(
     ctx: RoadContext | None = None
     if "roads" in layers and len(layers["roads"].frame):
         ctx = road_context(layers["roads"].frame, bounds, cfg, crs)
+        for key, n in ctx.tracks.items():  # rows of a roads file; the OSM reader already counted ways
+            inputs_meta["roads"].setdefault(key, n)
     if "checkpoints" in layers:
         cps = layers["checkpoints"]
         ev = checkpoint_evidence(cps.frame, ctx, cfg)
