@@ -189,6 +189,7 @@ def test_checkpoint_2_2_km_over_a_track_is_keep(tmp_path: Path, source: str, sho
     assert result.metadata["crossings"] == 2  # the G105 and the track
     assert result.metadata["inputs"]["roads"]["tracks_kept"] == 2
     assert result.metadata["inputs"]["roads"]["tracks_excluded"] == 0
+    assert not any("track" in w for w in result.metadata["warnings"])
 
 
 @pytest.mark.parametrize("source", ["osm", "file"])
@@ -201,6 +202,8 @@ def test_closed_track_is_not_a_road(tmp_path: Path, source: str, shortcut: dict[
     assert "302" not in set(result.roads.roads["road_id"])
     roads_meta = result.metadata["inputs"]["roads"]
     assert (roads_meta["tracks_kept"], roads_meta["tracks_excluded"]) == (1, 1)
+    assert "roads: 1 track(s) tagged motor_vehicle=no or access=no left out: not roads for this audit" in (
+        result.metadata["warnings"])
 
 
 def test_roads_file_without_tracks_says_nothing_about_tracks(tmp_path: Path) -> None:
@@ -234,6 +237,28 @@ def test_ways_whose_ends_share_coordinates_connect(tmp_path: Path, gap_m: float)
         assert verdict == "keep" and 2_450 < dist < 2_550
         assert roads_meta["merged_nodes"] == 1
         assert any("merged 1 OSM node" in note for note in roads_meta["notes"])
+        assert any(w.startswith("roads: 1 OpenStreetMap node(s) merged") for w in result.metadata["warnings"])
     else:
         assert verdict == "remove" and pd.isna(dist)  # no crossing reachable: the report leaves it empty
         assert roads_meta["merged_nodes"] == 0 and "notes" not in roads_meta
+        assert not any("merged" in w for w in result.metadata["warnings"])
+
+
+def test_terminal_says_what_was_left_out_and_merged(tmp_path: Path) -> None:
+    world = _track_world(tmp_path / "w", {"access": "no"})
+    nodes = {**TRACK_NODES, 16: TRACK_NODES[15], 17: (TRACK_NODES[15][0], TRACK_NODES[15][1] + 0.01)}
+    write_osm_xml(world["osm"], nodes, [*_track_ways({"access": "no"}), (305, [16, 17], {"highway": "track"})])
+    runner = CliRunner()
+    res = runner.invoke(app, ["audit", "--roads", str(world["osm"]), "--checkpoints", str(world["checkpoints"]),
+                              "--boundaries", str(world["boundaries"]), "--as-of", "2020-03-16", "--fail-on", "never",
+                              "--out", str(tmp_path / "r.geojson")])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())  # the console may wrap long lines
+    assert "warning: roads: 1 track(s) tagged motor_vehicle=no or access=no left out" in text
+    assert "warning: roads: 1 OpenStreetMap node(s) merged with another at the same place" in text
+    res = runner.invoke(app, ["roads", "--osm-file", str(world["osm"]), "--out", str(tmp_path / "roads.gpkg")])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "warning: left out 1 OSM track way(s) tagged motor_vehicle=no or access=no" in text
+    assert "warning: merged 1 OSM node(s) into another at the same place" in text
+    assert set(gpd.read_file(tmp_path / "roads.gpkg")["highway"]) == {"trunk", "tertiary", "track"}

@@ -22,7 +22,7 @@ from . import __version__
 from . import layers as L
 from ._errors import ConfigError, InputError
 from .config import RuleConfig, load_config, make_config
-from .geo.evidence import RoadContext, checkpoint_evidence, metric_crs, road_context
+from .geo.evidence import RoadContext, checkpoint_evidence, metric_crs, road_context, road_warnings
 from .io import read as R
 from .report import assemble, attach_findings, finding_counts, one_finding_each, verdict_counts
 from .rules import checkpoints as cp_rules
@@ -413,6 +413,8 @@ def audit(
             "do not touch; every active checkpoint on a covered road is judged remove")
     elif ctx is not None and "checkpoints" in layers and not len(ctx.crossings):
         warnings.append("no road crosses the exempt border: check that the roads layer reaches it")
+    if ctx is not None:
+        warnings += road_warnings(inputs_meta["roads"])
 
     counts = verdict_counts(report)
     metadata: dict[str, Any] = {

@@ -4,6 +4,7 @@ distances to the exempt border. All distances in a metric CRS.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -87,6 +88,20 @@ def road_context(roads: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame | None, c
         border = shapely.MultiLineString()
     cross = crossings(network.parts, border, tree=None if border.is_empty else network.tree)
     return RoadContext(crs=crs, roads=roads_m, network=network, border=border, crossings=cross, tracks=tracks)
+
+
+def road_warnings(roads_meta: Mapping[str, object]) -> list[str]:
+    """Warning lines for the roads left out or joined for the user: closed tracks, merged OSM nodes (their counts in
+    the roads' input metadata)."""
+    out = []
+    excluded, merged = roads_meta.get("tracks_excluded"), roads_meta.get("merged_nodes")
+    if excluded:
+        out.append(f"roads: {excluded} track(s) tagged motor_vehicle=no or access=no left out: not roads for this "
+                   "audit")
+    if merged:
+        out.append(f"roads: {merged} OpenStreetMap node(s) merged with another at the same place, so ways whose ends "
+                   "share coordinates but not a node id connect")
+    return out
 
 
 def _without_closed_tracks(roads: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, dict[str, int]]:

@@ -2,7 +2,8 @@
 
 Nodes are the end points of road parts: parts that share an end point connect (coordinates are matched on a 1 cm
 grid, in the metric CRS). When the roads carry ``u``/``v`` node ids — an osmnx graph, or a layer exported from one —
-that topology is used as it comes. Edges are undirected: a checkpoint's distance to a crossing does not depend on
+that topology is used as it comes (the OpenStreetMap reader has already given end nodes on the same grid point one
+id, :func:`grid_codes`). Edges are undirected: a checkpoint's distance to a crossing does not depend on
 one-way rules.
 
 The search is one multi-source Dijkstra (``scipy.sparse.csgraph``) from a virtual source joined to every crossing,
