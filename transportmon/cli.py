@@ -399,6 +399,8 @@ def roads(
     console = Console()
     console.print(f"{len(frame)} road rows → {out}", highlight=False)
     console.print(", ".join(f"{k}: {v}" for k, v in counts.items()), style="dim", highlight=False)
+    for note in frame.attrs.get("source", {}).get("notes", []):  # closed tracks left out, duplicate nodes merged
+        console.print(f"[yellow]warning:[/] {escape(note)}", highlight=False)
 
 
 def main() -> None:

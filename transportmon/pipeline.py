@@ -22,7 +22,7 @@ from . import __version__
 from . import layers as L
 from ._errors import ConfigError, InputError
 from .config import RuleConfig, load_config, make_config
-from .geo.evidence import RoadContext, checkpoint_evidence, metric_crs, road_context
+from .geo.evidence import RoadContext, checkpoint_evidence, metric_crs, road_context, road_warnings
 from .io import read as R
 from .report import assemble, attach_findings, finding_counts, one_finding_each, verdict_counts
 from .rules import checkpoints as cp_rules
@@ -374,6 +374,8 @@ def audit(
     ctx: RoadContext | None = None
     if "roads" in layers and len(layers["roads"].frame):
         ctx = road_context(layers["roads"].frame, bounds, cfg, crs)
+        for key, n in ctx.tracks.items():  # rows of a roads file; the OSM reader already counted ways
+            inputs_meta["roads"].setdefault(key, n)
     if "checkpoints" in layers:
         cps = layers["checkpoints"]
         ev = checkpoint_evidence(cps.frame, ctx, cfg)
@@ -453,6 +455,8 @@ def audit(
             "do not touch; every active checkpoint on a covered road is judged remove")
     elif ctx is not None and "checkpoints" in layers and not len(ctx.crossings):
         warnings.append("no road crosses the exempt border: check that the roads layer reaches it")
+    if ctx is not None:
+        warnings += road_warnings(inputs_meta["roads"])
 
     counts = verdict_counts(report)
     metadata: dict[str, Any] = {
