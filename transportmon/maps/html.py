@@ -26,8 +26,16 @@ import shapely
 from ..io.write import write_bytes
 from .layers import MapLayers, map_layers
 from .popups import cell_text, checkpoint_popup, escaped, risk_popup, road_tip, trip_popup
-from .style import (BORDER_COLOUR, CHECKPOINT_VERDICTS, OTHER_TRIP_COLOUR, OUTLINE_COLOUR, RISK_STYLE, ROAD_STYLE,
-                    TRIP_COLOUR, VERDICT_STYLE)
+from .style import (
+    BORDER_COLOUR,
+    CHECKPOINT_VERDICTS,
+    OTHER_TRIP_COLOUR,
+    OUTLINE_COLOUR,
+    RISK_STYLE,
+    ROAD_STYLE,
+    TRIP_COLOUR,
+    VERDICT_STYLE,
+)
 
 if TYPE_CHECKING:
     from ..pipeline import AuditResult

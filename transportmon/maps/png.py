@@ -18,8 +18,21 @@ import shapely
 
 from ..io.write import write_bytes
 from .layers import MapLayers, map_layers
-from .style import (BORDER_COLOUR, CHECKPOINT_VERDICTS, CJK_CHARS, OUTLINE_COLOUR, RISK_STYLE, ROAD_STYLE,
-                    TRIP_COLOUR, VERDICT_STYLE, bilingual, cjk_font, drawable, font_families, new_figure)
+from .style import (
+    BORDER_COLOUR,
+    CHECKPOINT_VERDICTS,
+    CJK_CHARS,
+    OUTLINE_COLOUR,
+    RISK_STYLE,
+    ROAD_STYLE,
+    TRIP_COLOUR,
+    VERDICT_STYLE,
+    bilingual,
+    cjk_font,
+    drawable,
+    font_families,
+    new_figure,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
