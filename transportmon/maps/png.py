@@ -2,8 +2,8 @@
 
 :func:`png_map` draws what :func:`~transportmon.maps.layers.map_layers` assembled in the road context's CRS (else the
 UTM zone of the map), so one metre is as long across as up and the scale bar is true. Checkpoint ids are labelled
-where they overlap nothing (:func:`place_labels`), and where checkpoints crowd at the overview scale an inset
-enlarges the densest group. The file is written without a timestamp, so the same audit gives the same bytes.
+where they overlap nothing, and where checkpoints crowd at the overview scale an inset enlarges the densest group.
+The file is written without a timestamp, so the same audit gives the same bytes.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from ..pipeline import AuditResult
 
-__all__ = ["place_labels", "png_map"]
+__all__ = ["png_map"]
 
 
 def _draw_layers(layers: MapLayers, ax: Axes, crs: Any, cjk: str | None, k: float = 1.0) -> list[Any]:
@@ -110,7 +110,7 @@ def _draw_layers(layers: MapLayers, ax: Axes, crs: Any, cjk: str | None, k: floa
     return handles
 
 
-def place_labels(ax: Axes, xy: np.ndarray, texts: list[str], fam: list[str], box: np.ndarray, k: float = 1.0) -> None:
+def _place_labels(ax: Axes, xy: np.ndarray, texts: list[str], fam: list[str], box: np.ndarray, k: float = 1.0) -> None:
     """Label points, each at the first of a few offsets whose box overlaps no other label or marker."""
     ax.apply_aspect()
     inside = (xy[:, 0] >= box[0]) & (xy[:, 0] <= box[2]) & (xy[:, 1] >= box[1]) & (xy[:, 1] <= box[3])
@@ -263,9 +263,9 @@ def png_map(result: AuditResult, out: str | os.PathLike[str], *, date: str | Non
     if labels and len(xy):
         if zoom is not None:
             in_zoom = ((xy[:, 0] >= zoom[0]) & (xy[:, 0] <= zoom[2]) & (xy[:, 1] >= zoom[1]) & (xy[:, 1] <= zoom[3]))
-            place_labels(ax, xy[~in_zoom], [t for t, z in zip(texts, in_zoom) if not z], fam, box, k)
+            _place_labels(ax, xy[~in_zoom], [t for t, z in zip(texts, in_zoom) if not z], fam, box, k)
         else:
-            place_labels(ax, xy, texts, fam, box, k)
+            _place_labels(ax, xy, texts, fam, box, k)
     _scale_bar(ax, fam, k)
     title = (bilingual("防疫检测点与客运核查", "checkpoint & coach audit", use_cjk)
              + f" — {'核查日期 ' if use_cjk else ''}as of {layers.as_of}"
@@ -287,7 +287,7 @@ def png_map(result: AuditResult, out: str | os.PathLike[str], *, date: str | Non
         for spine in iax.spines.values():
             spine.set_edgecolor("#222222")
         if labels:
-            place_labels(iax, xy, texts, fam, zoom, k)
+            _place_labels(iax, xy, texts, fam, zoom, k)
         _scale_bar(iax, fam, k)
     foot_pt = 5.5 * k
     foot = drawable(" ".join(x for x in (" | ".join(layers.attribution), " ".join(layers.notes)) if x), cjk)

@@ -69,6 +69,7 @@ def _rows(pairs: list[tuple[str, str]]) -> str:
 
 
 def checkpoint_popup(r: dict[str, Any]) -> str:
+    """A checkpoint's popup: verdict, road, the three distances, findings in both languages."""
     road_class = cell_text(r.get("road_class"))
     road = " ".join(x for x in (escaped(r.get("road_ref")), escaped(ROAD_STYLE.get(road_class, ("", 0, road_class))[2]),
                                 escaped(road_class)) if x)
@@ -89,6 +90,7 @@ def checkpoint_popup(r: dict[str, Any]) -> str:
 
 
 def trip_popup(r: dict[str, Any]) -> str:
+    """A trip's popup: verdict, date, scope, occupancy against the cap, risk stops, findings."""
     occ = r.get("occupancy")
     occ_text = f"{float(occ):.1%}" if cell_text(occ) else ""
     cap = r.get("cap")
@@ -112,6 +114,7 @@ def trip_popup(r: dict[str, Any]) -> str:
 
 
 def risk_popup(r: dict[str, Any], date: str) -> str:
+    """A risk area's popup: its level on ``date``, the unit whose designation decided it, since when."""
     level = cell_text(r.get("level"))
     zh = RISK_STYLE.get(level, ("", 0, level))[2]
     vf = r.get("valid_from")
@@ -125,6 +128,7 @@ def risk_popup(r: dict[str, Any], date: str) -> str:
 
 
 def road_tip(r: dict[str, Any]) -> str:
+    """A road's tooltip: ref, name, class (Chinese and English), id."""
     cls = cell_text(r.get("road_class"))
     return " ".join(x for x in (escaped(r.get("ref")), escaped(r.get("name")), escaped(ROAD_STYLE.get(cls, ("", 0, cls))[2]),
                                 escaped(cls), f'<span class="tm-en">{escaped(r.get("road_id"))}</span>') if x)
