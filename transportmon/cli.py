@@ -329,15 +329,25 @@ def map_cmd(
     report: Annotated[Path, typer.Argument(help="Report written by transportmon audit (.geojson or .parquet).")],
     out: Annotated[Path, typer.Option("--out", help="map.html (self-contained) or map.png/.svg/.pdf.")] = Path("map.html"),
     date: Annotated[str | None, typer.Option("--date", help="Risk areas in effect on this date (default: as-of).")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="Folder holding the report's inputs now (looked in "
+                                              "first; default: where the report records them, beside it).")] = None,
 ) -> None:
-    """A map of a saved report: roads by class, exempt border, checkpoints by verdict, risk areas, over-cap trips."""
-    from .maps import report_map
+    """A map of a saved report: roads by class, exempt border, checkpoints by verdict, risk areas, over-cap trips.
+
+    Inputs the report records that cannot be found are not drawn; each is a warning naming the file and the fix.
+    """
+    from .io.report import NOTES_KEY, load_report
+    from .maps import check_map_target, map_file
 
     try:
-        written = report_map(report, out, date=date)
+        target = check_map_target(out)
+        result = load_report(report, data=data)
+        written = map_file(result, target, date=date)
     except TransportmonError as exc:
         _fail(exc)
         return
+    for note in result.metadata.get(NOTES_KEY, []):
+        err.print(f"[yellow]warning:[/] {escape(note)}", markup=True, highlight=False, soft_wrap=True)
     err.print(f"map: {written}", highlight=False)
 
 
