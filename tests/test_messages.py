@@ -29,8 +29,8 @@ from transportmon.cli import app
 from transportmon.config import RuleConfig, make_config
 from transportmon.geo.names import PROVINCES, neighbour_names, unit_name
 from transportmon.report import assemble
-from transportmon.rules.checkpoints import decide, distance_limits
 from transportmon.rules import trips as trip_rules
+from transportmon.rules.checkpoints import decide, distance_limits
 from transportmon.rules.registry import decimals_off_limit, metres_text, number_text
 
 AS_OF = pd.Timestamp("2020-03-16")

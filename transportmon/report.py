@@ -123,7 +123,9 @@ def assemble(parts: list[gpd.GeoDataFrame], policy: str, *,
 
     Distances are rounded to 0.1 m, and further where that would put a distance on the limit it was judged against
     (``limits``: ``{column: limit}``, e.g. ``distance_to_crossing_m`` → 3,000): 3,000.04 m is written 3000.04, not
-    3000.0, so the number never contradicts the verdict. Columns keep one dtype across parts (Arrow-backed text, ``Int64``, float, Arrow lists), so that concatenating a
+    3000.0, so the number never contradicts the verdict.
+
+    Columns keep one dtype across parts (Arrow-backed text, ``Int64``, float, Arrow lists), so that concatenating a
     few checkpoints with millions of trips never falls back to a column of Python objects; a column already in its
     report dtype is not copied.
     """
@@ -181,7 +183,7 @@ def _conform(part: pd.DataFrame, limits: dict[str, float]) -> tuple[dict[str, ob
         else:
             values = pd.to_numeric(part[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan) if have else (
                 np.full(n, np.nan))
-            if col in FLOAT_COLUMNS:
+            if col in FLOAT_COLUMNS and have:  # a part without the column has only NaN: nothing to round
                 values = round_off_limit(np.where(np.isfinite(values), values, np.nan), limits.get(col), 1)[0]
             elif col == "occupancy":
                 values = np.round(values, 4)

@@ -66,16 +66,16 @@ def decimals_off_limit(values: np.ndarray, limit: float | None, least: int = 0, 
     Beyond ``most`` decimals a float has no more digits to show: the value is then shown as it is (``-1``).
     """
     v = np.asarray(values, dtype=float)
-    out = np.full(v.shape, least, dtype=np.int64)
+    out = np.full(v.shape, least, dtype=np.int8)
     if limit is None:
         return out
-    side = np.sign(v - limit)
-    todo = np.flatnonzero(np.isfinite(v))
+    todo = np.flatnonzero(np.isfinite(v))  # millions of trip rows have no distance: only the finite are looked at
+    side = np.sign(v[todo] - limit)
     for d in range(least, most + 1):
         with np.errstate(over="ignore"):  # only a value next to a huge limit gets this far
-            ok = np.sign(np.round(v[todo], d) - limit) == side[todo]
+            ok = np.sign(np.round(v[todo], d) - limit) == side
         out[todo[ok]] = d
-        todo = todo[~ok]
+        todo, side = todo[~ok], side[~ok]
         if not len(todo):
             return out
     out[todo] = -1
@@ -87,11 +87,11 @@ def round_off_limit(values: np.ndarray, limit: float | None, least: int = 0) -> 
     (:func:`decimals_off_limit`); and the decimals of each."""
     v = np.asarray(values, dtype=float)
     decimals = decimals_off_limit(v, limit, least)
-    out = v.copy()
-    for d in np.unique(decimals):
-        if d >= 0:
-            sel = decimals == d
-            out[sel] = np.round(v[sel], d)
+    out = np.round(v, least)
+    more = np.flatnonzero(decimals != least)  # the few next to the limit (millions of trip rows have none)
+    for d in np.unique(decimals[more]):
+        sel = more[decimals[more] == d]
+        out[sel] = np.round(v[sel], d) if d >= 0 else v[sel]
     return out, decimals
 
 
