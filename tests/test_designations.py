@@ -24,7 +24,9 @@ from transportmon.designations import (
     unit_rank,
 )
 
-REAL_CSV = Path("/work/shared/data/risk_2020/county_risk_designations_2020.csv")
+#: The real 2020 bulletins, in the project's shared data beside the checkout (``../shared``, as in CI).
+SHARED = Path(__file__).absolute().parents[2] / "shared"
+REAL_CSV = SHARED / "data" / "risk_2020" / "county_risk_designations_2020.csv"
 
 
 def day(text: str) -> pd.Timestamp:
@@ -471,7 +473,8 @@ def test_snapshot_with_single_adcode_column_and_integer_codes() -> None:
 @pytest.fixture(scope="module")
 def real() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     if not REAL_CSV.exists():
-        pytest.skip(f"{REAL_CSV} is not on this machine")
+        pytest.fail(f"{REAL_CSV} is missing: the real bulletins are read from ../shared beside the checkout (as CI "
+                    "lays it out); put the project's shared/ folder there")
     df = pd.read_csv(REAL_CSV)
     intervals, rejected = normalize_designations(df)
     return df, intervals, rejected

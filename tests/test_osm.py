@@ -359,19 +359,20 @@ def _bomb(levels: int = 10) -> str:
 
 
 def _run_guarded(code: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run code in a child Python limited to 4 GiB of address space: a runaway parse cannot sink the suite."""
-    guard = "import resource\nresource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))\n"
+    """Run code in a child Python limited to 4 GiB of address space (where the platform has ``resource``): a runaway
+    parse fails the child instead of sinking the suite. How fast and how small a refusal is, is measured by
+    ``benchmarks/bench_refusals.py``, not asserted here."""
+    guard = ("try:\n    import resource\nexcept ImportError:\n    pass\nelse:\n"
+             "    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))\n")
     return subprocess.run(
         [sys.executable, "-c", guard + textwrap.dedent(code)],
         capture_output=True, text=True, timeout=timeout, cwd=REPO, check=False,
     )
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="resource limits are POSIX")
-def test_entity_bomb_fails_fast_with_osm_error(tmp_path: Path) -> None:
+def test_entity_bomb_is_refused_with_osm_error(tmp_path: Path) -> None:
     path = tmp_path / "bomb.osm"
     path.write_text(_bomb(), encoding="utf-8")
-    started = time.perf_counter()
     proc = _run_guarded(f"""
         from transportmon.io.osm import OSMError, roads_from_osm_file
         try:
@@ -381,7 +382,6 @@ def test_entity_bomb_fails_fast_with_osm_error(tmp_path: Path) -> None:
     """)
     assert proc.returncode == 0, proc.stderr
     assert f"OSMError: {path}: refused: the XML declares DTD entities" in proc.stdout
-    assert time.perf_counter() - started < 60
 
 
 def test_entity_declaration_hidden_behind_a_long_prolog_is_refused(tmp_path: Path) -> None:
@@ -398,13 +398,12 @@ def test_doctype_without_entities_is_accepted(tmp_path: Path) -> None:
     assert len(roads_from_osm_file(path)) == len(EXPECTED)
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="resource limits are POSIX")
 def test_this_pythons_expat_limits_entity_amplification_too(tmp_path: Path) -> None:
-    """The stdlib's own guard (expat ≥ 2.4.1), independent of the pre-scan: a bomb stops within seconds."""
+    """The stdlib's own guard (expat ≥ 2.4.1), independent of the pre-scan: the parser itself stops a bomb. An older
+    expat fails here: the pre-scan would then be the only guard, which is worth knowing."""
     import pyexpat
 
-    if pyexpat.version_info < (2, 4, 1):
-        pytest.skip(f"expat {pyexpat.EXPAT_VERSION} has no amplification limit; the pre-scan is the only one")
+    assert pyexpat.version_info >= (2, 4, 1), f"expat {pyexpat.EXPAT_VERSION} has no amplification limit"
     path = tmp_path / "bomb.osm"
     path.write_text(_bomb(), encoding="utf-8")
     proc = _run_guarded(f"""

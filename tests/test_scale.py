@@ -6,6 +6,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import distributed
 import geopandas as gpd
 import pandas as pd
 import pytest
@@ -18,8 +19,6 @@ from transportmon.io.write import geojson_chunks
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import generate
-
-distributed = pytest.importorskip("distributed")
 
 
 @pytest.fixture(scope="module")

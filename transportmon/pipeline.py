@@ -23,6 +23,7 @@ from . import layers as L
 from ._errors import ConfigError, InputError
 from .config import RuleConfig, load_config, make_config
 from .geo.evidence import RoadContext, checkpoint_evidence, metric_crs, road_context, road_warnings
+from .geo.names import neighbour_names
 from .io import read as R
 from .report import assemble, attach_findings, finding_counts, one_finding_each, verdict_counts
 from .rules import checkpoints as cp_rules
@@ -379,7 +380,7 @@ def audit(
     if "checkpoints" in layers:
         cps = layers["checkpoints"]
         ev = checkpoint_evidence(cps.frame, ctx, cfg)
-        verdicts, cp_findings = cp_rules.decide(ev, cfg, day)
+        verdicts, cp_findings = cp_rules.decide(ev, cfg, day, neighbours=neighbour_names(cfg.exempt_neighbours, bounds))
         if ctx is None:  # no roads: nothing can be snapped, every active checkpoint needs review
             skipped.update({r: "no usable roads" for r in ("TM101", "TM102", "TM104")})
         rules_run += [r for r in ("TM101", "TM102", "TM103", "TM104", "TM105", "TM110", "TM111") if r not in skipped]
@@ -441,7 +442,7 @@ def audit(
     rules_run.append("TM9xx")
 
     # Each part came with its findings attached (matched within the part, by its own row numbers).
-    report = assemble(parts, cfg.policy)
+    report = assemble(parts, cfg.policy, limits=cp_rules.distance_limits(cfg))
     del parts  # millions of trips: the parts' columns are in the report now
     trip_part = trip_findings = None  # frees them
     # The input row number is evidence only for a rejected row (where to look in the file); audited subjects are
@@ -735,10 +736,8 @@ def _trip_verdicts(layers: dict[str, L.Layer], cfg: RuleConfig, tf: pd.DataFrame
         skipped.update({r: "no risk_areas layer" for r in ("TM201", "TM202")})
     ev = trip_rules.trip_evidence(tf, sf, located, levels, cfg, trip_pos=trip_pos, order=order, stop_pos=stop_pos)
     del levels
-    decided, findings = trip_rules.decide(ev, cfg)
+    decided, findings = trip_rules.decide(ev, cfg, risk_data="risk_areas" in layers)
     del ev
-    if "risk_areas" not in layers:
-        decided["reason"] = decided["reason"].cat.rename_categories({"no-risk-stop": "no-risk-data"})
     return decided, findings
 
 

@@ -6,6 +6,8 @@ Rows are sorted by (subject, subject_id, source_row) so the same inputs give the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -13,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._arrow import FINDING_TYPE, FINDINGS_TYPE, STOPS_TYPE, arrow, index_in, list_column, offsets_of, text
-from .rules.registry import FINDING_COLUMNS, SEVERITIES
+from .rules.registry import FINDING_COLUMNS, SEVERITIES, round_off_limit
 
 #: Report columns in order (the properties of every feature). Evidence columns a subject does not have are null.
 COLUMNS = [
@@ -115,16 +117,23 @@ def _subject_positions(report: pd.DataFrame, findings: pd.DataFrame) -> np.ndarr
     return index.get_indexer(f_key).astype(np.int64)
 
 
-def assemble(parts: list[gpd.GeoDataFrame], policy: str) -> gpd.GeoDataFrame:
+def assemble(parts: list[gpd.GeoDataFrame], policy: str, *,
+             limits: Mapping[str, float] | None = None) -> gpd.GeoDataFrame:
     """Concatenate subject frames into the report frame with :data:`COLUMNS`, sorted.
+
+    Distances are rounded to 0.1 m, and further where that would put a distance on the limit it was judged against
+    (``limits``: ``{column: limit}``, e.g. ``distance_to_crossing_m`` → 3,000): 3,000.04 m is written 3000.04, not
+    3000.0, so the number never contradicts the verdict.
 
     Columns keep one dtype across parts (Arrow-backed text, ``Int64``, float, Arrow lists), so that concatenating a
     few checkpoints with millions of trips never falls back to a column of Python objects; a column already in its
     report dtype is not copied.
     """
-    frames = [_conform(p) for p in parts if len(p)]
+    limits = dict(limits or {})
+    frames = [_conform(p, limits) for p in parts if len(p)]
     if not frames:
-        frames = [_conform(gpd.GeoDataFrame({c: [] for c in COLUMNS}, geometry=gpd.GeoSeries([], crs="EPSG:4326")))]
+        frames = [_conform(gpd.GeoDataFrame({c: [] for c in COLUMNS}, geometry=gpd.GeoSeries([], crs="EPSG:4326")),
+                           limits)]
     if len(frames) == 1:
         cols, geometry = frames[0]
     else:
@@ -143,9 +152,9 @@ def assemble(parts: list[gpd.GeoDataFrame], policy: str) -> gpd.GeoDataFrame:
     return df.reset_index(drop=True)
 
 
-def _conform(part: pd.DataFrame) -> tuple[dict[str, object], np.ndarray]:
+def _conform(part: pd.DataFrame, limits: dict[str, float]) -> tuple[dict[str, object], np.ndarray]:
     """A subject frame's columns, every report column in the report's dtype (nulls where the part has none), and its
-    geometries."""
+    geometries; distances rounded as :func:`assemble` says."""
     n = len(part)
     cols: dict[str, object] = {}
     for col in COLUMNS:
@@ -174,8 +183,8 @@ def _conform(part: pd.DataFrame) -> tuple[dict[str, object], np.ndarray]:
         else:
             values = pd.to_numeric(part[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan) if have else (
                 np.full(n, np.nan))
-            if col in FLOAT_COLUMNS:
-                values = np.round(np.where(np.isfinite(values), values, np.nan), 1)
+            if col in FLOAT_COLUMNS and have:  # a part without the column has only NaN: nothing to round
+                values = round_off_limit(np.where(np.isfinite(values), values, np.nan), limits.get(col), 1)[0]
             elif col == "occupancy":
                 values = np.round(values, 4)
             cols[col] = values

@@ -12,21 +12,24 @@ import numpy as np
 import pandas as pd
 
 from ..config import RuleConfig
-from .registry import FINDING_COLUMNS, Rule, findings_for, rule
+from ..geo.names import neighbour_names
+from .registry import FINDING_COLUMNS, Rule, findings_for, metres_text, rule
 
 CLAUSE = "九府发〔2020〕3号 (六)"
 
 TM101 = rule(Rule(
     id="TM101", name="checkpoint-away-from-exempt-border", subject="checkpoint", severity="violation", clause=CLAUSE,
-    summary="A checkpoint on a national/provincial/county/township/village road away from the Hubei border must be removed.",
+    summary="A checkpoint on a national/provincial/county/township/village road away from the exempt border "
+            "(with the exempt_neighbours; Hubei by default) must be removed.",
     message_zh="检测点位于{road_class_zh}{road_ref}，距最近的豁免边界路口沿路{crossing_zh}（限{border_tolerance_m}米），应撤除。",
-    message_en="Checkpoint on {road_class} road {road_ref} is {crossing_en} by road from the nearest "
+    message_en="Checkpoint on {road_en} is {crossing_en} by road from the nearest "
                "exempt-border crossing (limit {border_tolerance_m} m): remove it.",
     parameters=("border_tolerance_m", "exempt_neighbours", "covered_classes"),
     doc="""
     What it checks: an active checkpoint snapped to a covered road (国道/省道/县道/乡道/村道) whose along-network
     distance to the nearest crossing of the exempt border is more than ``border_tolerance_m`` (or unreachable).
-    Why: clause (六) orders every such checkpoint removed "除与湖北交界处外" — except at the boundary with Hubei.
+    Why: clause (六) orders every such checkpoint removed "除与湖北交界处外" — except at the boundary with Hubei
+    (``exempt_neighbours``, default ``["420000"]``; another city configures its own exempt neighbours).
     Straight-line nearness is not enough: a riverside street 800 m from the Hubei bank is not "at the border" when the
     nearest bridge is 5 km away by road.
     Violating: a checkpoint on G105 at the 永修 county entry, 60 km from Hubei → remove.
@@ -36,16 +39,20 @@ TM101 = rule(Rule(
 
 TM102 = rule(Rule(
     id="TM102", name="checkpoint-at-exempt-border", subject="checkpoint", severity="info", clause=CLAUSE,
-    summary="A checkpoint within the border tolerance of a crossing into Hubei may stay.",
-    message_zh="检测点位于{road_class_zh}{road_ref}，距湖北交界路口沿路{distance_to_crossing_m}米（≤{border_tolerance_m}米），可保留。",
-    message_en="Checkpoint on {road_class} road {road_ref} is {distance_to_crossing_m} m by road from an "
-               "exempt-border crossing (≤ {border_tolerance_m} m): may stay.",
-    parameters=("border_tolerance_m",),
+    summary="A checkpoint within the border tolerance of a crossing of the border with an exempt neighbour "
+            "(exempt_neighbours; Hubei by default) may stay.",
+    message_zh="检测点位于{road_class_zh}{road_ref}，距{neighbour_zh}交界路口沿路{distance_to_crossing_m}米（≤{border_tolerance_m}米），"
+               "可保留。",
+    message_en="Checkpoint on {road_en} is {distance_to_crossing_m} m by road from a crossing of the exempt border "
+               "with {neighbour_en} (≤ {border_tolerance_m} m): may stay.",
+    parameters=("border_tolerance_m", "exempt_neighbours"),
     doc="""
     What it checks: an active checkpoint on a covered road within ``border_tolerance_m`` (inclusive) along the road
     network of a point where a road crosses the exempt border line.
-    Why: the clause exempts checkpoints "与湖北交界处".
-    Example: 3,000 m by road from the bridge crossing with the default tolerance → keep; 3,001 m → remove.
+    Why: the clause exempts checkpoints "与湖北交界处"; the message names the configured neighbours (``neighbour_zh``,
+    ``neighbour_en``: 湖北/Hubei by default).
+    Example: 3,000 m by road from the bridge crossing with the default tolerance → keep; 3,001 m → remove. A
+    distance is never rounded onto the limit: 3,000.04 m reads "3,000.04 m", 2,999.96 m "2,999.96 m".
     """,
 ))
 
@@ -59,7 +66,8 @@ TM103 = rule(Rule(
     What it checks: the distance from the checkpoint to the nearest road is more than ``snap_tolerance_m``.
     Why: the clause is about checkpoints on roads; one that cannot be put on a road cannot be judged, and is often a
     coordinate in the wrong datum or a typo.
-    Example: 151 m from the nearest road with the default 150 m → review; 150 m → snapped.
+    Example: 151 m from the nearest road with the default 150 m → review; 150 m → snapped; 150.04 m reads
+    "150.04 m", not "150 m".
     """,
 ))
 
@@ -67,7 +75,7 @@ TM104 = rule(Rule(
     id="TM104", name="checkpoint-on-uncovered-road", subject="checkpoint", severity="warning", clause=CLAUSE,
     summary="The road's class (expressway, urban street, other) is not named by the clause: review.",
     message_zh="检测点位于{road_class_zh}{road_ref}，不属于条款所列国省县乡村道，需人工核查。",
-    message_en="Checkpoint is on a {road_class} road {road_ref}, a class the clause does not name: review.",
+    message_en="Checkpoint on {road_en}, a road class ({road_class}) the clause does not name: review.",
     parameters=("covered_classes",),
     doc="""
     What it checks: the snapped road's class is not in ``covered_classes``.
@@ -114,11 +122,35 @@ TM111 = rule(Rule(
 
 CLASS_ZH = {"expressway": "高速公路", "national": "国道", "provincial": "省道", "county": "县道",
             "township": "乡道", "village": "村道", "urban": "城市道路", "other": "其他道路"}
+#: The road classes as English nouns: "national road G105" with a ref, "a national road" without one.
+CLASS_EN = {"expressway": "expressway", "national": "national road", "provincial": "provincial road",
+            "county": "county road", "township": "township road", "village": "village road", "urban": "urban street",
+            "other": "road"}
+
+#: The evidence column judged against each distance parameter: shown, in messages and in the report, never rounded
+#: onto that limit.
+JUDGED_DISTANCES = {"distance_to_crossing_m": "border_tolerance_m", "distance_to_road_m": "snap_tolerance_m"}
+
+
+def distance_limits(config: RuleConfig) -> dict[str, float]:
+    """``{evidence column: the limit it is judged against}`` under ``config``."""
+    return {col: float(getattr(config, param)) for col, param in JUDGED_DISTANCES.items()}
+
+
+def road_words(road_class: pd.Series, road_ref: pd.Series) -> pd.Series:
+    """The road in English: ``national road G105``, ``expressway G70``; without a ref ``a national road``,
+    ``an expressway``, ``an urban street`` (no double space, the right article); ``a road`` when the class is unknown.
+    """
+    noun = road_class.map(CLASS_EN).astype("string").fillna("road")
+    ref = road_ref.astype("string").fillna("").str.strip()
+    article = noun.str[0].isin(list("aeiou")).map({True: "an ", False: "a "}).astype("string")
+    return (noun + " " + ref).where(ref != "", article + noun)
 
 VERDICTS = ("keep", "remove", "review", "inactive", "rejected")
 
 
-def decide(evidence: pd.DataFrame, config: RuleConfig, as_of: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+def decide(evidence: pd.DataFrame, config: RuleConfig, as_of: pd.Timestamp, *,
+           neighbours: tuple[str, str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The verdict of every checkpoint, and its findings.
 
     Parameters
@@ -131,6 +163,10 @@ def decide(evidence: pd.DataFrame, config: RuleConfig, as_of: pd.Timestamp) -> t
         The rule parameters.
     as_of
         The audit date (never read from the clock).
+    neighbours
+        The exempt neighbours as message text (Chinese, English), e.g. from
+        :func:`~transportmon.geo.names.neighbour_names` with the boundaries in use; default: named from their
+        adcodes alone.
 
     Returns
     -------
@@ -156,11 +192,16 @@ def decide(evidence: pd.DataFrame, config: RuleConfig, as_of: pd.Timestamp) -> t
                              "reason": pd.Series(reason, dtype="string").replace("", pd.NA).to_numpy()},
                             index=ev.index)
 
-    ev["road_class_zh"] = ev["road_class"].map(CLASS_ZH).fillna("")
+    ev["road_class_zh"] = ev["road_class"].map(CLASS_ZH).fillna("道路")
+    ev["road_en"] = road_words(ev["road_class"], ev["road_ref"])
     ev["road_ref"] = ev["road_ref"].fillna("")
-    d = ev["distance_to_crossing_m"].astype(float)
-    finite = np.isfinite(d)
-    metres = d.where(finite, 0).round(0).astype("int64").map("{:,}".format).astype("string")
+    ev["neighbour_zh"], ev["neighbour_en"] = neighbours or neighbour_names(config.exempt_neighbours)
+    # Distances as text, never rounded onto the limit they were judged against (3,000.04 m is not "3,000 m").
+    limits = distance_limits(config)
+    finite = np.isfinite(ev["distance_to_crossing_m"].astype(float))
+    for col, limit in limits.items():
+        ev[col] = metres_text(ev[col].astype(float), limit)
+    metres = ev["distance_to_crossing_m"]
     ev["crossing_zh"] = (metres + "米").where(finite, "超过搜索范围（无可达路口）")
     ev["crossing_en"] = (metres + " m").where(finite, "beyond the search range (no crossing reachable)")
     for col in ("opened", "closed"):

@@ -58,6 +58,66 @@ def rule(rule_: Rule) -> Rule:
     return rule_
 
 
+def decimals_off_limit(values: np.ndarray, limit: float | None, least: int = 0, most: int = 15) -> np.ndarray:
+    """The fewest decimals (≥ ``least``) at which each value, rounded, lies on the same side of ``limit`` as the value.
+
+    A distance is never rounded onto the limit it was judged against: 3,000.04 m judged against 3,000 m shows as
+    3,000.04, not 3,000 (nor 3,000.0), and 2,999.96 m as 2,999.96; a value exactly at the limit keeps ``least``.
+    Beyond ``most`` decimals a float has no more digits to show: the value is then shown as it is (``-1``).
+    """
+    v = np.asarray(values, dtype=float)
+    out = np.full(v.shape, least, dtype=np.int8)
+    if limit is None:
+        return out
+    todo = np.flatnonzero(np.isfinite(v))  # millions of trip rows have no distance: only the finite are looked at
+    side = np.sign(v[todo] - limit)
+    for d in range(least, most + 1):
+        with np.errstate(over="ignore"):  # only a value next to a huge limit gets this far
+            ok = np.sign(np.round(v[todo], d) - limit) == side
+        out[todo[ok]] = d
+        todo, side = todo[~ok], side[~ok]
+        if not len(todo):
+            return out
+    out[todo] = -1
+    return out
+
+
+def round_off_limit(values: np.ndarray, limit: float | None, least: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` rounded to ``least`` decimals, or to more where that would land on ``limit``
+    (:func:`decimals_off_limit`); and the decimals of each."""
+    v = np.asarray(values, dtype=float)
+    decimals = decimals_off_limit(v, limit, least)
+    out = np.round(v, least)
+    more = np.flatnonzero(decimals != least)  # the few next to the limit (millions of trip rows have none)
+    for d in np.unique(decimals[more]):
+        sel = more[decimals[more] == d]
+        out[sel] = np.round(v[sel], d) if d >= 0 else v[sel]
+    return out, decimals
+
+
+def metres_text(values: pd.Series, limit: float | None = None) -> pd.Series:
+    """Distances as text with thousands separators, whole metres unless that would round onto ``limit``
+    (then as many decimals as it takes, see :func:`decimals_off_limit`); ``—`` for NaN and infinity.
+
+    Each distinct (value, decimals) is formatted once: distances repeat, and a Python call per row would not scale.
+    """
+    v = values.to_numpy(dtype=float, na_value=np.nan)
+    rounded, decimals = round_off_limit(v, limit)
+    out = np.full(len(v), "—", dtype=object)
+    finite = np.isfinite(v)
+    for d in np.unique(decimals[finite]):
+        sel = finite & (decimals == d)
+        codes, uniques = pd.factorize(rounded[sel])
+        spec = f",.{d}f" if d >= 0 else ","
+        out[sel] = np.asarray([format(x, spec) for x in uniques], dtype=object)[codes]
+    return pd.Series(out, index=values.index, dtype="string")
+
+
+def number_text(value: float) -> str:
+    """A parameter in a message: ``3,000`` for a whole number, ``150.5`` otherwise (never rounded to a whole one)."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,}"
+
+
 def _fmt(values: pd.Series) -> pd.Series:
     if pd.api.types.is_float_dtype(values):
         rounded = values.round(0)
@@ -82,7 +142,7 @@ def _fill(template: str, evidence: pd.DataFrame, config: dict[str, object]) -> p
             pieces.append(text(_fmt(evidence[name])))
         elif name in config:
             value = config[name]
-            pieces.append(f"{value:,.0f}" if isinstance(value, float) else str(value))
+            pieces.append(number_text(value) if isinstance(value, float) else str(value))
         else:  # pragma: no cover - a template bug, caught by the registry test
             raise KeyError(f"message field {{{name}}} is neither an evidence column nor a parameter")
     if not len(evidence):

@@ -58,22 +58,32 @@ TM202 = rule(Rule(
 
 TM203 = rule(Rule(
     id="TM203", name="coach-cap-not-applicable", subject="trip", severity="info", clause=CLAUSE,
-    summary="The cap does not apply: service type, intra-city, passing through only, or no risk stop.",
-    message_zh="限载不适用：{reason_zh}。",
-    message_en="The cap does not apply: {reason_en}.",
+    summary="The cap does not apply: service type, intra-city, passing through only, or no risk stop; or it could "
+            "not be checked: no-risk-data (no risk areas were given).",
+    message_zh="{reason_zh}",
+    message_en="{reason_en}",
     parameters=("capped_service_types", "risk_levels"),
     doc="""
     What it checks: why the cap does not apply, in this order — ``service-type`` (not scheduled or charter),
     ``intra-city`` (boarding/alighting stops all in one city, even when touching a risk area), ``pass-through-only``
-    (a high/medium-risk stop is passed without boarding or alighting: "途经除外"), ``no-risk-stop``.
+    (a high/medium-risk stop is passed without boarding or alighting: "途经除外"), ``no-risk-stop``. Without a
+    risk-areas layer the last is ``no-risk-data`` instead: nobody checked the stops against risk areas, so the message
+    says the cap could not be checked rather than that no stop is in a risk area.
+    The message is one sentence per reason (``reason_zh``, ``reason_en``: :data:`REASON_TEXT`).
     """,
 ))
 
+#:  message for each not-applicable reason (in the order the reasons are tried; ``no-risk-data`` replaces
+#: ``no-risk-stop`` when no risk areas were given).
 REASON_TEXT = {
-    "service-type": ("班次类型非班车或包车", "the service is neither scheduled nor charter"),
-    "intra-city": ("上下客站点均在同一城市", "all boarding/alighting stops are in one city"),
-    "pass-through-only": ("仅途经中高风险地区，未上下客", "it only passes through high/medium-risk areas"),
-    "no-risk-stop": ("上下客站点均不在中高风险地区", "no boarding/alighting stop is in a high/medium-risk area"),
+    "service-type": ("限载不适用：班次类型非班车或包车。", "The cap does not apply: the service is neither scheduled nor charter."),
+    "intra-city": ("限载不适用：上下客站点均在同一城市。", "The cap does not apply: all boarding/alighting stops are in one city."),
+    "pass-through-only": ("限载不适用：仅途经中高风险地区，未上下客。",
+                          "The cap does not apply: it only passes through high/medium-risk areas."),
+    "no-risk-stop": ("限载不适用：上下客站点均不在中高风险地区。",
+                     "The cap does not apply: no boarding/alighting stop is in a high/medium-risk area."),
+    "no-risk-data": ("未提供中高风险地区数据，无法核查是否适用客座率上限。",
+                     "No risk areas were given, so whether the occupancy cap applies could not be checked."),
 }
 LEVEL_ZH = {"high": "高", "medium": "中", "low": "低"}
 SCOPE_ZH = {"inter-provincial": "跨省", "inter-city": "跨市", "intra-city": "市内"}
@@ -221,8 +231,10 @@ def stop_order(trip_pos: np.ndarray, sequence: pd.Series | np.ndarray) -> np.nda
     return np.lexsort((seq, trip_pos))
 
 
-def decide(ev: pd.DataFrame, config: RuleConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+def decide(ev: pd.DataFrame, config: RuleConfig, *, risk_data: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The verdict of every trip and its one finding (see the rules' docs for the order of reasons).
+
+    ``risk_data=False`` says no risk areas were given: a trip that would be ``no-risk-stop`` is ``no-risk-data``.
 
     Returns the evidence with ``verdict``, ``reason`` (categoricals), ``occupancy``, ``cap``, ``max_passengers`` and
     ``excess_passengers``, and the findings (:data:`FINDING_COLUMNS`): exactly one per trip, in the trips' order.
@@ -238,7 +250,7 @@ def decide(ev: pd.DataFrame, config: RuleConfig) -> tuple[pd.DataFrame, pd.DataF
     applies = capped_type & inter & touching
     code = np.where(applies, np.where(over, 0, 1), 2).astype(np.int8)  # position in VERDICTS
     reason = np.select([applies, ~capped_type, ~inter, np.asarray(ev["passes"], dtype=bool) & ~touching],
-                       [-1, 0, 1, 2], default=3).astype(np.int8)  # position in REASON_TEXT
+                       [-1, 0, 1, 2], default=3 if risk_data else 4).astype(np.int8)  # position in REASON_TEXT
     max_pax = (seats * cap.numerator) // cap.denominator
     out = ev.copy(deep=False)
     out["verdict"] = pd.Categorical.from_codes(code, categories=list(VERDICTS))
@@ -253,7 +265,7 @@ def decide(ev: pd.DataFrame, config: RuleConfig) -> tuple[pd.DataFrame, pd.DataF
 
 def _findings(out: pd.DataFrame, code: np.ndarray, reason: np.ndarray, config: RuleConfig) -> pd.DataFrame:
     """One finding per trip, aligned with ``out``: TM201/TM202 messages filled for their rows (column-wise), TM203's
-    four messages filled once each and spread."""
+    message for each reason filled once and spread."""
     rules = (TM201, TM202, TM203)
     zh_parts: list[pa.Array] = []
     en_parts: list[pa.Array] = []
