@@ -125,6 +125,11 @@ def dask_trips(inputs: Inputs, *, scheduler: str | None = None, partitions: int 
                         rejected=pd.concat(rejected, ignore_index=True) if rejected else L.empty_rejected(),
                         rows=rows, path=str(path), sha256=R.sha256(path))
         out_layers[name] = layer
+        if name == "stop_times":  # the memory engine's validation says so from the whole frame
+            columns = L.rename_aliases(pd.DataFrame(columns=list(st_frame.columns))).columns
+            defaulted = tuple(c for c in ("pickup", "dropoff") if c not in columns)
+            if defaulted:
+                layer.extra["defaulted_columns"] = defaulted
         from .pipeline import _display_path
 
         meta[name] = {"path": _display_path(Path(path)), "rows": rows, "sha256": layer.sha256,

@@ -22,17 +22,8 @@ import pandas as pd
 
 from . import layers as L
 from ._errors import ConfigError, TransportmonError
-from .pipeline import (
-    LAYER_NAMES,
-    VALIDATORS,
-    Inputs,
-    _display_path,
-    _read,
-    find_layers,
-    load_inputs,
-    read_manifest,
-    sample_dir,
-)
+from .io.discover import LAYER_NAMES, discover, layer_gaps, read_manifest, sample_dir
+from .pipeline import VALIDATORS, Inputs, _display_path, _read, defaulted_warnings, load_inputs, read_order
 
 __all__ = ["LayerCheck", "Problem", "Validation", "validate_inputs"]
 
@@ -74,6 +65,8 @@ class Validation:
     rejected: pd.DataFrame
     """Every rejected row: ``layer``, ``row`` (1-based, as in the report's messages), ``subject_id``, ``reason``,
     ``detail``."""
+    warnings: list[str] = field(default_factory=list)
+    """As the audit's ``metadata["warnings"]``: files not used, assumptions made, rules that cannot run."""
 
     @property
     def exit_code(self) -> int:
@@ -87,6 +80,7 @@ class Validation:
             "exit_code": self.exit_code,
             "layers": {c.layer: {k: v for k, v in asdict(c).items() if k != "layer"} for c in self.layers},
             "problems": [asdict(p) for p in self.problems],
+            "warnings": list(self.warnings),
             "rejected": self.rejected.to_dict("records"),
         }
 
@@ -158,7 +152,7 @@ def validate_inputs(data: str | os.PathLike[str] | None = None, **kwargs: Any) -
 def _validation(inputs: Inputs) -> Validation:
     checks = [_check(name, inputs.layers[name], inputs.meta.get(name, {}))
               for name in LAYER_NAMES if name in inputs.layers]
-    return Validation(layers=checks, problems=[], rejected=_rejected_rows(inputs.layers))
+    return Validation(layers=checks, problems=[], rejected=_rejected_rows(inputs.layers), warnings=inputs.warnings)
 
 
 def _each_on_its_own(data: str | os.PathLike[str] | None, first: TransportmonError, **kwargs: Any) -> Validation:
@@ -169,10 +163,12 @@ def _each_on_its_own(data: str | os.PathLike[str] | None, first: TransportmonErr
     problems: list[Problem] = []
     paths: dict[str, Path] = {}
     manifest: dict[str, Any] = {}
+    warnings: list[str] = []
     try:
         if data_dir is not None:
-            paths = find_layers(data_dir)
             manifest = read_manifest(data_dir)
+            found = discover(data_dir, ignore=manifest.get("ignore", ()))
+            paths, warnings = dict(found.layers), found.warnings()
     except TransportmonError as exc:
         problems.append(_problem(exc))
     paths.update({k: Path(v) for k, v in given.items() if v is not None})
@@ -197,9 +193,7 @@ def _each_on_its_own(data: str | os.PathLike[str] | None, first: TransportmonErr
                 except TransportmonError as exc:
                     problems.append(_problem(exc))
             paths = {k: v for k, v in paths.items() if k not in feed}
-    for name in LAYER_NAMES:
-        if name not in paths:
-            continue
+    for name in read_order(paths):
         try:
             frame, _ = _read(name, paths[name], datum_of.get(name, "wgs84"), kwargs.get("encoding"))
             layers[name] = VALIDATORS[name](frame, str(paths[name]))
@@ -208,5 +202,9 @@ def _each_on_its_own(data: str | os.PathLike[str] | None, first: TransportmonErr
             problems.append(_problem(exc))
     if not problems:  # the failure was not in one file alone (e.g. cross-layer): report it as it came
         problems.append(_problem(first))
+    if "stop_times" in layers:
+        warnings += defaulted_warnings(layers["stop_times"])
+    if paths or layers:
+        warnings += layer_gaps({*paths, *layers, "boundaries"})
     checks = [_check(n, layers[n], meta.get(n, {})) for n in LAYER_NAMES if n in layers]
-    return Validation(layers=checks, problems=problems, rejected=_rejected_rows(layers))
+    return Validation(layers=checks, problems=problems, rejected=_rejected_rows(layers), warnings=warnings)
