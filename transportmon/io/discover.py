@@ -33,8 +33,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["FILE_NAMES", "LAYER_EXTENSIONS", "LAYER_NAMES", "MANIFEST", "Discovery", "discover", "find_layers",
-           "layer_gaps", "preference", "read_manifest", "sample_dir"]
+__all__ = ["FILE_NAMES", "LAYER_EXTENSIONS", "LAYER_NAMES", "MANIFEST", "READ_ORDER", "Discovery", "discover",
+           "find_layers", "is_osm", "layer_gaps", "preference", "read_manifest", "read_order", "sample_dir"]
 
 LAYER_NAMES = ("roads", "checkpoints", "boundaries", "risk_areas", "stops", "trips", "stop_times")
 #: Extensions of layer files, in the order of preference when two files name the same layer (then an ``.xls``,
@@ -219,6 +219,22 @@ def discover(data_dir: str | Path, *, ignore: Iterable[str] = ()) -> Discovery:
         found.unused += [(p, "a GTFS feed's file: give the feed with --gtfs DIR --occupancy FILE")
                          for p, _ in gtfs]
     return found
+
+
+def is_osm(path: Path) -> bool:
+    """An OpenStreetMap XML file (roads through osmnx), by its name."""
+    return path.name.lower().endswith((".osm", ".osm.xml", ".osm.gz", ".osm.bz2", ".xml"))
+
+
+#: Layers in the order they are read: the small tables first, so that a broken one fails before a large file is
+#: parsed; roads from OpenStreetMap (seconds of XML) last.
+READ_ORDER = ("checkpoints", "stops", "risk_areas", "boundaries", "roads", "trips", "stop_times")
+
+
+def read_order(paths: dict[str, Path]) -> list[str]:
+    """The layers of ``paths`` in :data:`READ_ORDER`, roads from an OSM file after all the others."""
+    return sorted((n for n in READ_ORDER if n in paths),
+                  key=lambda n: (n == "roads" and is_osm(paths[n]), READ_ORDER.index(n)))
 
 
 def find_layers(data_dir: str | Path) -> dict[str, Path]:
