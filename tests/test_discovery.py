@@ -178,6 +178,8 @@ def test_files_not_used_are_warnings_in_the_report_and_on_the_terminal(tmp_path:
     valid = invoke("validate", "--data", str(folder), "--lang", "en")
     assert valid.exit_code == 0
     assert "warning: 2 files for the roads layer" in flat(valid) and "说明.docx" in flat(valid)
+    as_json = json.loads(invoke("validate", "--data", str(folder), "--format", "json").stdout)
+    assert as_json["warnings"] == warnings
 
 
 def test_a_layer_flag_over_a_folder_file_says_which_was_not_used(tmp_path: Path) -> None:
