@@ -25,7 +25,7 @@ import pandas as pd
 from . import layers as L
 from ._errors import ConfigError, TransportmonError
 from .io.discover import LAYER_NAMES, discover, layer_gaps, read_manifest, read_order, sample_dir
-from .pipeline import VALIDATORS, Inputs, _display_path, _read, defaulted_warnings, load_inputs
+from .pipeline import VALIDATORS, Inputs, _display_path, _read, defaulted_warnings, gtfs_layers, load_inputs
 
 __all__ = ["LayerCheck", "Problem", "Validation", "validate_inputs"]
 
@@ -179,22 +179,14 @@ def _each_on_its_own(data: str | os.PathLike[str] | None, first: TransportmonErr
     meta: dict[str, dict[str, Any]] = {}
     gtfs, occupancy = kwargs.get("gtfs"), kwargs.get("occupancy")
     if gtfs is not None and occupancy is not None:
-        from .io.gtfs import read_gtfs
-
         try:
-            feed = read_gtfs(gtfs, occupancy)
+            feed_layers, feed_meta, _ = gtfs_layers(gtfs, occupancy, datum_of, ())
         except TransportmonError as exc:
             problems.append(_problem(exc))
         else:
-            sources = {"stops": Path(gtfs) / "stops.txt", "trips": Path(occupancy),
-                       "stop_times": Path(gtfs) / "stop_times.txt"}
-            for name, frame in feed.items():
-                try:
-                    layers[name] = VALIDATORS[name](frame, str(sources[name]))
-                    meta[name] = {"path": _display_path(sources[name]), "source": "gtfs"}
-                except TransportmonError as exc:
-                    problems.append(_problem(exc))
-            paths = {k: v for k, v in paths.items() if k not in feed}
+            layers.update(feed_layers)
+            meta.update(feed_meta)
+        paths = {k: v for k, v in paths.items() if k not in ("stops", "trips", "stop_times")}
     for name in read_order(paths):
         try:
             frame, _ = _read(name, paths[name], datum_of.get(name, "wgs84"), kwargs.get("encoding"))
