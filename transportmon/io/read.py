@@ -351,7 +351,8 @@ def _dates_as_text(path: Path, ext: str, options: dict[str, Any]) -> dict[str, A
         return {}
     if ext == ".gpkg":
         cast, dialect = "TEXT", "SQLITE"
-        geometry = [_quote(meta["geometry_name"])] if meta["geometry_name"] else []  # SQLite returns only what is named
+        # SQLite returns only the columns named
+        geometry = [_quote(meta["geometry_name"])] if meta["geometry_name"] else []
         order = f" ORDER BY {_quote(meta['fid_column'])}" if meta["fid_column"] else ""
     else:
         cast, dialect, geometry, order = "character(64)", "OGRSQL", [], ""  # OGR SQL keeps the geometry itself
