@@ -180,6 +180,13 @@ def test_the_terminal_says_which_units_lie_outside(sample_copy: Path, tmp_path: 
     assert "440103" in res.output and "outside the boundaries" in " ".join(res.output.split())
     md = json.loads(out.read_text(encoding="utf-8"))["metadata"]
     assert any("440103" in w for w in md["warnings"])
+    assert any("440103" in n for n in md["inputs"]["risk_areas"]["notes"])
+    checked = CliRunner().invoke(app, ["validate", "--data", str(sample_copy), "--format", "json"])
+    assert checked.exit_code == 1  # rows rejected
+    doc = json.loads(checked.stdout)["layers"]["risk_areas"]
+    assert doc["reasons"] == {"malformed-date": 100, "unknown-adcode": 10}
+    assert doc["read"]["notes"] == ["2 row(s) name units outside the boundaries in use (110100, 440103); no stop lies "
+                                    "in their provinces, so they touch no trip"]
 
 
 # ====================================================================================================================

@@ -275,16 +275,17 @@ def load_inputs(
     if {"trips", "stop_times", "stops"} <= set(layers):
         _check_trip_references(layers)
     if "risk_areas" in layers:
-        _check_designation_units(layers, given_boundaries=boundary_source == "input")
+        _check_designation_units(layers, inputs_meta, given_boundaries=boundary_source == "input")
     return Inputs(layers=layers, meta=inputs_meta, config=cfg, as_of=day, manifest=manifest, use_sample=use_sample,
                   as_of_source=as_of_source, deferred={n: paths[n] for n in defer if n in paths},
                   datums={n: datum_of.get(n, "wgs84") for n in defer}, encoding=encoding)
 
 
-def _check_designation_units(layers: dict[str, L.Layer], *, given_boundaries: bool) -> None:
-    """Designations naming an adcode no stop can be placed in are rejected, or listed when no stop can lie there
-    anyway (see :mod:`transportmon.geo.adcodes`)."""
-    from .geo.adcodes import check_designation_units
+def _check_designation_units(layers: dict[str, L.Layer], meta: dict[str, dict[str, Any]], *,
+                             given_boundaries: bool) -> None:
+    """Designations naming an adcode no stop can be placed in are rejected, or noted in the layer's ``notes``
+    when no stop can lie there anyway (see :mod:`transportmon.geo.adcodes`)."""
+    from .geo.adcodes import check_designation_units, outside_note
     from .geo.admin import locate
 
     def cnmaps() -> tuple[dict[str, str], str]:  # read only when a code is not in the boundaries
@@ -299,6 +300,9 @@ def _check_designation_units(layers: dict[str, L.Layer], *, given_boundaries: bo
     provinces = located["province"].dropna().astype(str).unique() if located is not None else ()
     check_designation_units(layers["risk_areas"], bounds.frame, provinces, cnmaps,
                             boundaries_name=Path(bounds.path).name if given_boundaries and bounds.path else None)
+    note = outside_note(layers["risk_areas"])
+    if note is not None and "risk_areas" in meta:
+        meta["risk_areas"].setdefault("notes", []).append(note)
 
 
 Engine = Literal["memory", "dask"]
@@ -432,15 +436,12 @@ def audit(
             "do not touch; every active checkpoint on a covered road is judged remove")
     elif ctx is not None and "checkpoints" in layers and not len(ctx.crossings):
         warnings.append("no road crosses the exempt border: check that the roads layer reaches it")
-    outside = layers["risk_areas"].extra.get("outside_units", []) if "risk_areas" in layers else []
-    if outside:
-        from .geo.adcodes import SHOWN_UNITS
+    if "risk_areas" in layers:
+        from .geo.adcodes import outside_note
 
-        more = f" and {len(outside) - SHOWN_UNITS} more" if len(outside) > SHOWN_UNITS else ""
-        rows = layers["risk_areas"].extra["outside_rows"]
-        warnings.append(f"risk_areas: {rows} row(s) name units outside the boundaries in use "
-                        f"({', '.join(outside[:SHOWN_UNITS])}{more}); no stop lies in their provinces, so they touch "
-                        "no trip")
+        note = outside_note(layers["risk_areas"])
+        if note is not None:
+            warnings.append(f"risk_areas: {note}")
 
     counts = verdict_counts(report)
     metadata: dict[str, Any] = {

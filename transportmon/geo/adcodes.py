@@ -38,7 +38,7 @@ from .. import layers as L
 from ..designations import written_adcodes
 from .admin import codes_in_use
 
-__all__ = ["check_designation_units"]
+__all__ = ["check_designation_units", "outside_note"]
 
 #: Listed in the warning about units outside the boundaries; the rest are counted.
 SHOWN_UNITS = 5
@@ -116,3 +116,13 @@ def check_designation_units(
     })
     risk.rejected = pd.concat([risk.rejected, rejected], ignore_index=True) if len(risk.rejected) else rejected
     risk.frame = risk.frame[~risk.frame["row"].isin(bad_rows).to_numpy(dtype=bool)]
+
+
+def outside_note(risk: L.Layer) -> str | None:
+    """The line saying which designations name units outside the boundaries in use, or None when none do."""
+    units = risk.extra.get("outside_units") or []
+    if not units:
+        return None
+    more = f" and {len(units) - SHOWN_UNITS} more" if len(units) > SHOWN_UNITS else ""
+    return (f"{risk.extra['outside_rows']} row(s) name units outside the boundaries in use "
+            f"({', '.join(units[:SHOWN_UNITS])}{more}); no stop lies in their provinces, so they touch no trip")
