@@ -7,15 +7,24 @@ The feed is written into ``tmp_path`` over the trip world of ``tests/test_trips.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+import shutil
+import zipfile
 from pathlib import Path
 
+import distributed
 import pandas as pd
 import pytest
 from test_trips import AS_OF, assert_counts_add_up, stop_points, trip_rows, write_trip_world
+from typer.testing import CliRunner, Result
 
 import transportmon
 from transportmon._errors import InputError
-from transportmon.io.gtfs import read_gtfs
+from transportmon.cli import app
+from transportmon.io.gtfs import REQUIRED_FILES, read_gtfs
+from transportmon.io.write import geojson_chunks
 
 # GTFS trip id: (stops with pickup_type/drop_off_type; "" = empty cell)
 FEED_TRIPS = {
@@ -28,6 +37,7 @@ FEED_TRIPS = {
     "T7": [("JA", "0", "1"), ("HM", "1", "0")],
     "T8": [("JB", "0", "2"), ("HM", "2", "0")],  # 2 = phone the agency: boarding/alighting
 }
+EMPTY_TRIP = "T9"  # in trips.txt, without stop_times
 # occupancy rows: (trip_id, service_date, seats, passengers) → expected (audited id, verdict, reason)
 OCCUPANCY = [
     (("T1", "2020-02-05", 45, 23), ("T1@2020-02-05", "over-cap", None)),
@@ -55,7 +65,8 @@ def write_feed(folder: Path, *, calendar: bool = True) -> Path:
     write_csv(folder / "agency.txt", "agency_id,agency_name,agency_url,agency_timezone",
               [("A", "九江长运", "https://example.org", "Asia/Shanghai")])
     write_csv(folder / "routes.txt", "route_id,agency_id,route_short_name,route_type", [("R1", "A", "九江-黄梅", "3")])
-    write_csv(folder / "trips.txt", "route_id,service_id,trip_id", [("R1", "WK", t) for t in FEED_TRIPS])
+    write_csv(folder / "trips.txt", "route_id,service_id,trip_id",
+              [("R1", "WK", t) for t in [*FEED_TRIPS, EMPTY_TRIP]])
     st_rows = []
     for t, stops in FEED_TRIPS.items():
         for i, (s, pickup, dropoff) in enumerate(stops, start=1):
@@ -222,3 +233,302 @@ def test_repeated_trip_with_malformed_or_repeated_date(tmp_path: Path) -> None:
     assert got == [("T1@2020-02-05", "over-cap", ""), ("T1@2020-02-05", "rejected", "duplicate-id"),
                    ("T1@someday", "rejected", "malformed-date")]
     assert_counts_add_up(result, 3)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# GTFS as published: a zip, or a folder, with real feeds' shapes (issue 12, item 7)
+
+
+def zip_feed(folder: Path, target: Path, prefix: str = "", extra: dict[str, bytes] | None = None,
+             compression: int = zipfile.ZIP_DEFLATED) -> Path:
+    """Zip the files of ``folder`` under ``prefix`` (``"gtfs/"``: in one sub-folder, as many feeds are published)."""
+    with zipfile.ZipFile(target, "w", compression=compression) as zf:
+        for f in sorted(folder.iterdir()):
+            zf.write(f, prefix + f.name)
+        for name, payload in (extra or {}).items():
+            zf.writestr(name, payload)
+    return target
+
+
+def data_folder(path: Path) -> Path:
+    """The trip world's ``--data`` folder without stops, trips and stop_times: the feed gives them."""
+    data = write_trip_world(path, [], [])
+    for name in ("stops.csv", "trips.csv", "stop_times.csv"):
+        (data / name).unlink()
+    return data
+
+
+def report_text(result: transportmon.AuditResult, *, inputs: bool = True) -> str:
+    """The GeoJSON report as written (``inputs=False``: without the metadata naming the input files)."""
+    md = result.metadata if inputs else {k: v for k, v in result.metadata.items() if k != "inputs"}
+    return "".join(geojson_chunks(result.report, md))
+
+
+def invoke(*args: object) -> Result:
+    return CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "300"})  # tables not folded
+
+
+def one_line(result: Result) -> str:
+    return re.sub(r"\s+", " ", result.stdout + result.stderr)
+
+
+@pytest.mark.parametrize("prefix", ["", "gtfs/", "feed-2020/gtfs/"])
+def test_zip_feed_gives_the_folder_report(gtfs_world: tuple[Path, Path, Path], gtfs_result: transportmon.AuditResult,
+                                          tmp_path: Path, prefix: str) -> None:
+    data, feed, occ = gtfs_world
+    # A zip made on a Mac carries resource forks beside the files: they are not feed files.
+    zipped = zip_feed(feed, tmp_path / "feed.zip", prefix, extra={f"__MACOSX/{prefix}._stops.txt": b"\x00\x05\x16"})
+    result = transportmon.audit(data, gtfs=zipped, occupancy=occ, as_of=AS_OF)
+    assert report_text(result, inputs=False) == report_text(gtfs_result, inputs=False)
+    assert result.metadata["rows"]["trips"] == {"input": 9, "audited": 7, "rejected": 2}
+    digest = hashlib.sha256(zipped.read_bytes()).hexdigest()
+    for name in ("stops", "stop_times"):
+        meta = result.metadata["inputs"][name]
+        assert (Path(meta["path"]).name, meta["member"], meta["sha256"], meta["source"]) == (
+            "feed.zip", f"{prefix}{name}.txt", digest, "gtfs")
+    trips_meta = result.metadata["inputs"]["trips"]
+    assert Path(trips_meta["path"]).name == "occupancy.csv" and "member" not in trips_meta
+    assert trips_meta["sha256"] == hashlib.sha256(occ.read_bytes()).hexdigest()
+    # A folder feed records each file, as before.
+    assert Path(gtfs_result.metadata["inputs"]["stops"]["path"]).name == "stops.txt"
+    assert "member" not in gtfs_result.metadata["inputs"]["stops"]
+
+
+def test_folder_feed_in_one_sub_folder(gtfs_world: tuple[Path, Path, Path], gtfs_result: transportmon.AuditResult,
+                                       tmp_path: Path) -> None:
+    """An unzipped feed whose files sit in one sub-folder, as unzipping such a zip gives it."""
+    data, feed, occ = gtfs_world
+    shutil.copytree(feed, tmp_path / "unzipped" / "gtfs")
+    result = transportmon.audit(data, gtfs=tmp_path / "unzipped", occupancy=occ, as_of=AS_OF)
+    assert report_text(result, inputs=False) == report_text(gtfs_result, inputs=False)
+    assert result.metadata["inputs"]["stops"]["path"].endswith("unzipped/gtfs/stops.txt")
+
+
+def test_cli_audit_and_validate_take_a_zip(gtfs_world: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    data, feed, occ = gtfs_world
+    zipped = zip_feed(feed, tmp_path / "feed.zip", "gtfs/")
+    out = tmp_path / "report.geojson"
+    res = invoke("audit", "--data", data, "--gtfs", zipped, "--occupancy", occ, "--as-of", AS_OF, "--out", out)
+    assert res.exit_code == 1, one_line(res)  # over-cap trips are violations
+    report = json.loads(out.read_text(encoding="utf-8"))
+    trips = {f["properties"]["subject_id"]: f["properties"]["verdict"] for f in report["features"]
+             if f["properties"]["subject"] == "trip"}
+    assert trips == {e[0]: e[1] for _, e in OCCUPANCY}
+    assert report["metadata"]["inputs"]["stop_times"]["member"] == "gtfs/stop_times.txt"
+
+    res = invoke("validate", "--data", data, "--gtfs", zipped, "--occupancy", occ, "--format", "json")
+    assert res.exit_code == 1, one_line(res)  # two rows rejected: not in the calendar
+    found = json.loads(res.stdout)
+    assert found["layers"]["stop_times"]["read"]["member"] == "gtfs/stop_times.txt"
+    assert Path(found["layers"]["stop_times"]["path"]).name == "feed.zip"
+    assert found["layers"]["trips"]["reasons"] == {"not-in-calendar": 2}
+    res = invoke("validate", "--data", data, "--gtfs", zipped, "--occupancy", occ)
+    assert "gtfs/stop_times.txt" in one_line(res)
+
+
+@pytest.mark.parametrize("missing", REQUIRED_FILES)
+def test_zip_without_a_required_file(gtfs_world: tuple[Path, Path, Path], tmp_path: Path, missing: str) -> None:
+    data, feed, occ = gtfs_world
+    partial = shutil.copytree(feed, tmp_path / "partial")
+    (partial / missing).unlink()
+    zipped = zip_feed(partial, tmp_path / "feed.zip", "gtfs/")
+    with pytest.raises(InputError) as caught:
+        read_gtfs(zipped, occ)
+    assert caught.value.path == str(zipped)
+    assert caught.value.problem == f"{missing} missing from the GTFS feed"
+    for command in ("audit", "validate"):
+        res = invoke(command, "--data", data, "--gtfs", zipped, "--occupancy", occ, "--as-of", AS_OF, "--out",
+                     tmp_path / "r.geojson") if command == "audit" else invoke(
+            command, "--data", data, "--gtfs", zipped, "--occupancy", occ)
+        assert res.exit_code == 2, one_line(res)
+        assert f"feed.zip: {missing} missing from the GTFS feed" in one_line(res)
+    assert not (tmp_path / "r.geojson").exists()
+
+
+def test_feed_files_in_two_folders_are_refused(gtfs_world: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    _, feed, occ = gtfs_world
+    zipped = zip_feed(feed, tmp_path / "feeds.zip", "2020-01/", extra={"2020-02/stops.txt": (feed / "stops.txt")
+                                                                        .read_bytes()})
+    with pytest.raises(InputError, match=r"several folders \(2020-01/, 2020-02/\)"):
+        read_gtfs(zipped, occ)
+
+
+def damaged_member(feed: Path, target: Path) -> Path:
+    """A zip whose stop_times.txt fails its CRC check (one byte of the stored text changed)."""
+    zipped = zip_feed(feed, target, compression=zipfile.ZIP_STORED)
+    raw = bytearray(zipped.read_bytes())
+    at = raw.index(b"T1,08:00:00")
+    raw[at + 1] = ord("9")
+    zipped.write_bytes(bytes(raw))
+    return zipped
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not-a-zip", "bad-crc", "absent"])
+def test_corrupt_zip_is_a_clear_error(gtfs_world: tuple[Path, Path, Path], tmp_path: Path, damage: str) -> None:
+    data, feed, occ = gtfs_world
+    zipped = tmp_path / "feed.zip"
+    if damage == "truncated":  # a download cut short: the zip's directory at the end is gone
+        whole = zip_feed(feed, tmp_path / "whole.zip").read_bytes()
+        zipped.write_bytes(whole[: len(whole) // 2])
+        expected = "feed.zip: is not a readable zip archive"
+    elif damage == "not-a-zip":  # an error page saved under the feed's name
+        zipped.write_text("<html>404 Not Found</html>", encoding="utf-8")
+        expected = "feed.zip: is not a readable zip archive"
+    elif damage == "bad-crc":
+        damaged_member(feed, zipped)
+        expected = "feed.zip: stop_times.txt cannot be extracted (Bad CRC-32"
+    else:
+        expected = "feed.zip: not found"
+    with pytest.raises(InputError) as caught:
+        read_gtfs(zipped, occ)
+    assert str(caught.value).startswith(str(tmp_path / expected))
+    res = invoke("audit", "--data", data, "--gtfs", zipped, "--occupancy", occ, "--as-of", AS_OF, "--out",
+                 tmp_path / "r.geojson")
+    assert res.exit_code == 2
+    assert expected in one_line(res)
+
+
+def write_bare_feed(folder: Path, files: dict[str, list[str]]) -> Path:
+    """Feed files as real feeds often are: UTF-8 with a byte-order mark, CRLF line ends."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, lines in files.items():
+        (folder / name).write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8-sig"))
+    return folder
+
+
+def test_real_feed_shapes_in_a_zip(tmp_path: Path) -> None:
+    """Only calendar_dates.txt (both exception types), times past 24:00, a BOM, CRLF, quoted fields, extra columns,
+    and skip-stop patterns."""
+    pts = stop_points(["JA", "JB", "HM", "HZ"])
+    stops = ['stop_id,stop_code,stop_name,stop_lat,stop_lon,location_type,parent_station']
+    stops += [f'{s},,"站{s}, 候车厅",{p.y:.9f},{p.x:.9f},0,' for s, p in zip(pts["stop_id"], pts.geometry)]
+    feed = write_bare_feed(tmp_path / "feed", {
+        "agency.txt": ["agency_id,agency_name,agency_url,agency_timezone", "A,九江长运,https://example.org,Asia/Shanghai"],
+        "stops.txt": stops,
+        "routes.txt": ["route_id,agency_id,route_short_name,route_type", "R9,A,夜班,3"],
+        "trips.txt": ["route_id,service_id,trip_id,trip_headsign,direction_id",
+                      "R9,NIGHT,N1,黄梅,0", "R9,NIGHT,N2,黄梅,0", "R9,NIGHT,N3,黄州,0"],
+        # N1 leaves at 23:30 and reaches HM after midnight (25:10:00); N2 only passes HM (skip-stop: both types 1);
+        # N3 lets passengers off at HM only by arrangement with the driver (drop_off_type 3): alighting.
+        "stop_times.txt": ["trip_id,arrival_time,departure_time,stop_id,stop_sequence,pickup_type,drop_off_type,"
+                           "shape_dist_traveled",
+                           "N1,23:30:00,23:30:00,JA,1,0,1,", "N1,25:10:00,25:12:00,HM,2,1,0,88.5",
+                           "N2,23:40:00,23:40:00,JA,1,0,1,", "N2,24:30:00,24:30:00,HM,2,1,1,80",
+                           "N2,26:05:00,26:05:00,HZ,3,1,0,120",
+                           "N3,23:50:00,23:50:00,JB,1,,1,", "N3,25:00:00,25:00:00,HM,2,1,3,",
+                           "N3,26:00:00,26:00:00,HZ,3,1,,"],
+        "calendar_dates.txt": ["service_id,date,exception_type", "NIGHT,20200205,1", "NIGHT,20200206,1",
+                               "NIGHT,20200207,1", "NIGHT,20200207,2"],
+    })
+    zipped = zip_feed(feed, tmp_path / "night.zip", "night/")
+    occ = write_occupancy(tmp_path / "occ.csv", [
+        ("N1", "2020-02-05", 45, 23), ("N1", "2020-02-06", 45, 22), ("N1", "2020-02-08", 45, 10),
+        ("N2", "2020-02-05", 45, 40), ("N3", "2020-02-06", 45, 23), ("N3", "2020-02-07", 45, 23)])
+    result = transportmon.audit(data_folder(tmp_path / "data"), gtfs=zipped, occupancy=occ, as_of=AS_OF)
+    t = trip_rows(result)
+    got = {i: (v, None if pd.isna(r) else r) for i, v, r in zip(t.index, t["verdict"], t["reason"])}
+    assert got == {
+        "N1@2020-02-05": ("over-cap", None), "N1@2020-02-06": ("compliant", None),
+        "N1@2020-02-08": ("rejected", "not-in-calendar"),  # no calendar_dates row: no service
+        "N2": ("not-applicable", "pass-through-only"),
+        "N3@2020-02-06": ("over-cap", None),
+        "N3@2020-02-07": ("rejected", "not-in-calendar"),  # added and removed: removed wins
+    }
+    assert t.loc["N3@2020-02-06", "risk_stops"] == ["HM"]
+    assert result.metadata["rows"]["stops"] == {"input": 4, "audited": 4, "rejected": 0}
+    assert result.metadata["inputs"]["stops"]["encoding"] == "utf-8 (with BOM)"
+    assert_counts_add_up(result, 6)
+
+
+@pytest.mark.parametrize(("value", "boards"), [("", True), ("0", True), ("1", False), ("2", True), ("3", True),
+                                                (" 1 ", False)])
+def test_pickup_and_drop_off_types(tmp_path: Path, value: str, boards: bool) -> None:
+    """GTFS pickup_type / drop_off_type → pickup / dropoff: only 1 (none) forbids; 2 and 3 are by arrangement."""
+    feed = write_feed(tmp_path / "feed")
+    st = (feed / "stop_times.txt").read_text(encoding="utf-8").splitlines()
+    st[1] = ",".join(st[1].split(",")[:5] + [f'"{value}"', f'"{value}"'])  # T1 at JA
+    (feed / "stop_times.txt").write_text("\n".join(st) + "\n", encoding="utf-8")
+    out = read_gtfs(feed, write_occupancy(tmp_path / "occ.csv", [("T1", "2020-02-05", 45, 10)]))
+    first = out["stop_times"].sort_values("stop_sequence").iloc[0]
+    assert (first["stop_id"], bool(first["pickup"]), bool(first["dropoff"])) == ("JA", boards, boards)
+
+
+def test_unknown_pickup_type_rejects_its_trip(tmp_path: Path) -> None:
+    """A value GTFS does not define is not guessed: the stop_times row is rejected, and with it its trip."""
+    feed = write_feed(tmp_path / "feed")
+    text = (feed / "stop_times.txt").read_text(encoding="utf-8")
+    (feed / "stop_times.txt").write_text(text.replace("T2,09:00:00,09:00:00,HM,2,1,0", "T2,09:00:00,09:00:00,HM,2,7,0"),
+                                         encoding="utf-8")
+    occ = write_occupancy(tmp_path / "occ.csv", [("T2", "2020-02-05", 45, 10), ("T6", "2020-02-05", 45, 10)])
+    result = transportmon.audit(data_folder(tmp_path / "data"), gtfs=feed, occupancy=occ, as_of=AS_OF)
+    t = trip_rows(result)
+    assert (t.loc["T2", "verdict"], t.loc["T2", "reason"]) == ("rejected", "bad-stop-times")
+    assert t.loc["T6", "verdict"] == "compliant"
+    rej = result.layers["stop_times"].rejected
+    assert rej[["subject_id", "reason"]].to_numpy().tolist() == [["T2", "malformed-value"]]
+    assert "pickup_type 7" in rej["detail"].iloc[0]
+
+
+@pytest.mark.parametrize("form", ["csv", "xlsx"])
+def test_occupancy_with_chinese_headers(gtfs_world: tuple[Path, Path, Path], gtfs_result: transportmon.AuditResult,
+                                        tmp_path: Path, form: str) -> None:
+    """The occupancy table goes through the layers' aliases: 班次编号, 班次日期, 核定座位（座）, 实载人数."""
+    data, feed, _ = gtfs_world
+    table = pd.DataFrame([r for r, _ in OCCUPANCY], columns=["班次编号", "班次日期", "核定座位（座）", "实载人数"])
+    occ = tmp_path / f"客座率.{form}"
+    if form == "csv":
+        table.to_csv(occ, index=False, encoding="gb18030")
+    else:
+        table.to_excel(occ, index=False, sheet_name="客座率")
+    result = transportmon.audit(data, gtfs=feed, occupancy=occ, as_of=AS_OF)
+    assert report_text(result, inputs=False) == report_text(gtfs_result, inputs=False)
+    assert result.metadata["inputs"]["trips"]["format"] == form
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The reason a GTFS occupancy row is rejected (issue 12, item 10)
+
+
+@pytest.mark.parametrize("calendar", [True, False])
+def test_unknown_trip_not_in_calendar_and_trip_without_stops(tmp_path: Path, calendar: bool) -> None:
+    feed = write_feed(tmp_path / "feed", calendar=calendar)
+    occ = write_occupancy(tmp_path / "occ.csv", [
+        ("NOPE", "2020-02-05", 45, 10),  # not in trips.txt
+        ("T6", "2020-02-08", 45, 10),  # in the feed, but service WK does not run on Saturdays
+        (EMPTY_TRIP, "2020-02-05", 45, 10),  # in the feed and its calendar, with no stop_times
+        ("T2", "2020-02-05", 45, 10)])
+    result = transportmon.audit(data_folder(tmp_path / "data"), gtfs=feed, occupancy=occ, as_of=AS_OF)
+    t = trip_rows(result)
+    got = {i: (v, None if pd.isna(r) else r) for i, v, r in zip(t.index, t["verdict"], t["reason"])}
+    assert got == {"NOPE": ("rejected", "unknown-trip"),
+                   "T6": ("rejected", "not-in-calendar") if calendar else ("compliant", None),  # no calendar: runs
+                   EMPTY_TRIP: ("rejected", "trip-without-stops"), "T2": ("compliant", None)}
+    finding = t.loc["NOPE", "findings"][0]
+    assert finding["rule_id"] == "TM907"
+    assert "not in the feed's trips.txt" in finding["message_en"]
+    assert_counts_add_up(result, 4)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# --engine dask takes a GTFS feed (issue 12, item 7)
+
+
+def test_dask_engine_gives_the_memory_report_for_a_gtfs_zip(gtfs_world: tuple[Path, Path, Path],
+                                                             tmp_path: Path) -> None:
+    data, feed, _ = gtfs_world
+    zipped = zip_feed(feed, tmp_path / "feed.zip", "gtfs/")
+    occ = write_occupancy(tmp_path / "occ.csv", [r for r, _ in OCCUPANCY] + [
+        ("NOPE", "2020-02-05", 45, 10), (EMPTY_TRIP, "2020-02-05", 45, 10), ("T4", "someday", 45, 10),
+        ("T5", "2020-02-06", 45, 46), ("T8", "2020-02-09", 45, 5)])
+    memory = transportmon.audit(data, gtfs=zipped, occupancy=occ, as_of=AS_OF)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as c:
+        dask = transportmon.audit(data, gtfs=zipped, occupancy=occ, as_of=AS_OF, engine="dask",
+                                  scheduler=c.scheduler_address)
+    assert report_text(dask) == report_text(memory)
+    assert dask.metadata["rows"] == memory.metadata["rows"]
+    rep = memory.report
+    reasons = rep.loc[rep["subject"] == "trip", "reason"].value_counts().to_dict()
+    assert {k: reasons.get(k) for k in ("unknown-trip", "trip-without-stops", "not-in-calendar", "malformed-date",
+                                        "passengers-exceed-seats", "duplicate-id")} == {
+        "unknown-trip": 1, "trip-without-stops": 1, "not-in-calendar": 2, "malformed-date": 1,
+        "passengers-exceed-seats": 1, "duplicate-id": 1}

@@ -21,6 +21,7 @@ from transportmon import maps
 from transportmon._errors import ConfigError, InputError
 from transportmon.designations import normalize_designations
 from transportmon.io.write import write_report
+from transportmon.maps.layers import map_date
 
 AS_OF = "2020-03-16"
 HOSTILE = "<img src=x onerror=\"document.title='pwned'\">"
@@ -135,9 +136,16 @@ def test_same_result_same_html(result: transportmon.pipeline.AuditResult) -> Non
     assert maps.html_text(result) == maps.html_text(result)
 
 
-def test_bad_date_is_a_config_error(result: transportmon.pipeline.AuditResult, tmp_path: Path) -> None:
+@pytest.mark.parametrize("bad", ["2020-02-30", "10/03/2020", "March 10", "2020-13-01"])
+def test_bad_date_is_a_config_error(result: transportmon.pipeline.AuditResult, tmp_path: Path, bad: str) -> None:
     with pytest.raises(ConfigError, match="not a date"):
-        maps.html_map(result, tmp_path / "m.html", date="2020-02-30")
+        maps.html_map(result, tmp_path / "m.html", date=bad)
+
+
+@pytest.mark.parametrize("day", ["2020-03-10", "2020/3/10", "2020年3月10日", "20200310", pd.Timestamp("2020-03-10")])
+def test_map_date_reads_the_layers_date_forms(day: str | pd.Timestamp) -> None:
+    assert map_date(day, AS_OF) == "2020-03-10"
+    assert map_date(None, AS_OF) == map_date("", AS_OF) == AS_OF
 
 
 def test_no_tiles_option(result: transportmon.pipeline.AuditResult) -> None:
@@ -237,9 +245,11 @@ def test_png_map_size_and_content(result: transportmon.pipeline.AuditResult, tmp
 
 def test_png_map_without_cjk_font(result: transportmon.pipeline.AuditResult, tmp_path: Path,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(maps, "cjk_font", lambda: None)
+    bilingual = maps.png_map(result, tmp_path / "zh.png", size=(900, 700), dpi=100).read_bytes()
+    monkeypatch.setattr(maps.png, "cjk_font", lambda: None)
     out = maps.png_map(result, tmp_path / "en.png", size=(900, 700), dpi=100)  # warnings are errors here
     assert out.stat().st_size > 10_000
+    assert out.read_bytes() != bilingual  # labelled in English only
 
 
 def test_png_map_is_reproducible(result: transportmon.pipeline.AuditResult, tmp_path: Path) -> None:

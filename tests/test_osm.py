@@ -472,6 +472,8 @@ def _networks(draw: st.DrawFn) -> tuple[dict[int, tuple[float, float]], list[Any
             tags["oneway"] = draw(st.sampled_from(["yes", "-1", "no"]))
         if draw(st.booleans()):
             tags["ref"] = draw(st.sampled_from(["G105", "S303", "G105;S303", "X021"]))
+        if draw(st.booleans()):
+            tags[draw(st.sampled_from(["motor_vehicle", "access"]))] = draw(st.sampled_from(["no", "yes"]))
         if way_id == 1 and draw(st.booleans()):
             tags = {"route": "ferry"}
         ways.append((way_id, refs, tags))
@@ -483,7 +485,9 @@ def _networks(draw: st.DrawFn) -> tuple[dict[int, tuple[float, float]], list[Any
 def test_any_small_network_gives_a_consistent_layer(tmp_path: Path, network: Any) -> None:
     nodes, ways = network
     roads = roads_from_osm_file(write_osm_xml(tmp_path / "net.osm", nodes, ways))
-    kept_ids = {str(i) for i, _, tags in ways if tags.get("highway") in DRIVABLE_HIGHWAYS or "route" in tags}
+    closed = {str(i) for i, _, tags in ways if tags.get("highway") == "track" and "no" in
+              (tags.get("motor_vehicle"), tags.get("access"))}
+    kept_ids = {str(i) for i, _, tags in ways if tags.get("highway") in DRIVABLE_HIGHWAYS or "route" in tags} - closed
     assert list(roads.columns) == list(ROAD_COLUMNS)
     assert set(";".join(roads["road_id"]).split(";")) <= kept_ids | {""}
     assert (roads["highway"].isin(DRIVABLE_HIGHWAYS) | (roads["route"] == "ferry")).all()
@@ -496,7 +500,7 @@ def test_any_small_network_gives_a_consistent_layer(tmp_path: Path, network: Any
     # Reference: each directed edge of the loader's graph is one row, up to direction (GEOS normalize).
     with osm._useful_way_tags():
         G = ox.graph_from_xml(tmp_path / "net.osm", simplify=False, retain_all=True)
-    simplified = osm._drivable_simplified(G)
+    simplified, _ = osm._drivable_simplified(G)
     if simplified.number_of_edges() == 0:
         assert roads.empty
         return
@@ -539,6 +543,8 @@ def test_place_asks_osmnx_for_drivable_roads_and_ferries(
     assert call["simplify"] is False and call["retain_all"] is True and call["truncate_by_edge"] is True
     assert '["route"="ferry"]' in call["custom_filter"]
     assert any("motorway|motorway_link|trunk" in f for f in call["custom_filter"])
+    assert any("|track)$" in f for f in call["custom_filter"])  # tracks are village roads
+    assert {"motor_vehicle", "access"} <= set(call["tags"])
     assert "route" in call["tags"] and "route" not in ox.settings.useful_tags_way
 
 
@@ -617,6 +623,7 @@ def test_bad_bbox_is_an_osm_error_before_any_request(bbox: tuple[float, float, f
 
 def test_module_documents_the_drivable_list() -> None:
     doc = osm.__doc__ or ""
-    for word in ("motorway", "trunk", "living_street", "route=ferry", "G105;S303", "G4211", "S26", "X###"):
+    for word in ("motorway", "trunk", "living_street", "track", "motor_vehicle=no", "access=no", "route=ferry",
+                 "G105;S303", "G4211", "S26", "X###"):
         assert word in doc
 

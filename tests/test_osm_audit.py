@@ -108,3 +108,157 @@ def test_broken_osm_file_is_exit_2_naming_the_file(tmp_path: Path) -> None:
                                    "--out", str(tmp_path / "r.geojson")])
     assert res.exit_code == 2
     assert "roads.osm" in res.output or "roads.osm" in (res.stderr if res.stderr_bytes is not None else "")
+
+
+# ------------------------------------------------------------------------------- tracks are village roads (§3)
+#
+#   T ~~~~~~~~~~ track 302 (2.2 km to the border) ~~~~~~~~~~|~~~ H          lat 29.70 + 1.3 km
+#   |                                                        |
+#   X001 (tertiary, 1.3 km)                                  |
+#   |                                                        |
+#   N ------------------- G105 (2.2 km to the border) -------|--- E          lat 29.70
+#   F ~~ track 304 going north, 8 km west of the border                      (lon BORDER - 8 km)
+#
+# A checkpoint at T is 2.2 km from a crossing over the track and 3.5 km by the drivable route (X001 then G105).
+
+TRACK_LAT = 29.70 + 1.3 * KM_LAT
+TRACK_NODES = {
+    10: (BORDER - 8.0 * KM_LON, 29.70), 11: (BORDER - 2.2 * KM_LON, 29.70), 12: (BORDER + 1.0 * KM_LON, 29.70),
+    13: (BORDER - 2.2 * KM_LON, TRACK_LAT), 14: (BORDER + 0.5 * KM_LON, TRACK_LAT),
+    15: (BORDER - 8.0 * KM_LON, 29.70 + 2.0 * KM_LAT),
+}
+
+
+def _track_ways(shortcut: dict[str, str]) -> list[tuple[int, list[int], dict[str, str]]]:
+    return [
+        (301, [10, 11, 12], {"highway": "trunk", "ref": "G105", "name": "105国道"}),
+        (302, [13, 14], {"highway": "track", **shortcut}),
+        (303, [11, 13], {"highway": "tertiary", "ref": "X001", "name": "岭下路"}),
+        (304, [10, 15], {"highway": "track", "name": "田间路"}),
+    ]
+
+
+def _track_world(folder: Path, shortcut: dict[str, str]) -> dict[str, Path]:
+    """The world above as an OSM file and as a roads file with the same lines and tags, with boundaries and
+    checkpoints. The file's lines are split where roads meet (the G105 at N), as a roads file must be: its segments
+    connect at their end points."""
+    folder.mkdir()
+    ways = _track_ways(shortcut)
+    osm = write_osm_xml(folder / "roads.osm", TRACK_NODES, ways)
+    tags = sorted({k for _, _, t in ways for k in t})
+    rows = [(i, refs, t) for i, refs, t in ways if i != 301] + [(301, [10, 11], ways[0][2]), (301, [11, 12], ways[0][2])]
+    gpd.GeoDataFrame(
+        {"road_id": [str(i) for i, _, _ in rows], **{k: [t.get(k) for _, _, t in rows] for k in tags}},
+        geometry=[shapely.LineString([TRACK_NODES[n] for n in refs]) for _, refs, _ in rows], crs="EPSG:4326",
+    ).to_file(folder / "roads.geojson", driver="GeoJSON")
+    gpd.GeoDataFrame(
+        {"adcode": ["360400", "420000"], "name": ["九江市", "湖北省"], "level": ["city", "province"]},
+        geometry=[shapely.box(115.70, 29.60, BORDER, 29.90), shapely.box(BORDER + 0.0003, 29.60, 116.10, 29.90)],
+        crs="EPSG:4326",
+    ).to_file(folder / "boundaries.geojson", driver="GeoJSON")
+    pd.DataFrame({
+        "checkpoint_id": ["x001-top", "far-track"],
+        "lon": [TRACK_NODES[13][0], TRACK_NODES[10][0]],
+        "lat": [TRACK_LAT, 29.70 + 1.0 * KM_LAT],
+    }).to_csv(folder / "checkpoints.csv", index=False)
+    return {"osm": osm, "file": folder / "roads.geojson", "checkpoints": folder / "checkpoints.csv",
+            "boundaries": folder / "boundaries.geojson"}
+
+
+def _audit_roads(world: dict[str, Path], source: str) -> transportmon.AuditResult:
+    return transportmon.audit(roads=world[source], checkpoints=world["checkpoints"], boundaries=world["boundaries"],
+                              as_of="2020-03-16")
+
+
+@pytest.mark.parametrize("source", ["osm", "file"])
+def test_checkpoint_on_a_far_track_is_remove_from_osm_and_from_a_file(tmp_path: Path, source: str) -> None:
+    result = _audit_roads(_track_world(tmp_path / "w", {}), source)
+    verdict, dist = _verdicts(result.report)["far-track"]
+    assert verdict == "remove"
+    assert 8_900 < dist < 9_100  # 1 km down the track, 8 km along the G105
+    row = result.report.set_index("subject_id").loc["far-track"]
+    assert row["road_class"] == "village" and row["road_id"] == "304"
+
+
+@pytest.mark.parametrize("source", ["osm", "file"])
+@pytest.mark.parametrize("shortcut", [{}, {"motor_vehicle": "yes"}, {"access": "private"}, {"motor_vehicle": "agricultural"}])
+def test_checkpoint_2_2_km_over_a_track_is_keep(tmp_path: Path, source: str, shortcut: dict[str, str]) -> None:
+    result = _audit_roads(_track_world(tmp_path / "w", shortcut), source)
+    verdict, dist = _verdicts(result.report)["x001-top"]
+    assert verdict == "keep" and 2_150 < dist < 2_250  # not the 3.5 km of the drivable route
+    assert result.metadata["crossings"] == 2  # the G105 and the track
+    assert result.metadata["inputs"]["roads"]["tracks_kept"] == 2
+    assert result.metadata["inputs"]["roads"]["tracks_excluded"] == 0
+    assert not any("track" in w for w in result.metadata["warnings"])
+
+
+@pytest.mark.parametrize("source", ["osm", "file"])
+@pytest.mark.parametrize("shortcut", [{"motor_vehicle": "no"}, {"access": "no"}, {"access": "No ", "motor_vehicle": "yes"}])
+def test_closed_track_is_not_a_road(tmp_path: Path, source: str, shortcut: dict[str, str]) -> None:
+    result = _audit_roads(_track_world(tmp_path / "w", shortcut), source)
+    verdict, dist = _verdicts(result.report)["x001-top"]
+    assert verdict == "remove" and 3_450 < dist < 3_550  # only the drivable route is left
+    assert result.metadata["crossings"] == 1
+    assert "302" not in set(result.roads.roads["road_id"])
+    roads_meta = result.metadata["inputs"]["roads"]
+    assert (roads_meta["tracks_kept"], roads_meta["tracks_excluded"]) == (1, 1)
+    assert "roads: 1 track(s) tagged motor_vehicle=no or access=no left out: not roads for this audit" in (
+        result.metadata["warnings"])
+
+
+def test_roads_file_without_tracks_says_nothing_about_tracks(tmp_path: Path) -> None:
+    world = _track_world(tmp_path / "w", {})
+    roads = gpd.read_file(world["file"])
+    roads[roads["highway"] != "track"].to_file(world["file"], driver="GeoJSON")
+    meta = _audit_roads(world, "file").metadata["inputs"]["roads"]
+    assert "tracks_kept" not in meta and "tracks_excluded" not in meta
+
+
+# ------------------------------------------------------------------------ coincident end points connect (§3)
+
+
+@pytest.mark.parametrize("gap_m", [0.0, 20.0])
+def test_ways_whose_ends_share_coordinates_connect(tmp_path: Path, gap_m: float) -> None:
+    """The G105 mapped as two ways that end at two nodes of the same place (a duplicate node, JOSM's warning): the
+    network runs through as it would from a roads file. Nodes 20 m apart stay apart."""
+    split = BORDER - 1.0 * KM_LON
+    nodes = {1: (BORDER - 4.0 * KM_LON, 29.70), 2: (split, 29.70), 3: (split + gap_m / 1000 * KM_LON, 29.70),
+             4: (BORDER + 1.0 * KM_LON, 29.70)}
+    ways = [(401, [1, 2], {"highway": "trunk", "ref": "G105"}), (402, [3, 4], {"highway": "trunk", "ref": "G105"})]
+    folder = tmp_path / "dup"
+    world = _track_world(folder, {})
+    write_osm_xml(world["osm"], nodes, ways)
+    pd.DataFrame({"checkpoint_id": ["g105-2.5km"], "lon": [BORDER - 2.5 * KM_LON], "lat": [29.70]}).to_csv(
+        world["checkpoints"], index=False)
+    result = _audit_roads(world, "osm")
+    verdict, dist = _verdicts(result.report)["g105-2.5km"]
+    roads_meta = result.metadata["inputs"]["roads"]
+    if gap_m == 0.0:
+        assert verdict == "keep" and 2_450 < dist < 2_550
+        assert roads_meta["merged_nodes"] == 1
+        assert any("merged 1 OSM node" in note for note in roads_meta["notes"])
+        assert any(w.startswith("roads: 1 OpenStreetMap node(s) merged") for w in result.metadata["warnings"])
+    else:
+        assert verdict == "remove" and pd.isna(dist)  # no crossing reachable: the report leaves it empty
+        assert roads_meta["merged_nodes"] == 0 and "notes" not in roads_meta
+        assert not any("merged" in w for w in result.metadata["warnings"])
+
+
+def test_terminal_says_what_was_left_out_and_merged(tmp_path: Path) -> None:
+    world = _track_world(tmp_path / "w", {"access": "no"})
+    nodes = {**TRACK_NODES, 16: TRACK_NODES[15], 17: (TRACK_NODES[15][0], TRACK_NODES[15][1] + 0.01)}
+    write_osm_xml(world["osm"], nodes, [*_track_ways({"access": "no"}), (305, [16, 17], {"highway": "track"})])
+    runner = CliRunner()
+    res = runner.invoke(app, ["audit", "--roads", str(world["osm"]), "--checkpoints", str(world["checkpoints"]),
+                              "--boundaries", str(world["boundaries"]), "--as-of", "2020-03-16", "--fail-on", "never",
+                              "--out", str(tmp_path / "r.geojson")])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())  # the console may wrap long lines
+    assert "warning: roads: 1 track(s) tagged motor_vehicle=no or access=no left out" in text
+    assert "warning: roads: 1 OpenStreetMap node(s) merged with another at the same place" in text
+    res = runner.invoke(app, ["roads", "--osm-file", str(world["osm"]), "--out", str(tmp_path / "roads.gpkg")])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "warning: left out 1 OSM track way(s) tagged motor_vehicle=no or access=no" in text
+    assert "warning: merged 1 OSM node(s) into another at the same place" in text
+    assert set(gpd.read_file(tmp_path / "roads.gpkg")["highway"]) == {"trunk", "tertiary", "track"}

@@ -68,8 +68,11 @@ RiskAreasOpt = Annotated[Path | None, typer.Option("--risk-areas", help="Risk de
 StopsOpt = Annotated[Path | None, typer.Option(help="Coach stops.")]
 TripsOpt = Annotated[Path | None, typer.Option(help="Coach trips.")]
 StopTimesOpt = Annotated[Path | None, typer.Option("--stop-times", help="Trip stops in order.")]
-GtfsOpt = Annotated[Path | None, typer.Option(help="GTFS feed folder (with --occupancy).")]
-OccupancyOpt = Annotated[Path | None, typer.Option(help="Occupancy table for a GTFS feed.")]
+GtfsOpt = Annotated[Path | None, typer.Option(help="GTFS feed: the .zip as published, or its unzipped folder (with "
+                                               "--occupancy).")]
+OccupancyOpt = Annotated[Path | None, typer.Option(help="Occupancy table for a GTFS feed (CSV or xlsx): trip_id, "
+                                                    "service_date, seats, passengers (or 班次编号, 班次日期, 核定座位, "
+                                                    "实载人数).")]
 CheckpointsDatumOpt = Annotated[Datum | None, typer.Option("--checkpoints-datum", help="Datum of checkpoints.")]
 StopsDatumOpt = Annotated[Datum | None, typer.Option("--stops-datum", help="Datum of stops.")]
 RoadsDatumOpt = Annotated[Datum | None, typer.Option("--roads-datum", help="Datum of roads.")]
@@ -181,8 +184,8 @@ def audit(
 
     datums = _datums(checkpoints=checkpoints_datum, stops=stops_datum, roads=roads_datum,
                      boundaries=boundaries_datum)
-    given_inputs = [p for p in (data, roads, checkpoints, boundaries, risk_areas, stops, trips, stop_times, occupancy)
-                    if p is not None and not Path(p).is_dir()]
+    given_inputs = [p for p in (data, roads, checkpoints, boundaries, risk_areas, stops, trips, stop_times, gtfs,
+                                occupancy) if p is not None and not Path(p).is_dir()]
     try:
         # Refuse a bad --out before the work, and before anything reaches stdout.
         output_format(out)
@@ -230,7 +233,7 @@ VALIDATE_TEXT = {
 
 
 def _read_as(read: dict) -> str:  # type: ignore[type-arg]
-    bits = [str(read[k]) for k in ("format", "encoding") if read.get(k)]
+    bits = [str(read[k]) for k in ("member", "format", "encoding") if read.get(k)]
     if read.get("sheet"):
         bits.append(f"sheet {read['sheet']}")
     if read.get("header_row"):
@@ -326,15 +329,25 @@ def map_cmd(
     report: Annotated[Path, typer.Argument(help="Report written by transportmon audit (.geojson or .parquet).")],
     out: Annotated[Path, typer.Option("--out", help="map.html (self-contained) or map.png/.svg/.pdf.")] = Path("map.html"),
     date: Annotated[str | None, typer.Option("--date", help="Risk areas in effect on this date (default: as-of).")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="Folder holding the report's inputs now (looked in "
+                                              "first; default: where the report records them, beside it).")] = None,
 ) -> None:
-    """A map of a saved report: roads by class, exempt border, checkpoints by verdict, risk areas, over-cap trips."""
-    from .maps import report_map
+    """A map of a saved report: roads by class, exempt border, checkpoints by verdict, risk areas, over-cap trips.
+
+    Inputs the report records that cannot be found are not drawn; each is a warning naming the file and the fix.
+    """
+    from .io.report import NOTES_KEY, load_report
+    from .maps import check_map_target, map_file
 
     try:
-        written = report_map(report, out, date=date)
+        target = check_map_target(out)
+        result = load_report(report, data=data)
+        written = map_file(result, target, date=date)
     except TransportmonError as exc:
         _fail(exc)
         return
+    for note in result.metadata.get(NOTES_KEY, []):
+        err.print(f"[yellow]warning:[/] {escape(note)}", markup=True, highlight=False, soft_wrap=True)
     err.print(f"map: {written}", highlight=False)
 
 
@@ -396,6 +409,8 @@ def roads(
     console = Console()
     console.print(f"{len(frame)} road rows → {out}", highlight=False)
     console.print(", ".join(f"{k}: {v}" for k, v in counts.items()), style="dim", highlight=False)
+    for note in frame.attrs.get("source", {}).get("notes", []):  # closed tracks left out, duplicate nodes merged
+        console.print(f"[yellow]warning:[/] {escape(note)}", highlight=False)
 
 
 def main() -> None:

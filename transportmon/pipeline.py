@@ -22,7 +22,7 @@ from . import __version__
 from . import layers as L
 from ._errors import ConfigError, InputError
 from .config import RuleConfig, load_config, make_config
-from .geo.evidence import RoadContext, checkpoint_evidence, metric_crs, road_context
+from .geo.evidence import RoadContext, checkpoint_evidence, metric_crs, road_context, road_warnings
 from .io import read as R
 from .report import assemble, attach_findings, finding_counts, one_finding_each, verdict_counts
 from .rules import checkpoints as cp_rules
@@ -94,6 +94,8 @@ class Inputs:
     """Paths of the layers left to another engine (``load_inputs(defer=...)``), with their datums and encoding."""
     datums: dict[str, str] = field(default_factory=dict)
     encoding: str | None = None
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    """Deferred layers already read into memory (a GTFS feed's): the other engine takes these, not the files."""
 
 
 @dataclass
@@ -189,7 +191,8 @@ def load_inputs(
     roads, checkpoints, boundaries, risk_areas, stops, trips, stop_times
         Per-layer files; they override the folder's.
     gtfs, occupancy
-        A GTFS feed folder and an occupancy table, instead of ``stops``/``trips``/``stop_times``.
+        A GTFS feed (a ``.zip`` as published, or its unzipped folder) and an occupancy table (CSV or xlsx), instead
+        of ``stops``/``trips``/``stop_times``.
     as_of
         The audit date for checkpoints (trips are judged on their own service dates). Default: the manifest's, else
         today.
@@ -235,28 +238,14 @@ def load_inputs(
 
     layers: dict[str, L.Layer] = {}
     inputs_meta: dict[str, dict[str, Any]] = {}
+    feed_layers: dict[str, L.Layer] = {}
+    gtfs_meta: dict[str, dict[str, Any]] = {}
+    gtfs_frames: dict[str, pd.DataFrame] = {}
     if gtfs is not None:
         if occupancy is None:
             raise ConfigError("--gtfs needs --occupancy (trip_id, service_date, seats, passengers)")
-        from .io.gtfs import read_gtfs
-
-        feed = read_gtfs(gtfs, occupancy)
-        sources = {"stops": Path(gtfs) / "stops.txt", "trips": Path(occupancy), "stop_times": Path(gtfs) / "stop_times.txt"}
-        for name, frame in feed.items():
-            if datum_of.get(name, "wgs84") != "wgs84" and name == "stops":
-                from .io.datum import geometry_to_wgs84
-
-                frame = frame.set_geometry(geometry_to_wgs84(frame.geometry, datum_of[name]))
-            layer = VALIDATORS[name](frame, str(sources[name]))
-            layer.sha256 = R.sha256(sources[name])
-            layers[name] = layer
-            inputs_meta[name] = {"path": _display_path(sources[name]), "rows": len(frame), "sha256": layer.sha256,
-                                 "source": "gtfs"}
-        if "_in_calendar" in layers["trips"].frame.columns:
-            off = ~layers["trips"].frame["_in_calendar"].astype(bool).to_numpy()
-            L.reject_rows(layers["trips"], off, "not-in-calendar",
-                          "the feed's calendar does not run this trip on its service_date")
-        paths = {k: v for k, v in paths.items() if k not in feed}
+        feed_layers, gtfs_meta, gtfs_frames = gtfs_layers(gtfs, occupancy, datum_of, defer)
+        paths = {k: v for k, v in paths.items() if k not in gtfs_meta}
     for name in LAYER_NAMES:
         if name not in paths or name not in VALIDATORS or name in defer:
             continue
@@ -266,6 +255,9 @@ def load_inputs(
         layers[name] = layer
         inputs_meta[name] = {"path": _display_path(paths[name]), "rows": rows, "sha256": layer.sha256,
                              "datum": datum_of.get(name, "wgs84"), **frame.attrs.pop("source", {})}
+    # The feed's layers (stops, trips, stop_times) come last, in the order of LAYER_NAMES, as files would.
+    layers.update(feed_layers)
+    inputs_meta.update(gtfs_meta)
 
     boundary_source = "input"
     if "boundaries" not in layers:
@@ -277,8 +269,60 @@ def load_inputs(
     if "risk_areas" in layers:
         _check_designation_units(layers, inputs_meta, given_boundaries=boundary_source == "input")
     return Inputs(layers=layers, meta=inputs_meta, config=cfg, as_of=day, manifest=manifest, use_sample=use_sample,
-                  as_of_source=as_of_source, deferred={n: paths[n] for n in defer if n in paths},
-                  datums={n: datum_of.get(n, "wgs84") for n in defer}, encoding=encoding)
+                  as_of_source=as_of_source,
+                  deferred={n: paths[n] for n in defer if n in paths} | {n: Path(gtfs_meta[n]["path"])
+                                                                         for n in gtfs_frames},
+                  datums={n: datum_of.get(n, "wgs84") for n in defer}, encoding=encoding, frames=gtfs_frames)
+
+
+def gtfs_layers(gtfs: str | os.PathLike[str], occupancy: str | os.PathLike[str], datum_of: dict[str, str],
+                 defer: tuple[str, ...]) -> tuple[dict[str, L.Layer], dict[str, dict[str, Any]],
+                                                  dict[str, pd.DataFrame]]:
+    """A GTFS feed and its occupancy table (:func:`transportmon.io.gtfs.read_gtfs`) as validated layers.
+
+    Returns
+    -------
+    layers
+        ``stops``, ``trips``, ``stop_times`` validated (but not cross-checked), with the occupancy rows the feed does
+        not back rejected; the layers named in ``defer`` are left out.
+    meta
+        Each layer's entry of the report's ``inputs``: ``path`` (the zip, the folder's file, or the occupancy table),
+        ``member`` (inside a zip), ``rows``, ``sha256``, ``source`` = ``gtfs``, and how the text was read.
+    frames
+        The layers named in ``defer``, as read (for the Dask engine).
+    """
+    from .io.gtfs import read_gtfs, reject_outside_feed
+
+    feed = read_gtfs(gtfs, occupancy)
+    layers: dict[str, L.Layer] = {}
+    meta: dict[str, dict[str, Any]] = {}
+    frames: dict[str, pd.DataFrame] = {}
+    hashes: dict[str, str] = {}  # the zip is hashed once for its three members
+    for name in LAYER_NAMES:
+        if name not in feed:
+            continue
+        frame = feed[name]
+        source = dict(frame.attrs.pop("source", {}))
+        path = Path(source.pop("path"))
+        if str(path) not in hashes:
+            hashes[str(path)] = R.sha256(path)
+        member = source.pop("member", None)
+        label = f"{path}:{member}" if member else str(path)
+        meta[name] = {"path": _display_path(path), **({"member": member} if member else {}), "rows": len(frame),
+                      "sha256": hashes[str(path)], "source": "gtfs", **source}
+        if name in defer:
+            frames[name] = frame
+            continue
+        if datum_of.get(name, "wgs84") != "wgs84" and name == "stops":
+            from .io.datum import geometry_to_wgs84
+
+            frame = frame.set_geometry(geometry_to_wgs84(frame.geometry, datum_of[name]))
+        layer = VALIDATORS[name](frame, label)
+        layer.sha256 = hashes[str(path)]
+        if name == "trips":
+            reject_outside_feed(layer)
+        layers[name] = layer
+    return layers, meta, frames
 
 
 def _check_designation_units(layers: dict[str, L.Layer], meta: dict[str, dict[str, Any]], *,
@@ -341,8 +385,6 @@ def audit(
     """
     if engine not in ("memory", "dask"):
         raise ConfigError(f"engine {engine!r} not allowed; use memory or dask")
-    if engine == "dask" and kwargs.get("gtfs") is not None:
-        raise ConfigError("--engine dask reads trips and stop_times layer files; audit a GTFS feed with --engine memory")
     inputs = load_inputs(data, **kwargs, defer=("trips", "stop_times") if engine == "dask" else ())
     if engine == "dask" and (set(inputs.deferred) != {"trips", "stop_times"} or "stops" not in inputs.layers):
         engine, inputs = "memory", load_inputs(data, **kwargs)  # no trip audit to distribute
@@ -357,6 +399,8 @@ def audit(
     ctx: RoadContext | None = None
     if "roads" in layers and len(layers["roads"].frame):
         ctx = road_context(layers["roads"].frame, bounds, cfg, crs)
+        for key, n in ctx.tracks.items():  # rows of a roads file; the OSM reader already counted ways
+            inputs_meta["roads"].setdefault(key, n)
     if "checkpoints" in layers:
         cps = layers["checkpoints"]
         ev = checkpoint_evidence(cps.frame, ctx, cfg)
@@ -436,6 +480,8 @@ def audit(
             "do not touch; every active checkpoint on a covered road is judged remove")
     elif ctx is not None and "checkpoints" in layers and not len(ctx.crossings):
         warnings.append("no road crosses the exempt border: check that the roads layer reaches it")
+    if ctx is not None:
+        warnings += road_warnings(inputs_meta["roads"])
     if "risk_areas" in layers:
         from .geo.adcodes import outside_note
 

@@ -7,6 +7,8 @@ pair of partitions is validated and audited by the in-memory functions (:func:`t
 :func:`~transportmon.pipeline._check_trip_references`, :func:`~transportmon.pipeline._audit_trips`) against the
 stops, their admin units and the designations, which are resolved once on the client and broadcast to the workers.
 The client gathers the trip subjects and their findings and assembles the same report as the memory engine.
+A GTFS feed is read and joined in memory first (its audited trips only exist once the occupancy table meets
+``trips.txt`` and ``stop_times.txt``), then partitioned and audited the same way.
 
 The scheduler is a ``LocalCluster`` (one single-threaded worker process per core) unless ``scheduler`` names a
 running one (``tcp://host:8786``; ``inproc://`` addresses of an in-process cluster work too).
@@ -102,9 +104,9 @@ def dask_trips(inputs: Inputs, *, scheduler: str | None = None, partitions: int 
                         paths=(str(trips_path), str(st_path)))
     with dask_client(scheduler, **cluster) as client:
         workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
-        st_frame, st_info, st_rows = _read(st_path, inputs)
+        st_frame, st_info, st_rows = _read(st_path, inputs, "stop_times", client)
         count = partitions or max(workers, math.ceil(st_rows / PARTITION_ROWS))
-        trips_frame, trips_info, trips_rows = _read(trips_path, inputs)
+        trips_frame, trips_info, trips_rows = _read(trips_path, inputs, "trips", client)
         trip_parts = trips_frame.shuffle(on="_key", npartitions=count).to_delayed()
         st_parts = st_frame.shuffle(on="_key", npartitions=count).to_delayed()
         shared_f = client.scatter(shared, broadcast=True, hash=False)  # sent to each worker once
@@ -121,27 +123,34 @@ def dask_trips(inputs: Inputs, *, scheduler: str | None = None, partitions: int 
                                                     ("stop_times", st_path, st_rows, st_info))):
         rejected = [r[3 + k] for r in results if len(r[3 + k])]
         audited = sum(r[5 + k] for r in results)
+        read_before = name in inputs.frames  # a GTFS feed's layer: its metadata was made when it was read
         layer = L.Layer(name=name, frame=pd.DataFrame(index=pd.RangeIndex(audited)),
                         rejected=pd.concat(rejected, ignore_index=True) if rejected else L.empty_rejected(),
-                        rows=rows, path=str(path), sha256=R.sha256(path))
+                        rows=rows, path=str(path),
+                        sha256=inputs.meta[name]["sha256"] if read_before else R.sha256(path))
         out_layers[name] = layer
         from .pipeline import _display_path
 
-        meta[name] = {"path": _display_path(Path(path)), "rows": rows, "sha256": layer.sha256,
-                      "datum": inputs.datums.get(name, "wgs84"), **info}
+        meta[name] = dict(inputs.meta[name]) if read_before else {
+            "path": _display_path(Path(path)), "rows": rows, "sha256": layer.sha256,
+            "datum": inputs.datums.get(name, "wgs84"), **info}
     return gpd.GeoDataFrame(part, geometry="geometry", crs="EPSG:4326"), findings, skipped, out_layers, meta
 
 
-def _read(path: Path, inputs: Inputs) -> tuple[Any, dict[str, Any], int]:
+def _read(path: Path, inputs: Inputs, name: str, client: Client) -> tuple[Any, dict[str, Any], int]:
     """A layer as a Dask DataFrame with ``_row`` (input row number) and ``_key`` (the trip id as text).
 
     Parquet is read by row groups, a partition per ~:data:`PARTITION_ROWS` rows, on the workers; the file's footer
     gives each partition's first row number, so nothing is read twice. Other formats are read once here, as the
-    memory engine reads them, then split.
+    memory engine reads them, then split and sent to the workers; so is a layer already read (``inputs.frames``: a
+    GTFS feed's, which only exists once the feed's files are joined).
     """
     import dask.dataframe as dd
     from dask import delayed
 
+    if name in inputs.frames:
+        table = _number(pd.DataFrame(inputs.frames[name]), 0)
+        return _scattered(table, client), {}, len(table)
     if path.suffix.lower() in R.PARQUET_EXTENSIONS:
         import pyarrow.parquet as pq
 
@@ -163,8 +172,17 @@ def _read(path: Path, inputs: Inputs) -> tuple[Any, dict[str, Any], int]:
     table = R.read_table(path, encoding=inputs.encoding)
     info = dict(table.attrs.pop("source", {}))
     table = _number(pd.DataFrame(table), 0)
-    frame = dd.from_pandas(table, npartitions=max(1, math.ceil(len(table) / PARTITION_ROWS)), sort=False)
-    return frame, info, len(table)
+    return _scattered(table, client), info, len(table)
+
+
+def _scattered(table: pd.DataFrame, client: Client) -> Any:
+    """A frame read on the client as a Dask DataFrame of ~:data:`PARTITION_ROWS`-row pieces already on the workers
+    (scattered once, rather than carried inside the task graph)."""
+    import dask.dataframe as dd
+
+    bounds = np.linspace(0, len(table), max(1, math.ceil(len(table) / PARTITION_ROWS)) + 1).astype(np.int64)
+    pieces = client.scatter([table.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:])])
+    return dd.from_delayed(pieces, meta=table.iloc[:0], verify_meta=False)
 
 
 def _read_row_groups(path: str, groups: list[int], start: int) -> pd.DataFrame:
@@ -184,6 +202,7 @@ def _number(df: pd.DataFrame, start: int) -> pd.DataFrame:
 def _audit_partition(trips: pd.DataFrame, stop_times: pd.DataFrame, shared: _Broadcast) -> tuple[Any, ...]:
     """Validate and audit one partition of trips with its stop times (the same functions as the memory engine)."""
     from . import pipeline as P
+    from .io.gtfs import reject_outside_feed
 
     layers: dict[str, L.Layer] = {"stops": shared.stops, "boundaries": shared.boundaries}
     if shared.risk_areas is not None:
@@ -194,6 +213,8 @@ def _audit_partition(trips: pd.DataFrame, stop_times: pd.DataFrame, shared: _Bro
         rows = frame["_row"].to_numpy()
         layer = validate(frame.drop(columns=["_row", "_key"]).reset_index(drop=True), path)
         _renumber(layer, rows)
+        if name == "trips":
+            reject_outside_feed(layer)  # a GTFS feed's marks, as the memory engine applies them
         layers[name] = layer
     P._check_trip_references(layers, located=shared.located)
     part, findings, skipped = P._audit_trips(layers, shared.config)

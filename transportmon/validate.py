@@ -29,6 +29,7 @@ from .pipeline import (
     _display_path,
     _read,
     find_layers,
+    gtfs_layers,
     load_inputs,
     read_manifest,
     sample_dir,
@@ -181,22 +182,14 @@ def _each_on_its_own(data: str | os.PathLike[str] | None, first: TransportmonErr
     meta: dict[str, dict[str, Any]] = {}
     gtfs, occupancy = kwargs.get("gtfs"), kwargs.get("occupancy")
     if gtfs is not None and occupancy is not None:
-        from .io.gtfs import read_gtfs
-
         try:
-            feed = read_gtfs(gtfs, occupancy)
+            feed_layers, feed_meta, _ = gtfs_layers(gtfs, occupancy, datum_of, ())
         except TransportmonError as exc:
             problems.append(_problem(exc))
         else:
-            sources = {"stops": Path(gtfs) / "stops.txt", "trips": Path(occupancy),
-                       "stop_times": Path(gtfs) / "stop_times.txt"}
-            for name, frame in feed.items():
-                try:
-                    layers[name] = VALIDATORS[name](frame, str(sources[name]))
-                    meta[name] = {"path": _display_path(sources[name]), "source": "gtfs"}
-                except TransportmonError as exc:
-                    problems.append(_problem(exc))
-            paths = {k: v for k, v in paths.items() if k not in feed}
+            layers.update(feed_layers)
+            meta.update(feed_meta)
+        paths = {k: v for k, v in paths.items() if k not in ("stops", "trips", "stop_times")}
     for name in LAYER_NAMES:
         if name not in paths:
             continue

@@ -105,3 +105,30 @@ def area_units(keys: pd.Series, points: gpd.GeoSeries, areas: gpd.GeoDataFrame, 
     pi, gi = tree.query(points.to_numpy(), predicate="intersects")
     return pd.DataFrame({"key": keys.to_numpy()[pi], "unit": areas[unit_col].to_numpy()[gi]}).drop_duplicates(
         ignore_index=True)
+
+
+def leaf_units(boundaries: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The finest boundary polygons (no finer unit of the layer inside them), with their city and province.
+
+    A province drawn under its own counties would hide them; a city without counties in the layer is a leaf.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The rows of ``boundaries`` that are leaves, with ``city_unit`` and ``province_unit``: the adcodes of the
+        city and province each lies in (``city_adcode`` / ``province_adcode`` when given, else the adcode's
+        prefix, as in :func:`locate`).
+    """
+    b = boundaries.copy()
+    code = b["adcode"].astype("string")
+    pref_city, pref_prov = _prefix_codes(code)
+    city = b["city_adcode"].astype("string") if "city_adcode" in b else pd.Series(pd.NA, index=b.index, dtype="string")
+    prov = (b["province_adcode"].astype("string") if "province_adcode" in b
+            else pd.Series(pd.NA, index=b.index, dtype="string"))
+    b["city_unit"] = city.fillna(pref_city)
+    b["province_unit"] = prov.fillna(pref_prov)
+    level = b["level"].astype("string")
+    parents = pd.concat([b.loc[(level == "county").to_numpy(), "city_unit"],
+                         b.loc[(level != "province").to_numpy(), "province_unit"]])
+    is_parent = code.isin(set(parents.dropna().astype(str))) & (level != "county")
+    return b.loc[~is_parent.fillna(False).to_numpy(dtype=bool)]

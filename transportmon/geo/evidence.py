@@ -4,7 +4,8 @@ distances to the exempt border. All distances in a metric CRS.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -17,7 +18,7 @@ from shapely.geometry.base import BaseGeometry
 from ..config import ROAD_CLASSES, RuleConfig
 from .border import crossings, distance_to_line, exempt_border, unit_polygon, units_rows
 from .network import RoadNetwork, snap
-from .roads import classify
+from .roads import TRACK_CLOSED_BY, classify, closed_tracks
 
 
 def utm_crs(lon: float, lat: float) -> pyproj.CRS:
@@ -45,13 +46,18 @@ def metric_crs(config: RuleConfig, boundaries: gpd.GeoDataFrame | None, *others:
 
 @dataclass
 class RoadContext:
-    """Roads in the metric CRS with their class, the network, the exempt border and its crossings."""
+    """Roads in the metric CRS with their class, the network, the exempt border and its crossings.
+
+    ``tracks``: ``{"tracks_kept": n, "tracks_excluded": m}`` rows of the roads given, when any is a track (tracks
+    tagged ``motor_vehicle=no`` or ``access=no`` are not in :attr:`roads`); empty when none is.
+    """
 
     crs: pyproj.CRS
     roads: gpd.GeoDataFrame
     network: RoadNetwork
     border: BaseGeometry
     crossings: pd.DataFrame
+    tracks: dict[str, int] = field(default_factory=dict)
 
     def border_wgs84(self) -> gpd.GeoSeries:
         return gpd.GeoSeries([self.border], crs=self.crs).to_crs("EPSG:4326")
@@ -66,7 +72,9 @@ class RoadContext:
 
 def road_context(roads: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame | None, config: RuleConfig,
                  crs: pyproj.CRS) -> RoadContext:
-    """Project roads, classify them, build the network, the exempt border line and its crossings."""
+    """Leave out closed tracks, project the roads, classify them, build the network, the exempt border line and its
+    crossings."""
+    roads, tracks = _without_closed_tracks(roads)
     roads_m, coords = _lines_to_crs(roads, crs)
     roads_m["road_class"] = _classify_distinct(roads_m)
     network = RoadNetwork.from_roads(roads_m, coords=coords)
@@ -79,7 +87,33 @@ def road_context(roads: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame | None, c
     else:
         border = shapely.MultiLineString()
     cross = crossings(network.parts, border, tree=None if border.is_empty else network.tree)
-    return RoadContext(crs=crs, roads=roads_m, network=network, border=border, crossings=cross)
+    return RoadContext(crs=crs, roads=roads_m, network=network, border=border, crossings=cross, tracks=tracks)
+
+
+def road_warnings(roads_meta: Mapping[str, object]) -> list[str]:
+    """Warning lines for the roads left out or joined for the user: closed tracks, merged OSM nodes (their counts in
+    the roads' input metadata)."""
+    out = []
+    excluded, merged = roads_meta.get("tracks_excluded"), roads_meta.get("merged_nodes")
+    if excluded:
+        out.append(f"roads: {excluded} track(s) tagged motor_vehicle=no or access=no left out: not roads for this "
+                   "audit")
+    if merged:
+        out.append(f"roads: {merged} OpenStreetMap node(s) merged with another at the same place, so ways whose ends "
+                   "share coordinates but not a node id connect")
+    return out
+
+
+def _without_closed_tracks(roads: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
+    """The roads that are roads for this audit (DESIGN §3: a track tagged ``motor_vehicle=no`` or ``access=no`` is
+    not), and how many tracks were kept and left out; no counts when no row is a track."""
+    if "highway" not in roads.columns:
+        return roads, {}
+    track, closed = closed_tracks(roads["highway"], {t: roads[t] for t in TRACK_CLOSED_BY if t in roads.columns})
+    if not track.any():
+        return roads, {}
+    counts = {"tracks_kept": int((track & ~closed).sum()), "tracks_excluded": int(closed.sum())}
+    return (roads.loc[~closed] if closed.any() else roads), counts
 
 
 def _lines_to_crs(frame: gpd.GeoDataFrame, crs: pyproj.CRS) -> tuple[gpd.GeoDataFrame, np.ndarray | None]:

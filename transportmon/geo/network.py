@@ -2,7 +2,8 @@
 
 Nodes are the end points of road parts: parts that share an end point connect (coordinates are matched on a 1 cm
 grid, in the metric CRS). When the roads carry ``u``/``v`` node ids — an osmnx graph, or a layer exported from one —
-that topology is used as it comes. Edges are undirected: a checkpoint's distance to a crossing does not depend on
+that topology is used as it comes (the OpenStreetMap reader has already given end nodes on the same grid point one
+id, :func:`grid_codes`). Edges are undirected: a checkpoint's distance to a crossing does not depend on
 one-way rules.
 
 The search is one multi-source Dijkstra (``scipy.sparse.csgraph``) from a virtual source joined to every crossing,
@@ -145,9 +146,8 @@ class RoadNetwork:
 
 def _end_nodes(geoms: np.ndarray, coords: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """Node numbers of the first and last point of each LineString: end points equal on the :data:`NODE_GRID_M`
-    grid get one number; numbers follow the points' (x, y) grid order. ``coords`` are the geometries'
-    ``shapely.get_coordinates`` when the caller has them. An empty part gets a node of its own (an isolated
-    self-loop, dropped from the graph).
+    grid get one number (:func:`grid_codes`). ``coords`` are the geometries' ``shapely.get_coordinates`` when the
+    caller has them. An empty part gets a node of its own (an isolated self-loop, dropped from the graph).
     """
     counts = shapely.get_num_coordinates(geoms)
     if coords is None:
@@ -157,20 +157,7 @@ def _end_nodes(geoms: np.ndarray, coords: np.ndarray | None = None) -> tuple[np.
     empty = counts == 0
     if empty.any():
         first, last = first[~empty], last[~empty]
-    grid = coords[np.concatenate([first, last])]  # the start points, then the end points
-    grid /= NODE_GRID_M
-    np.round(grid, out=grid)
-    grid = grid.astype(np.int64)
-    if len(grid):
-        grid -= grid.min(axis=0)
-    span = int(grid[:, 1].max()) + 1 if len(grid) else 1
-    if len(grid) and int(grid[:, 0].max()) < (1 << 62) // span:  # one int64 key per point, same order
-        key = grid[:, 0] * span
-        key += grid[:, 1]
-        codes = pd.factorize(key, sort=True)[0]
-    else:
-        _, codes = np.unique(grid, axis=0, return_inverse=True)
-        codes = codes.ravel()
+    codes = grid_codes(coords[np.concatenate([first, last])], copy=False)  # the start points, then the end points
     m = len(first)
     n_nodes = int(codes.max()) + 1 if len(codes) else 0
     if not empty.any():
@@ -180,6 +167,28 @@ def _end_nodes(geoms: np.ndarray, coords: np.ndarray | None = None) -> tuple[np.
     v = u.copy()
     v[~empty] = codes[m:]
     return u, v, n_nodes + int(empty.sum())
+
+
+def grid_codes(xy: np.ndarray, *, copy: bool = True) -> np.ndarray:
+    """One number per point (rows of ``xy``, metres): points equal on the :data:`NODE_GRID_M` grid share it.
+
+    Numbers run 0…k-1 in the points' (x, y) grid order. This is the rule by which road segments that share end
+    points connect; the OpenStreetMap reader applies it to node ids too. ``copy=False`` lets the function scale
+    ``xy`` (a float array) in place.
+    """
+    grid = np.array(xy, dtype=np.float64, copy=True) if copy else xy
+    grid /= NODE_GRID_M
+    np.round(grid, out=grid)
+    grid = grid.astype(np.int64)
+    if len(grid):
+        grid -= grid.min(axis=0)
+    span = int(grid[:, 1].max()) + 1 if len(grid) else 1
+    if len(grid) and int(grid[:, 0].max()) < (1 << 62) // span:  # one int64 key per point, same order
+        key = grid[:, 0] * span
+        key += grid[:, 1]
+        return np.asarray(pd.factorize(key, sort=True)[0], dtype=np.int64)
+    _, codes = np.unique(grid, axis=0, return_inverse=True)
+    return np.asarray(codes, dtype=np.int64).ravel()
 
 
 def undirected_csr(u: np.ndarray, v: np.ndarray, w: np.ndarray, size: int) -> sparse.csr_array:

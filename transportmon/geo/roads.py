@@ -23,9 +23,16 @@ The class comes from, in order:
 
 Classes covered by the clause are configured (default national, provincial, county, township, village); expressways
 and urban streets are not named by it, so a checkpoint on them is ``review``.
+
+Tracks (``highway=track``) are village roads: in Chinese OpenStreetMap many village roads are mapped as tracks, and
+village blockades were what the clause ended. A track tagged ``motor_vehicle=no`` or ``access=no`` is not a road for
+this audit (:func:`closed_tracks`): the OpenStreetMap reader leaves it out, and so does the road network built from a
+roads file that carries ``motor_vehicle`` / ``access`` columns.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -40,6 +47,9 @@ HIGHWAY_CLASSES: dict[str, str] = {
     "unclassified": "village", "track": "village",
     "residential": "urban", "living_street": "urban", "service": "urban", "road": "other",
 }
+
+#: Tags that, set to ``no`` on a track, make it no road for this audit (DESIGN §3).
+TRACK_CLOSED_BY: tuple[str, ...] = ("motor_vehicle", "access")
 
 #: Accepted spellings of ``road_class``.
 CLASS_WORDS: dict[str, str] = {
@@ -84,3 +94,48 @@ def classify(road_class: pd.Series, ref: pd.Series, highway: pd.Series, route: p
         by_hw = by_hw.mask(route.astype("string").str.lower().eq("ferry").fillna(False).astype(bool), "other")
     out = given.fillna(by_ref).fillna(by_hw).fillna("other")
     return out.astype("string")
+
+
+def closed_tracks(highway: pd.Series, tags: Mapping[str, pd.Series | None]) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows are tracks, and which of those are not roads for this audit (vectorised).
+
+    A row is a track when its ``highway`` is ``track``; a track is closed when any of :data:`TRACK_CLOSED_BY` is
+    ``no`` (case and surrounding blanks ignored). The one definition for roads files and OpenStreetMap alike.
+
+    Parameters
+    ----------
+    highway
+        The ``highway`` value per row (text; NA for none).
+    tags
+        ``{tag: values}`` for the tags of :data:`TRACK_CLOSED_BY` the roads carry (a missing or ``None`` entry is a
+        tag nobody set). A cell may be a list of values (edges osmnx merged): it says ``no`` if any item does.
+
+    Returns
+    -------
+    tuple[np.ndarray, np.ndarray]
+        ``(track, closed)``: boolean per row; ``closed`` implies ``track``.
+    """
+    track = _says(highway, "track")
+    closed = np.zeros(len(highway), dtype=bool)
+    for tag in TRACK_CLOSED_BY:
+        values = tags.get(tag)
+        if values is not None:
+            closed |= _says(values, "no")
+    return track, track & closed
+
+
+def _says(values: pd.Series, word: str) -> np.ndarray:
+    """Boolean per row: the cell, or an item of a list in it, is ``word`` (case and blanks ignored).
+
+    The text rules run on the distinct values: a province's million roads carry a handful of ``highway`` values.
+    """
+    items = values.reset_index(drop=True)
+    if items.dtype == object:
+        items = items.explode()  # a list cell (edges osmnx merged) gives one row per item, with the cell's index
+    codes, uniques = pd.factorize(items.astype("string"))
+    says = pd.Series(uniques, dtype="string").str.strip().str.lower().eq(word).fillna(False).to_numpy(dtype=bool)
+    hit = codes >= 0
+    hit[hit] = says[codes[hit]]
+    out = np.zeros(len(values), dtype=bool)
+    out[items.index.to_numpy()[hit]] = True
+    return out

@@ -35,18 +35,27 @@ layer:
 ``geometry``
     the edge's LineString (a straight line between its nodes when osmnx stores none).
 
-Rows are sorted by ``(road_id, u, v)``.
+Rows are sorted by ``(road_id, u, v)``. ``attrs["source"]`` says what was decided on the way (the audit copies it
+into the report's ``metadata["inputs"]["roads"]``): ``tracks_kept`` and ``tracks_excluded`` (OSM ways) and
+``merged_nodes``, with a ``notes`` line for each that is not zero.
 
 What is kept
 ------------
-Drivable roads: ways whose ``highway`` is one of :data:`DRIVABLE_HIGHWAYS` —
+Roads: ways whose ``highway`` is one of :data:`DRIVABLE_HIGHWAYS` —
 motorway, trunk, primary, secondary, tertiary, their ``*_link`` ramps, unclassified, residential,
-living_street, service and road — unless tagged ``area=yes`` (the outline of a square, not a road). Every
-other way is dropped by design: footway, path, cycleway, pedestrian, steps, track, bridleway, construction /
-proposed / abandoned roads, and non-road ways (buildings, rivers, railways). Access restrictions are not
-applied: a checkpoint may stand on a private road too. Ferry lines (``route=ferry``, which OSM ways carry
-*without* a ``highway`` tag) are kept whatever else they carry, because a ferry that crosses the exempt border
-is a border crossing.
+living_street, service, road and track — unless tagged ``area=yes`` (the outline of a square, not a road).
+Tracks are village roads (DESIGN §3: in Chinese OSM many village roads 村道 are tracks), except a track tagged
+``motor_vehicle=no`` or ``access=no``, which is not a road for this audit
+(:func:`transportmon.geo.roads.closed_tracks`, the rule a roads file follows too). Every other way is dropped by
+design: footway, path, cycleway, pedestrian, steps, bridleway, construction / proposed / abandoned roads, and
+non-road ways (buildings, rivers, railways). Other access restrictions are not applied: a checkpoint may stand
+on a private road too. Ferry lines (``route=ferry``, which OSM ways carry *without* a ``highway`` tag) are kept
+whatever else they carry, because a ferry that crosses the exempt border is a border crossing.
+
+Ways whose ends share coordinates but not a node id (duplicate nodes, a common mapping error JOSM flags)
+connect, as segments of a roads file that share end points do: edge end nodes equal on the road network's
+1 cm grid (:data:`transportmon.geo.network.NODE_GRID_M`, in the local UTM zone) take the smallest of their ids
+in ``u``/``v``. Only end points merge: a bridge whose middle vertex lies on a road below stays apart.
 
 How Chinese roads look in OSM, which is what the classifier reads afterwards:
 
@@ -89,7 +98,6 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 from xml.sax import SAXException
 
 import geopandas as gpd
@@ -102,6 +110,18 @@ import shapely
 from osmnx._errors import CacheOnlyInterruptError, InsufficientResponseError, ResponseStatusCodeError
 
 from .._errors import InputError
+from ..geo.roads import TRACK_CLOSED_BY, closed_tracks
+from .osm_edges import (
+    column,
+    contains,
+    count_ways,
+    deduplicated_order,
+    edge_geometry,
+    empty_layer,
+    first_by_rank,
+    join_values,
+    merge_coincident_nodes,
+)
 
 __all__ = [
     "DRIVABLE_HIGHWAYS",
@@ -115,7 +135,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Drivable ``highway`` values, most important first (the order picks one value when edges were merged).
+#: ``highway`` values kept as roads, most important first (the order picks one value when edges were merged).
+#: Tracks are last: village roads, kept unless closed to motor vehicles (see the module docstring).
 DRIVABLE_HIGHWAYS: tuple[str, ...] = (
     "motorway",
     "motorway_link",
@@ -132,6 +153,7 @@ DRIVABLE_HIGHWAYS: tuple[str, ...] = (
     "living_street",
     "service",
     "road",
+    "track",
 )
 
 #: Columns of the layer, in order.
@@ -140,10 +162,11 @@ ROAD_COLUMNS: tuple[str, ...] = (
 )
 
 # Way tags the layer needs while osmnx loads a graph (oneway/junction decide which directions exist).
-_WAY_TAGS = ("highway", "ref", "name", "route", "oneway", "junction", "area")
+_WAY_TAGS = ("highway", "ref", "name", "route", "oneway", "junction", "area", *TRACK_CLOSED_BY)
 # A node stays an end point of a simplified edge where any of these change.
 _SIMPLIFY_DIFFER = ("highway", "ref", "name", "route")
-# Overpass filters (a list is a union of queries): drivable highways, and ferry lines.
+# Overpass filters (a list is a union of queries): road highways (tracks too: closed ones are counted, then
+# dropped), and ferry lines.
 _OVERPASS_FILTERS = [
     '["highway"~"^(' + "|".join(DRIVABLE_HIGHWAYS) + ')$"]["area"!~"yes"]',
     '["route"="ferry"]',
@@ -172,8 +195,9 @@ class OSMError(InputError):
 def roads_from_graph(G: nx.MultiGraph | nx.MultiDiGraph) -> gpd.GeoDataFrame:
     """Roads layer from an osmnx graph, as it comes (simplified or not, any CRS).
 
-    Edges that are neither drivable nor ferries are dropped (see the module docstring); the two directions of
-    a road are collapsed into one row. Vectorised: one ``graph_to_gdfs`` call, then column operations.
+    Edges that are neither roads nor ferries are dropped, closed tracks too, and end nodes at the same place get
+    one id (see the module docstring); the two directions of a road are collapsed into one row. Vectorised: one
+    ``graph_to_gdfs`` call, then column operations.
 
     Parameters
     ----------
@@ -183,33 +207,35 @@ def roads_from_graph(G: nx.MultiGraph | nx.MultiDiGraph) -> gpd.GeoDataFrame:
     Returns
     -------
     gpd.GeoDataFrame
-        The roads layer in EPSG:4326, columns :data:`ROAD_COLUMNS`, sorted by ``(road_id, u, v)``.
+        The roads layer in EPSG:4326, columns :data:`ROAD_COLUMNS`, sorted by ``(road_id, u, v)``, with
+        ``attrs["source"]`` (tracks kept and excluded, OSM nodes merged).
     """
     if nx.is_empty(G):
-        return _empty_layer()
+        return _with_source(empty_layer(), 0, 0, 0)
     nodes, edges = ox.convert.graph_to_gdfs(G, node_geometry=False, fill_edge_geometry=False)
     edges = edges.reset_index()
     n = len(edges)
 
-    highway = _first_by_rank(_column(edges, "highway", n))
-    ferry = _contains(_column(edges, "route", n), "ferry")
-    area = _contains(_column(edges, "area", n), "yes")
-    keep = (pd.Series(highway, dtype=object).isin(DRIVABLE_HIGHWAYS).to_numpy() & ~area) | ferry
+    highway = first_by_rank(column(edges, "highway", n), _HIGHWAY_RANK)
+    keep, ferry, track, closed = _roads(edges, highway)
+    tracks_kept = count_ways(column(edges, "osmid", n), track & keep)
+    tracks_excluded = count_ways(column(edges, "osmid", n), closed & ~keep)
     dropped = n - int(keep.sum())
     if dropped:
-        log.info("roads_from_graph: dropped %d of %d edges that are neither drivable roads nor ferries",
-                 dropped, n)
+        log.info("roads_from_graph: dropped %d of %d edges that are neither roads nor ferries", dropped, n)
     if not keep.any():
-        return _empty_layer()
+        return _with_source(empty_layer(), tracks_kept, tracks_excluded, 0)
 
     edges = edges.loc[keep].reset_index(drop=True)
     m = len(edges)
     u = edges["u"].to_numpy(dtype="int64")
     v = edges["v"].to_numpy(dtype="int64")
-    road_id = _join_values(_column(edges, "osmid", m), numeric=True)
-    geometry = _edge_geometry(edges, nodes, u, v)
+    road_id = join_values(column(edges, "osmid", m), numeric=True)
+    geometry = edge_geometry(edges, nodes, u, v)
+    crs = G.graph.get("crs") or "EPSG:4326"
+    u, v, merged = merge_coincident_nodes(u, v, nodes, crs)
 
-    order = _deduplicated_order(road_id, u, v, geometry)
+    order = deduplicated_order(road_id, u, v, geometry)
     if "length" in edges.columns:
         length = pd.to_numeric(edges["length"], errors="coerce").to_numpy(dtype="float64")
     else:
@@ -217,9 +243,9 @@ def roads_from_graph(G: nx.MultiGraph | nx.MultiDiGraph) -> gpd.GeoDataFrame:
     frame = pd.DataFrame(
         {
             "road_id": pd.Series(road_id[order], dtype="str"),
-            "ref": pd.Series(_join_values(_column(edges, "ref", m), split=True)[order], dtype="str"),
+            "ref": pd.Series(join_values(column(edges, "ref", m), split=True)[order], dtype="str"),
             "highway": pd.Series(highway[keep][order], dtype="str"),
-            "name": pd.Series(_join_values(_column(edges, "name", m))[order], dtype="str"),
+            "name": pd.Series(join_values(column(edges, "name", m))[order], dtype="str"),
             "road_class": pd.Series([None] * len(order), dtype="str"),
             "route": pd.Series(np.where(ferry[keep][order], "ferry", None), dtype="str"),
             "u": u[order],
@@ -227,10 +253,8 @@ def roads_from_graph(G: nx.MultiGraph | nx.MultiDiGraph) -> gpd.GeoDataFrame:
             "length_m": length[order],
         }
     )
-    layer = gpd.GeoDataFrame(
-        frame, geometry=gpd.GeoSeries(geometry[order], crs=G.graph.get("crs") or "EPSG:4326")
-    )
-    return layer.to_crs("EPSG:4326")[list(ROAD_COLUMNS)]
+    layer = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry[order], crs=crs))
+    return _with_source(layer.to_crs("EPSG:4326")[list(ROAD_COLUMNS)], tracks_kept, tracks_excluded, merged)
 
 
 def roads_from_osm_file(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
@@ -275,7 +299,7 @@ def roads_from_osm_file(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
         raise OSMError(p, f"not valid OSM XML ({e})", _OSM_FILE_FIX) from e
     except (KeyError, TypeError) as e:  # e.g. a <node> without lat/lon, an <nd> without ref
         raise OSMError(p, f"not valid OSM XML (missing or malformed attribute {e})", _OSM_FILE_FIX) from e
-    return roads_from_graph(_drivable_simplified(G))
+    return _layer(G)
 
 
 def roads_from_place(place: str) -> gpd.GeoDataFrame:
@@ -344,7 +368,7 @@ def roads_from_bbox(west: float, south: float, east: float, north: float) -> gpd
 
 
 def _download(polygon: shapely.Polygon | shapely.MultiPolygon, source: str) -> gpd.GeoDataFrame:
-    """Download the drivable roads and ferries in ``polygon`` and make the layer."""
+    """Download the roads (tracks too) and ferries in ``polygon`` and make the layer."""
     try:
         with _network_errors(source), _useful_way_tags():
             G = ox.graph_from_polygon(
@@ -362,7 +386,15 @@ def _download(polygon: shapely.Polygon | shapely.MultiPolygon, source: str) -> g
     except InsufficientResponseError as e:
         raise OSMError(source, f"OpenStreetMap has no drivable road nor ferry there ({e})",
                        "check the area, or give the roads with --osm-file / --roads") from e
-    return roads_from_graph(_drivable_simplified(G))
+    return _layer(G)
+
+
+def _layer(G: nx.MultiDiGraph) -> gpd.GeoDataFrame:
+    """The layer of an unsimplified graph just loaded, counting the closed tracks dropped before simplification."""
+    G, excluded = _drivable_simplified(G)
+    layer = roads_from_graph(G)
+    source = layer.attrs["source"]
+    return _with_source(layer, source["tracks_kept"], source["tracks_excluded"] + excluded, source["merged_nodes"])
 
 
 @contextmanager
@@ -392,23 +424,47 @@ def _useful_way_tags() -> Iterator[None]:
         ox.settings.useful_tags_way = saved
 
 
-def _is_road(data: dict[str, Any]) -> bool:
-    """Whether an unsimplified edge (scalar OSM tags) is a drivable road or a ferry."""
-    if data.get("route") == "ferry":
-        return True
-    return data.get("highway") in _HIGHWAY_RANK and data.get("area") != "yes"
+def _roads(edges: pd.DataFrame, highway: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(keep, ferry, track, closed)`` per edge: roads (not ``area=yes``, not closed tracks) and ferries are kept."""
+    n = len(edges)
+    ferry = contains(column(edges, "route", n), "ferry")
+    area = contains(column(edges, "area", n), "yes")
+    hw = pd.Series(highway, dtype=object)
+    track, closed = closed_tracks(hw, {tag: column(edges, tag, n) for tag in TRACK_CLOSED_BY})
+    keep = (hw.isin(DRIVABLE_HIGHWAYS).to_numpy() & ~area & ~closed) | ferry
+    return keep, ferry, track, closed
 
 
-def _drivable_simplified(G: nx.MultiDiGraph) -> nx.MultiDiGraph:
-    """Drop non-road edges of an unsimplified graph (in place), then simplify where the road is the same."""
-    drop = [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True) if not _is_road(d)]
-    G.remove_edges_from(drop)
+def _drivable_simplified(G: nx.MultiDiGraph) -> tuple[nx.MultiDiGraph, int]:
+    """Drop the edges of an unsimplified graph that are not roads (in place), then simplify where the road is the
+    same; also how many OSM ways were closed tracks (dropped before simplification could merge them away)."""
+    keys = list(G.edges(keys=True))
+    tags = ("osmid", "highway", "route", "area", *TRACK_CLOSED_BY)
+    edges = pd.DataFrame([{t: d.get(t) for t in tags} for *_, d in G.edges(keys=True, data=True)],
+                         columns=list(tags))
+    keep, _, _, closed = _roads(edges, edges["highway"].to_numpy(dtype=object))
+    excluded = count_ways(edges["osmid"], closed & ~keep)
+    G.remove_edges_from([keys[i] for i in np.flatnonzero(~keep)])
     G.remove_nodes_from(list(nx.isolates(G)))
-    if drop:
-        log.info("dropped %d edges that are neither drivable roads nor ferries", len(drop))
+    if not keep.all():
+        log.info("dropped %d edges that are neither roads nor ferries", int((~keep).sum()))
     if nx.is_empty(G):
-        return G
-    return ox.simplify_graph(G, edge_attrs_differ=_SIMPLIFY_DIFFER, remove_rings=False)
+        return G, excluded
+    return ox.simplify_graph(G, edge_attrs_differ=_SIMPLIFY_DIFFER, remove_rings=False), excluded
+
+
+def _with_source(layer: gpd.GeoDataFrame, kept: int, excluded: int, merged: int) -> gpd.GeoDataFrame:
+    """The layer with ``attrs["source"]``: tracks kept and excluded (OSM ways), nodes merged, a note for each."""
+    notes = []
+    if excluded:
+        notes.append(f"left out {excluded} OSM track way(s) tagged motor_vehicle=no or access=no (not roads for "
+                     "this audit)")
+    if merged:
+        notes.append(f"merged {merged} OSM node(s) into another at the same place (ways whose ends share coordinates "
+                     "but not a node id connect)")
+    layer.attrs["source"] = {"tracks_kept": kept, "tracks_excluded": excluded, "merged_nodes": merged,
+                             **({"notes": notes} if notes else {})}
+    return layer
 
 
 def _prescan(p: Path) -> None:
@@ -449,182 +505,3 @@ def _xml_detail(e: BaseException) -> str:
     if isinstance(e, SAXException):
         return e.getMessage()
     return str(e)
-
-
-# --------------------------------------------------------------------------------------------------- columns
-
-
-def _empty_layer() -> gpd.GeoDataFrame:
-    frame = pd.DataFrame(
-        {
-            "road_id": pd.Series(dtype="str"),
-            "ref": pd.Series(dtype="str"),
-            "highway": pd.Series(dtype="str"),
-            "name": pd.Series(dtype="str"),
-            "road_class": pd.Series(dtype="str"),
-            "route": pd.Series(dtype="str"),
-            "u": pd.Series(dtype="int64"),
-            "v": pd.Series(dtype="int64"),
-            "length_m": pd.Series(dtype="float64"),
-        }
-    )
-    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs="EPSG:4326"))
-
-
-def _column(edges: pd.DataFrame, name: str, n: int) -> pd.Series:
-    """An edge attribute column (scalars, lists or missing), all NA when no edge has the attribute."""
-    if name in edges.columns:
-        return edges[name].reset_index(drop=True)
-    return pd.Series([None] * n, dtype="object")
-
-
-def _explode(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(edge position, value) pairs: a scalar cell gives one pair, a list one per item, NA none."""
-    ex = col.reset_index(drop=True).astype(object).explode()
-    keep = ex.notna().to_numpy()
-    return ex.index.to_numpy(dtype="int64")[keep], ex.to_numpy(dtype=object)[keep]
-
-
-def _text(values: np.ndarray, *, strip: bool = False) -> np.ndarray:
-    """Values as Python strings in an object array (optionally stripped of surrounding blanks)."""
-    if pd.api.types.infer_dtype(values, skipna=False) != "string":
-        values = values.astype(str).astype(object)
-    if strip and len(values):
-        values = np.char.strip(values.astype(str)).astype(object)
-    return values
-
-
-def _contains(col: pd.Series, value: str) -> np.ndarray:
-    """Boolean per edge: the cell is ``value`` or a list holding it."""
-    pos, values = _explode(col)
-    out = np.zeros(len(col), dtype=bool)
-    out[pos[values == value]] = True
-    return out
-
-
-def _first_by_rank(col: pd.Series) -> np.ndarray:
-    """Text per edge (None if NA): the cell, or of a list the first in DRIVABLE_HIGHWAYS order.
-
-    Ties among values outside that list go alphabetically: osmnx builds merged lists from a set, so their
-    order means nothing.
-    """
-    pos, values = _explode(col)
-    text = _text(values)
-    out = np.full(len(col), None, dtype=object)
-    multi = pd.Series(pos).duplicated(keep=False).to_numpy()
-    out[pos[~multi]] = text[~multi]
-    if multi.any():
-        many = pd.DataFrame({"pos": pos[multi], "value": text[multi]})
-        many["rank"] = many["value"].map(_HIGHWAY_RANK).fillna(len(_HIGHWAY_RANK)).to_numpy()
-        many = many.sort_values(["pos", "rank", "value"], kind="stable").drop_duplicates("pos")
-        out[many["pos"].to_numpy()] = many["value"].to_numpy()
-    return out
-
-
-def _join_values(col: pd.Series, *, numeric: bool = False, split: bool = False) -> np.ndarray:
-    """Text per edge (None if NA): a scalar cell as is; a list de-duplicated, sorted and joined with ``";"``.
-
-    ``numeric`` sorts by number (OSM ids); ``split`` first splits list items on ``";"`` (refs like
-    ``G105;S303``). Single-valued cells are copied as one array; multi-valued ones are joined one list
-    position at a time, so the Python-level loop runs over the longest list's length, not over the edges.
-    """
-    pos, values = _explode(col)
-    key: np.ndarray
-    if numeric and len(values):
-        num = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
-        if num.notna().all():
-            key = num.to_numpy(dtype="int64")
-            text = key.astype(str).astype(object)
-        else:
-            text = key = _text(values, strip=True)
-    else:
-        text = key = _text(values, strip=True)
-    out = np.full(len(col), None, dtype=object)
-    multi = pd.Series(pos).duplicated(keep=False).to_numpy()
-    single = ~multi & (text != "")
-    out[pos[single]] = text[single]
-    if not multi.any():
-        return out
-    many = pd.DataFrame({"pos": pos[multi], "value": text[multi], "key": key[multi]})
-    if split:
-        many = many.assign(value=many["value"].str.split(";")).explode("value", ignore_index=True)
-        many["value"] = _text(many["value"].to_numpy(dtype=object), strip=True)
-        many["key"] = many["value"]
-    many = many[many["value"] != ""].drop_duplicates(["pos", "value"])
-    many = many.sort_values(["pos", "key"], kind="stable")
-    mpos = many["pos"].to_numpy()
-    mval = many["value"].to_numpy(dtype=object)
-    nth = many.groupby("pos", sort=False).cumcount().to_numpy()
-    first = nth == 0
-    out[mpos[first]] = mval[first]
-    for i in range(1, int(nth.max()) + 1 if len(nth) else 0):
-        at = nth == i
-        out[mpos[at]] = out[mpos[at]] + ";" + mval[at]
-    return out
-
-
-def _edge_geometry(edges: pd.DataFrame, nodes: pd.DataFrame, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """The edges' LineStrings, straight from u to v where osmnx stores no geometry (vectorised)."""
-    if "geometry" in edges.columns:
-        geoms = np.asarray(edges["geometry"].to_numpy(), dtype=object)
-        geoms = np.where(pd.isna(geoms), None, geoms)
-    else:
-        geoms = np.full(len(edges), None, dtype=object)
-    missing = shapely.is_missing(geoms)
-    if missing.any():
-        xy = nodes[["x", "y"]].astype("float64")
-        pu = xy.reindex(u[missing]).to_numpy()
-        pv = xy.reindex(v[missing]).to_numpy()
-        geoms[missing] = shapely.linestrings(np.stack([pu, pv], axis=1))
-    return geoms
-
-
-def _deduplicated_order(
-    road_id: np.ndarray, u: np.ndarray, v: np.ndarray, geometry: np.ndarray
-) -> np.ndarray:
-    """Row order sorted by (road_id, u, v), keeping one row of each two-way road.
-
-    The two directions of a two-way road are the same way(s) between the same nodes over the same line,
-    reversed. They are recognised without a per-edge geometry operation: same road_id, same end nodes, same
-    vertex count, and the same second and middle vertices counted from the lower node id's end. Of each pair
-    the row with the smaller ``u`` is kept; a one-way edge has no twin and keeps its direction of travel.
-    Self-loops (a ring from a node back to itself) are normalised first, because both directions start at the
-    same node.
-    """
-    m = len(road_id)
-    text = np.where(pd.isna(road_id), "", road_id).astype(str)
-    rid = np.unique(text, return_inverse=True)[1].reshape(-1)
-    order = np.lexsort((v, u, rid))
-    ties = (np.diff(rid[order]) == 0) & (np.diff(u[order]) == 0) & (np.diff(v[order]) == 0)
-    if ties.any():  # parallel edges: break the tie on the geometry itself, not on the graph's insertion order
-        wkb = pd.factorize(shapely.to_wkb(geometry), sort=True)[0]
-        order = np.lexsort((wkb, v, u, rid))
-
-    loop = u == v
-    keyed = geometry.copy()
-    if loop.any():
-        keyed[loop] = shapely.normalize(geometry[loop])
-    coords, index = shapely.get_coordinates(keyed, return_index=True)
-    count = np.bincount(index, minlength=m)
-    start = np.concatenate([[0], np.cumsum(count)[:-1]])
-    from_lo = u <= v
-    second = np.where(from_lo, start + 1, start + count - 2)
-    middle = np.where(from_lo, start + (count - 1) // 2, start + count - 1 - (count - 1) // 2)
-    valid = count >= 2
-    second = np.where(valid, second, 0)
-    middle = np.where(valid, middle, 0)
-    if not len(coords):
-        coords = np.zeros((1, 2))
-    key = pd.DataFrame(
-        {
-            "rid": rid,
-            "lo": np.minimum(u, v),
-            "hi": np.maximum(u, v),
-            "count": np.where(valid, count, -np.arange(m) - 1),  # an empty line is never a twin
-            "x1": coords[second, 0],
-            "y1": coords[second, 1],
-            "xm": coords[middle, 0],
-            "ym": coords[middle, 1],
-        }
-    ).iloc[order]
-    return order[~key.duplicated().to_numpy()]

@@ -226,6 +226,15 @@ def atomic_file(target: Path) -> Iterator[tuple[int, str]]:
         raise
 
 
+def write_bytes(target: Path, data: bytes) -> Path:
+    """Write ``data`` to ``target`` atomically (a map, an image); its folder must exist."""
+    if not target.parent.is_dir():
+        raise InputError(target, f"folder {target.parent} does not exist", "create it or choose another --out")
+    with atomic_file(target) as (fd, _tmp), os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    return target
+
+
 def write_report(report: gpd.GeoDataFrame, metadata: dict[str, Any], out: str,
                  inputs: Iterable[str | os.PathLike[str]] = ()) -> str:
     """Write the report to ``out`` (``-`` = stdout, GeoJSON) atomically; returns the format written."""
