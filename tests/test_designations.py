@@ -221,7 +221,7 @@ def test_interval_form_output_columns_and_types() -> None:
     assert intervals["valid_to"].iloc[0] == day("2020-03-12") and pd.isna(intervals["valid_to"].iloc[1])
     assert np.issubdtype(intervals["valid_from"].dtype, np.datetime64)
     assert intervals["source"].iloc[0] == "bulletin 1" and pd.isna(intervals["source"].iloc[1])
-    assert rejected.empty and list(rejected.columns) == ["row", "reason", "subject_id"]
+    assert rejected.empty and list(rejected.columns) == ["row", "reason", "subject_id", "detail"]
 
 
 @pytest.mark.parametrize(
@@ -285,7 +285,7 @@ def test_malformed_dates_are_rejected_with_reason() -> None:
     assert intervals["row"].tolist() == [7]  # a one-day designation (valid_to == valid_from) is fine
 
 
-def test_unknown_level_and_missing_adcode_are_rejected() -> None:
+def test_unknown_level_and_missing_or_malformed_adcode_are_rejected() -> None:
     df = pd.DataFrame(
         {
             "adcode": ["360403", None, "36040", "360403;abc", 360403.0, "3604031"],
@@ -296,8 +296,10 @@ def test_unknown_level_and_missing_adcode_are_rejected() -> None:
     intervals, rejected = normalize_designations(df)
     assert rejected.to_dict("list") == {
         "row": [0, 1, 2, 3, 5],
-        "reason": ["unknown-level", "missing-adcode", "missing-adcode", "missing-adcode", "missing-adcode"],
+        "reason": ["unknown-level", "missing-adcode", "malformed-adcode", "malformed-adcode", "malformed-adcode"],
         "subject_id": ["360403", "row 1", "36040", "360403;abc", "3604031"],
+        "detail": ["", "", "adcode 36040 is not 6 digits", "adcode abc is not 6 digits",
+                   "adcode 3604031 is not 6 digits"],
     }
     assert intervals["unit"].tolist() == ["360403"]  # the float 360403.0 of a CSV column with blanks
 
@@ -318,7 +320,7 @@ def test_geometry_rows_become_their_own_area_and_geometry_passes_through() -> No
     square = shapely.box(115.9, 29.6, 116.0, 29.7)
     gdf = gpd.GeoDataFrame(
         {
-            "adcode": [None, "360403", None, "nonsense"],
+            "adcode": [None, "360403", None, None],
             "level": ["high", "low", "low", "medium"],
             "valid_from": ["2020-03-01"] * 4,
         },
@@ -360,7 +362,7 @@ def test_form_errors(columns: list[str]) -> None:
 def test_empty_input_gives_empty_outputs(columns: list[str]) -> None:
     intervals, rejected = normalize_designations(pd.DataFrame(columns=columns))
     assert list(intervals.columns) == ["row", "unit", "level", "valid_from", "valid_to", "source"]
-    assert list(rejected.columns) == ["row", "reason", "subject_id"]
+    assert list(rejected.columns) == ["row", "reason", "subject_id", "detail"]
     assert len(intervals) == 0 and len(rejected) == 0
     assert np.issubdtype(intervals["valid_from"].dtype, np.datetime64)
     assert np.issubdtype(intervals["row"].dtype, np.integer)
@@ -438,7 +440,8 @@ def test_illegible_as_of_is_rejected_and_does_not_end_earlier_designations() -> 
             ("2020-03-13", "360403", "low", "listed"),
         )
     )
-    assert rejected.to_dict("list") == {"row": [1], "reason": ["malformed-date"], "subject_id": ["360403"]}
+    assert rejected.to_dict("list") == {"row": [1], "reason": ["malformed-date"], "subject_id": ["360403"],
+                                        "detail": [""]}
     assert intervals["row"].tolist() == [0, 2]
     assert by_unit(intervals)["360403"][0] == ("medium", "2020-02-20", "2020-03-12")
 
@@ -636,7 +639,7 @@ def test_every_input_row_is_accounted_for(rows: list[tuple], snapshot: bool) -> 
     assert accepted.isdisjoint(rejected["row"])
     assert accepted | set(rejected["row"]) == set(range(len(df)))
     assert rejected["row"].is_unique
-    assert set(rejected["reason"]) <= {"malformed-date", "unknown-level", "missing-adcode"}
+    assert set(rejected["reason"]) <= {"malformed-date", "unknown-level", "missing-adcode", "malformed-adcode"}
     assert set(intervals["level"]) <= set(LEVELS)
     assert intervals["unit"].str.fullmatch(r"\d{6}").all()
     ends = intervals["valid_to"].dropna()

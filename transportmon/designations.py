@@ -43,6 +43,7 @@ __all__ = [
     "normalize_designations",
     "resolve_levels",
     "unit_rank",
+    "written_adcodes",
 ]
 
 #: The risk levels, least severe first. Input may also say 高/中/低, 高风险, High, MEDIUM, "high risk" ….
@@ -52,7 +53,7 @@ LEVELS: Final = ("low", "medium", "high")
 LEVEL_DTYPE: Final = pd.CategoricalDtype(list(LEVELS), ordered=True)
 
 #: The machine reasons in the ``reason`` column of the rejected rows.
-RejectReason = Literal["malformed-date", "unknown-level", "missing-adcode"]
+RejectReason = Literal["malformed-date", "unknown-level", "missing-adcode", "malformed-adcode"]
 
 #: Columns of the two accepted forms, as named in error messages.
 INTERVAL_COLUMNS: Final = ("adcode", "level", "valid_from", "valid_to", "source")
@@ -103,11 +104,17 @@ def normalize_designations(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
         midnight), ``source`` (``source``, else ``source_url``; NA when neither) and the geometry column if
         there is one. A GeoDataFrame in gives a GeoDataFrame out, with the same CRS.
     rejected
-        One row per unusable input row: ``row``, ``reason`` and ``subject_id`` (the adcode as written, else
-        ``"row <n>"``). Reasons, in order of precedence: ``missing-adcode`` (no adcode, or not 6 digits, and
-        no geometry), ``malformed-date`` (``valid_from``/``as_of`` missing or not a date, ``valid_to`` not a
-        date, ``valid_to`` before ``valid_from``), ``unknown-level``. A rejected row is not used at all: a
-        snapshot row with an illegible ``as_of`` does not end the designations before it.
+        One row per unusable input row: ``row``, ``reason``, ``subject_id`` (the adcode as written, else
+        ``"row <n>"``) and ``detail`` (what was wrong, where the reason alone does not say; else empty).
+        Reasons, in order of precedence: ``missing-adcode`` (no adcode and no geometry), ``malformed-adcode``
+        (an adcode written that is not 6 digits, or one piece of a ``;`` list that is not: the detail names
+        it; a geometry does not make up for it, since a written adcode decides the unit), ``malformed-date``
+        (``valid_from``/``as_of`` missing or not a date, ``valid_to`` not a date, ``valid_to`` before
+        ``valid_from``), ``unknown-level``. A rejected row gives no designation. In the snapshot form a
+        rejected row whose ``as_of`` is legible still ends the designations before it of the 6-digit codes it
+        names (the bulletin of that day named them again, so what an earlier one said no longer holds:
+        extending it would assert a level the source has replaced); one with an illegible ``as_of`` ends
+        nothing, as its date is unknown.
 
     Raises
     ------
@@ -141,7 +148,7 @@ def normalize_designations(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
         geometries = np.asarray(df[geometry_column], dtype=object)
         has_geometry = shapely.is_geometry(geometries) & ~shapely.is_empty(geometries)
 
-    codes, code_text = _parse_adcodes(_coalesce(df, ("adcodes", "adcode")))
+    codes, code_text, bad_code = _parse_adcodes(_coalesce(df, ("adcodes", "adcode")))
     levels = _per_distinct(df["level"].to_numpy(dtype=object, na_value=None), _parse_level)
     if form == "snapshot":
         start, _ = _parse_days(df["as_of"])
@@ -157,9 +164,15 @@ def normalize_designations(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
 
     n_codes = np.fromiter(map(len, codes), dtype=np.int64, count=n)
     reason = np.full(n, "", dtype=object)
+    detail = np.full(n, "", dtype=object)
     reason[levels == ""] = "unknown-level"
     reason[bad_date] = "malformed-date"
-    reason[(n_codes == 0) & ~has_geometry] = "missing-adcode"
+    malformed = bad_code != ""
+    reason[malformed] = "malformed-adcode"
+    detail[malformed] = np.char.add(np.char.add("adcode ", bad_code[malformed].astype(str)),
+                                    " is not 6 digits").astype(object)
+    reason[(code_text == "") & ~has_geometry] = "missing-adcode"
+    detail[reason == "missing-adcode"] = ""
     is_rejected = reason != ""
     rows = np.arange(n, dtype=np.int64)
     subject = np.where(code_text != "", code_text, np.char.add("row ", rows.astype(str)).astype(object))
@@ -168,18 +181,25 @@ def normalize_designations(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
             "row": rows[is_rejected],
             "reason": pd.array(reason[is_rejected].astype(str), dtype="str"),
             "subject_id": pd.array(subject[is_rejected].astype(str), dtype="str"),
+            "detail": pd.array(detail[is_rejected].astype(str), dtype="str"),
         }
     )
 
-    # One interval per (accepted row, unit); a geometry row without adcode is its own unit.
-    accepted = rows[~is_rejected]
-    exploded = pd.Series(codes[accepted], index=accepted, dtype=object).explode()
+    # One interval per (accepted row, unit); a geometry row without adcode is its own unit. In the snapshot form
+    # the rejected rows that name codes on a legible date take part in ending the earlier snapshots, then go.
+    naming = ~is_rejected
+    if form == "snapshot":
+        naming |= ~np.isnat(start) & (n_codes > 0)
+    named = rows[naming]
+    exploded = pd.Series(codes[named], index=named, dtype=object).explode()
     out_rows = exploded.index.to_numpy(dtype=np.int64)
     out_units = exploded.to_numpy(dtype=object, na_value=None, copy=True)
     own_area = pd.isna(out_units)
     out_units[own_area] = np.char.add("area:", out_rows[own_area].astype(str))
     valid_from = start[out_rows]
     valid_to = end[out_rows] if form == "interval" else _snapshot_ends(out_units, valid_from)
+    used = ~is_rejected[out_rows]
+    out_rows, out_units, valid_from, valid_to = out_rows[used], out_units[used], valid_from[used], valid_to[used]
 
     source = _per_distinct(_coalesce(df, ("source", "source_url")), _clean_text)
     intervals = pd.DataFrame(
@@ -262,21 +282,29 @@ def _no_days(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.full(n, np.datetime64("NaT"), dtype="datetime64[D]"), np.ones(n, dtype=bool)
 
 
-def _parse_adcodes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: the tuple of valid 6-digit codes (empty unless every piece is one) and the code as written."""
+def written_adcodes(df: pd.DataFrame) -> np.ndarray:
+    """The adcode cell of each row as written (``adcodes``, else ``adcode``; ``""`` when blank): the
+    ``subject_id`` of a rejected ``risk_areas`` row."""
+    return _parse_adcodes(_coalesce(df, ("adcodes", "adcode")))[1]
+
+
+def _parse_adcodes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: the tuple of its 6-digit codes, the cell as written, and the pieces that are not 6-digit codes
+    (``", "``-joined; ``""`` when every piece is one)."""
     parsed = _per_distinct(values, _parse_adcode_cell)
     codes = np.empty(len(values), dtype=object)
     text = np.empty(len(values), dtype=object)
-    for i, (row_codes, row_text) in enumerate(parsed):  # unpacking the pairs, not parsing
-        codes[i], text[i] = row_codes, row_text
-    return codes, text
+    bad = np.empty(len(values), dtype=object)
+    for i, (row_codes, row_text, row_bad) in enumerate(parsed):  # unpacking the triples, not parsing
+        codes[i], text[i], bad[i] = row_codes, row_text, row_bad
+    return codes, text, bad
 
 
-def _parse_adcode_cell(value: object) -> tuple[tuple[str, ...], str]:
+def _parse_adcode_cell(value: object) -> tuple[tuple[str, ...], str, str]:
     if _is_blank(value):
-        return (), ""
+        return (), "", ""
     if isinstance(value, (bool, np.bool_)):
-        return (), str(value)
+        return (), str(value), str(value)
     if isinstance(value, (int, np.integer)):
         text = str(int(value))
     elif isinstance(value, (float, np.floating)):
@@ -284,9 +312,10 @@ def _parse_adcode_cell(value: object) -> tuple[tuple[str, ...], str]:
     else:
         text = str(value).strip()
     pieces = [p.strip() for p in _ADCODE_SEPARATORS.split(text) if p.strip()]
-    if not pieces or not all(_ADCODE.fullmatch(p) for p in pieces):
-        return (), text
-    return tuple(dict.fromkeys(pieces)), text
+    if not pieces:  # only separators: written, but no code at all
+        return (), text, text
+    bad = [p for p in pieces if not _ADCODE.fullmatch(p)]
+    return tuple(dict.fromkeys(p for p in pieces if p not in bad)), text, ", ".join(bad)
 
 
 def _parse_level(value: object) -> str:

@@ -423,9 +423,9 @@ def _stop_text(values: pd.Series) -> tuple[pd.Series, np.ndarray | None, pa.Arra
 _DATE = re.compile(
     r"(?P<y>\d{4})(?:\s*(?P<sep>[-/.年])\s*(?P<m>\d{1,2})\s*(?:(?P=sep)|月)\s*(?P<d>\d{1,2})\s*[日号]?"
     r"|(?P<cm>\d{2})(?P<cd>\d{2}))"
-    # an optional time of day, dropped: 08:00, 08:00:00.5, T08:00Z, 8时30分, +08:00
+    # an optional time of day, dropped: 08:00, 08:00:00.5, T08:00Z, 8时30分, +08:00, +08 (GDAL prints offsets so)
     r"(?:(?:\s+|\s*T\s*|(?<=[日号])\s*)(?P<h>\d{1,2})(?:[:时点](?P<mi>\d{1,2})?(?:[:分](?P<s>\d{1,2}(?:\.\d+)?)?秒?)?)?"
-    r"\s*(?:Z|[+-]\d{2}:?\d{2})?)?"
+    r"\s*(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
 )
 
 
@@ -435,7 +435,8 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
     Accepted: ``2020-03-16``, ``2020/3/16``, ``2020.03.16``, ``2020年3月16日`` (or ``号``), ``20200316``, full-width
     digits, any of them with a time of day (``2020-03-16 08:00``, ``2020/3/16 8:00:00``, ``2020-03-16T08:00+08:00``,
-    ``2020年3月16日8时``) which is dropped, and datetime values. Years 1–9999 (``9999-12-31`` is a common "never"
+    ``2020/03/16 08:00:00+08`` as GDAL prints a zoned time, ``2020年3月16日8时``) which is dropped (the day as written
+    counts, never its UTC day), and datetime values. Years 1–9999 (``9999-12-31`` is a common "never"
     in Chinese databases). Day-first and two-digit years (``16/03/2020``, ``20/3/16``) are ambiguous and malformed.
     Empty is NaT and not malformed (the caller decides whether the column may be empty).
     """
@@ -951,7 +952,7 @@ def validate_risk_areas(frame: pd.DataFrame, path: str | None = None) -> Layer:
         raise InputError(path or "<risk_areas>", str(exc), "") from exc
     rows = rejected["row"].to_numpy(dtype="int64")
     reason = rejected["reason"].astype(str).to_numpy(dtype=object)
-    detail = _risk_detail(frame, rows)
+    detail = risk_detail(frame, rows, rejected["detail"].astype(str).to_numpy(dtype=object))
     # A row rejected for want of an adcode whose geometry was dropped: say what was wrong with the geometry.
     by_geom = (reason == "missing-adcode") & (geom_reason.to_numpy(dtype=object)[rows] != "")
     reason[by_geom] = geom_reason.to_numpy(dtype=object)[rows][by_geom]
@@ -965,10 +966,17 @@ def validate_risk_areas(frame: pd.DataFrame, path: str | None = None) -> Layer:
                  extra={"intervals": intervals})
 
 
-def _risk_detail(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+def risk_detail(frame: pd.DataFrame, rows: np.ndarray, what: np.ndarray | None = None) -> np.ndarray:
+    """Detail of rejected ``risk_areas`` rows (positions ``rows`` of ``frame``, whose ``row`` is the position):
+    ``what`` was wrong when given and not empty, then the row's dates, level and unit name."""
     cols = [c for c in ("as_of", "valid_from", "valid_to", "level", "unit") if c in frame.columns]
     sub = frame.iloc[rows][cols].astype("string").fillna("")
     text = pd.Series("", index=sub.index, dtype="string")
     for c in cols:
         text = text + c + "=" + sub[c] + " "
-    return text.str.strip().to_numpy(dtype=object)
+    out = text.str.strip().to_numpy(dtype=object)
+    if what is not None:
+        said = np.asarray(what, dtype=object) != ""
+        w, o = pd.Series(what[said], dtype="string"), pd.Series(out[said], dtype="string")
+        out[said] = (w + ("; " + o).where(o != "", "")).to_numpy(dtype=object)
+    return out

