@@ -330,7 +330,7 @@ def _check_designation_units(layers: dict[str, L.Layer], meta: dict[str, dict[st
                              given_boundaries: bool) -> None:
     """Designations naming an adcode no stop can be placed in are rejected, or noted in the layer's ``notes``
     when no stop can lie there anyway (see :mod:`transportmon.geo.adcodes`)."""
-    from .geo.adcodes import check_designation_units, outside_note
+    from .geo.adcodes import check_designation_units, outside_note, renamed_note
     from .geo.admin import locate
 
     def cnmaps() -> tuple[dict[str, str], str]:  # read only when a code is not in the boundaries
@@ -345,9 +345,9 @@ def _check_designation_units(layers: dict[str, L.Layer], meta: dict[str, dict[st
     provinces = located["province"].dropna().astype(str).unique() if located is not None else ()
     check_designation_units(layers["risk_areas"], bounds.frame, provinces, cnmaps,
                             boundaries_name=Path(bounds.path).name if given_boundaries and bounds.path else None)
-    note = outside_note(layers["risk_areas"])
-    if note is not None and "risk_areas" in meta:
-        meta["risk_areas"].setdefault("notes", []).append(note)
+    for note in (renamed_note(layers["risk_areas"]), outside_note(layers["risk_areas"])):
+        if note is not None and "risk_areas" in meta:
+            meta["risk_areas"].setdefault("notes", []).append(note)
 
 
 Engine = Literal["memory", "dask"]
@@ -488,11 +488,11 @@ def audit(
     if ctx is not None:
         warnings += road_warnings(inputs_meta["roads"])
     if "risk_areas" in layers:
-        from .geo.adcodes import outside_note
+        from .geo.adcodes import outside_note, renamed_note
 
-        note = outside_note(layers["risk_areas"])
-        if note is not None:
-            warnings.append(f"risk_areas: {note}")
+        for note in (renamed_note(layers["risk_areas"]), outside_note(layers["risk_areas"])):
+            if note is not None:
+                warnings.append(f"risk_areas: {note}")
 
     counts = verdict_counts(report)
     metadata: dict[str, Any] = {
