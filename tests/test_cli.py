@@ -362,7 +362,8 @@ def test_only_warning(data: Path, tmp_path: Path) -> None:
 def test_other_output_formats(data: Path, tmp_path: Path, report: tuple[Result, dict], ext: str) -> None:
     out = tmp_path / f"r{ext}"
     assert invoke(*audit_args(data, out)).exit_code == 1
-    frame = gpd.read_parquet(out) if ext == ".parquet" else pd.read_csv(out, dtype={"subject_id": str})
+    frame = (gpd.read_parquet(out) if ext == ".parquet"
+             else pd.read_csv(out, dtype={"subject_id": str}, encoding="utf-8-sig"))  # CSV has a BOM, for Excel
     _, doc = report
     expected = [(f["properties"]["subject_id"], f["properties"]["verdict"]) for f in doc["features"]]
     assert list(zip(frame["subject_id"], frame["verdict"])) == expected
