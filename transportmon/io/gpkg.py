@@ -65,6 +65,9 @@ LEGEND_VERDICTS = {"checkpoints": CHECKPOINT_VERDICTS, "trips": TRIP_VERDICTS, "
 CORE_COLUMNS = ("subject", "subject_id", "verdict", "reason", "findings", "policy", "max_severity")
 #: The constant date written where GDAL or QGIS would write the time of the run.
 FIXED_TIME = "2000-01-01T00:00:00.000Z"
+#: GeoPackage version written: 1.2 has attribute tables, and GDAL before 3.8 (QGIS 3.22/3.28 LTR on many desks) warns
+#: that the 1.4 it would write by default "may only be partially supported".
+GPKG_VERSION = "1.2"
 #: Name of the QGIS style table and the SQL QGIS itself creates it with (through OGR, ``FID=id``).
 STYLE_TABLE = "layer_styles"
 _STYLE_DDL = f"""CREATE TABLE {STYLE_TABLE} (
@@ -156,6 +159,7 @@ def write_gpkg(report: gpd.GeoDataFrame, metadata: dict[str, Any], path: str, la
             for name, family, rows in layers:
                 pyogrio.write_dataframe(layer_frame(rows, family), work, layer=name, driver="GPKG",
                                         append=os.path.exists(work), geometry_type=FAMILIES[family][1],
+                                        dataset_options=None if os.path.exists(work) else {"VERSION": GPKG_VERSION},
                                         promote_to_multi=_needs_multi(rows),
                                         layer_metadata={"DESCRIPTION": f"transportmon {__version__}: {name}, policy "
                                                                        f"{metadata.get('policy', '')}, as of "

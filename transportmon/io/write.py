@@ -142,7 +142,7 @@ def json_values(column: pd.Series) -> pa.Array:
                     if n else [], pa.string())
 
 
-def _text_of(arr: pa.Array) -> str:
+def text_of(arr: pa.Array) -> str:
     """The concatenated text of a string array (one buffer copy, no Python string per element)."""
     if not len(arr):
         return ""
@@ -179,7 +179,7 @@ def geojson_chunks(report: gpd.GeoDataFrame, metadata: dict[str, Any]) -> Iterat
         if stop == n:
             seps[-1] = "\n"
         pieces += ['}, "geometry": ', pa.array(gjson, pa.string()), "}", pa.array(seps, pa.string())]
-        yield _text_of(pc.binary_join_element_wise(*pieces, ""))
+        yield text_of(pc.binary_join_element_wise(*pieces, ""))
     yield '],\n"metadata": ' + json.dumps(_clean(metadata), ensure_ascii=False, indent=1) + "\n}\n"
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime
 import json
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
@@ -38,6 +38,7 @@ from openpyxl.writer.excel import ExcelWriter
 
 from ..palette import text_colour, verdict_label, verdict_style
 from .columns import SEVERITY_WORDS, Findings, list_text, lon_lat, to_python
+from .write import BATCH_ROWS, text_of
 from .labels import HEADERS, LAYER_NAMES, SHEETS, TEXT, header
 
 #: Rows of data per sheet: Excel's limit (1,048,576) less the header row.
@@ -73,16 +74,22 @@ _NUMBER_FORMATS = {"occupancy": "0.0%", "cap": "0%", "lon": "0.0000000", "lat": 
                    "distance_to_crossing_m": "#,##0.0"}
 _WRAPPED = {"message", "findings_text"}
 _WIDTHS = {"message": 48, "findings_text": 72, "detail": 40, "policy": 22, "name": 28, "rule_ids": 14,
-           "risk_stops": 20}
+           "risk_stops": 20, "lon": 13, "lat": 13, "reason": 20, "road_id": 20, "subject_id": 12}
+#: Height of one line of text in a row, in points (Calibri 11), and the most lines a row is made tall for (the rest
+#: of a long text is a click away).
+LINE_POINTS = 15
+MAX_LINES = 8
 
 
 @dataclass
 class _Styles:
-    """Cell style templates (openpyxl style arrays), made once per workbook and copied into each styled cell."""
+    """Cell styles, made once per workbook: openpyxl style arrays for the cells openpyxl writes (header, summary)
+    and the workbook's style ids (``s`` in the XML) for the data rows written as text."""
 
     header: Any
     verdict: dict[str, Any]
-    column: dict[str, Any]
+    verdict_ids: dict[str, int]
+    column_ids: dict[str, int]
 
 
 def write_xlsx(report: pd.DataFrame, metadata: dict[str, Any], path: str, lang: str = "zh") -> None:
@@ -98,6 +105,7 @@ def write_xlsx(report: pd.DataFrame, metadata: dict[str, Any], path: str, lang: 
     wb.properties.title = TEXT[lang]["title"]
     styles = _make_styles(wb, report)
     _summary_sheet(wb, metadata, lang, styles)
+    rows: dict[str, Iterator[str]] = {}  # zip member of a subject sheet → its data rows as XML
     subject = report["subject"].astype(str).to_numpy() if len(report) else np.array([], dtype=str)
     present = set(np.unique(subject)) if len(subject) else set()
     for kind in (*KINDS, "rejected"):
@@ -107,8 +115,8 @@ def write_xlsx(report: pd.DataFrame, metadata: dict[str, Any], path: str, lang: 
         part = report[mask]
         for k, start in enumerate(range(0, max(len(part), 1), MAX_ROWS)):
             title = SHEETS[lang][kind] + (f" ({k + 1})" if k else "")
-            _subject_sheet(wb, part.iloc[start:start + MAX_ROWS], kind, title, lang, styles)
-    _save(wb, path)
+            _subject_sheet(wb, part.iloc[start:start + MAX_ROWS], kind, title, lang, styles, rows)
+    _save(wb, path, rows)
 
 
 def _make_styles(wb: Workbook, report: pd.DataFrame) -> _Styles:
@@ -120,24 +128,32 @@ def _make_styles(wb: Workbook, report: pd.DataFrame) -> _Styles:
             setattr(cell, k, v)
         return cell._style
 
+    def style_id(array: Any) -> int:
+        return Cell(probe, row=1, column=1, style_array=array).style_id
+
     verdicts = set(report["verdict"].dropna().astype(str)) if len(report) else set()
+    top = Alignment(vertical="top")
     verdict = {}
     for v in sorted(verdicts | {"keep", "remove", "review", "inactive", "rejected", "over-cap", "compliant",
                                 "not-applicable"}):
         colour = verdict_style(v)[0].lstrip("#").upper()
-        verdict[v] = style(fill=PatternFill("solid", fgColor="FF" + colour),
+        verdict[v] = style(fill=PatternFill("solid", fgColor="FF" + colour), alignment=top,
                            font=Font(color="FF" + text_colour(colour).lstrip("#").upper(), bold=True))
-    column = {c: style(number_format=f) for c, f in _NUMBER_FORMATS.items()}
+    # Every data cell is aligned to the top, so that a row made tall by wrapped text reads as one line
+    column = {"": style(alignment=top)}
+    column.update({c: style(number_format=f, alignment=top) for c, f in _NUMBER_FORMATS.items()})
     column.update({c: style(alignment=Alignment(wrap_text=True, vertical="top")) for c in _WRAPPED})
     head = style(font=Font(bold=True), fill=PatternFill("solid", fgColor="FFD9D9D9"),
                  alignment=Alignment(wrap_text=True, vertical="center"))
+    styles = _Styles(header=head, verdict=verdict, verdict_ids={v: style_id(a) for v, a in verdict.items()},
+                     column_ids={c: style_id(a) for c, a in column.items()})
     wb.remove(probe)
-    return _Styles(header=head, verdict=verdict, column=column)
+    return styles
 
 
-def _text_values(arr: pa.Array) -> list[Any]:
+def clean_text(arr: pa.Array) -> pa.Array:
     """Text for cells: characters XML cannot hold → U+FFFD, longer than a cell can hold → cut with a mark."""
-    if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+    if not pa.types.is_string(arr.type):
         arr = arr.cast(pa.string())
     if pc.any(pc.match_substring_regex(arr, _ILLEGAL)).as_py():
         arr = pc.replace_substring_regex(arr, _ILLEGAL, "\ufffd")
@@ -145,96 +161,178 @@ def _text_values(arr: pa.Array) -> list[Any]:
     if pc.any(long).as_py():
         cut = pc.binary_join_element_wise(pc.utf8_slice_codeunits(arr, 0, MAX_CELL_CHARS - 1), "…", "")
         arr = pc.if_else(long, cut, arr)
-    return arr.to_pylist()
+    return arr
 
 
 def _is_text(values: pd.Series) -> bool:
     return pd.api.types.is_string_dtype(values.dtype) or isinstance(values.dtype, pd.CategoricalDtype)
 
 
-def _columns_of(part: pd.DataFrame, kind: str, lang: str) -> tuple[list[str], dict[str, list[Any]]]:
-    """The sheet's column keys and each column's cell values, computed column-wise."""
+def _text(values: Any) -> pa.Array:
+    """Python or pandas values as an Arrow string array (nulls kept)."""
+    if isinstance(values, pa.Array):
+        return clean_text(values)
+    series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+    return clean_text(pa.array(series.astype(object).where(series.notna(), None).to_numpy(dtype=object), pa.string()))
+
+
+def _object_values(values: pd.Series) -> pa.Array | pd.Series:
+    """A column of Python objects (a report read back): numbers stay numbers when all are, lists of text are
+    joined, anything else becomes JSON text."""
+    items = to_python(values)
+    if all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in items):
+        return pd.Series(items, dtype="float64")
+
+    def one(v: Any) -> str | None:
+        if v is None or isinstance(v, str):
+            return v
+        if isinstance(v, (list, tuple, np.ndarray)) and all(isinstance(x, str) for x in v):
+            return ", ".join(v)
+        return json.dumps(v, ensure_ascii=False, default=str)
+
+    return _text([one(v) for v in items])
+
+
+def _columns_of(part: pd.DataFrame, kind: str, lang: str) -> tuple[list[str], dict[str, pa.Array | pd.Series]]:
+    """The sheet's column keys and each column's values, computed column-wise: text as Arrow strings (cleaned for
+    cells), numbers as pandas Series."""
     n = len(part)
     findings = Findings(part["findings"]) if "findings" in part.columns else None
-    geometry = part.geometry.to_numpy() if hasattr(part, "geometry") and "geometry" in part.columns else np.full(
-        n, None)
+    geometry = part.geometry.to_numpy() if "geometry" in part.columns else np.full(n, None)
     lon, lat = lon_lat(geometry)
-    verdicts = part["verdict"].astype(str).to_numpy() if "verdict" in part.columns else np.full(n, "")
+    verdicts = _verdicts(part)
     words = SEVERITY_WORDS[lang]
     derived: dict[str, Any] = {
-        "layer": [LAYER_NAMES[lang].get(s, s) for s in to_python(part["subject"])] if "subject" in part else [],
-        "verdict_label": [verdict_label(v, lang) for v in verdicts.tolist()],
-        "lon": lon, "lat": lat,
+        "layer": _mapped(part["subject"], LAYER_NAMES[lang]) if "subject" in part.columns else pa.nulls(n),
+        "verdict_label": _mapped(pd.Series(verdicts), {v: verdict_label(v, lang) for v in set(verdicts.tolist())}),
+        "lon": pd.Series(lon), "lat": pd.Series(lat),
         "rule_ids": findings.rule_ids() if findings else pa.nulls(n, pa.string()),
         "message": findings.main_message(lang) if findings else pa.nulls(n, pa.string()),
         "findings_text": findings.text(lang) if findings else pa.nulls(n, pa.string()),
     }
     if "max_severity" in part.columns:
-        derived["max_severity"] = [None if s is None else words.get(s, s) for s in to_python(part["max_severity"])]
+        derived["max_severity"] = _mapped(part["max_severity"], words)
     keys = list(SHEET_COLUMNS[kind])
     shown = set(keys) | set(_TAIL) | _HIDDEN
     extra = [c for c in part.columns if c not in shown and c not in derived and part[c].notna().any()]
     keys += extra + list(_TAIL)
-    values: dict[str, list[Any]] = {}
+    values: dict[str, pa.Array | pd.Series] = {}
     for key in keys:
         if key in derived:
             v = derived[key]
-            values[key] = _text_values(v) if isinstance(v, pa.Array) else to_python(v)
+            values[key] = _text(v) if isinstance(v, pa.Array) else v.reset_index(drop=True)
         elif key not in part.columns:
-            values[key] = [None] * n
+            values[key] = pa.nulls(n, pa.string())
         elif isinstance(part[key].dtype, pd.ArrowDtype) and pa.types.is_list(part[key].dtype.pyarrow_dtype):
-            values[key] = _text_values(list_text(part[key]))
-        elif part[key].dtype == object:  # values of a report read back (lists, dicts, text): each as it is
-            values[key] = [_object_value(v) for v in to_python(part[key])]
+            values[key] = _text(list_text(part[key]))
+        elif part[key].dtype == object:
+            values[key] = _object_values(part[key])
         elif _is_text(part[key]):
-            values[key] = _text_values(pa.array(part[key].astype(str).where(part[key].notna(), None),
-                                                pa.string(), from_pandas=True))
+            values[key] = _text(part[key])
         else:
-            values[key] = to_python(part[key])
+            values[key] = part[key].reset_index(drop=True)
     return keys, values
 
 
-def _object_value(value: Any) -> Any:
-    """A cell value from a Python object: numbers and text as they are, lists joined, anything else as JSON."""
-    if value is None or isinstance(value, (bool, int, float)):
-        return None if isinstance(value, float) and not np.isfinite(value) else value
-    if isinstance(value, str):
-        return _text_values(pa.array([value]))[0]
-    if isinstance(value, (list, tuple, np.ndarray)) and all(isinstance(x, str) for x in value):
-        return _text_values(pa.array([", ".join(value)]))[0]
-    return _text_values(pa.array([json.dumps(value, ensure_ascii=False, default=str)]))[0]
+def _verdicts(part: pd.DataFrame) -> np.ndarray:
+    if "verdict" not in part.columns:
+        return np.full(len(part), "", dtype=object)
+    return part["verdict"].astype(object).where(part["verdict"].notna(), "").astype(str).to_numpy(dtype=object)
 
 
-def _subject_sheet(wb: Workbook, part: pd.DataFrame, kind: str, title: str, lang: str, styles: _Styles) -> None:
+def _mapped(values: pd.Series, words: dict[str, str]) -> pa.Array:
+    """Text values replaced by their words (a value without one stays as it is), through the distinct values."""
+    codes, uniques = pd.factorize(values.astype(object).where(values.notna(), None).to_numpy(dtype=object))
+    table = pa.array([words.get(str(u), str(u)) for u in uniques] + [None], pa.string())
+    return table.take(pa.array(np.where(codes < 0, len(uniques), codes)))
+
+
+def _subject_sheet(wb: Workbook, part: pd.DataFrame, kind: str, title: str, lang: str, styles: _Styles,
+                   rows: dict[str, Iterator[str]]) -> None:
+    """A subject sheet: the header row through openpyxl, the data rows as XML (:func:`_row_chunks`), put in place
+    when the workbook is saved."""
     ws = wb.create_sheet(title)
     keys, values = _columns_of(part, kind, lang)
     heads = [header(k, lang) for k in keys]
-    for i, (key, head) in enumerate(zip(keys, heads), start=1):
-        ws.column_dimensions[get_column_letter(i)].width = _WIDTHS.get(key, max(10, min(30, _display_width(head) + 2)))
+    widths = [_WIDTHS.get(key, max(10, min(30, _display_width(head) + 2))) for key, head in zip(keys, heads)]
+    for i, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "B2"  # the header row and the first column (layer or id) stay in view
     ws.print_title_rows = "1:1"
+    ws.page_setup.orientation = "landscape"
     ws.append([Cell(ws, row=1, column=1, value=h, style_array=styles.header) for h in heads])
-    verdict_cols = {keys.index(k) for k in ("verdict_label", "verdict") if k in keys}
-    templates = {i: styles.column[k] for i, k in enumerate(keys) if k in styles.column}
-    # Text starting with "=" would be taken for a formula: such cells are written as text explicitly.
-    formula_like = {i for i, k in enumerate(keys)
-                    if any(isinstance(v, str) and v.startswith("=") for v in values[k])}
-    verdicts = part["verdict"].astype(str).tolist() if "verdict" in part.columns else [""] * len(part)
-    columns = [values[k] for k in keys]
-    for verdict, row in zip(verdicts, zip(*columns)):
-        cells: list[Any] = list(row)
-        for i in verdict_cols:
-            cells[i] = Cell(ws, row=1, column=1, value=row[i], style_array=styles.verdict.get(verdict))
-        for i, tmpl in templates.items():
-            if row[i] is not None:
-                cells[i] = Cell(ws, row=1, column=1, value=row[i], style_array=tmpl)
-        for i in formula_like:
-            if isinstance(row[i], str) and row[i].startswith("="):
-                cell = Cell(ws, row=1, column=1, value=row[i])
-                cell.data_type = "s"
-                cells[i] = cell
-        ws.append(cells)
     ws.auto_filter.ref = f"A1:{get_column_letter(len(keys))}{len(part) + 1}"
+    sheet_number = len(wb.worksheets)  # openpyxl names the part after the sheet's position
+    rows[f"xl/worksheets/sheet{sheet_number}.xml"] = _row_chunks(keys, values, widths, _verdicts(part), styles)
+
+
+def _escaped(text: pa.Array) -> pa.Array:
+    for raw, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;")):
+        if pc.any(pc.match_substring(text, raw)).as_py():
+            text = pc.replace_substring(text, raw, entity)
+    return text
+
+
+def _row_chunks(keys: list[str], values: dict[str, pa.Array | pd.Series], widths: list[float], verdicts: np.ndarray,
+                styles: _Styles) -> Iterator[str]:
+    """The sheet's data rows as SpreadsheetML text, in batches of :data:`BATCH_ROWS` rows, built column-wise.
+
+    Text is an inline string (never a formula, whatever it starts with), numbers a ``<v>``, a missing value no cell;
+    verdict cells take their verdict's style, number and wrapped columns theirs; a row with wrapped text is made
+    tall enough for it (spreadsheets do not all fit row heights to wrapped text on opening).
+    """
+    n = len(verdicts)
+    codes, uniques = pd.factorize(verdicts)
+    plain = styles.column_ids[""]
+    verdict_s = pa.array([f' s="{styles.verdict_ids.get(v, plain)}"' for v in uniques] + [""], pa.string()).take(
+        pa.array(np.where(codes < 0, len(uniques), codes)))
+    lines = np.ones(n, dtype=np.int64)
+    for i, key in enumerate(keys):
+        if key in _WRAPPED and isinstance(values[key], pa.Array):
+            lines = np.maximum(lines, _lines(values[key], widths[i]))
+    lines = np.minimum(lines, MAX_LINES)
+    height = pa.array(np.where(lines > 1, np.char.add(np.char.add(' ht="', (lines * LINE_POINTS).astype(str)),
+                                                        '" customHeight="1"'), ""), pa.string())
+    columns = []
+    for i, key in enumerate(keys):
+        col = get_column_letter(i + 1)
+        style = verdict_s if key in ("verdict_label", "verdict") else (
+            f' s="{styles.column_ids.get(key, styles.column_ids[""])}"')
+        v = values[key]
+        if isinstance(v, pa.Array):
+            body = pc.binary_join_element_wise(' t="inlineStr"><is><t xml:space="preserve">', _escaped(v),
+                                               "</t></is></c>", "")
+        else:
+            from .write import json_values
+
+            number = json_values(v)
+            if pd.api.types.is_bool_dtype(v.dtype):
+                number = pc.replace_substring(pc.replace_substring(number, "true", "1"), "false", "0")
+                body = pc.binary_join_element_wise(' t="b"><v>', number, "</v></c>", "")
+            else:
+                body = pc.binary_join_element_wise("><v>", number, "</v></c>", "")
+            body = pc.if_else(pc.equal(number, "null"), pa.scalar(None, pa.string()), body)
+        columns.append((col, style, body))
+    for start in range(0, n, BATCH_ROWS):
+        stop = min(start + BATCH_ROWS, n)
+        row = pa.array(np.arange(start + 2, stop + 2)).cast(pa.string())
+        pieces: list[Any] = ['<row r="', row, '"', height[start:stop], ">"]
+        for col, style, body in columns:
+            cell = pc.binary_join_element_wise(f'<c r="{col}', row, '"', style if isinstance(style, str) else
+                                               style[start:stop], body[start:stop], "")
+            pieces.append(pc.fill_null(cell, ""))
+        pieces.append("</row>")
+        yield text_of(pc.binary_join_element_wise(*pieces, ""))
+
+
+def _lines(text: pa.Array, width: float) -> np.ndarray:
+    """Lines each text takes in a wrapped cell ``width`` characters wide: its display width (a CJK character is
+    two; counted from UTF-8 bytes and characters) over the width, plus one per line break."""
+    chars = pc.fill_null(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False)
+    nbytes = pc.fill_null(pc.binary_length(text), 0).to_numpy(zero_copy_only=False)
+    breaks = pc.fill_null(pc.count_substring(text, "\n"), 0).to_numpy(zero_copy_only=False)
+    shown = (nbytes + chars) / 2  # 1 for ASCII (1 byte), 2 for CJK (3 bytes)
+    return np.maximum(1, np.ceil(shown / max(width - 1, 1))).astype(np.int64) + breaks
 
 
 def _display_width(text: str) -> int:
@@ -317,7 +415,7 @@ def _safe(value: Any) -> Any:
     """One summary value for a cell: text cleaned as in the sheets, never a formula."""
     if not isinstance(value, str):
         return value
-    text = _text_values(pa.array([value]))[0]
+    text = clean_text(pa.array([value], pa.string()))[0].as_py()
     if text.startswith("="):
         cell = Cell(None, row=1, column=1, value=text)
         cell.data_type = "s"
@@ -326,15 +424,28 @@ def _safe(value: Any) -> Any:
 
 
 class _FixedDateZip(ZipFile):
-    """A zip whose members all carry :data:`ZIP_DATE` and the same permissions: no clock in the bytes."""
+    """A zip whose members all carry :data:`ZIP_DATE` and the same permissions (no clock in the bytes), and in whose
+    worksheets the data rows of :attr:`rows` go in after the header row openpyxl wrote."""
+
+    rows: dict[str, Iterator[str]]
 
     def writestr(self, zinfo_or_arcname: Any, data: Any, compress_type: Any = None, compresslevel: Any = None) -> None:
         super().writestr(self._info(zinfo_or_arcname), data, compress_type, compresslevel)
 
     def write(self, filename: Any, arcname: Any = None, compress_type: Any = None, compresslevel: Any = None) -> None:
         info = self._info(arcname or filename)
+        chunks = self.rows.get(info.filename)
         with open(filename, "rb") as src, self.open(info, "w", force_zip64=True) as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
+            if chunks is None:
+                shutil.copyfileobj(src, dst, 1 << 20)
+                return
+            head, sep, tail = src.read().partition(b"</sheetData>")  # the header row only: small
+            if not sep:
+                raise ValueError(f"{info.filename}: no sheetData element to put the rows in")
+            dst.write(head)
+            for chunk in chunks:
+                dst.write(chunk.encode("utf-8"))
+            dst.write(sep + tail)
 
     def _info(self, name: Any) -> ZipInfo:
         if isinstance(name, ZipInfo):
@@ -345,9 +456,10 @@ class _FixedDateZip(ZipFile):
         return info
 
 
-def _save(wb: Workbook, path: str) -> None:
+def _save(wb: Workbook, path: str, rows: dict[str, Iterator[str]]) -> None:
     # openpyxl's own save stamps the modification time; its writer, given a zip, does not
     with _FixedDateZip(path, "w", ZIP_DEFLATED, allowZip64=True) as archive:
+        archive.rows = rows
         ExcelWriter(wb, archive).write_data()
 
 
