@@ -405,15 +405,29 @@ def _summary_sheet(wb: Workbook, md: dict[str, Any], lang: str, styles: _Styles)
     if rest:
         ws.append([])
         ws.append(title(t["other"]))
-        for k in rest:
+        for k in rest:  # a mapping gets a row per entry, so that no cell runs off the printed page
             v = md[k]
-            ws.append([k, _safe(v if isinstance(v, (str, int, float)) else json.dumps(v, ensure_ascii=False,
-                                                                                       default=str))])
+            if isinstance(v, dict) and v:
+                for sub, value in v.items():
+                    ws.append([k, _safe(str(sub)), _safe(_words(value))])
+            else:
+                ws.append([k, _safe(_words(v))])
     if md.get("attribution"):
         ws.append([])
         ws.append(title(t["attribution"]))
         for line in md["attribution"]:
             ws.append([_safe(line)])
+
+
+def _words(value: Any) -> Any:
+    """A metadata value as a cell shows it: numbers and text as they are, lists joined, mappings ``k: v; …``."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_words(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(_words(v)) for v in value)
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _safe(value: Any) -> Any:
