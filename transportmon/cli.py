@@ -172,13 +172,15 @@ def audit(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Audit date YYYY-MM-DD (default: the data's "
                                                  "manifest, else today).")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="rules.toml with rule parameters.")] = None,
-    out: Annotated[str, typer.Option("--out", help="Report file (.geojson, .parquet, .csv) or - for stdout.")] = "report.geojson",
+    out: Annotated[str, typer.Option("--out", help="Report file (.geojson, .parquet, .csv, .xlsx, .gpkg) or - for "
+                                     "stdout.")] = "report.geojson",
     fmt: Annotated[Fmt, typer.Option("--format", help="Terminal output: summary table, metadata json, or the "
-                                     "GeoJSON report.")] = Fmt.table,
+                                     "GeoJSON report. With --out -, stdout holds the GeoJSON report alone (its "
+                                     "metadata member is what json prints) and the summary goes to stderr.")] = Fmt.table,
     fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when findings this severe exist.")] = FailOn.violation,
     only: Annotated[Only | None, typer.Option("--only", help="Keep only subjects with such findings.")] = None,
     map_out: Annotated[Path | None, typer.Option("--map", help="Also write an HTML map.")] = None,
-    lang: Annotated[Lang, typer.Option("--lang", help="Language of the summary.")] = Lang.zh,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of the summary and of .xlsx/.gpkg reports.")] = Lang.zh,
     encoding: Annotated[str | None, typer.Option(help="Text encoding of CSV inputs.")] = None,
     engine: Annotated[Engine, typer.Option("--engine", help="memory, or dask: the trip audit over partitions of "
                                            "trips/stop_times on a Dask cluster.")] = Engine.memory,
@@ -211,7 +213,7 @@ def audit(
         if to_stdout:
             write_report(report, result.metadata, "-")
         if out != "-":
-            write_report(report, result.metadata, out, inputs=inputs)
+            write_report(report, result.metadata, out, inputs=inputs, lang=lang.value)
         if map_out is not None:
             from .maps import html_map, png_map
 
@@ -220,7 +222,7 @@ def audit(
         _fail(exc)
         return
     console = Console(stderr=to_stdout)
-    if fmt is Fmt.json:
+    if fmt is Fmt.json and not to_stdout:  # one JSON document on stdout: the report when it is there
         print(json.dumps(result.metadata, ensure_ascii=False, indent=1, default=str))
     elif fmt is Fmt.table or to_stdout:
         _summary(result, None if out == "-" else out, lang.value, console)

@@ -1,4 +1,4 @@
-"""Report → file: GeoJSON (RFC 7946), GeoParquet or CSV, chosen by the extension; always atomic.
+"""Report → file: GeoJSON (RFC 7946), GeoParquet, CSV, xlsx or GeoPackage, chosen by the extension; always atomic.
 
 The report goes to a temporary file in the target folder and is renamed over the target only when complete, so a run
 killed mid-write leaves the old report or the new one, never half of one. A target that is one of the inputs is
@@ -11,7 +11,12 @@ GeoParquet keeps the report's columns as they are: ``findings`` is a native Parq
 has none), which GeoPandas and DuckDB read as nested values. The Arrow table is taken from the frame's
 Arrow-backed columns without copying them, the geometry is WKB built column-wise from the coordinates (GeoParquet
 ``geo`` metadata, WGS-84), and the report metadata goes in the file's key-value metadata under ``transportmon``. CSV
-has no nesting: there ``findings`` and ``risk_stops`` are JSON text.
+has no nesting: there ``findings`` and ``risk_stops`` are JSON text, followed by ``lon``/``lat`` of point subjects; it
+is UTF-8 with a byte-order mark, which Excel on Chinese Windows needs to read it as UTF-8 (without it Excel takes
+the system's GBK and garbles every Chinese character).
+
+The desk formats have modules of their own: :mod:`.xlsx` (a workbook with a summary sheet and a sheet per subject
+kind) and :mod:`.gpkg` (a GeoPackage with a layer per subject kind and geometry type, styled for QGIS).
 """
 
 from __future__ import annotations
@@ -38,16 +43,30 @@ import shapely
 from .. import _arrow
 from .._errors import InputError
 
-FORMATS = {".geojson": "geojson", ".json": "geojson", ".parquet": "parquet", ".geoparquet": "parquet", ".csv": "csv"}
+FORMATS = {".geojson": "geojson", ".json": "geojson", ".parquet": "parquet", ".geoparquet": "parquet", ".csv": "csv",
+           ".xlsx": "xlsx", ".gpkg": "gpkg"}
 COORD_DECIMALS = 7
+#: The report formats, as ``--out`` errors name them.
+WORKING_FORMATS = ".geojson, .parquet, .csv, .xlsx or .gpkg"
+#: Formats a report cannot take, and why (one geometry type per file, one file per layer, or an old format).
+REFUSED = {
+    ".fgb": "FlatGeobuf holds one layer of one geometry type per file, and a report has points, lines and rows "
+            "without geometry",
+    ".shp": "a Shapefile holds one geometry type per file, cuts field names to 10 characters and text to 254 bytes",
+    ".xls": "the old Excel format is not written",
+}
 
 
 def output_format(out: str) -> str:
+    """The report format of ``--out`` (``-`` is GeoJSON on stdout); :class:`InputError` for any other extension."""
     if out == "-":
         return "geojson"
     ext = Path(out).suffix.lower()
+    if ext in REFUSED:
+        raise InputError(out, f"a report cannot be written as {ext}: {REFUSED[ext]}",
+                         f"use {WORKING_FORMATS} (.gpkg has a layer per subject kind and geometry type, for QGIS)")
     if ext not in FORMATS:
-        raise InputError(out, f"unknown report format {ext!r}", "use .geojson, .parquet or .csv")
+        raise InputError(out, f"unknown report format {ext!r}", f"use {WORKING_FORMATS}")
     return FORMATS[ext]
 
 
@@ -123,7 +142,7 @@ def json_values(column: pd.Series) -> pa.Array:
                     if n else [], pa.string())
 
 
-def _text_of(arr: pa.Array) -> str:
+def text_of(arr: pa.Array) -> str:
     """The concatenated text of a string array (one buffer copy, no Python string per element)."""
     if not len(arr):
         return ""
@@ -160,7 +179,7 @@ def geojson_chunks(report: gpd.GeoDataFrame, metadata: dict[str, Any]) -> Iterat
         if stop == n:
             seps[-1] = "\n"
         pieces += ['}, "geometry": ', pa.array(gjson, pa.string()), "}", pa.array(seps, pa.string())]
-        yield _text_of(pc.binary_join_element_wise(*pieces, ""))
+        yield text_of(pc.binary_join_element_wise(*pieces, ""))
     yield '],\n"metadata": ' + json.dumps(_clean(metadata), ensure_ascii=False, indent=1) + "\n}\n"
 
 
@@ -169,7 +188,7 @@ def _write_text(chunks: Iterable[str], fh: IO[str]) -> None:
         fh.write(chunk)
 
 
-def _flat(report: gpd.GeoDataFrame) -> pd.DataFrame:
+def flat_columns(report: gpd.GeoDataFrame) -> pd.DataFrame:
     """Columns a CSV file can hold: ``findings`` and ``risk_stops`` as JSON text (null where a subject has no
     ``risk_stops``), encoded column-wise."""
     out = report.copy()
@@ -179,6 +198,9 @@ def _flat(report: gpd.GeoDataFrame) -> pd.DataFrame:
             values = pc.if_else(pc.equal(values, "null"), pa.scalar(None, pa.string()), values)
         out[col] = pd.Series(pd.array(values.cast(pa.large_string()), dtype="str"), index=out.index)
     return out
+
+
+_flat = flat_columns  # the earlier name (tests of the map and the Parquet writer use it)
 
 
 def publish(tmp: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
@@ -197,9 +219,10 @@ STALE_TMP_SECONDS = 3600
 
 
 def _sweep_stale(target: Path) -> None:
-    """Remove temporary files of earlier runs killed while writing ``target`` (older than an hour)."""
+    """Remove temporary files of earlier runs killed while writing ``target`` (older than an hour); a GeoPackage's
+    temporary file has ``.gpkg`` after ``.tmp``."""
     now = time.time()
-    for old in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+    for old in target.parent.glob(f".{glob.escape(target.name)}.*.tmp*"):
         try:
             if now - old.stat().st_mtime > STALE_TMP_SECONDS:
                 old.unlink()
@@ -236,8 +259,12 @@ def write_bytes(target: Path, data: bytes) -> Path:
 
 
 def write_report(report: gpd.GeoDataFrame, metadata: dict[str, Any], out: str,
-                 inputs: Iterable[str | os.PathLike[str]] = ()) -> str:
-    """Write the report to ``out`` (``-`` = stdout, GeoJSON) atomically; returns the format written."""
+                 inputs: Iterable[str | os.PathLike[str]] = (), *, lang: str = "zh") -> str:
+    """Write the report to ``out`` (``-`` = stdout, GeoJSON) atomically; returns the format written.
+
+    ``lang`` (``zh`` or ``en``) is the language of what people read in the desk formats: the xlsx sheet names,
+    headers and messages, the GeoPackage's style labels. The machine formats do not depend on it.
+    """
     fmt = output_format(out)
     if out == "-":
         _write_text(geojson_chunks(report, metadata), sys.stdout)
@@ -253,10 +280,30 @@ def write_report(report: gpd.GeoDataFrame, metadata: dict[str, Any], out: str,
         elif fmt == "parquet":
             os.close(fd)
             _write_parquet(report, metadata, tmp)
+        elif fmt == "xlsx":
+            os.close(fd)
+            from .xlsx import write_xlsx
+
+            write_xlsx(report, metadata, tmp, lang=lang)
+        elif fmt == "gpkg":
+            os.close(fd)
+            from .gpkg import write_gpkg
+
+            write_gpkg(report, metadata, tmp, lang=lang)
         else:
             os.close(fd)
-            _flat(report).drop(columns=report.geometry.name).to_csv(tmp, index=False, encoding="utf-8")
+            csv_frame(report).to_csv(tmp, index=False, encoding="utf-8-sig")
     return fmt
+
+
+def csv_frame(report: gpd.GeoDataFrame) -> pd.DataFrame:
+    """The report as the CSV holds it: every column but the geometry (``findings`` and ``risk_stops`` as JSON text),
+    then ``lon`` and ``lat`` of point subjects (empty for lines and rows without geometry)."""
+    from .columns import lon_lat
+
+    out = flat_columns(report).drop(columns=report.geometry.name)
+    out["lon"], out["lat"] = lon_lat(report.geometry.to_numpy())
+    return out
 
 
 #: Rows per GeoParquet row group; geometries are encoded as WKB in pieces of at most this many rows.
