@@ -11,18 +11,9 @@ import os
 import re
 from typing import Any
 
-#: verdict → (fill colour, Chinese, English).
-VERDICT_STYLE: dict[str, tuple[str, str, str]] = {
-    "keep": ("#1a9641", "保留", "keep"),
-    "remove": ("#d7191c", "撤除", "remove"),
-    "review": ("#fd8d3c", "待核查", "review"),
-    "inactive": ("#969696", "未启用", "inactive"),
-    "rejected": ("#7b3294", "数据无效", "rejected"),
-    "over-cap": ("#b10026", "超客座率", "over the cap"),
-    "compliant": ("#1a9641", "符合", "compliant"),
-    "not-applicable": ("#969696", "不适用", "not applicable"),
-}
-CHECKPOINT_VERDICTS = ("keep", "remove", "review", "inactive", "rejected")
+from ..palette import CHECKPOINT_VERDICTS, VERDICT_STYLE  # one palette for maps, xlsx and GeoPackage
+
+__all__ = ["CHECKPOINT_VERDICTS", "VERDICT_STYLE"]  # re-exported for the maps
 
 #: road class → (colour, line width in px, Chinese, covered by the clause by default).
 ROAD_STYLE: dict[str, tuple[str, float, str]] = {
