@@ -11,9 +11,8 @@ import os
 import re
 from typing import Any
 
-from ..palette import CHECKPOINT_VERDICTS, VERDICT_STYLE  # one palette for maps, xlsx and GeoPackage
-
-__all__ = ["CHECKPOINT_VERDICTS", "VERDICT_STYLE"]  # re-exported for the maps
+# One palette for maps, xlsx and GeoPackage; the maps take it from here.
+from ..palette import CHECKPOINT_VERDICTS, VERDICT_STYLE  # noqa: F401
 
 #: road class → (colour, line width in px, Chinese, covered by the clause by default).
 ROAD_STYLE: dict[str, tuple[str, float, str]] = {
