@@ -11,6 +11,9 @@ Example ``rules.toml``::
     border_tolerance_m = 3000
     border_epsilon_m = 250
     occupancy_cap = "1/2"            # a fraction, compared in integer arithmetic
+    baseline_from = "2020-01-01"     # routes: the service before the suspensions of 2020-01-23
+    baseline_to = "2020-01-20"
+    restore_ratio = "4/5"            # a route is restored at 80% of its baseline service
     covered_classes = ["national", "provincial", "county", "township", "village"]
     policy = "九府发〔2020〕3号 (六)"
 """
@@ -64,6 +67,17 @@ class RuleConfig:
     """CRS for distances; default: the UTM zone of the jurisdiction (EPSG:326xx)."""
     policy: str = POLICY
     """The clause cited in every finding."""
+    # --- routes (TM3xx, DESIGN §9) -------------------------------------------------------------------------------
+    baseline_from: str = "2020-01-01"
+    """First day of a route's baseline service (inclusive, YYYY-MM-DD): before the suspensions of 2020-01-23."""
+    baseline_to: str = "2020-01-20"
+    """Last day of the baseline (inclusive)."""
+    restore_ratio: Fraction = Fraction(4, 5)
+    """A route is ``restored`` when its trips of the last 7 days reach this share of 7 baseline days; compared
+    exactly (``recent × baseline days ≥ ratio × 7 × baseline trips``)."""
+
+    def __post_init__(self) -> None:
+        _check_baseline(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for the report's metadata (fractions as ``"1/2"``)."""
@@ -78,14 +92,35 @@ class RuleConfig:
         return out
 
 
-def _fraction(value: Any) -> Fraction:
+def _fraction(value: Any, key: str = "occupancy_cap") -> Fraction:
     try:
         frac = Fraction(str(value).strip())
     except (ValueError, ZeroDivisionError) as exc:
-        raise ConfigError(f"occupancy_cap: {value!r} is not a number or fraction (use 0.5 or \"1/2\")") from exc
+        raise ConfigError(f"{key}: {value!r} is not a number or fraction (use 0.5 or \"1/2\")") from exc
     if not 0 < frac <= 1:
-        raise ConfigError(f"occupancy_cap: {value!r} must be in (0, 1]")
+        raise ConfigError(f"{key}: {value!r} must be in (0, 1]")
     return frac
+
+
+def _day(value: Any, key: str) -> str:
+    """A configured date as ``YYYY-MM-DD`` (a TOML date, or text in that form)."""
+    import datetime as dt
+
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    try:
+        return dt.date.fromisoformat(str(value).strip()).isoformat()
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {value!r} is not a date (use YYYY-MM-DD)") from exc
+
+
+def _check_baseline(cfg: RuleConfig) -> None:
+    """The routes' baseline window must hold at least one day."""
+    if cfg.baseline_from > cfg.baseline_to:  # ISO dates compare as text
+        raise ConfigError(f"baseline_from {cfg.baseline_from} is after baseline_to {cfg.baseline_to}: the routes' "
+                          "baseline window is empty; give baseline_from ≤ baseline_to (both inclusive)")
 
 
 def make_config(**values: Any) -> RuleConfig:
@@ -95,8 +130,10 @@ def make_config(**values: Any) -> RuleConfig:
     for key, value in values.items():
         if key not in known:
             raise ConfigError(f"unknown rule parameter {key!r}; allowed: {', '.join(sorted(known))}")
-        if key == "occupancy_cap":
-            kwargs[key] = _fraction(value)
+        if key in ("occupancy_cap", "restore_ratio"):
+            kwargs[key] = _fraction(value, key)
+        elif key in ("baseline_from", "baseline_to"):
+            kwargs[key] = _day(value, key)
         elif key in ("exempt_neighbours", "covered_classes", "capped_service_types", "risk_levels"):
             if isinstance(value, str):
                 value = [value]

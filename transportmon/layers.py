@@ -106,6 +106,9 @@ FALSE_WORDS = {"false", "f", "no", "n", "0", "0.0", "否", "无", "没有", "不
                "none"}
 
 REJECTED_COLUMNS = ["subject", "subject_id", "reason", "detail", "row"]
+#: Columns a rejected row keeps beside :data:`REJECTED_COLUMNS` (issue 15 hook): a rejected trip still ran on its
+#: route, and the route audit counts it (:mod:`transportmon.routes`).
+KEPT_WHEN_REJECTED: dict[str, tuple[str, ...]] = {"trips": ("route_id", "service_date")}
 
 
 @dataclass
@@ -543,6 +546,9 @@ class _Rejector:
             "detail": pd.Series(details, index=index, dtype="string").fillna("").astype(str),
             "row": self.frame.loc[bad, "row"].astype("int64"),
         }, index=index)
+        for col in KEPT_WHEN_REJECTED.get(self.layer, ()):
+            if col in self.frame.columns:
+                out[col] = self.frame.loc[bad, col]
         if isinstance(self.frame, gpd.GeoDataFrame):
             geoms = self.frame.geometry[bad]
             # Only a usable geometry goes to the report; an invalid one, or one outside lon/lat (projected
@@ -779,8 +785,16 @@ def service_types(values: pd.Series) -> pd.Series:
     return norm.astype("string")
 
 
-def validate_trips(frame: pd.DataFrame, path: str | None = None) -> Layer:
-    """Trips: unique ``trip_id``, ``service_date``, ``service_type``, ``seats`` > 0, 0 ≤ ``passengers`` ≤ seats."""
+def validate_trips(frame: pd.DataFrame, path: str | None = None, *, passengers_optional: bool = False) -> Layer:
+    """Trips: unique ``trip_id``, ``service_date``, ``service_type``, ``seats`` > 0, 0 ≤ ``passengers`` ≤ seats.
+
+    ``passengers_optional`` (``transportmon limits``: tickets of future trips are still on sale) accepts an empty
+    ``passengers`` value, or no such column, as NA.
+    """
+    if passengers_optional:  # issue 15 hook
+        frame = rename_aliases(frame)
+        if "passengers" not in frame.columns:
+            frame = frame.assign(passengers=pd.Series(pd.NA, index=frame.index, dtype="Int64"))
     frame = _prepare(frame, "trips", path)
     rej = _Rejector("trips", frame, "trip_id")
     _check_ids(rej, unique=True)
@@ -798,6 +812,8 @@ def validate_trips(frame: pd.DataFrame, path: str | None = None) -> Layer:
     raw_seats, raw_pax = frame["seats"], frame["passengers"]
     seats, bad_s = _ints_fast(raw_seats) or parse_ints(raw_seats)
     pax, bad_p = _ints_fast(raw_pax) or parse_ints(raw_pax)
+    if passengers_optional:  # an empty value is NA, not malformed
+        bad_p = np.asarray(bad_p, dtype=bool) & ~_blank(raw_pax)
     rej.reject(bad_s, "malformed-value", lambda m: "seats=" + _cell_text(raw_seats, m) + " is not a whole number")
     rej.reject(bad_p, "malformed-value", lambda m: "passengers=" + _cell_text(raw_pax, m) + " is not a whole number")
     s_val, s_na = seats.array._data, seats.array._mask
@@ -810,6 +826,12 @@ def validate_trips(frame: pd.DataFrame, path: str | None = None) -> Layer:
     frame["passengers"] = pax
     _optional_text(frame, ("route_id", "scope"))
     return _finish("trips", frame, rej, len(frame), path)
+
+
+def _blank(values: pd.Series) -> np.ndarray:
+    """Cells that are empty (NA, or only white space)."""
+    text = values.astype("string").str.strip()
+    return (text.isna() | (text == "")).to_numpy(dtype=bool)
 
 
 def validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> Layer:
@@ -894,6 +916,9 @@ def reject_rows(layer: Layer, mask: pd.Series | np.ndarray, reason: str,
         "subject": SUBJECT.get(layer.name, layer.name), "subject_id": bad[id_col].astype(str).to_numpy(),
         "reason": reason, "detail": det, "row": bad["row"].astype("int64").to_numpy(),
     })
+    for col in KEPT_WHEN_REJECTED.get(layer.name, ()):
+        if col in bad.columns:
+            extra[col] = bad[col].to_numpy()
     if isinstance(bad, gpd.GeoDataFrame):
         extra = gpd.GeoDataFrame(extra, geometry=bad.geometry.to_numpy(), crs="EPSG:4326")
     layer.rejected = pd.concat([layer.rejected, extra], ignore_index=True) if len(layer.rejected) else extra

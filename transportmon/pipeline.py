@@ -423,6 +423,11 @@ def audit(
         skipped.update({r: "no checkpoints layer" for r in ("TM101", "TM102", "TM103", "TM104", "TM105", "TM110",
                                                              "TM111")})
 
+    # Routes (issue 15 hook): counted before the trip audit may release the stop rows (the Dask engine counts its
+    # partitions); decided on the as-of date below.
+    from . import routes as R15
+
+    route_counts = R15.count_routes(layers["trips"], layers.get("stop_times")) if "trips" in layers else None
     trip_rules = ("TM201", "TM202", "TM203")
     if engine == "dask" and {"trips", "stop_times"} <= set(inputs.deferred) and "stops" in layers:
         from .scale import dask_trips
@@ -440,6 +445,7 @@ def audit(
         parts.append(attach_findings(trip_part, trip_findings) if len(trip_findings) else trip_part)
         skipped.update(trip_skipped)
         rules_run += [r for r in trip_rules if r not in skipped]
+        route_counts = trip_layers["trips"].extra.get("route_counts")
     elif {"trips", "stop_times", "stops"} <= set(layers):
         trip_part, trip_findings, trip_skipped = _audit_trips(layers, cfg, release=not keep_layers)
         parts.append(attach_findings(trip_part, trip_findings) if len(trip_findings) else trip_part)
@@ -450,6 +456,15 @@ def audit(
     else:
         missing = [n for n in ("trips", "stop_times", "stops") if n not in layers]
         skipped.update({r: f"no {', '.join(missing)} layer" for r in trip_rules})
+
+    # Routes on the as-of date (issue 15 hook): one subject per route of the trips layer.
+    route_warnings = R15.route_warnings(route_counts, layers["trips"].rows if "trips" in layers else 0)
+    if route_counts is not None and len(route_counts.days):
+        parts.append(R15.route_subjects(R15.layer_facts(route_counts, layers), cfg, day))
+        rules_run += list(R15.RULE_IDS)
+    else:
+        skipped.update({r: "no route_id in the trips layer" if "trips" in layers else "no trips layer"
+                        for r in R15.RULE_IDS})
 
     # Rejected rows of every layer are subjects too.
     rejected_parts = []
@@ -468,14 +483,15 @@ def audit(
     rules_run.append("TM9xx")
 
     # Each part came with its findings attached (matched within the part, by its own row numbers).
-    report = assemble(parts, cfg.policy, limits=cp_rules.distance_limits(cfg))
+    report = assemble(parts, cfg.policy, limits={**cp_rules.distance_limits(cfg),
+                                                 "restored_ratio": float(cfg.restore_ratio)})
     del parts  # millions of trips: the parts' columns are in the report now
     trip_part = trip_findings = None  # frees them
     # The input row number is evidence only for a rejected row (where to look in the file); audited subjects are
     # known by their unique id, so their features do not depend on the input's row order.
     report["source_row"] = report["source_row"].where(report["verdict"] == "rejected")
 
-    warnings = list(inputs.warnings)
+    warnings = list(inputs.warnings) + route_warnings
     if inputs.as_of_source == "today":  # a 2020 policy judged on the day the command runs: rarely what is meant
         warnings.append(f"no --as-of and no as_of in {MANIFEST}: audited as of today, {day:%Y-%m-%d}, against "
                         f"{cfg.policy}; give --as-of YYYY-MM-DD, the date the data describe")

@@ -129,6 +129,10 @@ def dask_trips(inputs: Inputs, *, scheduler: str | None = None, partitions: int 
                         rows=rows, path=str(path),
                         sha256=inputs.meta[name]["sha256"] if read_before else R.sha256(path))
         out_layers[name] = layer
+        if name == "trips":  # issue 15 hook: the partitions' route counts, for the route audit
+            from .routes import merge_counts
+
+            layer.extra["route_counts"] = merge_counts([r[7] for r in results])
         if name == "stop_times":  # the memory engine's validation says so from the whole frame
             columns = L.rename_aliases(pd.DataFrame(columns=list(st_frame.columns))).columns
             defaulted = tuple(c for c in ("pickup", "dropoff") if c not in columns)
@@ -208,6 +212,7 @@ def _audit_partition(trips: pd.DataFrame, stop_times: pd.DataFrame, shared: _Bro
     """Validate and audit one partition of trips with its stop times (the same functions as the memory engine)."""
     from . import pipeline as P
     from .io.gtfs import reject_outside_feed
+    from .routes import count_routes
 
     layers: dict[str, L.Layer] = {"stops": shared.stops, "boundaries": shared.boundaries}
     if shared.risk_areas is not None:
@@ -222,9 +227,10 @@ def _audit_partition(trips: pd.DataFrame, stop_times: pd.DataFrame, shared: _Bro
             reject_outside_feed(layer)  # a GTFS feed's marks, as the memory engine applies them
         layers[name] = layer
     P._check_trip_references(layers, located=shared.located)
+    counts = count_routes(layers["trips"], layers["stop_times"])  # issue 15 hook: before the audit
     part, findings, skipped = P._audit_trips(layers, shared.config)
     return (part, findings, skipped, layers["trips"].rejected, layers["stop_times"].rejected,
-            len(layers["trips"].frame), len(layers["stop_times"].frame))
+            len(layers["trips"].frame), len(layers["stop_times"].frame), counts)
 
 
 def _renumber(layer: L.Layer, rows: np.ndarray) -> None:
