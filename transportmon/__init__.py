@@ -25,6 +25,13 @@ def audit(*args: Any, **kwargs: Any) -> AuditResult:
     return _audit(*args, **kwargs)
 
 
+def limits(*args: Any, **kwargs: Any) -> Any:
+    """Ticket limits of every trip of a day (a DataFrame); see :func:`transportmon.limits.limits`."""
+    from .limits import limits as _limits
+
+    return _limits(*args, **kwargs)
+
+
 def validate_inputs(*args: Any, **kwargs: Any) -> Any:
     """Check the inputs only (what ``transportmon validate`` prints); see :mod:`transportmon.validate`."""
     from .validate import validate_inputs as _validate_inputs
@@ -32,4 +39,4 @@ def validate_inputs(*args: Any, **kwargs: Any) -> Any:
     return _validate_inputs(*args, **kwargs)
 
 
-__all__ = ["audit", "validate_inputs", "__version__"]
+__all__ = ["audit", "limits", "validate_inputs", "__version__"]

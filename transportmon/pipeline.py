@@ -5,6 +5,7 @@ This is the Python API the CLI and the notebooks share (re-exported as ``transpo
 
 from __future__ import annotations
 
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -100,6 +101,13 @@ VALIDATORS = {
 }
 
 
+def _validator(name: str, passengers_optional: bool) -> Any:
+    """The layer's validator; trips with optional passengers for ``transportmon limits`` (issue 15 hook)."""
+    if name == "trips" and passengers_optional:
+        return functools.partial(L.validate_trips, passengers_optional=True)
+    return VALIDATORS[name]
+
+
 def _default_boundaries(config: RuleConfig, stops: gpd.GeoDataFrame | None) -> tuple[gpd.GeoDataFrame, str]:
     from .io.cnmaps import cnmaps_version, default_boundaries
 
@@ -127,6 +135,7 @@ def load_inputs(
     encoding: str | None = None,
     use_sample: bool | None = None,
     defer: tuple[str, ...] = (),
+    passengers_optional: bool = False,
 ) -> Inputs:
     """Read, validate and cross-check every input layer (what ``audit`` and ``validate`` share).
 
@@ -155,6 +164,8 @@ def load_inputs(
     defer
         Layers not to read here (the Dask engine reads ``trips`` and ``stop_times`` in partitions); their paths are
         in ``Inputs.deferred``.
+    passengers_optional
+        Accept trips with an empty ``passengers`` value, or no such column (``transportmon limits``: future trips).
 
     Returns
     -------
@@ -206,7 +217,8 @@ def load_inputs(
     if gtfs is not None:
         if occupancy is None:
             raise ConfigError("--gtfs needs --occupancy (trip_id, service_date, seats, passengers)")
-        feed_layers, gtfs_meta, gtfs_frames = gtfs_layers(gtfs, occupancy, datum_of, defer)
+        feed_layers, gtfs_meta, gtfs_frames = gtfs_layers(gtfs, occupancy, datum_of, defer,
+                                                          passengers_optional=passengers_optional)
         warnings += [f"{paths[k].name} not used: --gtfs gives the {k} layer" for k in gtfs_meta if k in paths]
         paths = {k: v for k, v in paths.items() if k not in gtfs_meta}
     read: dict[str, tuple[L.Layer, dict[str, Any]]] = {}
@@ -214,7 +226,7 @@ def load_inputs(
         if name not in VALIDATORS or name in defer:
             continue
         frame, rows = _read(name, paths[name], datum_of.get(name, "wgs84"), encoding)
-        layer = VALIDATORS[name](frame, str(paths[name]))
+        layer = _validator(name, passengers_optional)(frame, str(paths[name]))
         layer.sha256 = R.sha256(paths[name])
         read[name] = layer, {"path": _display_path(paths[name]), "rows": rows, "sha256": layer.sha256,
                              "datum": datum_of.get(name, "wgs84"), **frame.attrs.pop("source", {})}
@@ -248,7 +260,7 @@ def load_inputs(
 
 
 def gtfs_layers(gtfs: str | os.PathLike[str], occupancy: str | os.PathLike[str], datum_of: dict[str, str],
-                 defer: tuple[str, ...]) -> tuple[dict[str, L.Layer], dict[str, dict[str, Any]],
+                 defer: tuple[str, ...], *, passengers_optional: bool = False) -> tuple[dict[str, L.Layer], dict[str, dict[str, Any]],
                                                   dict[str, pd.DataFrame]]:
     """A GTFS feed and its occupancy table (:func:`transportmon.io.gtfs.read_gtfs`) as validated layers.
 
@@ -265,7 +277,7 @@ def gtfs_layers(gtfs: str | os.PathLike[str], occupancy: str | os.PathLike[str],
     """
     from .io.gtfs import read_gtfs, reject_outside_feed
 
-    feed = read_gtfs(gtfs, occupancy)
+    feed = read_gtfs(gtfs, occupancy, passengers_optional=passengers_optional)
     layers: dict[str, L.Layer] = {}
     meta: dict[str, dict[str, Any]] = {}
     frames: dict[str, pd.DataFrame] = {}
@@ -289,7 +301,7 @@ def gtfs_layers(gtfs: str | os.PathLike[str], occupancy: str | os.PathLike[str],
             from .io.datum import geometry_to_wgs84
 
             frame = frame.set_geometry(geometry_to_wgs84(frame.geometry, datum_of[name]))
-        layer = VALIDATORS[name](frame, label)
+        layer = _validator(name, passengers_optional)(frame, label)
         layer.sha256 = hashes[str(path)]
         if name == "trips":
             reject_outside_feed(layer)
@@ -751,6 +763,11 @@ def _audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool =
     # One finding per trip, in the trips' order: the list column is built directly.
     part = one_finding_each(part, findings)
     return part, findings.iloc[:0], skipped
+
+
+#: The trip audit under a public name (issue 15 hook: ``transportmon limits`` decides with it; after issue 13 it is
+#: :func:`transportmon.trip_audit.audit_trips`).
+audit_trips = _audit_trips
 
 
 def _trip_verdicts(layers: dict[str, L.Layer], cfg: RuleConfig, tf: pd.DataFrame, sf: pd.DataFrame,
