@@ -26,8 +26,8 @@ def audit(*args: Any, **kwargs: Any) -> AuditResult:
 
 
 def limits(*args: Any, **kwargs: Any) -> Any:
-    """Ticket limits of every trip of a day (a DataFrame); see :func:`transportmon.limits.limits`."""
-    from .limits import limits as _limits
+    """Ticket limits of every trip of a day (a DataFrame); see :func:`transportmon.ticket_limits.limits`."""
+    from .ticket_limits import limits as _limits
 
     return _limits(*args, **kwargs)
 

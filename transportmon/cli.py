@@ -368,7 +368,7 @@ def limits(
     tickets may be sold (passengers may be empty: tickets not sold yet). Decided by the audit's own trip rules.
     Exit 0 (also for a date with no trips: an empty table and a warning), 2 for unusable input."""
     from .io.limits import desk_table, limits_format, write_limits
-    from .limits import limits as run_limits
+    from .ticket_limits import limits as run_limits
 
     datums = _datums(stops=stops_datum, boundaries=boundaries_datum)
     given = [p for p in (data, boundaries, risk_areas, stops, trips, stop_times, gtfs, occupancy)

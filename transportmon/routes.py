@@ -118,7 +118,7 @@ def count_routes(trips: L.Layer, stop_times: L.Layer | None = None) -> RouteCoun
         routes.append(rj["route_id"][ran])
         dates.append(rj["service_date"][ran])
     route_all = pd.concat([pd.Series(r.array, dtype="string") for r in routes], ignore_index=True)
-    code, names = pd.factorize(route_all)
+    code, names = pd.factorize(route_all, sort=True)  # frames sorted by route, as merge_counts sorts them
     day = np.concatenate([np.asarray(pd.to_datetime(d), dtype="datetime64[s]") for d in dates]) if len(
         route_all) else np.zeros(0, dtype="datetime64[s]")
     has = code >= 0
@@ -159,7 +159,7 @@ def _patterns(trips: L.Layer, stop_times: L.Layer, trip_route: np.ndarray, names
     lists = pa.ListArray.from_arrays(pa.array(offsets_of(tpos, n).astype(np.int32)), stop_text)
     pattern = pd.Series(pd.arrays.ArrowStringArray(pc.binary_join(lists, SEP)), dtype="string")
     routed = trip_route >= 0
-    pat_code, pat_names = pd.factorize(pattern[routed])
+    pat_code, pat_names = pd.factorize(pattern[routed], sort=True)
     per = pd.DataFrame({"r": trip_route[routed], "p": pat_code}).groupby(["r", "p"], sort=True).size()
     r_idx, p_idx = per.index.get_level_values(0).to_numpy(), per.index.get_level_values(1).to_numpy()
     patterns = pd.DataFrame({"route_id": names[r_idx].astype("str"),
@@ -172,7 +172,7 @@ def _patterns(trips: L.Layer, stop_times: L.Layer, trip_route: np.ndarray, names
     pairs = np.unique(row_route[keep].astype(np.int64) * span + stop_code[keep])
     stops = pd.DataFrame({"route_id": names[pairs // span].astype("str"),
                           "stop_id": stop_names[pairs % span].astype("str")})
-    return patterns, stops
+    return patterns, stops.sort_values(["route_id", "stop_id"], ignore_index=True)
 
 
 def merge_counts(parts: list[RouteCounts]) -> RouteCounts:

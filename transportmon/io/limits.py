@@ -1,4 +1,4 @@
-"""Writing the ticket-limit table (:mod:`transportmon.limits`) for coach stations: CSV or xlsx, atomically.
+"""Writing the ticket-limit table (:mod:`transportmon.ticket_limits`) for coach stations: CSV or xlsx, atomically.
 
 The table is read by people at a ticket desk: Chinese headers by default (``lang="en"`` English), ``cap_applies`` as
 是/否 (yes/no). The CSV is UTF-8 with a byte-order mark, so that Excel and WPS open it as UTF-8; the xlsx has a frozen
