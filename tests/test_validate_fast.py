@@ -177,7 +177,7 @@ class _ref_Rejector:
             # coordinates, swapped lon/lat), would make the GeoJSON invalid.
             b = geoms.bounds
             in_range = (b.minx >= -180) & (b.maxx <= 180) & (b.miny >= -90) & (b.maxy <= 90)
-            keep = L._present(geoms) & geoms.is_valid & in_range
+            keep = L.present(geoms) & geoms.is_valid & in_range
             return gpd.GeoDataFrame(out, geometry=geoms.where(keep, None), crs="EPSG:4326")
         return out
 

@@ -537,8 +537,8 @@ def _check_trip_references(layers: dict[str, L.Layer], located: pd.DataFrame | N
     for key in L.ROW_ALIGNED[1:]:
         st.extra.pop(key, None)
     runs = st.extra.pop("trip_runs", None)  # left by validation when no row was rejected since
-    trip_arr = L._arrow_text(st.frame["trip_id"])
-    known_arr = L._arrow_text(trips.frame["trip_id"])
+    trip_arr = L.arrow_text(st.frame["trip_id"])
+    known_arr = L.arrow_text(trips.frame["trip_id"])
     unique = known_arr is not None and known_arr.null_count == 0 and (
         len(known_arr) < 2 or pc.all(pc.less(known_arr.slice(0, len(known_arr) - 1), known_arr.slice(1))).as_py()
         or pc.count_distinct(known_arr).as_py() == len(known_arr))
@@ -551,7 +551,7 @@ def _check_trip_references(layers: dict[str, L.Layer], located: pd.DataFrame | N
         if runs is not None and len(runs[0]) == len(trip_arr):
             starts, heads, head_ids = runs
         else:
-            starts = L._run_starts(trip_arr)
+            starts = L.run_starts(trip_arr)
             heads = np.flatnonzero(starts)
             head_ids = trip_arr.take(pa.array(heads))
         if len(heads) == len(known_arr) and pc.all(pc.fill_null(pc.equal(head_ids, known_arr), False)).as_py():
