@@ -1,10 +1,16 @@
-"""Dates as Chinese offices write them (docs/chinese-files.md): one parser for every layer, the designations and
-the CLI."""
+"""Dates as Chinese offices write them (docs/chinese-files.md, "Chinese files"): the one date grammar of the package.
+
+Every layer's date columns, the risk designations (:mod:`transportmon.designations`), the map's ``--date`` and the
+CLI's ``--as-of`` are read by :func:`parse_dates`; :func:`parse_days` and :func:`parse_date` are its forms for
+calendar-day arrays and for one value.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
+import numpy as np
 import pandas as pd
 
 from .distinct import on_distinct
@@ -46,3 +52,19 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     dates = pd.to_datetime(iso.where(~empty), format="%Y-%m-%d", errors="coerce")
     bad = (~empty & dates.isna()).astype(bool)
     return dates.astype("datetime64[s]"), bad
+
+
+def parse_days(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`parse_dates` as calendar days: (``datetime64[D]``, NaT where blank or malformed; the blank mask)."""
+    dates, bad = parse_dates(values)
+    days = dates.to_numpy().astype("datetime64[D]")
+    return days, np.isnat(days) & ~bad.to_numpy(dtype=bool)
+
+
+def parse_date(value: str | dt.date | None) -> pd.Timestamp | None:
+    """One date (a ``date``/``Timestamp`` as its own day, text by :func:`parse_dates`); None when blank or malformed."""
+    if value is None or value == "":
+        return None
+    text = pd.Timestamp(value).strftime("%Y-%m-%d") if isinstance(value, dt.date) else str(value)
+    dates, bad = parse_dates(pd.Series([text]))
+    return None if bool(bad.iloc[0]) or pd.isna(dates.iloc[0]) else pd.Timestamp(dates.iloc[0])

@@ -20,6 +20,7 @@ import shapely
 from . import __version__
 from . import layers as L
 from ._errors import ConfigError, InputError
+from .dates import parse_date
 from .config import RuleConfig, load_config, make_config
 from .geo.evidence import RoadContext, checkpoint_evidence, metric_crs, road_context, road_warnings
 from .geo.names import neighbour_names
@@ -73,11 +74,10 @@ class AuditResult:
 def _as_date(value: str | date | pd.Timestamp | None, what: str) -> pd.Timestamp | None:
     if value is None or value == "":
         return None
-    dates, bad = L.parse_dates(pd.Series([str(value) if not isinstance(value, (date, pd.Timestamp)) else
-                                          pd.Timestamp(value).strftime("%Y-%m-%d")]))
-    if bad.iloc[0]:
+    day = parse_date(value)
+    if day is None and str(value).strip():
         raise ConfigError(f"{what}: {value!r} is not a date (use YYYY-MM-DD)")
-    return pd.Timestamp(dates.iloc[0])
+    return day
 
 
 def _read(name: str, path: Path, datum: str, encoding: str | None) -> tuple[pd.DataFrame, int]:

@@ -263,8 +263,8 @@ def validate_risk_areas(frame: pd.DataFrame, path: str | None = None) -> Layer:
             kept = geoms.to_numpy().copy()
             kept[drop] = None
             frame = frame.set_geometry(gpd.GeoSeries(kept, index=frame.index, crs=frame.crs))
-    # The date forms every other layer accepts (20200316, 2020年3月16日 8时 …): written as ISO for the designations,
-    # an illegible cell left as it is for them to reject.
+    # The designations read dates with the same parser; written here as ISO so that the rejected rows' details
+    # show every legible date alike (20200316, 2020年3月16日 8时 → 2020-03-16), an illegible cell as written.
     for col in ("as_of", "valid_from", "valid_to"):
         if col in frame.columns and not pd.api.types.is_datetime64_any_dtype(frame[col]):
             dates, _ = parse_dates(frame[col])
