@@ -43,7 +43,7 @@ def arrow_text(values: pd.Series) -> pa.ChunkedArray | None:
     """The Arrow array behind a pyarrow-backed text column (``str``, ``string[pyarrow]``), else None."""
     dtype = values.dtype
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-        arr = getattr(values.array, "_pa_array", None)
+        arr = values.array.__arrow_array__()  # the Arrow data itself: no copy
         if isinstance(arr, pa.ChunkedArray) and (pa.types.is_large_string(arr.type) or pa.types.is_string(arr.type)):
             return arr
     return None
@@ -93,12 +93,23 @@ def text_ids_runs(values: pd.Series, starts: np.ndarray | None = None,
     return pd.Series(text.array.take(np.cumsum(starts) - 1), index=values.index), text
 
 
+#: pandas' nullable integer dtypes (``Int64`` …), by their public names.
+NULLABLE_INTS = (pd.Int8Dtype, pd.Int16Dtype, pd.Int32Dtype, pd.Int64Dtype, pd.UInt8Dtype, pd.UInt16Dtype,
+                 pd.UInt32Dtype, pd.UInt64Dtype)
+
+
+def nullable_ints(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A nullable integer column as (numpy values, 0 at the missing cells; the mask of the missing cells)."""
+    missing = values.isna().to_numpy(dtype=bool)
+    return values.to_numpy(dtype=values.dtype.numpy_dtype, na_value=0), missing
+
+
 def cell_text(values: pd.Series, mask: np.ndarray) -> pd.Series:
     """``values.astype("string").fillna("")`` at the rows of ``mask``: converted there only when the conversion is
     cell by cell (text, integers, booleans, objects), else on the whole column (dates print alike as a column)."""
     dtype = values.dtype
     elementwise = (isinstance(dtype, pd.StringDtype) or (isinstance(dtype, np.dtype) and dtype.kind in "iubO")
-                   or isinstance(dtype, (pd.BooleanDtype, pd.core.arrays.integer.IntegerDtype)))
+                   or isinstance(dtype, (pd.BooleanDtype, *NULLABLE_INTS)))
     cells = values[mask]
     if elementwise:
         return cells.astype("string").fillna("")
@@ -113,8 +124,8 @@ def ints_fast(values: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
     dtype = values.dtype
     if isinstance(dtype, np.dtype) and dtype.kind in "iu":
         data, missing = values.to_numpy(), None
-    elif isinstance(dtype, pd.core.arrays.integer.IntegerDtype):
-        data, missing = values.array._data, values.array._mask
+    elif isinstance(dtype, NULLABLE_INTS):
+        data, missing = nullable_ints(values)
     else:
         return None
     if data.dtype.itemsize >= 8 and len(data):
@@ -144,9 +155,9 @@ def flags_fast(values: pd.Series) -> np.ndarray | None:
             return (data == 1) | missing
         return None
     if isinstance(dtype, pd.BooleanDtype):
-        return values.array._data | values.array._mask
-    if isinstance(dtype, pd.core.arrays.integer.IntegerDtype):
-        data, missing = values.array._data, values.array._mask
+        return values.to_numpy(dtype=bool, na_value=True)
+    if isinstance(dtype, NULLABLE_INTS):
+        data, missing = nullable_ints(values)
         if (missing | (data == 0) | (data == 1)).all():
             return missing | (data == 1)
         return None
@@ -182,7 +193,7 @@ def duplicated_stops(trip: pd.Series, seq: pd.Series, starts: np.ndarray | None,
     heads = np.flatnonzero(starts)
     if head_text is None:
         head_text = trip.iloc[heads]
-    sq = seq.array._data.astype(np.int64, copy=False)
+    sq = nullable_ints(seq)[0].astype(np.int64, copy=False)
     all_present = bool(present.all())
     head_arr = arrow_text(head_text)
     distinct_runs = False

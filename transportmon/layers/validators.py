@@ -16,7 +16,7 @@ from .._errors import InputError
 from ..dates import parse_dates
 from ..designations import DesignationFormError, normalize_designations
 from .cells import (arrow_text, as_text, cell_text, duplicated_ids, duplicated_stops, flags_fast, ints_fast,
-                    missing_text, parse_bools, parse_ints, run_starts, service_types, stop_text, text_ids,
+                    missing_text, nullable_ints, parse_bools, parse_ints, run_starts, service_types, stop_text, text_ids,
                     text_ids_runs)
 from .geometry import geo, geometry_problems, in_lonlat, present, repair
 from .reject import Rejector
@@ -162,8 +162,8 @@ def validate_trips(frame: pd.DataFrame, path: str | None = None) -> Layer:
     pax, bad_p = ints_fast(raw_pax) or parse_ints(raw_pax)
     rej.reject(bad_s, "malformed-value", lambda m: "seats=" + cell_text(raw_seats, m) + " is not a whole number")
     rej.reject(bad_p, "malformed-value", lambda m: "passengers=" + cell_text(raw_pax, m) + " is not a whole number")
-    s_val, s_na = seats.array._data, seats.array._mask
-    p_val, p_na = pax.array._data, pax.array._mask
+    s_val, s_na = nullable_ints(seats)
+    p_val, p_na = nullable_ints(pax)
     rej.reject(~s_na & (s_val <= 0), "non-positive-seats", lambda m: "seats=" + cell_text(seats, m))
     rej.reject(~p_na & (p_val < 0), "negative-passengers", lambda m: "passengers=" + cell_text(pax, m))
     rej.reject(~s_na & ~p_na & (p_val > s_val), "passengers-exceed-seats",
