@@ -1,7 +1,7 @@
 """The fast paths of trip and stop-time validation give exactly what the general path gives.
 
 ``validate_trips``, ``validate_stop_times`` (``transportmon.layers``) and the cross-layer reference checks
-(``pipeline._check_trip_references``) have fast paths for clean, typed columns as Parquet gives them: integer
+(``layers.check_trip_references``) have fast paths for clean, typed columns as Parquet gives them: integer
 ``stop_sequence``/``seats``/``passengers``, numeric or boolean ``pickup``/``dropoff``, timestamp ``service_date``,
 ids that need no trimming, a ``stop_id`` read as a dictionary, stop_times grouped by trip. Each decides only the clean
 case and leaves the rest to the general parsers. These properties build random frames, typed and untyped, clean and
@@ -25,7 +25,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from transportmon import layers as L
-from transportmon import pipeline as P
 from transportmon._arrow import index_in
 from transportmon.io.read import read_table
 
@@ -575,7 +574,7 @@ def test_trip_references_as_before(data: st.DataObject) -> None:
         for layers in (got, want):
             n = len(layers["trips"].frame)
             L.reject_rows(layers["trips"], np.arange(n) == n // 2, "not-in-calendar", "off")
-    P._check_trip_references(got, located=located.copy())
+    L.check_trip_references(got, located=located.copy())
     _ref_check_trip_references(want, located=located.copy())
     for name in ("trips", "stop_times"):
         assert_same_layer(got[name], want[name])
@@ -598,7 +597,7 @@ def test_trip_references_on_unvalidated_layers(data: st.DataObject) -> None:
     for _ in range(2):
         trips = L.Layer(name="trips", frame=tf.copy(), rejected=L.empty_rejected(), rows=n)
         layers.append({"trips": trips, "stop_times": L.validate_stop_times(st_frame.copy()), "stops": stops})
-    P._check_trip_references(layers[0], located=located.copy())
+    L.check_trip_references(layers[0], located=located.copy())
     _ref_check_trip_references(layers[1], located=located.copy())
     for name in ("trips", "stop_times"):
         assert_same_layer(layers[0][name], layers[1][name])

@@ -4,7 +4,7 @@
 ``dask.dataframe`` (Parquet row groups; other formats are read once and split), numbers their rows, and hash-shuffles
 both on the trip id so that partition *i* of ``trips`` and partition *i* of ``stop_times`` hold the same trips. Each
 pair of partitions is validated and audited by the in-memory functions (:func:`transportmon.layers.validate_trips`,
-:func:`~transportmon.pipeline._check_trip_references`, :func:`~transportmon.pipeline._audit_trips`) against the
+:func:`~transportmon.layers.check_trip_references`, :func:`~transportmon.pipeline._audit_trips`) against the
 stops, their admin units and the designations, which are resolved once on the client and broadcast to the workers.
 The client gathers the trip subjects and their findings and assembles the same report as the memory engine.
 A GTFS feed is read and joined in memory first (its audited trips only exist once the occupancy table meets
@@ -221,7 +221,7 @@ def _audit_partition(trips: pd.DataFrame, stop_times: pd.DataFrame, shared: _Bro
         if name == "trips":
             reject_outside_feed(layer)  # a GTFS feed's marks, as the memory engine applies them
         layers[name] = layer
-    P._check_trip_references(layers, located=shared.located)
+    L.check_trip_references(layers, located=shared.located)
     part, findings, skipped = P._audit_trips(layers, shared.config)
     return (part, findings, skipped, layers["trips"].rejected, layers["stop_times"].rejected,
             len(layers["trips"].frame), len(layers["stop_times"].frame))
