@@ -131,9 +131,7 @@ def dask_trips(inputs: Inputs, *, scheduler: str | None = None, partitions: int 
         out_layers[name] = layer
         if name == "stop_times":  # the memory engine's validation says so from the whole frame
             columns = L.rename_aliases(pd.DataFrame(columns=list(st_frame.columns))).columns
-            defaulted = tuple(c for c in ("pickup", "dropoff") if c not in columns)
-            if defaulted:
-                layer.extra["defaulted_columns"] = defaulted
+            layer.defaulted_columns = tuple(c for c in ("pickup", "dropoff") if c not in columns)
         from .pipeline import _display_path
 
         meta[name] = dict(inputs.meta[name]) if read_before else {

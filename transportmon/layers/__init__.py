@@ -11,16 +11,16 @@ from .cells import (FALSE_WORDS, SERVICE_TYPE_WORDS, SERVICE_TYPES, TRUE_WORDS, 
                     parse_ints, run_starts, service_types)
 from .geometry import in_lonlat, present, repair
 from .references import TRIP_REASONS, check_trip_references
-from .reject import ROW_ALIGNED, Rejector, concat_rejected, empty_rejected, reject_rows
+from .reject import Rejector, concat_rejected, empty_rejected, reject_rows
 from .schema import (ALIASES, CONTRACT_COLUMNS, GEOMETRY_TYPES, LAT_NAMES, LON_NAMES, REJECTED_COLUMNS, REQUIRED,
-                     SUBJECT, Layer, column_key, is_known_column, rename_aliases, require_columns)
+                     SUBJECT, Layer, StopTimesCodes, TripRuns, column_key, is_known_column, rename_aliases, require_columns)
 from .validators import (LEVEL_WORDS, risk_detail, validate_boundaries, validate_checkpoints, validate_risk_areas,
                          validate_roads, validate_stop_times, validate_stops, validate_trips)
 
 __all__ = [
     "ALIASES", "CONTRACT_COLUMNS", "FALSE_WORDS", "GEOMETRY_TYPES", "LAT_NAMES", "LEVEL_WORDS", "LON_NAMES",
-    "REJECTED_COLUMNS", "REQUIRED", "ROW_ALIGNED", "SERVICE_TYPES", "SERVICE_TYPE_WORDS", "SUBJECT", "TRIP_REASONS",
-    "TRUE_WORDS", "Layer", "Rejector", "arrow_text", "as_text", "check_trip_references", "column_key",
+    "REJECTED_COLUMNS", "REQUIRED", "SERVICE_TYPES", "SERVICE_TYPE_WORDS", "SUBJECT", "TRIP_REASONS",
+    "TRUE_WORDS", "Layer", "StopTimesCodes", "TripRuns", "Rejector", "arrow_text", "as_text", "check_trip_references", "column_key",
     "concat_rejected", "empty_rejected", "in_lonlat", "is_known_column", "parse_bools", "parse_dates", "parse_ints",
     "present", "reject_rows", "rename_aliases", "repair", "require_columns", "risk_detail", "run_starts",
     "service_types", "validate_boundaries", "validate_checkpoints", "validate_risk_areas", "validate_roads",

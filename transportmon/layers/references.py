@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 from .._arrow import index_in
 from ..geo.admin import locate
 from .cells import arrow_text, run_starts
-from .reject import ROW_ALIGNED, reject_rows
+from .reject import reject_rows
 from .schema import Layer
 
 #: Why a trip is rejected for its stop rows, in the order they are decided (a trip gets the first that holds).
@@ -26,18 +26,18 @@ def check_trip_references(layers: dict[str, Layer], located: pd.DataFrame | None
     ``layers`` holds ``trips``, ``stop_times``, ``stops`` (and ``boundaries`` unless ``located`` is given: the admin
     units of each stop, indexed by ``stop_id``). Every lookup is an Arrow hash join on integer codes: each stop_times
     row's trip as a position among the distinct trip ids, looked up once per run of equal ids when rows of one trip
-    are consecutive (validation leaves the runs in ``extra["trip_runs"]``), and its stop once per distinct stop when
-    validation left dictionary codes (``extra["stop_code"]``). Trip ids may repeat in a layer built by hand: each of
+    are consecutive (validation leaves the runs in ``codes.trip_runs``), and its stop once per distinct stop when
+    validation left dictionary codes (``codes.stop_code``). Trip ids may repeat in a layer built by hand: each of
     the repeated rows is then judged alike.
 
-    Left for the trip audit: ``trips.extra["located"]``; when trip ids are unique, ``stop_times.extra["trip_pos"]``
+    Left for the trip audit: ``trips.located``; when trip ids are unique, ``stop_times.codes.trip_pos``
     (position of each usable row's trip in ``trips.frame``, -1 for a rejected trip) and, with dictionary codes,
-    ``extra["stop_pos"]`` (position of its stop in ``located``), valid until either frame changes.
+    ``codes.stop_pos`` (position of its stop in ``located``), valid until either frame changes.
     """
     trips, st, stops = layers["trips"], layers["stop_times"], layers["stops"]
-    for key in ROW_ALIGNED[1:]:
-        st.extra.pop(key, None)
-    runs = st.extra.pop("trip_runs", None)  # left by validation when no row was rejected since
+    codes = st.codes
+    codes.trip_pos = codes.stop_pos = None
+    runs, codes.trip_runs = codes.trip_runs, None  # left by validation when no row was rejected since
     tf = trips.frame
     rejected_ids = trips.rejected.loc[trips.rejected["subject"] == "trip", "subject_id"].astype("string")
     trip_arr, known_arr = arrow_text(st.frame["trip_id"]), arrow_text(tf["trip_id"])
@@ -50,8 +50,8 @@ def check_trip_references(layers: dict[str, Layer], located: pd.DataFrame | None
         tf_key, uniques = pd.factorize(tf["trip_id"], use_na_sentinel=False)
         keys = pd.Series(uniques, dtype="string")
     if trip_arr is not None and unique:  # one lookup per run of equal trip ids
-        if runs is not None and len(runs[0]) == len(trip_arr):
-            starts, heads, head_ids = runs
+        if runs is not None and len(runs.starts) == len(trip_arr):
+            starts, heads, head_ids = runs.starts, runs.heads, runs.ids
         else:
             starts = run_starts(trip_arr)
             heads = np.flatnonzero(starts)
@@ -77,18 +77,18 @@ def check_trip_references(layers: dict[str, Layer], located: pd.DataFrame | None
         reject_rows(st, unknown_trip, "unknown-trip", lambda m: "trip_id=" + st.frame["trip_id"][m].astype(str))
         row_pos = row_pos[~unknown_trip]
 
-    codes, dictionary = st.extra.get("stop_code"), st.extra.get("stop_dict")
-    if not isinstance(codes, np.ndarray) or dictionary is None or len(codes) != len(st.frame):
-        codes = dictionary = None
-    if codes is not None:  # one lookup per distinct stop
-        unknown_stop = ~np.r_[index_in(dictionary, stops.frame["stop_id"]) >= 0, False][codes]  # code -1: no stop
+    stop_code, dictionary = codes.stop_code, codes.stop_dict
+    if stop_code is None or dictionary is None or len(stop_code) != len(st.frame):
+        stop_code = dictionary = None
+    if stop_code is not None:  # one lookup per distinct stop
+        unknown_stop = ~np.r_[index_in(dictionary, stops.frame["stop_id"]) >= 0, False][stop_code]  # -1: no stop
     else:
         unknown_stop = index_in(st.frame["stop_id"], stops.frame["stop_id"]) < 0
     bad_stop_ids, bad_pos = st.frame.loc[unknown_stop, "stop_id"], row_pos[unknown_stop]
     if unknown_stop.any():
         reject_rows(st, unknown_stop, "unknown-stop", lambda m: "stop_id=" + st.frame["stop_id"][m].astype(str))
         row_pos = row_pos[~unknown_stop]
-        codes = st.extra.get("stop_code") if codes is not None else None
+        stop_code = codes.stop_code if stop_code is not None else None
 
     # A trip with any unusable stop row cannot be judged on a partial itinerary: the first reason of each key.
     if located is None:
@@ -122,8 +122,8 @@ def check_trip_references(layers: dict[str, Layer], located: pd.DataFrame | None
     outside = located["province"].isna().to_numpy()
     if outside.any():
         outside_ids = pd.Series(located.index[outside], dtype="string")
-        if codes is not None:
-            rows = np.r_[index_in(dictionary, outside_ids) >= 0, False][codes]
+        if stop_code is not None:
+            rows = np.r_[index_in(dictionary, outside_ids) >= 0, False][stop_code]
         else:
             rows = index_in(st.frame["stop_id"], outside_ids) >= 0
         if rows.any():
@@ -139,12 +139,12 @@ def check_trip_references(layers: dict[str, Layer], located: pd.DataFrame | None
         if m.any():
             reject_rows(trips, m, reason, lambda mm, d=details: pd.Series(d[mm], dtype=object))
             remaining, details = remaining[~m], details[~m]
-    trips.extra["located"] = located
+    trips.located = located
     if not unique:  # positions are of distinct ids, not of trips.frame rows: the trip audit joins by value
         return
     kept = first == 0
     if not kept.all():  # positions in trips.frame as it is now; -1 (the last entry) for a rejected trip
         row_pos = np.r_[np.where(kept, np.cumsum(kept) - 1, -1), -1][row_pos]  # row_pos -1 takes the last entry
-    st.extra["trip_pos"] = row_pos
-    if codes is not None:
-        st.extra["stop_pos"] = np.r_[index_in(dictionary, pd.Series(located.index, dtype="string")), -1][codes]
+    codes.trip_pos = row_pos
+    if stop_code is not None:
+        codes.stop_pos = np.r_[index_in(dictionary, pd.Series(located.index, dtype="string")), -1][stop_code]

@@ -97,10 +97,6 @@ def concat_rejected(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-#: ``Layer.extra`` entries that hold one value per row of ``frame`` (kept aligned by :func:`reject_rows`).
-ROW_ALIGNED = ("stop_code", "trip_pos", "stop_pos")
-
-
 def reject_rows(layer: Layer, mask: pd.Series | np.ndarray, reason: str,
                 detail: pd.Series | str | Detail = "") -> None:
     """Move rows of ``layer.frame`` where ``mask`` holds into ``layer.rejected`` (cross-layer checks).
@@ -117,16 +113,12 @@ def reject_rows(layer: Layer, mask: pd.Series | np.ndarray, reason: str,
         det = (detail if isinstance(detail, pd.Series) else pd.Series(detail, dtype=object)).astype(str).to_numpy()
     else:
         det = detail[mask].astype(str).to_numpy() if isinstance(detail, pd.Series) else detail
-    for key in ROW_ALIGNED:
-        value = layer.extra.get(key)
-        if isinstance(value, np.ndarray) and len(value) == len(mask):
-            layer.extra[key] = value[~mask]
-    layer.extra.pop("trip_runs", None)  # runs of trip ids: not those of the remaining rows
-    extra = pd.DataFrame({
+    layer.codes.keep(~mask)
+    moved = pd.DataFrame({
         "subject": SUBJECT.get(layer.name, layer.name), "subject_id": bad[id_col].astype(str).to_numpy(),
         "reason": reason, "detail": det, "row": bad["row"].astype("int64").to_numpy(),
     })
     if isinstance(bad, gpd.GeoDataFrame):
-        extra = gpd.GeoDataFrame(extra, geometry=bad.geometry.to_numpy(), crs="EPSG:4326")
-    layer.rejected = pd.concat([layer.rejected, extra], ignore_index=True) if len(layer.rejected) else extra
+        moved = gpd.GeoDataFrame(moved, geometry=bad.geometry.to_numpy(), crs="EPSG:4326")
+    layer.rejected = pd.concat([layer.rejected, moved], ignore_index=True) if len(layer.rejected) else moved
     layer.frame = layer.frame[~mask]

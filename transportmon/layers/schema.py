@@ -7,7 +7,9 @@ import unicodedata
 from dataclasses import dataclass, field
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .._errors import InputError
 
@@ -97,6 +99,46 @@ REJECTED_COLUMNS = ["subject", "subject_id", "reason", "detail", "row"]
 
 
 @dataclass
+class TripRuns:
+    """Runs of equal consecutive trip ids in stop_times (rows of one trip are usually consecutive)."""
+
+    starts: np.ndarray
+    """Per row: whether it starts a run."""
+    heads: np.ndarray
+    """Positions of the rows that start a run."""
+    ids: pa.ChunkedArray
+    """The trip id of each run, as text."""
+
+
+@dataclass
+class StopTimesCodes:
+    """Integer codes of the usable stop_times rows, left by validation and the reference checks for the trip audit.
+
+    Each array holds one value per row of ``Layer.frame`` (:func:`~transportmon.layers.reject_rows` keeps them
+    aligned) and is None when nobody computed it; consumers fall back to hash joins by value.
+    """
+
+    stop_code: np.ndarray | None = None
+    """Code of each row's stop in ``stop_dict`` (-1: none), for a ``stop_id`` column read as a dictionary."""
+    stop_dict: pa.Array | None = None
+    """The dictionary of stop ids, as text."""
+    trip_runs: TripRuns | None = None
+    """Runs of trip ids, while no row has been rejected since validation."""
+    trip_pos: np.ndarray | None = None
+    """Position of each row's trip in the trips layer's ``frame`` (-1: a rejected trip)."""
+    stop_pos: np.ndarray | None = None
+    """Position of each row's stop in the trips layer's ``located``."""
+
+    def keep(self, kept: np.ndarray) -> None:
+        """Keep the entries of the rows where ``kept`` holds (the others were rejected); the runs no longer hold."""
+        for name in ("stop_code", "trip_pos", "stop_pos"):
+            value = getattr(self, name)
+            if value is not None and len(value) == len(kept):
+                setattr(self, name, value[kept])
+        self.trip_runs = None
+
+
+@dataclass
 class Layer:
     """One input layer after validation."""
 
@@ -109,7 +151,18 @@ class Layer:
     """Rows in the input."""
     path: str | None = None
     sha256: str | None = None
-    extra: dict[str, object] = field(default_factory=dict)
+    defaulted_columns: tuple[str, ...] = ()
+    """stop_times: ``pickup``/``dropoff`` when the file has no such column (every row took 1): said as a warning."""
+    codes: StopTimesCodes = field(default_factory=StopTimesCodes)
+    """stop_times: integer codes of the rows for the reference checks and the trip audit."""
+    located: pd.DataFrame | None = None
+    """trips: the admin units (``county``, ``city``, ``province``) of each stop, indexed by ``stop_id``."""
+    intervals: pd.DataFrame | None = None
+    """risk_areas: the usable designations as intervals (:func:`~transportmon.designations.normalize_designations`)."""
+    outside_units: list[str] = field(default_factory=list)
+    """risk_areas: adcodes named by usable rows that lie outside the boundaries in use, away from every stop."""
+    outside_rows: int = 0
+    """risk_areas: how many usable rows name one of ``outside_units``."""
 
 
 def rename_aliases(frame: pd.DataFrame) -> pd.DataFrame:

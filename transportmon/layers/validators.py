@@ -20,7 +20,7 @@ from .cells import (arrow_text, as_text, cell_text, duplicated_ids, duplicated_s
                     text_ids_runs)
 from .geometry import geo, geometry_problems, in_lonlat, present, repair
 from .reject import Rejector
-from .schema import GEOMETRY_TYPES, REQUIRED, Layer, rename_aliases, require_columns
+from .schema import GEOMETRY_TYPES, REQUIRED, Layer, TripRuns, rename_aliases, require_columns
 
 _COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
 
@@ -178,10 +178,10 @@ def validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> Layer:
     """Stop times: ``trip_id``, whole ``stop_sequence``, ``stop_id``, ``pickup``/``dropoff`` 0/1 (default 1).
 
     References to unknown stops or trips are checked later, against the validated stops and trips. For a
-    ``stop_id`` read as a dictionary, ``extra["stop_code"]`` (per usable row) and ``extra["stop_dict"]`` (the
-    dictionary as text) let those checks work on the few distinct stops; ``extra["trip_runs"]`` (when every row is
-    usable) holds the runs of equal trip ids: (flags of the rows that start a run, their positions, their ids).
-    ``extra["defaulted_columns"]`` names ``pickup``/``dropoff`` when the file has no such column.
+    ``stop_id`` read as a dictionary, ``codes.stop_code`` (per usable row) and ``codes.stop_dict`` (the
+    dictionary as text) let those checks work on the few distinct stops; ``codes.trip_runs`` (when every row is
+    usable) holds the runs of equal trip ids. ``defaulted_columns`` names ``pickup``/``dropoff`` when the file has
+    no such column.
     """
     frame = _prepare(frame, "stop_times", path)
     raw_trip = frame["trip_id"]
@@ -216,21 +216,20 @@ def validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> Layer:
             frame[col] = True
         frame[col] = frame[col].astype(bool)
     layer = _finish("stop_times", frame, rej, len(frame), path)
-    if defaulted:  # an assumption the audit must say: every stop a boarding and alighting stop
-        layer.extra["defaulted_columns"] = defaulted
+    layer.defaulted_columns = defaulted  # an assumption the audit must say: every stop a boarding and alighting stop
     ok = rej.usable
     if stop_code is not None:
-        layer.extra["stop_code"] = stop_code if ok.all() else stop_code[ok]
-        layer.extra["stop_dict"] = stop_dict
+        layer.codes.stop_code = stop_code if ok.all() else stop_code[ok]
+        layer.codes.stop_dict = stop_dict
     if starts is not None and head_text is not None and ok.all():  # the runs of trip ids, for the reference checks
-        layer.extra["trip_runs"] = (starts, np.flatnonzero(starts), arrow_text(head_text))
+        layer.codes.trip_runs = TripRuns(starts, np.flatnonzero(starts), arrow_text(head_text))
     return layer
 
 
 def validate_risk_areas(frame: pd.DataFrame, path: str | None = None) -> Layer:
     """Risk designations in interval or snapshot form (see :mod:`transportmon.designations`).
 
-    The usable designations are kept as intervals in ``extra["intervals"]``; ``frame`` keeps the usable input rows.
+    The usable designations are kept as intervals in ``intervals``; ``frame`` keeps the usable input rows.
     """
     frame = rename_aliases(frame).reset_index(drop=True)
     require_columns(frame, "risk_areas", path)
@@ -287,7 +286,7 @@ def validate_risk_areas(frame: pd.DataFrame, path: str | None = None) -> Layer:
     })
     good = frame[~frame["row"].isin(rejected["row"])]
     return Layer(name="risk_areas", frame=good, rejected=rej, rows=len(frame), path=path,
-                 extra={"intervals": intervals})
+                 intervals=intervals)
 
 
 def risk_detail(frame: pd.DataFrame, rows: np.ndarray, what: np.ndarray | None = None) -> np.ndarray:

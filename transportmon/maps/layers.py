@@ -137,7 +137,7 @@ def map_layers(result: AuditResult, *, date: str | None = None) -> MapLayers:
     if layers.roads is not None and len(layers.roads):  # a province's road network need not ride along
         layers.roads = layers.roads.cx[w - pad:e + pad, s - pad:n + pad]
     risk = result.layers.get("risk_areas")
-    intervals = risk.extra.get("intervals") if risk is not None else None
+    intervals = risk.intervals if risk is not None else None
     if intervals is not None and len(intervals):
         layers.risk_areas = risk_areas_on(boundaries, intervals, day, extent=(w - pad, s - pad, e + pad, n + pad))
     return layers
