@@ -16,7 +16,6 @@ def on_distinct(parse):  # type: ignore[no-untyped-def]
     parsed directly. Results are the same either way.
     """
 
-
     @functools.wraps(parse)
     def wrapper(values: pd.Series):  # type: ignore[no-untyped-def]
         if len(values) < 4096 or values.dtype == object:  # objects: 1, 1.0 and True hash alike but read apart

@@ -20,8 +20,8 @@ import shapely
 from . import __version__
 from . import layers as L
 from ._errors import ConfigError, InputError
-from .dates import parse_date
 from .config import RuleConfig, load_config, make_config
+from .dates import parse_date
 from .geo.evidence import RoadContext, checkpoint_evidence, metric_crs, road_context, road_warnings
 from .geo.names import neighbour_names
 from .io import read as R
@@ -29,6 +29,7 @@ from .io.discover import LAYER_NAMES, MANIFEST, discover, is_osm, layer_gaps, re
 from .report import assemble, attach_findings, finding_counts, one_finding_each, verdict_counts
 from .rules import checkpoints as cp_rules
 from .rules.inputs import rejected_findings
+
 
 @dataclass
 class Inputs:

@@ -7,15 +7,49 @@ layer) and :mod:`~transportmon.layers.references` (checks across layers: stop_ti
 """
 
 from ..dates import parse_dates
-from .cells import (FALSE_WORDS, SERVICE_TYPE_WORDS, SERVICE_TYPES, TRUE_WORDS, arrow_text, as_text, parse_bools,
-                    parse_ints, run_starts, service_types)
+from .cells import (
+    FALSE_WORDS,
+    SERVICE_TYPE_WORDS,
+    SERVICE_TYPES,
+    TRUE_WORDS,
+    arrow_text,
+    as_text,
+    parse_bools,
+    parse_ints,
+    run_starts,
+    service_types,
+)
 from .geometry import in_lonlat, present, repair
 from .references import TRIP_REASONS, check_trip_references
 from .reject import Rejector, concat_rejected, empty_rejected, reject_rows
-from .schema import (ALIASES, CONTRACT_COLUMNS, GEOMETRY_TYPES, LAT_NAMES, LON_NAMES, REJECTED_COLUMNS, REQUIRED,
-                     SUBJECT, Layer, StopTimesCodes, TripRuns, column_key, is_known_column, rename_aliases, require_columns)
-from .validators import (LEVEL_WORDS, risk_detail, validate_boundaries, validate_checkpoints, validate_risk_areas,
-                         validate_roads, validate_stop_times, validate_stops, validate_trips)
+from .schema import (
+    ALIASES,
+    CONTRACT_COLUMNS,
+    GEOMETRY_TYPES,
+    LAT_NAMES,
+    LON_NAMES,
+    REJECTED_COLUMNS,
+    REQUIRED,
+    SUBJECT,
+    Layer,
+    StopTimesCodes,
+    TripRuns,
+    column_key,
+    is_known_column,
+    rename_aliases,
+    require_columns,
+)
+from .validators import (
+    LEVEL_WORDS,
+    risk_detail,
+    validate_boundaries,
+    validate_checkpoints,
+    validate_risk_areas,
+    validate_roads,
+    validate_stop_times,
+    validate_stops,
+    validate_trips,
+)
 
 __all__ = [
     "ALIASES", "CONTRACT_COLUMNS", "FALSE_WORDS", "GEOMETRY_TYPES", "LAT_NAMES", "LEVEL_WORDS", "LON_NAMES",

@@ -32,7 +32,7 @@ class Rejector:
         else:
             self.ids = text_ids(frame[id_col]) if id_col and id_col in frame.columns else pd.Series(
                 pd.NA, index=frame.index, dtype="string")
-        self.usable = np.ones(len(frame), dtype=bool)
+        self.usable = np.ones(len(frame), dtype=bool)  # per row: not rejected (yet)
         self._parts: list[tuple[np.ndarray, str, pd.Series | str]] = []
 
     def reject(self, mask: pd.Series | np.ndarray, reason: str, detail: pd.Series | str | Detail = "") -> None:
@@ -51,10 +51,6 @@ class Rejector:
         else:
             text = detail
         self._parts.append((np.flatnonzero(mask), reason, text))
-
-    @property
-    def ok(self) -> pd.Series:
-        return pd.Series(self.usable.copy(), index=self.frame.index, copy=False)
 
     def rejected(self) -> pd.DataFrame:
         bad = pd.Series(~self.usable, index=self.frame.index)

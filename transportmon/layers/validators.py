@@ -15,9 +15,24 @@ import pandas as pd
 from .._errors import InputError
 from ..dates import parse_dates
 from ..designations import DesignationFormError, normalize_designations
-from .cells import (arrow_text, as_text, cell_text, duplicated_ids, duplicated_stops, flags_fast, ints_fast,
-                    missing_text, nullable_ints, parse_bools, parse_ints, run_starts, service_types, stop_text, text_ids,
-                    text_ids_runs)
+from .cells import (
+    arrow_text,
+    as_text,
+    cell_text,
+    duplicated_ids,
+    duplicated_stops,
+    flags_fast,
+    ints_fast,
+    missing_text,
+    nullable_ints,
+    parse_bools,
+    parse_ints,
+    run_starts,
+    service_types,
+    stop_text,
+    text_ids,
+    text_ids_runs,
+)
 from .geometry import geo, geometry_problems, in_lonlat, present, repair
 from .reject import Rejector
 from .schema import GEOMETRY_TYPES, REQUIRED, Layer, TripRuns, rename_aliases, require_columns

@@ -18,9 +18,9 @@ import pandas as pd
 import shapely
 
 from .._errors import ConfigError
+from ..dates import parse_date
 from ..designations_on import risk_areas_on
 from ..io.report import NOTES_KEY
-from ..dates import parse_date
 
 if TYPE_CHECKING:
     from ..pipeline import AuditResult
