@@ -199,7 +199,8 @@ def _legend_html(layers: MapLayers, drawn_trips: int, over_cap: int) -> str:
                    f'checkpoint(s) without a usable location are not drawn</div>')
     out.append('<div class="tm-sec">豁免边界 exempt border</div>')
     out.append(row(f'<span class="tm-ln" style="border-top:4px dashed {BORDER_COLOUR}"></span>',
-                   "与湖北交界线 border with the exempt neighbour"))
+                   f"与{escaped(layers.neighbours[0])}交界线 border with {escaped(layers.neighbours[1])}"
+                   if layers.neighbours[0] else "豁免边界线 exempt border"))
     out.append(row('<span class="tm-sw" style="background:#fff;width:9px;height:9px"></span>',
                    f"道路跨界点 road crossings ({0 if layers.crossings is None else len(layers.crossings)})"))
     if layers.roads is not None and len(layers.roads):
