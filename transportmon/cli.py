@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ._errors import TransportmonError
+from .vocab import DATUMS
 
 # Arrow's allocator (mimalloc) hands freed memory back to the system after 10 ms, and a large audit frees and
 # allocates gigabytes: on virtual machines, where a page handed back costs a host fault when touched again, that was
@@ -53,10 +54,7 @@ class Engine(str, Enum):
     dask = "dask"
 
 
-class Datum(str, Enum):
-    wgs84 = "wgs84"
-    gcj02 = "gcj02"
-    bd09 = "bd09"
+Datum = Enum("Datum", {d: d for d in DATUMS}, type=str)  # type: ignore[misc]  # the choices: vocab.DATUMS
 
 
 # Input options shared by `audit` and `validate` (one definition, the same flags everywhere).

@@ -29,6 +29,7 @@ from .report import assemble, attach_findings, finding_counts, one_finding_each,
 from .rules import checkpoints as cp_rules
 from .rules.inputs import rejected_findings
 from .rules.all_rules import plan as rule_plan
+from .vocab import DATUMS
 
 @dataclass
 class Inputs:
@@ -196,7 +197,7 @@ def load_inputs(
         day, as_of_source = pd.Timestamp(date.today()), "today"
     datum_of = {**manifest.get("datum", {}), **(datums or {})}
     for layer, d in datum_of.items():
-        if d not in ("wgs84", "gcj02", "bd09"):
+        if d not in DATUMS:
             raise ConfigError(f"datum of {layer}: {d!r} not allowed; use wgs84, gcj02 or bd09")
 
     layers: dict[str, L.Layer] = {}

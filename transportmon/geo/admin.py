@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-LEVEL_RANK = {"province": 0, "city": 1, "county": 2}
+from ..vocab import ADMIN_RANK
+
+LEVEL_RANK = ADMIN_RANK
 
 
 def _codes(values: pd.Series | np.ndarray) -> pd.Series:

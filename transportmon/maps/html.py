@@ -24,11 +24,11 @@ import pandas as pd
 import shapely
 
 from ..io.write import write_bytes
+from ..vocab import CHECKPOINT_VERDICTS, RISK_LEVELS
 from .layers import MapLayers, map_layers
 from .popups import cell_text, checkpoint_popup, escaped, risk_popup, road_tip, trip_popup
 from .style import (
     BORDER_COLOUR,
-    CHECKPOINT_VERDICTS,
     OTHER_TRIP_COLOUR,
     OUTLINE_COLOUR,
     RISK_STYLE,
@@ -213,7 +213,7 @@ def _legend_html(layers: MapLayers, drawn_trips: int, over_cap: int) -> str:
     if layers.risk_areas is not None:
         out.append(f'<div class="tm-sec">风险地区 risk areas on {escaped(layers.date)}</div>')
         lv = layers.risk_areas["level"].value_counts()
-        for level in ("high", "medium", "low"):
+        for level in reversed(RISK_LEVELS):
             colour, opacity, zh = RISK_STYLE[level]
             out.append(row(f'<span class="tm-fill" style="background:{colour};opacity:{min(1.0, opacity * 2):.2f}">'
                            "</span>", f"{zh} {level} ({int(lv.get(level, 0))})"))
