@@ -42,13 +42,11 @@ import pyogrio
 import shapely
 
 from ..palette import (
-    CHECKPOINT_VERDICTS,
-    ROUTE_VERDICTS,
-    TRIP_VERDICTS,
     rgb,
     verdict_label,
     verdict_style,
 )
+from ..vocab import CHECKPOINT_VERDICTS, ROUTE_VERDICTS, TRIP_VERDICTS
 from .columns import Findings
 
 #: Subject → layer name; any other subject (a rejected row of another layer) goes to ``rejected``.
