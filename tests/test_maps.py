@@ -293,7 +293,7 @@ def test_parquet_report_loads_with_native_lists(result: transportmon.pipeline.Au
 
 def test_older_parquet_report_with_json_text_still_loads(result: transportmon.pipeline.AuditResult,
                                                          tmp_path: Path) -> None:
-    from transportmon.io.write import _flat
+    from transportmon.io.encode import flat_columns as _flat
 
     report = tmp_path / "old.parquet"
     _flat(result.report).to_parquet(report, index=False)  # findings and risk_stops as JSON text, as before

@@ -7,7 +7,6 @@ grey is out of scope, purple is bad data).
 
 from __future__ import annotations
 
-
 #: verdict → (fill colour, Chinese, English) for checkpoint and trip verdicts (DESIGN §4).
 VERDICT_STYLE: dict[str, tuple[str, str, str]] = {
     "keep": ("#1a9641", "保留", "keep"),

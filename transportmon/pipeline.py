@@ -27,9 +27,10 @@ from .io import read as R
 from .io.discover import LAYER_NAMES, MANIFEST, discover, is_osm, layer_gaps, read_manifest, read_order, sample_dir
 from .report import assemble, attach_findings, finding_counts, one_finding_each, verdict_counts
 from .rules import checkpoints as cp_rules
-from .rules.inputs import rejected_findings
 from .rules.all_rules import plan as rule_plan
+from .rules.inputs import rejected_findings
 from .vocab import DATUMS
+
 
 @dataclass
 class Inputs:

@@ -110,7 +110,7 @@ def report_layers(report: gpd.GeoDataFrame) -> list[tuple[str, str, gpd.GeoDataF
 def layer_frame(rows: gpd.GeoDataFrame, family: str) -> gpd.GeoDataFrame | pd.DataFrame:
     """The fields of one layer: columns with a value here (and the core ones), nested ones as JSON text, then
     ``rule_ids``, ``message_zh``, ``message_en``; a frame without geometry for the ``none`` family."""
-    from .write import flat_columns
+    from .encode import flat_columns
 
     flat = flat_columns(rows) if len(rows) else rows.copy()
     if not len(rows):

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from ..config import RuleConfig
-from ..vocab import POLICY, ROAD_CLASS_EN, ROAD_CLASS_ZH
 from ..geo.names import neighbour_names
+from ..vocab import POLICY, ROAD_CLASS_EN, ROAD_CLASS_ZH
 from .registry import FINDING_COLUMNS, Needs, Rule, findings_for, metres_text, rule
 
 CLAUSE = POLICY
