@@ -2,7 +2,7 @@
 
 :func:`validate_inputs` takes the inputs of :func:`transportmon.audit` (a ``data`` folder, per-layer paths,
 ``gtfs``/``occupancy``, ``datums``, ``encoding``), reads, validates and cross-checks every layer exactly as the audit
-does (:func:`transportmon.pipeline.load_inputs`), and says per layer how many rows were read, how many are usable and
+does (:func:`transportmon.inputs.load_inputs`), and says per layer how many rows were read, how many are usable and
 how many were rejected, by reason. When a file cannot be read, every layer is still tried on its own, so that one
 run lists every unreadable file, not only the first.
 
@@ -25,7 +25,8 @@ import pandas as pd
 from . import layers as L
 from ._errors import ConfigError, TransportmonError
 from .io.discover import LAYER_NAMES, discover, layer_gaps, read_manifest, read_order, sample_dir
-from .pipeline import VALIDATORS, Inputs, _display_path, _read, defaulted_warnings, gtfs_layers, load_inputs
+from .inputs import VALIDATORS, Inputs, defaulted_warnings, gtfs_layers, load_inputs
+from .io.read import display_path, read_layer
 
 __all__ = ["LayerCheck", "Problem", "Validation", "validate_inputs"]
 
@@ -130,7 +131,7 @@ def validate_inputs(data: str | os.PathLike[str] | None = None, **kwargs: Any) -
     Parameters
     ----------
     data, **kwargs
-        The inputs of :func:`transportmon.pipeline.load_inputs` (``roads`` … ``stop_times``, ``gtfs``,
+        The inputs of :func:`transportmon.inputs.load_inputs` (``roads`` … ``stop_times``, ``gtfs``,
         ``occupancy``, ``config``, ``datums``, ``encoding``); with none, the embedded sample.
 
     Returns
@@ -189,9 +190,9 @@ def _each_on_its_own(data: str | os.PathLike[str] | None, first: TransportmonErr
         paths = {k: v for k, v in paths.items() if k not in ("stops", "trips", "stop_times")}
     for name in read_order(paths):
         try:
-            frame, _ = _read(name, paths[name], datum_of.get(name, "wgs84"), kwargs.get("encoding"))
+            frame, _ = read_layer(name, paths[name], datum_of.get(name, "wgs84"), kwargs.get("encoding"))
             layers[name] = VALIDATORS[name](frame, str(paths[name]))
-            meta[name] = {"path": _display_path(paths[name]), **frame.attrs.pop("source", {})}
+            meta[name] = {"path": display_path(paths[name]), **frame.attrs.pop("source", {})}
         except TransportmonError as exc:
             problems.append(_problem(exc))
     if not problems:  # the failure was not in one file alone (e.g. cross-layer): report it as it came
