@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -28,7 +29,7 @@ from .rules import checkpoints as cp_rules
 from .rules.inputs import rejected_findings
 from .trip_audit import audit_trips
 
-__all__ = ["AuditResult", "Engine", "Inputs", "audit", "load_inputs"]
+__all__ = ["AuditResult", "Engine", "Inputs", "Measured", "audit", "load_inputs", "measure", "report_on"]
 
 
 @dataclass
@@ -51,6 +52,29 @@ class AuditResult:
 
 
 Engine = Literal["memory", "dask"]
+
+
+@dataclass
+class Measured:
+    """Everything an audit measures that does not depend on the as-of date: what :func:`report_on` decides from.
+
+    Checkpoint evidence (road, distances to the exempt border and its crossings) is measured once; its verdicts
+    depend on the as-of date and are decided by :func:`report_on`. Trips are judged on their own service dates and
+    rejected rows are rejected whatever the date, so both are subjects already.
+    """
+
+    inputs: Inputs
+    layers: dict[str, L.Layer]
+    crs: Any
+    """The metric CRS every distance was measured in."""
+    roads: RoadContext | None
+    checkpoints: pd.DataFrame | None
+    """Evidence of every usable checkpoint (:func:`~transportmon.geo.evidence.checkpoint_evidence`), or None."""
+    neighbours: tuple[str, str] | None
+    subjects: list[gpd.GeoDataFrame]
+    """Subjects with their findings whose verdicts do not depend on the as-of date: trips, then rejected rows."""
+    rules_run: list[str]
+    skipped: dict[str, str]
 
 
 def audit(
@@ -89,8 +113,28 @@ def audit(
     inputs = load_inputs(data, **kwargs, defer=("trips", "stop_times") if engine == "dask" else ())
     if engine == "dask" and (set(inputs.deferred) != {"trips", "stop_times"} or "stops" not in inputs.layers):
         engine, inputs = "memory", load_inputs(data, **kwargs)  # no trip audit to distribute
-    layers, cfg, day, manifest = inputs.layers, inputs.config, inputs.as_of, inputs.manifest
-    inputs_meta, use_sample = inputs.meta, inputs.use_sample
+    measured = measure(inputs, engine=engine, scheduler=scheduler, keep_layers=keep_layers)
+    return report_on(measured, release=True)
+
+
+def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None = None,
+            keep_layers: bool = True) -> Measured:
+    """Measure what does not depend on the as-of date: road context, checkpoint evidence, trip verdicts (trips are
+    judged on their own service dates), rejected rows.
+
+    Parameters
+    ----------
+    inputs
+        From :func:`load_inputs`; with ``engine="dask"``, loaded with ``defer=("trips", "stop_times")``.
+    engine, scheduler, keep_layers
+        As :func:`audit`.
+
+    Returns
+    -------
+    Measured
+        For :func:`report_on`, once per as-of date.
+    """
+    layers, cfg, inputs_meta = inputs.layers, inputs.config, inputs.meta
     bounds = layers["boundaries"].frame
     crs = metric_crs(cfg, bounds, *(layers[n].frame.geometry for n in ("checkpoints", "stops") if n in layers))
     rules_run: list[str] = []
@@ -102,23 +146,14 @@ def audit(
         ctx = road_context(layers["roads"].frame, bounds, cfg, crs)
         for key, n in ctx.tracks.items():  # rows of a roads file; the OSM reader already counted ways
             inputs_meta["roads"].setdefault(key, n)
+    ev: pd.DataFrame | None = None
+    neighbours: tuple[str, str] | None = None
     if "checkpoints" in layers:
-        cps = layers["checkpoints"]
-        ev = checkpoint_evidence(cps.frame, ctx, cfg)
-        verdicts, cp_findings = cp_rules.decide(ev, cfg, day, neighbours=neighbour_names(cfg.exempt_neighbours, bounds))
+        ev = checkpoint_evidence(layers["checkpoints"].frame, ctx, cfg)
+        neighbours = neighbour_names(cfg.exempt_neighbours, bounds)
         if ctx is None:  # no roads: nothing can be snapped, every active checkpoint needs review
             skipped.update({r: "no usable roads" for r in ("TM101", "TM102", "TM104")})
         rules_run += [r for r in ("TM101", "TM102", "TM103", "TM104", "TM105", "TM110", "TM111") if r not in skipped]
-        subj = gpd.GeoDataFrame({
-            "subject": "checkpoint", "subject_id": ev["checkpoint_id"].astype(str).to_numpy(),
-            "verdict": verdicts["verdict"].to_numpy(), "reason": verdicts["reason"].to_numpy(),
-            "road_id": ev["road_id"].to_numpy(), "road_ref": ev["road_ref"].to_numpy(),
-            "road_class": ev["road_class"].to_numpy(), "distance_to_road_m": ev["distance_to_road_m"].to_numpy(),
-            "distance_to_exempt_border_m": ev["distance_to_exempt_border_m"].to_numpy(),
-            "distance_to_crossing_m": ev["distance_to_crossing_m"].to_numpy(),
-            "name": ev["name"].to_numpy(), "source_row": ev["row"].to_numpy(),
-        }, geometry=cps.frame.geometry.to_numpy(), crs="EPSG:4326")
-        parts.append(attach_findings(subj, cp_findings))
     else:
         skipped.update({r: "no checkpoints layer" for r in ("TM101", "TM102", "TM103", "TM104", "TM105", "TM110",
                                                              "TM111")})
@@ -150,33 +185,87 @@ def audit(
     else:
         missing = [n for n in ("trips", "stop_times", "stops") if n not in layers]
         skipped.update({r: f"no {', '.join(missing)} layer" for r in trip_rules})
+    trip_part = trip_findings = None  # frees them: the part holds what the report needs
 
-    # Rejected rows of every layer are subjects too.
+    parts += _rejected_subjects(layers)
+    rules_run.append("TM9xx")
+    return Measured(inputs=inputs, layers=layers, crs=crs, roads=ctx, checkpoints=ev, neighbours=neighbours,
+                    subjects=parts, rules_run=rules_run, skipped=skipped)
+
+
+def _rejected_subjects(layers: dict[str, L.Layer]) -> list[gpd.GeoDataFrame]:
+    """Rejected rows of every layer are subjects too: one part with their findings (none without rejected rows)."""
     rejected_parts = []
     for name, layer in layers.items():
         if len(layer.rejected):
             rj = layer.rejected.copy()
             rj["layer"] = name
             rejected_parts.append(rj)
-    if rejected_parts:
-        rej = pd.concat(rejected_parts, ignore_index=True)
-        geom = rej.geometry.to_numpy() if "geometry" in rej.columns else np.full(len(rej), None)
-        parts.append(attach_findings(gpd.GeoDataFrame({
-            "subject": rej["subject"].to_numpy(), "subject_id": rej["subject_id"].to_numpy(), "verdict": "rejected",
-            "reason": rej["reason"].to_numpy(), "detail": rej["detail"].to_numpy(), "source_row": rej["row"].to_numpy(),
-        }, geometry=list(geom), crs="EPSG:4326"), rejected_findings(rej, rej["layer"])))
-    rules_run.append("TM9xx")
+    if not rejected_parts:
+        return []
+    rej = pd.concat(rejected_parts, ignore_index=True)
+    geom = rej.geometry.to_numpy() if "geometry" in rej.columns else np.full(len(rej), None)
+    return [attach_findings(gpd.GeoDataFrame({
+        "subject": rej["subject"].to_numpy(), "subject_id": rej["subject_id"].to_numpy(), "verdict": "rejected",
+        "reason": rej["reason"].to_numpy(), "detail": rej["detail"].to_numpy(), "source_row": rej["row"].to_numpy(),
+    }, geometry=list(geom), crs="EPSG:4326"), rejected_findings(rej, rej["layer"]))]
+
+
+def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, *,
+              release: bool = False) -> AuditResult:
+    """Decide what depends on the as-of date (checkpoint verdicts) and assemble the report and its metadata.
+
+    ``report_on(measure(inputs), D)`` is the report of ``audit(..., as_of=D)``: one code path, however many days
+    are decided on one measurement.
+
+    Parameters
+    ----------
+    measured
+        From :func:`measure`.
+    day
+        The as-of date; default the inputs' (``--as-of``, the manifest's, or today). A day given here is recorded
+        as ``as_of_source`` ``--as-of``, as the audit of that day would record it.
+    release
+        Free ``measured.subjects`` once they are in the report (one report only): millions of trips are memory the
+        report's writing needs.
+
+    Returns
+    -------
+    AuditResult
+    """
+    inputs, layers, ctx = measured.inputs, measured.layers, measured.roads
+    cfg, inputs_meta = inputs.config, inputs.meta
+    if day is None:
+        day, as_of_source = inputs.as_of, inputs.as_of_source
+    else:
+        day, as_of_source = pd.Timestamp(day), "--as-of"
+    parts: list[gpd.GeoDataFrame] = []
+    ev = measured.checkpoints
+    if ev is not None:
+        verdicts, cp_findings = cp_rules.decide(ev, cfg, day, neighbours=measured.neighbours)
+        subj = gpd.GeoDataFrame({
+            "subject": "checkpoint", "subject_id": ev["checkpoint_id"].astype(str).to_numpy(),
+            "verdict": verdicts["verdict"].to_numpy(), "reason": verdicts["reason"].to_numpy(),
+            "road_id": ev["road_id"].to_numpy(), "road_ref": ev["road_ref"].to_numpy(),
+            "road_class": ev["road_class"].to_numpy(), "distance_to_road_m": ev["distance_to_road_m"].to_numpy(),
+            "distance_to_exempt_border_m": ev["distance_to_exempt_border_m"].to_numpy(),
+            "distance_to_crossing_m": ev["distance_to_crossing_m"].to_numpy(),
+            "name": ev["name"].to_numpy(), "source_row": ev["row"].to_numpy(),
+        }, geometry=layers["checkpoints"].frame.geometry.to_numpy(), crs="EPSG:4326")
+        parts.append(attach_findings(subj, cp_findings))
+    parts += measured.subjects
+    if release:
+        measured.subjects = []
 
     # Each part came with its findings attached (matched within the part, by its own row numbers).
     report = assemble(parts, cfg.policy, limits=cp_rules.distance_limits(cfg))
     del parts  # millions of trips: the parts' columns are in the report now
-    trip_part = trip_findings = None  # frees them
     # The input row number is evidence only for a rejected row (where to look in the file); audited subjects are
     # known by their unique id, so their features do not depend on the input's row order.
     report["source_row"] = report["source_row"].where(report["verdict"] == "rejected")
 
     warnings = list(inputs.warnings)
-    if inputs.as_of_source == "today":  # a 2020 policy judged on the day the command runs: rarely what is meant
+    if as_of_source == "today":  # a 2020 policy judged on the day the command runs: rarely what is meant
         warnings.append(f"no --as-of and no as_of in {MANIFEST}: audited as of today, {day:%Y-%m-%d}, against "
                         f"{cfg.policy}; give --as-of YYYY-MM-DD, the date the data describe")
     if ctx is not None and "checkpoints" in layers and ctx.border.is_empty:
@@ -197,18 +286,17 @@ def audit(
     counts = verdict_counts(report)
     metadata: dict[str, Any] = {
         "tool": "transportmon", "version": __version__, "as_of": day.strftime("%Y-%m-%d"),
-        "as_of_source": inputs.as_of_source,
-        "policy": cfg.policy, "rules": cfg.to_dict(), "metric_crs": crs.to_string(),
+        "as_of_source": as_of_source,
+        "policy": cfg.policy, "rules": cfg.to_dict(), "metric_crs": measured.crs.to_string(),
         "inputs": inputs_meta, "counts": counts, "findings": finding_counts(report),
-        "rules_run": rules_run, "rules_skipped": skipped,
+        "rules_run": list(measured.rules_run), "rules_skipped": dict(measured.skipped),
         "rows": {n: {"input": lyr.rows, "audited": len(lyr.frame), "rejected": len(lyr.rejected)}
                  for n, lyr in layers.items()},
         "exempt_border_km": round(float(ctx.border.length) / 1000.0, 3) if ctx is not None else None,
         "crossings": int(len(ctx.crossings)) if ctx is not None else 0,
-        "attribution": list(manifest.get("attribution", [])),
+        "attribution": list(inputs.manifest.get("attribution", [])),
         "warnings": warnings,
     }
-    if use_sample:
+    if inputs.use_sample:
         metadata["sample"] = "embedded Jiujiang 2020 sample (data/jiujiang-2020; see its README for what is real)"
     return AuditResult(report=report, metadata=metadata, layers=layers, roads=ctx, config=cfg)
-
