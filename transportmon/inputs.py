@@ -12,14 +12,14 @@ import os
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from . import layers as L
-from ._errors import ConfigError
+from ._errors import ConfigError, TransportmonError
 from .config import RuleConfig, load_config, make_config
 from .io import read as R
 from .io.discover import LAYER_NAMES, MANIFEST, discover, layer_gaps, read_manifest, read_order, sample_dir
@@ -29,8 +29,6 @@ __all__ = ["VALIDATORS", "Inputs", "defaulted_warnings", "gtfs_layers", "load_in
 
 
 @dataclass
-
-
 class Inputs:
     """Validated layers with the run's configuration: what an audit starts from."""
 
@@ -50,6 +48,8 @@ class Inputs:
     """What the user should know about the inputs: files not used, assumptions made, rules that cannot run."""
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     """Deferred layers already read into memory (a GTFS feed's): the other engine takes these, not the files."""
+    problems: list[TransportmonError] = field(default_factory=list)
+    """With ``load_inputs(errors="collect")``: every file that could not be used, in the order tried."""
 
 
 def _as_date(value: str | date | pd.Timestamp | None, what: str) -> pd.Timestamp | None:
@@ -96,6 +96,7 @@ def load_inputs(
     encoding: str | None = None,
     use_sample: bool | None = None,
     defer: tuple[str, ...] = (),
+    errors: Literal["raise", "collect"] = "raise",
 ) -> Inputs:
     """Read, validate and cross-check every input layer (what ``audit`` and ``validate`` share).
 
@@ -124,21 +125,44 @@ def load_inputs(
     defer
         Layers not to read here (the Dask engine reads ``trips`` and ``stop_times`` in partitions); their paths are
         in ``Inputs.deferred``.
+    errors
+        ``raise``: the first file that cannot be used is an :class:`InputError`. ``collect`` (what ``validate``
+        does): every such error is in ``Inputs.problems`` and loading goes on with the other files; a layer that
+        could not be read counts as present (its partners' rows are not orphans), and the checks that need it do not
+        run. Errors of the arguments (:class:`ConfigError`) are raised either way.
 
     Returns
     -------
     Inputs
     """
+    problems: list[TransportmonError] = []
+    failed: set[str] = set()  # layers whose file could not be used (errors="collect")
+
+    def attempt(layer_names: tuple[str, ...], step: Any, *args: Any) -> Any:
+        """``step(*args)``; with ``errors="collect"``, an error of the inputs is noted and None returned."""
+        if errors == "raise":
+            return step(*args)
+        try:
+            return step(*args)
+        except ConfigError:
+            raise
+        except TransportmonError as exc:
+            problems.append(exc)
+            failed.update(layer_names)
+            return None
+
     given = {"roads": roads, "checkpoints": checkpoints, "boundaries": boundaries, "risk_areas": risk_areas,
              "stops": stops, "trips": trips, "stop_times": stop_times}
     if use_sample is None:
         use_sample = data is None and gtfs is None and all(v is None for v in given.values())
     data_dir = sample_dir() if use_sample else (Path(data) if data is not None else None)
-    manifest = read_manifest(data_dir)
     warnings: list[str] = []
     paths: dict[str, Path] = {}
+    manifest: dict[str, Any] = {}
+    found = None
     if data_dir is not None:
-        found = discover(data_dir, ignore=manifest.get("ignore", ()))
+        manifest, found = attempt((), _read_folder, data_dir) or ({}, None)
+    if found is not None:
         paths = dict(found.layers)
         warnings += found.warnings()
     for name, path in given.items():
@@ -147,8 +171,9 @@ def load_inputs(
                 warnings.append(f"{paths[name].name} of the --data folder not used: --{name.replace('_', '-')} "
                                 f"{path} given")
             paths[name] = Path(path)
-    if data_dir is not None and not paths and gtfs is None:
-        raise found.nothing_found()
+    nothing = found is not None and not paths and gtfs is None
+    if nothing:
+        attempt((), _raise, found.nothing_found())
 
     if isinstance(config, RuleConfig):
         cfg = config
@@ -175,15 +200,20 @@ def load_inputs(
     if gtfs is not None:
         if occupancy is None:
             raise ConfigError("--gtfs needs --occupancy (trip_id, service_date, seats, passengers)")
-        feed_layers, gtfs_meta, gtfs_frames = gtfs_layers(gtfs, occupancy, datum_of, defer)
+        feed = attempt(("stops", "trips", "stop_times"), gtfs_layers, gtfs, occupancy, datum_of, defer)
+        feed_layers, gtfs_meta, gtfs_frames = feed or ({}, {}, {})
+        if feed is None:  # the feed would have given these layers
+            paths = {k: v for k, v in paths.items() if k not in ("stops", "trips", "stop_times")}
         warnings += [f"{paths[k].name} not used: --gtfs gives the {k} layer" for k in gtfs_meta if k in paths]
         paths = {k: v for k, v in paths.items() if k not in gtfs_meta}
     read: dict[str, tuple[L.Layer, dict[str, Any]]] = {}
     for name in read_order(paths):
         if name not in VALIDATORS or name in defer:
             continue
-        frame, rows = R.read_layer(name, paths[name], datum_of.get(name, "wgs84"), encoding)
-        layer = VALIDATORS[name](frame, str(paths[name]))
+        got = attempt((name,), _read_and_validate, name, paths[name], datum_of.get(name, "wgs84"), encoding)
+        if got is None:
+            continue
+        layer, frame, rows = got
         layer.sha256 = R.sha256(paths[name])
         read[name] = layer, {"path": R.display_path(paths[name]), "rows": rows, "sha256": layer.sha256,
                              "datum": datum_of.get(name, "wgs84"), **frame.attrs.pop("source", {})}
@@ -194,18 +224,23 @@ def load_inputs(
     layers.update(feed_layers)
     inputs_meta.update(gtfs_meta)
 
+    if nothing:  # with errors="collect": the folder's error is the one problem; nothing to check
+        return Inputs(layers=layers, meta=inputs_meta, config=cfg, as_of=day, manifest=manifest,
+                      use_sample=use_sample, as_of_source=as_of_source, encoding=encoding, warnings=warnings,
+                      problems=problems)
     boundary_source = "input"
-    if "boundaries" not in layers:
+    if "boundaries" not in layers and "boundaries" not in failed:
         frame, boundary_source = _default_boundaries(cfg, layers["stops"].frame if "stops" in layers else None)
         layers["boundaries"] = L.validate_boundaries(frame, boundary_source)
         inputs_meta["boundaries"] = {"path": None, "source": boundary_source, "rows": len(frame)}
-    present = set(layers) | {n for n in defer if n in paths or n in gtfs_frames}
+    present = set(layers) | {n for n in defer if n in paths or n in gtfs_frames} | failed
     _reject_orphans(layers, present)
     if {"trips", "stop_times", "stops"} <= set(layers):
         _check_trip_references(layers)
-    if "risk_areas" in layers:
+    if {"risk_areas", "boundaries"} <= set(layers):
         _check_designation_units(layers, inputs_meta, given_boundaries=boundary_source == "input")
-    warnings += layer_gaps(present, roads_usable="roads" in layers and len(layers["roads"].frame) > 0)
+    warnings += layer_gaps(present, roads_usable="roads" in failed or (
+        "roads" in layers and len(layers["roads"].frame) > 0))
     if "stop_times" in layers:  # last, as the Dask engine adds it once it has read the deferred stop_times
         warnings += defaulted_warnings(layers["stop_times"])
     return Inputs(layers=layers, meta=inputs_meta, config=cfg, as_of=day, manifest=manifest, use_sample=use_sample,
@@ -213,7 +248,23 @@ def load_inputs(
                   deferred={n: paths[n] for n in defer if n in paths} | {n: Path(gtfs_meta[n]["path"])
                                                                          for n in gtfs_frames},
                   datums={n: datum_of.get(n, "wgs84") for n in defer}, encoding=encoding, frames=gtfs_frames,
-                  warnings=warnings)
+                  warnings=warnings, problems=problems)
+
+
+def _read_folder(data_dir: Path) -> tuple[dict[str, Any], Any]:
+    """The folder's manifest and which of its files is which layer."""
+    manifest = read_manifest(data_dir)
+    return manifest, discover(data_dir, ignore=manifest.get("ignore", ()))
+
+
+def _raise(error: Exception) -> None:
+    raise error
+
+
+def _read_and_validate(name: str, path: Path, datum: str, encoding: str | None,
+                       ) -> tuple[L.Layer, pd.DataFrame, int]:
+    frame, rows = R.read_layer(name, path, datum, encoding)
+    return VALIDATORS[name](frame, str(path)), frame, rows
 
 
 def gtfs_layers(gtfs: str | os.PathLike[str], occupancy: str | os.PathLike[str], datum_of: dict[str, str],
