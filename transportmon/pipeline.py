@@ -80,18 +80,46 @@ class Measured:
 def audit(
     data: str | os.PathLike[str] | None = None,
     *,
+    roads: str | os.PathLike[str] | None = None,
+    checkpoints: str | os.PathLike[str] | None = None,
+    boundaries: str | os.PathLike[str] | None = None,
+    risk_areas: str | os.PathLike[str] | None = None,
+    stops: str | os.PathLike[str] | None = None,
+    trips: str | os.PathLike[str] | None = None,
+    stop_times: str | os.PathLike[str] | None = None,
+    gtfs: str | os.PathLike[str] | None = None,
+    occupancy: str | os.PathLike[str] | None = None,
+    as_of: str | date | None = None,
+    config: RuleConfig | str | os.PathLike[str] | None = None,
+    datums: dict[str, str] | None = None,
+    encoding: str | None = None,
+    use_sample: bool | None = None,
     engine: Engine = "memory",
     scheduler: str | None = None,
     keep_layers: bool = True,
-    **kwargs: Any,
 ) -> AuditResult:
     """Audit checkpoints and coach trips against clause (六).
 
-    Takes the arguments of :func:`load_inputs` (a ``data`` folder, per-layer paths, ``gtfs``/``occupancy``,
-    ``as_of``, ``config``, ``datums``, ``encoding``); with none, the embedded Jiujiang 2020 sample.
+    With no input given, the embedded Jiujiang 2020 sample.
 
     Parameters
     ----------
+    data
+        A folder of layers (``roads.geojson``, ``检测点.xlsx`` …), optionally with a ``manifest.toml``.
+    roads, checkpoints, boundaries, risk_areas, stops, trips, stop_times
+        Per-layer files; they override the folder's.
+    gtfs, occupancy
+        A GTFS feed (zip or folder) and its occupancy table, instead of ``stops``/``trips``/``stop_times``.
+    as_of
+        The audit date for checkpoints; default the manifest's, else today.
+    config
+        A :class:`~transportmon.config.RuleConfig`, or the path of a ``rules.toml``.
+    datums
+        ``{layer: "wgs84" | "gcj02" | "bd09"}``; the manifest's ``[datum]`` table otherwise.
+    encoding
+        Text encoding of CSV inputs (default: detected).
+    use_sample
+        Audit the embedded sample (default: when no input is given).
     engine
         ``memory`` (one process, column operations) or ``dask``: the trip audit runs on Dask over partitions of
         ``trips`` and ``stop_times`` aligned by ``trip_id`` (see :mod:`transportmon.scale`); the report is the same.
@@ -107,9 +135,17 @@ def audit(
     -------
     AuditResult
         The report frame (one row per subject, DESIGN §4), its metadata and the layers behind it.
+
+    See Also
+    --------
+    load_inputs, measure, report_on : the three steps of an audit, for deciding many days on one measurement.
     """
     if engine not in ("memory", "dask"):
         raise ConfigError(f"engine {engine!r} not allowed; use memory or dask")
+    kwargs: dict[str, Any] = {
+        "roads": roads, "checkpoints": checkpoints, "boundaries": boundaries, "risk_areas": risk_areas,
+        "stops": stops, "trips": trips, "stop_times": stop_times, "gtfs": gtfs, "occupancy": occupancy,
+        "as_of": as_of, "config": config, "datums": datums, "encoding": encoding, "use_sample": use_sample}
     inputs = load_inputs(data, **kwargs, defer=("trips", "stop_times") if engine == "dask" else ())
     if engine == "dask" and (set(inputs.deferred) != {"trips", "stop_times"} or "stops" not in inputs.layers):
         engine, inputs = "memory", load_inputs(data, **kwargs)  # no trip audit to distribute
