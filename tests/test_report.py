@@ -379,7 +379,8 @@ def test_parquet_and_csv_hold_the_same_subjects(tmp_path: Path, audited: AuditRe
 
     md = json.loads(pqm.read_schema(pq).metadata[b"transportmon"])
     assert md["as_of"] == "2020-03-16"
-    table = pd.read_csv(csv, dtype={"subject_id": str})
+    assert csv.read_bytes().startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM, for Excel
+    table = pd.read_csv(csv, dtype={"subject_id": str}, encoding="utf-8-sig")
     assert "geometry" not in table.columns
     assert table["subject_id"].tolist() == audited.report["subject_id"].tolist()
     assert list(table.columns)[: len(COLUMNS)] == COLUMNS
@@ -394,8 +395,10 @@ def test_output_format_follows_the_extension() -> None:
     assert output_format("A.PARQUET") == "parquet"
     assert output_format("a.csv") == "csv"
     assert output_format("-") == "geojson"
+    assert output_format("a.xlsx") == "xlsx"
+    assert output_format("a.GPKG") == "gpkg"
     with pytest.raises(InputError, match="xlsx"):
-        output_format("a.xlsx")
+        output_format("a.docx")
 
 
 def test_never_over_an_input(tmp_path: Path) -> None:

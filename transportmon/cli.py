@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ._errors import TransportmonError
+from .vocab import DATUMS
 
 # Arrow's allocator (mimalloc) hands freed memory back to the system after 10 ms, and a large audit frees and
 # allocates gigabytes: on virtual machines, where a page handed back costs a host fault when touched again, that was
@@ -53,10 +54,7 @@ class Engine(str, Enum):
     dask = "dask"
 
 
-class Datum(str, Enum):
-    wgs84 = "wgs84"
-    gcj02 = "gcj02"
-    bd09 = "bd09"
+Datum = Enum("Datum", {d: d for d in DATUMS}, type=str)  # type: ignore[misc]  # the choices: vocab.DATUMS
 
 
 # Input options shared by `audit` and `validate` (one definition, the same flags everywhere).
@@ -172,13 +170,15 @@ def audit(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Audit date YYYY-MM-DD (default: the data's "
                                                  "manifest, else today).")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="rules.toml with rule parameters.")] = None,
-    out: Annotated[str, typer.Option("--out", help="Report file (.geojson, .parquet, .csv) or - for stdout.")] = "report.geojson",
+    out: Annotated[str, typer.Option("--out", help="Report file (.geojson, .parquet, .csv, .xlsx, .gpkg) or - for "
+                                     "stdout.")] = "report.geojson",
     fmt: Annotated[Fmt, typer.Option("--format", help="Terminal output: summary table, metadata json, or the "
-                                     "GeoJSON report.")] = Fmt.table,
+                                     "GeoJSON report. With --out -, stdout holds the GeoJSON report alone (its "
+                                     "metadata member is what json prints) and the summary goes to stderr.")] = Fmt.table,
     fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when findings this severe exist.")] = FailOn.violation,
     only: Annotated[Only | None, typer.Option("--only", help="Keep only subjects with such findings.")] = None,
     map_out: Annotated[Path | None, typer.Option("--map", help="Also write an HTML map.")] = None,
-    lang: Annotated[Lang, typer.Option("--lang", help="Language of the summary.")] = Lang.zh,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of the summary and of .xlsx/.gpkg reports.")] = Lang.zh,
     encoding: Annotated[str | None, typer.Option(help="Text encoding of CSV inputs.")] = None,
     engine: Annotated[Engine, typer.Option("--engine", help="memory, or dask: the trip audit over partitions of "
                                            "trips/stop_times on a Dask cluster.")] = Engine.memory,
@@ -211,7 +211,7 @@ def audit(
         if to_stdout:
             write_report(report, result.metadata, "-")
         if out != "-":
-            write_report(report, result.metadata, out, inputs=inputs)
+            write_report(report, result.metadata, out, inputs=inputs, lang=lang.value)
         if map_out is not None:
             from .maps import html_map, png_map
 
@@ -220,7 +220,7 @@ def audit(
         _fail(exc)
         return
     console = Console(stderr=to_stdout)
-    if fmt is Fmt.json:
+    if fmt is Fmt.json and not to_stdout:  # one JSON document on stdout: the report when it is there
         print(json.dumps(result.metadata, ensure_ascii=False, indent=1, default=str))
     elif fmt is Fmt.table or to_stdout:
         _summary(result, None if out == "-" else out, lang.value, console)
@@ -361,16 +361,27 @@ def map_cmd(
     err.print(f"map: {written}", highlight=False)
 
 
+class RulesFmt(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
 @app.command()
 def rules(
-    fmt: Annotated[Fmt, typer.Option("--format", help="table or json.")] = Fmt.table,
+    fmt: Annotated[RulesFmt, typer.Option("--format", help="table, json, or markdown (the README's rules table).")
+                   ] = RulesFmt.table,
 ) -> None:
     """Every rule with id, severity, clause and explanation."""
-    from .rules import all_rules  # noqa: F401  (registers every rule)
+    from .config import DEFAULT
+    from .rules.all_rules import markdown_table
     from .rules.registry import rule_docs
 
+    if fmt is RulesFmt.markdown:
+        print(markdown_table(DEFAULT.to_dict()), end="")
+        return
     docs = rule_docs()
-    if fmt is not Fmt.table:
+    if fmt is RulesFmt.json:
         print(json.dumps(docs, ensure_ascii=False, indent=1))
         return
     console = Console()
@@ -379,7 +390,8 @@ def rules(
         table.add_column(c, overflow="fold")
     for d in docs:
         table.add_row(d["id"], d["name"], d["severity"], d["clause"], d["summary"] + (
-            f"\n[dim]parameters: {d['parameters']}[/]" if d["parameters"] else ""))
+            f"\n[dim]parameters: {d['parameters']}[/]" if d["parameters"] else "") + (
+            f"\n[dim]reasons: {d['reasons']}[/]" if d["reasons"] else ""))
     console.print(table)
 
 

@@ -24,6 +24,11 @@ once (codes that are not 6 digits are already rejected as ``malformed-adcode`` b
 
 A rejected row's intervals are dropped; those it ended stay ended (see ``normalize_designations``: the bulletin of
 that day named the unit again).
+
+Bulletins of 2020 write the codes of 2020; the boundaries carry today's. A unit renamed since under a new code
+(:data:`SUCCESSORS`, e.g. 421023 监利县, since 2020-06 421088 监利市) is read under its current code when the old one is
+not in use and the new one is, and the audit says so in a warning (:func:`renamed_note`): the same territory, so
+its designations still reach its stops. A unit abolished or split has no successor here and stays unknown.
 """
 
 from __future__ import annotations
@@ -38,10 +43,18 @@ from .. import layers as L
 from ..designations import written_adcodes
 from .admin import codes_in_use
 
-__all__ = ["check_designation_units", "outside_note"]
+__all__ = ["SUCCESSORS", "check_designation_units", "outside_note", "renamed_note"]
 
 #: Listed in the warning about units outside the boundaries; the rest are counted.
 SHOWN_UNITS = 5
+
+#: County-level units renamed since the 2020 bulletins with their territory unchanged: the 2020 code, its current
+#: code, and what happened (from the 2020 unit list gathered with the project's risk data; the civil-affairs
+#: announcements of 2020-06). Only renames: a merged or split unit has no single successor.
+SUCCESSORS: dict[str, tuple[str, str]] = {
+    "360727": ("360783", "龙南县 → 龙南市, 2020-06"),
+    "421023": ("421088", "监利县 → 监利市, 2020-06"),
+}
 
 
 def check_designation_units(
@@ -77,9 +90,22 @@ def check_designation_units(
     units = intervals["unit"].astype(str)
     coded = ~units.str.startswith("area:").to_numpy(dtype=bool)
     distinct = pd.unique(units[coded].to_numpy(dtype=object))
-    in_use = pd.Index(distinct).isin(codes_in_use(boundaries))
+    usable = codes_in_use(boundaries)
+    in_use = pd.Index(distinct).isin(usable)
     if in_use.all():
         return
+    usable_set = set(usable)
+    renamed = {old: SUCCESSORS[old] for old in distinct[~in_use]
+               if old in SUCCESSORS and SUCCESSORS[old][0] in usable_set}
+    if renamed:  # the same territory under its current code (column-wise: one replace over the unit column)
+        intervals = intervals.assign(unit=units.replace({old: new for old, (new, _) in renamed.items()}))
+        risk.intervals = intervals
+        risk.renamed_units = [f"{old} → {new} ({what})" for old, (new, what) in sorted(renamed.items())]
+        units = intervals["unit"].astype(str)
+        distinct = pd.unique(units[coded].to_numpy(dtype=object))
+        in_use = pd.Index(distinct).isin(usable)
+        if in_use.all():
+            return
     codes = pd.Series(distinct[~in_use], dtype=object)
     known, reference_name = reference()
     canonical = codes.map(known)
@@ -116,6 +142,14 @@ def check_designation_units(
     })
     risk.rejected = pd.concat([risk.rejected, rejected], ignore_index=True) if len(risk.rejected) else rejected
     risk.frame = risk.frame[~risk.frame["row"].isin(bad_rows).to_numpy(dtype=bool)]
+
+
+def renamed_note(risk: L.Layer) -> str | None:
+    """The line saying which 2020 codes were read under their current code, or None when none were."""
+    renamed = risk.renamed_units
+    if not renamed:
+        return None
+    return ("adcodes renamed since 2020 read under their current code (the same territory): " + "; ".join(renamed))
 
 
 def outside_note(risk: L.Layer) -> str | None:

@@ -1,4 +1,4 @@
-"""Report → file: GeoJSON (RFC 7946), GeoParquet or CSV, chosen by the extension; always atomic.
+"""Report → file: GeoJSON (RFC 7946), GeoParquet, CSV, xlsx or GeoPackage, chosen by the extension; always atomic.
 
 The report goes to a temporary file in the target folder and is renamed over the target only when complete, so a run
 killed mid-write leaves the old report or the new one, never half of one. A target that is one of the inputs is
@@ -11,14 +11,18 @@ GeoParquet keeps the report's columns as they are: ``findings`` is a native Parq
 has none), which GeoPandas and DuckDB read as nested values. The Arrow table is taken from the frame's
 Arrow-backed columns without copying them, the geometry is WKB built column-wise from the coordinates (GeoParquet
 ``geo`` metadata, WGS-84), and the report metadata goes in the file's key-value metadata under ``transportmon``. CSV
-has no nesting: there ``findings`` and ``risk_stops`` are JSON text.
+has no nesting: there ``findings`` and ``risk_stops`` are JSON text, followed by ``lon``/``lat`` of point subjects; it
+is UTF-8 with a byte-order mark, which Excel on Chinese Windows needs to read it as UTF-8 (without it Excel takes
+the system's GBK and garbles every Chinese character).
+
+The desk formats have modules of their own: :mod:`.xlsx` (a workbook with a summary sheet and a sheet per subject
+kind) and :mod:`.gpkg` (a GeoPackage with a layer per subject kind and geometry type, styled for QGIS).
 """
 
 from __future__ import annotations
 
 import glob
 import json
-import math
 import os
 import sys
 import tempfile
@@ -35,19 +39,32 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 
-from .. import _arrow
 from .._errors import InputError
+from .encode import BATCH_ROWS, COORD_DECIMALS, clean_json, flat_columns, json_values, text_of
 
-FORMATS = {".geojson": "geojson", ".json": "geojson", ".parquet": "parquet", ".geoparquet": "parquet", ".csv": "csv"}
-COORD_DECIMALS = 7
+FORMATS = {".geojson": "geojson", ".json": "geojson", ".parquet": "parquet", ".geoparquet": "parquet", ".csv": "csv",
+           ".xlsx": "xlsx", ".gpkg": "gpkg"}
+#: The report formats, as ``--out`` errors name them.
+WORKING_FORMATS = ".geojson, .parquet, .csv, .xlsx or .gpkg"
+#: Formats a report cannot take, and why (one geometry type per file, one file per layer, or an old format).
+REFUSED = {
+    ".fgb": "FlatGeobuf holds one layer of one geometry type per file, and a report has points, lines and rows "
+            "without geometry",
+    ".shp": "a Shapefile holds one geometry type per file, cuts field names to 10 characters and text to 254 bytes",
+    ".xls": "the old Excel format is not written",
+}
 
 
 def output_format(out: str) -> str:
+    """The report format of ``--out`` (``-`` is GeoJSON on stdout); :class:`InputError` for any other extension."""
     if out == "-":
         return "geojson"
     ext = Path(out).suffix.lower()
+    if ext in REFUSED:
+        raise InputError(out, f"a report cannot be written as {ext}: {REFUSED[ext]}",
+                         f"use {WORKING_FORMATS} (.gpkg has a layer per subject kind and geometry type, for QGIS)")
     if ext not in FORMATS:
-        raise InputError(out, f"unknown report format {ext!r}", "use .geojson, .parquet or .csv")
+        raise InputError(out, f"unknown report format {ext!r}", f"use {WORKING_FORMATS}")
     return FORMATS[ext]
 
 
@@ -63,74 +80,8 @@ def check_target(out: str, inputs: Iterable[str | os.PathLike[str]]) -> Path:
     return target
 
 
-def _clean(value: Any) -> Any:
-    """JSON-ready value: NA → None, numpy scalars → Python, NaN/inf → None, timestamps → ISO date."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return [_clean(v) for v in value.tolist()]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        f = float(value)
-        return None if not math.isfinite(f) else f
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    if isinstance(value, pd.Timestamp):
-        return value.strftime("%Y-%m-%d")
-    return value
-
-
 def _round_coords(geoms: np.ndarray) -> np.ndarray:
     return shapely.transform(geoms, lambda xy: np.round(xy, COORD_DECIMALS))
-
-
-#: Features encoded per batch: bounds the memory of the text while amortising the Arrow calls.
-BATCH_ROWS = 65_536
-
-
-def json_values(column: pd.Series) -> pa.Array:
-    """Each value of a report column as JSON text, exactly as ``json.dumps(_clean(v), ensure_ascii=False)``.
-
-    Column-wise for the report's dtypes (Arrow text and lists, integers, floats, booleans); a column of arbitrary
-    Python objects falls back to ``json.dumps`` per value (and raises ``TypeError`` on what JSON cannot hold).
-    """
-    dtype = column.dtype
-    n = len(column)
-    if isinstance(dtype, pd.ArrowDtype) and pa.types.is_list(dtype.pyarrow_dtype):
-        if pa.types.is_struct(dtype.pyarrow_dtype.value_type):
-            return _arrow.json_findings(column)
-        return _arrow.json_list_of_strings(column)
-    if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
-        return _arrow.json_strings(column)
-    if pd.api.types.is_bool_dtype(dtype) and not isinstance(dtype, pd.api.extensions.ExtensionDtype):
-        return pa.array(np.where(column.to_numpy(), "true", "false"), pa.string())
-    if pd.api.types.is_integer_dtype(dtype):
-        return pc.fill_null(pa.array(column.array, from_pandas=True).cast(pa.string()), "null") if isinstance(
-            dtype, pd.api.extensions.ExtensionDtype) else pa.array(column.to_numpy()).cast(pa.string())
-    if pd.api.types.is_float_dtype(dtype):
-        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
-        codes, uniques = pd.factorize(values)  # NaN gets -1
-        words = [repr(float(x)) if math.isfinite(x) else "null" for x in uniques]
-        return pa.array(words + ["null"], pa.string()).take(pa.array(np.where(codes < 0, len(words), codes)))
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return _arrow.json_strings(pd.Series(column.dt.strftime("%Y-%m-%d")))
-    return pa.array([json.dumps(_clean(v), ensure_ascii=False) for v in column.to_numpy(dtype=object)]
-                    if n else [], pa.string())
-
-
-def _text_of(arr: pa.Array) -> str:
-    """The concatenated text of a string array (one buffer copy, no Python string per element)."""
-    if not len(arr):
-        return ""
-    arr = arr.cast(pa.large_string()) if arr.type != pa.large_string() else arr
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset: arr.offset + len(arr) + 1]
-    data = arr.buffers()[2]
-    return bytes(memoryview(data)[int(offsets[0]): int(offsets[-1])]).decode("utf-8")
 
 
 def geojson_chunks(report: gpd.GeoDataFrame, metadata: dict[str, Any]) -> Iterator[str]:
@@ -160,25 +111,13 @@ def geojson_chunks(report: gpd.GeoDataFrame, metadata: dict[str, Any]) -> Iterat
         if stop == n:
             seps[-1] = "\n"
         pieces += ['}, "geometry": ', pa.array(gjson, pa.string()), "}", pa.array(seps, pa.string())]
-        yield _text_of(pc.binary_join_element_wise(*pieces, ""))
-    yield '],\n"metadata": ' + json.dumps(_clean(metadata), ensure_ascii=False, indent=1) + "\n}\n"
+        yield text_of(pc.binary_join_element_wise(*pieces, ""))
+    yield '],\n"metadata": ' + json.dumps(clean_json(metadata), ensure_ascii=False, indent=1) + "\n}\n"
 
 
 def _write_text(chunks: Iterable[str], fh: IO[str]) -> None:
     for chunk in chunks:
         fh.write(chunk)
-
-
-def _flat(report: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Columns a CSV file can hold: ``findings`` and ``risk_stops`` as JSON text (null where a subject has no
-    ``risk_stops``), encoded column-wise."""
-    out = report.copy()
-    for col in ("findings", "risk_stops"):
-        values = json_values(out[col])
-        if col == "risk_stops":
-            values = pc.if_else(pc.equal(values, "null"), pa.scalar(None, pa.string()), values)
-        out[col] = pd.Series(pd.array(values.cast(pa.large_string()), dtype="str"), index=out.index)
-    return out
 
 
 def publish(tmp: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
@@ -197,9 +136,10 @@ STALE_TMP_SECONDS = 3600
 
 
 def _sweep_stale(target: Path) -> None:
-    """Remove temporary files of earlier runs killed while writing ``target`` (older than an hour)."""
+    """Remove temporary files of earlier runs killed while writing ``target`` (older than an hour); a GeoPackage's
+    temporary file has ``.gpkg`` after ``.tmp``."""
     now = time.time()
-    for old in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+    for old in target.parent.glob(f".{glob.escape(target.name)}.*.tmp*"):
         try:
             if now - old.stat().st_mtime > STALE_TMP_SECONDS:
                 old.unlink()
@@ -236,8 +176,12 @@ def write_bytes(target: Path, data: bytes) -> Path:
 
 
 def write_report(report: gpd.GeoDataFrame, metadata: dict[str, Any], out: str,
-                 inputs: Iterable[str | os.PathLike[str]] = ()) -> str:
-    """Write the report to ``out`` (``-`` = stdout, GeoJSON) atomically; returns the format written."""
+                 inputs: Iterable[str | os.PathLike[str]] = (), *, lang: str = "zh") -> str:
+    """Write the report to ``out`` (``-`` = stdout, GeoJSON) atomically; returns the format written.
+
+    ``lang`` (``zh`` or ``en``) is the language of what people read in the desk formats: the xlsx sheet names,
+    headers and messages, the GeoPackage's style labels. The machine formats do not depend on it.
+    """
     fmt = output_format(out)
     if out == "-":
         _write_text(geojson_chunks(report, metadata), sys.stdout)
@@ -253,10 +197,30 @@ def write_report(report: gpd.GeoDataFrame, metadata: dict[str, Any], out: str,
         elif fmt == "parquet":
             os.close(fd)
             _write_parquet(report, metadata, tmp)
+        elif fmt == "xlsx":
+            os.close(fd)
+            from .xlsx import write_xlsx
+
+            write_xlsx(report, metadata, tmp, lang=lang)
+        elif fmt == "gpkg":
+            os.close(fd)
+            from .gpkg import write_gpkg
+
+            write_gpkg(report, metadata, tmp, lang=lang)
         else:
             os.close(fd)
-            _flat(report).drop(columns=report.geometry.name).to_csv(tmp, index=False, encoding="utf-8")
+            csv_frame(report).to_csv(tmp, index=False, encoding="utf-8-sig")
     return fmt
+
+
+def csv_frame(report: gpd.GeoDataFrame) -> pd.DataFrame:
+    """The report as the CSV holds it: every column but the geometry (``findings`` and ``risk_stops`` as JSON text),
+    then ``lon`` and ``lat`` of point subjects (empty for lines and rows without geometry)."""
+    from .columns import lon_lat
+
+    out = flat_columns(report).drop(columns=report.geometry.name)
+    out["lon"], out["lat"] = lon_lat(report.geometry.to_numpy())
+    return out
 
 
 #: Rows per GeoParquet row group; geometries are encoded as WKB in pieces of at most this many rows.
@@ -306,7 +270,7 @@ def report_table(report: gpd.GeoDataFrame, metadata: dict[str, Any]) -> pa.Table
     column: dict[str, Any] = {"encoding": "WKB", "crs": crs_json, "geometry_types": types}
     if bbox is not None:
         column["bbox"] = bbox
-    from .. import __version__
+    from .._version import __version__
 
     geo = {"primary_column": geom_name, "columns": {geom_name: column}, "version": GEOPARQUET_VERSION,
            "creator": {"library": "transportmon", "version": __version__}}
@@ -319,7 +283,7 @@ def report_table(report: gpd.GeoDataFrame, metadata: dict[str, Any]) -> pa.Table
                 entry["numpy_type"] = "object"
         meta[b"pandas"] = json.dumps(pandas_meta).encode("utf-8")
     meta[b"geo"] = json.dumps(geo).encode("utf-8")
-    meta[b"transportmon"] = json.dumps(_clean(metadata), ensure_ascii=False).encode("utf-8")
+    meta[b"transportmon"] = json.dumps(clean_json(metadata), ensure_ascii=False).encode("utf-8")
     return table.replace_schema_metadata(meta)
 
 

@@ -4,6 +4,7 @@ invalid polygons."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 import geopandas as gpd
 import numpy as np
@@ -13,9 +14,11 @@ import shapely
 from .._errors import InputError
 from .schema import GEOMETRY_TYPES
 
+#: The reasons a row is rejected for its geometry.
+GeometryReason = Literal["missing-geometry", "wrong-geometry-type", "coordinates-out-of-range", "invalid-geometry"]
 #: A geometry problem: the rows it concerns, the rejection reason, the detail (text, a Series aligned with the frame,
 #: or a callable giving the details of the rows of a boolean mask).
-Problem = tuple[np.ndarray | pd.Series, str, pd.Series | str | Callable[[np.ndarray], pd.Series]]
+Problem = tuple[np.ndarray | pd.Series, GeometryReason, pd.Series | str | Callable[[np.ndarray], pd.Series]]
 
 
 def in_lonlat(bounds: pd.DataFrame) -> pd.Series:

@@ -163,6 +163,8 @@ class Layer:
     """risk_areas: adcodes named by usable rows that lie outside the boundaries in use, away from every stop."""
     outside_rows: int = 0
     """risk_areas: how many usable rows name one of ``outside_units``."""
+    renamed_units: list[str] = field(default_factory=list)
+    """risk_areas: adcodes renamed since 2020 that were read under their current code (``old → new (why)``)."""
 
 
 def rename_aliases(frame: pd.DataFrame) -> pd.DataFrame:

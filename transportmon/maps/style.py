@@ -11,36 +11,22 @@ import os
 import re
 from typing import Any
 
-#: verdict → (fill colour, Chinese, English).
-VERDICT_STYLE: dict[str, tuple[str, str, str]] = {
-    "keep": ("#1a9641", "保留", "keep"),
-    "remove": ("#d7191c", "撤除", "remove"),
-    "review": ("#fd8d3c", "待核查", "review"),
-    "inactive": ("#969696", "未启用", "inactive"),
-    "rejected": ("#7b3294", "数据无效", "rejected"),
-    "over-cap": ("#b10026", "超客座率", "over the cap"),
-    "compliant": ("#1a9641", "符合", "compliant"),
-    "not-applicable": ("#969696", "不适用", "not applicable"),
-}
-CHECKPOINT_VERDICTS = ("keep", "remove", "review", "inactive", "rejected")
+# One palette for maps, xlsx and GeoPackage; the maps take it from here.
+from ..palette import VERDICT_STYLE  # noqa: F401
+from ..vocab import RISK_LEVEL_ZH, ROAD_CLASS_ZH
 
 #: road class → (colour, line width in px, Chinese, covered by the clause by default).
 ROAD_STYLE: dict[str, tuple[str, float, str]] = {
-    "expressway": ("#08306b", 3.5, "高速公路"),
-    "national": ("#2171b5", 2.8, "国道"),
-    "provincial": ("#4292c6", 2.2, "省道"),
-    "county": ("#6baed6", 1.6, "县道"),
-    "township": ("#9ecae1", 1.6, "乡道"),
-    "village": ("#c6dbef", 1.3, "村道"),
-    "urban": ("#bdbdbd", 1.3, "城市道路"),
-    "other": ("#d9d9d9", 1.0, "其他"),
+    cls: (colour, width, ROAD_CLASS_ZH[cls]) for cls, (colour, width) in {
+        "expressway": ("#08306b", 3.5), "national": ("#2171b5", 2.8), "provincial": ("#4292c6", 2.2),
+        "county": ("#6baed6", 1.6), "township": ("#9ecae1", 1.6), "village": ("#c6dbef", 1.3),
+        "urban": ("#bdbdbd", 1.3), "other": ("#d9d9d9", 1.0)}.items()
 }
 
 #: designation level → (fill colour, fill opacity, Chinese).
 RISK_STYLE: dict[str, tuple[str, float, str]] = {
-    "high": ("#e31a1c", 0.40, "高风险"),
-    "medium": ("#feb24c", 0.40, "中风险"),
-    "low": ("#a1d99b", 0.15, "低风险"),
+    level: (colour, opacity, RISK_LEVEL_ZH[level] + "风险") for level, (colour, opacity) in {
+        "high": ("#e31a1c", 0.40), "medium": ("#feb24c", 0.40), "low": ("#a1d99b", 0.15)}.items()
 }
 
 BORDER_COLOUR = "#e7298a"
