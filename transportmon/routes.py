@@ -35,7 +35,7 @@ from .rules import routes as route_rules
 from .rules.trips import stop_order
 
 __all__ = ["RULE_IDS", "RouteCounts", "RouteFacts", "count_routes", "layer_facts", "merge_counts", "route_facts",
-           "route_subjects", "route_verdicts", "route_warnings"]
+           "route_subjects", "route_verdicts", "route_warnings", "skip_reason"]
 
 RULE_IDS = tuple(r.id for r in sorted(route_rules.RULES, key=lambda r: r.id))
 #: Separator of the stop ids of a pattern (a control character no id holds).
@@ -100,8 +100,8 @@ def count_routes(trips: L.Layer, stop_times: L.Layer | None = None) -> RouteCoun
         checks keep their ``route_id`` and ``service_date``: :data:`transportmon.layers.KEPT_WHEN_REJECTED`). A
         row rejected for repeating an earlier trip id is the same trip: it does not count again.
     stop_times
-        The validated stop times, with the positions the reference checks left (``extra["trip_pos"]``,
-        ``extra["stop_pos"]``) when they still fit; else trips and stops are joined by id.
+        The validated stop times, with the positions the reference checks left (``codes.trip_pos``,
+        ``codes.stop_pos``) when they still fit; else trips and stops are joined by id.
 
     Returns
     -------
@@ -142,15 +142,15 @@ def _patterns(trips: L.Layer, stop_times: L.Layer, trip_route: np.ndarray, names
     the audited trips (``trip_route``: each audited trip's route code, -1 for none)."""
     tf, sf = trips.frame, stop_times.frame
     n = len(tf)
-    trip_pos = stop_times.extra.get("trip_pos")
-    if not isinstance(trip_pos, np.ndarray) or len(trip_pos) != len(sf):
+    trip_pos = stop_times.codes.trip_pos
+    if trip_pos is None or len(trip_pos) != len(sf):
         trip_pos = index_in(sf["trip_id"], tf["trip_id"])
     order = stop_order(trip_pos, sf["stop_sequence"])
     order = order[trip_pos[order] >= 0]  # rows of rejected trips: their itinerary is not the route's
     tpos = trip_pos[order]
-    located = trips.extra.get("located")
-    stop_pos = stop_times.extra.get("stop_pos")
-    if isinstance(located, pd.DataFrame) and isinstance(stop_pos, np.ndarray) and len(stop_pos) == len(sf):
+    located = trips.located
+    stop_pos = stop_times.codes.stop_pos
+    if located is not None and stop_pos is not None and len(stop_pos) == len(sf):
         stop_code, stop_names = stop_pos[order], pd.Index(located.index.astype(str))
     else:
         stop_code, stop_names = pd.factorize(pd.Series(text(sf["stop_id"]).take(pa.array(order)), dtype="string"))
@@ -254,16 +254,14 @@ def layer_facts(counts: RouteCounts, layers: dict[str, L.Layer]) -> RouteFacts:
     """:func:`route_facts` from the audit's validated layers: stops, their admin units (left on the trips layer by
     the reference checks, else located here) and the risk designations."""
     stops = layers["stops"].frame if "stops" in layers else None
-    located = layers["trips"].extra.get("located") if "trips" in layers else None
-    if not isinstance(located, pd.DataFrame) and stops is not None and "boundaries" in layers:
+    located = layers["trips"].located if "trips" in layers else None
+    if located is None and stops is not None and "boundaries" in layers:  # the Dask engine located them apart
         from .geo.admin import locate
 
         located = locate(stops.geometry, layers["boundaries"].frame)
         located.index = stops["stop_id"].to_numpy()
     risk = layers.get("risk_areas")
-    intervals = risk.extra.get("intervals") if risk is not None else None
-    return route_facts(counts, stops, located if isinstance(located, pd.DataFrame) else None,
-                       intervals if isinstance(intervals, pd.DataFrame) else None)
+    return route_facts(counts, stops, located, risk.intervals if risk is not None else None)
 
 
 def _lines(n: int, owner: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -355,6 +353,15 @@ def route_subjects(facts: RouteFacts, config: RuleConfig, day: str | pd.Timestam
         "source_row": decided["row"].to_numpy(dtype=np.int64),
     }, geometry=facts.geometry, crs="EPSG:4326")
     return one_finding_each(part, findings) if len(part) else part
+
+
+def skip_reason(counts: RouteCounts | None) -> str:
+    """Why the route rules do not run on a trips layer that gave no route."""
+    if counts is None or not counts.rows:
+        return "no trip rows"
+    if counts.without_route == counts.rows:
+        return "no route_id in the trips layer"
+    return "no trip with a route_id and a service date"
 
 
 def route_warnings(counts: RouteCounts | None, trips_rows: int) -> list[str]:

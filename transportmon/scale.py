@@ -4,7 +4,7 @@
 ``dask.dataframe`` (Parquet row groups; other formats are read once and split), numbers their rows, and hash-shuffles
 both on the trip id so that partition *i* of ``trips`` and partition *i* of ``stop_times`` hold the same trips. Each
 pair of partitions is validated and audited by the in-memory functions (:func:`transportmon.layers.validate_trips`,
-:func:`~transportmon.pipeline._check_trip_references`, :func:`~transportmon.pipeline._audit_trips`) against the
+the reference checks of :func:`transportmon.layers.check_trip_references`, :func:`transportmon.trip_audit.audit_trips`) against the
 stops, their admin units and the designations, which are resolved once on the client and broadcast to the workers.
 The client gathers the trip subjects and their findings and assembles the same report as the memory engine.
 A GTFS feed is read and joined in memory first (its audited trips only exist once the occupancy table meets
@@ -31,11 +31,12 @@ import pandas as pd
 from . import layers as L
 from .config import RuleConfig
 from .io import read as R
+from .routes import RouteCounts, merge_counts
 
 if TYPE_CHECKING:
     from distributed import Client
 
-    from .pipeline import Inputs
+    from .inputs import Inputs
 
 #: stop_times rows per partition (≈ 200 MB of frames each); at least one partition per worker.
 PARTITION_ROWS = 2_000_000
@@ -74,18 +75,20 @@ class _Broadcast:
 
 def dask_trips(inputs: Inputs, *, scheduler: str | None = None, partitions: int | None = None,
                **cluster: Any) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, str], dict[str, L.Layer],
-                                        dict[str, dict[str, Any]]]:
+                                        dict[str, dict[str, Any]], RouteCounts]:
     """Audit the deferred ``trips`` and ``stop_times`` of ``inputs`` on Dask.
 
     Returns
     -------
     part, findings, skipped
-        As :func:`transportmon.pipeline._audit_trips` returns them for the whole input.
+        As :func:`transportmon.trip_audit.audit_trips` returns them for the whole input.
     layers
         ``trips`` and ``stop_times`` as :class:`~transportmon.layers.Layer` s with their rejected rows (the audited
         rows themselves stay on the workers: ``frame`` only has their number of rows).
     meta
         The two layers' entries of the report's ``inputs`` metadata.
+    route_counts
+        The partitions' route counts, merged (:func:`transportmon.routes.merge_counts`; issue 15 hook).
     """
     import dask
     from dask import delayed
@@ -129,21 +132,15 @@ def dask_trips(inputs: Inputs, *, scheduler: str | None = None, partitions: int 
                         rows=rows, path=str(path),
                         sha256=inputs.meta[name]["sha256"] if read_before else R.sha256(path))
         out_layers[name] = layer
-        if name == "trips":  # issue 15 hook: the partitions' route counts, for the route audit
-            from .routes import merge_counts
-
-            layer.extra["route_counts"] = merge_counts([r[7] for r in results])
         if name == "stop_times":  # the memory engine's validation says so from the whole frame
             columns = L.rename_aliases(pd.DataFrame(columns=list(st_frame.columns))).columns
-            defaulted = tuple(c for c in ("pickup", "dropoff") if c not in columns)
-            if defaulted:
-                layer.extra["defaulted_columns"] = defaulted
-        from .pipeline import _display_path
-
+            layer.defaulted_columns = tuple(c for c in ("pickup", "dropoff") if c not in columns)
         meta[name] = dict(inputs.meta[name]) if read_before else {
-            "path": _display_path(Path(path)), "rows": rows, "sha256": layer.sha256,
+            "path": R.display_path(Path(path)), "rows": rows, "sha256": layer.sha256,
             "datum": inputs.datums.get(name, "wgs84"), **info}
-    return gpd.GeoDataFrame(part, geometry="geometry", crs="EPSG:4326"), findings, skipped, out_layers, meta
+    route_counts = merge_counts([r[7] for r in results])
+    return (gpd.GeoDataFrame(part, geometry="geometry", crs="EPSG:4326"), findings, skipped, out_layers, meta,
+            route_counts)
 
 
 def _read(path: Path, inputs: Inputs, name: str, client: Client) -> tuple[Any, dict[str, Any], int]:
@@ -163,7 +160,7 @@ def _read(path: Path, inputs: Inputs, name: str, client: Client) -> tuple[Any, d
     if path.suffix.lower() in R.PARQUET_EXTENSIONS:
         import pyarrow.parquet as pq
 
-        R._check_file(path)
+        R.check_file(path)
         meta_file = pq.ParquetFile(path)
         sizes = [meta_file.metadata.row_group(i).num_rows for i in range(meta_file.metadata.num_row_groups)]
         groups: list[list[int]] = [[]]
@@ -210,9 +207,9 @@ def _number(df: pd.DataFrame, start: int) -> pd.DataFrame:
 
 def _audit_partition(trips: pd.DataFrame, stop_times: pd.DataFrame, shared: _Broadcast) -> tuple[Any, ...]:
     """Validate and audit one partition of trips with its stop times (the same functions as the memory engine)."""
-    from . import pipeline as P
     from .io.gtfs import reject_outside_feed
     from .routes import count_routes
+    from .trip_audit import audit_trips
 
     layers: dict[str, L.Layer] = {"stops": shared.stops, "boundaries": shared.boundaries}
     if shared.risk_areas is not None:
@@ -226,9 +223,9 @@ def _audit_partition(trips: pd.DataFrame, stop_times: pd.DataFrame, shared: _Bro
         if name == "trips":
             reject_outside_feed(layer)  # a GTFS feed's marks, as the memory engine applies them
         layers[name] = layer
-    P._check_trip_references(layers, located=shared.located)
-    counts = count_routes(layers["trips"], layers["stop_times"])  # issue 15 hook: before the audit
-    part, findings, skipped = P._audit_trips(layers, shared.config)
+    L.check_trip_references(layers, located=shared.located)
+    counts = count_routes(layers["trips"], layers["stop_times"])  # issue 15 hook: the partition's routes
+    part, findings, skipped = audit_trips(layers, shared.config)
     return (part, findings, skipped, layers["trips"].rejected, layers["stop_times"].rejected,
             len(layers["trips"].frame), len(layers["stop_times"].frame), counts)
 

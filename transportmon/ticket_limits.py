@@ -3,7 +3,7 @@ be sold?
 
 A coach station needs, the evening before, the most passengers each departure may carry. :func:`limits` reads the
 same inputs as the audit (a ``--data`` folder, per-layer files, or a GTFS feed with its occupancy table) and decides
-each trip of the day with the audit's own trip code (:func:`transportmon.pipeline.audit_trips` → ``rules.trips``),
+each trip of the day with the audit's own trip code (:func:`transportmon.trip_audit.audit_trips` → ``rules.trips``),
 so a trip's ``cap_applies`` is true exactly when the audit would judge it over-cap or compliant. Passengers may be
 empty here (tickets not sold yet): such a trip has nothing sold and all of ``max_passengers`` remaining.
 
@@ -51,7 +51,7 @@ def limits(data: str | os.PathLike[str] | None = None, *, date: str | date | pd.
     date
         The service date (``YYYY-MM-DD``, or any form the layers accept).
     **kwargs
-        The other inputs of :func:`transportmon.pipeline.load_inputs`: per-layer paths, ``gtfs``/``occupancy``,
+        The other inputs of :func:`transportmon.inputs.load_inputs`: per-layer paths, ``gtfs``/``occupancy``,
         ``config``, ``datums``, ``encoding``.
 
     Returns
@@ -62,7 +62,7 @@ def limits(data: str | os.PathLike[str] | None = None, *, date: str | date | pd.
         cannot be given a limit, the inputs' own warnings); ``attrs["date"]`` the day, ``attrs["inputs"]`` the
         inputs read.
     """
-    from .pipeline import load_inputs
+    from .inputs import load_inputs
 
     day = _day(date)
     inputs = load_inputs(data, as_of=day, passengers_optional=True, **kwargs)
@@ -78,7 +78,7 @@ def limits_of(layers: dict[str, L.Layer], config: RuleConfig, day: pd.Timestamp)
     The trips of the day are decided by the audit's trip code on a copy of the layers holding only them (the
     stop rows of other days take no part), so the cost grows with one day's trips.
     """
-    from .pipeline import audit_trips
+    from .trip_audit import audit_trips
 
     if "trips" not in layers:
         raise ConfigError("transportmon limits needs a trips layer (with stops and stop_times): give --data with "
@@ -91,10 +91,10 @@ def limits_of(layers: dict[str, L.Layer], config: RuleConfig, day: pd.Timestamp)
         st = layers["stop_times"]
         mine = {**layers,
                 "trips": L.Layer(name="trips", frame=trips.frame[on_day], rejected=L.empty_rejected(),
-                                 rows=int(on_day.sum()), path=trips.path, extra={"located": trips.extra["located"]}),
+                                 rows=int(on_day.sum()), path=trips.path, located=trips.located),
                 # trip positions are those of the whole trips frame: recomputed against the day's trips
                 "stop_times": L.Layer(name="stop_times", frame=st.frame, rejected=st.rejected, rows=st.rows,
-                                      path=st.path, extra={k: v for k, v in st.extra.items() if k != "trip_pos"})}
+                                      path=st.path, codes=L.StopTimesCodes(stop_pos=st.codes.stop_pos))}
         part, _, _ = audit_trips(mine, config)
         parts.append(_limit_rows(part, config))
     rejected = _rejected_rows(trips.rejected, day)

@@ -15,24 +15,28 @@ import numpy as np
 import pandas as pd
 
 from ..config import RuleConfig
-from .registry import FINDING_COLUMNS, Rule, findings_for, metres_text, rule
+from ..vocab import POLICY, ROUTE_VERDICTS
+from .registry import FINDING_COLUMNS, Needs, Rule, findings_for, metres_text, rule
 
-CLAUSE = "九府发〔2020〕3号 (六)"
+CLAUSE = POLICY
 #: Days of service compared with the baseline: the as-of date and the 6 days before it.
 RECENT_DAYS = 7
-VERDICTS = ("restored", "partial", "suspended", "new")
+VERDICTS = ROUTE_VERDICTS
+#: What the route rules need: a trips layer (with a ``route_id`` column: the audit skips them without one).
+ROUTE_LAYERS = Needs(("trips",))
 #: The designation level under which a suspension can be justified (TM301 is then a warning).
 JUSTIFYING_LEVEL = "high"
 
 TM301 = rule(Rule(
     id="TM301", name="route-suspended", subject="route", severity="violation", clause=CLAUSE,
-    summary="A route that ran in the baseline window has no trip in the 7 days ending on the as-of date; a warning "
-            "instead when a stop of the route is in a high-risk area on the as-of date.",
+    summary="A route that ran in the baseline window has no trip in the 7 days ending on the as-of date (a warning "
+            "instead, reason high-risk-stop, when a stop of the route is in a high-risk area on the as-of date).",
     message_zh="线路近7日（{recent_window}）无班次，基线期（{baseline_window}）日均{baseline_per_day}班：尚未恢复运营"
                "{justified_zh}。",
     message_en="No trip in the 7 days {recent_window}, against {baseline_per_day} a day in the baseline "
                "{baseline_window}: the route is not restored{justified_en}.",
     parameters=("baseline_from", "baseline_to"),
+    needs=(ROUTE_LAYERS,),
     doc="""
     What it checks: the route has trips in the baseline window (``baseline_from`` … ``baseline_to``, inclusive)
     and none in the 7 days ending on the as-of date (as-of − 6 … as-of, inclusive). Every trip row with a
@@ -55,6 +59,7 @@ TM302 = rule(Rule(
     message_en="{recent_trips} trips in the 7 days {recent_window}: {restored_pct}% of the baseline "
                "({baseline_per_day} a day, {baseline_window}), below {restore_pct}%: partly restored.",
     parameters=("baseline_from", "baseline_to", "restore_ratio"),
+    needs=(ROUTE_LAYERS,),
     doc="""
     What it checks: ``0 < restored_ratio < restore_ratio``, where ``restored_ratio`` = recent trips ÷ (7 ×
     baseline trips per day). Compared exactly, in integer arithmetic: recent × baseline days × den < 7 ×
@@ -74,6 +79,7 @@ TM303 = rule(Rule(
     message_en="{recent_trips} trips in the 7 days {recent_window}: {restored_pct}% of the baseline "
                "({baseline_per_day} a day, {baseline_window}), at least {restore_pct}%: restored.",
     parameters=("baseline_from", "baseline_to", "restore_ratio"),
+    needs=(ROUTE_LAYERS,),
     doc="""
     What it checks: ``restored_ratio ≥ restore_ratio`` (exactly at it is restored).
     Example: 20 baseline trips in 20 days, 28 trips in 7 days with 4/5: exactly 80%, restored; 27 trips is
@@ -89,6 +95,7 @@ TM304 = rule(Rule(
     message_en="No trip in the baseline {baseline_window}: a new route; {recent_trips} trips in the 7 days "
                "{recent_window}.",
     parameters=("baseline_from", "baseline_to"),
+    needs=(ROUTE_LAYERS,),
     doc="""
     What it checks: no trip of the route falls in the baseline window. Its own id, because nothing is
     measured against a baseline: the route is counted, not judged.
@@ -149,14 +156,14 @@ def decide(ev: pd.DataFrame, config: RuleConfig, *, findings: bool = True) -> tu
 def _findings(out: pd.DataFrame, code: np.ndarray, justified: np.ndarray, config: RuleConfig) -> pd.DataFrame:
     """One finding per route, in the routes' order; TM301 a warning where the suspension can be justified."""
     fields = message_fields(out, config)
-    severity = pd.Series(np.where(justified, "warning", TM301.severity), index=out.index)
     parts = []
     for k, rule_ in enumerate(RULES):
         mask = code == k
         if not mask.any():
             continue
-        part = findings_for(rule_, fields, mask, "route", "route_id",
-                            severity=severity if rule_ is TM301 else None)
+        part = findings_for(rule_, fields, mask, "route", "route_id")
+        if rule_ is TM301:  # not by verdict (suspended either way): by whether a stop is in a high-risk area
+            part["severity"] = np.where(justified[mask], "warning", TM301.severity)
         part.index = np.flatnonzero(mask)
         parts.append(part)
     if not parts:
