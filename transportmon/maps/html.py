@@ -24,9 +24,9 @@ import pandas as pd
 import shapely
 
 from ..io.write import write_bytes
-from ..vocab import CHECKPOINT_VERDICTS, RISK_LEVELS
+from ..palette import ROUTE_VERDICT_STYLE
+from ..vocab import CHECKPOINT_VERDICTS, RISK_LEVELS, ROUTE_VERDICTS
 from .layers import MapLayers, map_layers
-from ..palette import ROUTE_VERDICT_STYLE, ROUTE_VERDICTS
 from .popups import cell_text, checkpoint_popup, escaped, risk_popup, road_tip, route_popup, trip_popup
 from .style import (
     BORDER_COLOUR,
