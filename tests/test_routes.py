@@ -219,10 +219,13 @@ def test_route_verdicts_per_day_agree_with_the_audit(window_world: Path,
     """The timeline's hook: facts measured once, verdicts counted per day, equal to each day's audit."""
     layers = window_result.layers
     facts = R.layer_facts(R.count_routes(layers["trips"], layers["stop_times"]), layers)
-    for day in ("2020-03-09", "2020-03-16", "2020-03-17"):
+    days = ("2020-03-09", "2020-03-16", "2020-03-17")
+    levels = R.stop_levels(facts, days)  # one lookup of the stops' designations for all the days
+    for k, day in enumerate(days):
         per_day = R.route_verdicts(facts, window_result.config, day)
         audited = route_rows(transportmon.audit(window_world, as_of=day))
         assert dict(zip(per_day["route_id"], per_day["verdict"].astype(str))) == audited["verdict"].to_dict()
+        pd.testing.assert_frame_equal(R.route_verdicts(facts, window_result.config, day, levels=levels[k]), per_day)
 
 
 def test_partial_route_end_to_end(tmp_path: Path) -> None:

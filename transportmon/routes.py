@@ -16,6 +16,7 @@ Nothing here reads files, prints or reads the clock.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -35,7 +36,7 @@ from .rules import routes as route_rules
 from .rules.trips import stop_order
 
 __all__ = ["RULE_IDS", "RouteCounts", "RouteFacts", "count_routes", "layer_facts", "merge_counts", "route_facts",
-           "route_subjects", "route_verdicts", "route_warnings", "skip_reason"]
+           "route_subjects", "route_verdicts", "route_warnings", "skip_reason", "stop_levels"]
 
 RULE_IDS = tuple(r.id for r in sorted(route_rules.RULES, key=lambda r: r.id))
 #: Separator of the stop ids of a pattern (a control character no id holds).
@@ -72,6 +73,11 @@ class RouteFacts:
     most frequent pattern (stops only other patterns serve follow, by id)."""
     geometry: np.ndarray
     """The line through the stops of the route's most frequent pattern (a point for one stop, None for none)."""
+    stop_at: np.ndarray | None = None
+    """Per row of ``stops``: the position of its stop in ``stop_keys`` (a day's designations are looked up once per
+    distinct stop)."""
+    stop_keys: pd.Index | None = None
+    """The distinct stops of the routes."""
     units: pd.DataFrame | None = None
     """``key`` (stop id), ``unit``: the admin units (and risk polygons) of the routes' stops."""
     intervals: pd.DataFrame | None = None
@@ -126,11 +132,16 @@ def count_routes(trips: L.Layer, stop_times: L.Layer | None = None) -> RouteCoun
     if not has.any():
         return counts
     names = pd.Index(np.asarray(names, dtype=object).astype(str))
-    by_day = pd.DataFrame({"r": code[has], "d": day[has]}).groupby(["r", "d"], dropna=False, sort=True).size()
+    d = day[has].astype("datetime64[D]")
+    undated = np.isnat(d)
+    first = d[~undated].min() if (~undated).any() else np.datetime64("1970-01-01", "D")
+    span = int((d[~undated].max() - first).astype(np.int64)) + 1 if (~undated).any() else 0
+    offset = np.where(undated, span, (d - first).astype(np.int64))  # an unreadable date sorts last
+    r, k, n = _pairs(code[has], offset, span + 1)
     counts.days = pd.DataFrame({
-        "route_id": names[by_day.index.get_level_values(0).to_numpy()].astype("str"),
-        "service_date": by_day.index.get_level_values(1).to_numpy().astype("datetime64[s]"),
-        "trips": by_day.to_numpy(dtype=np.int64)})
+        "route_id": names[r].astype("str"),
+        "service_date": np.where(k == span, np.datetime64("NaT"), first + k).astype("datetime64[s]"),
+        "trips": n})
     if stop_times is not None and len(tf) and len(stop_times.frame):
         counts.patterns, counts.stops = _patterns(trips, stop_times, code[:len(tf)], names)
     return counts
@@ -160,19 +171,22 @@ def _patterns(trips: L.Layer, stop_times: L.Layer, trip_route: np.ndarray, names
     pattern = pd.Series(pd.arrays.ArrowStringArray(pc.binary_join(lists, SEP)), dtype="string")
     routed = trip_route >= 0
     pat_code, pat_names = pd.factorize(pattern[routed], sort=True)
-    per = pd.DataFrame({"r": trip_route[routed], "p": pat_code}).groupby(["r", "p"], sort=True).size()
-    r_idx, p_idx = per.index.get_level_values(0).to_numpy(), per.index.get_level_values(1).to_numpy()
+    r_idx, p_idx, per = _pairs(trip_route[routed], pat_code, max(len(pat_names), 1))
     patterns = pd.DataFrame({"route_id": names[r_idx].astype("str"),
-                             "pattern": np.asarray(pat_names, dtype=object)[p_idx].astype(str),
-                             "trips": per.to_numpy(dtype=np.int64)})
+                             "pattern": np.asarray(pat_names, dtype=object)[p_idx].astype(str), "trips": per})
     boards = (np.asarray(sf["pickup"], dtype=bool) | np.asarray(sf["dropoff"], dtype=bool))[order]
     row_route = trip_route[tpos]
     keep = boards & (row_route >= 0) & (stop_code >= 0)
-    span = max(len(stop_names), 1)
-    pairs = np.unique(row_route[keep].astype(np.int64) * span + stop_code[keep])
-    stops = pd.DataFrame({"route_id": names[pairs // span].astype("str"),
-                          "stop_id": stop_names[pairs % span].astype("str")})
+    r_idx, s_idx, _ = _pairs(row_route[keep], stop_code[keep], max(len(stop_names), 1))
+    stops = pd.DataFrame({"route_id": names[r_idx].astype("str"), "stop_id": stop_names[s_idx].astype("str")})
     return patterns, stops.sort_values(["route_id", "stop_id"], ignore_index=True)
+
+
+def _pairs(a: np.ndarray, b: np.ndarray, nb: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (a, b) pairs of two code arrays (``0 ≤ b < nb``), in order, and how often each occurs: one
+    sort of int64 keys instead of a group-by."""
+    key, n = np.unique(a.astype(np.int64) * nb + b.astype(np.int64), return_counts=True)
+    return key // nb, key % nb, n.astype(np.int64)
 
 
 def merge_counts(parts: list[RouteCounts]) -> RouteCounts:
@@ -236,9 +250,11 @@ def route_facts(counts: RouteCounts, stops: gpd.GeoDataFrame | None, located: pd
                        "stop_id": counts.stops["stop_id"].astype(str).to_numpy()})
     rs = rs.merge(first, on=["route", "stop_id"], how="left").sort_values(
         ["route", "pos", "stop_id"], na_position="last", kind="stable", ignore_index=True)[["route", "stop_id"]]
+    stop_at, stop_keys = pd.factorize(rs["stop_id"])
+    stop_keys = pd.Index(np.asarray(stop_keys, dtype=object).astype(str), dtype="str")
     units = None
     if intervals is not None and len(intervals) and located is not None and len(rs):
-        keys = pd.Series(rs["stop_id"].unique(), dtype="str")
+        keys = pd.Series(stop_keys, dtype="str")
         units = point_units(keys, located.reindex(keys.to_numpy()).reset_index(drop=True))
         if "geometry" in intervals.columns and stops is not None:
             areas = intervals[intervals["unit"].astype(str).str.startswith("area:")].drop_duplicates("unit")
@@ -246,8 +262,8 @@ def route_facts(counts: RouteCounts, stops: gpd.GeoDataFrame | None, located: pd
                 areas = gpd.GeoDataFrame(areas, geometry="geometry", crs="EPSG:4326")
                 mine = stops[stops["stop_id"].astype(str).isin(keys).to_numpy()]
                 units = pd.concat([units, area_units(mine["stop_id"], mine.geometry, areas)], ignore_index=True)
-    return RouteFacts(routes=routes, days=days, stops=rs, geometry=geometry, units=units, intervals=intervals,
-                      counts=counts)
+    return RouteFacts(routes=routes, days=days, stops=rs, geometry=geometry, stop_at=np.asarray(stop_at),
+                      stop_keys=stop_keys, units=units, intervals=intervals, counts=counts)
 
 
 def layer_facts(counts: RouteCounts, layers: dict[str, L.Layer]) -> RouteFacts:
@@ -279,9 +295,28 @@ def _lines(n: int, owner: np.ndarray, xy: np.ndarray) -> np.ndarray:
     return geoms
 
 
-def route_evidence(facts: RouteFacts, config: RuleConfig, day: str | pd.Timestamp) -> pd.DataFrame:
+def stop_levels(facts: RouteFacts, days: Sequence[str | pd.Timestamp]) -> np.ndarray:
+    """Designation level codes (:data:`~transportmon.designations.LEVEL_DTYPE`, -1 for none) of the routes' stops
+    (``facts.stop_keys``) on each of ``days``: one lookup for many days (a timeline), shape (days, stops)."""
+    keys = facts.stop_keys if facts.stop_keys is not None else pd.Index([], dtype="str")
+    out = np.full((len(days), len(keys)), -1, dtype=np.int8)
+    if facts.units is None or facts.intervals is None or not len(keys) or not len(days):
+        return out
+    dates = np.array([np.datetime64(pd.Timestamp(d).strftime("%Y-%m-%d"), "D") for d in days])
+    queries = pd.DataFrame({
+        "key": pd.Categorical.from_codes(np.tile(np.arange(len(keys)), len(dates)), categories=keys),
+        "date": np.repeat(dates, len(keys))})
+    got = resolve_levels(facts.intervals, facts.units, queries, columns=("level",))["level"]
+    return pd.Categorical(got, dtype=LEVEL_DTYPE).codes.astype(np.int8).reshape(len(dates), len(keys))
+
+
+def route_evidence(facts: RouteFacts, config: RuleConfig, day: str | pd.Timestamp, *,
+                   levels: np.ndarray | None = None) -> pd.DataFrame:
     """Evidence of every route on ``day``: trips in the baseline window and in the 7 days ending on ``day``, and
     the designation level of its stops on ``day`` (the most specific designation in effect wins, as for trips).
+
+    ``levels``: the stops' level codes on ``day`` (a row of :func:`stop_levels`), when the caller looked up many
+    days at once; else they are looked up here.
 
     Returns
     -------
@@ -302,11 +337,9 @@ def route_evidence(facts: RouteFacts, config: RuleConfig, day: str | pd.Timestam
                            minlength=n).astype(np.int64)
 
     rs = facts.stops
-    level = np.full(len(rs), -1, dtype=np.int8)
-    if facts.units is not None and facts.intervals is not None and len(rs):
-        queries = pd.DataFrame({"key": rs["stop_id"].to_numpy(), "date": np.full(len(rs), today)})
-        got = resolve_levels(facts.intervals, facts.units, queries, columns=("level",))["level"]
-        level = pd.Categorical(got, dtype=LEVEL_DTYPE).codes.astype(np.int8)
+    if levels is None:
+        levels = stop_levels(facts, [day])[0]
+    level = levels[facts.stop_at] if facts.stop_at is not None and len(rs) else np.full(len(rs), -1, dtype=np.int8)
     route = rs["route"].to_numpy()
     top = np.full(n, -1, dtype=np.int8)
     np.maximum.at(top, route, level)
@@ -330,12 +363,15 @@ def _stop_lists(route: np.ndarray, stops: pa.Array, n: int) -> pd.arrays.ArrowEx
     return list_column(offsets_of(route, n), stops, STOPS_TYPE)
 
 
-def route_verdicts(facts: RouteFacts, config: RuleConfig, day: str | pd.Timestamp) -> pd.DataFrame:
+def route_verdicts(facts: RouteFacts, config: RuleConfig, day: str | pd.Timestamp, *,
+                   levels: np.ndarray | None = None) -> pd.DataFrame:
     """Evidence and verdict of every route on ``day``, without messages: what a timeline counts per day.
 
-    ``route_verdicts(facts, cfg, d)["verdict"].value_counts()`` are the route counts of ``audit(as_of=d)``.
+    ``route_verdicts(facts, cfg, d)["verdict"].value_counts()`` are the route counts of ``audit(as_of=d)``. A
+    timeline looks the stops' levels up once for all its days (:func:`stop_levels`) and passes each day's row as
+    ``levels``.
     """
-    return route_rules.decide(route_evidence(facts, config, day), config, findings=False)[0]
+    return route_rules.decide(route_evidence(facts, config, day, levels=levels), config, findings=False)[0]
 
 
 def route_subjects(facts: RouteFacts, config: RuleConfig, day: str | pd.Timestamp) -> gpd.GeoDataFrame:
