@@ -93,10 +93,17 @@ def _read(name: str, path: Path, datum: str, encoding: str | None) -> tuple[pd.D
     return frame, len(frame)
 
 
+def _validate_waivers(frame: pd.DataFrame, path: str | None = None) -> L.Layer:
+    from .waivers import validate_waivers
+
+    return validate_waivers(frame, path)
+
+
 VALIDATORS = {
     "roads": L.validate_roads, "checkpoints": L.validate_checkpoints, "boundaries": L.validate_boundaries,
     "stops": L.validate_stops, "trips": L.validate_trips, "stop_times": L.validate_stop_times,
     "risk_areas": L.validate_risk_areas,
+    "waivers": _validate_waivers,  # hook, issue 14 item 5
 }
 
 
@@ -121,6 +128,7 @@ def load_inputs(
     stop_times: str | os.PathLike[str] | None = None,
     gtfs: str | os.PathLike[str] | None = None,
     occupancy: str | os.PathLike[str] | None = None,
+    waivers: str | os.PathLike[str] | None = None,
     as_of: str | date | None = None,
     config: RuleConfig | str | os.PathLike[str] | None = None,
     datums: dict[str, str] | None = None,
@@ -143,6 +151,8 @@ def load_inputs(
     gtfs, occupancy
         A GTFS feed (a ``.zip`` as published, or its unzipped folder) and an occupancy table (CSV or xlsx), instead
         of ``stops``/``trips``/``stop_times``.
+    waivers
+        Approved exceptions (CSV or xlsx; :mod:`transportmon.waivers`); overrides the folder's ``waivers.*``.
     as_of
         The audit date for checkpoints (trips are judged on their own service dates). Default: the manifest's, else
         today.
@@ -161,7 +171,7 @@ def load_inputs(
     Inputs
     """
     given = {"roads": roads, "checkpoints": checkpoints, "boundaries": boundaries, "risk_areas": risk_areas,
-             "stops": stops, "trips": trips, "stop_times": stop_times}
+             "stops": stops, "trips": trips, "stop_times": stop_times, "waivers": waivers}
     if use_sample is None:
         use_sample = data is None and gtfs is None and all(v is None for v in given.values())
     data_dir = sample_dir() if use_sample else (Path(data) if data is not None else None)
@@ -236,6 +246,11 @@ def load_inputs(
         _check_trip_references(layers)
     if "risk_areas" in layers:
         _check_designation_units(layers, inputs_meta, given_boundaries=boundary_source == "input")
+    if "waivers" in layers:  # hook, issue 14 item 5: waivers naming no checkpoint or trip of the inputs are rejected
+        from .waivers import known_subjects, reject_unknown_subjects
+
+        reject_unknown_subjects(layers["waivers"], known_subjects(layers),
+                                kinds=None if "trips" not in defer else ("checkpoint", "route"))
     warnings += layer_gaps(present, roads_usable="roads" in layers and len(layers["roads"].frame) > 0)
     if "stop_times" in layers:  # last, as the Dask engine adds it once it has read the deferred stop_times
         warnings += defaulted_warnings(layers["stop_times"])
@@ -430,6 +445,10 @@ def audit(
         trip_part, trip_findings, trip_skipped, trip_layers, trip_meta = dask_trips(inputs, scheduler=scheduler)
         layers.update(trip_layers)
         inputs_meta.update(trip_meta)
+        if "waivers" in layers:  # hook, issue 14 item 5: trip waivers, checked once the deferred trips are judged
+            from .waivers import reject_unknown_subjects
+
+            reject_unknown_subjects(layers["waivers"], [trip_part, trip_layers["trips"].rejected], kinds=("trip",))
         inputs.warnings += defaulted_warnings(trip_layers["stop_times"])
         # The memory engine's order (file layers as LAYER_NAMES, default boundaries last): same metadata bytes.
         late = {"boundaries"} if inputs_meta.get("boundaries", {}).get("path") is None else set()
@@ -474,6 +493,14 @@ def audit(
     # The input row number is evidence only for a rejected row (where to look in the file); audited subjects are
     # known by their unique id, so their features do not depend on the input's row order.
     report["source_row"] = report["source_row"].where(report["verdict"] == "rejected")
+    waiver_counts = None
+    if "waivers" in layers:  # hook, issue 14 item 5: violations covered by a waiver on their date become waived
+        from .waivers import apply_waivers
+
+        report, waiver_counts = apply_waivers(report, layers["waivers"], day)
+        rules_run += ["TM120", "TM121"]
+    else:
+        skipped.update({r: "no waivers layer" for r in ("TM120", "TM121")})
 
     warnings = list(inputs.warnings)
     if inputs.as_of_source == "today":  # a 2020 policy judged on the day the command runs: rarely what is meant
@@ -508,6 +535,8 @@ def audit(
         "attribution": list(manifest.get("attribution", [])),
         "warnings": warnings,
     }
+    if waiver_counts is not None:
+        metadata["waivers"] = waiver_counts
     if use_sample:
         metadata["sample"] = "embedded Jiujiang 2020 sample (data/jiujiang-2020; see its README for what is real)"
     return AuditResult(report=report, metadata=metadata, layers=layers, roads=ctx, config=cfg)

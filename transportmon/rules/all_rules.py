@@ -1,3 +1,3 @@
 """Import every rule module so the registry is complete."""
 
-from . import checkpoints, inputs, trips  # noqa: F401
+from . import checkpoints, inputs, trips, waivers  # noqa: F401

