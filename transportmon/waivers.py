@@ -36,11 +36,11 @@ import pyarrow.compute as pc
 from ._arrow import arrow, index_in, text
 from .layers import Layer, as_text, empty_rejected, parse_dates, rename_aliases, require_columns
 from .rules import all_rules  # noqa: F401  (a waiver may name any rule: the registry must be complete)
-from .rules.registry import RULES, SEVERITIES
+from .rules.registry import RULES, SEVERITIES, Rule
 from .rules.waivers import TM120, TM121
 
-__all__ = ["SUBJECT_WORDS", "WAIVER_TYPE", "apply_waivers", "known_subjects", "reject_unknown_subjects",
-           "validate_waivers", "waiver_findings", "with_waiver_field"]
+__all__ = ["SUBJECT_WORDS", "WAIVER_TYPE", "apply_waivers", "can_be_violation", "known_subjects",
+           "reject_unknown_subjects", "validate_waivers", "waiver_findings", "with_waiver_field"]
 
 #: Words a waiver may use for its subject (after NFKC, case folding and stripping) → the report's subject.
 SUBJECT_WORDS: dict[str, str] = {
@@ -59,6 +59,11 @@ WAIVER_TYPE = pa.struct([("document", pa.string()), ("valid_until", pa.string())
 #: Columns of the validated ``waivers`` frame (besides ``row``, the input row number).
 COLUMNS = ("subject", "subject_id", "rule_id", "document", "valid_from", "valid_until", "approved_by", "note",
            "waiver_id")
+
+
+def can_be_violation(rule: Rule) -> bool:
+    """Whether a rule's findings can be violations (always, or on subjects of some verdict: TM110 where remove)."""
+    return rule.severity == "violation" or any(sev == "violation" for _, sev in rule.severity_by_verdict)
 
 
 def _clean_text(values: pd.Series) -> pd.Series:
@@ -107,8 +112,9 @@ def validate_waivers(frame: pd.DataFrame, path: str | None = None) -> Layer:
     reject(rule.isna(), "unknown-rule", pd.Series(np.where(
         rule_id.isna(), "rule_id is empty", "rule_id=" + raw["rule_id"].fillna("") + " is no rule of transportmon "
         "(transportmon rules lists them)"), index=frame.index, dtype="string"))
-    severity = rule_id.map({k: r.severity for k, r in RULES.items()}).astype("string")
-    reject(severity.ne("violation").fillna(False), "not-a-violation", rule_id.fillna("") + " is "
+    severity = rule_id.map({k: r.severity_text() for k, r in RULES.items()}).astype("string")
+    can_be = rule_id.map({k: can_be_violation(r) for k, r in RULES.items()}).astype("boolean")
+    reject(can_be.eq(False).fillna(False), "not-a-violation", rule_id.fillna("") + " is "
            + severity.fillna("") + ", never a violation: only violations are waived")
     prefix = subject.map(RULE_PREFIX).astype("string")
     wrong_kind = (rule_id.str.slice(0, 3) != prefix).fillna(False)

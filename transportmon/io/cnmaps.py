@@ -54,7 +54,6 @@ import sqlite3
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
 
 import geopandas as gpd
 import numpy as np
@@ -62,6 +61,8 @@ import pandas as pd
 import shapely
 
 from transportmon.io.datum import geometry_to_wgs84
+from transportmon.layers.geometry import repair
+from transportmon.vocab import ADMIN_LEVELS, ADMIN_RANK, AdminLevel
 
 __all__ = [
     "CACHE_FORMAT_VERSION",
@@ -76,14 +77,14 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Level = Literal["province", "city", "county"]
-LEVELS: tuple[str, ...] = ("province", "city", "county")
+Level = AdminLevel
+LEVELS: tuple[str, ...] = ADMIN_LEVELS
 
 #: Bump when the content or schema of cached layers changes (conversion, columns, repair).
 CACHE_FORMAT_VERSION = 2
 
 _LEVEL_FROM_ZH = {"省": "province", "市": "city", "区县": "county"}
-_LEVEL_ORDER = {level: i for i, level in enumerate(LEVELS)}
+_LEVEL_ORDER = ADMIN_RANK
 _COLUMNS = ["adcode", "name", "level", "province_adcode", "city_adcode", "geometry"]
 _ADCODE_RE = re.compile(r"^\d{6}$")
 _PATH_ADCODE_RE = r"(\d{6})\.geojson$"
@@ -341,13 +342,9 @@ def _read_geometry(path: Path) -> shapely.Geometry:
     return geom
 
 
-def _repair(geoms: np.ndarray) -> np.ndarray:
-    """Make invalid geometries valid and every geometry a MultiPolygon."""
-    geoms = geoms.copy()
-    invalid = ~shapely.is_valid(geoms)
-    if invalid.any():
-        # "structure" keeps polygonal input polygonal (no stray lines or points).
-        geoms[invalid] = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
+def _as_multipolygons(geoms: np.ndarray) -> np.ndarray:
+    """Make invalid geometries valid (:func:`~transportmon.layers.repair`) and every geometry a MultiPolygon."""
+    geoms = repair(geoms, ~shapely.is_valid(geoms))
     parts, owner = shapely.get_parts(geoms, return_index=True)
     polygonal = shapely.get_type_id(parts) == shapely.GeometryType.POLYGON
     multi = np.empty(len(geoms), dtype=object)
@@ -362,7 +359,7 @@ def _build(units: pd.DataFrame) -> gpd.GeoDataFrame:
     unique_paths, inverse = np.unique(units["path"].to_numpy(), return_inverse=True)
     # One file read per unit (I/O); everything after is vectorised over all units at once.
     raw = np.array([_read_geometry(base / p) for p in unique_paths], dtype=object)
-    geoms = _repair(geometry_to_wgs84(raw, "gcj02"))[inverse]
+    geoms = _as_multipolygons(geometry_to_wgs84(raw, "gcj02"))[inverse]
     frame = units[_COLUMNS[:-1]].reset_index(drop=True)
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), crs="EPSG:4326")
 
@@ -371,7 +368,7 @@ def load_boundaries(
     adcodes: Iterable[str] | None = None,
     *,
     provinces: Iterable[str] | None = None,
-    levels: Iterable[Level] = ("province", "city", "county"),
+    levels: Iterable[Level] = ADMIN_LEVELS,
     cache_dir: str | os.PathLike[str] | None = None,
     use_cache: bool = True,
 ) -> gpd.GeoDataFrame:

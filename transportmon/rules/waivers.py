@@ -11,9 +11,10 @@ date (the as-of date, a trip's service date) is in the evidence.
 
 from __future__ import annotations
 
-from .registry import Rule, rule
+from .registry import Needs, Rule, rule
 
 CLAUSE = "九府发〔2020〕3号 (六); DESIGN §8 waivers"
+WAIVERS = Needs(("waivers",))
 
 TM120 = rule(Rule(
     id="TM120", name="waiver-expired", subject="any", severity="warning", clause=CLAUSE,
@@ -30,6 +31,7 @@ TM120 = rule(Rule(
     TM101 violation and TM120.
     Compliant: audited as of 2020-03-10 → TM101 ``waived``, no TM120.
     """,
+    needs=(WAIVERS,),
 ))
 
 TM121 = rule(Rule(
@@ -45,6 +47,7 @@ TM121 = rule(Rule(
     Violating: valid 2020-03-17 … 2020-03-31, audited as of 2020-03-16 → TM101 violation and TM121.
     Compliant: audited as of 2020-03-17 → TM101 ``waived``, no TM121.
     """,
+    needs=(WAIVERS,),
 ))
 
 #: The rules of this module, in id order.
