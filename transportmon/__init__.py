@@ -15,6 +15,11 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    import os
+
+    import pandas as pd
+
+    from .diff import ReportDiff
     from .pipeline import AuditResult
 
 
@@ -32,4 +37,28 @@ def validate_inputs(*args: Any, **kwargs: Any) -> Any:
     return _validate_inputs(*args, **kwargs)
 
 
-__all__ = ["audit", "validate_inputs", "__version__"]
+def diff(old: str | os.PathLike[str] | AuditResult | tuple[pd.DataFrame, dict[str, Any]],
+         new: str | os.PathLike[str] | AuditResult | tuple[pd.DataFrame, dict[str, Any]], *, force: bool = False,
+         fail_on: str = "violation") -> ReportDiff:
+    """What changed from report ``old`` to report ``new`` (DESIGN §8); see :func:`transportmon.diff.compare`.
+
+    Each report is a path (``.geojson``, ``.parquet`` or ``.csv``, read by :func:`transportmon.io.report.read_report`),
+    what :func:`audit` returned, or a (frame, metadata) pair. Returns a :class:`~transportmon.diff.ReportDiff`: the
+    changed subjects, the new and resolved violations, the counts and ``exit_code``.
+    """
+    from .diff import compare
+    from .io.report import read_report
+    from .pipeline import AuditResult
+
+    def load(x: Any) -> tuple[pd.DataFrame, dict[str, Any], str]:
+        if isinstance(x, AuditResult):
+            return x.report, x.metadata, "the audit"
+        if isinstance(x, tuple):
+            return x[0], x[1], "the report frame"
+        return (*read_report(x), str(x))
+
+    (old_frame, old_md, old_name), (new_frame, new_md, new_name) = load(old), load(new)
+    return compare(old_frame, new_frame, old_md, new_md, force=force, fail_on=fail_on, names=(old_name, new_name))
+
+
+__all__ = ["audit", "diff", "validate_inputs", "__version__"]
