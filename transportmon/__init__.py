@@ -37,10 +37,15 @@ def validate_inputs(*args: Any, **kwargs: Any) -> Any:
     return _validate_inputs(*args, **kwargs)
 
 
+# Loaded now (it imports nothing heavy until used): importing the submodule later would rebind the package's
+# ``diff`` to the module, and ``transportmon.diff(old, new)`` must stay the function below.
+from . import diff as diff_module  # noqa: E402
+
+
 def diff(old: str | os.PathLike[str] | AuditResult | tuple[pd.DataFrame, dict[str, Any]],
          new: str | os.PathLike[str] | AuditResult | tuple[pd.DataFrame, dict[str, Any]], *, force: bool = False,
          fail_on: str = "violation") -> ReportDiff:
-    """What changed from report ``old`` to report ``new`` (DESIGN §8); see :func:`transportmon.diff.compare`.
+    """What changed from report ``old`` to report ``new`` (DESIGN §8); see :func:`transportmon.diff_module.compare`.
 
     Each report is a path (``.geojson``, ``.parquet`` or ``.csv``, read by :func:`transportmon.io.report.read_report`),
     what :func:`audit` returned, or a (frame, metadata) pair. Returns a :class:`~transportmon.diff.ReportDiff`: the

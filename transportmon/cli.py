@@ -8,13 +8,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ._errors import TransportmonError
+from ._errors import ConfigError, TransportmonError
 
 # Arrow's allocator (mimalloc) hands freed memory back to the system after 10 ms, and a large audit frees and
 # allocates gigabytes: on virtual machines, where a page handed back costs a host fault when touched again, that was
@@ -352,64 +351,6 @@ def map_cmd(
     err.print(f"map: {written}", highlight=False)
 
 
-DIFF_TEXT = {
-    "zh": {"title": "transportmon 报告对比", "asof": "核查日期", "subjects": "对象", "unchanged": "未变",
-           "changes": "变化的对象", "findings": "新增与已解决的违规", "change": "变化", "subject": "对象",
-           "verdict": "结论（旧 → 新）", "severity": "级别（旧 → 新）", "message": "说明", "none": "无变化",
-           "more": "… 另有 {n} 行，见 --out", "alerts": "新增违规：{n}（退出码 1）", "force": "政策不同，已按 --force 对比"},
-    "en": {"title": "transportmon report diff", "asof": "as of", "subjects": "subjects", "unchanged": "unchanged",
-           "changes": "changed subjects", "findings": "new and resolved violations", "change": "change",
-           "subject": "subject", "verdict": "verdict (old → new)", "severity": "severity (old → new)",
-           "message": "message", "none": "nothing changed", "more": "… {n} more rows: see --out",
-           "alerts": "new violations: {n} (exit code 1)", "force": "different policies, compared with --force"},
-}
-CHANGE_STYLE = {"new": "cyan", "gone": "dim", "changed": "yellow", "new-violation": "red", "resolved": "green"}
-
-
-def render_diff(d, lang: str, console: Console, show: int = 20,  # type: ignore[no-untyped-def]
-                old: str = "OLD", new: str = "NEW") -> None:
-    """Counts and tables of a :class:`~transportmon.diff.ReportDiff` (``diff`` and every run of ``watch``)."""
-    t, c = DIFF_TEXT[lang], d.counts
-    dates = [d.metadata["diff"][k].get("as_of") or "?" for k in ("old", "new")]
-    console.print(f"[bold]{t['title']}[/]  {escape(old)} ({t['asof']} {dates[0]}) → {escape(new)} ({t['asof']} "
-                  f"{dates[1]})", highlight=False)
-    if d.policies[0] != d.policies[1] and None not in d.policies:
-        console.print(f"[yellow]warning:[/] {t['force']}: {escape(str(d.policies[0]))} → "
-                      f"{escape(str(d.policies[1]))}", highlight=False)
-    console.print(f"{t['subjects']}: {c['subjects_old']} → {c['subjects_new']}   {t['unchanged']}: {c['unchanged']}   "
-                  + "   ".join(f"[{CHANGE_STYLE[k]}]{k}[/]: {c[k]}" for k in ("new", "gone", "changed")), highlight=False)
-    console.print("   ".join(f"[{CHANGE_STYLE[k]}]{k}[/]: {c[k]}" for k in ("new-violation", "resolved")),
-                  highlight=False)
-    msg = "message_zh" if lang == "zh" else "message_en"
-    for title, frame, cols in ((t["changes"], d.subjects, ("change", "subject", "id", "verdict")),
-                               (t["findings"], d.findings, ("change", "finding_id", "severity", "message"))):
-        if not len(frame) or show <= 0:
-            continue
-        table = Table(title=title, show_header=True, header_style="bold")
-        for col in cols:
-            table.add_column(t.get(col, col), overflow="fold")
-        shown = frame.head(show)
-        for r in shown.itertuples(index=False):
-            style = CHANGE_STYLE.get(r.change, "")
-            if frame is d.subjects:
-                table.add_row(f"[{style}]{r.change}[/]", r.subject, escape(str(r.subject_id)),
-                              f"{_word(r.old_verdict)} → {_word(r.verdict)}")
-            else:
-                table.add_row(f"[{style}]{r.change}[/]", escape(str(r.finding_id)),
-                              f"{_word(r.old_severity)} → {_word(r.severity)}", escape(_word(getattr(r, msg))))
-        console.print(table)
-        if len(frame) > len(shown):
-            console.print(t["more"].format(n=len(frame) - len(shown)), style="dim", highlight=False)
-    if not (len(d.subjects) or len(d.findings)):
-        console.print(t["none"], style="green", highlight=False)
-    if d.counts["alerts"]:
-        console.print(t["alerts"].format(n=d.counts["alerts"]), style="bold red", highlight=False)
-
-
-def _word(value: object) -> str:
-    return "—" if value is None or value is pd.NA or (isinstance(value, float) and value != value) else str(value)
-
-
 @app.command("diff")
 def diff_cmd(
     old: Annotated[Path, typer.Argument(help="The earlier report (.geojson, .parquet or .csv).")],
@@ -426,6 +367,7 @@ def diff_cmd(
     NEW has a violation that OLD did not, 0 otherwise, 2 for a file that is not a report or reports of different
     policies (unless --force)."""
     from . import diff as run_diff
+    from .cli_diff import render_diff
     from .io.write import check_target, output_format, write_report
 
     try:
@@ -442,6 +384,79 @@ def diff_cmd(
     if out is not None:
         err.print(f"changes: {out}", highlight=False)
     raise typer.Exit(code=found.exit_code)
+
+
+@app.command()
+def watch(
+    data: DataOpt = None,
+    roads: RoadsOpt = None,
+    checkpoints: CheckpointsOpt = None,
+    boundaries: BoundariesOpt = None,
+    risk_areas: RiskAreasOpt = None,
+    stops: StopsOpt = None,
+    trips: TripsOpt = None,
+    stop_times: StopTimesOpt = None,
+    gtfs: GtfsOpt = None,
+    occupancy: OccupancyOpt = None,
+    every: Annotated[float, typer.Option("--every", min=0, help="Seconds between two looks at the inputs.")] = 60.0,
+    out: Annotated[str, typer.Option("--out", help="Report file (.geojson, .parquet, .csv), replaced atomically "
+                                     "after each audit.")] = "report.geojson",
+    max_runs: Annotated[int | None, typer.Option("--max-runs", min=1, help="End after this many audits.")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Audit date YYYY-MM-DD (default: the data's "
+                                                 "manifest, else the day of each audit).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="rules.toml with rule parameters (watched "
+                                                   "too).")] = None,
+    fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when the last audit brought a finding this "
+                                            "severe that the report before it did not have.")] = FailOn.violation,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of the tables.")] = Lang.zh,
+    show: Annotated[int, typer.Option("--show", help="Rows listed per table.")] = 20,
+    encoding: Annotated[str | None, typer.Option(help="Text encoding of CSV inputs.")] = None,
+) -> None:
+    """Re-audit whenever an input file's content changes (SHA-256, looked at every --every seconds), write the report
+    atomically and print what changed since the previous audit. Ctrl-C ends it (exit 0, the last report intact);
+    after --max-runs audits the exit code is the last diff's (1: a new violation), or 2 if the last audit could not
+    run."""
+    from datetime import datetime
+
+    from .cli_diff import render_diff
+    from .io.write import check_target, output_format
+    from .watch import runs
+
+    layers = {"roads": roads, "checkpoints": checkpoints, "boundaries": boundaries, "risk_areas": risk_areas,
+              "stops": stops, "trips": trips, "stop_times": stop_times, "gtfs": gtfs, "occupancy": occupancy}
+    watched = [p for p in (data, config, *layers.values()) if p is not None]
+    given = [p for p in watched if not Path(p).is_dir()]
+    try:
+        if data is None and not any(layers.values()):
+            raise ConfigError("watch needs inputs to watch: give --data DIR or layer files")
+        output_format(out)
+        check_target(out, given)
+    except TransportmonError as exc:
+        _fail(exc)
+        return
+    console, code = Console(), 0
+    try:
+        for run in runs(watched, out, every=every, max_runs=max_runs, fail_on=fail_on.value, inputs=given,
+                        data=data, **layers, as_of=as_of, config=config, encoding=encoding):
+            stamp = datetime.now().strftime("%H:%M:%S")
+            err.print(f"[bold]watch[/] run {run.number} at {stamp}: {len(run.changed)} file(s) changed: "
+                      f"{escape(', '.join(Path(f).name for f in run.changed[:8]))}"
+                      f"{' …' if len(run.changed) > 8 else ''}", highlight=False, soft_wrap=True)
+            for note in run.notes:
+                err.print(f"[yellow]warning:[/] {escape(note)}", highlight=False, soft_wrap=True)
+            if run.error is not None:
+                err.print(f"[bold red]error:[/] {escape(str(run.error))} — the last good report stays; watching on",
+                          highlight=False, soft_wrap=True)
+            elif run.previous is None:
+                _summary(run.result, out, lang.value, console)
+            else:
+                render_diff(run.diff, lang.value, console, show, run.previous, f"run {run.number}")
+                console.print(f"{TEXT[lang.value]['report']}: {out}", highlight=False)
+            code = run.exit_code
+    except KeyboardInterrupt:
+        err.print(f"watch stopped; the last report is {out}", highlight=False)
+        raise typer.Exit(code=0) from None
+    raise typer.Exit(code=code)
 
 
 @app.command()

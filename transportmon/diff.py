@@ -14,22 +14,23 @@ the checkpoint became ``remove``; a waived violation whose waiver expired). A *r
 OLD whose ``finding_id`` is not a violation in NEW: gone with its subject or its cause, or ``waived`` — for a job
 that alerts on violations, an approved exception settles it. New violations are what a daily scheduled job alerts
 on: :attr:`ReportDiff.exit_code` is 1 when there is one.
+
+The package loads this module on import (so that ``transportmon.diff`` stays the API function, not this module),
+hence pandas, pyarrow and geopandas are imported inside the functions, when a diff is made.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-
-from ._arrow import arrow, index_in, text
 from ._errors import InputError
-from .report import SEVERITY_RANK, with_finding_ids
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
 
 #: Subject changes, in the order the table and the ``--out`` file list them. ``new-violation`` and ``resolved`` mark
 #: a subject whose verdict stayed but whose findings changed so.
@@ -78,6 +79,8 @@ class ReportDiff:
 def policy_of(report: pd.DataFrame, metadata: dict[str, Any]) -> str | None:
     """A report's policy: ``metadata["policy"]``, else the one value of its ``policy`` column (a CSV report has no
     metadata), else None."""
+    import pandas as pd
+
     if metadata.get("policy"):
         return str(metadata["policy"])
     if "policy" in report.columns:
@@ -112,6 +115,14 @@ def compare(old: pd.DataFrame, new: pd.DataFrame, old_metadata: dict[str, Any] |
     InputError
         When the two reports are of different policies and ``force`` is not given.
     """
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ._arrow import index_in, text
+    from .report import SEVERITY_RANK
+
     if fail_on not in ("never", "warning", "violation"):
         raise ValueError(f"fail_on {fail_on!r}: use never, warning or violation")
     old_metadata, new_metadata = old_metadata or {}, new_metadata or {}
@@ -177,6 +188,10 @@ def compare(old: pd.DataFrame, new: pd.DataFrame, old_metadata: dict[str, Any] |
 def subject_keys(report: pd.DataFrame) -> pa.Array:
     """A text key per row: subject and subject_id (joined by a control character no id holds), ``#k`` added to the
     k-th row (k ≥ 2) that repeats them, in report order."""
+    import pyarrow as pa
+
+    from .report import finding_ids
+
     from .report import finding_ids
 
     n = len(report)
@@ -187,10 +202,20 @@ def subject_keys(report: pd.DataFrame) -> pa.Array:
 
 
 def _str(values: pd.Series, rows: np.ndarray) -> pd.Series:
+    import pandas as pd
+    import pyarrow as pa
+
+    from ._arrow import text
+
     return pd.Series(pd.arrays.ArrowStringArray(text(values).take(pa.array(rows, pa.int64()))), dtype="str")
 
 
 def _sorted(subjects: pd.DataFrame) -> np.ndarray:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ._arrow import text
+
     table = pa.table({"s": text(subjects["subject"]), "i": text(subjects["subject_id"])})
     return pc.sort_indices(table, sort_keys=[("s", "ascending"), ("i", "ascending")]).to_numpy()
 
@@ -198,6 +223,14 @@ def _sorted(subjects: pd.DataFrame) -> np.ndarray:
 def _flat_findings(report: pd.DataFrame) -> dict[str, np.ndarray | pa.Array]:
     """Every finding of a report as columns: its row, its subject and subject_id, ``finding_id``, ``rule_id``,
     severity and messages."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ._arrow import arrow, text
+    from .report import with_finding_ids
+
     column = report["findings"] if "findings" in report.columns else pd.Series([[]] * len(report))
     if not (isinstance(column.dtype, pd.ArrowDtype) and pa.types.is_list(column.dtype.pyarrow_dtype)
             and "finding_id" in {f.name for f in column.dtype.pyarrow_dtype.value_type}):
@@ -215,6 +248,11 @@ def _flat_findings(report: pd.DataFrame) -> dict[str, np.ndarray | pa.Array]:
 
 
 def _as_lists(column: pd.Series) -> pa.Array:
+    import pandas as pd
+    import pyarrow as pa
+
+    from ._arrow import arrow
+
     if isinstance(column.dtype, pd.ArrowDtype):
         return arrow(column)
     return pa.array([list(v) if isinstance(v, (list, tuple)) else [] for v in column])
@@ -223,6 +261,9 @@ def _as_lists(column: pd.Series) -> pa.Array:
 def _crossings(old_f: dict[str, Any], new_f: dict[str, Any], severe: tuple[str, ...]) -> tuple[np.ndarray,
                                                                                                np.ndarray]:
     """Masks over NEW's and OLD's findings: severe in NEW and not in OLD (by ``finding_id``), and the reverse."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     levels = pa.array(list(severe), pa.string())
 
     def severe_ids(f: dict[str, Any]) -> tuple[np.ndarray, pa.Array]:
@@ -240,6 +281,13 @@ def _crossings(old_f: dict[str, Any], new_f: dict[str, Any], severe: tuple[str, 
 
 def _finding_table(old_f: dict[str, Any], new_f: dict[str, Any], rising: np.ndarray,
                    resolved: np.ndarray) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ._arrow import index_in, text
+
     parts = []
     for change, this, other, mask in (("new-violation", new_f, old_f, rising), ("resolved", old_f, new_f, resolved)):
         take = pa.array(np.flatnonzero(mask))
@@ -268,6 +316,9 @@ def _changed_rows(old: pd.DataFrame, new: pd.DataFrame, new_rows: np.ndarray, go
                   subjects: pd.DataFrame, order: np.ndarray) -> gpd.GeoDataFrame:
     """Report rows of the changed subjects (NEW's, OLD's for gone ones), in :attr:`ReportDiff.subjects` order, with
     ``change`` and ``old_verdict`` after ``subject_id``."""
+    import geopandas as gpd
+    import pandas as pd
+
     parts = [_geo(new).take(new_rows), _geo(old).take(gone)]
     rows = pd.concat([p for p in parts if len(p)] or [_geo(new).iloc[:0]], ignore_index=True)
     rows = gpd.GeoDataFrame(rows, geometry=rows.geometry.name if isinstance(rows, gpd.GeoDataFrame) else None,
@@ -281,6 +332,8 @@ def _changed_rows(old: pd.DataFrame, new: pd.DataFrame, new_rows: np.ndarray, go
 
 
 def _geo(report: pd.DataFrame) -> gpd.GeoDataFrame:
+    import geopandas as gpd
+
     if isinstance(report, gpd.GeoDataFrame):
         return report
     return gpd.GeoDataFrame(report, geometry=gpd.GeoSeries([None] * len(report), index=report.index),
