@@ -46,10 +46,11 @@ def render_diff(d: ReportDiff, lang: str, console: Console, show: int = 20, old:
                                (t["findings"], d.findings, ("change", "finding_id", "severity", "message"))):
         if not len(frame) or show <= 0:
             continue
-        table = Table(title=title, show_header=True, header_style="bold")
-        for col in cols:
-            table.add_column(t.get(col, col), overflow="fold")
         shown = frame.head(show)
+        table = Table(title=title, show_header=True, header_style="bold")
+        for col in cols:  # a finding id whole (it is what one searches for); the message takes what is left
+            table.add_column(t.get(col, col), overflow="fold", no_wrap=col in ("change", "finding_id"),
+                             ratio=1 if col == "message" else None)
         for r in shown.itertuples(index=False):
             style = CHANGE_STYLE.get(r.change, "")
             if frame is d.subjects:
