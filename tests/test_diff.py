@@ -435,3 +435,52 @@ def test_the_api_name_stays_the_function() -> None:
     importlib.import_module("transportmon.diff")
     assert callable(transportmon.diff) and transportmon.diff.__module__ == "transportmon"
     assert transportmon.diff_module.compare is compare
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# reading GeoJSON reports column-wise
+
+
+def test_geojson_lines_read_as_json_would(tmp_path: Path) -> None:
+    """Every geometry type the writer writes (and nulls, and a GeometryCollection, which takes the plain-JSON way)
+    reads the same through the column-wise reader as through ``json.load``."""
+    import shapely
+    from geopandas.testing import assert_geodataframe_equal
+
+    from transportmon.io import report_forms
+    from transportmon.report import assemble
+
+    geoms = [shapely.Point(116, 30), shapely.LineString([(116, 30), (117, 31), (117.5, 31)]),
+             shapely.MultiPoint([(1, 2), (3, 4)]),
+             shapely.Polygon([(0, 0), (1, 0), (1, 1), (0, 0)], [[(0.1, 0.1), (0.2, 0.1), (0.2, 0.2), (0.1, 0.1)]]),
+             shapely.MultiLineString([[(0, 0), (1, 1)], [(2, 2), (3, 3), (4, 4)]]),
+             shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(2, 2, 3, 3)]), None, shapely.LineString()]
+    frame = gpd.GeoDataFrame({"subject": "checkpoint", "subject_id": [f"g{i}" for i in range(len(geoms))],
+                              "verdict": "rejected", "source_row": range(len(geoms))}, geometry=geoms,
+                             crs="EPSG:4326")
+    for extra in ([], [shapely.GeometryCollection([shapely.Point(1, 1), shapely.LineString([(0, 0), (1, 1)])])]):
+        rep = assemble([frame if not extra else pd.concat([frame, gpd.GeoDataFrame(
+            {"subject": "checkpoint", "subject_id": ["gc"], "verdict": "rejected", "source_row": [99]},
+            geometry=extra, crs="EPSG:4326")], ignore_index=True)], "p")
+        lines, flat = tmp_path / "lines.geojson", tmp_path / "flat.geojson"
+        write_report(rep, {"policy": "p"}, str(lines))
+        flat.write_text(json.dumps(json.loads(lines.read_text(encoding="utf-8"))), encoding="utf-8")
+        fast, md = read_report(lines)
+        slow, md_slow = read_report(flat)
+        assert_geodataframe_equal(fast, slow)
+        assert md == md_slow == {"policy": "p"}
+        assert shapely.equals_exact(fast.geometry.to_numpy()[: len(geoms) - 2], rep.geometry.to_numpy()[
+            : len(geoms) - 2], tolerance=1e-7).all()
+        assert fast.geometry.iloc[len(geoms) - 2:len(geoms)].isna().all()  # null, and empty written as null
+        data = lines.read_bytes()
+        if extra:  # the column-wise reader refuses it, read_report reads it as plain JSON
+            with pytest.raises(ValueError):
+                report_forms._read_lines(data, data.rfind(b'],\n"metadata": '))
+            assert fast.geometry.iloc[-1].geom_type == "GeometryCollection"
+        else:
+            got, _ = report_forms._read_lines(data, data.rfind(b'],\n"metadata": '))
+            assert got.geometry.notna().sum() == len(geoms) - 2
+    empty = tmp_path / "empty.geojson"
+    write_report(assemble([], "p"), {"policy": "p"}, str(empty))
+    back, md = read_report(empty)
+    assert len(back) == 0 and md == {"policy": "p"}

@@ -33,6 +33,7 @@ import shapely
 
 from .._errors import ConfigError, InputError
 from .read import sha256
+from .report_forms import conform_report, read_csv_report, read_geojson_report
 
 if TYPE_CHECKING:
     from ..pipeline import AuditResult
@@ -50,7 +51,7 @@ CONTEXT_INPUTS: dict[str, str] = {
     "stops": "risk areas of counties outside the jurisdiction and its exempt neighbours",
 }
 
-_FIX = "write a report from transportmon audit"
+_FIX = "give a report written by transportmon audit"
 
 
 def _arrow_lists(type_: Any) -> pd.ArrowDtype | None:
@@ -78,133 +79,32 @@ def read_report(path: str | os.PathLike[str]) -> tuple[gpd.GeoDataFrame, dict[st
     InputError
         When the file is missing, unreadable, or not a report.
     """
-    from ..report import COLUMNS, INT_COLUMNS, TEXT_COLUMNS, with_finding_ids
-
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "does not exist", "give the report written by transportmon audit")
     ext = path.suffix.lower()
     if ext in (".geojson", ".json"):
-        try:
-            with open(path, encoding="utf-8") as fh:
-                doc = json.load(fh)
-        except (OSError, ValueError) as exc:
-            raise InputError(path, f"cannot read the report ({exc})", "give a report written by transportmon audit") \
-                from exc
-        if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-            raise InputError(path, "is not a GeoJSON FeatureCollection", "give a report written by transportmon audit")
-        feats = doc.get("features") or []
-        try:
-            frame = gpd.GeoDataFrame.from_features(feats, crs="EPSG:4326") if feats else gpd.GeoDataFrame(
-                {"subject": [], "subject_id": [], "verdict": []}, geometry=gpd.GeoSeries([], crs="EPSG:4326"))
-        except (TypeError, ValueError, AttributeError, KeyError) as exc:
-            raise InputError(path, f"has features that are not GeoJSON features ({exc})",
-                             "give a report written by transportmon audit") from exc
-        metadata = doc.get("metadata") or {}
+        frame, metadata = read_geojson_report(path)
     elif ext in (".parquet", ".geoparquet"):
         import pyarrow.parquet as pq
 
         try:  # list columns (findings, risk_stops) stay Arrow lists, as in the report frame: a cell reads as a list
             names = pq.read_schema(path).names
             if "subject" not in names:
-                raise InputError(path, "is not a transportmon report: it has no 'subject' column",
-                                 "give a report written by transportmon audit")
+                raise InputError(path, "is not a transportmon report: it has no 'subject' column", _FIX)
             frame = gpd.read_parquet(path, to_pandas_kwargs={"types_mapper": _arrow_lists})
             raw = (pq.read_schema(path).metadata or {}).get(b"transportmon")
         except (OSError, ValueError) as exc:
-            raise InputError(path, f"cannot read the report ({exc})", "give a report written by transportmon audit") \
-                from exc
+            raise InputError(path, f"cannot read the report ({exc})", _FIX) from exc
         metadata = json.loads(raw) if raw else {}
     elif ext == ".csv":
-        frame = _read_csv_report(path)
-        metadata = {}
+        frame, metadata = read_csv_report(path), {}
     else:
         raise InputError(path, f"unknown report format {ext!r}", "use a .geojson, .parquet or .csv report")
     for col in ("subject", "subject_id", "verdict"):
         if col not in frame.columns:
-            raise InputError(path, f"is not a transportmon report: it has no {col!r} property",
-                             "give a report written by transportmon audit")
-    for col in COLUMNS:
-        if col not in frame.columns:
-            frame[col] = None
-    for col in TEXT_COLUMNS:  # GeoJSON has no column types: ids stay text, counts integers, in every form
-        if frame[col].dtype != "str":
-            frame[col] = frame[col].astype("str")
-    for col in INT_COLUMNS:
-        if not isinstance(frame[col].dtype, pd.Int64Dtype):
-            frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("Int64")
-    try:
-        for col in ("findings", "risk_stops"):  # JSON text in CSV and older GeoParquet, Python lists in GeoJSON
-            frame[col] = _list_column(frame[col], col)
-        frame["findings"] = pd.Series(with_finding_ids(frame["findings"], frame["subject"], frame["subject_id"]),
-                                      index=frame.index)
-    except (ValueError, TypeError, KeyError) as exc:  # Arrow's errors are ValueErrors and TypeErrors
-        raise InputError(path, f"has a malformed {col!r} column ({exc})",
-                         "give a report written by transportmon audit") from exc
-    return frame, metadata
-
-
-def _read_csv_report(path: Path) -> gpd.GeoDataFrame:
-    """A CSV report: text columns as text (an id ``0012`` stays ``0012``), numbers as numbers, no geometry."""
-    import pyarrow as pa
-    from pyarrow import csv
-
-    from ..report import FLOAT_COLUMNS, INT_COLUMNS
-
-    try:
-        head = csv.open_csv(path).schema.names
-        table = csv.read_csv(path, convert_options=csv.ConvertOptions(
-            column_types={c: pa.string() for c in head if c not in (*FLOAT_COLUMNS, *INT_COLUMNS, "occupancy",
-                                                                     "cap")},
-            strings_can_be_null=True, null_values=[""]))
-    except (OSError, ValueError) as exc:  # Arrow's parse errors are ValueErrors
-        raise InputError(path, f"cannot read the report ({exc})", "give a report written by transportmon audit") \
-            from exc
-    frame = table.to_pandas()
-    for col in ("findings", "risk_stops"):
-        if col in frame.columns:
-            frame[col] = frame[col].astype("str")
-    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([None] * len(frame), crs="EPSG:4326"))
-
-
-def _list_column(values: pd.Series, name: str) -> pd.Series:
-    """``findings`` or ``risk_stops`` as an Arrow list column, from Arrow lists, Python lists or JSON text."""
-    import pyarrow as pa
-
-    from .._arrow import FINDINGS_TYPE, STOPS_TYPE
-
-    empty = FINDINGS_TYPE if name == "findings" else STOPS_TYPE
-    if isinstance(values.dtype, pd.ArrowDtype) and pa.types.is_list(values.dtype.pyarrow_dtype):
-        return values
-    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty") and values.notna().any():
-        arr = _parse_json_lists(values)
-    else:
-        arr = pa.array([list(v) if isinstance(v, (list, tuple)) else None for v in values])
-    if pa.types.is_null(arr.type) or (pa.types.is_list(arr.type) and pa.types.is_null(arr.type.value_type)):
-        arr = arr.cast(empty)  # nothing but nulls and empty lists: the type cannot be inferred
-    return pd.Series(pd.arrays.ArrowExtensionArray(arr), index=values.index)
-
-
-def _parse_json_lists(values: pd.Series) -> Any:
-    """JSON text (``[...]`` or null per row) parsed column-wise: one NDJSON line ``{"v": <text>}`` per row, read by
-    Arrow's JSON reader (no Python object per row)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    from pyarrow import json as pajson
-
-    from .._arrow import arrow
-
-    text = pc.fill_null(arrow(values.astype("str")).cast(pa.large_string()), "null")
-    big = pa.large_string()
-    lines = pc.binary_join_element_wise(pa.scalar('{"v": ', big), text, pa.scalar("}\n", big), pa.scalar("", big))
-    import numpy as np
-
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset: lines.offset + len(lines) + 1]
-    data = lines.buffers()[2][int(offsets[0]): int(offsets[-1])]
-    table = pajson.read_json(pa.BufferReader(data), read_options=pajson.ReadOptions(block_size=1 << 26))
-    if table.num_rows != len(values):
-        raise ValueError(f"{table.num_rows} JSON values for {len(values)} rows")
-    return table.column("v").combine_chunks()
+            raise InputError(path, f"is not a transportmon report: it has no {col!r} property", _FIX)
+    return conform_report(frame, path), metadata
 
 
 @dataclass
