@@ -39,7 +39,7 @@ def validate_inputs(*args: Any, **kwargs: Any) -> Any:
 
 # Loaded now (it imports nothing heavy until used): importing the submodule later would rebind the package's
 # ``diff`` to the module, and ``transportmon.diff(old, new)`` must stay the function below.
-from . import diff as diff_module  # noqa: E402
+from . import diff as diff_module  # noqa: E402, F401
 
 
 def diff(old: str | os.PathLike[str] | AuditResult | tuple[pd.DataFrame, dict[str, Any]],

@@ -186,11 +186,10 @@ def compare(old: pd.DataFrame, new: pd.DataFrame, old_metadata: dict[str, Any] |
 
 
 def subject_keys(report: pd.DataFrame) -> pa.Array:
-    """A text key per row: subject and subject_id (joined by a control character no id holds), ``#k`` added to the
-    k-th row (k ≥ 2) that repeats them, in report order."""
+    """A text key per row, ``:{subject}:{subject_id}`` (a subject, a layer name, holds no colon), with ``#k`` added
+    to the k-th row (k ≥ 2) that repeats them, in report order: the finding ids' own numbering
+    (:func:`transportmon.report.finding_ids`)."""
     import pyarrow as pa
-
-    from .report import finding_ids
 
     from .report import finding_ids
 

@@ -12,8 +12,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._arrow import (FINDING_KEYS, FINDING_TYPE, FINDINGS_TYPE, STOPS_TYPE, arrow, index_in, list_column,
-                     offsets_of, text)
+from ._arrow import (
+    FINDING_KEYS,
+    FINDING_TYPE,
+    FINDINGS_TYPE,
+    STOPS_TYPE,
+    arrow,
+    index_in,
+    list_column,
+    offsets_of,
+    text,
+)
 from .rules.registry import FINDING_COLUMNS, SEVERITIES
 
 #: Report columns in order (the properties of every feature). Evidence columns a subject does not have are null.
