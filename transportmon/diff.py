@@ -57,8 +57,9 @@ class ReportDiff:
     """One row per new violation and per resolved violation, with :data:`FINDING_COLUMNS` (severities in OLD and NEW,
     empty where the finding is absent; messages from NEW, or from OLD for a resolved one)."""
     counts: dict[str, int]
-    """``subjects_old``, ``subjects_new`` (subjects in each report), ``unchanged``, each of :data:`SUBJECT_CHANGES` (subjects),
-    ``new-violation`` and ``resolved`` (findings), and ``alerts`` (findings behind :attr:`exit_code`)."""
+    """``subjects_old``, ``subjects_new`` (subjects in each report); ``unchanged``, ``new``, ``gone``, ``changed``
+    (subjects of NEW whose verdict and violations stayed, new ones, OLD's gone, verdicts changed); ``new-violation``
+    and ``resolved`` (findings); ``alerts`` (findings behind :attr:`exit_code`)."""
     changed: gpd.GeoDataFrame
     """The rows of :attr:`subjects` as report rows (NEW's; OLD's for a gone subject) with ``change`` and
     ``old_verdict`` after ``subject_id``: what ``transportmon diff --out`` writes."""
@@ -174,10 +175,12 @@ def compare(old: pd.DataFrame, new: pd.DataFrame, old_metadata: dict[str, Any] |
     findings = _finding_table(old_f, new_f, rising, resolved)
     counts = {"subjects_old": len(old), "subjects_new": len(new), "unchanged": int(len(new) - len(new_rows))}
     by_change = subjects["change"].value_counts()
-    counts.update({c: int(by_change.get(c, 0)) for c in SUBJECT_CHANGES})
-    counts["new-violation"], counts["resolved"] = int(rising.sum()), int(resolved.sum())
+    counts.update({c: int(by_change.get(c, 0)) for c in ("new", "gone", "changed")})
+    counts["new-violation"], counts["resolved"] = int(rising.sum()), int(resolved.sum())  # findings
     counts["alerts"] = alerts
-    metadata = {"tool": "transportmon", "diff": {
+    from . import __version__
+
+    metadata = {"tool": "transportmon", "version": __version__, "diff": {
         "old": {"name": names[0], "as_of": old_metadata.get("as_of"), "policy": policies[0]},
         "new": {"name": names[1], "as_of": new_metadata.get("as_of"), "policy": policies[1]}},
         "counts": counts, "fail_on": fail_on}
