@@ -475,12 +475,40 @@ def test_geojson_lines_read_as_json_would(tmp_path: Path) -> None:
         data = lines.read_bytes()
         if extra:  # the column-wise reader refuses it, read_report reads it as plain JSON
             with pytest.raises(ValueError):
-                report_forms._read_lines(data, data.rfind(b'],\n"metadata": '))
+                report_forms.read_geojson_lines(data, data.rfind(b'],\n"metadata": '))
             assert fast.geometry.iloc[-1].geom_type == "GeometryCollection"
         else:
-            got, _ = report_forms._read_lines(data, data.rfind(b'],\n"metadata": '))
+            got, _ = report_forms.read_geojson_lines(data, data.rfind(b'],\n"metadata": '))
             assert got.geometry.notna().sum() == len(geoms) - 2
     empty = tmp_path / "empty.geojson"
     write_report(assemble([], "p"), {"policy": "p"}, str(empty))
     back, md = read_report(empty)
     assert len(back) == 0 and md == {"policy": "p"}
+
+
+def test_other_finding_keys_are_kept(old: transportmon.pipeline.AuditResult, tmp_path: Path) -> None:
+    """A key findings may carry besides the five (a waiver's document) reads back, after them, in every form."""
+    rep = old.report.copy()
+    findings = rep["findings"].tolist()
+    i = rep.index[rep["subject_id"] == "over"][0]
+    findings[i] = [dict(findings[i][0], severity="waived", waiver={"document": "赣防指〔2020〕1号",
+                                                                   "valid_until": "2020-03-31"})]
+    rep["findings"] = pd.Series(findings, index=rep.index, dtype=object)
+    for ext in ("geojson", "csv"):
+        path = tmp_path / f"waived.{ext}"
+        write_report(rep, old.metadata, str(path))
+        back, _ = read_report(path)
+        over = back.loc[back["subject_id"] == "over", "findings"].iloc[0][0]
+        assert list(over)[:5] == ["finding_id", "rule_id", "severity", "message_zh", "message_en"]
+        assert over["waiver"] == {"document": "赣防指〔2020〕1号", "valid_until": "2020-03-31"}
+        assert over["finding_id"] == "TM201:trip:over" and over["severity"] == "waived"
+        if ext == "geojson":  # read column-wise, not through json.load
+            from transportmon.io.report_forms import read_geojson_lines
+
+            data = path.read_bytes()
+            lines, _ = read_geojson_lines(data, data.rfind(b'],\n"metadata": '))
+            assert lines.loc[lines["subject_id"] == "over", "findings"].iloc[0][0]["waiver"]["valid_until"] == (
+                "2020-03-31")
+        d = transportmon.diff(old, path)
+        assert d.findings[["finding_id", "change", "severity"]].values.tolist() == [
+            ["TM201:trip:over", "resolved", "waived"]]

@@ -86,19 +86,20 @@ def finding_ids(rule_id: object, subject: object, subject_id: object, rank: np.n
 def with_finding_ids(findings: object, subject: object, subject_id: object) -> pd.arrays.ArrowExtensionArray:
     """A ``findings`` list<struct> column (one list per report row, in report order) with every ``finding_id``:
     kept where it is there, derived with :func:`finding_ids` where a report written before ids were added has
-    none. Missing keys become null, null lists empty lists; the result has :data:`FINDINGS_TYPE`."""
+    none. The keys of :data:`FINDING_TYPE` come first (a missing one null), then any other a report holds (a
+    waiver), as they are; null lists become empty lists."""
     arr = arrow(findings)
     lengths = pc.list_value_length(arr).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
     flat = pc.list_flatten(arr)
-    names = {f.name for f in flat.type} if pa.types.is_struct(flat.type) else set()
-    fields = [flat.field(k).cast(pa.string()) if k in names else pa.nulls(len(flat), pa.string())
-              for k in FINDING_KEYS]
+    have = {f.name: flat.field(f.name) for f in flat.type} if pa.types.is_struct(flat.type) else {}
+    fields = [have[k].cast(pa.string()) if k in have else pa.nulls(len(flat), pa.string()) for k in FINDING_KEYS]
     if fields[0].null_count:
         parent = pa.array(np.repeat(np.arange(len(arr)), lengths))
         derived = finding_ids(fields[1], text(subject).take(parent), text(subject_id).take(parent))
         fields[0] = pc.if_else(fields[0].is_null(), derived, fields[0])
-    values = pa.StructArray.from_arrays(fields, fields=list(FINDING_TYPE))
-    return list_column(np.r_[0, np.cumsum(lengths)], values, FINDINGS_TYPE)
+    others = [k for k in have if k not in FINDING_KEYS]
+    values = pa.StructArray.from_arrays(fields + [have[k] for k in others], names=[*FINDING_KEYS, *others])
+    return list_column(np.r_[0, np.cumsum(lengths)], values, None if others else FINDINGS_TYPE)
 
 
 def attach_findings(subjects: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:

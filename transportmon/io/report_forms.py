@@ -32,7 +32,7 @@ from pyarrow import json as pajson
 from .._arrow import FINDINGS_TYPE, STOPS_TYPE, arrow
 from .._errors import InputError
 
-__all__ = ["conform_report", "read_csv_report", "read_geojson_report"]
+__all__ = ["conform_report", "read_csv_report", "read_geojson_lines", "read_geojson_report"]
 
 _FIX = "give a report written by transportmon audit"
 #: How :func:`transportmon.io.write.geojson_chunks` begins and ends the features.
@@ -61,7 +61,7 @@ def read_geojson_report(path: Path) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
         raise InputError(path, f"cannot read the report ({exc})", _FIX) from exc
     if data.startswith(_HEAD) and (end := data.rfind(_TAIL)) > 0:
         try:
-            return _read_lines(data, end)
+            return read_geojson_lines(data, end)
         except (ValueError, KeyError, TypeError, shapely.errors.GEOSException):  # another layout: read as JSON
             pass
     try:
@@ -80,7 +80,7 @@ def read_geojson_report(path: Path) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     return frame, doc.get("metadata") or {}
 
 
-def _read_lines(data: bytes, end: int) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+def read_geojson_lines(data: bytes, end: int) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """The features of ``data`` (written one per line by :func:`transportmon.io.write.geojson_chunks`), which end at
     ``end``; raises ``ValueError`` where the text is not laid out so."""
     metadata = json.loads(b"{" + data[end + 3:])["metadata"]  # the member after "],\n"
@@ -119,7 +119,7 @@ def _read_lines(data: bytes, end: int) -> tuple[gpd.GeoDataFrame, dict[str, Any]
     del block
     props = table.column("properties").combine_chunks()
     order = list(first) + [f.name for f in props.type if f.name not in first]  # the file's property order
-    frame = pa.table({k: props.field(k) for k in order}).to_pandas(types_mapper=_mapper)
+    frame = pa.table({k: _dates_as_text(props.field(k)) for k in order}).to_pandas(types_mapper=_mapper)
     geometry = _geometries(table.column("geometry").combine_chunks())
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs="EPSG:4326")), metadata
 
@@ -267,4 +267,25 @@ def _parse_json_lists(values: pd.Series) -> pa.Array:
     table = pajson.read_json(pa.BufferReader(_buffer_of(lines)), read_options=pajson.ReadOptions(block_size=_BLOCK))
     if table.num_rows != len(values):
         raise ValueError(f"{table.num_rows} JSON values for {len(values)} rows")
-    return table.column("v").combine_chunks()
+    return _dates_as_text(table.column("v").combine_chunks())
+
+
+def _dates_as_text(arr: pa.Array) -> pa.Array:
+    """``arr`` with the timestamps Arrow's JSON reader made of date text back as text, at any depth: the report
+    writes dates as text (``2020-03-31``; with the time where one is not midnight)."""
+    type_ = arr.type
+    if pa.types.is_timestamp(type_):
+        ticks = pc.fill_null(pc.cast(arr, pa.int64()), 0).to_numpy(zero_copy_only=False)
+        day = 86_400 * 10 ** {"s": 0, "ms": 3, "us": 6, "ns": 9}[type_.unit]
+        return pc.strftime(arr, "%Y-%m-%d" if not (ticks % day).any() else "%Y-%m-%dT%H:%M:%S")
+    if pa.types.is_struct(type_):
+        fields = [_dates_as_text(arr.field(i)) for i in range(type_.num_fields)]
+        if all(f.type == type_.field(i).type for i, f in enumerate(fields)):
+            return arr
+        return pa.StructArray.from_arrays(fields, names=[f.name for f in type_], mask=arr.is_null())
+    if pa.types.is_list(type_) or pa.types.is_large_list(type_):
+        values = _dates_as_text(arr.values)
+        if values.type == type_.value_type:
+            return arr
+        return type(arr).from_arrays(arr.offsets, values, mask=arr.is_null())
+    return arr
