@@ -25,6 +25,7 @@ from ._errors import ConfigError, InputError, TransportmonError
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from .changes import ReportDiff, diff
     from .inputs import Inputs, load_inputs
     from .pipeline import AuditResult, Measured, audit, measure, report_on
     from .validate import Validation, validate_inputs
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 _API = {
     "audit": "pipeline", "measure": "pipeline", "report_on": "pipeline", "AuditResult": "pipeline",
     "Measured": "pipeline", "load_inputs": "inputs", "Inputs": "inputs", "validate_inputs": "validate",
-    "Validation": "validate",
+    "Validation": "validate", "diff": "changes", "ReportDiff": "changes",
 }
 
 
@@ -50,4 +51,4 @@ def __dir__() -> list[str]:
 
 
 __all__ = ["AuditResult", "ConfigError", "InputError", "Inputs", "Measured", "TransportmonError", "Validation",
-           "__version__", "audit", "load_inputs", "measure", "report_on", "validate_inputs"]
+           "ReportDiff", "__version__", "audit", "diff", "load_inputs", "measure", "report_on", "validate_inputs"]
