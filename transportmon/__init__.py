@@ -26,6 +26,7 @@ from ._errors import ConfigError, InputError, TransportmonError
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from .changes import ReportDiff, diff
     from .inputs import Inputs, load_inputs
     from .pipeline import AuditResult, Measured, audit, measure, report_on
     from .ticket_limits import limits
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 _API = {
     "audit": "pipeline", "measure": "pipeline", "report_on": "pipeline", "AuditResult": "pipeline",
     "Measured": "pipeline", "load_inputs": "inputs", "Inputs": "inputs", "validate_inputs": "validate",
-    "Validation": "validate", "limits": "ticket_limits",
+    "Validation": "validate", "diff": "changes", "ReportDiff": "changes", "limits": "ticket_limits",
 }
 
 
@@ -52,4 +53,5 @@ def __dir__() -> list[str]:
 
 
 __all__ = ["AuditResult", "ConfigError", "InputError", "Inputs", "Measured", "TransportmonError", "Validation",
-           "__version__", "audit", "limits", "load_inputs", "measure", "report_on", "validate_inputs"]
+           "ReportDiff", "__version__", "audit", "diff", "limits", "load_inputs", "measure", "report_on",
+           "validate_inputs"]

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ._errors import TransportmonError
+from ._errors import ConfigError, InputError, TransportmonError
 from .vocab import DATUMS
 
 # Arrow's allocator (mimalloc) hands freed memory back to the system after 10 ms, and a large audit frees and
@@ -72,6 +72,9 @@ GtfsOpt = Annotated[Path | None, typer.Option(help="GTFS feed: the .zip as publi
 OccupancyOpt = Annotated[Path | None, typer.Option(help="Occupancy table for a GTFS feed (CSV or xlsx): trip_id, "
                                                     "service_date, seats, passengers (or 班次编号, 班次日期, 核定座位, "
                                                     "实载人数).")]
+WaiversOpt = Annotated[Path | None, typer.Option("--waivers", help="Approved exceptions (CSV or xlsx: subject, "
+                                                 "subject_id, rule_id, document, valid_from, valid_until; or 对象类型, "
+                                                 "对象编号, 规则编号, 批准文号, 生效日期, 有效期至).")]
 CheckpointsDatumOpt = Annotated[Datum | None, typer.Option("--checkpoints-datum", help="Datum of checkpoints.")]
 StopsDatumOpt = Annotated[Datum | None, typer.Option("--stops-datum", help="Datum of stops.")]
 RoadsDatumOpt = Annotated[Datum | None, typer.Option("--roads-datum", help="Datum of roads.")]
@@ -90,13 +93,18 @@ TEXT = {
     "zh": {"title": "transportmon 核查摘要", "subject": "对象", "verdict": "结论", "count": "数量", "asof": "核查日期",
            "report": "报告", "violations": "违规对象", "warnings": "警告对象", "policy": "依据", "top": "需处理的对象",
            "from_manifest": "（数据目录 manifest.toml 的默认日期）", "today": "（今天）", "inputs": "图层",
-           "sample": "内置九江2020样例：默认核查日期为意见发布日2020-03-16；部分图层为示意数据，见 data/jiujiang-2020/README.md"},
+           "sample": "内置九江2020样例：默认核查日期为意见发布日2020-03-16；部分图层为示意数据，见 data/jiujiang-2020/README.md",
+           "waivers": "豁免（批准的例外）", "status": "状态", "waiver": "批准文号 → 有效期至 / 说明",
+           "waived": "已豁免的违规", "waived_word": "已豁免", "expired": "豁免已过期", "not-yet-in-effect": "豁免尚未生效"},
     "en": {"title": "transportmon audit summary", "subject": "subject", "verdict": "verdict", "count": "count",
            "asof": "as of", "report": "report", "violations": "subjects with violations",
            "warnings": "subjects with warnings", "policy": "policy", "top": "subjects to act on",
            "from_manifest": " (the data folder's default, manifest.toml)", "today": " (today)", "inputs": "layers",
            "sample": "embedded Jiujiang 2020 sample: as-of defaults to 2020-03-16, the opinion's publication date; "
-                     "some layers are illustrative (see data/jiujiang-2020/README.md)"},
+                     "some layers are illustrative (see data/jiujiang-2020/README.md)",
+           "waivers": "waivers (approved exceptions)", "status": "status", "waiver": "document → valid until / note",
+           "waived": "waived violations", "waived_word": "waived", "expired": "waiver expired",
+           "not-yet-in-effect": "waiver not yet in effect"},
 }
 
 
@@ -144,12 +152,42 @@ def _summary(result, out: str | None, lang: str, console: Console) -> None:  # t
         console.print(top)
         if len(act) > 20:
             console.print(f"… {len(act) - 20} more in the report", style="dim")
+    if md.get("waivers"):
+        _waiver_table(rep, lang, console)
     for w in md.get("warnings", []):
         console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
     f = md["findings"]
-    console.print(f"{t['violations']}: {f['violation']}   {t['warnings']}: {f['warning']}", highlight=False)
+    waived = f"   {t['waived']}: {md['waivers']['waived']}" if md.get("waivers") else ""
+    console.print(f"{t['violations']}: {f['violation']}   {t['warnings']}: {f['warning']}{waived}", highlight=False)
     if out:
         console.print(f"{t['report']}: {out}", highlight=False)
+
+
+WAIVER_STYLE = {"waived": "blue", "expired": "red", "not-yet-in-effect": "dim"}
+
+
+def _waiver_table(rep, lang: str, console: Console, limit: int = 20) -> None:  # type: ignore[no-untyped-def]
+    """The waivers at work: waived violations with their document and last day, then the expired and the pending."""
+    from .waivers import waiver_findings
+
+    t = TEXT[lang]
+    found = waiver_findings(rep)
+    if not len(found):
+        return
+    order = found["status"].map({"waived": 0, "expired": 1, "not-yet-in-effect": 2})
+    found = found.assign(_o=order).sort_values(["_o", "subject", "subject_id"], kind="stable")
+    table = Table(title=t["waivers"], show_header=True, header_style="bold")
+    for c in (t["subject"], "id", t["status"], "rule", t["waiver"]):
+        table.add_column(c, overflow="fold")
+    msg_col = "message_zh" if lang == "zh" else "message_en"
+    for r in found.head(limit).itertuples(index=False):
+        said = f"{r.document} → {r.valid_until}" if r.status == "waived" else getattr(r, msg_col)
+        word = t["waived_word"] if r.status == "waived" else t[r.status]
+        table.add_row(r.subject, escape(str(r.subject_id)), f"[{WAIVER_STYLE[r.status]}]{word}[/]", r.rule_id,
+                      escape(str(said)))
+    console.print(table)
+    if len(found) > limit:
+        console.print(f"… {len(found) - limit} more in the report", style="dim")
 
 
 @app.command()
@@ -164,6 +202,7 @@ def audit(
     stop_times: StopTimesOpt = None,
     gtfs: GtfsOpt = None,
     occupancy: OccupancyOpt = None,
+    waivers: WaiversOpt = None,
     checkpoints_datum: CheckpointsDatumOpt = None,
     stops_datum: StopsDatumOpt = None,
     roads_datum: RoadsDatumOpt = None,
@@ -194,7 +233,7 @@ def audit(
     datums = _datums(checkpoints=checkpoints_datum, stops=stops_datum, roads=roads_datum,
                      boundaries=boundaries_datum)
     given_inputs = [p for p in (data, roads, checkpoints, boundaries, risk_areas, stops, trips, stop_times, gtfs,
-                                occupancy) if p is not None and not Path(p).is_dir()]
+                                occupancy, waivers) if p is not None and not Path(p).is_dir()]
     try:
         # Refuse a bad --out before the work, and before anything reaches stdout.
         output_format(out)
@@ -202,8 +241,8 @@ def audit(
             check_target(out, given_inputs)
         result = run_audit(data, roads=roads, checkpoints=checkpoints, boundaries=boundaries, risk_areas=risk_areas,
                            stops=stops, trips=trips, stop_times=stop_times, gtfs=gtfs, occupancy=occupancy,
-                           as_of=as_of, config=config, datums=datums, encoding=encoding, engine=engine.value,
-                           scheduler=scheduler, keep_layers=map_out is not None)
+                           waivers=waivers, as_of=as_of, config=config, datums=datums, encoding=encoding,
+                           engine=engine.value, scheduler=scheduler, keep_layers=map_out is not None)
         report = filter_only(result.report, only.value if only else None)
         inputs = given_inputs + [Path(m["path"]) for m in result.metadata["inputs"].values() if m.get("path")]
         if out != "-":
@@ -269,6 +308,7 @@ def validate(
     stop_times: StopTimesOpt = None,
     gtfs: GtfsOpt = None,
     occupancy: OccupancyOpt = None,
+    waivers: WaiversOpt = None,
     checkpoints_datum: CheckpointsDatumOpt = None,
     stops_datum: StopsDatumOpt = None,
     roads_datum: RoadsDatumOpt = None,
@@ -289,7 +329,7 @@ def validate(
     try:
         found = validate_inputs(data, roads=roads, checkpoints=checkpoints, boundaries=boundaries,
                                 risk_areas=risk_areas, stops=stops, trips=trips, stop_times=stop_times, gtfs=gtfs,
-                                occupancy=occupancy, config=config, datums=datums, encoding=encoding)
+                                occupancy=occupancy, waivers=waivers, config=config, datums=datums, encoding=encoding)
     except TransportmonError as exc:
         _fail(exc)
         return
@@ -432,6 +472,117 @@ def map_cmd(
     for note in result.metadata.get(NOTES_KEY, []):
         err.print(f"[yellow]warning:[/] {escape(note)}", markup=True, highlight=False, soft_wrap=True)
     err.print(f"map: {written}", highlight=False)
+
+
+@app.command("diff")
+def diff_cmd(
+    old: Annotated[Path, typer.Argument(help="The earlier report (.geojson, .parquet or .csv).")],
+    new: Annotated[Path, typer.Argument(help="The later report (.geojson, .parquet or .csv).")],
+    out: Annotated[str | None, typer.Option("--out", help="Write the changed subjects, with change and old_verdict "
+                                            "(.geojson, .parquet or .csv).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Compare reports of different policies.")] = False,
+    fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when NEW has a finding this severe that was "
+                                            "not so in OLD.")] = FailOn.violation,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of the tables.")] = Lang.zh,
+    show: Annotated[int, typer.Option("--show", help="Rows listed per table.")] = 20,
+) -> None:
+    """What changed between two reports: subjects new, gone and changed, violations new and resolved. Exit 1 when
+    NEW has a violation that OLD did not, 0 otherwise, 2 for a file that is not a report or reports of different
+    policies (unless --force)."""
+    from .changes import diff as run_diff
+    from .cli_diff import render_diff
+    from .io.write import check_target, output_format, write_report
+
+    try:
+        if out is not None:
+            if output_format(out) not in ("geojson", "parquet", "csv"):  # the desk forms summarise one audit
+                raise InputError(out, "the changes are written as .geojson, .parquet or .csv",
+                                 "choose one of those for --out")
+            check_target(out, [old, new])
+        found = run_diff(old, new, force=force, fail_on=fail_on.value)
+        if out is not None:
+            write_report(found.changed, found.metadata, out, inputs=[old, new])
+    except TransportmonError as exc:
+        _fail(exc)
+        return
+    render_diff(found, lang.value, Console(), show, str(old), str(new))
+    if out is not None:
+        err.print(f"changes: {out}", highlight=False)
+    raise typer.Exit(code=found.exit_code)
+
+
+@app.command()
+def watch(
+    data: DataOpt = None,
+    roads: RoadsOpt = None,
+    checkpoints: CheckpointsOpt = None,
+    boundaries: BoundariesOpt = None,
+    risk_areas: RiskAreasOpt = None,
+    stops: StopsOpt = None,
+    trips: TripsOpt = None,
+    stop_times: StopTimesOpt = None,
+    gtfs: GtfsOpt = None,
+    occupancy: OccupancyOpt = None,
+    every: Annotated[float, typer.Option("--every", min=0, help="Seconds between two looks at the inputs.")] = 60.0,
+    out: Annotated[str, typer.Option("--out", help="Report file (.geojson, .parquet, .csv), replaced atomically "
+                                     "after each audit.")] = "report.geojson",
+    max_runs: Annotated[int | None, typer.Option("--max-runs", min=1, help="End after this many audits.")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Audit date YYYY-MM-DD (default: the data's "
+                                                 "manifest, else the day of each audit).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="rules.toml with rule parameters (watched "
+                                                   "too).")] = None,
+    fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when the last audit brought a finding this "
+                                            "severe that the report before it did not have.")] = FailOn.violation,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of the tables.")] = Lang.zh,
+    show: Annotated[int, typer.Option("--show", help="Rows listed per table.")] = 20,
+    encoding: Annotated[str | None, typer.Option(help="Text encoding of CSV inputs.")] = None,
+) -> None:
+    """Re-audit whenever an input file's content changes (SHA-256, looked at every --every seconds), write the report
+    atomically and print what changed since the previous audit. Ctrl-C ends it (exit 0, the last report intact);
+    after --max-runs audits the exit code is the last diff's (1: a new violation), or 2 if the last audit could not
+    run."""
+    from datetime import datetime
+
+    from .cli_diff import render_diff
+    from .io.write import check_target, output_format
+    from .watch import runs
+
+    layers = {"roads": roads, "checkpoints": checkpoints, "boundaries": boundaries, "risk_areas": risk_areas,
+              "stops": stops, "trips": trips, "stop_times": stop_times, "gtfs": gtfs, "occupancy": occupancy}
+    watched = [p for p in (data, config, *layers.values()) if p is not None]
+    given = [p for p in watched if not Path(p).is_dir()]
+    try:
+        if data is None and not any(layers.values()):
+            raise ConfigError("watch needs inputs to watch: give --data DIR or layer files")
+        if output_format(out) not in ("geojson", "parquet", "csv"):  # each report is read back for the next diff
+            raise InputError(out, "watch writes its report as .geojson, .parquet or .csv", "choose one of those for --out")
+        check_target(out, given)
+    except TransportmonError as exc:
+        _fail(exc)
+        return
+    console, code = Console(), 0
+    try:
+        for run in runs(watched, out, every=every, max_runs=max_runs, fail_on=fail_on.value, inputs=given,
+                        data=data, **layers, as_of=as_of, config=config, encoding=encoding):
+            stamp = datetime.now().strftime("%H:%M:%S")
+            err.print(f"[bold]watch[/] run {run.number} at {stamp}: {len(run.changed)} file(s) changed: "
+                      f"{escape(', '.join(Path(f).name for f in run.changed[:8]))}"
+                      f"{' …' if len(run.changed) > 8 else ''}", highlight=False, soft_wrap=True)
+            for note in run.notes:
+                err.print(f"[yellow]warning:[/] {escape(note)}", highlight=False, soft_wrap=True)
+            if run.error is not None:
+                err.print(f"[bold red]error:[/] {escape(str(run.error))} — the last good report stays; watching on",
+                          highlight=False, soft_wrap=True)
+            elif run.previous is None:
+                _summary(run.result, out, lang.value, console)
+            else:
+                render_diff(run.diff, lang.value, console, show, run.previous, f"run {run.number}")
+                console.print(f"{TEXT[lang.value]['report']}: {out}", highlight=False)
+            code = run.exit_code
+    except KeyboardInterrupt:
+        err.print(f"watch stopped; the last report is {out}", highlight=False)
+        raise typer.Exit(code=0) from None
+    raise typer.Exit(code=code)
 
 
 class RulesFmt(str, Enum):
