@@ -357,3 +357,23 @@ def test_html_map_draws_routes_by_verdict(window_result: transportmon.AuditResul
     text = html_text(window_result, tiles=False)
     assert "线路 routes" in text and "tm-route tm-suspended" in text and "tm-route tm-restored" in text
 
+
+
+def test_a_waiver_of_a_suspended_route(tmp_path: Path) -> None:
+    """A route is a subject a waiver may name (DESIGN §8): TM301 on it is waived on the as-of date; a waiver naming a
+    route the trips do not have is an unknown subject."""
+    trips = [routed("local", "l0", "2020-01-03"), routed("other", "o0", "2020-01-03")]
+    folder = write_routes(tmp_path, trips, legs("l0", "JA", "JB") + legs("o0", "JA", "JB"), rules=WEEK)
+    pd.DataFrame({"subject": ["线路", "route"], "subject_id": ["local", "ghost"], "rule_id": ["TM301", "TM301"],
+                  "document": ["文1", "文2"], "valid_from": ["2020-03-01"] * 2,
+                  "valid_until": ["2020-03-31"] * 2}).to_csv(folder / "waivers.csv", index=False)
+    result = transportmon.audit(folder)
+    rows = route_rows(result)
+    local, other = rows.loc["local", "findings"][0], rows.loc["other", "findings"][0]
+    assert (local["rule_id"], local["severity"]) == ("TM301", "waived")
+    assert local["waiver"]["document"] == "文1"
+    assert (other["rule_id"], other["severity"]) == ("TM301", "violation")
+    assert rows.loc["local", "verdict"] == "suspended"  # the verdict stands
+    rep = result.report
+    rejected = rep[(rep["subject"] == "waivers").to_numpy()]
+    assert list(rejected["reason"]) == ["unknown-subject"] and "ghost" in rejected["detail"].iloc[0]

@@ -252,7 +252,7 @@ def load_inputs(
         _check_designation_units(layers, inputs_meta, given_boundaries=boundary_source == "input")
     if "waivers" in layers:  # hook, issue 14 item 5: waivers naming no checkpoint or trip of the inputs are rejected
         reject_unknown_subjects(layers["waivers"], known_subjects(layers), kinds=[
-            kind for kind, name in (("checkpoint", "checkpoints"), ("trip", "trips"), ("route", None))
+            kind for kind, name in (("checkpoint", "checkpoints"), ("trip", "trips"), ("route", "trips"))
             if name not in defer and name not in failed])  # deferred trips: checked once the Dask engine has them
     warnings += layer_gaps(present, roads_usable="roads" in failed or (
         "roads" in layers and len(layers["roads"].frame) > 0))

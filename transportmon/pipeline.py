@@ -210,9 +210,11 @@ def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None 
         layers.update(trip_layers)
         inputs_meta.update(trip_meta)
         if "waivers" in layers:  # hook, issue 14 item 5: trip waivers, checked once the deferred trips are judged
-            from .waivers import reject_unknown_subjects
+            from .waivers import reject_unknown_subjects, route_subjects_of
 
-            reject_unknown_subjects(layers["waivers"], [trip_part, trip_layers["trips"].rejected], kinds=("trip",))
+            routes_named = route_subjects_of([trip_part, trip_layers["trips"].rejected])  # issue 15: routes too
+            reject_unknown_subjects(layers["waivers"], [trip_part, trip_layers["trips"].rejected, routes_named],
+                                    kinds=("trip", "route"))
         inputs.warnings += defaulted_warnings(trip_layers["stop_times"])
         # The memory engine's order (file layers as LAYER_NAMES, default boundaries last): same metadata bytes.
         late = {"boundaries"} if inputs_meta.get("boundaries", {}).get("path") is None else set()
