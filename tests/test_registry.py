@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 import transportmon
 from transportmon.cli import app
 from transportmon.config import RuleConfig
-from transportmon.rules import checkpoints, inputs, routes, trips, waivers  # every rule module: the registry is complete
+from transportmon.rules import checkpoints, inputs, routes, trips, waivers  # every rule module: registry complete
 from transportmon.rules.all_rules import markdown_table, plan
 from transportmon.rules.registry import RULES, Rule, rule_docs
 
