@@ -437,9 +437,9 @@ def limits(
     rejected = table[table["cap_applies"].isna().to_numpy()]
     for r in rejected.itertuples(index=False):
         console.print(f"[magenta]{t['rejected']}:[/] {escape(r.trip_id)} — {escape(r.reason)} ({escape(r.detail)})",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
     for w in table.attrs.get("warnings", []):
-        console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
+        console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
     capped = int(table["cap_applies"].fillna(False).astype(bool).sum())
     console.print(t["summary"].format(date=day, n=len(table), capped=capped, rejected=len(rejected)),
                   highlight=False)
