@@ -809,7 +809,10 @@ def validate_trips(frame: pd.DataFrame, path: str | None = None) -> Layer:
     frame["seats"] = seats
     frame["passengers"] = pax
     _optional_text(frame, ("route_id", "scope"))
-    return _finish("trips", frame, rej, len(frame), path)
+    layer = _finish("trips", frame, rej, len(frame), path)
+    # issue 14: a rejected trip keeps its service date when it has one, so it counts on its day (timeline, report).
+    layer.rejected["service_date"] = frame["service_date"].to_numpy()[~rej._ok]
+    return layer
 
 
 def validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> Layer:
@@ -894,6 +897,8 @@ def reject_rows(layer: Layer, mask: pd.Series | np.ndarray, reason: str,
         "subject": SUBJECT.get(layer.name, layer.name), "subject_id": bad[id_col].astype(str).to_numpy(),
         "reason": reason, "detail": det, "row": bad["row"].astype("int64").to_numpy(),
     })
+    if "service_date" in bad.columns:  # issue 14: a rejected trip keeps its date (see validate_trips)
+        extra["service_date"] = bad["service_date"].to_numpy()
     if isinstance(bad, gpd.GeoDataFrame):
         extra = gpd.GeoDataFrame(extra, geometry=bad.geometry.to_numpy(), crs="EPSG:4326")
     layer.rejected = pd.concat([layer.rejected, extra], ignore_index=True) if len(layer.rejected) else extra
