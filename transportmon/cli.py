@@ -162,7 +162,7 @@ def _overdue_table(result, t: dict[str, str], console: Console) -> None:  # type
     """The checkpoints longest past their due date (top 10), when any is."""
     import pandas as pd
 
-    from .timeline import most_overdue
+    from .daily import most_overdue
 
     late = most_overdue(result.report, 10)
     if not len(late):
@@ -292,9 +292,9 @@ def timeline(
 ) -> None:
     """Compliance day by day: one row per day from --from to --to, checkpoints as audit --as-of that day decides
     them, trips of that service date, high/medium-risk units. Geometry is measured once for the whole range."""
+    from .daily import change_days, day_range
+    from .daily import timeline as run_timeline
     from .io.timeline import check_timeline_target, write_timeline
-    from .timeline import change_days, day_range
-    from .timeline import timeline as run_timeline
 
     datums = _datums(checkpoints=checkpoints_datum, stops=stops_datum, roads=roads_datum,
                      boundaries=boundaries_datum)

@@ -1,7 +1,7 @@
 """The timeline chart (DESIGN §7): checkpoints by verdict per day with the due date marked, and over-cap trips per
 day against the number of high- and medium-risk units.
 
-It draws a frame of :func:`transportmon.timeline.timeline` and nothing else: every number is the timeline's.
+It draws a frame of :func:`transportmon.daily.timeline` and nothing else: every number is the timeline's.
 Colours are those of the maps (:mod:`~transportmon.maps.style`); labels are Chinese and English when a CJK font is
 installed, English otherwise.
 """
@@ -37,7 +37,7 @@ def plot_timeline(frame: pd.DataFrame, fig: Figure | None = None, *, due: str | 
     Parameters
     ----------
     frame
-        From :func:`transportmon.timeline.timeline` (``date`` and the count columns).
+        From :func:`transportmon.daily.timeline` (``date`` and the count columns).
     fig
         A matplotlib Figure to draw on (two axes are added); default a new one, 1400 × 900 px.
     due
