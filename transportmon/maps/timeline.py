@@ -75,11 +75,14 @@ def plot_timeline(frame: pd.DataFrame, fig: Figure | None = None, *, due: str | 
     if overdue.any():
         top.bar(x, overdue, bottom=base - counts("remove"), width=1.0, fill=False, hatch="///",
                 edgecolor="#67000d", linewidth=0, label=bilingual("逾期未撤除", "overdue for removal", zh))
-    # Checkpoints opened (+n) and closed (−n) on a day: a joint removal shows as a step down with its number.
+    # Checkpoints opened (+n) and closed (−n) on a day: a joint removal shows as a step down, dated.
     change = np.diff(counts("checkpoints_active"), prepend=counts("checkpoints_active")[:1])
-    for at, n, height in zip(x[change != 0], change[change != 0], base[change != 0]):
-        top.annotate(f"{n:+.0f}".replace("-", "−"), (at, height), xytext=(0, 3), textcoords="offset points",
-                     ha="center", va="bottom", fontsize=8, color=DUE_COLOUR)
+    moved = change != 0
+    for at, day, n, height in zip(x[moved], days[moved], change[moved], base[moved]):
+        signed = f"{n:+.0f}".replace("-", "−")
+        top.annotate(f"{pd.Timestamp(day):%m-%d} {signed}", (at - 0.5, height),
+                     xytext=(1, 3), textcoords="offset points", ha="left", va="bottom", fontsize=8,
+                     color=DUE_COLOUR)
     top.set_ylabel(bilingual("运行中的检测点", "active checkpoints", zh), fontfamily=fam)
     top.set_title(bilingual("检测点结论（逐日）", "checkpoints by verdict, day by day", zh), fontfamily=fam)
     top.yaxis.get_major_locator().set_params(integer=True)
