@@ -124,6 +124,17 @@ def test_overdue_days_column_on_empty_evidence() -> None:
     assert len(verdicts) == 0 and str(verdicts["overdue_days"].dtype) == "Int64"
 
 
+@pytest.mark.parametrize("as_of", ("2020-03-03", "2020-03-04", "2020-03-16"))
+def test_verdicts_without_findings_are_the_same_verdicts(as_of: str) -> None:
+    ev = pd.concat([evidence(checkpoint_id="a"), evidence(checkpoint_id="b", distance_to_crossing_m=10.0, row=1),
+                    evidence(checkpoint_id="c", opened="2020-03-10", row=2),
+                    evidence(checkpoint_id="d", distance_to_road_m=300.0, row=3)], ignore_index=True)
+    full, findings = decide(ev, RuleConfig(), pd.Timestamp(as_of))
+    bare, none = decide(ev, RuleConfig(), pd.Timestamp(as_of), with_findings=False)
+    pd.testing.assert_frame_equal(bare, full)
+    assert len(findings) == 4 and len(none) == 0 and list(none.columns) == list(findings.columns)
+
+
 # ------------------------------------------------------------------------------------------------------------
 # configuration
 

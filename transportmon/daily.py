@@ -124,7 +124,7 @@ def _checkpoint_columns(measured: Measured, days: pd.DatetimeIndex, cfg: RuleCon
         return {c: pd.array([pd.NA] * len(days), dtype="Int64") for c in ("checkpoints_active", *names)}
     out = {c: _counts(len(days)) for c in names}
     for i, day in enumerate(days):
-        verdicts, _ = cp_rules.decide(ev, cfg, day, neighbours=measured.neighbours)
+        verdicts, _ = cp_rules.decide(ev, cfg, day, neighbours=measured.neighbours, with_findings=False)
         v = verdicts["verdict"].to_numpy()
         for c in ("keep", "remove", "review"):
             out[c][i] = int((v == c).sum())

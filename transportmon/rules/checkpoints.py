@@ -166,7 +166,8 @@ def overdue_days(verdict: np.ndarray, opened: pd.Series, config: RuleConfig,
 
 
 def decide(evidence: pd.DataFrame, config: RuleConfig, as_of: pd.Timestamp, *,
-           neighbours: tuple[str, str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+           neighbours: tuple[str, str] | None = None,
+           with_findings: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The verdict of every checkpoint, and its findings.
 
     Parameters
@@ -183,6 +184,9 @@ def decide(evidence: pd.DataFrame, config: RuleConfig, as_of: pd.Timestamp, *,
         The exempt neighbours as message text (Chinese, English), e.g. from
         :func:`~transportmon.geo.names.neighbour_names` with the boundaries in use; default: named from their
         adcodes alone.
+    with_findings
+        ``False``: the verdicts only, and no findings (their messages are most of the cost; a timeline decides every
+        day of a range and only counts verdicts).
 
     Returns
     -------
@@ -210,6 +214,8 @@ def decide(evidence: pd.DataFrame, config: RuleConfig, as_of: pd.Timestamp, *,
                              "reason": pd.Series(reason, dtype="string").replace("", pd.NA).to_numpy(),
                              "overdue_days": overdue_days(verdict, ev["opened"], config, day)},
                             index=ev.index)
+    if not with_findings:
+        return verdicts, pd.DataFrame(columns=FINDING_COLUMNS)
 
     ev["road_class_zh"] = ev["road_class"].map(CLASS_ZH).fillna("道路")
     ev["road_en"] = road_words(ev["road_class"], ev["road_ref"])
