@@ -1,8 +1,9 @@
 """Compliance over time (DESIGN §7): one row per day, decided on what was measured once.
 
-Geometry is measured once for the whole range — road context, checkpoint evidence, trip verdicts (each trip is
-judged on its own service date, whatever the as-of date) — and then each day only decides the checkpoints with
-:func:`transportmon.rules.checkpoints.decide`, the function the audit decides them with, and counts. Day D's
+Geometry is measured once for the whole range by :func:`transportmon.pipeline.measure`, the audit's own first step
+— road context, checkpoint evidence, trip verdicts (each trip is judged on its own service date, whatever the as-of
+date) — and then each day only decides the checkpoints with :func:`transportmon.rules.checkpoints.decide`, the
+function :func:`~transportmon.pipeline.report_on` decides them with, and counts. Day D's
 checkpoint counts are therefore those of ``audit(as_of=D)``, and its trip counts those of the audit's trips whose
 ``service_date`` is D (rejected trips included, on the date they give), by construction rather than by a second
 implementation.
@@ -14,11 +15,9 @@ Nothing here reads files, prints or reads the clock, except :func:`timeline`, wh
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -28,72 +27,20 @@ from .config import RuleConfig
 from .designations import resolve_levels
 from .designations_on import levels_by_day
 from .geo.admin import leaf_units
-from .geo.evidence import RoadContext, checkpoint_evidence, metric_crs, road_context
-from .geo.names import neighbour_names
-from .pipeline import Inputs, audit_trips, load_inputs, measured_warnings, rejected_dates
+from .inputs import load_inputs
+from .pipeline import Measured, measure, measured_warnings
 from .rules import checkpoints as cp_rules
+from .vocab import ROUTE_VERDICTS
 
-__all__ = ["COLUMNS", "ROUTE_COLUMNS", "Measured", "change_days", "count_days", "day_range", "measure", "most_overdue",
-           "timeline"]
+__all__ = ["COLUMNS", "ROUTE_COLUMNS", "change_days", "count_days", "day_range", "most_overdue", "timeline"]
 
 #: The columns of a timeline, in order (DESIGN §7).
 COLUMNS = ("date", "checkpoints_active", "keep", "remove", "review", "overdue", "trips", "over_cap", "compliant",
            "not_applicable", "excess_passengers", "high_units", "medium_units")
 #: Routes per verdict (DESIGN §9), appended to :data:`COLUMNS` when the inputs have routes.
-ROUTE_COLUMNS = ("routes_restored", "routes_partial", "routes_suspended", "routes_new")
+ROUTE_COLUMNS = tuple(f"routes_{verdict}" for verdict in ROUTE_VERDICTS)
 
 _TRIP_VERDICTS = {"over-cap": "over_cap", "compliant": "compliant", "not-applicable": "not_applicable"}
-
-
-@dataclass
-class Measured:
-    """What the days are decided on: everything that does not depend on the as-of date.
-
-    The fields are named as those of ``pipeline.Measured`` (issue 13: ``pipeline.measure``), so that the timeline
-    reads either.
-    """
-
-    inputs: Inputs
-    layers: dict[str, L.Layer]
-    roads: RoadContext | None
-    checkpoints: pd.DataFrame | None
-    """Evidence of every usable checkpoint (:func:`~transportmon.geo.evidence.checkpoint_evidence`), or None."""
-    neighbours: tuple[str, str] | None
-    subjects: list[gpd.GeoDataFrame] = field(default_factory=list)
-    """Subjects whose verdicts do not depend on the as-of date: the trips, and the rejected trips."""
-
-
-def measure(inputs: Inputs) -> Measured:
-    """Measure once what every day of a timeline shares (the audit's steps up to its as-of date).
-
-    Seam: when ``pipeline.measure(inputs)`` lands (issue 13), it replaces this function; :func:`count_days` reads
-    its ``checkpoints``, ``neighbours``, ``subjects``, ``layers`` and ``inputs`` as it reads these.
-    """
-    layers, cfg = inputs.layers, inputs.config
-    bounds = layers["boundaries"].frame
-    ev: pd.DataFrame | None = None
-    neighbours: tuple[str, str] | None = None
-    ctx: RoadContext | None = None
-    if "roads" in layers and len(layers["roads"].frame):
-        crs = metric_crs(cfg, bounds, *(layers[n].frame.geometry for n in ("checkpoints", "stops") if n in layers))
-        ctx = road_context(layers["roads"].frame, bounds, cfg, crs)
-        for key, n in ctx.tracks.items():  # as the audit records them (road_warnings reads them)
-            inputs.meta["roads"].setdefault(key, n)
-    if "checkpoints" in layers:
-        ev = checkpoint_evidence(layers["checkpoints"].frame, ctx, cfg)
-        neighbours = neighbour_names(cfg.exempt_neighbours, bounds)
-    subjects: list[gpd.GeoDataFrame] = []
-    if {"trips", "stop_times", "stops"} <= set(layers):
-        part, _, _ = audit_trips(layers, cfg, release=True)  # the stop rows are not needed once trips are judged
-        subjects.append(part)
-    if "trips" in layers and len(layers["trips"].rejected):
-        rej = layers["trips"].rejected
-        subjects.append(gpd.GeoDataFrame({
-            "subject": rej["subject"].to_numpy(), "subject_id": rej["subject_id"].to_numpy(), "verdict": "rejected",
-            "reason": rej["reason"].to_numpy(), **rejected_dates(rej),
-        }))
-    return Measured(inputs=inputs, layers=layers, roads=ctx, checkpoints=ev, neighbours=neighbours,
-                    subjects=subjects)
 
 
 def day_range(start: str | date | pd.Timestamp, end: str | date | pd.Timestamp) -> pd.DatetimeIndex:
@@ -257,10 +204,9 @@ def timeline(data: str | os.PathLike[str] | None = None, *, start: str | date, e
         raise ConfigError("a timeline has no --as-of: every day from --from to --to is one")
     days = day_range(start, end)  # before any file is read: a reversed range is refused at once
     inputs = load_inputs(data, **kwargs)
-    measured = measure(inputs)
+    measured = measure(inputs, keep_layers=False)  # the audit's measurement; the stop rows are freed once judged
     frame = count_days(measured, days)
-    frame.attrs["warnings"] = [*inputs.warnings, *measured_warnings(measured.layers, inputs.config, measured.roads,
-                                                                    inputs.meta), *frame.attrs["warnings"]]
+    frame.attrs["warnings"] = [*inputs.warnings, *measured_warnings(measured), *frame.attrs["warnings"]]
     frame.attrs["inputs"] = inputs.meta
     return frame
 
