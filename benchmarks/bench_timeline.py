@@ -12,7 +12,7 @@ are estimated as 60 × the audit process, not run. Inputs:
 
 Run::
 
-    python benchmarks/bench_timeline.py --data /tmp/tm-bench        # generates what is missing
+    python benchmarks/bench_timeline.py --data /tmp/tm-bench > benchmarks/RESULTS-timeline.md   # generates what is missing
 """
 
 from __future__ import annotations
@@ -38,12 +38,12 @@ TIMELINE_CHILD = """
 import json, sys, time
 t0 = time.perf_counter()
 from transportmon import daily
-from transportmon.pipeline import load_inputs
+from transportmon.pipeline import load_inputs, measure
 t1 = time.perf_counter()
 data = sys.argv[1] or None
 inputs = load_inputs(data)
 t2 = time.perf_counter()
-measured = daily.measure(inputs)
+measured = measure(inputs, keep_layers=False)
 t3 = time.perf_counter()
 frame = daily.count_days(measured, daily.day_range(sys.argv[2], sys.argv[3]))
 t4 = time.perf_counter()
