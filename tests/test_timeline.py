@@ -254,7 +254,7 @@ def test_a_trip_without_a_date_is_said(sample_timeline: pd.DataFrame) -> None:
 @pytest.mark.parametrize("day", ("2020-02-19", "2020-02-28", "2020-03-13", "2020-04-10"))
 def test_unit_counts_are_the_levels_the_maps_colour(sample_timeline: pd.DataFrame, audits: dict, day: str) -> None:
     result = audits["2020-03-04"]
-    areas = risk_areas_on(result.layers["boundaries"].frame, result.layers["risk_areas"].extra["intervals"], day)
+    areas = risk_areas_on(result.layers["boundaries"].frame, result.layers["risk_areas"].intervals, day)
     got = row_of(sample_timeline, day)
     assert got["high_units"] == int((areas["level"] == "high").sum())
     assert got["medium_units"] == int((areas["level"] == "medium").sum())

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import layers as L
 from ._errors import ConfigError
 from .config import RuleConfig
+from .dates import parse_date
 from .designations import resolve_levels
 from .designations_on import levels_by_day
 from .geo.admin import leaf_units
@@ -48,11 +48,10 @@ def day_range(start: str | date | pd.Timestamp, end: str | date | pd.Timestamp) 
     ``start`` is after ``end``."""
     days = []
     for value, flag in ((start, "--from"), (end, "--to")):
-        text = pd.Timestamp(value).strftime("%Y-%m-%d") if isinstance(value, (date, pd.Timestamp)) else str(value)
-        parsed, bad = L.parse_dates(pd.Series([text]))
-        if bad.iloc[0] or pd.isna(parsed.iloc[0]):
+        day = parse_date(value)
+        if day is None:
             raise ConfigError(f"{flag}: {value!r} is not a date (use YYYY-MM-DD)")
-        days.append(pd.Timestamp(parsed.iloc[0]).normalize())
+        days.append(day.normalize())
     if days[0] > days[1]:
         raise ConfigError(f"--from {days[0]:%Y-%m-%d} is after --to {days[1]:%Y-%m-%d}: give the first day of the "
                           "timeline first (--from ≤ --to)")
@@ -127,7 +126,7 @@ def _unit_columns(measured: Measured, days: pd.DatetimeIndex) -> dict[str, Any]:
     layers = measured.layers
     if "risk_areas" not in layers:
         return {c: pd.array([pd.NA] * len(days), dtype="Int64") for c in ("high_units", "medium_units")}
-    intervals = layers["risk_areas"].extra.get("intervals")
+    intervals = layers["risk_areas"].intervals
     high, medium = _counts(len(days)), _counts(len(days))
     if intervals is None or not len(intervals):
         return {"high_units": high, "medium_units": medium}
