@@ -112,6 +112,7 @@ def test_assemble_nothing() -> None:
     assert finding_counts(attach_findings(rep, pd.DataFrame(columns=FINDING_COLUMNS))) == {
         "violation": 0,
         "warning": 0,
+        "waived": 0,
         "info": 0,
     }
 
@@ -178,7 +179,7 @@ def test_counts() -> None:
         ),
     )
     assert verdict_counts(rep) == {"checkpoint": {"keep": 1, "remove": 2}, "trip": {"over-cap": 1}}
-    assert finding_counts(rep) == {"violation": 1, "warning": 1, "info": 0}
+    assert finding_counts(rep) == {"violation": 1, "warning": 1, "waived": 0, "info": 0}
     assert highest_severity(rep) == "violation"
 
 

@@ -72,6 +72,9 @@ GtfsOpt = Annotated[Path | None, typer.Option(help="GTFS feed: the .zip as publi
 OccupancyOpt = Annotated[Path | None, typer.Option(help="Occupancy table for a GTFS feed (CSV or xlsx): trip_id, "
                                                     "service_date, seats, passengers (or 班次编号, 班次日期, 核定座位, "
                                                     "实载人数).")]
+WaiversOpt = Annotated[Path | None, typer.Option("--waivers", help="Approved exceptions (CSV or xlsx: subject, "
+                                                 "subject_id, rule_id, document, valid_from, valid_until; or 对象类型, "
+                                                 "对象编号, 规则编号, 批准文号, 生效日期, 有效期至).")]
 CheckpointsDatumOpt = Annotated[Datum | None, typer.Option("--checkpoints-datum", help="Datum of checkpoints.")]
 StopsDatumOpt = Annotated[Datum | None, typer.Option("--stops-datum", help="Datum of stops.")]
 RoadsDatumOpt = Annotated[Datum | None, typer.Option("--roads-datum", help="Datum of roads.")]
@@ -90,6 +93,8 @@ TEXT = {
            "report": "报告", "violations": "违规对象", "warnings": "警告对象", "policy": "依据", "top": "需处理的对象",
            "from_manifest": "（数据目录 manifest.toml 的默认日期）", "today": "（今天）", "inputs": "图层",
            "sample": "内置九江2020样例：默认核查日期为意见发布日2020-03-16；部分图层为示意数据，见 data/jiujiang-2020/README.md",
+           "waivers": "豁免（批准的例外）", "status": "状态", "waiver": "批准文号 → 有效期至 / 说明",
+           "waived": "已豁免的违规", "waived_word": "已豁免", "expired": "豁免已过期", "not-yet-in-effect": "豁免尚未生效",
            "overdue": "逾期未撤除的检测点（应于 {due} 前撤除，前 10 个）", "name": "名称", "road": "道路",
            "overdue_days": "逾期天数"},
     "en": {"title": "transportmon audit summary", "subject": "subject", "verdict": "verdict", "count": "count",
@@ -98,6 +103,9 @@ TEXT = {
            "from_manifest": " (the data folder's default, manifest.toml)", "today": " (today)", "inputs": "layers",
            "sample": "embedded Jiujiang 2020 sample: as-of defaults to 2020-03-16, the opinion's publication date; "
                      "some layers are illustrative (see data/jiujiang-2020/README.md)",
+           "waivers": "waivers (approved exceptions)", "status": "status", "waiver": "document → valid until / note",
+           "waived": "waived violations", "waived_word": "waived", "expired": "waiver expired",
+           "not-yet-in-effect": "waiver not yet in effect",
            "overdue": "checkpoints overdue for removal (due {due}; top 10)", "name": "name", "road": "road",
            "overdue_days": "days overdue"},
 }
@@ -148,10 +156,13 @@ def _summary(result, out: str | None, lang: str, console: Console) -> None:  # t
         console.print(top)
         if len(act) > 20:
             console.print(f"… {len(act) - 20} more in the report", style="dim")
+    if md.get("waivers"):
+        _waiver_table(rep, lang, console)
     for w in md.get("warnings", []):
         console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
     f = md["findings"]
-    console.print(f"{t['violations']}: {f['violation']}   {t['warnings']}: {f['warning']}", highlight=False)
+    waived = f"   {t['waived']}: {md['waivers']['waived']}" if md.get("waivers") else ""
+    console.print(f"{t['violations']}: {f['violation']}   {t['warnings']}: {f['warning']}{waived}", highlight=False)
     if out:
         console.print(f"{t['report']}: {out}", highlight=False)
 
@@ -174,6 +185,33 @@ def _overdue_table(result, t: dict[str, str], console: Console) -> None:  # type
     console.print(table)
 
 
+WAIVER_STYLE = {"waived": "blue", "expired": "red", "not-yet-in-effect": "dim"}
+
+
+def _waiver_table(rep, lang: str, console: Console, limit: int = 20) -> None:  # type: ignore[no-untyped-def]
+    """The waivers at work: waived violations with their document and last day, then the expired and the pending."""
+    from .waivers import waiver_findings
+
+    t = TEXT[lang]
+    found = waiver_findings(rep)
+    if not len(found):
+        return
+    order = found["status"].map({"waived": 0, "expired": 1, "not-yet-in-effect": 2})
+    found = found.assign(_o=order).sort_values(["_o", "subject", "subject_id"], kind="stable")
+    table = Table(title=t["waivers"], show_header=True, header_style="bold")
+    for c in (t["subject"], "id", t["status"], "rule", t["waiver"]):
+        table.add_column(c, overflow="fold")
+    msg_col = "message_zh" if lang == "zh" else "message_en"
+    for r in found.head(limit).itertuples(index=False):
+        said = f"{r.document} → {r.valid_until}" if r.status == "waived" else getattr(r, msg_col)
+        word = t["waived_word"] if r.status == "waived" else t[r.status]
+        table.add_row(r.subject, escape(str(r.subject_id)), f"[{WAIVER_STYLE[r.status]}]{word}[/]", r.rule_id,
+                      escape(str(said)))
+    console.print(table)
+    if len(found) > limit:
+        console.print(f"… {len(found) - limit} more in the report", style="dim")
+
+
 @app.command()
 def audit(
     data: DataOpt = None,
@@ -186,6 +224,7 @@ def audit(
     stop_times: StopTimesOpt = None,
     gtfs: GtfsOpt = None,
     occupancy: OccupancyOpt = None,
+    waivers: WaiversOpt = None,
     checkpoints_datum: CheckpointsDatumOpt = None,
     stops_datum: StopsDatumOpt = None,
     roads_datum: RoadsDatumOpt = None,
@@ -216,7 +255,7 @@ def audit(
     datums = _datums(checkpoints=checkpoints_datum, stops=stops_datum, roads=roads_datum,
                      boundaries=boundaries_datum)
     given_inputs = [p for p in (data, roads, checkpoints, boundaries, risk_areas, stops, trips, stop_times, gtfs,
-                                occupancy) if p is not None and not Path(p).is_dir()]
+                                occupancy, waivers) if p is not None and not Path(p).is_dir()]
     try:
         # Refuse a bad --out before the work, and before anything reaches stdout.
         output_format(out)
@@ -224,8 +263,8 @@ def audit(
             check_target(out, given_inputs)
         result = run_audit(data, roads=roads, checkpoints=checkpoints, boundaries=boundaries, risk_areas=risk_areas,
                            stops=stops, trips=trips, stop_times=stop_times, gtfs=gtfs, occupancy=occupancy,
-                           as_of=as_of, config=config, datums=datums, encoding=encoding, engine=engine.value,
-                           scheduler=scheduler, keep_layers=map_out is not None)
+                           waivers=waivers, as_of=as_of, config=config, datums=datums, encoding=encoding,
+                           engine=engine.value, scheduler=scheduler, keep_layers=map_out is not None)
         report = filter_only(result.report, only.value if only else None)
         inputs = given_inputs + [Path(m["path"]) for m in result.metadata["inputs"].values() if m.get("path")]
         if out != "-":
@@ -383,6 +422,7 @@ def validate(
     stop_times: StopTimesOpt = None,
     gtfs: GtfsOpt = None,
     occupancy: OccupancyOpt = None,
+    waivers: WaiversOpt = None,
     checkpoints_datum: CheckpointsDatumOpt = None,
     stops_datum: StopsDatumOpt = None,
     roads_datum: RoadsDatumOpt = None,
@@ -403,7 +443,7 @@ def validate(
     try:
         found = validate_inputs(data, roads=roads, checkpoints=checkpoints, boundaries=boundaries,
                                 risk_areas=risk_areas, stops=stops, trips=trips, stop_times=stop_times, gtfs=gtfs,
-                                occupancy=occupancy, config=config, datums=datums, encoding=encoding)
+                                occupancy=occupancy, waivers=waivers, config=config, datums=datums, encoding=encoding)
     except TransportmonError as exc:
         _fail(exc)
         return

@@ -90,6 +90,7 @@ def audit(
     stop_times: str | os.PathLike[str] | None = None,
     gtfs: str | os.PathLike[str] | None = None,
     occupancy: str | os.PathLike[str] | None = None,
+    waivers: str | os.PathLike[str] | None = None,
     as_of: str | date | None = None,
     config: RuleConfig | str | os.PathLike[str] | None = None,
     datums: dict[str, str] | None = None,
@@ -111,6 +112,8 @@ def audit(
         Per-layer files; they override the folder's.
     gtfs, occupancy
         A GTFS feed (zip or folder) and its occupancy table, instead of ``stops``/``trips``/``stop_times``.
+    waivers
+        Approved exceptions (CSV or xlsx, :mod:`transportmon.waivers`); they override the folder's ``waivers.*``.
     as_of
         The audit date for checkpoints; default the manifest's, else today.
     config
@@ -146,6 +149,7 @@ def audit(
     kwargs: dict[str, Any] = {
         "roads": roads, "checkpoints": checkpoints, "boundaries": boundaries, "risk_areas": risk_areas,
         "stops": stops, "trips": trips, "stop_times": stop_times, "gtfs": gtfs, "occupancy": occupancy,
+        "waivers": waivers,
         "as_of": as_of, "config": config, "datums": datums, "encoding": encoding, "use_sample": use_sample}
     inputs = load_inputs(data, **kwargs, defer=("trips", "stop_times") if engine == "dask" else ())
     if engine == "dask" and (set(inputs.deferred) != {"trips", "stop_times"} or "stops" not in inputs.layers):
@@ -193,6 +197,10 @@ def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None 
         trip_part, trip_findings, _, trip_layers, trip_meta = dask_trips(inputs, scheduler=scheduler)
         layers.update(trip_layers)
         inputs_meta.update(trip_meta)
+        if "waivers" in layers:  # hook, issue 14 item 5: trip waivers, checked once the deferred trips are judged
+            from .waivers import reject_unknown_subjects
+
+            reject_unknown_subjects(layers["waivers"], [trip_part, trip_layers["trips"].rejected], kinds=("trip",))
         inputs.warnings += defaulted_warnings(trip_layers["stop_times"])
         # The memory engine's order (file layers as LAYER_NAMES, default boundaries last): same metadata bytes.
         late = {"boundaries"} if inputs_meta.get("boundaries", {}).get("path") is None else set()
@@ -301,6 +309,11 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
     # The input row number is evidence only for a rejected row (where to look in the file); audited subjects are
     # known by their unique id, so their features do not depend on the input's row order.
     report["source_row"] = report["source_row"].where(report["verdict"] == "rejected")
+    waiver_counts = None
+    if "waivers" in layers:  # hook, issue 14 item 5: violations covered by a waiver on their date become waived
+        from .waivers import apply_waivers
+
+        report, waiver_counts = apply_waivers(report, layers["waivers"], day)
 
     warnings = list(inputs.warnings)
     if as_of_source == "today":  # a 2020 policy judged on the day the command runs: rarely what is meant
@@ -322,6 +335,8 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
         "attribution": list(inputs.manifest.get("attribution", [])),
         "warnings": warnings,
     }
+    if waiver_counts is not None:
+        metadata["waivers"] = waiver_counts
     if inputs.use_sample:
         metadata["sample"] = "embedded Jiujiang 2020 sample (data/jiujiang-2020; see its README for what is real)"
     return AuditResult(report=report, metadata=metadata, layers=layers, roads=ctx, config=cfg)
