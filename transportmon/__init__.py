@@ -29,6 +29,7 @@ from ._errors import ConfigError, InputError, TransportmonError
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from .changes import ReportDiff, diff
     from .daily import timeline
     from .inputs import Inputs, load_inputs
     from .pipeline import AuditResult, Measured, audit, measure, report_on
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 _API = {
     "audit": "pipeline", "measure": "pipeline", "report_on": "pipeline", "AuditResult": "pipeline",
     "Measured": "pipeline", "load_inputs": "inputs", "Inputs": "inputs", "validate_inputs": "validate",
-    "Validation": "validate", "timeline": "daily",
+    "Validation": "validate", "diff": "changes", "ReportDiff": "changes", "timeline": "daily",
 }
 
 
@@ -55,4 +56,5 @@ def __dir__() -> list[str]:
 
 
 __all__ = ["AuditResult", "ConfigError", "InputError", "Inputs", "Measured", "TransportmonError", "Validation",
-           "__version__", "audit", "load_inputs", "measure", "report_on", "timeline", "validate_inputs"]
+           "ReportDiff", "__version__", "audit", "diff", "load_inputs", "measure", "report_on", "timeline",
+           "validate_inputs"]

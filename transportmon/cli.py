@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ._errors import ConfigError, TransportmonError
+from ._errors import ConfigError, InputError, TransportmonError
 from .vocab import DATUMS
 
 # Arrow's allocator (mimalloc) hands freed memory back to the system after 10 ms, and a large audit frees and
@@ -514,6 +514,117 @@ def map_cmd(
     for note in result.metadata.get(NOTES_KEY, []):
         err.print(f"[yellow]warning:[/] {escape(note)}", markup=True, highlight=False, soft_wrap=True)
     err.print(f"map: {written}", highlight=False)
+
+
+@app.command("diff")
+def diff_cmd(
+    old: Annotated[Path, typer.Argument(help="The earlier report (.geojson, .parquet or .csv).")],
+    new: Annotated[Path, typer.Argument(help="The later report (.geojson, .parquet or .csv).")],
+    out: Annotated[str | None, typer.Option("--out", help="Write the changed subjects, with change and old_verdict "
+                                            "(.geojson, .parquet or .csv).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Compare reports of different policies.")] = False,
+    fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when NEW has a finding this severe that was "
+                                            "not so in OLD.")] = FailOn.violation,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of the tables.")] = Lang.zh,
+    show: Annotated[int, typer.Option("--show", help="Rows listed per table.")] = 20,
+) -> None:
+    """What changed between two reports: subjects new, gone and changed, violations new and resolved. Exit 1 when
+    NEW has a violation that OLD did not, 0 otherwise, 2 for a file that is not a report or reports of different
+    policies (unless --force)."""
+    from .changes import diff as run_diff
+    from .cli_diff import render_diff
+    from .io.write import check_target, output_format, write_report
+
+    try:
+        if out is not None:
+            if output_format(out) not in ("geojson", "parquet", "csv"):  # the desk forms summarise one audit
+                raise InputError(out, "the changes are written as .geojson, .parquet or .csv",
+                                 "choose one of those for --out")
+            check_target(out, [old, new])
+        found = run_diff(old, new, force=force, fail_on=fail_on.value)
+        if out is not None:
+            write_report(found.changed, found.metadata, out, inputs=[old, new])
+    except TransportmonError as exc:
+        _fail(exc)
+        return
+    render_diff(found, lang.value, Console(), show, str(old), str(new))
+    if out is not None:
+        err.print(f"changes: {out}", highlight=False)
+    raise typer.Exit(code=found.exit_code)
+
+
+@app.command()
+def watch(
+    data: DataOpt = None,
+    roads: RoadsOpt = None,
+    checkpoints: CheckpointsOpt = None,
+    boundaries: BoundariesOpt = None,
+    risk_areas: RiskAreasOpt = None,
+    stops: StopsOpt = None,
+    trips: TripsOpt = None,
+    stop_times: StopTimesOpt = None,
+    gtfs: GtfsOpt = None,
+    occupancy: OccupancyOpt = None,
+    every: Annotated[float, typer.Option("--every", min=0, help="Seconds between two looks at the inputs.")] = 60.0,
+    out: Annotated[str, typer.Option("--out", help="Report file (.geojson, .parquet, .csv), replaced atomically "
+                                     "after each audit.")] = "report.geojson",
+    max_runs: Annotated[int | None, typer.Option("--max-runs", min=1, help="End after this many audits.")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Audit date YYYY-MM-DD (default: the data's "
+                                                 "manifest, else the day of each audit).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="rules.toml with rule parameters (watched "
+                                                   "too).")] = None,
+    fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when the last audit brought a finding this "
+                                            "severe that the report before it did not have.")] = FailOn.violation,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of the tables.")] = Lang.zh,
+    show: Annotated[int, typer.Option("--show", help="Rows listed per table.")] = 20,
+    encoding: Annotated[str | None, typer.Option(help="Text encoding of CSV inputs.")] = None,
+) -> None:
+    """Re-audit whenever an input file's content changes (SHA-256, looked at every --every seconds), write the report
+    atomically and print what changed since the previous audit. Ctrl-C ends it (exit 0, the last report intact);
+    after --max-runs audits the exit code is the last diff's (1: a new violation), or 2 if the last audit could not
+    run."""
+    from datetime import datetime
+
+    from .cli_diff import render_diff
+    from .io.write import check_target, output_format
+    from .watch import runs
+
+    layers = {"roads": roads, "checkpoints": checkpoints, "boundaries": boundaries, "risk_areas": risk_areas,
+              "stops": stops, "trips": trips, "stop_times": stop_times, "gtfs": gtfs, "occupancy": occupancy}
+    watched = [p for p in (data, config, *layers.values()) if p is not None]
+    given = [p for p in watched if not Path(p).is_dir()]
+    try:
+        if data is None and not any(layers.values()):
+            raise ConfigError("watch needs inputs to watch: give --data DIR or layer files")
+        if output_format(out) not in ("geojson", "parquet", "csv"):  # each report is read back for the next diff
+            raise InputError(out, "watch writes its report as .geojson, .parquet or .csv", "choose one of those for --out")
+        check_target(out, given)
+    except TransportmonError as exc:
+        _fail(exc)
+        return
+    console, code = Console(), 0
+    try:
+        for run in runs(watched, out, every=every, max_runs=max_runs, fail_on=fail_on.value, inputs=given,
+                        data=data, **layers, as_of=as_of, config=config, encoding=encoding):
+            stamp = datetime.now().strftime("%H:%M:%S")
+            err.print(f"[bold]watch[/] run {run.number} at {stamp}: {len(run.changed)} file(s) changed: "
+                      f"{escape(', '.join(Path(f).name for f in run.changed[:8]))}"
+                      f"{' …' if len(run.changed) > 8 else ''}", highlight=False, soft_wrap=True)
+            for note in run.notes:
+                err.print(f"[yellow]warning:[/] {escape(note)}", highlight=False, soft_wrap=True)
+            if run.error is not None:
+                err.print(f"[bold red]error:[/] {escape(str(run.error))} — the last good report stays; watching on",
+                          highlight=False, soft_wrap=True)
+            elif run.previous is None:
+                _summary(run.result, out, lang.value, console)
+            else:
+                render_diff(run.diff, lang.value, console, show, run.previous, f"run {run.number}")
+                console.print(f"{TEXT[lang.value]['report']}: {out}", highlight=False)
+            code = run.exit_code
+    except KeyboardInterrupt:
+        err.print(f"watch stopped; the last report is {out}", highlight=False)
+        raise typer.Exit(code=0) from None
+    raise typer.Exit(code=code)
 
 
 class RulesFmt(str, Enum):
