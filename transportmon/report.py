@@ -32,6 +32,7 @@ COLUMNS = [
     "subject", "subject_id", "verdict", "reason", "findings", "policy",
     # checkpoint evidence
     "road_id", "road_ref", "road_class", "distance_to_road_m", "distance_to_exempt_border_m", "distance_to_crossing_m",
+    "overdue_days",
     # trip evidence
     "passengers", "seats", "occupancy", "cap", "max_passengers", "excess_passengers", "risk_stops", "risk_level",
     # context
@@ -39,7 +40,7 @@ COLUMNS = [
 ]
 
 FLOAT_COLUMNS = ("distance_to_road_m", "distance_to_exempt_border_m", "distance_to_crossing_m")
-INT_COLUMNS = ("passengers", "seats", "max_passengers", "excess_passengers", "source_row")
+INT_COLUMNS = ("overdue_days", "passengers", "seats", "max_passengers", "excess_passengers", "source_row")
 SEVERITY_RANK = {s: i for i, s in enumerate(reversed(SEVERITIES), start=1)}  # info 1, warning 2, violation 3
 
 
