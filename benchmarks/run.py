@@ -53,12 +53,15 @@ def measure(cmd: list[str], *, timeout: float = 900) -> dict[str, object]:
         err.seek(0)
         text = out.read().decode("utf-8", "replace") + err.read().decode("utf-8", "replace")
     stages: dict[str, float] = {}
+    stage_cpu: dict[str, float] = {}
     for line in text.splitlines():
-        if line.startswith("STAGE "):
-            name, _, seconds = line[6:].rpartition(" ")
-            stages[name] = stages.get(name, 0.0) + float(seconds)
+        for prefix, into in (("STAGE ", stages), ("CPU ", stage_cpu)):
+            if line.startswith(prefix):
+                name, _, seconds = line[len(prefix):].rpartition(" ")
+                into[name] = into.get(name, 0.0) + float(seconds)
     return {"wall": round(wall, 2), "cpu": round(usage.ru_utime + usage.ru_stime, 2),
             "peak_mib": round(usage.ru_maxrss / 1024), "rc": proc.returncode, "stages": stages,
+            "stage_cpu": stage_cpu,
             "tail": "" if proc.returncode in (0, 1) else text[-2000:]}
 
 
@@ -213,11 +216,12 @@ def markdown(results: dict[str, object]) -> str:
         lines.append(f"| {e.get('shape', 'typed')} | {e['stop_times']:,} | {e['trips']:,} | {_cell(tm)} | "
                      f"{_cell(duck)} | {ratio} | "
                      f"{_cell(e.get('geopandas_naive'))} | {_cell(e.get('transportmon_dask'))} | {ok} |")
-    lines += ["", "Stages of the transportmon run (seconds, from `benchmarks/_child.py`):", ""]
+    lines += ["", "Stages of the transportmon run (wall seconds, and CPU seconds of the process during the stage, from "
+              "`benchmarks/_child.py`):", ""]
     for e in results["trips"]:  # type: ignore[union-attr]
-        st = e["transportmon"]["stages"]
+        st, cpu = e["transportmon"]["stages"], e["transportmon"].get("stage_cpu", {})
         lines.append(f"- {e.get('shape', 'typed')}, {e['stop_times']:,} rows: "
-                     + ", ".join(f"{k} {v:.1f}" for k, v in st.items()))
+                     + ", ".join(f"{k} {v:.1f}" + (f" ({cpu[k]:.1f} CPU)" if k in cpu else "") for k, v in st.items()))
     lines += ["", "## Checkpoints", "",
               "| checkpoints | road segments | transportmon | stages (s) |", "|---:|---:|---|---|"]
     for e in results["checkpoints"]:  # type: ignore[union-attr]
