@@ -102,7 +102,7 @@ def write_xlsx(report: pd.DataFrame, metadata: dict[str, Any], path: str, lang: 
     if lang not in SHEETS:
         raise ValueError(f"lang {lang!r}: use zh or en")
     wb = Workbook(write_only=True)
-    from .. import __version__
+    from .._version import __version__
 
     wb.properties.creator = f"transportmon {__version__}"
     # no clock in the file (the same report gives the same bytes): the zip's own earliest date, plainly not a real one
