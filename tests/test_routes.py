@@ -8,6 +8,7 @@ empty trips, a reversed baseline.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -103,7 +104,7 @@ def test_reversed_baseline_window_is_a_config_error_naming_the_keys(values: dict
 
 
 def test_one_day_baseline_is_allowed_and_bad_dates_are_named(tmp_path: Path) -> None:
-    assert make_config(baseline_from="2020-01-05", baseline_to="2020-01-05").baseline_to == "2020-01-05"
+    assert make_config(baseline_from="2020-01-05", baseline_to="2020-01-05").baseline_to == date(2020, 1, 5)
     with pytest.raises(ConfigError, match="baseline_to: '2020-01-32' is not a date"):
         make_config(baseline_to="2020-01-32")
     with pytest.raises(ConfigError, match="restore_ratio: .* must be in"):
@@ -111,7 +112,8 @@ def test_one_day_baseline_is_allowed_and_bad_dates_are_named(tmp_path: Path) -> 
     toml = tmp_path / "rules.toml"
     toml.write_text('baseline_from = 2020-01-02\nbaseline_to = "2020-01-09"\nrestore_ratio = 0.75\n')
     cfg = load_config(toml)
-    assert (cfg.baseline_from, cfg.baseline_to, cfg.to_dict()["restore_ratio"]) == ("2020-01-02", "2020-01-09", "3/4")
+    assert [cfg.to_dict()[k] for k in ("baseline_from", "baseline_to", "restore_ratio")] == [
+        "2020-01-02", "2020-01-09", "3/4"]
 
 
 def test_cli_reversed_baseline_exits_2(tmp_path: Path) -> None:

@@ -180,7 +180,7 @@ def compare(old: pd.DataFrame, new: pd.DataFrame, old_metadata: dict[str, Any] |
     counts.update({c: int(by_change.get(c, 0)) for c in ("new", "gone", "changed")})
     counts["new-violation"], counts["resolved"] = int(rising.sum()), int(resolved.sum())  # findings
     counts["alerts"] = alerts
-    from . import __version__
+    from ._version import __version__
 
     metadata = {"tool": "transportmon", "version": __version__, "diff": {
         "old": {"name": names[0], "as_of": old_metadata.get("as_of"), "policy": policies[0]},

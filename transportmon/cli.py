@@ -95,7 +95,9 @@ TEXT = {
            "from_manifest": "（数据目录 manifest.toml 的默认日期）", "today": "（今天）", "inputs": "图层",
            "sample": "内置九江2020样例：默认核查日期为意见发布日2020-03-16；部分图层为示意数据，见 data/jiujiang-2020/README.md",
            "waivers": "豁免（批准的例外）", "status": "状态", "waiver": "批准文号 → 有效期至 / 说明",
-           "waived": "已豁免的违规", "waived_word": "已豁免", "expired": "豁免已过期", "not-yet-in-effect": "豁免尚未生效"},
+           "waived": "已豁免的违规", "waived_word": "已豁免", "expired": "豁免已过期", "not-yet-in-effect": "豁免尚未生效",
+           "overdue": "逾期未撤除的检测点（应于 {due} 前撤除，前 10 个）", "name": "名称", "road": "道路",
+           "overdue_days": "逾期天数"},
     "en": {"title": "transportmon audit summary", "subject": "subject", "verdict": "verdict", "count": "count",
            "asof": "as of", "report": "report", "violations": "subjects with violations",
            "warnings": "subjects with warnings", "policy": "policy", "top": "subjects to act on",
@@ -104,7 +106,9 @@ TEXT = {
                      "some layers are illustrative (see data/jiujiang-2020/README.md)",
            "waivers": "waivers (approved exceptions)", "status": "status", "waiver": "document → valid until / note",
            "waived": "waived violations", "waived_word": "waived", "expired": "waiver expired",
-           "not-yet-in-effect": "waiver not yet in effect"},
+           "not-yet-in-effect": "waiver not yet in effect",
+           "overdue": "checkpoints overdue for removal (due {due}; top 10)", "name": "name", "road": "road",
+           "overdue_days": "days overdue"},
 }
 
 
@@ -137,6 +141,7 @@ def _summary(result, out: str | None, lang: str, console: Console) -> None:  # t
         for verdict, n in verdicts.items():
             table.add_row(subject, f"[{VERDICT_STYLE.get(verdict, '')}]{verdict}[/]", str(n))
     console.print(table)
+    _overdue_table(result, t, console)  # issue 14
     rep = result.report
     act = rep[rep["max_severity"].isin(["violation"])]
     if len(act):
@@ -161,6 +166,24 @@ def _summary(result, out: str | None, lang: str, console: Console) -> None:  # t
     console.print(f"{t['violations']}: {f['violation']}   {t['warnings']}: {f['warning']}{waived}", highlight=False)
     if out:
         console.print(f"{t['report']}: {out}", highlight=False)
+
+
+def _overdue_table(result, t: dict[str, str], console: Console) -> None:  # type: ignore[no-untyped-def]
+    """The checkpoints longest past their due date (top 10), when any is."""
+    import pandas as pd
+
+    from .daily import most_overdue
+
+    late = most_overdue(result.report, 10)
+    if not len(late):
+        return
+    table = Table(title=t["overdue"].format(due=result.config.due.isoformat()), show_header=True, header_style="bold")
+    for c in ("id", t["name"], t["road"], t["overdue_days"]):
+        table.add_column(c, justify="right" if c == t["overdue_days"] else "left", overflow="fold")
+    for r in late.itertuples(index=False):
+        table.add_row(escape(str(r.subject_id)), "" if pd.isna(r.name) else escape(str(r.name)),
+                      "" if pd.isna(r.road_ref) else escape(str(r.road_ref)), f"[red]{r.overdue_days}[/]")
+    console.print(table)
 
 
 WAIVER_STYLE = {"waived": "blue", "expired": "red", "not-yet-in-effect": "dim"}
@@ -265,6 +288,98 @@ def audit(
     elif fmt is Fmt.table or to_stdout:
         _summary(result, None if out == "-" else out, lang.value, console)
     raise typer.Exit(code=result.exit_code(fail_on.value))
+
+
+TIMELINE_TEXT = {
+    "zh": {"title": "transportmon 逐日合规", "due": "撤除期限", "policy": "依据", "date": "日期", "active": "运行中",
+           "keep": "保留", "remove": "撤除", "review": "待核查", "overdue": "逾期", "high": "高风险单元",
+           "medium": "中风险单元", "changes": "检测点或风险单元数变化的日期",
+           "trips": "期间班次 {trips}（含剔除），超客座率 {over}，超载 {excess} 人", "out": "逐日表", "chart": "图表"},
+    "en": {"title": "transportmon compliance day by day", "due": "due", "policy": "policy", "date": "date",
+           "active": "active", "keep": "keep", "remove": "remove", "review": "review", "overdue": "overdue",
+           "high": "high units", "medium": "medium units", "changes": "days on which a checkpoint or risk-unit count "
+           "changed", "trips": "trips in the range {trips} (rejected included), over the cap {over}, excess "
+           "passengers {excess}", "out": "timeline", "chart": "chart"},
+}
+
+
+@app.command()
+def timeline(
+    data: DataOpt = None,
+    roads: RoadsOpt = None,
+    checkpoints: CheckpointsOpt = None,
+    boundaries: BoundariesOpt = None,
+    risk_areas: RiskAreasOpt = None,
+    stops: StopsOpt = None,
+    trips: TripsOpt = None,
+    stop_times: StopTimesOpt = None,
+    gtfs: GtfsOpt = None,
+    occupancy: OccupancyOpt = None,
+    checkpoints_datum: CheckpointsDatumOpt = None,
+    stops_datum: StopsDatumOpt = None,
+    roads_datum: RoadsDatumOpt = None,
+    boundaries_datum: BoundariesDatumOpt = None,
+    date_from: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD.")] = ...,  # type: ignore[assignment]
+    date_to: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD (included).")] = ...,  # type: ignore[assignment]
+    config: Annotated[Path | None, typer.Option("--config", help="rules.toml with rule parameters (effective, "
+                                                   "rectify_days …).")] = None,
+    out: Annotated[str, typer.Option("--out", help="Timeline file (.csv) or - for stdout.")] = "timeline.csv",
+    chart: Annotated[Path | None, typer.Option("--chart", help="Also draw the timeline as a PNG.")] = None,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of the terminal summary.")] = Lang.zh,
+    encoding: Annotated[str | None, typer.Option(help="Text encoding of CSV inputs.")] = None,
+) -> None:
+    """Compliance day by day: one row per day from --from to --to, checkpoints as audit --as-of that day decides
+    them, trips of that service date, high/medium-risk units. Geometry is measured once for the whole range."""
+    from .daily import change_days, day_range
+    from .daily import timeline as run_timeline
+    from .io.timeline import check_timeline_target, write_timeline
+
+    datums = _datums(checkpoints=checkpoints_datum, stops=stops_datum, roads=roads_datum,
+                     boundaries=boundaries_datum)
+    given_inputs = [p for p in (data, roads, checkpoints, boundaries, risk_areas, stops, trips, stop_times, gtfs,
+                                occupancy) if p is not None and not Path(p).is_dir()]
+    try:
+        day_range(date_from, date_to)  # a reversed range or a bad date, before anything else
+        check_timeline_target(out, given_inputs)
+        if chart is not None and chart.suffix.lower() != ".png":
+            raise ConfigError(f"--chart {chart}: the chart is a PNG; give a .png file")
+        frame = run_timeline(data, start=date_from, end=date_to, roads=roads, checkpoints=checkpoints,
+                             boundaries=boundaries, risk_areas=risk_areas, stops=stops, trips=trips,
+                             stop_times=stop_times, gtfs=gtfs, occupancy=occupancy, config=config, datums=datums,
+                             encoding=encoding)
+        inputs = given_inputs + [Path(m["path"]) for m in frame.attrs["inputs"].values() if m.get("path")]
+        write_timeline(frame, out, inputs)
+        if chart is not None:
+            from .maps.timeline import timeline_chart
+
+            timeline_chart(frame, chart)
+    except TransportmonError as exc:
+        _fail(exc)
+        return
+    t = TIMELINE_TEXT[lang.value]
+    console = Console(stderr=out == "-")
+    console.print(f"[bold]{t['title']}[/]  {date_from} – {date_to}  {t['due']}: {frame.attrs['due']}  "
+                  f"{t['policy']}: {frame.attrs['policy']}", highlight=False)
+    changes = change_days(frame)
+    table = Table(title=t["changes"], show_header=True, header_style="bold")
+    heads = {"date": t["date"], "checkpoints_active": t["active"], "keep": t["keep"], "remove": t["remove"],
+             "review": t["review"], "overdue": t["overdue"], "high_units": t["high"], "medium_units": t["medium"]}
+    for col in changes.columns:
+        table.add_column(heads.get(col, col), justify="left" if col == "date" else "right", no_wrap=col == "date",
+                         min_width=10 if col == "date" else None)
+    for row in changes.itertuples(index=False):
+        table.add_row(*[f"{v:%Y-%m-%d}" if i == 0 else ("" if v is None or v != v else str(v))
+                        for i, v in enumerate(row)])
+    console.print(table)
+    totals = {k: frame[c].sum(skipna=True) for k, c in (("trips", "trips"), ("over", "over_cap"),
+                                                        ("excess", "excess_passengers"))}
+    console.print(t["trips"].format(**{k: int(v) for k, v in totals.items()}), highlight=False)
+    for w in frame.attrs.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
+    if out != "-":
+        console.print(f"{t['out']}: {out}", highlight=False)
+    if chart is not None:
+        console.print(f"{t['chart']}: {chart}", highlight=False)
 
 
 VALIDATE_TEXT = {

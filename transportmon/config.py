@@ -16,13 +16,17 @@ Example ``rules.toml``::
     restore_ratio = "4/5"            # a route is restored at 80% of its baseline service
     covered_classes = ["national", "provincial", "county", "township", "village"]
     policy = "九府发〔2020〕3号 (六)"
+    effective = 2020-03-04           # the clause's date; checkpoints to remove are due by
+    rectify_days = 0                 # effective + rectify_days
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -68,14 +72,25 @@ class RuleConfig:
     """CRS for distances; default: the UTM zone of the jurisdiction (EPSG:326xx)."""
     policy: str = POLICY
     """The clause cited in every finding."""
+    effective: date = date(2020, 3, 4)
+    """The date the clause takes effect (九府发〔2020〕3号 is dated 2020-03-04)."""
+    rectify_days: int = 0
+    """Days allowed after ``effective`` to remove a checkpoint: a ``remove`` checkpoint is overdue from
+    :attr:`due` on."""
+
     # --- routes (TM3xx, DESIGN §9) -------------------------------------------------------------------------------
-    baseline_from: str = "2020-01-01"
-    """First day of a route's baseline service (inclusive, YYYY-MM-DD): before the suspensions of 2020-01-23."""
-    baseline_to: str = "2020-01-20"
+    baseline_from: date = date(2020, 1, 1)
+    """First day of a route's baseline service (inclusive): before the suspensions of 2020-01-23."""
+    baseline_to: date = date(2020, 1, 20)
     """Last day of the baseline (inclusive)."""
     restore_ratio: Fraction = Fraction(4, 5)
     """A route is ``restored`` when its trips of the last 7 days reach this share of 7 baseline days; compared
     exactly (``recent × baseline days ≥ ratio × 7 × baseline trips``)."""
+
+    @property
+    def due(self) -> date:
+        """The day a checkpoint to remove should be gone by: ``effective + rectify_days``."""
+        return self.effective + timedelta(days=self.rectify_days)
 
     def __post_init__(self) -> None:
         _check_baseline(self)
@@ -87,6 +102,8 @@ class RuleConfig:
             value = getattr(self, f.name)
             if isinstance(value, Fraction):
                 value = f"{value.numerator}/{value.denominator}"
+            elif isinstance(value, date):
+                value = value.isoformat()
             elif isinstance(value, tuple):
                 value = list(value)
             out[f.name] = value
@@ -103,18 +120,29 @@ def _fraction(value: Any, key: str = "occupancy_cap") -> Fraction:
     return frac
 
 
-def _day(value: Any, key: str) -> str:
-    """A configured date as ``YYYY-MM-DD`` (a TOML date, or text in that form)."""
-    import datetime as dt
-
-    if isinstance(value, dt.datetime):
-        value = value.date()
-    if isinstance(value, dt.date):
-        return value.isoformat()
+def _day(key: str, value: Any) -> date:
+    """A date given in TOML (``2020-03-04``, read as a date) or as text ``"2020-03-04"``."""
+    if isinstance(value, datetime):  # a TOML date-time: the day is meant, a time of day would be dropped silently
+        raise ConfigError(f"{key}: {value!r} has a time of day; give the date alone (YYYY-MM-DD)")
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
     try:
-        return dt.date.fromisoformat(str(value).strip()).isoformat()
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError(text)
+        return date.fromisoformat(text)
     except ValueError as exc:
-        raise ConfigError(f"{key}: {value!r} is not a date (use YYYY-MM-DD)") from exc
+        raise ConfigError(f"{key}: {value!r} is not a date (use YYYY-MM-DD, e.g. 2020-03-04)") from exc
+
+
+def _days(key: str, value: Any) -> int:
+    """A whole number of days ≥ 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or (
+            isinstance(value, str) and not re.fullmatch(r"\s*\d+\s*", value)):
+        raise ConfigError(f"{key}: {value!r} is not a whole number of days (use 0, 7, …)")
+    if int(value) < 0:
+        raise ConfigError(f"{key}: {value!r} must be ≥ 0 days")
+    return int(value)
 
 
 def _check_baseline(cfg: RuleConfig) -> None:
@@ -134,7 +162,7 @@ def make_config(**values: Any) -> RuleConfig:
         if key in ("occupancy_cap", "restore_ratio"):
             kwargs[key] = _fraction(value, key)
         elif key in ("baseline_from", "baseline_to"):
-            kwargs[key] = _day(value, key)
+            kwargs[key] = _day(key, value)
         elif key in ("exempt_neighbours", "covered_classes", "capped_service_types", "risk_levels"):
             if isinstance(value, str):
                 value = [value]
@@ -147,6 +175,10 @@ def make_config(**values: Any) -> RuleConfig:
             if not number >= 0:
                 raise ConfigError(f"{key}: {value!r} must be ≥ 0 metres")
             kwargs[key] = number
+        elif key == "effective":
+            kwargs[key] = _day(key, value)
+        elif key == "rectify_days":
+            kwargs[key] = _days(key, value)
         else:
             kwargs[key] = None if value is None else str(value)
     bad = [c for c in kwargs.get("covered_classes", ()) if c not in ROAD_CLASSES]

@@ -265,7 +265,18 @@ def _rejected_subjects(layers: dict[str, L.Layer]) -> list[gpd.GeoDataFrame]:
     return [attach_findings(gpd.GeoDataFrame({
         "subject": rej["subject"].to_numpy(), "subject_id": rej["subject_id"].to_numpy(), "verdict": "rejected",
         "reason": rej["reason"].to_numpy(), "detail": rej["detail"].to_numpy(), "source_row": rej["row"].to_numpy(),
+        **rejected_dates(rej),  # issue 14: a rejected trip's service date, when it has one
     }, geometry=list(geom), crs="EPSG:4326"), rejected_findings(rej, rej["layer"]))]
+
+
+def rejected_dates(rejected: pd.DataFrame) -> dict[str, np.ndarray]:
+    """``{"service_date": YYYY-MM-DD text}`` of rejected rows that kept one (trips: see ``validate_trips``), else
+    ``{}``: the report shows the day of a rejected trip, and the timeline counts it on that day."""
+    from .rules.trips import date_text
+
+    if "service_date" not in rejected.columns:
+        return {}
+    return {"service_date": date_text(rejected["service_date"]).to_numpy()}
 
 
 def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, *,
@@ -307,6 +318,7 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
             "road_class": ev["road_class"].to_numpy(), "distance_to_road_m": ev["distance_to_road_m"].to_numpy(),
             "distance_to_exempt_border_m": ev["distance_to_exempt_border_m"].to_numpy(),
             "distance_to_crossing_m": ev["distance_to_crossing_m"].to_numpy(),
+            "overdue_days": verdicts["overdue_days"].array,  # issue 14: decided with the verdict
             "name": ev["name"].to_numpy(), "source_row": ev["row"].to_numpy(),
         }, geometry=layers["checkpoints"].frame.geometry.to_numpy(), crs="EPSG:4326")
         parts.append(attach_findings(subj, cp_findings))
@@ -335,20 +347,7 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
     if as_of_source == "today":  # a 2020 policy judged on the day the command runs: rarely what is meant
         warnings.append(f"no --as-of and no as_of in {MANIFEST}: audited as of today, {day:%Y-%m-%d}, against "
                         f"{cfg.policy}; give --as-of YYYY-MM-DD, the date the data describe")
-    if ctx is not None and "checkpoints" in layers and ctx.border.is_empty:
-        warnings.append(
-            f"no exempt border: the boundaries lack {cfg.jurisdiction} or {', '.join(cfg.exempt_neighbours)}, or they "
-            "do not touch; every active checkpoint on a covered road is judged remove")
-    elif ctx is not None and "checkpoints" in layers and not len(ctx.crossings):
-        warnings.append("no road crosses the exempt border: check that the roads layer reaches it")
-    if ctx is not None:
-        warnings += road_warnings(inputs_meta["roads"])
-    if "risk_areas" in layers:
-        from .geo.adcodes import outside_note, renamed_note
-
-        for note in (renamed_note(layers["risk_areas"]), outside_note(layers["risk_areas"])):
-            if note is not None:
-                warnings.append(f"risk_areas: {note}")
+    warnings += measured_warnings(measured)  # issue 14: shared with the timeline
 
     counts = verdict_counts(report)
     metadata: dict[str, Any] = {
@@ -369,3 +368,25 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
     if inputs.use_sample:
         metadata["sample"] = "embedded Jiujiang 2020 sample (data/jiujiang-2020; see its README for what is real)"
     return AuditResult(report=report, metadata=metadata, layers=layers, roads=ctx, config=cfg)
+
+
+def measured_warnings(measured: Measured) -> list[str]:
+    """What the measuring found that the user must know, whatever the as-of date: no exempt border or no road
+    crossing it, road notes, risk_areas notes (the audit's warnings and the timeline's)."""
+    layers, ctx, cfg = measured.layers, measured.roads, measured.inputs.config
+    warnings = []
+    if ctx is not None and "checkpoints" in layers and ctx.border.is_empty:
+        warnings.append(
+            f"no exempt border: the boundaries lack {cfg.jurisdiction} or {', '.join(cfg.exempt_neighbours)}, or they "
+            "do not touch; every active checkpoint on a covered road is judged remove")
+    elif ctx is not None and "checkpoints" in layers and not len(ctx.crossings):
+        warnings.append("no road crosses the exempt border: check that the roads layer reaches it")
+    if ctx is not None:
+        warnings += road_warnings(measured.inputs.meta["roads"])
+    if "risk_areas" in layers:
+        from .geo.adcodes import outside_note, renamed_note
+
+        for note in (renamed_note(layers["risk_areas"]), outside_note(layers["risk_areas"])):
+            if note is not None:
+                warnings.append(f"risk_areas: {note}")
+    return warnings

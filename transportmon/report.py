@@ -33,6 +33,7 @@ COLUMNS = [
     "subject", "subject_id", "verdict", "reason", "findings", "policy",
     # checkpoint evidence
     "road_id", "road_ref", "road_class", "distance_to_road_m", "distance_to_exempt_border_m", "distance_to_crossing_m",
+    "overdue_days",
     # trip evidence
     "passengers", "seats", "occupancy", "cap", "max_passengers", "excess_passengers", "risk_stops", "risk_level",
     # route evidence (DESIGN §9; risk_stops and risk_level are shared with trips)
@@ -42,7 +43,8 @@ COLUMNS = [
 ]
 
 FLOAT_COLUMNS = ("distance_to_road_m", "distance_to_exempt_border_m", "distance_to_crossing_m")
-INT_COLUMNS = ("passengers", "seats", "max_passengers", "excess_passengers", "recent_trips", "source_row")
+INT_COLUMNS = ("overdue_days", "passengers", "seats", "max_passengers", "excess_passengers", "recent_trips",
+               "source_row")
 #: Ratios shown to 4 decimals (and more where that would round onto the limit they are judged against).
 RATIO_COLUMNS = ("occupancy", "baseline_trips_per_day", "restored_ratio")
 SEVERITY_RANK = {s: i for i, s in enumerate(reversed(SEVERITIES), start=1)}  # info 1, warning 2, violation 3

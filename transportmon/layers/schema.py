@@ -108,8 +108,8 @@ GEOMETRY_TYPES: dict[str, tuple[str, ...]] = {
 
 
 REJECTED_COLUMNS = ["subject", "subject_id", "reason", "detail", "row"]
-#: Columns a rejected row keeps beside :data:`REJECTED_COLUMNS` (issue 15 hook): a rejected trip still ran on its
-#: route, and the route audit counts it (:mod:`transportmon.routes`).
+#: Columns a rejected row keeps beside :data:`REJECTED_COLUMNS`: a rejected trip counts on its service date (the
+#: timeline, the report) and on its route, on which it still ran (:mod:`transportmon.routes`).
 KEPT_WHEN_REJECTED: dict[str, tuple[str, ...]] = {"trips": ("route_id", "service_date")}
 
 

@@ -196,6 +196,8 @@ def validate_trips(frame: pd.DataFrame, path: str | None = None, *, passengers_o
     frame["seats"] = seats
     frame["passengers"] = pax
     _optional_text(frame, ("route_id", "scope"))
+    # A rejected trip keeps its service date (issue 14: it counts on its day in the timeline and the report) and its
+    # route (issue 15: it ran on the route): layers.schema.KEPT_WHEN_REJECTED.
     return _finish("trips", frame, rej, len(frame), path)
 
 
