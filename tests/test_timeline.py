@@ -22,9 +22,9 @@ from transportmon._errors import ConfigError
 from transportmon.cli import app
 from transportmon.config import RuleConfig, load_config, make_config
 from transportmon.daily import COLUMNS, ROUTE_COLUMNS, change_days, day_range, most_overdue
-from transportmon.vocab import ROUTE_VERDICTS
 from transportmon.designations_on import risk_areas_on
 from transportmon.rules.checkpoints import decide
+from transportmon.vocab import ROUTE_VERDICTS
 
 FIRST, LAST = "2020-02-01", "2020-04-10"
 #: Days of the sample worth comparing: before CP04 opens (02-01) and the day it does, the day the toll-station
