@@ -684,6 +684,81 @@ TRIPS: list[TripSpec] = [
 ]
 
 
+# The January 2020 baseline of four routes (illustrative), before the suspensions of 2020-01-23: what the route
+# audit (TM301–TM304, DESIGN.md §9) compares the 7 days ending on the as-of date with. Other routes have no
+# baseline trips: new.
+BASELINE_FROM, BASELINE_TO = date(2020, 1, 1), date(2020, 1, 20)
+RESTORE_RATIO = (4, 5)
+RECENT_DAYS = 7
+
+
+@dataclass(frozen=True)
+class BaselineSpec:
+    route_id: str
+    stops: tuple[str, str]
+    days: tuple[int, ...]  # days of January 2020
+    intended: str  # route verdict on DEFAULT_AS_OF
+    why: str
+
+
+BASELINE: list[BaselineSpec] = [
+    BaselineSpec("R-XS-TS", ("XS", "TS"), tuple(range(1, 21, 2)), "restored",
+                 "10 trips in 20 days (0.5 a day, 3.5 a week); T09 (03-10, as-of − 6: the window's first day), "
+                 "T12, T13: 3 of 3.5 = 86% ≥ 80%"),
+    BaselineSpec("R-JJ-NC", ("JJ-CT", "NC-XF"), tuple(range(2, 21, 2)), "partial",
+                 "10 trips in 20 days (3.5 a week); only T16 (03-16) in the last 7 days: 29% < 80%"),
+    BaselineSpec("R-JJ-AQ", ("JJ-CT", "AQ"), (2, 6, 10, 14, 18), "suspended",
+                 "5 baseline trips; none from 03-10 to 03-16 (T24 02-22, TX5 03-04, T23 04-25); 浔阳 low, 安庆 "
+                 "undesignated: a violation"),
+    BaselineSpec("R-JJ-WH", ("JJ-CT", "WH-FJP"), (3, 7, 11, 15, 19), "suspended",
+                 "5 baseline trips; none from 03-10 to 03-16 (T06 03-02, TX3 03-03, T18 03-18); its terminus "
+                 "武昌区 is high-risk on 03-16, so the suspension can be justified: a warning"),
+]
+
+
+def baseline_trips() -> list[TripSpec]:
+    """The baseline trips as trips: January 2020, nothing designated yet, so the cap never applies."""
+    out = []
+    for spec in BASELINE:
+        for k, day in enumerate(spec.days):
+            pax = 30 + (7 * k + len(spec.route_id)) % 15  # illustrative loads of the weeks before the Spring Festival
+            out.append(T(f"B-{spec.route_id[2:]}-01{day:02d}", spec.route_id, f"2020-01-{day:02d}", "scheduled", 45,
+                         pax, go(*spec.stops), "not-applicable", "no-risk-stop",
+                         "January 2020 baseline of the route (illustrative): nothing designated yet"))
+    return out
+
+
+ALL_TRIPS: list[TripSpec] = TRIPS + baseline_trips()
+
+
+def route_verdicts(trips: list[TripSpec], stop_county: dict[str, str], intervals: pd.DataFrame,
+                   as_of: date) -> dict[str, dict]:
+    """Reference reading of DESIGN.md §9 for every route on ``as_of``: every trip row with a route and a readable
+    date counts (rejected ones too); the stops are the boarding/alighting stops of the route's usable trips."""
+    base_days = (BASELINE_TO - BASELINE_FROM).days + 1
+    first = as_of - timedelta(days=RECENT_DAYS - 1)
+    out: dict[str, dict] = {}
+    for route in sorted({t.route_id for t in trips}):
+        mine = [t for t in trips if t.route_id == route]
+        days = [d for d in (parse_day(t.service_date) for t in mine) if d is not None]
+        base = sum(BASELINE_FROM <= d <= BASELINE_TO for d in days)
+        recent = sum(first <= d <= as_of for d in days)
+        stops = {s for t in mine if t.verdict != "rejected" for s, p, d in t.stops if p or d}
+        high = sorted(s for s in stops if level_on(intervals, stop_county[s], as_of) == "high")
+        num, den = RESTORE_RATIO
+        if base == 0:
+            verdict, reason = "new", ""
+        elif recent == 0:
+            verdict, reason = "suspended", "high-risk-stop" if high else ""
+        elif recent * base_days * den >= RECENT_DAYS * base * num:
+            verdict, reason = "restored", ""
+        else:
+            verdict, reason = "partial", ""
+        out[route] = {"verdict": verdict, "reason": reason, "baseline": base, "recent": recent,
+                      "per_day": base / base_days, "ratio": recent * base_days / (RECENT_DAYS * base) if base else None,
+                      "high": high}
+    return out
+
 @dataclass(frozen=True)
 class WaiverSpec:
     subject: str
@@ -934,7 +1009,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                           "lat": f"{st.lat:.6f}",
                           "note": STOP_NOTE.format(adcode=st.adcode, county=COUNTY_NAMES[st.adcode])})
     trip_rows, st_rows = [], []
-    for tr in TRIPS:
+    for tr in ALL_TRIPS:
         trip_rows.append({"trip_id": tr.trip_id, "route_id": tr.route_id, "service_date": tr.service_date,
                           "service_type": tr.service_type, "seats": tr.seats, "passengers": tr.passengers})
         for k, (stop, pick, drop) in enumerate(tr.stops, start=1):
@@ -953,6 +1028,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             "expected_excess_passengers": got.get("excess", ""),
             "why": f"{tr.why}{occupancy}",
         })
+
+    routes = route_verdicts(ALL_TRIPS, stop_county, intervals, date.fromisoformat(DEFAULT_AS_OF))
+    intended_routes = {b.route_id: b for b in BASELINE}
+    for route, got in routes.items():
+        spec = intended_routes.get(route)
+        if spec is not None and got["verdict"] != spec.intended:
+            failures.append(f"route {route}: intended {spec.intended}, computed {got['verdict']}")
+        if spec is None and got["verdict"] != "new":
+            failures.append(f"route {route}: has no baseline but is {got['verdict']}")
+        exp_rows.append({
+            "as_of": DEFAULT_AS_OF, "subject": "route", "subject_id": route, "as_of_or_service_date": DEFAULT_AS_OF,
+            "expected_verdict": got["verdict"], "expected_reason": got["reason"], "expected_findings": "",
+            "expected_risk_stops": "", "expected_excess_passengers": "",
+            "why": spec.why if spec is not None else "no trip in the baseline window (2020-01-01 to 01-20)",
+        })
+    shown = {v: sorted(r for r, g in routes.items() if g["verdict"] == v) for v in ("restored", "partial",
+                                                                                      "suspended", "new")}
+    missing = [v for v, rs in shown.items() if not rs]
+    if missing:
+        failures.append(f"no route is {', '.join(missing)} on {DEFAULT_AS_OF}")
 
     # --- waivers (illustrative) ---------------------------------------------------------------------------
     by_cp = {(r["subject_id"], r["as_of"]): r for r in exp_rows if r["subject"] == "checkpoint"}
@@ -973,12 +1068,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_csv(out / "trips.csv", pd.DataFrame(trip_rows))
     write_csv(out / "stop_times.csv", pd.DataFrame(st_rows))
     expected = pd.DataFrame(exp_rows)
-    expected["_o"] = expected["subject"].map({"checkpoint": 0, "trip": 1})
+    expected["_o"] = expected["subject"].map({"checkpoint": 0, "trip": 1, "route": 2})
     expected["_a"] = expected["as_of"].map({a: i for i, a in enumerate(CHECKPOINT_AS_OFS)})
     expected = expected.sort_values(["_o", "_a", "subject_id"], kind="stable").drop(columns=["_o", "_a"])
     write_csv(out / "expected.csv", expected)
     n_loops = int(raw_loops(shared))
-    (out / "README.md").write_text(readme(out, table, expected, malformed, len(risk), roads, net, n_loops),
+    (out / "README.md").write_text(readme(out, table, expected, malformed, len(risk), roads, net, n_loops, routes),
                                    encoding="utf-8")
 
     # --- report -------------------------------------------------------------------------------------------
@@ -994,6 +1089,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     trips_exp = expected[expected["subject"] == "trip"]
     summary = trips_exp.groupby(["expected_verdict", "expected_reason"], dropna=False).size()
     print("\nTrips:", summary.to_dict())
+    print(f"Routes on {DEFAULT_AS_OF}:", {v: len(rs) for v, rs in shown.items()})
     total = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
     print(f"\nwrote {out} ({total / 1e6:.2f} MB); risk rows {len(risk)} ({malformed} with a malformed as_of)")
     if failures:
@@ -1025,7 +1121,7 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 def readme(out: Path, table, expected: pd.DataFrame, malformed: int, n_risk: int,
-           roads: gpd.GeoDataFrame, net: Network, n_loops: int) -> str:
+           roads: gpd.GeoDataFrame, net: Network, n_loops: int, routes: dict[str, dict]) -> str:
     files = [
         ("roads.geojson", f"{len(roads)} edges", "real geometry/topology (OSM), illustrative attributes",
          "scgraph-data 2.0.0 `world_highways` via `osm_skeleton/`", "ODbL 1.0"),
@@ -1035,8 +1131,9 @@ def readme(out: Path, table, expected: pd.DataFrame, malformed: int, n_risk: int
          "`events_2020/checkpoint_and_transport_events.csv` (no coordinates in any source)", "-"),
         ("stops.csv", f"{len(STOPS)} rows", "real stations, approximate positions", "general map knowledge",
          "-"),
-        ("trips.csv", f"{len(TRIPS)} rows", "illustrative", "made up for the rules", "-"),
-        ("stop_times.csv", f"{sum(len(t.stops) for t in TRIPS)} rows", "illustrative",
+        ("trips.csv", f"{len(ALL_TRIPS)} rows ({len(ALL_TRIPS) - len(TRIPS)} of them the January baseline)",
+         "illustrative", "made up for the rules", "-"),
+        ("stop_times.csv", f"{sum(len(t.stops) for t in ALL_TRIPS)} rows", "illustrative",
          "made up for the rules", "-"),
         ("waivers.csv", f"{len(WAIVERS)} rows", "illustrative: invented approvals (示例), not real documents",
          "made up for the waiver rules (DESIGN §8)", "-"),
@@ -1057,7 +1154,7 @@ def readme(out: Path, table, expected: pd.DataFrame, malformed: int, n_risk: int
                         r10(d_cross), r10(s.network_m) or "-", f"**{verdict}**", v2.expected_verdict,
                         spec.why))
     trip_rows = []
-    for tr in TRIPS:
+    for tr in TRIPS:  # the baseline trips are summed up in the routes' table
         v = expected[(expected["subject"] == "trip") & (expected["subject_id"] == tr.trip_id)].iloc[0]
         stops = " → ".join(f"{st}{'' if (p or d) else ' (pass)'}" for st, p, d in tr.stops) or "(none)"
         verdict = " ".join(x for x in (v["expected_verdict"], v["expected_reason"]) if x)
@@ -1065,6 +1162,17 @@ def readme(out: Path, table, expected: pd.DataFrame, malformed: int, n_risk: int
                           stops, f"**{verdict}**", tr.why))
     counts = expected[expected["subject"] == "trip"].groupby("expected_verdict").size()
     totals = ", ".join(f"{n} {k}" for k, n in counts.items())
+    n_base = len(ALL_TRIPS) - len(TRIPS)
+    by_route = {b.route_id: b for b in BASELINE}
+    route_rows = []
+    for route, got in routes.items():
+        spec = by_route.get(route)
+        verdict = " ".join(x for x in (got["verdict"], got["reason"]) if x)
+        route_rows.append((route, got["baseline"], f"{got['per_day']:.3g}", got["recent"],
+                           "-" if got["ratio"] is None else f"{got['ratio']:.0%}", ", ".join(got["high"]) or "-",
+                           f"**{verdict}**", spec.why if spec is not None else "no baseline trips"))
+    route_totals = ", ".join(f"{sum(g['verdict'] == v for g in routes.values())} {v}"
+                             for v in ("restored", "partial", "suspended", "new"))
     border_km = net.border.length / 1000
     n_edges = net.crossings["edge"].nunique()
     cp_header = ["id", "place", "opened", "closed", "turn-back", "blocks freight", "road (class)",
@@ -1184,6 +1292,23 @@ shown.
 
 {md_table(["trip", "date", "type", "pax/seats", "stops", "verdict", "why"], trip_rows)}
 
+Not in the table: the {n_base} trips of the January 2020 baseline (below), ids `B-<route>-<MMDD>`, all
+**not-applicable no-risk-stop** (nothing was designated yet).
+
+## Routes: a January 2020 baseline (illustrative) and the intended route verdicts
+
+The route audit (TM301–TM304, DESIGN.md §9) compares each route's trips in the 7 days ending on the as-of
+date ({DEFAULT_AS_OF}: 2020-03-10 to 03-16, inclusive) with its trips in the baseline window
+{BASELINE_FROM.isoformat()} … {BASELINE_TO.isoformat()} (20 days, before the suspensions of 2020-01-23): restored at
+≥ {RESTORE_RATIO[0]}/{RESTORE_RATIO[1]} of 7 baseline days, partial below, suspended with no trip (a warning, reason
+`high-risk-stop`, when a stop of the route is in a high-risk area that day), new without baseline trips.
+**The baseline trips are illustrative**: made up, like the other trips, so that the sample shows every route
+verdict (the real 2020 timetables are not public). Every trip row with a route and a readable date counts,
+rejected ones too (TX1–TX3, TX5); TX4's date cannot be read. Totals on {DEFAULT_AS_OF}: {route_totals}.
+
+{md_table(["route", "baseline trips", "a day", "last 7 days", "ratio", "high-risk stops", "verdict", "why"],
+          route_rows)}
+
 ## waivers.csv (illustrative)
 
 Approved exceptions (DESIGN §8): a `violation` finding of `rule_id` on the subject, on a date within
@@ -1200,7 +1325,7 @@ as-of dates:
 
 `as_of, subject, subject_id, as_of_or_service_date, expected_verdict, expected_reason, expected_findings,
 expected_risk_stops, expected_excess_passengers, why`: checkpoints for the four as-of dates, trips once
-each (on their own date; `as_of` = {DEFAULT_AS_OF}, the default run). `expected_findings` lists only the
+each (on their own date; `as_of` = {DEFAULT_AS_OF}, the default run), routes on {DEFAULT_AS_OF}. `expected_findings` lists only the
 turn-back and freight findings (`turn-back:violation|warning`, `freight-blocked:violation`; TM110/TM111
 in the current registry); the verdict's own finding is implied. Besides these subjects the report has
 {malformed} rejected `risk_areas` rows and one rejected `stop_times` row (TX3's unknown stop).

@@ -10,20 +10,22 @@ import sys
 import pytest
 
 import transportmon
-from transportmon import inputs, pipeline, validate
+from transportmon import inputs, pipeline, ticket_limits, validate
 
 
 def test_audit_is_the_function_with_its_parameters() -> None:
     assert transportmon.audit is pipeline.audit
     params = inspect.signature(transportmon.audit).parameters
     assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    load = set(inspect.signature(inputs.load_inputs).parameters) - {"defer", "errors"}
+    # passengers_optional: only transportmon.limits reads trips whose tickets are not sold yet
+    load = set(inspect.signature(inputs.load_inputs).parameters) - {"defer", "errors", "passengers_optional"}
     assert load | {"engine", "scheduler", "keep_layers"} == set(params)  # every input of load_inputs, by name
 
 
 @pytest.mark.parametrize(("name", "module"), [("audit", pipeline), ("measure", pipeline), ("report_on", pipeline),
                                               ("AuditResult", pipeline), ("load_inputs", inputs),
-                                              ("validate_inputs", validate), ("Validation", validate)])
+                                              ("validate_inputs", validate), ("Validation", validate),
+                                              ("limits", ticket_limits)])
 def test_api_names_are_the_objects(name: str, module: object) -> None:
     assert getattr(transportmon, name) is getattr(module, name)
     assert name in dir(transportmon)

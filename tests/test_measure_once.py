@@ -30,11 +30,16 @@ def test_each_day_of_one_measurement_is_that_days_audit(measured: Measured, day:
     assert got.metadata["as_of"] == day and got.metadata["as_of_source"] == "--as-of"
 
 
-def test_days_differ_in_checkpoint_verdicts_only(measured: Measured) -> None:
+def test_days_differ_in_checkpoint_and_route_verdicts_only(measured: Measured) -> None:
     reports = [report_on(measured, day).report for day in DAYS]
+    by_day = ("checkpoint", "route")
+    # the as-of date decides the checkpoints and the routes (their trips in the 7 days before it)…
     checkpoint_verdicts = {tuple(r.loc[r["subject"] == "checkpoint", "verdict"]) for r in reports}
-    assert len(checkpoint_verdicts) == len(DAYS)  # the as-of date decides the checkpoints…
-    others = [r.loc[r["subject"] != "checkpoint"].reset_index(drop=True) for r in reports]
+    assert len(checkpoint_verdicts) == len(DAYS)
+    routes = [dict(zip(r.loc[r["subject"] == "route", "subject_id"], r.loc[r["subject"] == "route", "verdict"]))
+              for r in reports]
+    assert routes[0]["R-XS-TS"] == "suspended" and routes[1]["R-XS-TS"] == "restored"  # 02-01, 03-16
+    others = [r.loc[~r["subject"].isin(by_day)].reset_index(drop=True) for r in reports]
     for other in others[1:]:  # …and nothing else: trips are judged on their own service dates
         assert_frame_equal(other, others[0])
 
@@ -50,4 +55,4 @@ def test_release_frees_the_measured_subjects() -> None:
     kept = len(once.subjects)
     report = report_on(once, release=True).report
     assert kept == 2 and once.subjects == []  # trips, rejected rows
-    assert (report["subject"] == "trip").sum() == 37
+    assert (report["subject"] == "trip").sum() == 67  # 37 test cases and the January baseline of 30

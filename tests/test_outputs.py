@@ -66,9 +66,9 @@ def fill_of(cell: openpyxl.cell.Cell) -> str:
 
 def test_xlsx_sheets_in_both_languages(workbooks: dict[str, Path]) -> None:
     zh = openpyxl.load_workbook(workbooks["zh"])
-    assert zh.sheetnames == ["摘要", "检测点", "班次", "不可核查行"]  # no routes in the sample: no 线路 sheet
+    assert zh.sheetnames == ["摘要", "检测点", "班次", "线路", "不可核查行"]  # the sample has routes (DESIGN §9)
     en = openpyxl.load_workbook(workbooks["en"])
-    assert en.sheetnames == ["Summary", "Checkpoints", "Trips", "Rejected rows"]
+    assert en.sheetnames == ["Summary", "Checkpoints", "Trips", "Routes", "Rejected rows"]
 
 
 @pytest.mark.parametrize(("lang", "expected"), [("zh", CHECKPOINT_HEADERS_ZH), ("en", CHECKPOINT_HEADERS_EN)])
@@ -156,7 +156,7 @@ def test_xlsx_rejected_sheet_holds_the_other_layers(workbooks: dict[str, Path], 
     ws = openpyxl.load_workbook(workbooks["zh"])["不可核查行"]
     heads, rows = sheet_table(ws)
     col = {h: i for i, h in enumerate(heads)}
-    other = sample.report[~sample.report["subject"].isin(["checkpoint", "trip"])]
+    other = sample.report[~sample.report["subject"].isin(["checkpoint", "trip", "route"])]
     assert len(rows) == len(other) > 0
     assert {r[col["图层"]] for r in rows} == {LAYER_NAMES["zh"][s] for s in set(other["subject"])}
     assert "停靠站次" in {r[col["图层"]] for r in rows}  # stop_times, in Chinese
@@ -198,9 +198,10 @@ def test_xlsx_summary_lists_warnings_and_skipped_rules(sample: AuditResult, tmp_
 
 def test_xlsx_reads_back_with_pandas(workbooks: dict[str, Path], sample: AuditResult) -> None:
     sheets = pd.read_excel(workbooks["en"], sheet_name=None, dtype={"id": str})
-    assert list(sheets) == ["Summary", "Checkpoints", "Trips", "Rejected rows"]
+    assert list(sheets) == ["Summary", "Checkpoints", "Trips", "Routes", "Rejected rows"]
     assert sheets["Checkpoints"]["id"].tolist() == rows_of(sample.report, "checkpoint")["subject_id"].tolist()
     assert sheets["Trips"]["verdict code"].tolist() == rows_of(sample.report, "trip")["verdict"].tolist()
+    assert sheets["Routes"]["verdict code"].tolist() == rows_of(sample.report, "route")["verdict"].tolist()
 
 
 def test_xlsx_bytes_are_deterministic(workbooks: dict[str, Path], sample: AuditResult, tmp_path: Path) -> None:
@@ -213,22 +214,24 @@ def test_xlsx_bytes_are_deterministic(workbooks: dict[str, Path], sample: AuditR
 
 def test_xlsx_routes_and_unknown_subjects(sample: AuditResult, tmp_path: Path) -> None:
     report = sample.report.copy()
-    extra = report.iloc[[0, 1]].copy()
-    extra["subject"] = ["route", "waivers"]
-    extra["subject_id"] = ["R-1", "W-1"]
-    extra["verdict"] = ["suspended", "rejected"]
+    extra = report.iloc[[0]].copy()
+    extra["subject"] = ["waivers"]
+    extra["subject_id"] = ["W-1"]
+    extra["verdict"] = ["rejected"]
     report = gpd.GeoDataFrame(pd.concat([report, extra], ignore_index=True), crs=report.crs)
-    report["baseline_trips_per_day"] = np.where(report["subject"] == "route", 4.0, np.nan)
     out = tmp_path / "r.xlsx"
     write_report(report, sample.metadata, str(out))
     wb = openpyxl.load_workbook(out)
     assert wb.sheetnames == ["摘要", "检测点", "班次", "线路", "不可核查行"]
     heads, rows = sheet_table(wb["线路"])
-    assert [r[heads.index("编号")] for r in rows] == ["R-1"]
-    assert rows[0][heads.index("基线日均班次")] == 4.0  # a route's own evidence shows up without being listed
-    assert fill_of(wb["线路"].cell(row=2, column=heads.index("结论") + 1)) == palette.ROUTE_VERDICT_STYLE[
+    routes = rows_of(sample.report, "route")
+    assert [r[heads.index("编号")] for r in rows] == routes["subject_id"].tolist()
+    # a route's own evidence shows up without being listed
+    assert [r[heads.index("基线日均班次")] for r in rows] == pytest.approx(routes["baseline_trips_per_day"].tolist())
+    at = [r[heads.index("编号")] for r in rows].index("R-JJ-AQ")  # suspended
+    assert fill_of(wb["线路"].cell(row=at + 2, column=heads.index("结论") + 1)) == palette.ROUTE_VERDICT_STYLE[
         "suspended"][0]
-    assert rows[0][heads.index("结论")] == "停运"
+    assert rows[at][heads.index("结论")] == "停运"
     assert "基线日均班次" not in [c.value for c in wb["检测点"][1]]  # empty for checkpoints: not shown there
     heads, rows = sheet_table(wb["不可核查行"])
     assert "W-1" in [r[heads.index("编号")] for r in rows]
@@ -257,7 +260,7 @@ def test_xlsx_long_sheets_continue(sample: AuditResult, tmp_path: Path, monkeypa
     wb = openpyxl.load_workbook(out)
     trips = [n for n in wb.sheetnames if n.startswith("班次")]
     n = len(rows_of(sample.report, "trip"))
-    assert 20 < n <= 40  # the sample: three or four sheets of ten
+    assert 60 < n <= 70  # the sample: seven sheets of ten
     sizes = [10] * (n // 10) + ([n % 10] if n % 10 else [])
     assert trips == ["班次"] + [f"班次 ({k})" for k in range(2, len(sizes) + 1)]
     assert [wb[name].max_row - 1 for name in trips] == sizes
@@ -311,8 +314,10 @@ def qml_categories(qml: str) -> dict[str, tuple[str, str]]:
 
 def test_gpkg_layers_and_geometry_types(geopackage: Path, sample: AuditResult) -> None:
     layers = {name: kind for name, kind in pyogrio.list_layers(geopackage)}
-    assert layers == {"checkpoints": "Point", "trips": "LineString", "trips_no_geometry": None, "rejected": None,
-                      "layer_styles": None}
+    assert layers == {"checkpoints": "Point", "trips": "LineString", "trips_no_geometry": None,
+                      "routes": "LineString", "rejected": None, "layer_styles": None}
+    routes = gpd.read_file(geopackage, layer="routes")
+    assert routes["subject_id"].tolist() == rows_of(sample.report, "route")["subject_id"].tolist()
     cps = gpd.read_file(geopackage, layer="checkpoints")
     assert cps.crs.to_epsg() == 4326
     assert set(cps.geometry.geom_type) == {"Point"}
@@ -324,7 +329,7 @@ def test_gpkg_layers_and_geometry_types(geopackage: Path, sample: AuditResult) -
     no_geom = pyogrio.read_dataframe(geopackage, layer="trips_no_geometry")
     assert set(no_geom["verdict"]) == {"rejected"} and len(no_geom) == report_trips.geometry.isna().sum() > 0
     rejected = pyogrio.read_dataframe(geopackage, layer="rejected")
-    other = sample.report[~sample.report["subject"].isin(["checkpoint", "trip"])]
+    other = sample.report[~sample.report["subject"].isin(["checkpoint", "trip", "route"])]
     assert len(rejected) == len(other) and set(rejected["subject"]) == set(other["subject"])
     # fields: findings as JSON text, flat rule ids and main messages; no field that is empty for the whole layer
     # a finding without a waiver has no "waiver" key in JSON text (the report's struct holds it as null)
@@ -338,17 +343,18 @@ def test_gpkg_layers_and_geometry_types(geopackage: Path, sample: AuditResult) -
 
 def test_gpkg_layer_styles_colour_by_verdict(geopackage: Path) -> None:
     styles = styles_of(geopackage)
-    assert set(styles) == {"checkpoints", "trips"}  # the spatial layers
+    assert set(styles) == {"checkpoints", "trips", "routes"}  # the spatial layers
     with sqlite3.connect(geopackage) as con:
         geom_cols = dict(con.execute("SELECT table_name, column_name FROM gpkg_geometry_columns").fetchall())
         registered = con.execute("SELECT data_type FROM gpkg_contents WHERE table_name = 'layer_styles'").fetchone()
     assert registered == ("attributes",)  # a table GDAL, and so QGIS, lists
-    for layer, verdicts in (("checkpoints", vocab.CHECKPOINT_VERDICTS), ("trips", vocab.TRIP_VERDICTS)):
+    for layer, verdicts in (("checkpoints", vocab.CHECKPOINT_VERDICTS), ("trips", vocab.TRIP_VERDICTS),
+                            ("routes", vocab.ROUTE_VERDICTS)):
         catalog, schema, geom, name, qml, sld, default, _ = styles[layer]
         assert (catalog, schema, geom, name, default) == ("", "", geom_cols[layer], layer, 1)
         cats = qml_categories(qml)
         for v in verdicts:
-            colour, zh, _ = palette.VERDICT_STYLE[v]
+            colour, zh, _ = palette.verdict_style(v)
             assert cats[v] == (f"{zh} ({v})", colour)
             assert colour in sld
         assert "" in cats  # all other values: drawn, not hidden
@@ -378,7 +384,7 @@ def test_gpkg_one_stop_trips_and_rejected_geometries(sample: AuditResult, tmp_pa
     lines = (sample.report["subject"] == "trip") & sample.report.geometry.notna()
     assert len(pyogrio.read_dataframe(out, layer="trips")) == lines.sum() - 1
     styles = styles_of(out)
-    assert set(styles) == {"checkpoints", "trips", "trips_points", "rejected_polygons"}
+    assert set(styles) == {"checkpoints", "trips", "trips_points", "routes", "rejected_polygons"}
     fill = qml_categories(styles["rejected_polygons"][4])["rejected"]
     assert fill[1] == palette.VERDICT_STYLE["rejected"][0]
     assert ET.fromstring(styles["trips_points"][4].split("\n", 1)[1]).find(
@@ -469,4 +475,4 @@ def test_cli_xlsx_in_english(sample: AuditResult, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["audit", "--out", str(out), "--lang", "en", "--format", "json"])
     assert result.exit_code == 1, result.stderr
     assert json.loads(result.stdout)["counts"] == sample.metadata["counts"]
-    assert openpyxl.load_workbook(out).sheetnames == ["Summary", "Checkpoints", "Trips", "Rejected rows"]
+    assert openpyxl.load_workbook(out).sheetnames == ["Summary", "Checkpoints", "Trips", "Routes", "Rejected rows"]

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 import transportmon
 from transportmon.cli import app
 from transportmon.config import RuleConfig
-from transportmon.rules import checkpoints, inputs, trips, waivers  # every rule module: the registry is complete
+from transportmon.rules import checkpoints, inputs, routes, trips, waivers  # every rule module: registry complete
 from transportmon.rules.all_rules import markdown_table, plan
 from transportmon.rules.registry import RULES, Rule, rule_docs
 
@@ -41,6 +41,11 @@ EXAMPLE_ROW: dict[str, object] = {
     "service_type_zh": "班车", "risk_level": "high", "risk_level_zh": "高", "risk_stops_text": "YXN, JJ-CT",
     "passengers": "23", "seats": "45", "cap_pct": "50", "max_passengers": "22", "excess_passengers": "1",
     "reason_zh": trips.REASON_TEXT["no-risk-stop"][0], "reason_en": trips.REASON_TEXT["no-risk-stop"][1],
+    # routes
+    "recent_window": "2020-03-10—2020-03-16", "baseline_window": "2020-01-01—2020-01-20", "baseline_per_day": "0.5",
+    "recent_trips": "1", "restored_pct": "29", "restore_pct": "80",
+    "justified_zh": "；站点WH-FJP位于高风险地区，停运可属合理，请核实",
+    "justified_en": " (stop WH-FJP lies in a high-risk area: the suspension may be justified; confirm it)",
     # rejected rows
     "layer": "trips", "row_1": "36", "reason": "malformed-date", "detail": "service_date=2020-02-30",
     # waivers
@@ -63,10 +68,10 @@ def assert_sentence(text: str) -> None:
 
 
 def test_the_registry_holds_the_rules_the_modules_declare() -> None:
-    by_subject = {"checkpoint": "TM1", "trip": "TM2", "input": "TM9", "any": "TM12"}  # TM12x: waivers of any subject
+    by_subject = {"checkpoint": "TM1", "trip": "TM2", "route": "TM3", "input": "TM9", "any": "TM12"}  # TM12x: waivers
     assert all(re.fullmatch(r"TM\d{3}", rid) and rid.startswith(by_subject[r.subject]) for rid, r in RULES.items())
     assert {"TM101", "TM102", "TM103", "TM104", "TM105", "TM110", "TM111", "TM120", "TM121", "TM201", "TM202",
-            "TM203"} <= set(RULES)
+            "TM203", "TM301", "TM302", "TM303", "TM304"} <= set(RULES)
     assert {r.id for r in waivers.WAIVER_RULES} == {"TM120", "TM121"}
     assert [d["id"] for d in rule_docs()] == sorted(RULES)
 
@@ -142,9 +147,20 @@ def test_every_rule_fires_through_its_module_with_whole_sentences() -> None:
                              "detail": [f"{r} detail" for r in reasons]})
     input_findings = inputs.rejected_findings(rejected, pd.Series("trips", index=rejected.index))
 
+    def route_row(route_id: str, baseline: int, recent: int, high: list[str]) -> dict[str, object]:
+        return {"route_id": route_id, "baseline_trips": baseline, "baseline_days": 20, "recent_trips": recent,
+                "high_stops": high, "risk_stops": high, "recent_from": pd.Timestamp("2020-03-10"), "as_of": as_of}
+
+    rv = pd.DataFrame([route_row("restored", 10, 3, []), route_row("partial", 10, 1, []),
+                       route_row("suspended", 10, 0, []), route_row("justified", 10, 0, ["WH-FJP"]),
+                       route_row("new", 0, 2, [])])
+    rv["row"] = range(len(rv))
+    _, route_findings = routes.decide(rv, RuleConfig())
+
     waiver_findings = waived_report_findings()
 
-    findings = pd.concat([cp_findings, trip_findings, no_data, input_findings, waiver_findings], ignore_index=True)
+    findings = pd.concat([cp_findings, trip_findings, no_data, route_findings, input_findings, waiver_findings],
+                         ignore_index=True)
     assert set(findings["rule_id"].astype(str)) == set(RULES)
     for text in (*findings["message_zh"], *findings["message_en"]):
         assert_sentence(text)
@@ -200,7 +216,8 @@ def test_plan_runs_every_rule_when_every_layer_is_there() -> None:
                                                                     "TM110", "TM111")}),
     ({"risk_areas"}, {"TM201": "no risk_areas layer", "TM202": "no risk_areas layer"}),
     ({"stop_times"}, {r: "no stop_times layer" for r in ("TM201", "TM202", "TM203")}),
-    ({"trips", "stops", "risk_areas"}, {r: "no trips, stops layer" for r in ("TM201", "TM202", "TM203")}),
+    ({"trips", "stops", "risk_areas"}, {**{r: "no trips, stops layer" for r in ("TM201", "TM202", "TM203")},
+                                        **{r: "no trips layer" for r in ("TM301", "TM302", "TM303", "TM304")}}),
     ({"waivers"}, {"TM120": "no waivers layer", "TM121": "no waivers layer"}),
 ])
 def test_plan_skips_the_rules_whose_layers_are_absent_and_says_why(absent: set[str], expected: dict[str, str]) -> None:

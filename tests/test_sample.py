@@ -39,8 +39,13 @@ def test_sample_shows_every_verdict(reports: dict[str, pd.DataFrame]) -> None:
     rep = reports["2020-03-16"]
     cp = set(rep.loc[rep["subject"] == "checkpoint", "verdict"])
     trips = set(rep.loc[rep["subject"] == "trip", "verdict"])
+    routes = set(rep.loc[rep["subject"] == "route", "verdict"])
     assert cp == {"keep", "remove", "review", "inactive"}
     assert trips == {"over-cap", "compliant", "not-applicable", "rejected"}
+    assert routes == {"restored", "partial", "suspended", "new"}
+    # one suspended route serves a high-risk area on the as-of date: a warning, not a violation
+    justified = rep[(rep["subject"] == "route") & (rep["reason"] == "high-risk-stop")]
+    assert list(justified["subject_id"]) == ["R-JJ-WH"] and list(justified["max_severity"]) == ["warning"]
 
 
 def test_sample_bridge_checkpoints_keep_until_joint_removal(reports: dict[str, pd.DataFrame]) -> None:
@@ -84,10 +89,12 @@ def test_no_argument_audit_writes_report_and_exits_1(tmp_path: Path, monkeypatch
     # Every input checkpoint and trip is a feature; every rejected row of another layer too.
     n_cp = sum(1 for f in doc["features"] if f["properties"]["subject"] == "checkpoint")
     n_trip = sum(1 for f in doc["features"] if f["properties"]["subject"] == "trip")
+    n_route = sum(1 for f in doc["features"] if f["properties"]["subject"] == "route")
     assert n_cp == rows["checkpoints"]["input"] == 15
-    assert n_trip == rows["trips"]["input"] == 37
+    assert n_trip == rows["trips"]["input"] == 67  # 37 test cases and the 30 trips of the January baseline
+    assert n_route == 16  # every route_id of the trips layer
     others = sum(v["rejected"] for k, v in rows.items() if k not in ("checkpoints", "trips"))
-    assert len(doc["features"]) == n_cp + n_trip + others
+    assert len(doc["features"]) == n_cp + n_trip + n_route + others
     for layer, r in rows.items():
         assert r["audited"] + r["rejected"] == r["input"], layer
     assert any("OpenStreetMap" in a for a in md["attribution"])

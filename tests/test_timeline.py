@@ -21,9 +21,10 @@ import transportmon
 from transportmon._errors import ConfigError
 from transportmon.cli import app
 from transportmon.config import RuleConfig, load_config, make_config
-from transportmon.daily import COLUMNS, change_days, day_range, most_overdue
+from transportmon.daily import COLUMNS, ROUTE_COLUMNS, change_days, day_range, most_overdue
 from transportmon.designations_on import risk_areas_on
 from transportmon.rules.checkpoints import decide
+from transportmon.vocab import ROUTE_VERDICTS
 
 FIRST, LAST = "2020-02-01", "2020-04-10"
 #: Days of the sample worth comparing: before CP04 opens (02-01) and the day it does, the day the toll-station
@@ -195,7 +196,7 @@ def row_of(frame: pd.DataFrame, day: str) -> pd.Series:
 
 
 def test_one_row_per_day_with_the_design_columns(sample_timeline: pd.DataFrame) -> None:
-    assert list(sample_timeline.columns) == list(COLUMNS)
+    assert list(sample_timeline.columns) == list(COLUMNS) + list(ROUTE_COLUMNS)  # the sample has routes
     assert len(sample_timeline) == 70
     assert sample_timeline["date"].tolist() == list(pd.date_range(FIRST, LAST))
     assert sample_timeline.attrs["due"] == "2020-03-04"
@@ -211,6 +212,15 @@ def test_checkpoint_counts_equal_the_audit_of_that_day(sample_timeline: pd.DataF
         assert got[verdict] == counts.get(verdict, 0), verdict
     assert got["checkpoints_active"] == int(cps["verdict"].isin(["keep", "remove", "review"]).sum())
     assert got["overdue"] == int(((cps["verdict"] == "remove") & cps["overdue_days"].notna()).sum())
+
+
+@pytest.mark.parametrize("day", DAYS)
+def test_route_counts_equal_the_audit_of_that_day(sample_timeline: pd.DataFrame, audits: dict, day: str) -> None:
+    rep = audits[day].report
+    counts = rep.loc[rep["subject"] == "route", "verdict"].value_counts()
+    got = row_of(sample_timeline, day)
+    assert {c: got[c] for c in ROUTE_COLUMNS} == {f"routes_{v}": counts.get(v, 0) for v in ROUTE_VERDICTS}
+    assert sum(got[c] for c in ROUTE_COLUMNS) == 16  # every route, every day
 
 
 @pytest.mark.parametrize("day", DAYS)

@@ -6,6 +6,7 @@ The Python API the CLI and the notebooks share::
     result = transportmon.audit()            # the embedded Jiujiang 2020 sample
     result.report                           # GeoDataFrame, one row per subject (DESIGN §4)
     result.metadata                         # as-of date, rule configuration, inputs, counts
+    transportmon.limits(date="2020-03-16")  # ticket limits of a day's trips (a DataFrame)
 
 An audit in its three steps, to decide many days on one measurement::
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from .daily import timeline
     from .inputs import Inputs, load_inputs
     from .pipeline import AuditResult, Measured, audit, measure, report_on
+    from .ticket_limits import limits
     from .validate import Validation, validate_inputs
 
 #: Where each lazily imported name lives.
@@ -40,6 +42,7 @@ _API = {
     "audit": "pipeline", "measure": "pipeline", "report_on": "pipeline", "AuditResult": "pipeline",
     "Measured": "pipeline", "load_inputs": "inputs", "Inputs": "inputs", "validate_inputs": "validate",
     "Validation": "validate", "diff": "changes", "ReportDiff": "changes", "timeline": "daily",
+    "limits": "ticket_limits",
 }
 
 
@@ -56,5 +59,5 @@ def __dir__() -> list[str]:
 
 
 __all__ = ["AuditResult", "ConfigError", "InputError", "Inputs", "Measured", "TransportmonError", "Validation",
-           "ReportDiff", "__version__", "audit", "diff", "load_inputs", "measure", "report_on", "timeline",
+           "ReportDiff", "__version__", "audit", "diff", "limits", "load_inputs", "measure", "report_on", "timeline",
            "validate_inputs"]

@@ -87,7 +87,8 @@ def _datums(**given: Datum | None) -> dict[str, str]:
 
 
 VERDICT_STYLE = {"keep": "green", "remove": "red", "review": "yellow", "inactive": "dim", "rejected": "magenta",
-                 "over-cap": "red", "compliant": "green", "not-applicable": "dim"}
+                 "over-cap": "red", "compliant": "green", "not-applicable": "dim",
+                 "restored": "green", "partial": "yellow", "suspended": "red", "new": "blue"}
 TEXT = {
     "zh": {"title": "transportmon 核查摘要", "subject": "对象", "verdict": "结论", "count": "数量", "asof": "核查日期",
            "report": "报告", "violations": "违规对象", "warnings": "警告对象", "policy": "依据", "top": "需处理的对象",
@@ -487,6 +488,78 @@ def validate(
     for p in found.problems:
         err.print(f"[bold red]error:[/] {escape(p.message)}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code=found.exit_code)
+
+
+LIMITS_TEXT = {
+    "zh": {"title": "{date} 班次限售", "summary": "{date}：{n} 个班次，{capped} 个限载（客座率上限），{rejected} 个无法给出限额",
+           "written": "限售表", "rejected": "无法给出限额"},
+    "en": {"title": "ticket limits {date}", "summary": "{date}: {n} trips, the cap applies to {capped}, {rejected} cannot "
+           "be given a limit", "written": "limits", "rejected": "no limit"},
+}
+
+
+@app.command()
+def limits(
+    date: Annotated[str, typer.Option("--date", help="Service date YYYY-MM-DD of the trips to give limits for.")],
+    data: DataOpt = None,
+    boundaries: BoundariesOpt = None,
+    risk_areas: RiskAreasOpt = None,
+    stops: StopsOpt = None,
+    trips: TripsOpt = None,
+    stop_times: StopTimesOpt = None,
+    gtfs: GtfsOpt = None,
+    occupancy: OccupancyOpt = None,
+    stops_datum: StopsDatumOpt = None,
+    boundaries_datum: BoundariesDatumOpt = None,
+    config: Annotated[Path | None, typer.Option("--config", help="rules.toml with rule parameters.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="limits.csv (UTF-8 with BOM) or limits.xlsx; default: "
+                                             "a table on the terminal.")] = None,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of the headers and the terminal.")] = Lang.zh,
+    encoding: Annotated[str | None, typer.Option(help="Text encoding of CSV inputs.")] = None,
+) -> None:
+    """Ticket limits before departure: for every trip of --date, whether the occupancy cap applies and how many
+    tickets may be sold (passengers may be empty: tickets not sold yet). Decided by the audit's own trip rules.
+    Exit 0 (also for a date with no trips: an empty table and a warning), 2 for unusable input."""
+    from .io.limits import desk_table, limits_format, write_limits
+    from .ticket_limits import limits as run_limits
+
+    datums = _datums(stops=stops_datum, boundaries=boundaries_datum)
+    given = [p for p in (data, boundaries, risk_areas, stops, trips, stop_times, gtfs, occupancy)
+             if p is not None and not Path(p).is_dir()]
+    try:
+        if out is not None:
+            limits_format(out)  # a bad --out is refused before the work
+        table = run_limits(data, date=date, boundaries=boundaries, risk_areas=risk_areas, stops=stops, trips=trips,
+                           stop_times=stop_times, gtfs=gtfs, occupancy=occupancy, config=config, datums=datums,
+                           encoding=encoding)
+        if out is not None:
+            inputs = given + [Path(m["path"]) for m in table.attrs.get("inputs", {}).values() if m.get("path")]
+            write_limits(table, out, lang=lang.value, inputs=inputs)
+    except TransportmonError as exc:
+        _fail(exc)
+        return
+    t = LIMITS_TEXT[lang.value]
+    day = table.attrs.get("date", date)
+    console = Console(stderr=out is None)  # without --out, stdout holds the table alone
+    if out is None:
+        desk = desk_table(table, lang.value)
+        shown = Table(title=t["title"].format(date=day), show_header=True, header_style="bold")
+        for c in desk.columns:
+            shown.add_column(str(c), overflow="fold")
+        for row in desk.astype(object).where(desk.notna(), "").itertuples(index=False, name=None):
+            shown.add_row(*(escape(str(v)) for v in row))
+        Console().print(shown)
+    rejected = table[table["cap_applies"].isna().to_numpy()]
+    for r in rejected.itertuples(index=False):
+        console.print(f"[magenta]{t['rejected']}:[/] {escape(r.trip_id)} — {escape(r.reason)} ({escape(r.detail)})",
+                      highlight=False, soft_wrap=True)
+    for w in table.attrs.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
+    capped = int(table["cap_applies"].fillna(False).astype(bool).sum())
+    console.print(t["summary"].format(date=day, n=len(table), capped=capped, rejected=len(rejected)),
+                  highlight=False)
+    if out is not None:
+        console.print(f"{t['written']}: {out}", highlight=False)
 
 
 @app.command("map")

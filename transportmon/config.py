@@ -11,6 +11,9 @@ Example ``rules.toml``::
     border_tolerance_m = 3000
     border_epsilon_m = 250
     occupancy_cap = "1/2"            # a fraction, compared in integer arithmetic
+    baseline_from = "2020-01-01"     # routes: the service before the suspensions of 2020-01-23
+    baseline_to = "2020-01-20"
+    restore_ratio = "4/5"            # a route is restored at 80% of its baseline service
     covered_classes = ["national", "provincial", "county", "township", "village"]
     policy = "九府发〔2020〕3号 (六)"
     effective = 2020-03-04           # the clause's date; checkpoints to remove are due by
@@ -75,10 +78,22 @@ class RuleConfig:
     """Days allowed after ``effective`` to remove a checkpoint: a ``remove`` checkpoint is overdue from
     :attr:`due` on."""
 
+    # --- routes (TM3xx, DESIGN §9) -------------------------------------------------------------------------------
+    baseline_from: date = date(2020, 1, 1)
+    """First day of a route's baseline service (inclusive): before the suspensions of 2020-01-23."""
+    baseline_to: date = date(2020, 1, 20)
+    """Last day of the baseline (inclusive)."""
+    restore_ratio: Fraction = Fraction(4, 5)
+    """A route is ``restored`` when its trips of the last 7 days reach this share of 7 baseline days; compared
+    exactly (``recent × baseline days ≥ ratio × 7 × baseline trips``)."""
+
     @property
     def due(self) -> date:
         """The day a checkpoint to remove should be gone by: ``effective + rectify_days``."""
         return self.effective + timedelta(days=self.rectify_days)
+
+    def __post_init__(self) -> None:
+        _check_baseline(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for the report's metadata (fractions as ``"1/2"``)."""
@@ -95,13 +110,13 @@ class RuleConfig:
         return out
 
 
-def _fraction(value: Any) -> Fraction:
+def _fraction(value: Any, key: str = "occupancy_cap") -> Fraction:
     try:
         frac = Fraction(str(value).strip())
     except (ValueError, ZeroDivisionError) as exc:
-        raise ConfigError(f"occupancy_cap: {value!r} is not a number or fraction (use 0.5 or \"1/2\")") from exc
+        raise ConfigError(f"{key}: {value!r} is not a number or fraction (use 0.5 or \"1/2\")") from exc
     if not 0 < frac <= 1:
-        raise ConfigError(f"occupancy_cap: {value!r} must be in (0, 1]")
+        raise ConfigError(f"{key}: {value!r} must be in (0, 1]")
     return frac
 
 
@@ -130,6 +145,13 @@ def _days(key: str, value: Any) -> int:
     return int(value)
 
 
+def _check_baseline(cfg: RuleConfig) -> None:
+    """The routes' baseline window must hold at least one day."""
+    if cfg.baseline_from > cfg.baseline_to:  # ISO dates compare as text
+        raise ConfigError(f"baseline_from {cfg.baseline_from} is after baseline_to {cfg.baseline_to}: the routes' "
+                          "baseline window is empty; give baseline_from ≤ baseline_to (both inclusive)")
+
+
 def make_config(**values: Any) -> RuleConfig:
     """Build a :class:`RuleConfig` from plain values, checking names, types and ranges."""
     known = {f.name: f for f in dataclasses.fields(RuleConfig)}
@@ -137,8 +159,10 @@ def make_config(**values: Any) -> RuleConfig:
     for key, value in values.items():
         if key not in known:
             raise ConfigError(f"unknown rule parameter {key!r}; allowed: {', '.join(sorted(known))}")
-        if key == "occupancy_cap":
-            kwargs[key] = _fraction(value)
+        if key in ("occupancy_cap", "restore_ratio"):
+            kwargs[key] = _fraction(value, key)
+        elif key in ("baseline_from", "baseline_to"):
+            kwargs[key] = _day(key, value)
         elif key in ("exempt_neighbours", "covered_classes", "capped_service_types", "risk_levels"):
             if isinstance(value, str):
                 value = [value]

@@ -152,11 +152,23 @@ def _unit_columns(measured: Measured, days: pd.DatetimeIndex) -> dict[str, Any]:
 def _route_columns(measured: Measured, days: pd.DatetimeIndex) -> dict[str, Any]:
     """Routes per verdict per day (DESIGN §9), when the inputs have routes.
 
-    Routes are being built (issue 14 item 9): their verdict depends on the as-of date (trips in the 7 days ending
-    on it), so, like checkpoints, each day decides them with the routes rule on what was measured once, and this
-    returns :data:`ROUTE_COLUMNS` counts. Until then there are no routes and no columns.
+    A route's verdict depends on the as-of date (its trips in the 7 days ending on it, its stops' designations that
+    day), so, like checkpoints, each day decides the routes measured once (:attr:`Measured.routes`) with the audit's
+    own :func:`transportmon.routes.route_verdicts`; the stops' designations are looked up once for every day.
     """
-    return {}
+    facts = measured.routes
+    if facts is None:
+        return {}
+    from .routes import route_verdicts, stop_levels
+
+    cfg = measured.inputs.config
+    levels = stop_levels(facts, list(days))
+    out = {c: _counts(len(days)) for c in ROUTE_COLUMNS}
+    for i, day in enumerate(days):
+        verdict = route_verdicts(facts, cfg, day, levels=levels[i])["verdict"].astype(str).to_numpy()
+        for word, col in zip(ROUTE_VERDICTS, ROUTE_COLUMNS):
+            out[col][i] = int((verdict == word).sum())
+    return out
 
 
 def count_days(measured: Measured, days: pd.DatetimeIndex) -> pd.DataFrame:

@@ -8,6 +8,7 @@ adcodes (:mod:`transportmon.geo.adcodes`), and says what the user should know (`
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from datetime import date
@@ -100,6 +101,7 @@ def load_inputs(
     use_sample: bool | None = None,
     defer: tuple[str, ...] = (),
     errors: Literal["raise", "collect"] = "raise",
+    passengers_optional: bool = False,
 ) -> Inputs:
     """Read, validate and cross-check every input layer (what ``audit`` and ``validate`` share).
 
@@ -135,6 +137,8 @@ def load_inputs(
         does): every such error is in ``Inputs.problems`` and loading goes on with the other files; a layer that
         could not be read counts as present (its partners' rows are not orphans), and the checks that need it do not
         run. Errors of the arguments (:class:`ConfigError`) are raised either way.
+    passengers_optional
+        Accept trips with an empty ``passengers`` value, or no such column (``transportmon limits``: future trips).
 
     Returns
     -------
@@ -205,7 +209,8 @@ def load_inputs(
     if gtfs is not None:
         if occupancy is None:
             raise ConfigError("--gtfs needs --occupancy (trip_id, service_date, seats, passengers)")
-        feed = attempt(("stops", "trips", "stop_times"), gtfs_layers, gtfs, occupancy, datum_of, defer)
+        feed = attempt(("stops", "trips", "stop_times"), gtfs_layers, gtfs, occupancy, datum_of, defer,
+                       passengers_optional)
         feed_layers, gtfs_meta, gtfs_frames = feed or ({}, {}, {})
         if feed is None:  # the feed would have given these layers
             paths = {k: v for k, v in paths.items() if k not in ("stops", "trips", "stop_times")}
@@ -215,7 +220,8 @@ def load_inputs(
     for name in read_order(paths):
         if name not in VALIDATORS or name in defer:
             continue
-        got = attempt((name,), _read_and_validate, name, paths[name], datum_of.get(name, "wgs84"), encoding)
+        got = attempt((name,), _read_and_validate, name, paths[name], datum_of.get(name, "wgs84"), encoding,
+                      passengers_optional)
         if got is None:
             continue
         layer, frame, rows = got
@@ -246,7 +252,7 @@ def load_inputs(
         _check_designation_units(layers, inputs_meta, given_boundaries=boundary_source == "input")
     if "waivers" in layers:  # hook, issue 14 item 5: waivers naming no checkpoint or trip of the inputs are rejected
         reject_unknown_subjects(layers["waivers"], known_subjects(layers), kinds=[
-            kind for kind, name in (("checkpoint", "checkpoints"), ("trip", "trips"), ("route", None))
+            kind for kind, name in (("checkpoint", "checkpoints"), ("trip", "trips"), ("route", "trips"))
             if name not in defer and name not in failed])  # deferred trips: checked once the Dask engine has them
     warnings += layer_gaps(present, roads_usable="roads" in failed or (
         "roads" in layers and len(layers["roads"].frame) > 0))
@@ -270,14 +276,21 @@ def _raise(error: Exception) -> None:
     raise error
 
 
-def _read_and_validate(name: str, path: Path, datum: str, encoding: str | None,
+def _read_and_validate(name: str, path: Path, datum: str, encoding: str | None, passengers_optional: bool = False,
                        ) -> tuple[L.Layer, pd.DataFrame, int]:
     frame, rows = R.read_layer(name, path, datum, encoding)
-    return VALIDATORS[name](frame, str(path)), frame, rows
+    return _validator(name, passengers_optional)(frame, str(path)), frame, rows
+
+
+def _validator(name: str, passengers_optional: bool) -> Any:
+    """The layer's validator; trips with optional passengers for ``transportmon limits`` (issue 15 hook)."""
+    if name == "trips" and passengers_optional:
+        return functools.partial(L.validate_trips, passengers_optional=True)
+    return VALIDATORS[name]
 
 
 def gtfs_layers(gtfs: str | os.PathLike[str], occupancy: str | os.PathLike[str], datum_of: dict[str, str],
-                 defer: tuple[str, ...]) -> tuple[dict[str, L.Layer], dict[str, dict[str, Any]],
+                 defer: tuple[str, ...], passengers_optional: bool = False) -> tuple[dict[str, L.Layer], dict[str, dict[str, Any]],
                                                   dict[str, pd.DataFrame]]:
     """A GTFS feed and its occupancy table (:func:`transportmon.io.gtfs.read_gtfs`) as validated layers.
 
@@ -294,7 +307,7 @@ def gtfs_layers(gtfs: str | os.PathLike[str], occupancy: str | os.PathLike[str],
     """
     from .io.gtfs import read_gtfs, reject_outside_feed
 
-    feed = read_gtfs(gtfs, occupancy)
+    feed = read_gtfs(gtfs, occupancy, passengers_optional=passengers_optional)
     layers: dict[str, L.Layer] = {}
     meta: dict[str, dict[str, Any]] = {}
     frames: dict[str, pd.DataFrame] = {}
@@ -318,7 +331,7 @@ def gtfs_layers(gtfs: str | os.PathLike[str], occupancy: str | os.PathLike[str],
             from .io.datum import geometry_to_wgs84
 
             frame = frame.set_geometry(geometry_to_wgs84(frame.geometry, datum_of[name]))
-        layer = VALIDATORS[name](frame, label)
+        layer = _validator(name, passengers_optional)(frame, label)
         layer.sha256 = hashes[str(path)]
         if name == "trips":
             reject_outside_feed(layer)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -29,6 +29,9 @@ from .rules import checkpoints as cp_rules
 from .rules.all_rules import plan as rule_plan
 from .rules.inputs import rejected_findings
 from .trip_audit import audit_trips
+
+if TYPE_CHECKING:
+    from .routes import RouteFacts
 
 __all__ = ["AuditResult", "Engine", "Inputs", "Measured", "audit", "load_inputs", "measure", "report_on"]
 
@@ -76,6 +79,10 @@ class Measured:
     """Subjects with their findings whose verdicts do not depend on the as-of date: trips, then rejected rows."""
     rules_run: list[str]
     skipped: dict[str, str]
+    routes: RouteFacts | None = None
+    """Per route, what its verdict on a day is decided from (:func:`transportmon.routes.route_facts`), or None when
+    the trips layer has no route."""
+    route_warnings: list[str] = field(default_factory=list)
 
 
 def audit(
@@ -191,16 +198,23 @@ def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None 
         ev = checkpoint_evidence(layers["checkpoints"].frame, ctx, cfg)
         neighbours = neighbour_names(cfg.exempt_neighbours, bounds)
 
+    # Routes (issue 15 hook): counted before the trip audit may release the stop rows; the Dask engine counts its
+    # partitions.
+    from . import routes as route_audit
+
+    route_counts = route_audit.count_routes(layers["trips"], layers.get("stop_times")) if "trips" in layers else None
     if engine == "dask" and {"trips", "stop_times"} <= set(inputs.deferred) and "stops" in layers:
         from .scale import dask_trips
 
-        trip_part, trip_findings, _, trip_layers, trip_meta = dask_trips(inputs, scheduler=scheduler)
+        trip_part, trip_findings, _, trip_layers, trip_meta, route_counts = dask_trips(inputs, scheduler=scheduler)
         layers.update(trip_layers)
         inputs_meta.update(trip_meta)
         if "waivers" in layers:  # hook, issue 14 item 5: trip waivers, checked once the deferred trips are judged
-            from .waivers import reject_unknown_subjects
+            from .waivers import reject_unknown_subjects, route_subjects_of
 
-            reject_unknown_subjects(layers["waivers"], [trip_part, trip_layers["trips"].rejected], kinds=("trip",))
+            routes_named = route_subjects_of([trip_part, trip_layers["trips"].rejected])  # issue 15: routes too
+            reject_unknown_subjects(layers["waivers"], [trip_part, trip_layers["trips"].rejected, routes_named],
+                                    kinds=("trip", "route"))
         inputs.warnings += defaulted_warnings(trip_layers["stop_times"])
         # The memory engine's order (file layers as LAYER_NAMES, default boundaries last): same metadata bytes.
         late = {"boundaries"} if inputs_meta.get("boundaries", {}).get("path") is None else set()
@@ -223,8 +237,17 @@ def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None 
     if "risk_areas" in layers and (layers["risk_areas"].intervals is None or not len(layers["risk_areas"].intervals)):
         usable.discard("risk_areas")
     rules_run, skipped = rule_plan(usable)
+    routes = None
+    if route_counts is not None and len(route_counts.days):
+        routes = route_audit.layer_facts(route_counts, layers)
+    elif "trips" in usable:  # a trips layer without a route: the route rules cannot run
+        rules_run = [r for r in rules_run if r not in route_audit.RULE_IDS]
+        skipped.update(dict.fromkeys(route_audit.RULE_IDS, route_audit.skip_reason(route_counts)))
+        skipped = dict(sorted(skipped.items()))
     return Measured(inputs=inputs, layers=layers, crs=crs, roads=ctx, checkpoints=ev, neighbours=neighbours,
-                    subjects=parts, rules_run=rules_run, skipped=skipped)
+                    subjects=parts, rules_run=rules_run, skipped=skipped, routes=routes,
+                    route_warnings=route_audit.route_warnings(route_counts, layers["trips"].rows
+                                                              if "trips" in layers else 0))
 
 
 def _rejected_subjects(layers: dict[str, L.Layer]) -> list[gpd.GeoDataFrame]:
@@ -258,7 +281,7 @@ def rejected_dates(rejected: pd.DataFrame) -> dict[str, np.ndarray]:
 
 def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, *,
               release: bool = False) -> AuditResult:
-    """Decide what depends on the as-of date (checkpoint verdicts) and assemble the report and its metadata.
+    """Decide what depends on the as-of date (checkpoint and route verdicts) and assemble the report and its metadata.
 
     ``report_on(measure(inputs), D)`` is the report of ``audit(..., as_of=D)``: one code path, however many days
     are decided on one measurement.
@@ -299,12 +322,17 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
             "name": ev["name"].to_numpy(), "source_row": ev["row"].to_numpy(),
         }, geometry=layers["checkpoints"].frame.geometry.to_numpy(), crs="EPSG:4326")
         parts.append(attach_findings(subj, cp_findings))
+    if measured.routes is not None:  # routes on the as-of date (issue 15 hook)
+        from .routes import route_subjects
+
+        parts.append(route_subjects(measured.routes, cfg, day))
     parts += measured.subjects
     if release:
         measured.subjects = []
 
     # Each part came with its findings attached (matched within the part, by its own row numbers).
-    report = assemble(parts, cfg.policy, limits=cp_rules.distance_limits(cfg))
+    report = assemble(parts, cfg.policy, limits={**cp_rules.distance_limits(cfg),
+                                                 "restored_ratio": float(cfg.restore_ratio)})
     del parts  # millions of trips: the parts' columns are in the report now
     # The input row number is evidence only for a rejected row (where to look in the file); audited subjects are
     # known by their unique id, so their features do not depend on the input's row order.
@@ -315,7 +343,7 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
 
         report, waiver_counts = apply_waivers(report, layers["waivers"], day)
 
-    warnings = list(inputs.warnings)
+    warnings = list(inputs.warnings) + measured.route_warnings
     if as_of_source == "today":  # a 2020 policy judged on the day the command runs: rarely what is meant
         warnings.append(f"no --as-of and no as_of in {MANIFEST}: audited as of today, {day:%Y-%m-%d}, against "
                         f"{cfg.policy}; give --as-of YYYY-MM-DD, the date the data describe")

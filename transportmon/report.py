@@ -1,6 +1,7 @@
 """Subjects + findings → the report frame (DESIGN §4), its metadata, and the verdict counts.
 
-One row per input checkpoint and per input trip, whatever the verdict, plus one per rejected row of any other layer.
+One row per input checkpoint and per input trip, whatever the verdict, one per route, plus one per rejected row of any
+other layer.
 Rows are sorted by (subject, subject_id, source_row) so the same inputs give the same report, byte for byte.
 """
 
@@ -35,12 +36,17 @@ COLUMNS = [
     "overdue_days",
     # trip evidence
     "passengers", "seats", "occupancy", "cap", "max_passengers", "excess_passengers", "risk_stops", "risk_level",
+    # route evidence (DESIGN §9; risk_stops and risk_level are shared with trips)
+    "baseline_trips_per_day", "recent_trips", "restored_ratio",
     # context
     "scope", "name", "service_date", "route_id", "detail", "source_row", "max_severity",
 ]
 
 FLOAT_COLUMNS = ("distance_to_road_m", "distance_to_exempt_border_m", "distance_to_crossing_m")
-INT_COLUMNS = ("overdue_days", "passengers", "seats", "max_passengers", "excess_passengers", "source_row")
+INT_COLUMNS = ("overdue_days", "passengers", "seats", "max_passengers", "excess_passengers", "recent_trips",
+               "source_row")
+#: Ratios shown to 4 decimals (and more where that would round onto the limit they are judged against).
+RATIO_COLUMNS = ("occupancy", "baseline_trips_per_day", "restored_ratio")
 SEVERITY_RANK = {s: i for i, s in enumerate(reversed(SEVERITIES), start=1)}  # info 1, warning 2, violation 3
 
 
@@ -265,7 +271,9 @@ def _conform(part: pd.DataFrame, limits: dict[str, float]) -> tuple[dict[str, ob
                 np.full(n, np.nan))
             if col in FLOAT_COLUMNS and have:  # a part without the column has only NaN: nothing to round
                 values = round_off_limit(np.where(np.isfinite(values), values, np.nan), limits.get(col), 1)[0]
-            elif col == "occupancy":
+            elif col in RATIO_COLUMNS and col in limits and have:
+                values = round_off_limit(values, limits[col], 4)[0]
+            elif col in RATIO_COLUMNS:
                 values = np.round(values, 4)
             cols[col] = values
     geometry = part.geometry.to_numpy() if isinstance(part, gpd.GeoDataFrame) else np.full(n, None)

@@ -31,6 +31,7 @@ import pandas as pd
 from . import layers as L
 from .config import RuleConfig
 from .io import read as R
+from .routes import RouteCounts, merge_counts
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -74,7 +75,7 @@ class _Broadcast:
 
 def dask_trips(inputs: Inputs, *, scheduler: str | None = None, partitions: int | None = None,
                **cluster: Any) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, str], dict[str, L.Layer],
-                                        dict[str, dict[str, Any]]]:
+                                        dict[str, dict[str, Any]], RouteCounts]:
     """Audit the deferred ``trips`` and ``stop_times`` of ``inputs`` on Dask.
 
     Returns
@@ -86,6 +87,8 @@ def dask_trips(inputs: Inputs, *, scheduler: str | None = None, partitions: int 
         rows themselves stay on the workers: ``frame`` only has their number of rows).
     meta
         The two layers' entries of the report's ``inputs`` metadata.
+    route_counts
+        The partitions' route counts, merged (:func:`transportmon.routes.merge_counts`; issue 15 hook).
     """
     import dask
     from dask import delayed
@@ -135,7 +138,9 @@ def dask_trips(inputs: Inputs, *, scheduler: str | None = None, partitions: int 
         meta[name] = dict(inputs.meta[name]) if read_before else {
             "path": R.display_path(Path(path)), "rows": rows, "sha256": layer.sha256,
             "datum": inputs.datums.get(name, "wgs84"), **info}
-    return gpd.GeoDataFrame(part, geometry="geometry", crs="EPSG:4326"), findings, skipped, out_layers, meta
+    route_counts = merge_counts([r[7] for r in results])
+    return (gpd.GeoDataFrame(part, geometry="geometry", crs="EPSG:4326"), findings, skipped, out_layers, meta,
+            route_counts)
 
 
 def _read(path: Path, inputs: Inputs, name: str, client: Client) -> tuple[Any, dict[str, Any], int]:
@@ -203,6 +208,7 @@ def _number(df: pd.DataFrame, start: int) -> pd.DataFrame:
 def _audit_partition(trips: pd.DataFrame, stop_times: pd.DataFrame, shared: _Broadcast) -> tuple[Any, ...]:
     """Validate and audit one partition of trips with its stop times (the same functions as the memory engine)."""
     from .io.gtfs import reject_outside_feed
+    from .routes import count_routes
     from .trip_audit import audit_trips
 
     layers: dict[str, L.Layer] = {"stops": shared.stops, "boundaries": shared.boundaries}
@@ -218,9 +224,10 @@ def _audit_partition(trips: pd.DataFrame, stop_times: pd.DataFrame, shared: _Bro
             reject_outside_feed(layer)  # a GTFS feed's marks, as the memory engine applies them
         layers[name] = layer
     L.check_trip_references(layers, located=shared.located)
+    counts = count_routes(layers["trips"], layers["stop_times"])  # issue 15 hook: the partition's routes
     part, findings, skipped = audit_trips(layers, shared.config)
     return (part, findings, skipped, layers["trips"].rejected, layers["stop_times"].rejected,
-            len(layers["trips"].frame), len(layers["stop_times"].frame))
+            len(layers["trips"].frame), len(layers["stop_times"].frame), counts)
 
 
 def _renumber(layer: L.Layer, rows: np.ndarray) -> None:

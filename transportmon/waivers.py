@@ -40,7 +40,8 @@ from .rules.registry import RULES, SEVERITIES, Rule
 from .rules.waivers import TM120, TM121
 
 __all__ = ["SUBJECT_WORDS", "WAIVER_TYPE", "apply_waivers", "can_be_violation", "known_subjects",
-           "reject_unknown_subjects", "validate_waivers", "waiver_findings", "with_waiver_field"]
+           "reject_unknown_subjects", "route_subjects_of", "validate_waivers", "waiver_findings",
+           "with_waiver_field"]
 
 #: Words a waiver may use for its subject (after NFKC, case folding and stripping) → the report's subject.
 SUBJECT_WORDS: dict[str, str] = {
@@ -159,7 +160,8 @@ def _move_to_rejected(layer: Layer, mask: np.ndarray, reason: str, detail: pd.Se
 
 
 def known_subjects(layers: Mapping[str, Layer]) -> list[pd.DataFrame]:
-    """The subjects the input layers make, audited or rejected, as frames of ``subject`` and ``subject_id``."""
+    """The subjects the input layers make, audited or rejected, as frames of ``subject`` and ``subject_id``: the
+    checkpoints, the trips and the routes of the trips (issue 15: a route is a subject)."""
     out = []
     for name, kind, id_col in (("checkpoints", "checkpoint", "checkpoint_id"), ("trips", "trip", "trip_id")):
         layer = layers.get(name)
@@ -168,7 +170,17 @@ def known_subjects(layers: Mapping[str, Layer]) -> list[pd.DataFrame]:
         if id_col in layer.frame.columns:
             out.append(pd.DataFrame({"subject": kind, "subject_id": layer.frame[id_col]}))
         out.append(layer.rejected)
+    trips = layers.get("trips")
+    if trips is not None:
+        out.append(route_subjects_of([trips.frame, trips.rejected]))
     return out
+
+
+def route_subjects_of(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """The routes (``subject`` = ``route``) that frames of trip rows name in their ``route_id`` column."""
+    ids = [f["route_id"].dropna().astype(str) for f in frames if len(f) and "route_id" in f.columns]
+    unique = pd.unique(pd.concat(ids, ignore_index=True)) if ids else np.array([], dtype=object)
+    return pd.DataFrame({"subject": "route", "subject_id": pd.Series(unique, dtype="string")})
 
 
 def reject_unknown_subjects(layer: Layer, subjects: Iterable[pd.DataFrame], *,
@@ -178,8 +190,7 @@ def reject_unknown_subjects(layer: Layer, subjects: Iterable[pd.DataFrame], *,
     ``subjects`` are frames with ``subject`` and ``subject_id`` columns: the audit's checkpoints and trips, audited or
     rejected (:func:`known_subjects`, or the report's parts). Each is scanned once against the few ids the waivers
     name (a hash of those ids, not of the millions of trips). ``kinds`` limits the check to waivers of those subject
-    kinds (the others are left for later: trips the Dask engine reads); default all. No route is a subject yet, so
-    a waiver of a route is ``unknown-subject``.
+    kinds (the others are left for later: trips and their routes the Dask engine reads); default all.
     """
     w = layer.frame
     if not len(w):

@@ -152,11 +152,17 @@ def _gtfs_date(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values.astype("string").str.strip(), format="%Y%m%d", errors="coerce")
 
 
-def read_occupancy(occupancy: str | os.PathLike[str]) -> pd.DataFrame:
-    """The occupancy table (CSV or xlsx, contract or Chinese headers) with contract column names."""
+def read_occupancy(occupancy: str | os.PathLike[str], *, passengers_optional: bool = False) -> pd.DataFrame:
+    """The occupancy table (CSV or xlsx, contract or Chinese headers) with contract column names.
+
+    ``passengers_optional`` (``transportmon limits``: tickets of future trips still on sale) accepts a table without a
+    ``passengers`` column.
+    """
     occ = read_table(occupancy)
     info = dict(occ.attrs.pop("source", {}))
     occ = L.rename_aliases(pd.DataFrame(occ.drop(columns=[c for c in ("geometry",) if c in occ.columns])))
+    if passengers_optional and "passengers" not in occ.columns:
+        occ["passengers"] = pd.NA
     missing = [c for c in ("trip_id", "service_date", "seats", "passengers") if c not in occ.columns]
     if missing:
         raise InputError(occupancy, f"the occupancy table has no column {', '.join(repr(c) for c in missing)}",
@@ -165,7 +171,8 @@ def read_occupancy(occupancy: str | os.PathLike[str]) -> pd.DataFrame:
     return occ
 
 
-def read_gtfs(feed: str | os.PathLike[str], occupancy: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
+def read_gtfs(feed: str | os.PathLike[str], occupancy: str | os.PathLike[str], *,
+              passengers_optional: bool = False) -> dict[str, pd.DataFrame]:
     """The three layers, as frames ready for validation (``stops`` a GeoDataFrame with lon/lat points).
 
     Parameters
@@ -174,6 +181,8 @@ def read_gtfs(feed: str | os.PathLike[str], occupancy: str | os.PathLike[str]) -
         The GTFS feed: a ``.zip`` as published, or its unzipped folder (files at the root or in one sub-folder).
     occupancy
         The occupancy table: one row per trip run, ``trip_id``, ``service_date``, ``seats``, ``passengers``.
+    passengers_optional
+        Accept an occupancy table without ``passengers`` (``transportmon limits``).
 
     Returns
     -------
@@ -195,7 +204,7 @@ def read_gtfs(feed: str | os.PathLike[str], occupancy: str | os.PathLike[str]) -
         cal = f.read("calendar.txt", ("service_id", "start_date", "end_date", *WEEKDAYS))
         exc = f.read("calendar_dates.txt", ("service_id", "date", "exception_type"))
     assert stops is not None and trips is not None and stop_times is not None
-    occ = read_occupancy(occupancy)
+    occ = read_occupancy(occupancy, passengers_optional=passengers_optional)
 
     lon = pd.to_numeric(stops["stop_lon"], errors="coerce")
     lat = pd.to_numeric(stops["stop_lat"], errors="coerce")

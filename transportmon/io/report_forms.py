@@ -43,13 +43,13 @@ _BLOCK = 1 << 26
 
 
 def _column_types() -> dict[str, pa.DataType]:
-    from ..report import COLUMNS, FLOAT_COLUMNS, INT_COLUMNS
+    from ..report import COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, RATIO_COLUMNS
 
     types: dict[str, pa.DataType] = {}
     for col in COLUMNS:
         types[col] = (FINDINGS_TYPE if col == "findings" else STOPS_TYPE if col == "risk_stops" else
                       pa.int64() if col in INT_COLUMNS else
-                      pa.float64() if col in (*FLOAT_COLUMNS, "occupancy", "cap") else pa.string())
+                      pa.float64() if col in (*FLOAT_COLUMNS, *RATIO_COLUMNS, "cap") else pa.string())
     return types
 
 
@@ -198,12 +198,12 @@ def read_csv_report(path: Path) -> gpd.GeoDataFrame:
     """A CSV report: text columns as text (an id ``0012`` stays ``0012``), numbers as numbers, no geometry."""
     from pyarrow import csv
 
-    from ..report import FLOAT_COLUMNS, INT_COLUMNS
+    from ..report import FLOAT_COLUMNS, INT_COLUMNS, RATIO_COLUMNS
 
     try:
         head = csv.open_csv(path).schema.names
         table = csv.read_csv(path, convert_options=csv.ConvertOptions(
-            column_types={c: pa.string() for c in head if c not in (*FLOAT_COLUMNS, *INT_COLUMNS, "occupancy",
+            column_types={c: pa.string() for c in head if c not in (*FLOAT_COLUMNS, *INT_COLUMNS, *RATIO_COLUMNS,
                                                                      "cap")},
             strings_can_be_null=True, null_values=[""]))
     except (OSError, ValueError) as exc:  # Arrow's parse errors are ValueErrors
@@ -217,7 +217,7 @@ def read_csv_report(path: Path) -> gpd.GeoDataFrame:
 
 def conform_report(frame: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
     """Every report column present, in the report frame's types (see the module docstring)."""
-    from ..report import COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, TEXT_COLUMNS, with_finding_ids
+    from ..report import COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, RATIO_COLUMNS, TEXT_COLUMNS, with_finding_ids
 
     for col in COLUMNS:
         if col not in frame.columns:
@@ -228,7 +228,7 @@ def conform_report(frame: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
     for col in INT_COLUMNS:
         if not isinstance(frame[col].dtype, pd.Int64Dtype):
             frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("Int64")
-    for col in (*FLOAT_COLUMNS, "occupancy", "cap"):
+    for col in (*FLOAT_COLUMNS, *RATIO_COLUMNS, "cap"):
         if frame[col].dtype != np.float64:
             frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(np.float64)
     col = "findings"

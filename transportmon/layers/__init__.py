@@ -26,6 +26,7 @@ from .schema import (
     ALIASES,
     CONTRACT_COLUMNS,
     GEOMETRY_TYPES,
+    KEPT_WHEN_REJECTED,
     LAT_NAMES,
     LON_NAMES,
     REJECTED_COLUMNS,
@@ -52,7 +53,7 @@ from .validators import (
 )
 
 __all__ = [
-    "ALIASES", "CONTRACT_COLUMNS", "FALSE_WORDS", "GEOMETRY_TYPES", "LAT_NAMES", "LEVEL_WORDS", "LON_NAMES",
+    "ALIASES", "CONTRACT_COLUMNS", "FALSE_WORDS", "GEOMETRY_TYPES", "KEPT_WHEN_REJECTED", "LAT_NAMES", "LEVEL_WORDS", "LON_NAMES",
     "REJECTED_COLUMNS", "REQUIRED", "SERVICE_TYPES", "SERVICE_TYPE_WORDS", "SUBJECT", "TRIP_REASONS",
     "TRUE_WORDS", "Layer", "StopTimesCodes", "TripRuns", "Rejector", "arrow_text", "as_text", "check_trip_references", "column_key",
     "concat_rejected", "empty_rejected", "in_lonlat", "is_known_column", "parse_bools", "parse_dates", "parse_ints",

@@ -11,7 +11,7 @@ import pandas as pd
 
 from .cells import text_ids
 from .geometry import in_lonlat, present
-from .schema import REJECTED_COLUMNS, SUBJECT, Layer
+from .schema import KEPT_WHEN_REJECTED, REJECTED_COLUMNS, SUBJECT, Layer
 
 #: The detail of rejected rows, computed for the rows of a boolean mask only.
 Detail = Callable[[np.ndarray], pd.Series]
@@ -70,6 +70,9 @@ class Rejector:
             "detail": pd.Series(details, index=index, dtype="string").fillna("").astype(str),
             "row": self.frame.loc[bad, "row"].astype("int64"),
         }, index=index)
+        for col in KEPT_WHEN_REJECTED.get(self.layer, ()):
+            if col in self.frame.columns:
+                out[col] = self.frame.loc[bad, col]
         if isinstance(self.frame, gpd.GeoDataFrame):
             geoms = self.frame.geometry[bad]
             # Only a usable geometry goes to the report; an invalid one, or one outside lon/lat (projected
@@ -114,8 +117,9 @@ def reject_rows(layer: Layer, mask: pd.Series | np.ndarray, reason: str,
         "subject": SUBJECT.get(layer.name, layer.name), "subject_id": bad[id_col].astype(str).to_numpy(),
         "reason": reason, "detail": det, "row": bad["row"].astype("int64").to_numpy(),
     })
-    if "service_date" in bad.columns:  # issue 14: a rejected trip keeps its date (see validate_trips)
-        moved["service_date"] = bad["service_date"].to_numpy()
+    for col in KEPT_WHEN_REJECTED.get(layer.name, ()):
+        if col in bad.columns:
+            moved[col] = bad[col].to_numpy()
     if isinstance(bad, gpd.GeoDataFrame):
         moved = gpd.GeoDataFrame(moved, geometry=bad.geometry.to_numpy(), crs="EPSG:4326")
     layer.rejected = pd.concat([layer.rejected, moved], ignore_index=True) if len(layer.rejected) else moved

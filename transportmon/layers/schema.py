@@ -108,6 +108,9 @@ GEOMETRY_TYPES: dict[str, tuple[str, ...]] = {
 
 
 REJECTED_COLUMNS = ["subject", "subject_id", "reason", "detail", "row"]
+#: Columns a rejected row keeps beside :data:`REJECTED_COLUMNS`: a rejected trip counts on its service date (the
+#: timeline, the report) and on its route, on which it still ran (:mod:`transportmon.routes`).
+KEPT_WHEN_REJECTED: dict[str, tuple[str, ...]] = {"trips": ("route_id", "service_date")}
 
 
 @dataclass

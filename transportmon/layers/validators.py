@@ -156,8 +156,16 @@ def validate_stops(frame: pd.DataFrame, path: str | None = None) -> Layer:
     return _finish("stops", frame, rej, len(frame), path)
 
 
-def validate_trips(frame: pd.DataFrame, path: str | None = None) -> Layer:
-    """Trips: unique ``trip_id``, ``service_date``, ``service_type``, ``seats`` > 0, 0 ≤ ``passengers`` ≤ seats."""
+def validate_trips(frame: pd.DataFrame, path: str | None = None, *, passengers_optional: bool = False) -> Layer:
+    """Trips: unique ``trip_id``, ``service_date``, ``service_type``, ``seats`` > 0, 0 ≤ ``passengers`` ≤ seats.
+
+    ``passengers_optional`` (``transportmon limits``: tickets of future trips are still on sale) accepts an empty
+    ``passengers`` value, or no such column, as NA.
+    """
+    if passengers_optional:  # issue 15 hook
+        frame = rename_aliases(frame)
+        if "passengers" not in frame.columns:
+            frame = frame.assign(passengers=pd.Series(pd.NA, index=frame.index, dtype="Int64"))
     frame = _prepare(frame, "trips", path)
     rej = Rejector("trips", frame, "trip_id")
     _check_ids(rej, unique=True)
@@ -175,6 +183,8 @@ def validate_trips(frame: pd.DataFrame, path: str | None = None) -> Layer:
     raw_seats, raw_pax = frame["seats"], frame["passengers"]
     seats, bad_s = ints_fast(raw_seats) or parse_ints(raw_seats)
     pax, bad_p = ints_fast(raw_pax) or parse_ints(raw_pax)
+    if passengers_optional:  # an empty value is NA, not malformed
+        bad_p = np.asarray(bad_p, dtype=bool) & ~_blank(raw_pax)
     rej.reject(bad_s, "malformed-value", lambda m: "seats=" + cell_text(raw_seats, m) + " is not a whole number")
     rej.reject(bad_p, "malformed-value", lambda m: "passengers=" + cell_text(raw_pax, m) + " is not a whole number")
     s_val, s_na = nullable_ints(seats)
@@ -186,10 +196,15 @@ def validate_trips(frame: pd.DataFrame, path: str | None = None) -> Layer:
     frame["seats"] = seats
     frame["passengers"] = pax
     _optional_text(frame, ("route_id", "scope"))
-    layer = _finish("trips", frame, rej, len(frame), path)
-    # issue 14: a rejected trip keeps its service date when it has one, so it counts on its day (timeline, report).
-    layer.rejected["service_date"] = frame["service_date"].to_numpy()[~rej.usable]
-    return layer
+    # A rejected trip keeps its service date (issue 14: it counts on its day in the timeline and the report) and its
+    # route (issue 15: it ran on the route): layers.schema.KEPT_WHEN_REJECTED.
+    return _finish("trips", frame, rej, len(frame), path)
+
+
+def _blank(values: pd.Series) -> np.ndarray:
+    """Cells that are empty (NA, or only white space)."""
+    text = values.astype("string").str.strip()
+    return (text.isna() | (text == "")).to_numpy(dtype=bool)
 
 
 def validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> Layer:

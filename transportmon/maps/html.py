@@ -24,9 +24,10 @@ import pandas as pd
 import shapely
 
 from ..io.write import write_bytes
-from ..vocab import CHECKPOINT_VERDICTS, RISK_LEVELS
+from ..palette import ROUTE_VERDICT_STYLE
+from ..vocab import CHECKPOINT_VERDICTS, RISK_LEVELS, ROUTE_VERDICTS
 from .layers import MapLayers, map_layers
-from .popups import cell_text, checkpoint_popup, escaped, risk_popup, road_tip, trip_popup
+from .popups import cell_text, checkpoint_popup, escaped, risk_popup, road_tip, route_popup, trip_popup
 from .style import (
     BORDER_COLOUR,
     OTHER_TRIP_COLOUR,
@@ -222,6 +223,13 @@ def _legend_html(layers: MapLayers, drawn_trips: int, over_cap: int) -> str:
             colour, opacity, zh = RISK_STYLE[level]
             out.append(row(f'<span class="tm-fill" style="background:{colour};opacity:{min(1.0, opacity * 2):.2f}">'
                            "</span>", f"{zh} {level} ({int(lv.get(level, 0))})"))
+    if layers.routes is not None and len(layers.routes):
+        counts = layers.routes["verdict"].value_counts()
+        out.append(f'<div class="tm-sec">线路 routes on {escaped(layers.as_of)}</div>')
+        for v in ROUTE_VERDICTS:
+            colour, zh, en = ROUTE_VERDICT_STYLE[v]
+            out.append(row(f'<span class="tm-ln" style="border-top:4px solid {colour}"></span>',
+                           f"{zh} {en} ({int(counts.get(v, 0))})"))
     out.append('<div class="tm-sec">班车/包车 coaches</div>')
     out.append(row(f'<span class="tm-ln" style="border-top:3px dashed {TRIP_COLOUR}"></span>',
                    f"超客座率班次 over the cap, all dates ({over_cap})"))
@@ -335,6 +343,15 @@ def html_text(result: AuditResult, *, date: str | None = None, tiles: bool = Tru
                                           fillOpacity=1.0)}
         cls["VectorLayer"](_features(layers.crossings.geometry.to_numpy(), props, 6), styles,
                            "跨界点 crossings").add_to(m)
+
+    if layers.routes is not None and len(layers.routes):
+        rt = layers.routes
+        props = [{"k": str(r["verdict"]), "p": route_popup(r),
+                  "t": f'{escaped(r["subject_id"])} · {escaped(ROUTE_VERDICT_STYLE.get(str(r["verdict"]), ("", "", ""))[1])}'}
+                 for r in rt.drop(columns="geometry").to_dict("records")]
+        styles = {v: _path_style(colour, 4, f"tm-route tm-{v}", radius=6, fillColor=colour, fillOpacity=0.9)
+                  for v, (colour, _, _) in ROUTE_VERDICT_STYLE.items()}
+        cls["VectorLayer"](_features(rt.geometry.to_numpy(), props, 6), styles, "线路 routes").add_to(m)
 
     if layers.waived is not None and len(layers.waived):  # under the subjects: the ring around, not over them
         wv = layers.waived

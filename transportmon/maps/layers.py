@@ -1,6 +1,6 @@
 """What a map draws, assembled once from an audit (or a saved report) for both renderers.
 
-:func:`map_layers` picks the report's checkpoints and trips that have a location, the roads (clipped to the area the
+:func:`map_layers` picks the report's checkpoints, trips and routes that have a location, the roads (clipped to the area the
 map is about), the exempt border and its crossings from the audit's road context, the outlines of the jurisdiction
 and its exempt neighbours, and the risk areas in effect on the map's date (:mod:`transportmon.designations_on`).
 :mod:`transportmon.maps.html` and :mod:`transportmon.maps.png` only render a :class:`MapLayers`.
@@ -41,6 +41,8 @@ class MapLayers:
     """Report rows of checkpoints (all verdicts), with a location."""
     trips: gpd.GeoDataFrame
     """Report rows of trips with a line (or point) through their stops."""
+    routes: gpd.GeoDataFrame | None = None
+    """Report rows of routes with a line through the stops of their most frequent pattern (DESIGN §9)."""
     roads: gpd.GeoDataFrame | None = None
     border: gpd.GeoSeries | None = None
     crossings: gpd.GeoDataFrame | None = None
@@ -62,6 +64,8 @@ class MapLayers:
     def bounds(self) -> tuple[float, float, float, float]:
         """(west, south, east, north) of what the map is about: checkpoints, trips, exempt border, jurisdiction."""
         parts = [self.checkpoints.geometry.to_numpy(), self.trips.geometry.to_numpy()]
+        if self.routes is not None:
+            parts.append(self.routes.geometry.to_numpy())
         if self.border is not None:
             parts.append(self.border.to_numpy())
         if self.outlines is not None and len(self.outlines):
@@ -141,8 +145,9 @@ def map_layers(result: AuditResult, *, date: str | None = None) -> MapLayers:
     rules = md.get("rules", {}) or {}
     jurisdiction = str(rules.get("jurisdiction", getattr(result.config, "jurisdiction", "")))
     neighbours = [str(c) for c in rules.get("exempt_neighbours", getattr(result.config, "exempt_neighbours", ()))]
+    routes = rep.loc[(rep["subject"] == "route").to_numpy() & located].reset_index(drop=True)
     layers = MapLayers(as_of=as_of, date=day, policy=str(md.get("policy", "")), checkpoints=checkpoints,
-                       trips=trips, unlocated=int((is_cp & ~located).sum()),
+                       trips=trips, routes=routes, unlocated=int((is_cp & ~located).sum()),
                        attribution=[str(a) for a in md.get("attribution", []) or []],
                        notes=[str(n) for n in md.get(NOTES_KEY, []) or []])
     layers.waived = _waived(rep, located)

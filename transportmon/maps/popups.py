@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .style import RISK_STYLE, ROAD_STYLE, VERDICT_STYLE
+from ..palette import verdict_style
+from .style import RISK_STYLE, ROAD_STYLE
 
-__all__ = ["cell_text", "checkpoint_popup", "escaped", "risk_popup", "road_tip", "trip_popup"]
+__all__ = ["cell_text", "checkpoint_popup", "escaped", "risk_popup", "road_tip", "route_popup", "trip_popup"]
 
 SEVERITY_ZH = {"violation": "违规", "warning": "警告", "waived": "已豁免", "info": "信息"}
 
@@ -46,7 +47,7 @@ def _metres(value: Any) -> str:
 
 
 def _verdict_label(verdict: Any) -> str:
-    colour, zh, en = VERDICT_STYLE.get(cell_text(verdict), ("#000000", cell_text(verdict), cell_text(verdict)))
+    colour, zh, en = verdict_style(cell_text(verdict))
     return (f'<span class="tm-badge" style="background:{colour}">{html.escape(zh)} {html.escape(en)}</span>')
 
 
@@ -110,6 +111,25 @@ def trip_popup(r: dict[str, Any]) -> str:
                  html.escape(occ_text) + (f" (限 cap {html.escape(cap_text)})" if cap_text else "")),
                 ("最多乘客 max passengers", escaped(r.get("max_passengers"))),
                 ("超员 excess", escaped(r.get("excess_passengers"))),
+                ("风险站点 risk stops", escaped(r.get("risk_stops"))),
+                ("风险等级 risk level", escaped(r.get("risk_level"))),
+            ])
+            + _findings_html(r.get("findings")) + "</div>")
+
+
+def route_popup(r: dict[str, Any]) -> str:
+    """A route's popup: verdict, trips in the last 7 days against the baseline, risk stops, findings."""
+    ratio = r.get("restored_ratio")
+    ratio_text = f"{float(ratio):.1%}" if cell_text(ratio) else ""
+    per_day = r.get("baseline_trips_per_day")
+    return ('<div class="tm-popup">'
+            f'<div class="tm-title">{escaped(r.get("subject_id"))} <span class="tm-en">线路 route</span></div>'
+            + _rows([
+                ("结论 verdict", _verdict_label(r.get("verdict"))
+                 + (f' <code>{escaped(r.get("reason"))}</code>' if cell_text(r.get("reason")) else "")),
+                ("基线日均班次 baseline trips a day", escaped(f"{float(per_day):.4g}" if cell_text(per_day) else "")),
+                ("近7日班次 trips in the last 7 days", escaped(r.get("recent_trips"))),
+                ("恢复比例 restored", html.escape(ratio_text)),
                 ("风险站点 risk stops", escaped(r.get("risk_stops"))),
                 ("风险等级 risk level", escaped(r.get("risk_level"))),
             ])

@@ -1,5 +1,5 @@
 """The one registry of rules: stable ids, never reused (``TM1xx`` checkpoints, ``TM12x`` waivers of any subject,
-``TM2xx`` coach trips, ``TM9xx`` input problems).
+``TM2xx`` coach trips, ``TM3xx`` routes, ``TM9xx`` input problems).
 
 A rule module declares its rules with :func:`rule`; ``transportmon rules`` prints :data:`RULES`. Messages are
 templates filled column-wise from the evidence frame (``{road_ref}``, ``{distance_to_crossing_m}`` …).
@@ -64,7 +64,7 @@ class Rule:
 
     id: str
     name: str
-    subject: Literal["checkpoint", "trip", "input", "any"]
+    subject: Literal["checkpoint", "trip", "route", "input", "any"]
     severity: Severity
     clause: str
     summary: str

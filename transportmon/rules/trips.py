@@ -249,7 +249,7 @@ def decide(ev: pd.DataFrame, config: RuleConfig, *, risk_data: bool = True) -> t
     cap: Fraction = config.occupancy_cap
     n = len(ev)
     seats = np.asarray(ev["seats"], dtype=np.int64)
-    pax = np.asarray(ev["passengers"], dtype=np.int64)
+    pax, unsold = _counts(ev["passengers"])
     capped_type = ev["service_type"].isin(config.capped_service_types).to_numpy(dtype=bool)
     inter = (ev["scope"] != "intra-city").to_numpy(dtype=bool)
     touching = np.asarray(ev["touching"], dtype=bool)
@@ -262,12 +262,19 @@ def decide(ev: pd.DataFrame, config: RuleConfig, *, risk_data: bool = True) -> t
     out = ev.copy(deep=False)
     out["verdict"] = pd.Categorical.from_codes(code, categories=list(TRIP_VERDICTS))
     out["reason"] = pd.Categorical.from_codes(reason, categories=list(REASON_TEXT))
-    out["occupancy"] = pax / seats if n else np.zeros(0)
+    out["occupancy"] = np.where(unsold, np.nan, pax / seats) if n else np.zeros(0)
     out["cap"] = float(cap)
     out["max_passengers"] = max_pax
     # Excess only where the cap applies (0 when kept); not-applicable trips have none to speak of.
-    out["excess_passengers"] = pd.arrays.IntegerArray(np.where(over, pax - max_pax, 0), ~applies)
+    out["excess_passengers"] = pd.arrays.IntegerArray(np.where(over, pax - max_pax, 0), ~applies | unsold)
     return out, _findings(out, code, reason, config)
+
+
+def _counts(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Passenger counts as int64 (0 where NA) and where they are NA: no tickets sold yet, which only
+    ``transportmon limits`` admits (:func:`transportmon.layers.validate_trips` ``passengers_optional``)."""
+    counts = pd.Series(values).astype("Int64")
+    return counts.to_numpy(dtype=np.int64, na_value=0), counts.isna().to_numpy(dtype=bool)
 
 
 def _findings(out: pd.DataFrame, code: np.ndarray, reason: np.ndarray, config: RuleConfig) -> pd.DataFrame:
