@@ -69,8 +69,9 @@ def test_json(dirty: Path) -> None:
     assert cp["read"] == {"datum": "wgs84", "format": "csv", "encoding": "utf-8"}
     assert doc["exit_code"] == 1 and doc["problems"] == []
     rows = {(r["layer"], r["row"], r["reason"]) for r in doc["rejected"]}
-    assert rows == {("checkpoints", 3, "duplicate-id"), ("checkpoints", 4, "coordinates-out-of-range"),
-                    ("checkpoints", 5, "malformed-value"), ("checkpoints", 6, "missing-id")}
+    # lines of checkpoints.csv: the header is line 1
+    assert rows == {("checkpoints", 4, "duplicate-id"), ("checkpoints", 5, "coordinates-out-of-range"),
+                    ("checkpoints", 6, "malformed-value"), ("checkpoints", 7, "missing-id")}
 
 
 def test_chinese_table(dirty: Path) -> None:

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import shapely
 
 from ._errors import InputError
+from .source_rows import SOURCE_ROW, first_occurrence, source_rows
 
 #: Chinese and alternative column names accepted for each contract column. Keys are matched after
 #: :func:`column_key` (NFKC, lower case, no spaces, a trailing unit in brackets dropped: ``核定座位（座）`` is
@@ -105,7 +106,9 @@ TRUE_WORDS = {"true", "t", "yes", "y", "1", "1.0", "是", "有", "√", "✓", "
 FALSE_WORDS = {"false", "f", "no", "n", "0", "0.0", "否", "无", "没有", "不", "×", "✗", "✘", "错", "假", "", "nan",
                "none"}
 
-REJECTED_COLUMNS = ["subject", "subject_id", "reason", "detail", "row"]
+#: ``row``: 0-based position in the parsed frame (the key); ``source_row``: the row as the user's program shows it
+#: (:mod:`transportmon.source_rows`).
+REJECTED_COLUMNS = ["subject", "subject_id", "reason", "detail", "row", "source_row"]
 
 
 @dataclass
@@ -116,7 +119,8 @@ class Layer:
     frame: pd.DataFrame
     """The usable rows, with ``row`` = the 0-based input row number."""
     rejected: pd.DataFrame
-    """Rows that cannot be audited: ``subject``, ``subject_id``, ``reason``, ``detail``, ``row`` (+ geometry)."""
+    """Rows that cannot be audited: ``subject``, ``subject_id``, ``reason``, ``detail``, ``row``, ``source_row``
+    (+ geometry)."""
     rows: int
     """Rows in the input."""
     path: str | None = None
@@ -163,7 +167,7 @@ def require_columns(frame: pd.DataFrame, layer: str, path: str | None) -> None:
     missing = [c for c in REQUIRED[layer] if c not in frame.columns]
     if missing:
         # The file's own headers: lon/lat were turned into the geometry, the row number is ours.
-        shown = [str(c) for c in frame.columns if c not in ("_lon_raw", "_lat_raw", "row")
+        shown = [str(c) for c in frame.columns if c not in ("_lon_raw", "_lat_raw", "row", SOURCE_ROW)
                  and not (isinstance(frame, gpd.GeoDataFrame) and c == frame.geometry.name)]
         if "_lon_raw" in frame.columns:
             shown.append("lon/lat")
@@ -535,13 +539,15 @@ class _Rejector:
             reasons[at] = reason
             details[at] = text if isinstance(text, str) else text.to_numpy(dtype=object, na_value=None)
         index = self.frame.index[bad.to_numpy()]
-        ids = self.ids[bad].fillna("row " + (self.frame.loc[bad, "row"] + 1).astype("string"))
+        shown = pd.Series(source_rows(self.frame, bad.to_numpy()), index=index)  # i16: rows as the user sees them
+        ids = self.ids[bad].fillna("row " + shown.astype("string"))
         out = pd.DataFrame({
             "subject": SUBJECT.get(self.layer, self.layer),
             "subject_id": ids.astype(str),
             "reason": pd.Series(reasons, index=index, dtype="string").astype(str),
             "detail": pd.Series(details, index=index, dtype="string").fillna("").astype(str),
             "row": self.frame.loc[bad, "row"].astype("int64"),
+            "source_row": shown,
         }, index=index)
         if isinstance(self.frame, gpd.GeoDataFrame):
             geoms = self.frame.geometry[bad]
@@ -585,7 +591,8 @@ def _repair(geoms: np.ndarray, which: np.ndarray) -> np.ndarray:
 
 
 def empty_rejected() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else "object") for c in REJECTED_COLUMNS})
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("row", "source_row") else "object")
+                         for c in REJECTED_COLUMNS})
 
 
 def _prepare(frame: pd.DataFrame, layer: str, path: str | None) -> pd.DataFrame:
@@ -602,7 +609,15 @@ def _prepare(frame: pd.DataFrame, layer: str, path: str | None) -> pd.DataFrame:
 def _check_ids(rej: _Rejector, unique: bool) -> None:
     rej.reject(rej.ids.isna(), "missing-id", "the id is empty")
     if unique:
-        rej.reject(_duplicated_ids(rej.ids), "duplicate-id", "an earlier row has the same id")
+        rej.reject(_duplicated_ids(rej.ids), "duplicate-id", lambda m: same_as(rej.frame, m, rej.ids, what="id"))
+
+
+def same_as(frame: pd.DataFrame, mask: np.ndarray, *keys: pd.Series, what: str) -> pd.Series:
+    """``same {what} as row 7`` for the rows of ``mask``: the first row with the same key(s), numbered as the user
+    sees it (i16)."""
+    first = first_occurrence(*keys)[mask]
+    rows = source_rows(frame)[first]
+    return pd.Series([f"same {what} as row {r}" for r in rows], dtype="string")
 
 
 def _check_geometry(rej: _Rejector, frame: gpd.GeoDataFrame, layer: str, *, required: bool = True) -> None:
@@ -837,7 +852,7 @@ def validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> Layer:
     rej.reject(bad, "malformed-value", lambda m: "stop_sequence=" + _cell_text(raw_seq, m))
     frame["stop_sequence"] = seq
     dup = _duplicated_stops(rej.ids, seq, starts, head_text)
-    rej.reject(dup, "duplicate-id", "trip_id and stop_sequence repeat an earlier row")
+    rej.reject(dup, "duplicate-id", lambda m: same_as(frame, m, rej.ids, seq, what="trip_id and stop_sequence"))
     defaulted = tuple(col for col in ("pickup", "dropoff") if col not in frame.columns)
     for col in ("pickup", "dropoff"):
         if col in frame.columns:
@@ -893,6 +908,7 @@ def reject_rows(layer: Layer, mask: pd.Series | np.ndarray, reason: str,
     extra = pd.DataFrame({
         "subject": SUBJECT.get(layer.name, layer.name), "subject_id": bad[id_col].astype(str).to_numpy(),
         "reason": reason, "detail": det, "row": bad["row"].astype("int64").to_numpy(),
+        "source_row": source_rows(bad),
     })
     if isinstance(bad, gpd.GeoDataFrame):
         extra = gpd.GeoDataFrame(extra, geometry=bad.geometry.to_numpy(), crs="EPSG:4326")
@@ -957,9 +973,13 @@ def validate_risk_areas(frame: pd.DataFrame, path: str | None = None) -> Layer:
     by_geom = (reason == "missing-adcode") & (geom_reason.to_numpy(dtype=object)[rows] != "")
     reason[by_geom] = geom_reason.to_numpy(dtype=object)[rows][by_geom]
     detail[by_geom] = geom_detail.to_numpy(dtype=object)[rows][by_geom]
+    shown = source_rows(frame)[rows]
+    ids = rejected["subject_id"].astype(str).to_numpy(dtype=object)
+    unnamed = ids == np.char.add("row ", rows.astype(str)).astype(object)  # no adcode: the row's number is its id
+    ids[unnamed] = np.char.add("row ", shown[unnamed].astype(str)).astype(object)
     rej = pd.DataFrame({
-        "subject": "risk_areas", "subject_id": rejected["subject_id"].astype(str).to_numpy(),
-        "reason": reason.astype(str), "detail": detail, "row": rows,
+        "subject": "risk_areas", "subject_id": ids.astype(str),
+        "reason": reason.astype(str), "detail": detail, "row": rows, "source_row": shown,
     })
     good = frame[~frame["row"].isin(rejected["row"])]
     return Layer(name="risk_areas", frame=good, rejected=rej, rows=len(frame), path=path,

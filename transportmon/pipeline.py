@@ -463,7 +463,8 @@ def audit(
         geom = rej.geometry.to_numpy() if "geometry" in rej.columns else np.full(len(rej), None)
         parts.append(attach_findings(gpd.GeoDataFrame({
             "subject": rej["subject"].to_numpy(), "subject_id": rej["subject_id"].to_numpy(), "verdict": "rejected",
-            "reason": rej["reason"].to_numpy(), "detail": rej["detail"].to_numpy(), "source_row": rej["row"].to_numpy(),
+            "reason": rej["reason"].to_numpy(), "detail": rej["detail"].to_numpy(),
+            "source_row": rej["source_row"].to_numpy(),  # i16: the row as the user's program shows it
         }, geometry=list(geom), crs="EPSG:4326"), rejected_findings(rej, rej["layer"])))
     rules_run.append("TM9xx")
 

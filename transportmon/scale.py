@@ -31,6 +31,7 @@ import pandas as pd
 from . import layers as L
 from .config import RuleConfig
 from .io import read as R
+from .source_rows import SOURCE_ROW
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -201,7 +202,11 @@ def _number(df: pd.DataFrame, start: int) -> pd.DataFrame:
     renamed = L.rename_aliases(df)
     key = L.as_text(renamed["trip_id"]) if "trip_id" in renamed.columns else pd.Series(pd.NA, index=df.index,
                                                                                       dtype="string")
-    return df.assign(_row=np.arange(start, start + len(df), dtype=np.int64), _key=key.fillna("").astype(str))
+    rows = np.arange(start, start + len(df), dtype=np.int64)
+    out = df.assign(_row=rows, _key=key.fillna("").astype(str))
+    if SOURCE_ROW not in out.columns:  # i16: numbered by position in the whole file, not in the partition
+        out[SOURCE_ROW] = rows + 1
+    return out
 
 
 def _audit_partition(trips: pd.DataFrame, stop_times: pd.DataFrame, shared: _Broadcast) -> tuple[Any, ...]:
@@ -228,13 +233,10 @@ def _audit_partition(trips: pd.DataFrame, stop_times: pd.DataFrame, shared: _Bro
 
 
 def _renumber(layer: L.Layer, rows: np.ndarray) -> None:
-    """Partition row numbers → input row numbers (also in the ``row <n>`` id of a row without an id)."""
+    """Partition row numbers → input row numbers. The numbers the user sees (``source_row``, and the ``row <n>`` id
+    of a row without an id) come from the partition's ``_source_row``, already those of the whole file."""
     layer.frame["row"] = rows[layer.frame["row"].to_numpy(dtype=np.int64)]
     if len(layer.rejected):
-        local = layer.rejected["row"].to_numpy(dtype=np.int64)
         rej = layer.rejected.copy()
-        unnamed = (rej["subject_id"].astype(str) == pd.Series(local + 1, index=rej.index).map("row {}".format)
-                   ).to_numpy()
-        rej["row"] = rows[local]
-        rej.loc[unnamed, "subject_id"] = [f"row {r + 1}" for r in rows[local][unnamed]]
+        rej["row"] = rows[rej["row"].to_numpy(dtype=np.int64)]
         layer.rejected = rej

@@ -49,6 +49,7 @@ import pandas as pd
 import shapely
 
 from .. import layers as _layers
+from ..source_rows import SOURCE_ROW, record_lines
 from .._errors import ConfigError, InputError
 from . import datum as _datum
 
@@ -147,7 +148,9 @@ def _read_csv(path: Path, encoding: str | None) -> tuple[pd.DataFrame, dict[str,
     for enc in tried:
         sep = _separator(path, enc)
         try:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], sep=sep, encoding=enc)
+            # Blank lines are kept as empty rows (dropped and counted later), so that every record's line is known.
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], sep=sep, encoding=enc,
+                                skip_blank_lines=False)
         except UnicodeError as exc:
             last = exc
             continue
@@ -155,7 +158,7 @@ def _read_csv(path: Path, encoding: str | None) -> tuple[pd.DataFrame, dict[str,
             problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InputError(path, f"not a readable CSV ({problem})", "save it as comma-separated text") from exc
         shown = {"utf-8-sig": "utf-8 (with BOM)", "gb18030": "gb18030 (GBK)"}.get(enc, enc)
-        return frame, {"format": "csv" if sep == "," else "tsv", "encoding": shown}
+        return frame, {"format": "csv" if sep == "," else "tsv", "encoding": shown, "_codec": enc}
     tried_text = ", ".join(tried)
     raise InputError(path, f"cannot decode the text as {tried_text} ({last})",
                      "save it as UTF-8, or pass --encoding (gbk, gb18030, utf-16 …)")
@@ -184,24 +187,28 @@ def _header_row(rows: pd.DataFrame) -> int | None:
     return None
 
 
-def _promote_header(frame: pd.DataFrame, info: dict[str, Any], line_of_first_row: int) -> pd.DataFrame:
-    """A CSV read with its first line as header: when no column is known, take the header from a title's next rows."""
+def _promote_header(frame: pd.DataFrame, info: dict[str, Any], lines: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """A CSV read with its first line as header: when no column is known, take the header from a title's next rows.
+    ``lines`` are the records' lines in the file; those of the rows kept are returned with them."""
     if any(_layers.is_known_column(c) for c in frame.columns):
-        return frame
+        return frame, lines
     i = _header_row(frame)
     if i is None:
-        return frame
+        return frame, lines
     names = [str(v).strip() if isinstance(v, str) and v.strip() else f"Unnamed: {j}"
              for j, v in enumerate(frame.iloc[i].tolist())]
     out = frame.iloc[i + 1:].reset_index(drop=True)
     out.columns = _dedupe(names)
-    info["header_row"] = line_of_first_row + i
-    return out
+    info["header_row"] = int(lines[i])
+    return out, lines[i + 1:]
 
 
-def _drop_blank_rows(frame: pd.DataFrame, info: dict[str, Any]) -> pd.DataFrame:
+def _drop_blank_rows(frame: pd.DataFrame, info: dict[str, Any], lines: np.ndarray | None = None,
+                     ) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """Rows whose every cell is empty are not rows: dropped and counted (``lines``, the rows' numbers in the file,
+    follow)."""
     if not len(frame) or not len(frame.columns):
-        return frame
+        return frame, lines
     text = frame.astype("string")
     blank = np.ones(len(frame), dtype=bool)
     for col in range(text.shape[1]):
@@ -210,7 +217,8 @@ def _drop_blank_rows(frame: pd.DataFrame, info: dict[str, Any]) -> pd.DataFrame:
     if blank.any():
         info["blank_rows"] = info.get("blank_rows", 0) + int(blank.sum())
         frame = frame[~blank].reset_index(drop=True)
-    return frame
+        lines = lines[~blank] if lines is not None else None
+    return frame, lines
 
 
 def _read_excel(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -467,11 +475,15 @@ def read_table(
     if ext in CSV_EXTENSIONS or ext in EXCEL_EXTENSIONS:
         if ext in CSV_EXTENSIONS:
             frame, info = _read_csv(p, encoding)
-            frame = _promote_header(frame, info, line_of_first_row=2)
+            lines = record_lines(p, info.pop("_codec"), frame)
+            frame, lines = _promote_header(frame, info, lines)
         else:
             frame, info = _read_excel(p)
+            first = int(info["header_row"]) + 1  # the sheet row under the header
+            lines = np.arange(first, first + len(frame), dtype=np.int64)
         frame.columns = _dedupe([str(c).replace("\ufeff", "").strip() for c in frame.columns])
-        frame = _drop_blank_rows(frame, info)
+        frame, lines = _drop_blank_rows(frame, info, lines)
+        frame[SOURCE_ROW] = lines  # the row as the user's program numbers it (see transportmon.source_rows)
         lon_col, lat_col = _coordinate_columns(frame.columns)
         if lon_col is not None and lat_col is not None:
             frame = _points_from_columns(frame, lon_col, lat_col)

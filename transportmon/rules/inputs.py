@@ -5,6 +5,7 @@ A bad row never crashes the run and never vanishes: it is in the report with its
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .registry import FINDING_COLUMNS, Rule, rule
@@ -54,6 +55,13 @@ REASON_RULE: dict[str, Rule] = {
 }
 
 
+def _shown_rows(rejected: pd.DataFrame) -> np.ndarray:
+    """The rows as the user's program shows them (``source_row``; ``row + 1`` for frames made without it)."""
+    if "source_row" in rejected.columns:
+        return rejected["source_row"].astype("int64").to_numpy()
+    return (rejected["row"].astype("int64") + 1).to_numpy()
+
+
 def rejected_findings(rejected: pd.DataFrame, layer_of: pd.Series) -> pd.DataFrame:
     """One TM9xx finding per rejected row (``rejected`` from :mod:`transportmon.layers`)."""
     if not len(rejected):
@@ -62,7 +70,7 @@ def rejected_findings(rejected: pd.DataFrame, layer_of: pd.Series) -> pd.DataFra
         "subject": rejected["subject"].astype(str).to_numpy(),
         "subject_id": rejected["subject_id"].astype(str).to_numpy(),
         "layer": layer_of.astype(str).to_numpy(),
-        "row_1": (rejected["row"].astype("int64") + 1).to_numpy(),
+        "row_1": _shown_rows(rejected),
         "reason": rejected["reason"].astype(str).to_numpy(),
         "detail": rejected["detail"].astype(str).to_numpy(),
     })
@@ -70,5 +78,5 @@ def rejected_findings(rejected: pd.DataFrame, layer_of: pd.Series) -> pd.DataFra
     rule_id = ev["reason"].map({k: r.id for k, r in REASON_RULE.items()}).fillna(TM905.id)
     zh, en = TM905.messages(ev)  # every TM9xx rule shares the template
     return pd.DataFrame({"subject": ev["subject"], "subject_id": ev["subject_id"],
-                         "source_row": rejected["row"].astype("int64").to_numpy(), "rule_id": rule_id,
+                         "source_row": _shown_rows(rejected), "rule_id": rule_id,
                          "severity": "warning", "message_zh": zh, "message_en": en})
