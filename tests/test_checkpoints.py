@@ -84,8 +84,19 @@ def test_decide_border_tolerance_is_inclusive() -> None:
 def test_decide_unreachable_crossing_is_remove() -> None:
     verdict, _, findings = one(distance_to_crossing_m=np.inf)
     assert verdict == "remove"
-    assert "no crossing reachable" in findings["message_en"].iloc[0]
-    assert "无可达路口" in findings["message_zh"].iloc[0]
+    en, zh = findings["message_en"].iloc[0], findings["message_zh"].iloc[0]
+    assert en == ("Checkpoint on national road G105 has no exempt-border crossing within the search range by road "
+                  "(limit 3,000 m): remove it.")
+    assert zh == "检测点位于国道G105，沿路在搜索范围内无可达的豁免边界路口（限3,000米），应撤除。"
+    # No distance to a "nearest" crossing when none was reached.
+    assert "nearest" not in en and "最近" not in zh
+
+
+def test_decide_reachable_crossing_message_gives_the_distance_to_the_nearest() -> None:
+    _, _, findings = one(distance_to_crossing_m=4139.0)
+    assert findings["message_en"].iloc[0] == ("Checkpoint on national road G105 is 4,139 m by road from the nearest "
+                                              "exempt-border crossing (limit 3,000 m): remove it.")
+    assert findings["message_zh"].iloc[0] == "检测点位于国道G105，距最近的豁免边界路口沿路4,139米（限3,000米），应撤除。"
 
 
 def test_decide_snap_tolerance_is_inclusive() -> None:

@@ -22,8 +22,8 @@ import transportmon
 from transportmon import layers as L
 from transportmon._errors import ConfigError, InputError
 from transportmon.cli import app
-from transportmon.io.read import read_table
 from transportmon.io.discover import sample_dir
+from transportmon.io.read import read_table
 
 HEADER = "检测点编号,检测点名称,经度,纬度,设立日期,撤销日期,是否劝返\n"
 ROWS = "甲,九江长江大桥,116.014177,29.744610,2020年1月22日,2020/3/27,是\n乙,永修县南入口,115.816095,28.981949,20200202,,否\n"

@@ -293,7 +293,7 @@ def test_parquet_report_loads_with_native_lists(result: transportmon.pipeline.Au
 
 def test_older_parquet_report_with_json_text_still_loads(result: transportmon.pipeline.AuditResult,
                                                          tmp_path: Path) -> None:
-    from transportmon.io.write import _flat
+    from transportmon.io.encode import flat_columns as _flat
 
     report = tmp_path / "old.parquet"
     _flat(result.report).to_parquet(report, index=False)  # findings and risk_stops as JSON text, as before
@@ -358,3 +358,18 @@ def test_risk_timeline(result: transportmon.pipeline.AuditResult) -> None:
     hubei = tl[tl["adcode"] == "420000"].set_index("date")["level"]
     assert list(hubei.fillna("none")) == ["high", "high", "none", "none"]
     assert len(tl) == 8
+
+
+def test_legend_names_the_default_exempt_neighbour(page: str) -> None:
+    assert "与湖北交界线 border with Hubei" in page
+
+
+def test_legend_names_the_configured_exempt_neighbour_not_hubei(tmp_path: Path) -> None:
+    from transportmon.config import make_config
+
+    d = world.write_world(tmp_path, [{"checkpoint_id": "anhui", "x": 80, "y": 99}])
+    result = transportmon.audit(d, as_of=AS_OF, boundaries=d / "boundaries.geojson",
+                                config=make_config(exempt_neighbours=["340000"]))
+    text = maps.html_map(result, tmp_path / "m.html").read_text(encoding="utf-8")
+    assert "与安徽交界线 border with Anhui" in text
+    assert "湖北" not in text and "Hubei" not in text

@@ -8,17 +8,23 @@ evidence columns the module really builds are the ones the templates read.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import re
 import string
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from test_checkpoints import evidence as checkpoint_evidence
+from typer.testing import CliRunner
 
+import transportmon
+from transportmon.cli import app
 from transportmon.config import RuleConfig
 from transportmon.rules import checkpoints, inputs, trips  # every rule module: the registry is complete
+from transportmon.rules.all_rules import markdown_table, plan
 from transportmon.rules.registry import RULES, Rule, rule_docs
 
 CONFIG_FIELDS = {f.name for f in dataclasses.fields(RuleConfig)}
@@ -137,3 +143,154 @@ def test_every_rule_fires_through_its_module_with_whole_sentences() -> None:
         assert_sentence(text)
     assert len(set(trip_findings["message_en"])) == len(ev)  # one distinct sentence per reason
     assert no_data["message_en"].iloc[0] == trips.REASON_TEXT["no-risk-data"][1]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What each rule needs, its severity, the rejection reasons, the README table
+# ---------------------------------------------------------------------------------------------------------------
+
+ALL_LAYERS = {"checkpoints", "roads", "boundaries", "trips", "stop_times", "stops", "risk_areas"}
+
+
+def test_plan_runs_every_rule_when_every_layer_is_there() -> None:
+    run, skipped = plan(ALL_LAYERS)
+    assert skipped == {}
+    assert run == sorted(r for r in RULES if not r.startswith("TM9")) + ["TM9xx"]
+
+
+@pytest.mark.parametrize(("absent", "expected"), [
+    ({"checkpoints"}, {r: "no checkpoints layer" for r in ("TM101", "TM102", "TM103", "TM104", "TM105", "TM110",
+                                                           "TM111")}),
+    ({"roads"}, {r: "no usable roads" for r in ("TM101", "TM102", "TM104")}),
+    ({"checkpoints", "roads"}, {r: "no checkpoints layer" for r in ("TM101", "TM102", "TM103", "TM104", "TM105",
+                                                                    "TM110", "TM111")}),
+    ({"risk_areas"}, {"TM201": "no risk_areas layer", "TM202": "no risk_areas layer"}),
+    ({"stop_times"}, {r: "no stop_times layer" for r in ("TM201", "TM202", "TM203")}),
+    ({"trips", "stops", "risk_areas"}, {r: "no trips, stops layer" for r in ("TM201", "TM202", "TM203")}),
+])
+def test_plan_skips_the_rules_whose_layers_are_absent_and_says_why(absent: set[str], expected: dict[str, str]) -> None:
+    run, skipped = plan(ALL_LAYERS - absent)
+    assert skipped == expected
+    assert list(skipped) == sorted(skipped)  # id order: the report's metadata does not depend on the layers' order
+    assert set(run) == (set(RULES) - set(expected) - {r for r in RULES if r.startswith("TM9")}) | {"TM9xx"}
+
+
+def test_plan_on_no_layer_runs_only_the_input_rules() -> None:
+    run, skipped = plan(set())
+    assert run == ["TM9xx"]
+    assert set(skipped) == {r for r in RULES if not r.startswith("TM9")}
+
+
+def test_every_checkpoint_and_trip_rule_says_what_it_needs() -> None:
+    for r in RULES.values():
+        assert bool(r.needs) == (r.subject != "input"), r.id
+        assert {name for n in r.needs for name in n.layers} <= ALL_LAYERS, r.id
+
+
+def test_turn_back_severity_is_declared_with_the_rule() -> None:
+    tm110 = RULES["TM110"]
+    verdicts = pd.Series(["remove", "keep", "review", "inactive"])
+    assert list(tm110.severities(verdicts)) == ["violation", "warning", "warning", "warning"]
+    assert tm110.severity_text() == "violation where the verdict is remove, else warning"
+    with pytest.raises(ValueError, match="TM110"):
+        tm110.severities()
+    assert RULES["TM111"].severities(verdicts) == "violation"  # not verdict-dependent: one value
+
+
+def test_reason_table_holds_every_reason_once() -> None:
+    assert sorted(inputs.REASON_RULE) == sorted(inputs.REASONS)
+    assert sum(len(r.reasons) for r in inputs.INPUT_RULES) == len(inputs.REASONS)
+    assert {r.id for r in inputs.INPUT_RULES} == {r for r in RULES if r.startswith("TM9")}
+    assert inputs.REASON_RULE["not-in-calendar"].id == "TM904"
+    assert inputs.REASON_RULE["unknown-adcode"].id == "TM907"
+
+
+def test_an_unregistered_reason_is_an_error_not_a_guess() -> None:
+    rejected = pd.DataFrame({"subject": "trips", "subject_id": ["a", "b"], "row": [0, 1],
+                             "reason": ["missing-id", "made-up-reason"], "detail": ["", ""]})
+    with pytest.raises(ValueError, match="made-up-reason"):
+        inputs.rejected_findings(rejected, pd.Series("trips", index=rejected.index))
+    ok = inputs.rejected_findings(rejected.iloc[:1], pd.Series("trips", index=[0]))
+    assert list(ok["rule_id"]) == ["TM901"]
+
+
+def _reasons_written_in_the_code() -> dict[str, set[str]]:
+    """Every kebab-case string the package's validators can write into a ``reason`` column, by module.
+
+    Found in the source: the reason argument of ``reject``/``reject_rows`` (a literal, or a name bound to a literal
+    or to a tuple of them, directly or as a loop variable), a literal after ``"reason":`` in a dict, a literal
+    assigned into ``reason[...]``, and the members of a ``...Reason = Literal[...]`` alias.
+    """
+    root = Path(transportmon.__file__).parent
+    word = re.compile(r"[a-z]+(?:-[a-z]+)+")
+    found: dict[str, set[str]] = {}
+
+    def strings(node: ast.AST | None) -> set[str]:
+        if node is None:
+            return set()
+        return {n.value for n in ast.walk(node)
+                if isinstance(n, ast.Constant) and isinstance(n.value, str) and word.fullmatch(n.value)}
+
+    for path in sorted(root.rglob("*.py")):
+        if path.parts[-2] == "rules":
+            continue  # the declarations themselves
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        bound: dict[str, set[str]] = {}  # names bound to literals (assignments and for-loop targets)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                bound.setdefault(node.targets[0].id, set()).update(strings(node.value))
+            elif isinstance(node, ast.For) and isinstance(node.target, ast.Name):
+                it = node.iter
+                values = strings(it) | (bound.get(it.id, set()) if isinstance(it, ast.Name) else set())
+                bound.setdefault(node.target.id, set()).update(values)
+            elif isinstance(node, ast.For) and isinstance(node.target, ast.Tuple):  # for code, reason in enumerate(x)
+                it = node.iter
+                if isinstance(it, ast.Call) and it.args and isinstance(it.args[0], ast.Name):
+                    for t in node.target.elts:
+                        if isinstance(t, ast.Name):
+                            bound.setdefault(t.id, set()).update(bound.get(it.args[0].id, set()))
+        here: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+                pos = {"reject": 1, "reject_rows": 2}.get(name)
+                if pos is not None and len(node.args) > pos:
+                    arg = node.args[pos]
+                    here |= strings(arg) if not isinstance(arg, ast.Name) else bound.get(arg.id, set())
+            elif isinstance(node, ast.Dict):
+                for k, v in zip(node.keys, node.values):
+                    if isinstance(k, ast.Constant) and k.value == "reason":
+                        here |= strings(v)
+            elif isinstance(node, ast.Assign) and any(
+                    isinstance(t, ast.Subscript) and getattr(t.value, "id", "") == "reason" for t in node.targets):
+                here |= strings(node.value)
+            elif (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+                  and node.targets[0].id.endswith("Reason")):
+                here |= strings(node.value)
+        if here:
+            found[path.relative_to(root).as_posix()] = here
+    return found
+
+
+def test_every_reason_a_validator_can_write_is_registered() -> None:
+    found = _reasons_written_in_the_code()
+    written = set().union(*found.values())
+    assert written - set(inputs.REASONS) == set(), {m: w - set(inputs.REASONS) for m, w in found.items()}
+    # The scan is not vacuous: it sees every module that rejects rows, and no registered reason is dead.
+    assert {"layers.py", "pipeline.py", "designations.py", "io/gtfs.py", "geo/adcodes.py"} <= set(found)
+    assert written == set(inputs.REASONS)
+
+
+def test_readme_rules_table_is_the_generated_one() -> None:
+    """README.md's table is ``transportmon rules --format markdown``: one row per registered rule."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("## Rules\n\n") + len("## Rules\n\n")
+    in_readme = readme[start:readme.index("\n\n", start) + 1]
+    generated = CliRunner().invoke(app, ["rules", "--format", "markdown"])
+    assert generated.exit_code == 0
+    assert in_readme == generated.stdout == markdown_table(RuleConfig().to_dict()), (
+        "regenerate README.md's table: transportmon rules --format markdown")
+    rows = [line.split(" | ")[0].lstrip("| ") for line in in_readme.splitlines()[2:]]
+    assert rows == sorted(RULES)
+    assert "no-risk-data" in in_readme.splitlines()[2 + rows.index("TM203")]
+    assert "| violation where the verdict is remove, else warning |" in in_readme

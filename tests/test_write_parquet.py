@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 import transportmon
 from transportmon._arrow import FINDINGS_TYPE, STOPS_TYPE, arrow
 from transportmon.cli import app
-from transportmon.io import write
+from transportmon.io import encode, write
 from transportmon.io.write import wkb_array, write_report
 from transportmon.pipeline import AuditResult
 from transportmon.report import COLUMNS, assemble, attach_findings
@@ -295,7 +295,7 @@ def test_benchmark_compare_reads_native_and_json_lists(tmp_path: Path, audited: 
     ours = written
     if json_text:  # an older transportmon report: findings and risk_stops as JSON text
         ours = tmp_path / "old.parquet"
-        write._flat(audited.report).to_parquet(ours, index=False)
+        encode.flat_columns(audited.report).to_parquet(ours, index=False)
         assert pq.read_schema(ours).field("findings").type in (pa.string(), pa.large_string())
     result = compare.compare(str(ours), str(peer))
     assert result == {"trips": n_trips, "missing": 0, **{c: 0 for c in compare.COLUMNS}}

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ._errors import TransportmonError
+from .vocab import DATUMS
 
 # Arrow's allocator (mimalloc) hands freed memory back to the system after 10 ms, and a large audit frees and
 # allocates gigabytes: on virtual machines, where a page handed back costs a host fault when touched again, that was
@@ -53,10 +54,7 @@ class Engine(str, Enum):
     dask = "dask"
 
 
-class Datum(str, Enum):
-    wgs84 = "wgs84"
-    gcj02 = "gcj02"
-    bd09 = "bd09"
+Datum = Enum("Datum", {d: d for d in DATUMS}, type=str)  # type: ignore[misc]  # the choices: vocab.DATUMS
 
 
 # Input options shared by `audit` and `validate` (one definition, the same flags everywhere).
@@ -363,16 +361,27 @@ def map_cmd(
     err.print(f"map: {written}", highlight=False)
 
 
+class RulesFmt(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
 @app.command()
 def rules(
-    fmt: Annotated[Fmt, typer.Option("--format", help="table or json.")] = Fmt.table,
+    fmt: Annotated[RulesFmt, typer.Option("--format", help="table, json, or markdown (the README's rules table).")
+                   ] = RulesFmt.table,
 ) -> None:
     """Every rule with id, severity, clause and explanation."""
-    from .rules import all_rules  # noqa: F401  (registers every rule)
+    from .config import DEFAULT
+    from .rules.all_rules import markdown_table
     from .rules.registry import rule_docs
 
+    if fmt is RulesFmt.markdown:
+        print(markdown_table(DEFAULT.to_dict()), end="")
+        return
     docs = rule_docs()
-    if fmt is not Fmt.table:
+    if fmt is RulesFmt.json:
         print(json.dumps(docs, ensure_ascii=False, indent=1))
         return
     console = Console()
@@ -381,7 +390,8 @@ def rules(
         table.add_column(c, overflow="fold")
     for d in docs:
         table.add_row(d["id"], d["name"], d["severity"], d["clause"], d["summary"] + (
-            f"\n[dim]parameters: {d['parameters']}[/]" if d["parameters"] else ""))
+            f"\n[dim]parameters: {d['parameters']}[/]" if d["parameters"] else "") + (
+            f"\n[dim]reasons: {d['reasons']}[/]" if d["reasons"] else ""))
     console.print(table)
 
 

@@ -25,14 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import ConfigError
+from .vocab import CAPPED_RISK_LEVELS, COVERED_CLASSES, POLICY, ROAD_CLASSES
+
+__all__ = ["DEFAULT", "POLICY", "ROAD_CLASSES", "RuleConfig", "load_config", "make_config"]
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-ROAD_CLASSES = ("expressway", "national", "provincial", "county", "township", "village", "urban", "other")
-POLICY = "九府发〔2020〕3号 (六)"
 
 
 @dataclass(frozen=True)
@@ -54,11 +55,11 @@ class RuleConfig:
     generalisation a few hundred metres."""
     occupancy_cap: Fraction = Fraction(1, 2)
     """Seat-occupancy cap for coaches touching high/medium-risk areas; compared exactly: ``passengers > cap × seats``."""
-    covered_classes: tuple[str, ...] = ("national", "provincial", "county", "township", "village")
+    covered_classes: tuple[str, ...] = COVERED_CLASSES
     """Road classes clause (六) names (国道、省道、县道、乡道、村道)."""
     capped_service_types: tuple[str, ...] = ("scheduled", "charter")
     """班车 and 包车."""
-    risk_levels: tuple[str, ...] = ("high", "medium")
+    risk_levels: tuple[str, ...] = CAPPED_RISK_LEVELS
     """Designation levels that trigger the cap."""
     metric_crs: str | None = None
     """CRS for distances; default: the UTM zone of the jurisdiction (EPSG:326xx)."""

@@ -35,6 +35,7 @@ import pandas as pd
 import shapely
 
 from ._errors import TransportmonError
+from .vocab import ADMIN_RANK, RISK_LEVEL_ZH, RISK_LEVELS
 
 __all__ = [
     "LEVELS",
@@ -47,7 +48,7 @@ __all__ = [
 ]
 
 #: The risk levels, least severe first. Input may also say 高/中/低, 高风险, High, MEDIUM, "high risk" ….
-LEVELS: Final = ("low", "medium", "high")
+LEVELS: Final = RISK_LEVELS
 
 #: dtype of the ``level`` column of :func:`resolve_levels`: ordered, so ``max`` and ``>= "medium"`` work.
 LEVEL_DTYPE: Final = pd.CategoricalDtype(list(LEVELS), ordered=True)
@@ -68,7 +69,7 @@ _ISO_LIKE = re.compile(
 _CHINESE_DATE = re.compile(r"(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*[日号]?")
 _EN_LEVEL = re.compile(r"(?P<level>high|medium|low)(?:[\s_-]*risk)?")
 _ZH_LEVEL = re.compile(r"(?P<level>[高中低])(?:风险)?(?:地区|区域|区|等级)?")
-_ZH_LEVELS: Final = {"高": "high", "中": "medium", "低": "low"}
+_ZH_LEVELS: Final = {zh: level for level, zh in RISK_LEVEL_ZH.items()}
 _ADCODE = re.compile(r"\d{6}")
 _ADCODE_SEPARATORS = re.compile(r"[;；]")
 
@@ -414,10 +415,10 @@ def unit_rank(units: pd.Series) -> np.ndarray:
     if not (is_area | is_code).all():
         bad = values[~(is_area | is_code)].head(3).tolist()
         raise ValueError(f"units must be 6-digit adcodes or 'area:<key>'; got {bad}")
-    rank = np.full(len(values), 2, dtype=np.int8)
-    rank[is_code & values.str.endswith("00").to_numpy(dtype=bool, na_value=False)] = 1
-    rank[is_code & values.str.endswith("0000").to_numpy(dtype=bool, na_value=False)] = 0
-    rank[is_area] = 3
+    rank = np.full(len(values), ADMIN_RANK["county"], dtype=np.int8)
+    rank[is_code & values.str.endswith("00").to_numpy(dtype=bool, na_value=False)] = ADMIN_RANK["city"]
+    rank[is_code & values.str.endswith("0000").to_numpy(dtype=bool, na_value=False)] = ADMIN_RANK["province"]
+    rank[is_area] = len(ADMIN_RANK)  # a designation's own polygon is more specific than any admin unit
     return rank
 
 

@@ -28,9 +28,6 @@ ROUTE_VERDICT_STYLE: dict[str, tuple[str, str, str]] = {
     "new": ("#2c7bb6", "新开线路", "new"),
 }
 
-CHECKPOINT_VERDICTS = ("keep", "remove", "review", "inactive", "rejected")
-TRIP_VERDICTS = ("over-cap", "compliant", "not-applicable", "rejected")
-ROUTE_VERDICTS = ("restored", "partial", "suspended", "new")
 
 #: Colour of a verdict no table above knows (drawn, never hidden).
 OTHER_COLOUR = "#000000"

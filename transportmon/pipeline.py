@@ -27,7 +27,10 @@ from .io import read as R
 from .io.discover import LAYER_NAMES, MANIFEST, discover, is_osm, layer_gaps, read_manifest, read_order, sample_dir
 from .report import assemble, attach_findings, finding_counts, one_finding_each, verdict_counts
 from .rules import checkpoints as cp_rules
+from .rules.all_rules import plan as rule_plan
 from .rules.inputs import rejected_findings
+from .vocab import DATUMS
+
 
 @dataclass
 class Inputs:
@@ -195,7 +198,7 @@ def load_inputs(
         day, as_of_source = pd.Timestamp(date.today()), "today"
     datum_of = {**manifest.get("datum", {}), **(datums or {})}
     for layer, d in datum_of.items():
-        if d not in ("wgs84", "gcj02", "bd09"):
+        if d not in DATUMS:
             raise ConfigError(f"datum of {layer}: {d!r} not allowed; use wgs84, gcj02 or bd09")
 
     layers: dict[str, L.Layer] = {}
@@ -393,8 +396,6 @@ def audit(
     inputs_meta, use_sample = inputs.meta, inputs.use_sample
     bounds = layers["boundaries"].frame
     crs = metric_crs(cfg, bounds, *(layers[n].frame.geometry for n in ("checkpoints", "stops") if n in layers))
-    rules_run: list[str] = []
-    skipped: dict[str, str] = {}
     parts: list[gpd.GeoDataFrame] = []
 
     ctx: RoadContext | None = None
@@ -406,9 +407,6 @@ def audit(
         cps = layers["checkpoints"]
         ev = checkpoint_evidence(cps.frame, ctx, cfg)
         verdicts, cp_findings = cp_rules.decide(ev, cfg, day, neighbours=neighbour_names(cfg.exempt_neighbours, bounds))
-        if ctx is None:  # no roads: nothing can be snapped, every active checkpoint needs review
-            skipped.update({r: "no usable roads" for r in ("TM101", "TM102", "TM104")})
-        rules_run += [r for r in ("TM101", "TM102", "TM103", "TM104", "TM105", "TM110", "TM111") if r not in skipped]
         subj = gpd.GeoDataFrame({
             "subject": "checkpoint", "subject_id": ev["checkpoint_id"].astype(str).to_numpy(),
             "verdict": verdicts["verdict"].to_numpy(), "reason": verdicts["reason"].to_numpy(),
@@ -419,15 +417,11 @@ def audit(
             "name": ev["name"].to_numpy(), "source_row": ev["row"].to_numpy(),
         }, geometry=cps.frame.geometry.to_numpy(), crs="EPSG:4326")
         parts.append(attach_findings(subj, cp_findings))
-    else:
-        skipped.update({r: "no checkpoints layer" for r in ("TM101", "TM102", "TM103", "TM104", "TM105", "TM110",
-                                                             "TM111")})
 
-    trip_rules = ("TM201", "TM202", "TM203")
     if engine == "dask" and {"trips", "stop_times"} <= set(inputs.deferred) and "stops" in layers:
         from .scale import dask_trips
 
-        trip_part, trip_findings, trip_skipped, trip_layers, trip_meta = dask_trips(inputs, scheduler=scheduler)
+        trip_part, trip_findings, _, trip_layers, trip_meta = dask_trips(inputs, scheduler=scheduler)
         layers.update(trip_layers)
         inputs_meta.update(trip_meta)
         inputs.warnings += defaulted_warnings(trip_layers["stop_times"])
@@ -438,18 +432,17 @@ def audit(
             ordered.clear()
             ordered.update(items)
         parts.append(attach_findings(trip_part, trip_findings) if len(trip_findings) else trip_part)
-        skipped.update(trip_skipped)
-        rules_run += [r for r in trip_rules if r not in skipped]
     elif {"trips", "stop_times", "stops"} <= set(layers):
-        trip_part, trip_findings, trip_skipped = _audit_trips(layers, cfg, release=not keep_layers)
+        trip_part, trip_findings, _ = _audit_trips(layers, cfg, release=not keep_layers)
         parts.append(attach_findings(trip_part, trip_findings) if len(trip_findings) else trip_part)
         if not keep_layers:
             layers["trips"].frame = pd.DataFrame(index=pd.RangeIndex(len(layers["trips"].frame)))
-        skipped.update(trip_skipped)
-        rules_run += [r for r in trip_rules if r not in skipped]
-    else:
-        missing = [n for n in ("trips", "stop_times", "stops") if n not in layers]
-        skipped.update({r: f"no {', '.join(missing)} layer" for r in trip_rules})
+    # Which rules ran is the registry's to say, from the layers the rules could use: roads without a road and risk
+    # areas without a designation are as good as absent.
+    usable = (set(layers) | set(inputs.deferred)) - ({"roads"} if ctx is None else set())
+    if "risk_areas" in layers and not len(layers["risk_areas"].extra.get("intervals", [])):
+        usable.discard("risk_areas")
+    rules_run, skipped = rule_plan(usable)
 
     # Rejected rows of every layer are subjects too.
     rejected_parts = []
@@ -466,7 +459,6 @@ def audit(
             "reason": rej["reason"].to_numpy(), "detail": rej["detail"].to_numpy(),
             "source_row": rej["source_row"].to_numpy(),  # i16: the row as the user's program shows it
         }, geometry=list(geom), crs="EPSG:4326"), rejected_findings(rej, rej["layer"])))
-    rules_run.append("TM9xx")
 
     # Each part came with its findings attached (matched within the part, by its own row numbers).
     report = assemble(parts, cfg.policy, limits=cp_rules.distance_limits(cfg))

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-LEVEL_RANK = {"province": 0, "city": 1, "county": 2}
+from ..vocab import ADMIN_LEVELS, ADMIN_RANK
+
+LEVEL_RANK = ADMIN_RANK
 
 
 def _codes(values: pd.Series | np.ndarray) -> pd.Series:
@@ -92,7 +94,7 @@ def codes_in_use(boundaries: gpd.GeoDataFrame) -> pd.Index:
 def point_units(keys: pd.Series, located: pd.DataFrame) -> pd.DataFrame:
     """Long form for :func:`transportmon.designations.resolve_levels`: one row per (key, containing unit)."""
     long = pd.concat([
-        pd.DataFrame({"key": keys.to_numpy(), "unit": located[c].to_numpy()}) for c in ("county", "city", "province")
+        pd.DataFrame({"key": keys.to_numpy(), "unit": located[c].to_numpy()}) for c in reversed(ADMIN_LEVELS)
     ], ignore_index=True)
     return long.dropna(subset=["unit"]).drop_duplicates(ignore_index=True)
 

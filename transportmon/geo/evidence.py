@@ -15,7 +15,8 @@ import shapely
 from geopandas.array import TransformerFromCRS
 from shapely.geometry.base import BaseGeometry
 
-from ..config import ROAD_CLASSES, RuleConfig
+from ..config import RuleConfig
+from ..vocab import ROAD_CLASSES
 from .border import crossings, distance_to_line, exempt_border, unit_polygon, units_rows
 from .network import RoadNetwork, snap
 from .roads import TRACK_CLOSED_BY, classify, closed_tracks

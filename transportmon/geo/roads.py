@@ -37,6 +37,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from ..vocab import ROAD_CLASS_ZH, ROAD_CLASSES
+
 #: OSM ``highway`` → class, used only when neither ``road_class`` nor ``ref`` decides.
 HIGHWAY_CLASSES: dict[str, str] = {
     "motorway": "expressway", "motorway_link": "expressway",
@@ -53,14 +55,8 @@ TRACK_CLOSED_BY: tuple[str, ...] = ("motor_vehicle", "access")
 
 #: Accepted spellings of ``road_class``.
 CLASS_WORDS: dict[str, str] = {
-    "expressway": "expressway", "motorway": "expressway", "高速": "expressway", "高速公路": "expressway",
-    "national": "national", "国道": "national",
-    "provincial": "provincial", "省道": "provincial",
-    "county": "county", "县道": "county",
-    "township": "township", "乡道": "township",
-    "village": "village", "村道": "village",
-    "urban": "urban", "城市道路": "urban", "街道": "urban",
-    "other": "other", "其他": "other", "专用公路": "other",
+    **{c: c for c in ROAD_CLASSES}, **{zh: c for c, zh in ROAD_CLASS_ZH.items()},
+    "motorway": "expressway", "高速": "expressway", "街道": "urban", "其他": "other", "专用公路": "other",
 }
 
 

@@ -54,7 +54,6 @@ import sqlite3
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
 
 import geopandas as gpd
 import numpy as np
@@ -62,6 +61,7 @@ import pandas as pd
 import shapely
 
 from transportmon.io.datum import geometry_to_wgs84
+from transportmon.vocab import ADMIN_LEVELS, ADMIN_RANK, AdminLevel
 
 __all__ = [
     "CACHE_FORMAT_VERSION",
@@ -76,14 +76,14 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Level = Literal["province", "city", "county"]
-LEVELS: tuple[str, ...] = ("province", "city", "county")
+Level = AdminLevel
+LEVELS: tuple[str, ...] = ADMIN_LEVELS
 
 #: Bump when the content or schema of cached layers changes (conversion, columns, repair).
 CACHE_FORMAT_VERSION = 2
 
 _LEVEL_FROM_ZH = {"省": "province", "市": "city", "区县": "county"}
-_LEVEL_ORDER = {level: i for i, level in enumerate(LEVELS)}
+_LEVEL_ORDER = ADMIN_RANK
 _COLUMNS = ["adcode", "name", "level", "province_adcode", "city_adcode", "geometry"]
 _ADCODE_RE = re.compile(r"^\d{6}$")
 _PATH_ADCODE_RE = r"(\d{6})\.geojson$"
@@ -371,7 +371,7 @@ def load_boundaries(
     adcodes: Iterable[str] | None = None,
     *,
     provinces: Iterable[str] | None = None,
-    levels: Iterable[Level] = ("province", "city", "county"),
+    levels: Iterable[Level] = ADMIN_LEVELS,
     cache_dir: str | os.PathLike[str] | None = None,
     use_cache: bool = True,
 ) -> gpd.GeoDataFrame:

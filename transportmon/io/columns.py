@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import shapely
 
 from .._arrow import arrow, offsets_of
-from .write import COORD_DECIMALS
+from .encode import COORD_DECIMALS
 
 #: Severities from the most to the least pressing; the main finding is the first of the most pressing.
 SEVERITY_ORDER = ("violation", "warning", "info", "waived")

@@ -39,12 +39,14 @@ coordinate gives NaN in both outputs, without warnings.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal, TypeVar, get_args
+from typing import TypeVar
 
 import geopandas as gpd
 import numpy as np
 import shapely
 from numpy.typing import ArrayLike
+
+from ..vocab import DATUMS, Datum
 
 __all__ = [
     "DATUMS",
@@ -61,8 +63,6 @@ __all__ = [
     "wgs84_to_gcj02",
 ]
 
-Datum = Literal["wgs84", "gcj02", "bd09"]
-DATUMS: tuple[str, ...] = get_args(Datum)
 
 # Krasovsky 1940 ellipsoid, which GCJ-02 uses to turn its metre offsets into degrees.
 _GCJ_A = 6378245.0

@@ -42,13 +42,11 @@ import pyogrio
 import shapely
 
 from ..palette import (
-    CHECKPOINT_VERDICTS,
-    ROUTE_VERDICTS,
-    TRIP_VERDICTS,
     rgb,
     verdict_label,
     verdict_style,
 )
+from ..vocab import CHECKPOINT_VERDICTS, ROUTE_VERDICTS, TRIP_VERDICTS
 from .columns import Findings
 
 #: Subject → layer name; any other subject (a rejected row of another layer) goes to ``rejected``.
@@ -112,7 +110,7 @@ def report_layers(report: gpd.GeoDataFrame) -> list[tuple[str, str, gpd.GeoDataF
 def layer_frame(rows: gpd.GeoDataFrame, family: str) -> gpd.GeoDataFrame | pd.DataFrame:
     """The fields of one layer: columns with a value here (and the core ones), nested ones as JSON text, then
     ``rule_ids``, ``message_zh``, ``message_en``; a frame without geometry for the ``none`` family."""
-    from .write import flat_columns
+    from .encode import flat_columns
 
     flat = flat_columns(rows) if len(rows) else rows.copy()
     if not len(rows):

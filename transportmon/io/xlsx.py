@@ -43,8 +43,8 @@ from openpyxl.writer.excel import ExcelWriter
 
 from ..palette import text_colour, verdict_label, verdict_style
 from .columns import SEVERITY_WORDS, Findings, list_text, lon_lat, to_python
+from .encode import BATCH_ROWS, json_values, text_of
 from .labels import LAYER_NAMES, SHEETS, TEXT, header
-from .write import BATCH_ROWS, json_values, text_of
 
 #: Rows of data per sheet: Excel's limit (1,048,576) less the header row.
 MAX_ROWS = 1_048_575

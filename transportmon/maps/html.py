@@ -24,11 +24,11 @@ import pandas as pd
 import shapely
 
 from ..io.write import write_bytes
+from ..vocab import CHECKPOINT_VERDICTS, RISK_LEVELS
 from .layers import MapLayers, map_layers
 from .popups import cell_text, checkpoint_popup, escaped, risk_popup, road_tip, trip_popup
 from .style import (
     BORDER_COLOUR,
-    CHECKPOINT_VERDICTS,
     OTHER_TRIP_COLOUR,
     OUTLINE_COLOUR,
     RISK_STYLE,
@@ -199,7 +199,8 @@ def _legend_html(layers: MapLayers, drawn_trips: int, over_cap: int) -> str:
                    f'checkpoint(s) without a usable location are not drawn</div>')
     out.append('<div class="tm-sec">豁免边界 exempt border</div>')
     out.append(row(f'<span class="tm-ln" style="border-top:4px dashed {BORDER_COLOUR}"></span>',
-                   "与湖北交界线 border with the exempt neighbour"))
+                   f"与{escaped(layers.neighbours[0])}交界线 border with {escaped(layers.neighbours[1])}"
+                   if layers.neighbours[0] else "豁免边界线 exempt border"))
     out.append(row('<span class="tm-sw" style="background:#fff;width:9px;height:9px"></span>',
                    f"道路跨界点 road crossings ({0 if layers.crossings is None else len(layers.crossings)})"))
     if layers.roads is not None and len(layers.roads):
@@ -212,7 +213,7 @@ def _legend_html(layers: MapLayers, drawn_trips: int, over_cap: int) -> str:
     if layers.risk_areas is not None:
         out.append(f'<div class="tm-sec">风险地区 risk areas on {escaped(layers.date)}</div>')
         lv = layers.risk_areas["level"].value_counts()
-        for level in ("high", "medium", "low"):
+        for level in reversed(RISK_LEVELS):
             colour, opacity, zh = RISK_STYLE[level]
             out.append(row(f'<span class="tm-fill" style="background:{colour};opacity:{min(1.0, opacity * 2):.2f}">'
                            "</span>", f"{zh} {level} ({int(lv.get(level, 0))})"))

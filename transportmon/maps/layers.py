@@ -19,6 +19,7 @@ import shapely
 
 from .._errors import ConfigError
 from ..designations_on import risk_areas_on
+from ..geo.names import neighbour_names
 from ..io.report import NOTES_KEY
 from ..layers import parse_dates
 
@@ -47,6 +48,8 @@ class MapLayers:
     """``adcode``, ``name``, ``level``, ``unit`` (the designation that decided), ``valid_from``, geometry."""
     outlines: gpd.GeoDataFrame | None = None
     """The jurisdiction and the exempt neighbours, for orientation."""
+    neighbours: tuple[str, str] = ("", "")
+    """The configured exempt neighbours as legend text (Chinese, English), e.g. ``("湖北", "Hubei")``."""
     unlocated: int = 0
     """Checkpoints the map cannot place (a rejected row without a usable location)."""
     notes: list[str] = field(default_factory=list)
@@ -133,6 +136,7 @@ def map_layers(result: AuditResult, *, date: str | None = None) -> MapLayers:
     bounds_layer = result.layers.get("boundaries")
     boundaries = bounds_layer.frame if bounds_layer is not None else None
     layers.outlines = _outlines(boundaries, jurisdiction, neighbours)
+    layers.neighbours = neighbour_names(neighbours, boundaries)
     w, s, e, n = layers.bounds()
     pad = max(e - w, n - s) * 0.5
     if layers.roads is not None and len(layers.roads):  # a province's road network need not ride along

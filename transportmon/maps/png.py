@@ -17,10 +17,10 @@ import numpy as np
 import shapely
 
 from ..io.write import write_bytes
+from ..vocab import CHECKPOINT_VERDICTS
 from .layers import MapLayers, map_layers
 from .style import (
     BORDER_COLOUR,
-    CHECKPOINT_VERDICTS,
     CJK_CHARS,
     OUTLINE_COLOUR,
     RISK_STYLE,

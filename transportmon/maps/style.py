@@ -12,25 +12,21 @@ import re
 from typing import Any
 
 # One palette for maps, xlsx and GeoPackage; the maps take it from here.
-from ..palette import CHECKPOINT_VERDICTS, VERDICT_STYLE  # noqa: F401
+from ..palette import VERDICT_STYLE  # noqa: F401
+from ..vocab import RISK_LEVEL_ZH, ROAD_CLASS_ZH
 
 #: road class → (colour, line width in px, Chinese, covered by the clause by default).
 ROAD_STYLE: dict[str, tuple[str, float, str]] = {
-    "expressway": ("#08306b", 3.5, "高速公路"),
-    "national": ("#2171b5", 2.8, "国道"),
-    "provincial": ("#4292c6", 2.2, "省道"),
-    "county": ("#6baed6", 1.6, "县道"),
-    "township": ("#9ecae1", 1.6, "乡道"),
-    "village": ("#c6dbef", 1.3, "村道"),
-    "urban": ("#bdbdbd", 1.3, "城市道路"),
-    "other": ("#d9d9d9", 1.0, "其他"),
+    cls: (colour, width, ROAD_CLASS_ZH[cls]) for cls, (colour, width) in {
+        "expressway": ("#08306b", 3.5), "national": ("#2171b5", 2.8), "provincial": ("#4292c6", 2.2),
+        "county": ("#6baed6", 1.6), "township": ("#9ecae1", 1.6), "village": ("#c6dbef", 1.3),
+        "urban": ("#bdbdbd", 1.3), "other": ("#d9d9d9", 1.0)}.items()
 }
 
 #: designation level → (fill colour, fill opacity, Chinese).
 RISK_STYLE: dict[str, tuple[str, float, str]] = {
-    "high": ("#e31a1c", 0.40, "高风险"),
-    "medium": ("#feb24c", 0.40, "中风险"),
-    "low": ("#a1d99b", 0.15, "低风险"),
+    level: (colour, opacity, RISK_LEVEL_ZH[level] + "风险") for level, (colour, opacity) in {
+        "high": ("#e31a1c", 0.40), "medium": ("#feb24c", 0.40), "low": ("#a1d99b", 0.15)}.items()
 }
 
 BORDER_COLOUR = "#e7298a"

