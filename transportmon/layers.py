@@ -921,9 +921,14 @@ def validate_risk_areas(frame: pd.DataFrame, path: str | None = None) -> Layer:
 
     The usable designations are kept as intervals in ``extra["intervals"]``; ``frame`` keeps the usable input rows.
     """
+    from .bulletin_dates import published_and_effective
     from .designations import DesignationFormError, normalize_designations
 
+    source = frame.attrs.setdefault("source", {})  # the reader's notes, which the report's metadata takes
     frame = rename_aliases(frame).reset_index(drop=True)
+    frame, note = published_and_effective(frame)  # i16: 发布日期 and 生效日期 together
+    if note:
+        source.setdefault("notes", []).append(note)
     require_columns(frame, "risk_areas", path)
     frame = frame.copy()
     frame["row"] = np.arange(len(frame), dtype="int64")
