@@ -24,12 +24,14 @@ from .config import RuleConfig, load_config, make_config
 from .geo.evidence import RoadContext, checkpoint_evidence, metric_crs, road_context, road_warnings
 from .geo.names import neighbour_names
 from .io import read as R
+from .io.declared import datum_name, declared
 from .io.discover import LAYER_NAMES, MANIFEST, discover, is_osm, layer_gaps, read_manifest, read_order, sample_dir
 from .report import assemble, attach_findings, finding_counts, one_finding_each, verdict_counts
+from .result_api import ResultAPI
 from .rules import checkpoints as cp_rules
 from .rules.all_rules import plan as rule_plan
+from .progress import Progress, tell
 from .rules.inputs import rejected_findings
-from .vocab import DATUMS
 
 
 @dataclass
@@ -52,10 +54,12 @@ class Inputs:
     """What the user should know about the inputs: files not used, assumptions made, rules that cannot run."""
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     """Deferred layers already read into memory (a GTFS feed's): the other engine takes these, not the files."""
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    """i16: the header names declared per layer (``[columns.<layer>]``), for the layers another engine reads."""
 
 
-@dataclass
-class AuditResult:
+@dataclass(repr=False)  # i16: repr, exit_code (property), exit_code_for, write, report.explore from ResultAPI
+class AuditResult(ResultAPI):
     """What an audit produced: the report frame (one row per subject), its metadata, and the layers behind it."""
 
     report: gpd.GeoDataFrame
@@ -63,14 +67,6 @@ class AuditResult:
     layers: dict[str, L.Layer] = field(default_factory=dict)
     roads: RoadContext | None = None
     config: RuleConfig = field(default_factory=RuleConfig)
-
-    def exit_code(self, fail_on: str = "violation") -> int:
-        """0 when nothing at or above ``fail_on`` (never|warning|violation) was found, else 1."""
-        if fail_on == "never":
-            return 0
-        counts = self.metadata["findings"]
-        severe = counts["violation"] + (counts["warning"] if fail_on == "warning" else 0)
-        return 1 if severe else 0
 
 
 def _as_date(value: str | date | pd.Timestamp | None, what: str) -> pd.Timestamp | None:
@@ -83,16 +79,19 @@ def _as_date(value: str | date | pd.Timestamp | None, what: str) -> pd.Timestamp
     return pd.Timestamp(dates.iloc[0])
 
 
-def _read(name: str, path: Path, datum: str, encoding: str | None) -> tuple[pd.DataFrame, int]:
+def _read(name: str, path: Path, datum: str, encoding: str | None, crs: str | None = None,
+          columns: dict[str, str] | None = None) -> tuple[pd.DataFrame, int]:
     if name == "roads" and is_osm(path):
         from .io.osm import roads_from_osm_file
 
         frame = roads_from_osm_file(path)  # OSMError names the file and the fix; the CLI exits 2
-        if datum != "wgs84":
-            raise InputError(path, f"--roads-datum {datum} given for OpenStreetMap data", "OSM is WGS-84: drop it")
+        if datum != "wgs84" or crs is not None:
+            raise InputError(path, f"--roads-{'datum' if crs is None else 'crs'} {crs or datum} given for "
+                             "OpenStreetMap data", "OSM is WGS-84: drop it")
         return frame, len(frame)
     # stop_times name some thousands of stops in millions of rows: read as a dictionary, validated per stop.
-    frame = R.read_table(path, encoding=encoding, datum=datum, dictionary=("stop_id",) if name == "stop_times" else ())
+    frame = R.read_table(path, encoding=encoding, datum=datum, dictionary=("stop_id",) if name == "stop_times" else (),
+                         crs=crs, columns=columns)
     return frame, len(frame)
 
 
@@ -130,6 +129,9 @@ def load_inputs(
     encoding: str | None = None,
     use_sample: bool | None = None,
     defer: tuple[str, ...] = (),
+    crs: dict[str, str] | None = None,
+    columns: dict[str, dict[str, str]] | None = None,
+    progress: Progress | None = None,
 ) -> Inputs:
     """Read, validate and cross-check every input layer (what ``audit`` and ``validate`` share).
 
@@ -152,12 +154,20 @@ def load_inputs(
     config
         A :class:`RuleConfig`, or the path of a ``rules.toml``.
     datums
-        ``{layer: "wgs84" | "gcj02" | "bd09"}``; the manifest's ``[datum]`` table otherwise.
+        ``{layer: "wgs84" | "gcj02" | "bd09"}`` (``GCJ-02``, ``WGS84`` … also read); the manifest's ``[datum]``
+        table otherwise.
     encoding
         Text encoding of CSV inputs (default: UTF-8, then GB18030).
     defer
         Layers not to read here (the Dask engine reads ``trips`` and ``stop_times`` in partitions); their paths are
         in ``Inputs.deferred``.
+    crs
+        ``{layer: "EPSG:4547"}``: the CRS of a table's projected x/y columns (over the manifest's ``[crs]``).
+    columns
+        ``{layer: {header: column}}``: a file's headers to read as contract columns (over the manifest's
+        ``[columns.<layer>]``); see :mod:`transportmon.io.declared`.
+    progress
+        Called with a :class:`~transportmon.progress.Stage` as each layer is read and the checks begin.
 
     Returns
     -------
@@ -196,10 +206,10 @@ def load_inputs(
         as_of_source = MANIFEST
     if day is None:
         day, as_of_source = pd.Timestamp(date.today()), "today"
-    datum_of = {**manifest.get("datum", {}), **(datums or {})}
-    for layer, d in datum_of.items():
-        if d not in DATUMS:
-            raise ConfigError(f"datum of {layer}: {d!r} not allowed; use wgs84, gcj02 or bd09")
+    # i16: forgiving datum names (GCJ-02, WGS84 …), declared CRS and column names
+    datum_of = {layer: datum_name(d, f"datum of {layer}")
+                for layer, d in {**manifest.get("datum", {}), **(datums or {})}.items()}
+    crs_of, columns_of = declared(manifest, LAYER_NAMES, crs=crs, columns=columns)
 
     layers: dict[str, L.Layer] = {}
     inputs_meta: dict[str, dict[str, Any]] = {}
@@ -213,13 +223,16 @@ def load_inputs(
         warnings += [f"{paths[k].name} not used: --gtfs gives the {k} layer" for k in gtfs_meta if k in paths]
         paths = {k: v for k, v in paths.items() if k not in gtfs_meta}
     read: dict[str, tuple[L.Layer, dict[str, Any]]] = {}
-    for name in read_order(paths):
-        if name not in VALIDATORS or name in defer:
-            continue
-        frame, rows = _read(name, paths[name], datum_of.get(name, "wgs84"), encoding)
+    to_read = [n for n in read_order(paths) if n in VALIDATORS and n not in defer]
+    for i, name in enumerate(to_read):
+        tell(progress, "read", layer=name, done=i, total=len(to_read))
+        frame, rows = _read(name, paths[name], datum_of.get(name, "wgs84"), encoding, crs=crs_of.get(name),
+                            columns=columns_of.get(name))
         layer = VALIDATORS[name](frame, str(paths[name]))
         layer.sha256 = R.sha256(paths[name])
-        read[name] = layer, {"path": _display_path(paths[name]), "rows": rows, "sha256": layer.sha256,
+        # i16: the path as the user gave it (the sample's relative to the working folder, as before)
+        shown = _display_path(paths[name]) if use_sample else Path(paths[name]).as_posix()
+        read[name] = layer, {"path": shown, "rows": rows, "sha256": layer.sha256,
                              "datum": datum_of.get(name, "wgs84"), **frame.attrs.pop("source", {})}
     for name in LAYER_NAMES:  # the report's metadata lists the layers in this order, however they were read
         if name in read:
@@ -230,10 +243,12 @@ def load_inputs(
 
     boundary_source = "input"
     if "boundaries" not in layers:
+        tell(progress, "read", layer="boundaries")
         frame, boundary_source = _default_boundaries(cfg, layers["stops"].frame if "stops" in layers else None)
         layers["boundaries"] = L.validate_boundaries(frame, boundary_source)
         inputs_meta["boundaries"] = {"path": None, "source": boundary_source, "rows": len(frame)}
     present = set(layers) | {n for n in defer if n in paths or n in gtfs_frames}
+    tell(progress, "check")
     _reject_orphans(layers, present)
     if {"trips", "stop_times", "stops"} <= set(layers):
         _check_trip_references(layers)
@@ -247,6 +262,7 @@ def load_inputs(
                   deferred={n: paths[n] for n in defer if n in paths} | {n: Path(gtfs_meta[n]["path"])
                                                                          for n in gtfs_frames},
                   datums={n: datum_of.get(n, "wgs84") for n in defer}, encoding=encoding, frames=gtfs_frames,
+                  columns=columns_of,
                   warnings=warnings)
 
 
@@ -283,7 +299,7 @@ def gtfs_layers(gtfs: str | os.PathLike[str], occupancy: str | os.PathLike[str],
             hashes[str(path)] = R.sha256(path)
         member = source.pop("member", None)
         label = f"{path}:{member}" if member else str(path)
-        meta[name] = {"path": _display_path(path), **({"member": member} if member else {}), "rows": len(frame),
+        meta[name] = {"path": path.as_posix(), **({"member": member} if member else {}), "rows": len(frame),
                       "sha256": hashes[str(path)], "source": "gtfs", **source}
         if name in defer:
             frames[name] = frame
@@ -362,6 +378,7 @@ def audit(
     engine: Engine = "memory",
     scheduler: str | None = None,
     keep_layers: bool = True,
+    progress: Progress | None = None,
     **kwargs: Any,
 ) -> AuditResult:
     """Audit checkpoints and coach trips against clause (六).
@@ -381,6 +398,9 @@ def audit(
         them once the trips are judged (``frame`` then only has their number of rows, as with the Dask engine):
         the command line does so unless it draws a map, since ten million stop rows are memory the report's
         writing needs.
+    progress
+        Called with a :class:`~transportmon.progress.Stage` as each step begins (reading each layer, the checks,
+        roads, checkpoints, trips, the report); the command line draws them. Nothing is printed here.
 
     Returns
     -------
@@ -389,9 +409,9 @@ def audit(
     """
     if engine not in ("memory", "dask"):
         raise ConfigError(f"engine {engine!r} not allowed; use memory or dask")
-    inputs = load_inputs(data, **kwargs, defer=("trips", "stop_times") if engine == "dask" else ())
+    inputs = load_inputs(data, **kwargs, defer=("trips", "stop_times") if engine == "dask" else (), progress=progress)
     if engine == "dask" and (set(inputs.deferred) != {"trips", "stop_times"} or "stops" not in inputs.layers):
-        engine, inputs = "memory", load_inputs(data, **kwargs)  # no trip audit to distribute
+        engine, inputs = "memory", load_inputs(data, **kwargs, progress=progress)  # no trip audit to distribute
     layers, cfg, day, manifest = inputs.layers, inputs.config, inputs.as_of, inputs.manifest
     inputs_meta, use_sample = inputs.meta, inputs.use_sample
     bounds = layers["boundaries"].frame
@@ -400,11 +420,13 @@ def audit(
 
     ctx: RoadContext | None = None
     if "roads" in layers and len(layers["roads"].frame):
+        tell(progress, "roads")
         ctx = road_context(layers["roads"].frame, bounds, cfg, crs)
         for key, n in ctx.tracks.items():  # rows of a roads file; the OSM reader already counted ways
             inputs_meta["roads"].setdefault(key, n)
     if "checkpoints" in layers:
         cps = layers["checkpoints"]
+        tell(progress, "checkpoints", total=len(cps.frame))
         ev = checkpoint_evidence(cps.frame, ctx, cfg)
         verdicts, cp_findings = cp_rules.decide(ev, cfg, day, neighbours=neighbour_names(cfg.exempt_neighbours, bounds))
         subj = gpd.GeoDataFrame({
@@ -421,6 +443,7 @@ def audit(
     if engine == "dask" and {"trips", "stop_times"} <= set(inputs.deferred) and "stops" in layers:
         from .scale import dask_trips
 
+        tell(progress, "trips")
         trip_part, trip_findings, _, trip_layers, trip_meta = dask_trips(inputs, scheduler=scheduler)
         layers.update(trip_layers)
         inputs_meta.update(trip_meta)
@@ -433,6 +456,7 @@ def audit(
             ordered.update(items)
         parts.append(attach_findings(trip_part, trip_findings) if len(trip_findings) else trip_part)
     elif {"trips", "stop_times", "stops"} <= set(layers):
+        tell(progress, "trips", total=len(layers["trips"].frame))
         trip_part, trip_findings, _ = _audit_trips(layers, cfg, release=not keep_layers)
         parts.append(attach_findings(trip_part, trip_findings) if len(trip_findings) else trip_part)
         if not keep_layers:
@@ -445,6 +469,7 @@ def audit(
     rules_run, skipped = rule_plan(usable)
 
     # Rejected rows of every layer are subjects too.
+    tell(progress, "report")
     rejected_parts = []
     for name, layer in layers.items():
         if len(layer.rejected):

@@ -31,6 +31,7 @@ import pandas as pd
 from . import layers as L
 from .config import RuleConfig
 from .io import read as R
+from .io.declared import apply_columns
 from .source_rows import SOURCE_ROW
 
 if TYPE_CHECKING:
@@ -138,7 +139,8 @@ def dask_trips(inputs: Inputs, *, scheduler: str | None = None, partitions: int 
         from .pipeline import _display_path
 
         meta[name] = dict(inputs.meta[name]) if read_before else {
-            "path": _display_path(Path(path)), "rows": rows, "sha256": layer.sha256,
+            "path": _display_path(Path(path)) if inputs.use_sample else Path(path).as_posix(),  # i16: as given
+            "rows": rows, "sha256": layer.sha256,
             "datum": inputs.datums.get(name, "wgs84"), **info}
     return gpd.GeoDataFrame(part, geometry="geometry", crs="EPSG:4326"), findings, skipped, out_layers, meta
 
@@ -172,10 +174,12 @@ def _read(path: Path, inputs: Inputs, name: str, client: Client) -> tuple[Any, d
             groups[-1].append(i)
             rows_in += size
         starts = np.r_[0, np.cumsum(sizes)].astype(np.int64)
-        empty = _number(meta_file.schema_arrow.empty_table().to_pandas(), 0)
-        parts = [delayed(_read_row_groups, pure=True)(str(path), g, int(starts[g[0]]) if g else 0) for g in groups]
+        columns = inputs.columns.get(name)  # i16: header names declared in the manifest
+        empty = _number(apply_columns(meta_file.schema_arrow.empty_table().to_pandas(), columns, path)[0], 0)
+        parts = [delayed(_read_row_groups, pure=True)(str(path), g, int(starts[g[0]]) if g else 0, columns)
+                 for g in groups]
         return dd.from_delayed(parts, meta=empty, verify_meta=False), {"format": "parquet"}, int(starts[-1])
-    table = R.read_table(path, encoding=inputs.encoding)
+    table = R.read_table(path, encoding=inputs.encoding, columns=inputs.columns.get(name))
     info = dict(table.attrs.pop("source", {}))
     table = _number(pd.DataFrame(table), 0)
     return _scattered(table, client), info, len(table)
@@ -191,10 +195,11 @@ def _scattered(table: pd.DataFrame, client: Client) -> Any:
     return dd.from_delayed(pieces, meta=table.iloc[:0], verify_meta=False)
 
 
-def _read_row_groups(path: str, groups: list[int], start: int) -> pd.DataFrame:
+def _read_row_groups(path: str, groups: list[int], start: int, columns: dict[str, str] | None = None) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
-    return _number(pq.ParquetFile(path).read_row_groups(groups).to_pandas(), start)
+    frame = apply_columns(pq.ParquetFile(path).read_row_groups(groups).to_pandas(), columns, path)[0]
+    return _number(frame, start)
 
 
 def _number(df: pd.DataFrame, start: int) -> pd.DataFrame:

@@ -24,6 +24,7 @@ import pandas as pd
 
 from . import layers as L
 from ._errors import ConfigError, TransportmonError
+from .io.declared import declared
 from .io.discover import LAYER_NAMES, discover, layer_gaps, read_manifest, read_order, sample_dir
 from .pipeline import VALIDATORS, Inputs, _display_path, _read, defaulted_warnings, gtfs_layers, load_inputs
 
@@ -176,6 +177,7 @@ def _each_on_its_own(data: str | os.PathLike[str] | None, first: TransportmonErr
         problems.append(_problem(exc))
     paths.update({k: Path(v) for k, v in given.items() if v is not None})
     datum_of = {**manifest.get("datum", {}), **(kwargs.get("datums") or {})}
+    crs_of, columns_of = declared(manifest, LAYER_NAMES, crs=kwargs.get("crs"), columns=kwargs.get("columns"))
     layers: dict[str, L.Layer] = {}
     meta: dict[str, dict[str, Any]] = {}
     gtfs, occupancy = kwargs.get("gtfs"), kwargs.get("occupancy")
@@ -190,7 +192,8 @@ def _each_on_its_own(data: str | os.PathLike[str] | None, first: TransportmonErr
         paths = {k: v for k, v in paths.items() if k not in ("stops", "trips", "stop_times")}
     for name in read_order(paths):
         try:
-            frame, _ = _read(name, paths[name], datum_of.get(name, "wgs84"), kwargs.get("encoding"))
+            frame, _ = _read(name, paths[name], datum_of.get(name, "wgs84"), kwargs.get("encoding"),
+                             crs=crs_of.get(name), columns=columns_of.get(name))
             layers[name] = VALIDATORS[name](frame, str(paths[name]))
             meta[name] = {"path": _display_path(paths[name]), **frame.attrs.pop("source", {})}
         except TransportmonError as exc:

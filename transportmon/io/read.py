@@ -40,6 +40,7 @@ import hashlib
 import os
 import warnings
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +50,10 @@ import pandas as pd
 import shapely
 
 from .. import layers as _layers
-from ..source_rows import SOURCE_ROW, record_lines
 from .._errors import ConfigError, InputError
+from ..source_rows import SOURCE_ROW, record_lines
 from . import datum as _datum
+from . import declared as _declared
 
 VECTOR_EXTENSIONS = {".geojson", ".json", ".gpkg", ".shp", ".fgb", ".gml", ".kml", ".zip", ".geojsonl", ".geojsons"}
 PARQUET_EXTENSIONS = {".parquet", ".geoparquet", ".pq"}
@@ -178,21 +180,27 @@ def _dedupe(names: list[str]) -> list[str]:
     return out
 
 
-def _header_row(rows: pd.DataFrame) -> int | None:
+def _known(value: object, declared: frozenset[str] = frozenset()) -> bool:
+    """A header cell naming a contract column, an alias, lon/lat, or a header the manifest declares."""
+    return isinstance(value, str) and (_layers.is_known_column(value) or _layers.column_key(value) in declared)
+
+
+def _header_row(rows: pd.DataFrame, declared: frozenset[str] = frozenset()) -> int | None:
     """Index (position) of the first of the first rows that holds a known column name, else None."""
     head = rows.head(HEADER_SEARCH_ROWS)
     for i, values in enumerate(head.itertuples(index=False, name=None)):  # ≤ 20 short rows, not a per-row loop
-        if any(isinstance(v, str) and _layers.is_known_column(v) for v in values):
+        if any(_known(v, declared) for v in values):
             return i
     return None
 
 
-def _promote_header(frame: pd.DataFrame, info: dict[str, Any], lines: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+def _promote_header(frame: pd.DataFrame, info: dict[str, Any], lines: np.ndarray,
+                    declared: frozenset[str] = frozenset()) -> tuple[pd.DataFrame, np.ndarray]:
     """A CSV read with its first line as header: when no column is known, take the header from a title's next rows.
     ``lines`` are the records' lines in the file; those of the rows kept are returned with them."""
-    if any(_layers.is_known_column(c) for c in frame.columns):
+    if any(_known(c, declared) for c in frame.columns):
         return frame, lines
-    i = _header_row(frame)
+    i = _header_row(frame, declared)
     if i is None:
         return frame, lines
     names = [str(v).strip() if isinstance(v, str) and v.strip() else f"Unnamed: {j}"
@@ -221,7 +229,7 @@ def _drop_blank_rows(frame: pd.DataFrame, info: dict[str, Any], lines: np.ndarra
     return frame, lines
 
 
-def _read_excel(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _read_excel(path: Path, declared: frozenset[str] = frozenset()) -> tuple[pd.DataFrame, dict[str, Any]]:
     if not zipfile.is_zipfile(path):
         raise InputError(path, "is not an .xlsx workbook (not a zip archive)",
                          "save it from Excel/WPS as .xlsx, or export the sheet as CSV")
@@ -250,7 +258,7 @@ def _read_excel(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
                         continue
                     if first is None:
                         first = (str(sheet), raw)
-                    i = _header_row(raw)
+                    i = _header_row(raw, declared)
                     if i is not None:
                         chosen = (str(sheet), raw, i)
                         break
@@ -277,7 +285,7 @@ def _read_excel(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     return frame, {"format": "xlsx", "sheet": sheet, "header_row": i + 1}
 
 
-def _points_from_columns(df: pd.DataFrame, lon_col: str, lat_col: str) -> gpd.GeoDataFrame:
+def _points_from_columns(df: pd.DataFrame, lon_col: str, lat_col: str, crs: str = "EPSG:4326") -> gpd.GeoDataFrame:
     def number(col: str) -> np.ndarray:
         text = df[col].astype("string").str.normalize("NFKC").str.strip().str.rstrip("°")
         return pd.to_numeric(text, errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
@@ -290,7 +298,7 @@ def _points_from_columns(df: pd.DataFrame, lon_col: str, lat_col: str) -> gpd.Ge
     # Keep the raw text so a rejected row can say what was wrong with it.
     out["_lon_raw"] = df[lon_col]
     out["_lat_raw"] = df[lat_col]
-    return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326", index=df.index))
+    return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms, crs=crs, index=df.index))
 
 
 def _coordinate_columns(columns: pd.Index) -> tuple[str | None, str | None]:
@@ -445,6 +453,8 @@ def read_table(
     encoding: str | None = None,
     datum: str = "wgs84",
     dictionary: tuple[str, ...] = (),
+    crs: str | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> gpd.GeoDataFrame | pd.DataFrame:
     """Read one layer file into a frame in WGS-84 (EPSG:4326) lon/lat.
 
@@ -461,6 +471,11 @@ def read_table(
     dictionary
         Contract columns of few distinct values in many rows (``stop_id`` of stop_times) to read from Parquet as
         dictionaries (categoricals) when they are text; validation reads them the same either way.
+    crs
+        The CRS of a table's coordinate columns (projected x/y, e.g. ``EPSG:4547``), or of a vector file that names
+        none; reprojected to WGS-84 (see :mod:`transportmon.io.declared`).
+    columns
+        ``{header: column}``: the file's headers to read as contract columns (``{"X坐标": "lon"}``).
 
     Returns
     -------
@@ -469,24 +484,27 @@ def read_table(
     """
     p = Path(path)
     encoding = check_encoding(encoding)
+    datum = _declared.datum_name(datum)
     _check_file(p)
     ext = p.suffix.lower()
+    heads = frozenset(_declared.header_keys(columns))
     frame: gpd.GeoDataFrame | pd.DataFrame
     if ext in CSV_EXTENSIONS or ext in EXCEL_EXTENSIONS:
         if ext in CSV_EXTENSIONS:
             frame, info = _read_csv(p, encoding)
             lines = record_lines(p, info.pop("_codec"), frame)
-            frame, lines = _promote_header(frame, info, lines)
+            frame, lines = _promote_header(frame, info, lines, heads)
         else:
-            frame, info = _read_excel(p)
+            frame, info = _read_excel(p, heads)
             first = int(info["header_row"]) + 1  # the sheet row under the header
             lines = np.arange(first, first + len(frame), dtype=np.int64)
         frame.columns = _dedupe([str(c).replace("\ufeff", "").strip() for c in frame.columns])
         frame, lines = _drop_blank_rows(frame, info, lines)
         frame[SOURCE_ROW] = lines  # the row as the user's program numbers it (see transportmon.source_rows)
+        frame = _declare_columns(frame, columns, p, info)
         lon_col, lat_col = _coordinate_columns(frame.columns)
         if lon_col is not None and lat_col is not None:
-            frame = _points_from_columns(frame, lon_col, lat_col)
+            frame = _points_from_columns(frame, lon_col, lat_col, crs or "EPSG:4326")
     elif ext == ".xls":
         raise InputError(p, "is an old binary Excel workbook (.xls)", "save it as .xlsx or export the sheet as CSV")
     elif ext in PARQUET_EXTENSIONS:
@@ -502,6 +520,10 @@ def read_table(
                                  for c in frame.columns])
     else:
         frame.columns = _dedupe([str(c).replace("\ufeff", "").strip() for c in frame.columns])
+    if ext not in CSV_EXTENSIONS and ext not in EXCEL_EXTENSIONS:
+        frame = _declare_columns(frame, columns, p, info)
+    if crs is not None:
+        frame = _declare_crs(frame, crs, p, ext, info)
     if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns:
         if frame.crs is None:
             frame = frame.set_crs("EPSG:4326")
@@ -512,6 +534,35 @@ def read_table(
     elif datum != "wgs84":
         raise InputError(p, f"--datum {datum} given but the layer has no coordinates", "drop the datum option")
     frame.attrs["source"] = info
+    return frame
+
+
+def _declare_columns(frame: pd.DataFrame, columns: Mapping[str, str] | None, path: Path,
+                     info: dict[str, Any]) -> pd.DataFrame:
+    """The declared header names applied (:func:`transportmon.io.declared.apply_columns`), notes kept in ``info``."""
+    frame, notes = _declared.apply_columns(frame, columns, path)
+    if notes:
+        info.setdefault("notes", []).extend(notes)
+    return frame
+
+
+def _declare_crs(frame: pd.DataFrame, crs: str, path: Path, ext: str, info: dict[str, Any]) -> pd.DataFrame:
+    """A declared CRS: a table's points are in it already; a vector file naming none (or a GeoJSON, WGS-84 by
+    definition) takes it; one naming another is refused."""
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns:
+        raise InputError(path, f"a CRS ({crs}) is declared but the layer has no coordinates",
+                         "drop the [crs] entry or the --crs option for this layer")
+    info["crs"] = crs
+    if ext in CSV_EXTENSIONS or ext in EXCEL_EXTENSIONS:
+        return frame
+    if frame.crs is None or ext in GEOJSON_EXTENSIONS:
+        notes = [n for n in info.pop("notes", []) if not n.startswith("no .prj")]
+        if notes:
+            info["notes"] = notes
+        return frame.set_crs(crs, allow_override=True)
+    if not frame.crs.equals(crs):
+        raise InputError(path, f"the file's CRS is {frame.crs.to_string()}, but {crs} is declared",
+                         "drop the declared CRS: the file says its own")
     return frame
 
 
