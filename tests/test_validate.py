@@ -83,7 +83,7 @@ def test_chinese_table(dirty: Path) -> None:
 def test_every_unreadable_file_is_named(clean: Path, tmp_path: Path) -> None:
     (clean / "roads.geojson").write_bytes(b'{"type": "FeatureCollection", "features": [')
     (clean / "checkpoints.csv").write_text("name,lon,lat\nA,116,29\n", encoding="utf-8")
-    result = invoke("validate", "--data", str(clean), "--format", "json")
+    result = invoke("validate", "--data", str(clean), "--format", "json", "--lang", "en")
     assert result.exit_code == 2
     doc = json.loads(result.stdout)
     assert {Path(p["path"]).name for p in doc["problems"]} == {"roads.geojson", "checkpoints.csv"}
@@ -124,7 +124,7 @@ def test_empty_layer_is_usable(clean: Path) -> None:
 def test_bad_arguments_exit_2(clean: Path, tmp_path: Path) -> None:
     for args in (["--data", str(tmp_path / "nope")], ["--data", str(clean), "--encoding", "klingon"],
                  ["--gtfs", str(clean)]):
-        result = invoke("validate", *args)
+        result = invoke("validate", *args, "--lang", "en")
         assert result.exit_code == 2, (args, result.output)
         assert result.stderr.startswith("error: ")
 

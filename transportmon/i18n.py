@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from ._errors import InputError, TransportmonError
 
-__all__ = ["REASON_ZH", "RULE_SUMMARY_ZH", "detail_text", "error_text", "reason_text", "rule_summary"]
+__all__ = ["REASON_ZH", "RULE_SUMMARY_ZH", "detail_text", "error_text", "problem_text", "reason_text", "rule_summary"]
 
 Pattern = tuple[re.Pattern[str], str]
 
@@ -118,16 +118,26 @@ def _translate(text: str, table: list[Pattern]) -> str | None:
     return None
 
 
+def problem_text(path: str, problem: str, fix: str = "", lang: str = "zh") -> str:
+    """A file's problem (``path: problem — fix``, as :class:`InputError` says it) in ``lang``."""
+    english = f"{path}: {problem}" + (f" — {fix}" if fix else "") if path else problem
+    if lang != "zh":
+        return english
+    if not path:
+        return _translate(problem, CONFIG) or english
+    zh_problem = _translate(problem, PROBLEMS)
+    zh_fix = _translate(fix, FIXES) if fix else ""
+    if zh_problem is None or zh_fix is None:
+        return english
+    return f"{path}：{zh_problem}" + (f"——{zh_fix}" if zh_fix else "")
+
+
 def error_text(exc: BaseException, lang: str = "zh") -> str:
     """The error's message in ``lang``: English as raised, or its Chinese form (English when it has none)."""
     if lang != "zh" or not isinstance(exc, TransportmonError):
         return str(exc)
     if isinstance(exc, InputError):
-        problem = _translate(exc.problem, PROBLEMS)
-        fix = _translate(exc.fix, FIXES) if exc.fix else ""
-        if problem is None or fix is None:
-            return str(exc)
-        return f"{exc.path}：{problem}" + (f"——{fix}" if fix else "")
+        return problem_text(exc.path, exc.problem, exc.fix, lang)
     return _translate(str(exc), CONFIG) or str(exc)
 
 
