@@ -23,7 +23,7 @@ from transportmon.io import write  # noqa: E402
 
 STAGES = [
     (pipeline, "load_inputs", "read+validate"),
-    (pipeline, "_audit_trips", "trip audit"),
+    (pipeline, "audit_trips", "trip audit"),
     (pipeline, "road_context", "road network"),
     (pipeline, "checkpoint_evidence", "checkpoint evidence"),
     (pipeline, "assemble", "assemble"),

@@ -26,8 +26,8 @@ import transportmon
 from transportmon import layers as L
 from transportmon.cli import app
 from transportmon.designations import normalize_designations
+from transportmon.io.discover import sample_dir
 from transportmon.io.read import read_table
-from transportmon.pipeline import sample_dir
 
 
 def rejected(result: transportmon.AuditResult, subject: str) -> pd.DataFrame:

@@ -16,13 +16,13 @@ from osm_fixtures import border_town_osm
 from typer.testing import CliRunner, Result
 
 import transportmon
-from transportmon import pipeline
+from transportmon import inputs as inputs_module
 from transportmon._errors import InputError
 from transportmon.cli import app
+from transportmon.inputs import load_inputs
 from transportmon.io import osm
 from transportmon.io import read as R
 from transportmon.io.discover import FILE_NAMES, LAYER_NAMES, discover, layer_gaps, name_key, sample_dir
-from transportmon.pipeline import load_inputs
 from transportmon.validate import validate_inputs
 
 AS_OF = "2020-03-16"
@@ -345,7 +345,7 @@ class _Day(date):
 
 def test_as_of_today_is_a_warning_naming_the_date(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     folder = world.write_world(tmp_path / "d", CPS)
-    monkeypatch.setattr(pipeline, "date", _Day)
+    monkeypatch.setattr(inputs_module, "date", _Day)
     md = transportmon.audit(folder).metadata
     assert md["as_of"] == "2026-05-17"
     assert md["warnings"] == ["no --as-of and no as_of in manifest.toml: audited as of today, 2026-05-17, against "

@@ -38,7 +38,7 @@ from transportmon import layers as L
 from transportmon._errors import InputError
 from transportmon.cli import app
 from transportmon.io.read import read_table
-from transportmon.pipeline import VALIDATORS, load_inputs
+from transportmon.inputs import VALIDATORS, load_inputs
 
 settings.register_profile(
     "hostile", derandomize=True, database=None, deadline=None, print_blob=True,

@@ -1,7 +1,7 @@
 """The fast paths of trip and stop-time validation give exactly what the general path gives.
 
 ``validate_trips``, ``validate_stop_times`` (``transportmon.layers``) and the cross-layer reference checks
-(``pipeline._check_trip_references``) have fast paths for clean, typed columns as Parquet gives them: integer
+(``references._check_trip_references``) have fast paths for clean, typed columns as Parquet gives them: integer
 ``stop_sequence``/``seats``/``passengers``, numeric or boolean ``pickup``/``dropoff``, timestamp ``service_date``,
 ids that need no trimming, a ``stop_id`` read as a dictionary, stop_times grouped by trip. Each decides only the clean
 case and leaves the rest to the general parsers. These properties build random frames, typed and untyped, clean and
@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from transportmon import layers as L
-from transportmon import pipeline as P
+from transportmon import references as P
 from transportmon._arrow import index_in
 from transportmon.io.read import read_table
 

@@ -6,30 +6,48 @@ The Python API the CLI and the notebooks share::
     result = transportmon.audit()            # the embedded Jiujiang 2020 sample
     result.report                           # GeoDataFrame, one row per subject (DESIGN §4)
     result.metadata                         # as-of date, rule configuration, inputs, counts
+
+An audit in its three steps, to decide many days on one measurement::
+
+    measured = transportmon.measure(transportmon.load_inputs(data))
+    day = transportmon.report_on(measured, "2020-03-16")   # the report of audit(data, as_of="2020-03-16")
+
+The names below are the functions and classes themselves (their signatures show in an editor), imported on first
+use so that ``import transportmon`` stays light.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._errors import ConfigError, InputError, TransportmonError
+from ._version import __version__
 
 if TYPE_CHECKING:
-    from .pipeline import AuditResult
+    from .inputs import Inputs, load_inputs
+    from .pipeline import AuditResult, Measured, audit, measure, report_on
+    from .validate import Validation, validate_inputs
+
+#: Where each lazily imported name lives.
+_API = {
+    "audit": "pipeline", "measure": "pipeline", "report_on": "pipeline", "AuditResult": "pipeline",
+    "Measured": "pipeline", "load_inputs": "inputs", "Inputs": "inputs", "validate_inputs": "validate",
+    "Validation": "validate",
+}
 
 
-def audit(*args: Any, **kwargs: Any) -> AuditResult:
-    """Audit checkpoints and coach trips; see :func:`transportmon.pipeline.audit`."""
-    from .pipeline import audit as _audit
-
-    return _audit(*args, **kwargs)
-
-
-def validate_inputs(*args: Any, **kwargs: Any) -> Any:
-    """Check the inputs only (what ``transportmon validate`` prints); see :mod:`transportmon.validate`."""
-    from .validate import validate_inputs as _validate_inputs
-
-    return _validate_inputs(*args, **kwargs)
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        value = getattr(import_module(f".{_API[name]}", __name__), name)
+        globals()[name] = value  # once: later look-ups do not come here
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["audit", "validate_inputs", "__version__"]
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+__all__ = ["AuditResult", "ConfigError", "InputError", "Inputs", "Measured", "TransportmonError", "Validation",
+           "__version__", "audit", "load_inputs", "measure", "report_on", "validate_inputs"]

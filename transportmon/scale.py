@@ -4,7 +4,7 @@
 ``dask.dataframe`` (Parquet row groups; other formats are read once and split), numbers their rows, and hash-shuffles
 both on the trip id so that partition *i* of ``trips`` and partition *i* of ``stop_times`` hold the same trips. Each
 pair of partitions is validated and audited by the in-memory functions (:func:`transportmon.layers.validate_trips`,
-:func:`~transportmon.pipeline._check_trip_references`, :func:`~transportmon.pipeline._audit_trips`) against the
+the reference checks of :mod:`transportmon.references`, :func:`transportmon.trip_audit.audit_trips`) against the
 stops, their admin units and the designations, which are resolved once on the client and broadcast to the workers.
 The client gathers the trip subjects and their findings and assembles the same report as the memory engine.
 A GTFS feed is read and joined in memory first (its audited trips only exist once the occupancy table meets
@@ -37,7 +37,7 @@ from .source_rows import SOURCE_ROW
 if TYPE_CHECKING:
     from distributed import Client
 
-    from .pipeline import Inputs
+    from .inputs import Inputs
 
 #: stop_times rows per partition (≈ 200 MB of frames each); at least one partition per worker.
 PARTITION_ROWS = 2_000_000
@@ -82,7 +82,7 @@ def dask_trips(inputs: Inputs, *, scheduler: str | None = None, partitions: int 
     Returns
     -------
     part, findings, skipped
-        As :func:`transportmon.pipeline._audit_trips` returns them for the whole input.
+        As :func:`transportmon.trip_audit.audit_trips` returns them for the whole input.
     layers
         ``trips`` and ``stop_times`` as :class:`~transportmon.layers.Layer` s with their rejected rows (the audited
         rows themselves stay on the workers: ``frame`` only has their number of rows).
@@ -136,10 +136,8 @@ def dask_trips(inputs: Inputs, *, scheduler: str | None = None, partitions: int 
             defaulted = tuple(c for c in ("pickup", "dropoff") if c not in columns)
             if defaulted:
                 layer.extra["defaulted_columns"] = defaulted
-        from .pipeline import _display_path
-
         meta[name] = dict(inputs.meta[name]) if read_before else {
-            "path": _display_path(Path(path)) if inputs.use_sample else Path(path).as_posix(),  # i16: as given
+            "path": R.display_path(Path(path)) if inputs.use_sample else Path(path).as_posix(),  # i16: as given
             "rows": rows, "sha256": layer.sha256,
             "datum": inputs.datums.get(name, "wgs84"), **info}
     return gpd.GeoDataFrame(part, geometry="geometry", crs="EPSG:4326"), findings, skipped, out_layers, meta
@@ -162,7 +160,7 @@ def _read(path: Path, inputs: Inputs, name: str, client: Client) -> tuple[Any, d
     if path.suffix.lower() in R.PARQUET_EXTENSIONS:
         import pyarrow.parquet as pq
 
-        R._check_file(path)
+        R.check_file(path)
         meta_file = pq.ParquetFile(path)
         sizes = [meta_file.metadata.row_group(i).num_rows for i in range(meta_file.metadata.num_row_groups)]
         groups: list[list[int]] = [[]]
@@ -216,8 +214,9 @@ def _number(df: pd.DataFrame, start: int) -> pd.DataFrame:
 
 def _audit_partition(trips: pd.DataFrame, stop_times: pd.DataFrame, shared: _Broadcast) -> tuple[Any, ...]:
     """Validate and audit one partition of trips with its stop times (the same functions as the memory engine)."""
-    from . import pipeline as P
     from .io.gtfs import reject_outside_feed
+    from .references import _check_trip_references
+    from .trip_audit import audit_trips
 
     layers: dict[str, L.Layer] = {"stops": shared.stops, "boundaries": shared.boundaries}
     if shared.risk_areas is not None:
@@ -231,8 +230,8 @@ def _audit_partition(trips: pd.DataFrame, stop_times: pd.DataFrame, shared: _Bro
         if name == "trips":
             reject_outside_feed(layer)  # a GTFS feed's marks, as the memory engine applies them
         layers[name] = layer
-    P._check_trip_references(layers, located=shared.located)
-    part, findings, skipped = P._audit_trips(layers, shared.config)
+    _check_trip_references(layers, located=shared.located)
+    part, findings, skipped = audit_trips(layers, shared.config)
     return (part, findings, skipped, layers["trips"].rejected, layers["stop_times"].rejected,
             len(layers["trips"].frame), len(layers["stop_times"].frame))
 

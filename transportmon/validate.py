@@ -2,9 +2,9 @@
 
 :func:`validate_inputs` takes the inputs of :func:`transportmon.audit` (a ``data`` folder, per-layer paths,
 ``gtfs``/``occupancy``, ``datums``, ``encoding``), reads, validates and cross-checks every layer exactly as the audit
-does (:func:`transportmon.pipeline.load_inputs`), and says per layer how many rows were read, how many are usable and
-how many were rejected, by reason. When a file cannot be read, every layer is still tried on its own, so that one
-run lists every unreadable file, not only the first.
+does (:func:`transportmon.inputs.load_inputs`), and says per layer how many rows were read, how many are usable and
+how many were rejected, by reason. When a file cannot be read, the other files are still read and checked, so that
+one run lists every unreadable file, not only the first.
 
 Exit codes (:attr:`Validation.exit_code`): 0 every row of every layer is usable; 1 some rows are rejected (they
 would be ``rejected`` subjects of the report); 2 a file cannot be read, or a required column is missing, or no file
@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from . import layers as L
 from ._errors import ConfigError, TransportmonError
-from .io.declared import declared
-from .io.discover import LAYER_NAMES, discover, layer_gaps, read_manifest, read_order, sample_dir
-from .pipeline import VALIDATORS, Inputs, _display_path, _read, defaulted_warnings, gtfs_layers, load_inputs
+from .inputs import load_inputs
+from .io.discover import LAYER_NAMES
 
 __all__ = ["LayerCheck", "Problem", "Validation", "validate_inputs"]
 
@@ -129,10 +127,14 @@ def _rejected_rows(layers: dict[str, L.Layer]) -> pd.DataFrame:
 def validate_inputs(data: str | os.PathLike[str] | None = None, **kwargs: Any) -> Validation:
     """Read, validate and cross-check the inputs the way :func:`transportmon.audit` does, and count what is usable.
 
+    The loading code is the audit's (:func:`transportmon.inputs.load_inputs`), told to go on past a file that
+    cannot be used (``errors="collect"``), so that one run names every such file and still counts the rows of the
+    others as the audit would.
+
     Parameters
     ----------
     data, **kwargs
-        The inputs of :func:`transportmon.pipeline.load_inputs` (``roads`` … ``stop_times``, ``gtfs``,
+        The inputs of :func:`transportmon.inputs.load_inputs` (``roads`` … ``stop_times``, ``gtfs``,
         ``occupancy``, ``config``, ``datums``, ``encoding``); with none, the embedded sample.
 
     Returns
@@ -145,64 +147,12 @@ def validate_inputs(data: str | os.PathLike[str] | None = None, **kwargs: Any) -
         For arguments that are not allowed (an unknown datum or encoding, ``--gtfs`` without ``--occupancy``).
     """
     try:
-        inputs = load_inputs(data, **kwargs)
+        inputs = load_inputs(data, **kwargs, errors="collect")
     except ConfigError:
         raise
-    except TransportmonError as first:
-        return _each_on_its_own(data, first, **kwargs)
-    return _validation(inputs)
-
-
-def _validation(inputs: Inputs) -> Validation:
+    except TransportmonError as exc:  # not a file's own problem (e.g. the default boundaries): as it came
+        return Validation(layers=[], problems=[_problem(exc)], rejected=_rejected_rows({}))
     checks = [_check(name, inputs.layers[name], inputs.meta.get(name, {}))
               for name in LAYER_NAMES if name in inputs.layers]
-    return Validation(layers=checks, problems=[], rejected=_rejected_rows(inputs.layers), warnings=inputs.warnings)
-
-
-def _each_on_its_own(data: str | os.PathLike[str] | None, first: TransportmonError, **kwargs: Any) -> Validation:
-    """After a failure, read and validate each layer file alone so that every unusable file is named."""
-    given = {n: kwargs.get(n) for n in LAYER_NAMES}
-    use_sample = data is None and kwargs.get("gtfs") is None and all(v is None for v in given.values())
-    data_dir = sample_dir() if use_sample else (Path(data) if data is not None else None)
-    problems: list[Problem] = []
-    paths: dict[str, Path] = {}
-    manifest: dict[str, Any] = {}
-    warnings: list[str] = []
-    try:
-        if data_dir is not None:
-            manifest = read_manifest(data_dir)
-            found = discover(data_dir, ignore=manifest.get("ignore", ()))
-            paths, warnings = dict(found.layers), found.warnings()
-    except TransportmonError as exc:
-        problems.append(_problem(exc))
-    paths.update({k: Path(v) for k, v in given.items() if v is not None})
-    datum_of = {**manifest.get("datum", {}), **(kwargs.get("datums") or {})}
-    crs_of, columns_of = declared(manifest, LAYER_NAMES, crs=kwargs.get("crs"), columns=kwargs.get("columns"))
-    layers: dict[str, L.Layer] = {}
-    meta: dict[str, dict[str, Any]] = {}
-    gtfs, occupancy = kwargs.get("gtfs"), kwargs.get("occupancy")
-    if gtfs is not None and occupancy is not None:
-        try:
-            feed_layers, feed_meta, _ = gtfs_layers(gtfs, occupancy, datum_of, ())
-        except TransportmonError as exc:
-            problems.append(_problem(exc))
-        else:
-            layers.update(feed_layers)
-            meta.update(feed_meta)
-        paths = {k: v for k, v in paths.items() if k not in ("stops", "trips", "stop_times")}
-    for name in read_order(paths):
-        try:
-            frame, _ = _read(name, paths[name], datum_of.get(name, "wgs84"), kwargs.get("encoding"),
-                             crs=crs_of.get(name), columns=columns_of.get(name))
-            layers[name] = VALIDATORS[name](frame, str(paths[name]))
-            meta[name] = {"path": _display_path(paths[name]), **frame.attrs.pop("source", {})}
-        except TransportmonError as exc:
-            problems.append(_problem(exc))
-    if not problems:  # the failure was not in one file alone (e.g. cross-layer): report it as it came
-        problems.append(_problem(first))
-    if "stop_times" in layers:
-        warnings += defaulted_warnings(layers["stop_times"])
-    if paths or layers:
-        warnings += layer_gaps({*paths, *layers, "boundaries"})
-    checks = [_check(n, layers[n], meta.get(n, {})) for n in LAYER_NAMES if n in layers]
-    return Validation(layers=checks, problems=problems, rejected=_rejected_rows(layers), warnings=warnings)
+    return Validation(layers=checks, problems=[_problem(e) for e in inputs.problems],
+                      rejected=_rejected_rows(inputs.layers), warnings=inputs.warnings)

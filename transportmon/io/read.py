@@ -94,7 +94,8 @@ def check_encoding(encoding: str | None) -> str | None:
                           "utf-16") from None
 
 
-def _check_file(path: Path) -> None:
+def check_file(path: Path) -> None:
+    """An :class:`InputError` unless ``path`` is a file with something in it."""
     if not path.exists():
         raise InputError(path, "file not found", "check the path, or give the folder with --data")
     if path.is_dir():
@@ -485,7 +486,7 @@ def read_table(
     p = Path(path)
     encoding = check_encoding(encoding)
     datum = _declared.datum_name(datum)
-    _check_file(p)
+    check_file(p)
     ext = p.suffix.lower()
     heads = frozenset(_declared.header_keys(columns))
     frame: gpd.GeoDataFrame | pd.DataFrame
@@ -575,3 +576,32 @@ def _to_wgs84(frame: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
     except Exception as exc:  # pyproj CRSError: a CRS that has no transformation to WGS-84
         raise InputError(path, f"cannot reproject from {frame.crs} to WGS-84 ({exc})",
                          "give the layer in EPSG:4326 or a common projected CRS") from exc
+
+
+def read_layer(name: str, path: Path, datum: str, encoding: str | None, *, crs: str | None = None,
+               columns: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, int]:
+    """Read the file of layer ``name`` as validation takes it (an OpenStreetMap extract for ``roads``), and its rows;
+    ``crs`` and ``columns`` as declared for it (:mod:`transportmon.io.declared`)."""
+    from .discover import is_osm
+
+    if name == "roads" and is_osm(path):
+        from .osm import roads_from_osm_file
+
+        frame = roads_from_osm_file(path)  # OSMError names the file and the fix; the CLI exits 2
+        if datum != "wgs84" or crs is not None:
+            raise InputError(path, f"--roads-{'datum' if crs is None else 'crs'} {crs or datum} given for "
+                             "OpenStreetMap data", "OSM is WGS-84: drop it")
+        return frame, len(frame)
+    # stop_times name some thousands of stops in millions of rows: read as a dictionary, validated per stop.
+    frame = read_table(path, encoding=encoding, datum=datum, dictionary=("stop_id",) if name == "stop_times" else (),
+                       crs=crs, columns=columns)
+    return frame, len(frame)
+
+
+def display_path(p: Path) -> str:
+    """The path relative to the working folder when it lies below it (stable across machines), else absolute."""
+    full = p.resolve()
+    try:
+        return full.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return full.as_posix()

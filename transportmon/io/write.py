@@ -270,7 +270,7 @@ def report_table(report: gpd.GeoDataFrame, metadata: dict[str, Any]) -> pa.Table
     column: dict[str, Any] = {"encoding": "WKB", "crs": crs_json, "geometry_types": types}
     if bbox is not None:
         column["bbox"] = bbox
-    from .. import __version__
+    from .._version import __version__
 
     geo = {"primary_column": geom_name, "columns": {geom_name: column}, "version": GEOPARQUET_VERSION,
            "creator": {"library": "transportmon", "version": __version__}}
