@@ -121,7 +121,8 @@ OccupancyOpt = Annotated[Path | None, typer.Option(help="Occupancy table for a G
                                                     "实载人数).")]
 _DATUM_HELP = f"{'|'.join(DATUMS)} (GCJ-02, WGS84 … also read): Amap/Tencent are gcj02, Baidu bd09."
 _CRS_HELP = "CRS of projected x/y columns, e.g. EPSG:4547 (or [crs] in manifest.toml)."
-CheckpointsDatumOpt = Annotated[str | None, typer.Option("--checkpoints-datum", help=f"Datum of checkpoints: {_DATUM_HELP}")]
+CheckpointsDatumOpt = Annotated[str | None, typer.Option("--checkpoints-datum",
+                                                         help=f"Datum of checkpoints: {_DATUM_HELP}")]
 StopsDatumOpt = Annotated[str | None, typer.Option("--stops-datum", help="Datum of stops.")]
 RoadsDatumOpt = Annotated[str | None, typer.Option("--roads-datum", help="Datum of roads.")]
 BoundariesDatumOpt = Annotated[str | None, typer.Option("--boundaries-datum", help="Datum of boundaries.")]
@@ -516,7 +517,8 @@ def rules(
         table.add_column(c, overflow="fold")
     for d in docs:
         severity = "/".join(words.get(w, w) for w in str(d["severity"]).split("/"))
-        table.add_row(d["id"], d["name"], severity, d["clause"], escape(rule_summary(d["id"], d["summary"], lang.value)) + (
+        summary = escape(rule_summary(d["id"], d["summary"], lang.value))
+        table.add_row(d["id"], d["name"], severity, d["clause"], summary + (
             f"\n[dim]{'参数' if zh else 'parameters'}: {d['parameters']}[/]" if d["parameters"] else "") + (
             f"\n[dim]{'剔除原因' if zh else 'reasons'}: {d['reasons']}[/]" if d["reasons"] else ""))
     console.print(table)

@@ -53,6 +53,6 @@ def progress_display(console: Console, lang: str = "zh", *, quiet: bool = False)
         def draw(stage: Stage) -> None:
             counted = stage.key == "read" and stage.total is not None and stage.done is not None
             bar.update(task, description=stage_text(stage, lang), total=stage.total if counted else None,
-                       completed=stage.done if counted else 0)
+                       completed=stage.done if counted else 0, refresh=True)  # each stage drawn as it begins
 
         yield draw

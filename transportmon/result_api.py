@@ -75,7 +75,7 @@ class ResultAPI:
     metadata: dict[str, Any]
 
     def __post_init__(self) -> None:
-        if type(self.report) is gpd.GeoDataFrame:  # noqa: E721 - a subclass given stays as it is
+        if type(self.report) is gpd.GeoDataFrame:  # a subclass given stays as it is
             self.report = ReportFrame(self.report, copy=False)
 
     @property
@@ -91,7 +91,8 @@ class ResultAPI:
         md = self.metadata
         findings = md.get("findings", {})
         counts: dict[str, dict[str, int]] = md.get("counts", {})
-        head = (f"{type(self).__name__}(as_of={md.get('as_of')!r}, subjects={sum(map(sum, map(dict.values, counts.values())))}, "
+        subjects = sum(n for verdicts in counts.values() for n in verdicts.values())
+        head = (f"{type(self).__name__}(as_of={md.get('as_of')!r}, subjects={subjects}, "
                 f"violations={findings.get('violation', 0)}, warnings={findings.get('warning', 0)})")
         width = max((len(s) for s in counts), default=0)
         lines = [f"  {subject:<{width}}  " + ", ".join(f"{v} {n}" for v, n in _ordered(verdicts))

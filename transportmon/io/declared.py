@@ -38,7 +38,8 @@ import pandas as pd
 from .._errors import ConfigError, InputError
 from ..vocab import DATUMS
 
-__all__ = ["DATUM_ALIASES", "apply_columns", "check_columns", "check_crs", "datum_name", "declared", "header_keys"]
+__all__ = ["DATUM_ALIASES", "apply_columns", "check_columns", "check_crs", "datum_name", "declare_columns",
+           "declare_crs", "declared", "header_keys"]
 
 #: Further spellings of each datum (after :func:`_key`): names the tools of Chinese offices write.
 DATUM_ALIASES: dict[str, str] = {"wgs1984": "wgs84", "epsg4326": "wgs84", "bd09ll": "bd09", "gcj": "gcj02"}
@@ -84,7 +85,8 @@ def check_columns(mapping: object, layer: str) -> dict[str, str]:
 
 
 def declared(manifest: Mapping[str, Any], layers: Iterable[str], *, crs: Mapping[str, str] | None = None,
-             columns: Mapping[str, Mapping[str, str]] | None = None) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+             columns: Mapping[str, Mapping[str, str]] | None = None,
+             ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
     """The CRS and the column names declared for each layer: the manifest's ``[crs]`` and ``[columns.<layer>]``,
     overridden by ``crs``/``columns`` (the command line, the API). Layers not in ``layers`` are a ConfigError."""
     known = list(layers)
@@ -145,3 +147,35 @@ def apply_columns(frame: pd.DataFrame, mapping: Mapping[str, str] | None, path: 
     notes = [f"declared header {k!r} (→ {v}) is not in the file" for k, v in mapping.items()
              if column_key(k) not in found]
     return frame.rename(columns=rename), notes
+
+
+def declare_columns(frame: pd.DataFrame, columns: Mapping[str, str] | None, path: object,
+                    info: dict[str, Any]) -> pd.DataFrame:
+    """:func:`apply_columns` for a reader: the notes go to the reader's ``info`` (``attrs["source"]``)."""
+    frame, notes = apply_columns(frame, columns, path)
+    if notes:
+        info.setdefault("notes", []).extend(notes)
+    return frame
+
+
+def declare_crs(frame: pd.DataFrame, crs: str, path: object, info: dict[str, Any], *, tabular: bool,
+                geojson: bool) -> pd.DataFrame:
+    """A declared CRS for a frame as read: a table's points were built in it already (``tabular``); a vector file
+    naming none, or a GeoJSON (WGS-84 by definition), takes it; one naming another is refused. ``info`` records it."""
+    import geopandas as gpd
+
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns:
+        raise InputError(path, f"a CRS ({crs}) is declared but the layer has no coordinates",
+                         "drop the [crs] entry or the --crs option for this layer")
+    info["crs"] = crs
+    if tabular:
+        return frame
+    if frame.crs is None or geojson:
+        notes = [n for n in info.pop("notes", []) if not n.startswith("no .prj")]
+        if notes:
+            info["notes"] = notes
+        return frame.set_crs(crs, allow_override=True)
+    if not frame.crs.equals(crs):
+        raise InputError(path, f"the file's CRS is {frame.crs.to_string()}, but {crs} is declared",
+                         "drop the declared CRS: the file says its own")
+    return frame

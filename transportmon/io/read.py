@@ -502,7 +502,7 @@ def read_table(
         frame.columns = _dedupe([str(c).replace("\ufeff", "").strip() for c in frame.columns])
         frame, lines = _drop_blank_rows(frame, info, lines)
         frame[SOURCE_ROW] = lines  # the row as the user's program numbers it (see transportmon.source_rows)
-        frame = _declare_columns(frame, columns, p, info)
+        frame = _declared.declare_columns(frame, columns, p, info)
         lon_col, lat_col = _coordinate_columns(frame.columns)
         if lon_col is not None and lat_col is not None:
             frame = _points_from_columns(frame, lon_col, lat_col, crs or "EPSG:4326")
@@ -521,10 +521,11 @@ def read_table(
                                  for c in frame.columns])
     else:
         frame.columns = _dedupe([str(c).replace("\ufeff", "").strip() for c in frame.columns])
-    if ext not in CSV_EXTENSIONS and ext not in EXCEL_EXTENSIONS:
-        frame = _declare_columns(frame, columns, p, info)
+    tabular = ext in CSV_EXTENSIONS or ext in EXCEL_EXTENSIONS
+    if not tabular:
+        frame = _declared.declare_columns(frame, columns, p, info)
     if crs is not None:
-        frame = _declare_crs(frame, crs, p, ext, info)
+        frame = _declared.declare_crs(frame, crs, p, info, tabular=tabular, geojson=ext in GEOJSON_EXTENSIONS)
     if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns:
         if frame.crs is None:
             frame = frame.set_crs("EPSG:4326")
@@ -535,35 +536,6 @@ def read_table(
     elif datum != "wgs84":
         raise InputError(p, f"--datum {datum} given but the layer has no coordinates", "drop the datum option")
     frame.attrs["source"] = info
-    return frame
-
-
-def _declare_columns(frame: pd.DataFrame, columns: Mapping[str, str] | None, path: Path,
-                     info: dict[str, Any]) -> pd.DataFrame:
-    """The declared header names applied (:func:`transportmon.io.declared.apply_columns`), notes kept in ``info``."""
-    frame, notes = _declared.apply_columns(frame, columns, path)
-    if notes:
-        info.setdefault("notes", []).extend(notes)
-    return frame
-
-
-def _declare_crs(frame: pd.DataFrame, crs: str, path: Path, ext: str, info: dict[str, Any]) -> pd.DataFrame:
-    """A declared CRS: a table's points are in it already; a vector file naming none (or a GeoJSON, WGS-84 by
-    definition) takes it; one naming another is refused."""
-    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns:
-        raise InputError(path, f"a CRS ({crs}) is declared but the layer has no coordinates",
-                         "drop the [crs] entry or the --crs option for this layer")
-    info["crs"] = crs
-    if ext in CSV_EXTENSIONS or ext in EXCEL_EXTENSIONS:
-        return frame
-    if frame.crs is None or ext in GEOJSON_EXTENSIONS:
-        notes = [n for n in info.pop("notes", []) if not n.startswith("no .prj")]
-        if notes:
-            info["notes"] = notes
-        return frame.set_crs(crs, allow_override=True)
-    if not frame.crs.equals(crs):
-        raise InputError(path, f"the file's CRS is {frame.crs.to_string()}, but {crs} is declared",
-                         "drop the declared CRS: the file says its own")
     return frame
 
 
