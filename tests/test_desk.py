@@ -406,7 +406,7 @@ def test_a_vector_file_naming_another_crs_is_refused(tmp_path: Path) -> None:
         read_table(path, crs="EPSG:4547")
     assert read_table(path, crs="EPSG:32650").crs.equals("EPSG:4326")  # the same CRS declared: read as usual
     shp = tmp_path / "cp.shp"
-    world.checkpoints([{"checkpoint_id": "A", "x": 30, "y": 98}]).to_crs(world.CRS_M).to_file(shp)
+    world.checkpoints([{"checkpoint": "A", "x": 30, "y": 98}]).to_crs(world.CRS_M).to_file(shp)  # a .dbf name
     shp.with_suffix(".prj").unlink()  # no .prj: the declared CRS is the file's
     read = read_table(shp, crs=world.CRS_M)
     assert read.geometry.iloc[0].x == pytest.approx(lonlat(30, 98)[0], abs=1e-7)
