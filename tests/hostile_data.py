@@ -224,7 +224,7 @@ def assert_accounted(layer: L.Layer, n: int) -> None:
         assert not frame[["trip_id", "stop_sequence"]].duplicated().any()
         assert frame["pickup"].dtype == bool and frame["dropoff"].dtype == bool
     if layer.name == "risk_areas":
-        iv = layer.extra["intervals"]
+        iv = layer.intervals
         assert set(iv["row"]) <= set(frame["row"])
         assert iv["level"].isin(["low", "medium", "high"]).all()
         assert iv["valid_from"].notna().all()

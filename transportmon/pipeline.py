@@ -224,7 +224,7 @@ def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None 
     # Which rules ran is the registry's to say, from the layers the rules could use: roads without a road and risk
     # areas without a designation are as good as absent.
     usable = (set(layers) | set(inputs.deferred)) - ({"roads"} if ctx is None else set())
-    if "risk_areas" in layers and not len(layers["risk_areas"].extra.get("intervals", [])):
+    if "risk_areas" in layers and (layers["risk_areas"].intervals is None or not len(layers["risk_areas"].intervals)):
         usable.discard("risk_areas")
     rules_run, skipped = rule_plan(usable)
     return Measured(inputs=inputs, layers=layers, crs=crs, roads=ctx, checkpoints=ev, neighbours=neighbours,

@@ -4,7 +4,7 @@
 ``dask.dataframe`` (Parquet row groups; other formats are read once and split), numbers their rows, and hash-shuffles
 both on the trip id so that partition *i* of ``trips`` and partition *i* of ``stop_times`` hold the same trips. Each
 pair of partitions is validated and audited by the in-memory functions (:func:`transportmon.layers.validate_trips`,
-the reference checks of :mod:`transportmon.references`, :func:`transportmon.trip_audit.audit_trips`) against the
+the reference checks of :func:`transportmon.layers.check_trip_references`, :func:`transportmon.trip_audit.audit_trips`) against the
 stops, their admin units and the designations, which are resolved once on the client and broadcast to the workers.
 The client gathers the trip subjects and their findings and assembles the same report as the memory engine.
 A GTFS feed is read and joined in memory first (its audited trips only exist once the occupancy table meets
@@ -133,9 +133,7 @@ def dask_trips(inputs: Inputs, *, scheduler: str | None = None, partitions: int 
         out_layers[name] = layer
         if name == "stop_times":  # the memory engine's validation says so from the whole frame
             columns = L.rename_aliases(pd.DataFrame(columns=list(st_frame.columns))).columns
-            defaulted = tuple(c for c in ("pickup", "dropoff") if c not in columns)
-            if defaulted:
-                layer.extra["defaulted_columns"] = defaulted
+            layer.defaulted_columns = tuple(c for c in ("pickup", "dropoff") if c not in columns)
         meta[name] = dict(inputs.meta[name]) if read_before else {
             "path": R.display_path(Path(path)) if inputs.use_sample else Path(path).as_posix(),  # i16: as given
             "rows": rows, "sha256": layer.sha256,
@@ -215,7 +213,6 @@ def _number(df: pd.DataFrame, start: int) -> pd.DataFrame:
 def _audit_partition(trips: pd.DataFrame, stop_times: pd.DataFrame, shared: _Broadcast) -> tuple[Any, ...]:
     """Validate and audit one partition of trips with its stop times (the same functions as the memory engine)."""
     from .io.gtfs import reject_outside_feed
-    from .references import _check_trip_references
     from .trip_audit import audit_trips
 
     layers: dict[str, L.Layer] = {"stops": shared.stops, "boundaries": shared.boundaries}
@@ -230,7 +227,7 @@ def _audit_partition(trips: pd.DataFrame, stop_times: pd.DataFrame, shared: _Bro
         if name == "trips":
             reject_outside_feed(layer)  # a GTFS feed's marks, as the memory engine applies them
         layers[name] = layer
-    _check_trip_references(layers, located=shared.located)
+    L.check_trip_references(layers, located=shared.located)
     part, findings, skipped = audit_trips(layers, shared.config)
     return (part, findings, skipped, layers["trips"].rejected, layers["stop_times"].rejected,
             len(layers["trips"].frame), len(layers["stop_times"].frame))

@@ -35,15 +35,15 @@ def audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool = 
 
     trips, st, stops = layers["trips"], layers["stop_times"], layers["stops"]
     skipped: dict[str, str] = {}
-    located = trips.extra["located"]
+    located = trips.located
     tf = trips.frame.reset_index(drop=True)
     sf = st.frame
     stop_index = pd.Series(located.index, dtype="string")
     # Codes the reference checks may have left (position of each stop row's trip and stop); else hash joins.
-    trip_pos = st.extra.get("trip_pos")
+    trip_pos = st.codes.trip_pos
     if trip_pos is None or len(trip_pos) != len(sf):
         trip_pos = index_in(sf["trip_id"], tf["trip_id"])
-    stop_pos = st.extra.get("stop_pos")
+    stop_pos = st.codes.stop_pos
     if stop_pos is None or len(stop_pos) != len(sf):
         stop_pos = index_in(sf["stop_id"], stop_index)
     order = trip_rules.stop_order(trip_pos, sf["stop_sequence"])
@@ -51,7 +51,7 @@ def audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool = 
     sf = sf[["pickup", "dropoff"]]  # all the rules still read of the rows
     if release:
         st.frame = pd.DataFrame(index=pd.RangeIndex(len(st.frame)))
-        st.extra.clear()
+        st.codes = L.StopTimesCodes()
     # The trips' lines are built on a second thread (GEOS releases the GIL) while the rules run on this one.
     stop_xy = shapely.get_coordinates(stops.frame.geometry.to_numpy())[index_in(stop_index, stops.frame["stop_id"])]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trip-lines") as pool:
@@ -86,10 +86,10 @@ def trip_verdicts(layers: dict[str, L.Layer], cfg: RuleConfig, tf: pd.DataFrame,
     from .rules import trips as trip_rules
 
     stops = layers["stops"]
-    located = layers["trips"].extra["located"]
+    located = layers["trips"].located
     # Designation level of every stop row on its trip's date: distinct stops meet polygons once.
-    if "risk_areas" in layers and len(layers["risk_areas"].extra.get("intervals", [])):
-        intervals = layers["risk_areas"].extra["intervals"]
+    intervals = layers["risk_areas"].intervals if "risk_areas" in layers else None
+    if intervals is not None and len(intervals):
         pu = point_units(pd.Series(located.index), located.reset_index(drop=True))
         if "geometry" in intervals.columns:
             areas = intervals[intervals["unit"].str.startswith("area:")].drop_duplicates("unit")

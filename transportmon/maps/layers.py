@@ -18,10 +18,10 @@ import pandas as pd
 import shapely
 
 from .._errors import ConfigError
+from ..dates import parse_date
 from ..designations_on import risk_areas_on
 from ..geo.names import neighbour_names
 from ..io.report import NOTES_KEY
-from ..layers import parse_dates
 
 if TYPE_CHECKING:
     from ..pipeline import AuditResult
@@ -78,7 +78,7 @@ class MapLayers:
 def map_date(value: str | dt.date | None, fallback: str) -> str:
     """The map's date as ``YYYY-MM-DD``: ``value``, or ``fallback`` (the as-of date) when it is empty.
 
-    Read with the grammar of every other date (:func:`transportmon.layers.parse_dates`), so ``2020/3/5`` and
+    Read with the grammar of every other date (:mod:`transportmon.dates`), so ``2020/3/5`` and
     ``2020年3月5日`` work here as in the layers.
 
     Raises
@@ -88,11 +88,10 @@ def map_date(value: str | dt.date | None, fallback: str) -> str:
     """
     if value is None or value == "":
         value = fallback
-    text = pd.Timestamp(value).strftime("%Y-%m-%d") if isinstance(value, dt.date) else str(value)
-    dates, bad = parse_dates(pd.Series([text], dtype="string"))
-    if bool(bad.iloc[0]) or pd.isna(dates.iloc[0]):
+    day = parse_date(value)
+    if day is None:
         raise ConfigError(f"--date: {value!r} is not a date (use YYYY-MM-DD)")
-    return pd.Timestamp(dates.iloc[0]).strftime("%Y-%m-%d")
+    return day.strftime("%Y-%m-%d")
 
 
 def _outlines(boundaries: gpd.GeoDataFrame | None, jurisdiction: str, neighbours: list[str]) -> gpd.GeoDataFrame | None:
@@ -142,7 +141,7 @@ def map_layers(result: AuditResult, *, date: str | None = None) -> MapLayers:
     if layers.roads is not None and len(layers.roads):  # a province's road network need not ride along
         layers.roads = layers.roads.cx[w - pad:e + pad, s - pad:n + pad]
     risk = result.layers.get("risk_areas")
-    intervals = risk.extra.get("intervals") if risk is not None else None
+    intervals = risk.intervals if risk is not None else None
     if intervals is not None and len(intervals):
         layers.risk_areas = risk_areas_on(boundaries, intervals, day, extent=(w - pad, s - pad, e + pad, n + pad))
     return layers

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .._arrow import STOPS_TYPE, index_in, list_column, offsets_of, text
+from .._arrow import STOPS_TYPE, arrow, index_in, list_column, offsets_of, text
 from ..config import RuleConfig
 from ..vocab import POLICY, RISK_LEVEL_ZH, RISK_LEVELS, TRIP_VERDICTS
 from .registry import Needs, Rule, rule
@@ -360,5 +360,5 @@ def joined(lists: pd.Series, sep: str = ", ") -> pd.Series:
 
 
 def text_lists(lists: pd.Series) -> pa.ListArray:
-    arr = lists.array._pa_array.combine_chunks()
+    arr = arrow(lists)
     return arr.cast(pa.list_(pa.string())) if arr.type != pa.list_(pa.string()) else arr

@@ -1,0 +1,305 @@
+"""Cell parsers: ids as text, whole numbers, booleans, service types, and their fast paths for clean typed columns.
+
+Every parser returns the parsed column and, where a cell can be malformed, a mask of the malformed cells; it never
+rejects a row itself (the validators do, with a reason).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..distinct import on_distinct
+
+#: Accepted spellings of booleans (after NFKC and lower case); an empty cell is false.
+TRUE_WORDS = {"true", "t", "yes", "y", "1", "1.0", "是", "有", "√", "✓", "✔", "对", "真"}
+
+
+FALSE_WORDS = {"false", "f", "no", "n", "0", "0.0", "否", "无", "没有", "不", "×", "✗", "✘", "错", "假", "", "nan",
+               "none"}
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """Ids and codes as stripped text; numbers read from a GIS file lose a trailing ``.0``."""
+    out = values.astype("string").str.strip()
+    numeric = out.str.endswith(".0").fillna(False).to_numpy(bool)  # the regex only where it can apply
+    if numeric.any():
+        out = out.where(~numeric, out.str.replace(r"^(-?\d+)\.0$", r"\1", regex=True))
+    return out.mask(out == "")
+
+
+_EXACT = 2**53  # parse_ints reads whole numbers below this magnitude
+
+
+# Fast paths for clean, typed columns (Parquet). Each decides only the clean case and leaves anything else to the
+# general parsers, so results are the same on every input; tests/test_validate_fast.py checks that.
+
+
+def arrow_text(values: pd.Series) -> pa.ChunkedArray | None:
+    """The Arrow array behind a pyarrow-backed text column (``str``, ``string[pyarrow]``), else None."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        arr = values.array.__arrow_array__()  # the Arrow data itself: no copy
+        if isinstance(arr, pa.ChunkedArray) and (pa.types.is_large_string(arr.type) or pa.types.is_string(arr.type)):
+            return arr
+    return None
+
+
+def run_starts(arr: pa.ChunkedArray) -> np.ndarray:
+    """Flags of the rows that start a run of equal consecutive values (a null starts a run of its own)."""
+    n = len(arr)
+    flags = np.ones(n, dtype=bool)
+    if n > 1:
+        ne = pc.fill_null(pc.not_equal(arr.slice(1), arr.slice(0, n - 1)), True)
+        flags[1:] = ne.to_numpy(zero_copy_only=False)
+    return flags
+
+
+def _same_text(values: pd.Series) -> bool:
+    """Whether :func:`as_text` leaves every value as it is (no surrounding space, no ``.0``, no empty text), by the
+    same string operations, without building its result."""
+    text = values.astype("string")
+    stripped = text.str.strip()
+    if not (stripped == text).fillna(True).all():
+        return False
+    return not (stripped.str.endswith(".0").fillna(False).any() or (stripped == "").fillna(False).any())
+
+
+def text_ids(values: pd.Series, starts: np.ndarray | None = None) -> pd.Series:
+    """:func:`as_text` of an id column; when its runs of equal values begin at ``starts``, computed on the runs'
+    first rows. A pyarrow text column that needs no change (clean ids) is returned as it is, as ``string``."""
+    return text_ids_runs(values, starts)[0]
+
+
+def text_ids_runs(values: pd.Series, starts: np.ndarray | None = None,
+                   heads: np.ndarray | None = None) -> tuple[pd.Series, pd.Series | None]:
+    """:func:`text_ids`, and the text of the runs' first rows (``heads``: their positions) when runs are given."""
+    if starts is not None and heads is None:
+        heads = np.flatnonzero(starts)
+    if arrow_text(values) is None:
+        text = as_text(values)
+        return text, (text.iloc[heads] if heads is not None else None)
+    probe = values if heads is None or len(heads) == len(values) else values.iloc[heads]
+    if _same_text(probe):
+        out = values.astype("string")
+        return out, (probe.astype("string") if heads is not None else None)
+    text = as_text(probe)
+    if probe is values:
+        return text, (text if heads is not None else None)
+    return pd.Series(text.array.take(np.cumsum(starts) - 1), index=values.index), text
+
+
+#: pandas' nullable integer dtypes (``Int64`` …), by their public names.
+NULLABLE_INTS = (pd.Int8Dtype, pd.Int16Dtype, pd.Int32Dtype, pd.Int64Dtype, pd.UInt8Dtype, pd.UInt16Dtype,
+                 pd.UInt32Dtype, pd.UInt64Dtype)
+
+
+def nullable_ints(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A nullable integer column as (numpy values, 0 at the missing cells; the mask of the missing cells)."""
+    missing = values.isna().to_numpy(dtype=bool)
+    return values.to_numpy(dtype=values.dtype.numpy_dtype, na_value=0), missing
+
+
+def cell_text(values: pd.Series, mask: np.ndarray) -> pd.Series:
+    """``values.astype("string").fillna("")`` at the rows of ``mask``: converted there only when the conversion is
+    cell by cell (text, integers, booleans, objects), else on the whole column (dates print alike as a column)."""
+    dtype = values.dtype
+    elementwise = (isinstance(dtype, pd.StringDtype) or (isinstance(dtype, np.dtype) and dtype.kind in "iubO")
+                   or isinstance(dtype, (pd.BooleanDtype, *NULLABLE_INTS)))
+    cells = values[mask]
+    if elementwise:
+        return cells.astype("string").fillna("")
+    if cells.isna().all():  # a missing value is empty text in any column
+        return pd.Series("", index=cells.index, dtype="string")
+    return values.astype("string").fillna("")[mask]
+
+
+def ints_fast(values: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
+    """:func:`parse_ints` of an integer column (numpy or nullable): (Int64 values, malformed = the missing cells);
+    None when a value is too large to be read exactly, or the column is not integers."""
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        data, missing = values.to_numpy(), None
+    elif isinstance(dtype, NULLABLE_INTS):
+        data, missing = nullable_ints(values)
+    else:
+        return None
+    if data.dtype.itemsize >= 8 and len(data):
+        kept = data if missing is None or not missing.any() else data[~missing]
+        if len(kept) and not (-_EXACT < int(kept.min()) and int(kept.max()) < _EXACT):
+            return None
+    bad = np.zeros(len(data), dtype=bool) if missing is None else missing.copy()
+    out = pd.arrays.IntegerArray(data.astype(np.int64), bad.copy())
+    return pd.Series(out, index=values.index, copy=False), bad
+
+
+def flags_fast(values: pd.Series) -> np.ndarray | None:
+    """``pickup``/``dropoff`` of a numeric or boolean column whose every value is 0, 1 or missing (missing = 1),
+    as :func:`parse_bools` reads them; None otherwise (other values are malformed: the general path says how)."""
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind == "b":
+        return values.to_numpy(dtype=bool, copy=True)
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        data = values.to_numpy()
+        if ((data == 0) | (data == 1)).all():
+            return data == 1
+        return None
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":  # 1.0 and 0.0 print as words parse_bools knows; -0.0 not
+        data = values.to_numpy()
+        missing = np.isnan(data)
+        if ((data == 1) | ((data == 0) & ~np.signbit(data)) | missing).all():
+            return (data == 1) | missing
+        return None
+    if isinstance(dtype, pd.BooleanDtype):
+        return values.to_numpy(dtype=bool, na_value=True)
+    if isinstance(dtype, NULLABLE_INTS):
+        data, missing = nullable_ints(values)
+        if (missing | (data == 0) | (data == 1)).all():
+            return missing | (data == 1)
+        return None
+    return None
+
+
+def duplicated_ids(ids: pd.Series) -> np.ndarray:
+    """``ids.notna() & ids.duplicated(keep="first")``; ids in strictly increasing order (sorted, unique: the common
+    case) are seen to have no repeat by comparing neighbours."""
+    arr = arrow_text(ids)
+    if arr is not None:
+        values = arr.drop_null() if arr.null_count else arr
+        n = len(values)
+        if n < 2 or pc.all(pc.less(values.slice(0, n - 1), values.slice(1))).as_py():
+            return np.zeros(len(ids), dtype=bool)
+    return (ids.notna() & ids.duplicated(keep="first")).to_numpy(dtype=bool)
+
+
+def duplicated_stops(trip: pd.Series, seq: pd.Series, starts: np.ndarray | None,
+                      head_text: pd.Series | None = None) -> np.ndarray:
+    """``frame[["trip_id", "stop_sequence"]].duplicated(keep="first")`` on the rows where both are present (the
+    others are rejected before), from integer keys: trip code × span + sequence.
+
+    ``starts`` flags the runs of equal raw trip ids (rows of one trip are usually consecutive), ``head_text`` is the
+    text of each run's first row; when each trip is one run and the sequence rises within each run there is no
+    repeat, which two comparisons of neighbours show.
+    """
+    present = (trip.notna() & seq.notna()).to_numpy(dtype=bool)
+    if starts is None or not isinstance(trip.dtype, pd.StringDtype):
+        pair = pd.DataFrame({"trip_id": trip, "stop_sequence": seq})
+        return (pair.duplicated(keep="first").to_numpy(dtype=bool) & present)
+    n = len(trip)
+    heads = np.flatnonzero(starts)
+    if head_text is None:
+        head_text = trip.iloc[heads]
+    sq = nullable_ints(seq)[0].astype(np.int64, copy=False)
+    all_present = bool(present.all())
+    head_arr = arrow_text(head_text)
+    distinct_runs = False
+    if head_arr is not None:
+        hv = head_arr.drop_null() if head_arr.null_count else head_arr
+        m = len(hv)
+        distinct_runs = m < 2 or bool(pc.all(pc.less(hv.slice(0, m - 1), hv.slice(1))).as_py())
+    if distinct_runs and all_present and n:
+        rising = (sq[1:] > sq[:-1]) | starts[1:]
+        if rising.all():
+            return np.zeros(n, dtype=bool)
+    if distinct_runs:
+        codes = np.arange(len(heads), dtype=np.int64)
+    else:
+        codes = pd.factorize(head_text, use_na_sentinel=True)[0].astype(np.int64)
+    run = np.cumsum(starts) - 1
+    rows = np.flatnonzero(present)
+    if not len(rows):
+        return np.zeros(n, dtype=bool)
+    code = codes[run[rows]]
+    s = sq[rows]
+    lo, hi = int(s.min()), int(s.max())
+    span = hi - lo + 1
+    if (int(code.max()) + 1) * span >= 2**62:
+        pair = pd.DataFrame({"trip_id": trip, "stop_sequence": seq})
+        return (pair.duplicated(keep="first").to_numpy(dtype=bool) & present)
+    key = code * span + (s - lo)
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    dup = np.zeros(n, dtype=bool)
+    dup[rows[order[1:][ordered[1:] == ordered[:-1]]]] = True
+    return dup
+
+
+def stop_text(values: pd.Series) -> tuple[pd.Series, np.ndarray | None, pa.Array | None]:
+    """:func:`as_text` of ``stop_id``, and for a dictionary column (Parquet read with ``read_dictionary``) its
+    codes into the dictionary as text: (text, codes or None, dictionary or None). A column of ten million rows
+    holds some thousands of stops; the text work is done on those."""
+    if not isinstance(values.dtype, pd.CategoricalDtype) or pd.StringDtype().storage != "pyarrow":
+        return text_ids(values), None, None
+    cat = values.array
+    if not isinstance(cat.categories.dtype, pd.StringDtype):
+        return as_text(values), None, None  # numbers as categories: printed as the column prints them
+    text = as_text(pd.Series(cat.categories, dtype="string"))
+    dictionary = pa.array(text.to_numpy(dtype=object, na_value=None), type=pa.large_string())
+    codes = np.asarray(cat.codes)
+    indices = pa.array(codes, mask=codes < 0) if len(codes) and codes.min() < 0 else pa.array(codes)
+    rows = pa.DictionaryArray.from_arrays(indices, dictionary).dictionary_decode()
+    return pd.Series(pd.arrays.ArrowStringArray(rows), index=values.index), codes, dictionary
+
+
+def missing_text(index: pd.Index) -> pd.Series:
+    """An all-NA ``string`` column (from an Arrow null array when ``string`` is pyarrow-backed: millions of rows)."""
+    if pd.StringDtype().storage == "pyarrow":
+        return pd.Series(pd.arrays.ArrowStringArray(pa.nulls(len(index), pa.large_string())), index=index)
+    return pd.Series(pd.NA, index=index, dtype="string")
+
+
+@on_distinct
+def parse_bools(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse booleans written as true/false, 1/0, yes/no, 是/否, 有/无, √/×; empty is False. Returns (bools,
+    malformed-mask)."""
+    text = values.astype("string").str.normalize("NFKC").str.strip().str.lower().fillna("")
+    is_true = text.isin(TRUE_WORDS)
+    is_false = text.isin(FALSE_WORDS)
+    return is_true.astype(bool), (~is_true & ~is_false).astype(bool)
+
+
+_COUNT_UNIT = re.compile(r"\s*(?:座|人|位|个|名|席)$")
+
+
+@on_distinct
+def parse_ints(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse whole numbers; returns (Int64 values, malformed-mask). ``45.0`` is 45; ``45.5`` and ``abc`` are malformed.
+
+    Full-width digits and a trailing count word (``45座``, ``23人``) are accepted, as Chinese sheets write them.
+    """
+    text = values.astype("string").str.normalize("NFKC").str.strip().str.replace(_COUNT_UNIT, "", regex=True)
+    num = pd.to_numeric(text, errors="coerce").astype("Float64")
+    finite = num.notna() & np.isfinite(num.fillna(0.0).to_numpy(dtype=float))
+    whole = (finite & (num == num.round()) & (num.abs() < 2**53)).fillna(False).astype(bool)
+    out = num.where(whole).round().astype("Int64")
+    return out, ~whole
+
+
+SERVICE_TYPES: dict[str, str] = {
+    "scheduled": "scheduled", "班车": "scheduled", "定线": "scheduled", "班线": "scheduled", "regular": "scheduled",
+    "charter": "charter", "包车": "charter", "chartered": "charter",
+    "other": "other", "其他": "other", "公交": "other", "bus": "other",
+}
+
+
+#: Longer Chinese names are read by the word they contain: 省际班车, 市际班线, 定线客运 → scheduled; 旅游包车 →
+#: charter; 城乡公交, 其他客运 → other. 包车 is checked first (班车 and 包车 never share a name).
+SERVICE_TYPE_WORDS: tuple[tuple[str, str], ...] = (
+    ("包车", "charter"), ("班车", "scheduled"), ("班线", "scheduled"), ("定线", "scheduled"),
+    ("公交", "other"), ("其他", "other"), ("出租", "other"),
+)
+
+
+@on_distinct
+def service_types(values: pd.Series) -> pd.Series:
+    """``service_type`` as scheduled / charter / other (NA when not recognised); see :data:`SERVICE_TYPES`."""
+    text = values.astype("string").str.normalize("NFKC").str.strip()
+    norm = text.str.lower().map(SERVICE_TYPES)
+    for word, kind in SERVICE_TYPE_WORDS:
+        hit = text.str.contains(word, regex=False).fillna(False).astype(bool)
+        norm = norm.mask(norm.isna() & hit, kind)
+    return norm.astype("string")
