@@ -147,6 +147,7 @@ def test_unreadable_file_is_exit_2_naming_it(folder: Path, tmp_path: Path, case:
     path = make(tmp_path)
     out = tmp_path / "report.geojson"
     more = ["--encoding", "utf-8"] if "--encoding" in case else []
+    more += ["--lang", "en"]  # the English wording (the default, --lang zh, says it in Chinese: tests/test_desk.py)
     audit = invoke("audit", "--data", str(folder), "--checkpoints", str(path), "--as-of", AS_OF, "--out", str(out),
                    *more)
     check = invoke("validate", "--data", str(folder), "--checkpoints", str(path), *more)
@@ -156,6 +157,9 @@ def test_unreadable_file_is_exit_2_naming_it(folder: Path, tmp_path: Path, case:
         assert len(lines) == 1, lines  # one line
         assert lines[0].startswith(f"error: {path}: ") and says in lines[0], lines[0]
     assert not out.exists()
+    chinese = invoke("validate", "--data", str(folder), "--checkpoints", str(path), *more[:-2])
+    lines = [ln for ln in chinese.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"错误: {path}：") and "——" in lines[0], lines  # in Chinese
 
 
 def test_osm_entity_bomb_is_refused(folder: Path, tmp_path: Path) -> None:

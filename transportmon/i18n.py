@@ -57,6 +57,8 @@ PROBLEMS = _table([
     (r"unknown map format '(?P<ext>.*)'", "未知的地图格式“{ext}”"),
     (r"(?P<what>.+) missing from the GTFS feed", "GTFS 数据包中缺少 {what}"),
     (r"the occupancy table has no column (?P<cols>.+)", "客座率表缺少列 {cols}"),
+    (r"is not a readable zip archive \((?P<why>.*)\)", "不是可读取的 zip 压缩包（{why}）"),
+    (r"has no column (?P<cols>.+)", "缺少列 {cols}"),
 ])
 
 #: InputError fixes (what to do).
@@ -76,6 +78,16 @@ FIXES = _table([
     (r"export the sheet as CSV or Parquet for tables this large", "表格这么大，请导出为 CSV 或 Parquet"),
     (r"put the layer's table in the first sheet", "请把图层表格放在第一个工作表"),
     (r"save it as \.xlsx or export the sheet as CSV", "请另存为 .xlsx，或将工作表导出为 CSV"),
+    (r"check the file is complete and in a format GDAL reads \(.*\)",
+     "请检查文件是否完整、是否为 GDAL 可读的格式（GeoJSON、GeoPackage、带 .dbf/.shx 的 Shapefile、FlatGeobuf）"),
+    (r"copy (?P<side>\S+) next to (?P<shp>\S+): a shapefile is several files .*",
+     "请把 {side} 复制到 {shp} 旁：Shapefile 由多个文件组成（.shp、.shx、.dbf、.prj、.cpg），或改用 GeoPackage"),
+    (r"write it (?:again )?with (?:pandas/GeoPandas|GeoDataFrame\.to_parquet)", "请用 pandas/GeoPandas 重新写出"),
+    (r"--gtfs takes a GTFS feed as published \(\.zip\) or its unzipped folder",
+     "--gtfs 需要发布的 GTFS 数据包（.zip）或其解压后的文件夹"),
+    (r"the zip is damaged: download the feed again", "zip 已损坏：请重新下载数据包"),
+    (r"required: trip_id, service_date, seats, passengers \(or (?P<zh>.+)\)",
+     "必需的列：trip_id、service_date、seats、passengers（或 {zh}）"),
     (r"use (?P<exts>\.geojson, .+)", "请使用 {exts}"),
     (r"required: (?P<req>.+); found: (?P<found>.+)", "必需的列：{req}；文件中的列：{found}"),
     (r"give a spatial file \(GeoJSON, GeoPackage, …\) or a CSV with lon and lat columns",
