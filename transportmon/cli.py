@@ -163,7 +163,7 @@ TEXT = {
 SHOWN = {"violation": 20, "review": 10, "warning": 10}
 
 
-def _fail(exc: Exception, lang: str = "zh") -> None:
+def _fail(exc: Exception, lang: str = "en") -> None:  # commands without --lang (map, roads) speak English
     # One line (no wrapping), and the message as text: file and column names may hold "[…]".
     word = "错误" if lang == "zh" else "error"
     err.print(f"[bold red]{word}:[/] {escape(error_text(exc, lang))}", markup=True, highlight=False, soft_wrap=True)
