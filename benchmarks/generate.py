@@ -20,6 +20,8 @@ Run::
     python benchmarks/generate.py --out /tmp/tm-bench --stop-times 100000 1000000 --checkpoints 1000:10000
 
 ``--checkpoints C:R`` is C checkpoints against R road segments. The same seed gives the same files.
+``--shape typed plain csv`` chooses how the trip tables are written (:data:`SHAPES`); the typed folders are
+``trips-<rows>``, the others ``trips-plain-<rows>`` and ``trips-csv-<rows>``.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ AS_OF = "2020-03-16"
 SEATS = np.array([19, 33, 45, 53])
 #: The road grid: Jiujiang and the Hubei (Huangmei, Wuxue) and Anhui (Susong) counties across its northern border.
 ROAD_BBOX = (114.9, 29.2, 116.8, 30.3)
+#: How the trip tables are written. ``typed``: date32 dates, int32/int8 numbers, 2–6 stops a trip, stop_times in
+#: row groups of 2**20. ``plain``: as ``df.to_parquet()`` from pandas writes them — ``service_date`` as text, int64
+#: numbers, ``large_string`` ids, 2–4 stops a trip. ``csv``: the plain tables as ``df.to_csv()`` (stops as lon/lat).
+SHAPES = ("typed", "plain", "csv")
 
 
 def load_provinces() -> gpd.GeoDataFrame:
@@ -80,14 +86,15 @@ def make_stops(bounds: gpd.GeoDataFrame, n: int, rng: np.random.Generator
         dtype=str)[owner], counties["province_adcode"].to_numpy(dtype=str)[owner]
 
 
-def make_routes(stop_city: np.ndarray, stop_prov: np.ndarray, n_routes: int, rng: np.random.Generator
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Routes: offsets into flat (stop index, pickup, dropoff) arrays, and the service type of each route."""
+def make_routes(stop_city: np.ndarray, stop_prov: np.ndarray, n_routes: int, rng: np.random.Generator,
+                max_stops: int = 6) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Routes of 2 to ``max_stops`` stops: offsets into flat (stop index, pickup, dropoff) arrays, and the service
+    type of each route."""
     n_stops = len(stop_city)
     by_city = pd.Series(np.arange(n_stops)).groupby(stop_city).apply(np.asarray).to_dict()
     by_prov = pd.Series(np.arange(n_stops)).groupby(stop_prov).apply(np.asarray).to_dict()
     kind = rng.choice(3, n_routes, p=[0.4, 0.35, 0.25])  # intra-city, inter-city, inter-provincial
-    length = rng.integers(2, 7, n_routes)
+    length = rng.integers(2, max_stops + 1, n_routes)
     origin = rng.integers(0, n_stops, n_routes)
     dest = rng.integers(0, n_stops, n_routes)  # inter-provincial most of the time already
     for i in np.flatnonzero(kind < 2):  # ~15,000 routes: a short loop over routes, not over rows
@@ -118,9 +125,9 @@ def make_routes(stop_city: np.ndarray, stop_prov: np.ndarray, n_routes: int, rng
 
 
 def make_trips(stops: gpd.GeoDataFrame, stop_city: np.ndarray, stop_prov: np.ndarray, n_rows: int,
-               rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+               rng: np.random.Generator, max_stops: int = 6) -> tuple[pd.DataFrame, pd.DataFrame]:
     n_routes = int(np.clip(n_rows // 60, 100, 20_000))
-    offsets, route_stops, pickup, dropoff, service = make_routes(stop_city, stop_prov, n_routes, rng)
+    offsets, route_stops, pickup, dropoff, service = make_routes(stop_city, stop_prov, n_routes, rng, max_stops)
     length = np.diff(offsets)
     # Enough trips to reach n_rows stop_times rows (the last trip is cut short if needed, never below 2 stops).
     est = int(n_rows / length.mean() * 1.1) + 10
@@ -240,20 +247,55 @@ def _manifest(folder: Path) -> None:
     (folder / "manifest.toml").write_text(f'as_of = "{AS_OF}"\n', encoding="utf-8")
 
 
-def write_trips(folder: Path, bounds: gpd.GeoDataFrame, n_rows: int, n_stops: int = 30_000, seed: int = 0) -> Path:
-    """Write a ``trips-<rows>`` data folder; returns it."""
+def plain(trips: pd.DataFrame, stop_times: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The tables as a pandas user has them: dates as text, every number int64, ids pandas' default ``str``
+    (``large_string`` in Parquet)."""
+    trips = trips.assign(service_date=pd.array(trips["service_date"].dt.strftime("%Y-%m-%d"), dtype="str"),
+                         seats=trips["seats"].astype(np.int64), passengers=trips["passengers"].astype(np.int64))
+    stop_times = stop_times.assign(**{c: stop_times[c].astype(np.int64)
+                                      for c in ("stop_sequence", "pickup", "dropoff")})
+    return trips, stop_times
+
+
+def write_trips(folder: Path, bounds: gpd.GeoDataFrame, n_rows: int, n_stops: int = 30_000, seed: int = 0,
+                shape: str = "typed") -> Path:
+    """Write a ``trips-<rows>`` data folder in ``shape`` (see :data:`SHAPES`); returns it."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     n_stops = min(n_stops, max(200, n_rows // 5))
     stops, city, prov = make_stops(bounds, n_stops, rng)
-    trips, stop_times = make_trips(stops, city, prov, n_rows, rng)
+    trips, stop_times = make_trips(stops, city, prov, n_rows, rng, max_stops=6 if shape == "typed" else 4)
+    designations = make_designations(bounds, 5_000, rng)
     bounds.to_parquet(folder / "boundaries.parquet", index=False)
-    stops.to_parquet(folder / "stops.parquet", index=False)
-    trips.to_parquet(folder / "trips.parquet", index=False)
-    stop_times.to_parquet(folder / "stop_times.parquet", index=False, row_group_size=1 << 20)
-    make_designations(bounds, 5_000, rng).to_parquet(folder / "risk_areas.parquet", index=False)
+    if shape == "typed":
+        stops.to_parquet(folder / "stops.parquet", index=False)
+        trips.to_parquet(folder / "trips.parquet", index=False)
+        stop_times.to_parquet(folder / "stop_times.parquet", index=False, row_group_size=1 << 20)
+        designations.to_parquet(folder / "risk_areas.parquet", index=False)
+    elif shape == "plain":  # df.to_parquet() as pandas writes it, nothing chosen
+        trips, stop_times = plain(trips, stop_times)
+        stops.to_parquet(folder / "stops.parquet")
+        trips.to_parquet(folder / "trips.parquet")
+        stop_times.to_parquet(folder / "stop_times.parquet")
+        designations.to_parquet(folder / "risk_areas.parquet")
+    elif shape == "csv":  # the same tables as df.to_csv(); stops with lon/lat columns
+        trips, stop_times = plain(trips, stop_times)
+        xy = shapely.get_coordinates(stops.geometry.to_numpy())
+        pd.DataFrame({"stop_id": stops["stop_id"], "name": stops["name"], "lon": xy[:, 0], "lat": xy[:, 1]}
+                     ).to_csv(folder / "stops.csv", index=False)
+        trips.to_csv(folder / "trips.csv", index=False)
+        stop_times.to_csv(folder / "stop_times.csv", index=False)
+        designations.to_csv(folder / "risk_areas.csv", index=False)
+    else:
+        raise ValueError(f"unknown shape {shape!r}: one of {', '.join(SHAPES)}")
     _manifest(folder)
     return folder
+
+
+def trips_folder(out: Path, rows: int, shape: str) -> Path:
+    """``trips-1e6`` for the typed shape (as before), ``trips-plain-1e6``, ``trips-csv-1e6`` for the others."""
+    size = f"{int(rows):.0e}".replace("+0", "")
+    return out / (f"trips-{size}" if shape == "typed" else f"trips-{shape}-{size}")
 
 
 def write_checkpoints(folder: Path, bounds: gpd.GeoDataFrame, n_checkpoints: int, n_roads: int,
@@ -277,13 +319,16 @@ def main(argv: list[str] | None = None) -> None:
                         help="checkpoints:road_segments pairs")
     parser.add_argument("--stops", type=int, default=30_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--shape", nargs="*", default=["typed"], choices=SHAPES,
+                        help="how the trip tables are written (default: typed)")
     args = parser.parse_args(argv)
     bounds = load_provinces()
-    for rows in args.stop_times:
-        t = time.perf_counter()
-        folder = write_trips(args.out / f"trips-{int(rows):.0e}".replace("+0", ""), bounds, int(rows), args.stops,
-                             args.seed)
-        print(f"{folder}: {time.perf_counter() - t:.1f} s", flush=True)
+    for shape in args.shape:
+        for rows in args.stop_times:
+            t = time.perf_counter()
+            folder = write_trips(trips_folder(args.out, int(rows), shape), bounds, int(rows), args.stops, args.seed,
+                                 shape)
+            print(f"{folder}: {time.perf_counter() - t:.1f} s", flush=True)
     for pair in args.checkpoints:
         c, r = (int(float(v)) for v in pair.split(":"))
         t = time.perf_counter()

@@ -1,6 +1,6 @@
 """The peer: the same coach-trip audit written for DuckDB and its spatial extension, as well as we can write it.
 
-It reads the same Parquet files as ``transportmon audit --data DIR`` and writes one row per trip to Parquet: the
+It reads the same Parquet (or CSV) files as ``transportmon audit --data DIR`` and writes one row per trip to Parquet: the
 verdict, the reason, the evidence (scope, risk level, risk stops, passengers/seats, cap, excess), the finding's
 rule id and both messages, and the trip's line (WKB). The formulation follows DESIGN §3 and §6:
 
@@ -40,7 +40,7 @@ CREATE TEMP TABLE bounds AS
 SELECT adcode, level, city_adcode, province_adcode, geometry AS geom FROM read_parquet('{d}/boundaries.parquet');
 
 CREATE TEMP TABLE stops AS
-SELECT stop_id, geometry AS geom FROM read_parquet('{d}/stops.parquet');
+SELECT stop_id, {stops_geom} AS geom FROM {stops};
 
 -- 1. distinct stops → their county (a spatial join against the counties only); city and province are the
 --    county's attributes. A stop in no county falls back to the city and province polygons.
@@ -66,7 +66,7 @@ FROM best;
 CREATE TEMP TABLE trips AS
 SELECT trip_id, CAST(service_date AS DATE) AS day, service_type, seats::BIGINT AS seats,
        passengers::BIGINT AS passengers, route_id
-FROM read_parquet('{d}/trips.parquet');
+FROM {trips};
 
 -- 2. designations: (unit, day) winners over the service dates, then (stop, day)
 CREATE TEMP TABLE des AS
@@ -74,7 +74,7 @@ SELECT *, rank * 10000000000000 + (valid_from - DATE '1970-01-01') * 10000000 + 
     SELECT row_number() OVER () AS row, adcode AS unit, lower(level) AS level,
            CAST(valid_from AS DATE) AS valid_from, CAST(NULLIF(valid_to, '') AS DATE) AS valid_to,
            CASE WHEN adcode LIKE '%0000' THEN 0 WHEN adcode LIKE '%00' THEN 1 ELSE 2 END AS rank
-    FROM read_parquet('{d}/risk_areas.parquet'));
+    FROM {risk_areas});
 
 CREATE TEMP TABLE days AS SELECT DISTINCT day FROM trips;
 
@@ -98,7 +98,7 @@ GROUP BY su.stop_id, ud.day;
 CREATE TEMP TABLE rows AS
 SELECT st.trip_id, st.stop_sequence AS seq, st.stop_id, (st.pickup = 1 OR st.dropoff = 1) AS boards,
        sd.level, sa.city, sa.province
-FROM read_parquet('{d}/stop_times.parquet') st
+FROM {stop_times} st
 JOIN trips t USING (trip_id)
 JOIN stop_admin sa USING (stop_id)
 LEFT JOIN stop_day sd ON sd.stop_id = st.stop_id AND sd.day = t.day;
@@ -124,7 +124,7 @@ CREATE TEMP TABLE stop_xy AS SELECT stop_id, ST_X(geom) AS x, ST_Y(geom) AS y FR
 CREATE TEMP TABLE lines AS
 SELECT trip_id, ST_MakeLine(list_transform(list_sort(list({{'s': stop_sequence, 'x': x, 'y': y}})),
                                            p -> ST_Point(p.x, p.y))) AS geom
-FROM read_parquet('{d}/stop_times.parquet') JOIN stop_xy USING (stop_id) GROUP BY trip_id;
+FROM {stop_times} JOIN stop_xy USING (stop_id) GROUP BY trip_id;
 
 COPY (
 WITH j AS (
@@ -183,6 +183,33 @@ ORDER BY v.trip_id
 """
 
 
+#: Column types of the CSV shape (``benchmarks/generate.py --shape csv``): ids and dates as text, as in Parquet.
+CSV_COLUMNS = {
+    "stops": {"stop_id": "VARCHAR", "name": "VARCHAR", "lon": "DOUBLE", "lat": "DOUBLE"},
+    "trips": {"trip_id": "VARCHAR", "service_date": "VARCHAR", "service_type": "VARCHAR", "seats": "BIGINT",
+              "passengers": "BIGINT", "route_id": "VARCHAR"},
+    "stop_times": {"trip_id": "VARCHAR", "stop_sequence": "BIGINT", "stop_id": "VARCHAR", "pickup": "BIGINT",
+                   "dropoff": "BIGINT"},
+    "risk_areas": {"adcode": "VARCHAR", "level": "VARCHAR", "valid_from": "VARCHAR", "valid_to": "VARCHAR",
+                   "source": "VARCHAR"},
+}
+
+
+def sources(data: Path) -> dict[str, str]:
+    """The table expression of each layer: ``read_parquet`` of ``LAYER.parquet``, else ``read_csv`` of ``LAYER.csv``
+    with the column types above (stops then have lon/lat columns instead of a geometry)."""
+    out: dict[str, str] = {}
+    for layer, columns in CSV_COLUMNS.items():
+        parquet, csv = data / f"{layer}.parquet", data / f"{layer}.csv"
+        if parquet.exists():
+            out[layer] = f"read_parquet('{parquet.as_posix()}')"
+        else:
+            types = ", ".join(f"'{k}': '{v}'" for k, v in columns.items())
+            out[layer] = f"read_csv('{csv.as_posix()}', header = true, columns = {{{types}}})"
+    out["stops_geom"] = "geometry" if (data / "stops.parquet").exists() else "ST_Point(lon, lat)"
+    return out
+
+
 def run(data: Path, out: Path, threads: int | None = None) -> dict[str, float]:
     """Run the peer; returns the time of each statement group."""
     con = duckdb.connect()
@@ -190,7 +217,7 @@ def run(data: Path, out: Path, threads: int | None = None) -> dict[str, float]:
         con.execute(f"SET threads = {int(threads)}")
     con.execute(f"LOAD '{spatial_extension()}'")
     times: dict[str, float] = {}
-    sql = SQL.format(d=data.as_posix(), out=out.as_posix(), num=CAP_NUM, den=CAP_DEN)
+    sql = SQL.format(d=data.as_posix(), out=out.as_posix(), num=CAP_NUM, den=CAP_DEN, **sources(data))
     for statement in (s for s in sql.split(";\n") if s.strip()):
         name = next((ln for ln in statement.strip().splitlines() if not ln.startswith("--")), "")[:40]
         t = time.perf_counter()

@@ -53,19 +53,35 @@ def measure(cmd: list[str], *, timeout: float = 900) -> dict[str, object]:
         err.seek(0)
         text = out.read().decode("utf-8", "replace") + err.read().decode("utf-8", "replace")
     stages: dict[str, float] = {}
+    stage_cpu: dict[str, float] = {}
     for line in text.splitlines():
-        if line.startswith("STAGE "):
-            name, _, seconds = line[6:].rpartition(" ")
-            stages[name] = stages.get(name, 0.0) + float(seconds)
+        for prefix, into in (("STAGE ", stages), ("CPU ", stage_cpu)):
+            if line.startswith(prefix):
+                name, _, seconds = line[len(prefix):].rpartition(" ")
+                into[name] = into.get(name, 0.0) + float(seconds)
     return {"wall": round(wall, 2), "cpu": round(usage.ru_utime + usage.ru_stime, 2),
             "peak_mib": round(usage.ru_maxrss / 1024), "rc": proc.returncode, "stages": stages,
+            "stage_cpu": stage_cpu,
             "tail": "" if proc.returncode in (0, 1) else text[-2000:]}
 
 
 def rows_of(folder: Path, layer: str) -> int:
+    """Data rows of ``LAYER.parquet``, else of ``LAYER.csv`` (lines less the header)."""
     import pyarrow.parquet as pq
 
-    return pq.ParquetFile(folder / f"{layer}.parquet").metadata.num_rows
+    if (folder / f"{layer}.parquet").exists():
+        return pq.ParquetFile(folder / f"{layer}.parquet").metadata.num_rows
+    with open(folder / f"{layer}.csv", "rb") as fh:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 24), b"")) - 1
+
+
+SHAPES = ("typed", "plain", "csv")
+
+
+def shape_of(folder: Path) -> str:
+    """The input shape of a ``benchmarks/generate.py`` folder: ``trips-plain-1e6`` → plain, ``trips-1e6`` → typed."""
+    parts = folder.name.split("-")
+    return parts[1] if len(parts) == 3 and parts[1] in SHAPES else "typed"
 
 
 def machine() -> dict[str, str]:
@@ -101,15 +117,21 @@ ALL_RUNNERS = ("transportmon", "duckdb", "geopandas_naive", "transportmon_dask",
 
 
 def run(data: Path, work: Path, dask_sizes: set[int], naive_max: int, repeat: int,
-        runners: tuple[str, ...] = ALL_RUNNERS, previous: dict[str, object] | None = None) -> dict[str, object]:
-    """Measure every runner on every generated folder; ``previous`` results are kept for runners not run."""
+        runners: tuple[str, ...] = ALL_RUNNERS, previous: dict[str, object] | None = None,
+        shapes: tuple[str, ...] = SHAPES, max_rows: float = float("inf")) -> dict[str, object]:
+    """Measure every runner on every generated folder of the ``shapes`` up to ``max_rows`` stop_times rows;
+    ``previous`` results are kept for runners not run."""
     results: dict[str, object] = {"machine": machine(), "trips": [], "checkpoints": []}
+    print("machine", json.dumps(results["machine"]), flush=True)
     before = {e["folder"]: e for e in (previous or {}).get("trips", []) + (previous or {}).get("checkpoints", [])}
     py = sys.executable
-    for folder in sorted(data.glob("trips-*"), key=lambda p: rows_of(p, "stop_times")):
-        rows = rows_of(folder, "stop_times")
-        entry: dict[str, object] = {**before.get(folder.name, {}), "folder": folder.name, "stop_times": rows,
-                                    "trips": rows_of(folder, "trips")}
+    folders = [p for p in data.glob("trips-*") if shape_of(p) in shapes]
+    for folder in sorted(folders, key=lambda p: (SHAPES.index(shape_of(p)), rows_of(p, "stop_times"))):
+        rows, shape = rows_of(folder, "stop_times"), shape_of(folder)
+        if rows > max_rows:
+            continue
+        entry: dict[str, object] = {**before.get(folder.name, {}), "folder": folder.name, "shape": shape,
+                                    "stop_times": rows, "trips": rows_of(folder, "trips")}
         tm_out, peer_out = work / f"{folder.name}.tm.parquet", work / f"{folder.name}.duckdb.parquet"
         audit = [py, str(HERE / "_child.py"), "audit", "--data", str(folder), "--out", str(tm_out),
                  "--format", "json", "--fail-on", "never"]
@@ -129,17 +151,19 @@ def run(data: Path, work: Path, dask_sizes: set[int], naive_max: int, repeat: in
             best = None
             for _ in range(repeat):
                 m = measure(cmd)
-                print(folder.name, name, {k: v for k, v in m.items() if k != "tail"}, m["tail"], flush=True)
+                m["load"] = "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+                print(f"{shape} {rows:,} rows ({folder.name})", name, {k: v for k, v in m.items() if k != "tail"},
+                      m["tail"], flush=True)
                 if best is None or m["wall"] < best["wall"]:
                     best = m
             entry[name] = best
         check = subprocess.run([py, str(HERE / "compare.py"), str(tm_out), str(peer_out)], capture_output=True,
                                text=True, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)})
         entry["agreement"] = json.loads(check.stdout) if check.stdout.strip() else {"error": check.stderr[-500:]}
-        print(folder.name, "agreement", entry["agreement"], flush=True)
+        print(f"{shape} {rows:,} rows ({folder.name})", "agreement", entry["agreement"], flush=True)
         results["trips"].append(entry)  # type: ignore[union-attr]
     for folder in sorted(data.glob("checkpoints-*"), key=lambda p: rows_of(p, "checkpoints")):
-        if "checkpoints" not in runners:
+        if "checkpoints" not in runners or rows_of(folder, "checkpoints") > max_rows:
             if folder.name in before:
                 results["checkpoints"].append(before[folder.name])  # type: ignore[union-attr]
             continue
@@ -176,9 +200,12 @@ def markdown(results: dict[str, object]) -> str:
         ("Each cell is one whole process: **wall s / CPU s / peak MiB** (start-up, reading Parquet and writing the "
          "report included). `python benchmarks/generate.py` makes the inputs, `python benchmarks/run.py` this file."),
         "", "## Coach trips", "",
-        ("| stop_times rows | trips | transportmon | DuckDB peer | tm/DuckDB wall (CPU) | GeoPandas sjoin per row "
-         "(spatial step only) | transportmon --engine dask | peer agrees |"),
-        "|---:|---:|---|---|---:|---|---|---|",
+        ("Shapes (`benchmarks/generate.py --shape`): **typed** — date32 dates, int32/int8 numbers, 2–6 stops a trip; "
+         "**plain** — as `df.to_parquet()` from pandas writes it: `service_date` as text, int64 numbers, "
+         "`large_string` ids, 2–4 stops a trip; **csv** — the plain tables as `df.to_csv()`."), "",
+        ("| shape | stop_times rows | trips | transportmon | DuckDB peer | tm/DuckDB wall (CPU) | GeoPandas sjoin per "
+         "row (spatial step only) | transportmon --engine dask | peer agrees |"),
+        "|---|---:|---:|---|---|---:|---|---|---|",
     ]
     for e in results["trips"]:  # type: ignore[union-attr]
         tm, duck = e.get("transportmon"), e.get("duckdb")
@@ -186,12 +213,15 @@ def markdown(results: dict[str, object]) -> str:
                  else "—")
         agree = e.get("agreement", {})
         ok = "yes" if agree and all(v == 0 for k, v in agree.items() if k not in ("trips",)) else f"no {agree}"
-        lines.append(f"| {e['stop_times']:,} | {e['trips']:,} | {_cell(tm)} | {_cell(duck)} | {ratio} | "
+        lines.append(f"| {e.get('shape', 'typed')} | {e['stop_times']:,} | {e['trips']:,} | {_cell(tm)} | "
+                     f"{_cell(duck)} | {ratio} | "
                      f"{_cell(e.get('geopandas_naive'))} | {_cell(e.get('transportmon_dask'))} | {ok} |")
-    lines += ["", "Stages of the transportmon run (seconds, from `benchmarks/_child.py`):", ""]
+    lines += ["", "Stages of the transportmon run (wall seconds, and CPU seconds of the process during the stage, from "
+              "`benchmarks/_child.py`):", ""]
     for e in results["trips"]:  # type: ignore[union-attr]
-        st = e["transportmon"]["stages"]
-        lines.append(f"- {e['stop_times']:,} rows: " + ", ".join(f"{k} {v:.1f}" for k, v in st.items()))
+        st, cpu = e["transportmon"]["stages"], e["transportmon"].get("stage_cpu", {})
+        lines.append(f"- {e.get('shape', 'typed')}, {e['stop_times']:,} rows: "
+                     + ", ".join(f"{k} {v:.1f}" + (f" ({cpu[k]:.1f} CPU)" if k in cpu else "") for k, v in st.items()))
     lines += ["", "## Checkpoints", "",
               "| checkpoints | road segments | transportmon | stages (s) |", "|---:|---:|---|---|"]
     for e in results["checkpoints"]:  # type: ignore[union-attr]
@@ -212,12 +242,15 @@ def main() -> None:
     parser.add_argument("--markdown", type=Path, default=None, help="write the tables here (e.g. RESULTS.md)")
     parser.add_argument("--runners", nargs="*", default=list(ALL_RUNNERS), choices=ALL_RUNNERS)
     parser.add_argument("--update", action="store_true", help="keep the other runners' results from --json")
+    parser.add_argument("--shape", nargs="*", default=list(SHAPES), choices=SHAPES,
+                        help="input shapes to measure (default: every shape generated)")
+    parser.add_argument("--max-rows", type=float, default=float("inf"), help="skip larger folders")
     args = parser.parse_args()
     previous = json.loads(args.json.read_text(encoding="utf-8")) if args.update and args.json.exists() else None
     work = args.work or Path(tempfile.mkdtemp(prefix="tm-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     results = run(args.data, work, {int(x) for x in args.dask}, int(args.naive_max), args.repeat,
-                  tuple(args.runners), previous)
+                  tuple(args.runners), previous, tuple(args.shape), args.max_rows)
     args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
     text = markdown(results)
     if args.markdown:

@@ -684,6 +684,41 @@ TRIPS: list[TripSpec] = [
 ]
 
 
+@dataclass(frozen=True)
+class WaiverSpec:
+    subject: str
+    subject_id: str
+    rule_id: str
+    document: str
+    valid_from: str
+    valid_until: str
+    approved_by: str
+    note: str
+    states: dict[str, str]  # intended state on each as-of date: waived | expired | not-yet-in-effect
+
+
+# Approvals are invented: the documents say 示例 (example) so that nobody takes them for real ones. One is in effect on
+# the default as-of date, one has expired by then; on the other as-of dates they show the remaining states.
+WAIVERS: list[WaiverSpec] = [
+    WaiverSpec("checkpoint", "CP08", "TM101", "示例〔2020〕1号", "2020-03-10", "2020-03-31",
+               "示例：九江市疫情防控应急指挥部 (illustrative)",
+               "illustrative, not a real approval: the Anhui-border checkpoint kept to the end of March",
+               {"2020-03-16": "waived", "2020-02-29": "not-yet-in-effect", "2020-02-20": "not-yet-in-effect",
+                "2020-03-27": "waived"}),
+    WaiverSpec("checkpoint", "CP09", "TM101", "示例〔2020〕2号", "2020-02-20", "2020-03-10",
+               "示例：修水县疫情防控应急指挥部 (illustrative)",
+               "illustrative, not a real approval: the Hunan-border checkpoint kept until 2020-03-10, not renewed",
+               {"2020-03-16": "expired", "2020-02-29": "waived", "2020-02-20": "waived", "2020-03-27": "expired"}),
+]
+
+
+def waiver_state(spec: WaiverSpec, as_of: str) -> str:
+    """The reference reading of DESIGN §8: in effect on valid_from … valid_until, both inclusive."""
+    if as_of < spec.valid_from:
+        return "not-yet-in-effect"
+    return "waived" if as_of <= spec.valid_until else "expired"
+
+
 def parse_day(text: str) -> date | None:
     try:
         return date.fromisoformat(text)
@@ -919,6 +954,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             "why": f"{tr.why}{occupancy}",
         })
 
+    # --- waivers (illustrative) ---------------------------------------------------------------------------
+    by_cp = {(r["subject_id"], r["as_of"]): r for r in exp_rows if r["subject"] == "checkpoint"}
+    for wv in WAIVERS:
+        for as_of, intended in wv.states.items():
+            if waiver_state(wv, as_of) != intended:
+                failures.append(f"waiver {wv.document} on {as_of}: intended {intended}, computed "
+                                f"{waiver_state(wv, as_of)}")
+            if by_cp[(wv.subject_id, as_of)]["expected_verdict"] != "remove":
+                failures.append(f"waiver {wv.document}: {wv.subject_id} is not remove on {as_of}, so {wv.rule_id} "
+                                "does not fire and the waiver shows nothing")
+    write_csv(out / "waivers.csv", pd.DataFrame([
+        {"subject": w.subject, "subject_id": w.subject_id, "rule_id": w.rule_id, "document": w.document,
+         "valid_from": w.valid_from, "valid_until": w.valid_until, "approved_by": w.approved_by, "note": w.note}
+        for w in WAIVERS]))
     write_csv(out / "checkpoints.csv", pd.DataFrame(cp_rows))
     write_csv(out / "stops.csv", pd.DataFrame(stop_rows))
     write_csv(out / "trips.csv", pd.DataFrame(trip_rows))
@@ -989,9 +1038,13 @@ def readme(out: Path, table, expected: pd.DataFrame, malformed: int, n_risk: int
         ("trips.csv", f"{len(TRIPS)} rows", "illustrative", "made up for the rules", "-"),
         ("stop_times.csv", f"{sum(len(t.stops) for t in TRIPS)} rows", "illustrative",
          "made up for the rules", "-"),
+        ("waivers.csv", f"{len(WAIVERS)} rows", "illustrative: invented approvals (示例), not real documents",
+         "made up for the waiver rules (DESIGN §8)", "-"),
         ("expected.csv", f"{len(expected)} rows", "not a layer: the intended verdicts, for tests",
          "this script", "-"),
     ]
+    waiver_rows = [(w.subject, w.subject_id, w.rule_id, w.document, w.valid_from, w.valid_until,
+                    *(w.states[a] for a in CHECKPOINT_AS_OFS)) for w in WAIVERS]
     by_cp = {(r.subject_id, r.as_of): r for r in expected.itertuples() if r.subject == "checkpoint"}
     cp_rows = []
     for spec, road_id, road_class, s, d_border, d_cross in table:
@@ -1130,6 +1183,18 @@ Realism: the trips are test cases, not a timetable. Hubei's outbound road traffi
 shown.
 
 {md_table(["trip", "date", "type", "pax/seats", "stops", "verdict", "why"], trip_rows)}
+
+## waivers.csv (illustrative)
+
+Approved exceptions (DESIGN §8): a `violation` finding of `rule_id` on the subject, on a date within
+`valid_from` … `valid_until` (both inclusive; checkpoints are judged on the as-of date), is `waived` and cites
+the document; after `valid_until` the violation stands and TM120 says the waiver expired; before `valid_from`
+it stands and TM121 says when the waiver begins. **Both approvals are invented** — their documents read
+`示例〔2020〕…号` (示例 = example) and their `note` says so; no such approvals are known. The verdicts do not
+change (CP08 and CP09 stay `remove`); only the severity of their TM101 finding does. State of each on the four
+as-of dates:
+
+{md_table(["subject", "id", "rule", "document", "valid from", "valid until", *CHECKPOINT_AS_OFS], waiver_rows)}
 
 ## expected.csv
 

@@ -185,7 +185,7 @@ def test_decide_compliant_checkpoint_has_no_measure_findings() -> None:
 def test_decide_empty_evidence() -> None:
     verdicts, findings = decide(evidence().iloc[:0], RuleConfig(), AS_OF)
     assert len(verdicts) == 0
-    assert list(verdicts.columns) == ["checkpoint_id", "verdict", "reason"]
+    assert list(verdicts.columns) == ["checkpoint_id", "verdict", "reason", "overdue_days"]
     assert len(findings) == 0
     assert list(findings.columns) == FINDING_COLUMNS
 

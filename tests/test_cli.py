@@ -164,7 +164,7 @@ def test_metadata(report: tuple[Result, dict], data: Path) -> None:
     md = doc["metadata"]
     assert md["as_of"] == AS_OF
     assert md["counts"] == {"checkpoint": {"keep": 1, "rejected": 2, "remove": 2, "review": 2}}
-    assert md["findings"] == {"violation": 2, "warning": 4, "info": 1}
+    assert md["findings"] == {"violation": 2, "warning": 4, "waived": 0, "info": 1}
     assert md["rules"]["snap_tolerance_m"] == 150.0
     assert md["tool"] == "transportmon" and md["version"]
     assert set(md["inputs"]) == {"roads", "checkpoints", "boundaries"}

@@ -46,9 +46,13 @@ def touch(folder: Path, *names: str) -> Path:
 
 
 def full_folder(folder: Path) -> Path:
-    """The tiny world with every layer: boundaries, roads, checkpoints, stops, trips, stop_times, risk_areas."""
+    """The tiny world with every layer: boundaries, roads, checkpoints, stops, trips, stop_times, risk_areas, and
+    waivers (one waiving the over-cap trip, one naming a trip that does not exist: rejected)."""
     world.write_world(folder, CPS)
     world.write_coach_layers(folder)
+    pd.DataFrame({"subject": ["trip", "trip"], "subject_id": ["over", "nope"], "rule_id": ["TM201", "TM201"],
+                  "document": ["示例〔2020〕1号", "示例〔2020〕2号"], "valid_from": ["2020-03-01"] * 2,
+                  "valid_until": ["2020-03-01"] * 2}).to_csv(folder / "waivers.csv", index=False)
     return folder
 
 
@@ -66,6 +70,8 @@ def full_folder(folder: Path) -> Path:
     ("行政边界.shp", "boundaries"), ("风险地区.csv", "risk_areas"), ("风险等级.xlsx", "risk_areas"),
     ("风险区域.csv", "risk_areas"), ("站点.csv", "stops"), ("车站.csv", "stops"), ("停靠站.csv", "stop_times"),
     ("站点时刻.csv", "stop_times"), ("经停.csv", "stop_times"),
+    ("waivers.csv", "waivers"), ("Waiver.XLSX", "waivers"), ("豁免.xlsx", "waivers"), ("例外.csv", "waivers"),
+    ("批准.csv", "waivers"),
 ])
 def test_a_bureau_s_file_name_is_its_layer(tmp_path: Path, name: str, layer: str) -> None:
     found = discover(touch(tmp_path, name))
@@ -234,7 +240,8 @@ PARTIAL = {
     "everything": set(LAYER_NAMES),
 }
 FILES = {"roads": "roads.geojson", "checkpoints": "checkpoints.csv", "boundaries": "boundaries.geojson",
-         "risk_areas": "risk_areas.csv", "stops": "stops.csv", "trips": "trips.csv", "stop_times": "stop_times.csv"}
+         "risk_areas": "risk_areas.csv", "stops": "stops.csv", "trips": "trips.csv", "stop_times": "stop_times.csv",
+         "waivers": "waivers.csv"}
 
 
 @pytest.fixture(scope="module")
@@ -403,10 +410,10 @@ def test_read_order_small_tables_first_osm_last(everything: Path, tmp_path: Path
     folder = partial(everything, tmp_path / "d", set(LAYER_NAMES) - {"roads"})
     border_town_osm(folder / "roads.osm")
     inputs = load_inputs(folder, as_of=AS_OF)
-    assert calls == ["checkpoints.csv", "stops.csv", "risk_areas.csv", "boundaries.geojson", "trips.csv",
-                     "stop_times.csv", "roads.osm"]
+    assert calls == ["checkpoints.csv", "waivers.csv", "stops.csv", "risk_areas.csv", "boundaries.geojson",
+                     "trips.csv", "stop_times.csv", "roads.osm"]
     assert list(inputs.meta) == list(LAYER_NAMES)  # the report lists them in the contract's order all the same
     calls.clear()
     load_inputs(everything, as_of=AS_OF)
-    assert calls == ["checkpoints.csv", "stops.csv", "risk_areas.csv", "boundaries.geojson", "roads.geojson",
-                     "trips.csv", "stop_times.csv"]
+    assert calls == ["checkpoints.csv", "waivers.csv", "stops.csv", "risk_areas.csv", "boundaries.geojson",
+                     "roads.geojson", "trips.csv", "stop_times.csv"]

@@ -323,6 +323,14 @@ def chinese_sample(folder: Path) -> Path:
         rows.append([t["trip_id"], t["route_id"], zh_date(t["service_date"], int(i)), ZH_TYPE[t["service_type"]],
                      f"{t['seats']}座", int(t["passengers"])])
     _book(folder / "trips.xlsx", {"班次": [["2020年客运班次及实载情况"], *rows]})
+
+    wv = read("waivers")
+    rows = [["对象类型", "对象编号", "规则编号", "批准文号", "有效期自", "有效期至", "批准单位", "备注"]]
+    for i, w in wv.iterrows():
+        rows.append([{"checkpoint": "检测点", "trip": "班次"}[w["subject"]], w["subject_id"], w["rule_id"].lower(),
+                     w["document"], zh_date(w["valid_from"], int(i)), zh_date(w["valid_until"], int(i) + 1),
+                     w["approved_by"], w["note"]])
+    _book(folder / "豁免.xlsx", {"豁免": [["防疫检测点豁免批准清单"], *rows]})
     return folder
 
 

@@ -357,8 +357,9 @@ def test_missing_output_folder_is_a_clear_error(folder: Path, tmp_path: Path) ->
 
 def _features(result: transportmon.pipeline.AuditResult) -> list[str]:
     """Features as canonical JSON, with what may depend on the row order taken out: ``source_row``, and for a
-    rejected row its message text (which names the row), the row a duplicate repeats ("same id as row 3") and, when
-    it has no id, its subject_id ("row 3")."""
+    rejected row its message text (which names the row), the row a duplicate repeats ("same id as row 3"), when it
+    has no id its subject_id ("row 3"), and the finding id made of it (or numbered ``#2`` among rows sharing an id,
+    in row order)."""
     doc = json.loads("".join(geojson_chunks(result.report, result.metadata)))
     out = []
     for f in doc["features"]:
@@ -369,6 +370,8 @@ def _features(result: transportmon.pipeline.AuditResult) -> list[str]:
             if re.fullmatch(r"row \d+", p["subject_id"]):
                 p["subject_id"] = "row ?"
             p["detail"] = re.sub(r"(as row) \d+$", r"\1 ?", p["detail"] or "")
+            for x in p["findings"]:
+                assert re.fullmatch(rf"{x['rule_id']}:{p['subject']}:.*", x.pop("finding_id"))
         out.append(json.dumps(f, sort_keys=True, ensure_ascii=False))
     return sorted(out)
 

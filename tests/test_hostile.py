@@ -37,8 +37,8 @@ import transportmon
 from transportmon import layers as L
 from transportmon._errors import InputError
 from transportmon.cli import app
-from transportmon.io.read import read_table
 from transportmon.inputs import VALIDATORS, load_inputs
+from transportmon.io.read import read_table
 
 settings.register_profile(
     "hostile", derandomize=True, database=None, deadline=None, print_blob=True,

@@ -124,10 +124,14 @@ def test_xlsx_flat_columns_match_the_report(workbooks: dict[str, Path], sample: 
         assert len(text.split("\n")) == len(findings)  # the findings in full, one line each
         for f in findings:
             assert f"{f['rule_id']} " in text and f["message_zh"] in text
-    # a removed checkpoint's main finding is its violation, worded in Chinese
+    # a removed checkpoint's main finding is its violation, worded in Chinese; waived where a waiver covers it (the
+    # sample's CP08 on 2020-03-16)
     remove = [r for r in rows if r[col["结论代码"]] == "remove"]
-    assert remove and all("违规" in r[col["全部发现"]] for r in remove)
-    assert all(r[col["最高级别"]] == "违规" for r in remove)
+    worst = dict(zip(cps["subject_id"], cps["max_severity"]))
+    word = {"violation": "违规", "waived": "已豁免"}
+    assert remove and all(word[worst[r[col["编号"]]]] in r[col["全部发现"]] for r in remove)
+    assert all(r[col["最高级别"]] == word[worst[r[col["编号"]]]] for r in remove)
+    assert {r[col["最高级别"]] for r in remove} == {"违规", "已豁免"}
 
 
 def test_xlsx_english_messages_and_trip_numbers(workbooks: dict[str, Path], sample: AuditResult) -> None:
@@ -323,8 +327,10 @@ def test_gpkg_layers_and_geometry_types(geopackage: Path, sample: AuditResult) -
     other = sample.report[~sample.report["subject"].isin(["checkpoint", "trip"])]
     assert len(rejected) == len(other) and set(rejected["subject"]) == set(other["subject"])
     # fields: findings as JSON text, flat rule ids and main messages; no field that is empty for the whole layer
-    assert [json.loads(x) for x in cps["findings"]] == [list(f) for f in rows_of(sample.report, "checkpoint")[
-        "findings"]]
+    # a finding without a waiver has no "waiver" key in JSON text (the report's struct holds it as null)
+    assert [json.loads(x) for x in cps["findings"]] == [
+        [{k: v for k, v in f.items() if not (k == "waiver" and v is None)} for f in fl]
+        for fl in rows_of(sample.report, "checkpoint")["findings"]]
     assert cps["rule_ids"].iloc[0] == ", ".join(f["rule_id"] for f in cps["findings"].map(json.loads).iloc[0])
     assert {"message_zh", "message_en"} <= set(cps.columns)
     assert "passengers" not in cps.columns and "road_class" not in trips.columns

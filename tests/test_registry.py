@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 import transportmon
 from transportmon.cli import app
 from transportmon.config import RuleConfig
-from transportmon.rules import checkpoints, inputs, trips  # every rule module: the registry is complete
+from transportmon.rules import checkpoints, inputs, trips, waivers  # every rule module: the registry is complete
 from transportmon.rules.all_rules import markdown_table, plan
 from transportmon.rules.registry import RULES, Rule, rule_docs
 
@@ -43,6 +43,9 @@ EXAMPLE_ROW: dict[str, object] = {
     "reason_zh": trips.REASON_TEXT["no-risk-stop"][0], "reason_en": trips.REASON_TEXT["no-risk-stop"][1],
     # rejected rows
     "layer": "trips", "row_1": "36", "reason": "malformed-date", "detail": "service_date=2020-02-30",
+    # waivers
+    "document": "九防指〔2020〕12号", "valid_from": "2020-03-17", "valid_until": "2020-03-10", "rules_zh": "TM101、TM110",
+    "violations_en": "the TM101 and TM110 violations stand",
 }
 
 
@@ -60,9 +63,11 @@ def assert_sentence(text: str) -> None:
 
 
 def test_the_registry_holds_the_rules_the_modules_declare() -> None:
-    by_subject = {"checkpoint": "TM1", "trip": "TM2", "input": "TM9"}
+    by_subject = {"checkpoint": "TM1", "trip": "TM2", "input": "TM9", "any": "TM12"}  # TM12x: waivers of any subject
     assert all(re.fullmatch(r"TM\d{3}", rid) and rid.startswith(by_subject[r.subject]) for rid, r in RULES.items())
-    assert {"TM101", "TM102", "TM103", "TM104", "TM105", "TM110", "TM111", "TM201", "TM202", "TM203"} <= set(RULES)
+    assert {"TM101", "TM102", "TM103", "TM104", "TM105", "TM110", "TM111", "TM120", "TM121", "TM201", "TM202",
+            "TM203"} <= set(RULES)
+    assert {r.id for r in waivers.WAIVER_RULES} == {"TM120", "TM121"}
     assert [d["id"] for d in rule_docs()] == sorted(RULES)
 
 
@@ -137,7 +142,9 @@ def test_every_rule_fires_through_its_module_with_whole_sentences() -> None:
                              "detail": [f"{r} detail" for r in reasons]})
     input_findings = inputs.rejected_findings(rejected, pd.Series("trips", index=rejected.index))
 
-    findings = pd.concat([cp_findings, trip_findings, no_data, input_findings], ignore_index=True)
+    waiver_findings = waived_report_findings()
+
+    findings = pd.concat([cp_findings, trip_findings, no_data, input_findings, waiver_findings], ignore_index=True)
     assert set(findings["rule_id"].astype(str)) == set(RULES)
     for text in (*findings["message_zh"], *findings["message_en"]):
         assert_sentence(text)
@@ -145,11 +152,38 @@ def test_every_rule_fires_through_its_module_with_whole_sentences() -> None:
     assert no_data["message_en"].iloc[0] == trips.REASON_TEXT["no-risk-data"][1]
 
 
+def waived_report_findings() -> pd.DataFrame:
+    """TM120 and TM121 as :mod:`transportmon.waivers` adds them to a report: one checkpoint whose waiver expired,
+    one whose waiver begins after the as-of date."""
+    import geopandas as gpd
+
+    from transportmon.layers import Layer, empty_rejected
+    from transportmon.report import assemble, attach_findings
+    from transportmon.waivers import apply_waivers
+
+    as_of = pd.Timestamp("2020-03-16")
+    cps = pd.concat([checkpoint_evidence(checkpoint_id=c, distance_to_crossing_m=4139.0, turn_back=True)
+                     for c in ("late", "early")], ignore_index=True)
+    cps["row"] = range(len(cps))
+    verdicts, found = checkpoints.decide(cps, RuleConfig(), as_of)
+    part = gpd.GeoDataFrame({"subject": "checkpoint", "subject_id": cps["checkpoint_id"], "verdict":
+                             verdicts["verdict"], "source_row": cps["row"]}, geometry=[None] * len(cps))
+    report = assemble([attach_findings(part, found)], "policy")
+    w = pd.DataFrame({"subject": "checkpoint", "subject_id": ["late", "late", "early"],
+                      "rule_id": ["TM101", "TM110", "TM101"], "document": "九防指〔2020〕12号",
+                      "valid_from": ["2020-03-01", "2020-03-01", "2020-03-17"],
+                      "valid_until": ["2020-03-10", "2020-03-10", "2020-03-31"], "row": [0, 1, 2]})
+    out, _ = apply_waivers(report, Layer("waivers", w, empty_rejected(), len(w)), as_of)
+    flat = [f for fl in out["findings"] for f in fl if f["rule_id"] in ("TM120", "TM121")]
+    assert sorted(f["rule_id"] for f in flat) == ["TM120", "TM121"]
+    return pd.DataFrame(flat)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # What each rule needs, its severity, the rejection reasons, the README table
 # ---------------------------------------------------------------------------------------------------------------
 
-ALL_LAYERS = {"checkpoints", "roads", "boundaries", "trips", "stop_times", "stops", "risk_areas"}
+ALL_LAYERS = {"checkpoints", "roads", "boundaries", "trips", "stop_times", "stops", "risk_areas", "waivers"}
 
 
 def test_plan_runs_every_rule_when_every_layer_is_there() -> None:
@@ -167,6 +201,7 @@ def test_plan_runs_every_rule_when_every_layer_is_there() -> None:
     ({"risk_areas"}, {"TM201": "no risk_areas layer", "TM202": "no risk_areas layer"}),
     ({"stop_times"}, {r: "no stop_times layer" for r in ("TM201", "TM202", "TM203")}),
     ({"trips", "stops", "risk_areas"}, {r: "no trips, stops layer" for r in ("TM201", "TM202", "TM203")}),
+    ({"waivers"}, {"TM120": "no waivers layer", "TM121": "no waivers layer"}),
 ])
 def test_plan_skips_the_rules_whose_layers_are_absent_and_says_why(absent: set[str], expected: dict[str, str]) -> None:
     run, skipped = plan(ALL_LAYERS - absent)

@@ -112,6 +112,7 @@ def test_assemble_nothing() -> None:
     assert finding_counts(attach_findings(rep, pd.DataFrame(columns=FINDING_COLUMNS))) == {
         "violation": 0,
         "warning": 0,
+        "waived": 0,
         "info": 0,
     }
 
@@ -136,7 +137,8 @@ def test_attach_findings_by_subject_and_row() -> None:
     assert [x["rule_id"] for x in out.loc["a", "findings"]] == ["TM110"]
     assert out.loc["a", "max_severity"] == "warning"
     assert out.loc["c", "findings"] == [] and pd.isna(out.loc["c", "max_severity"])
-    assert set(out.loc["b", "findings"][0]) == {"rule_id", "severity", "message_zh", "message_en"}
+    assert list(out.loc["b", "findings"][0]) == ["finding_id", "rule_id", "severity", "message_zh", "message_en"]
+    assert [x["finding_id"] for x in out.loc["b", "findings"]] == ["TM102:checkpoint:b", "TM111:checkpoint:b"]
 
 
 def test_attach_findings_keeps_duplicate_ids_apart() -> None:
@@ -178,7 +180,7 @@ def test_counts() -> None:
         ),
     )
     assert verdict_counts(rep) == {"checkpoint": {"keep": 1, "remove": 2}, "trip": {"over-cap": 1}}
-    assert finding_counts(rep) == {"violation": 1, "warning": 1, "info": 0}
+    assert finding_counts(rep) == {"violation": 1, "warning": 1, "waived": 0, "info": 0}
     assert highest_severity(rep) == "violation"
 
 
@@ -294,7 +296,8 @@ def test_geojson_properties_follow_the_contract(geojson_text: str) -> None:
         assert list(props)[: len(COLUMNS)] == COLUMNS
         assert isinstance(props["findings"], list)
         for f in props["findings"]:
-            assert set(f) == {"rule_id", "severity", "message_zh", "message_en"}
+            assert list(f) == ["finding_id", "rule_id", "severity", "message_zh", "message_en"]
+            assert f["finding_id"] == f"{f['rule_id']}:{props['subject']}:{props['subject_id']}"
             assert f["severity"] in ("violation", "warning", "info")
         assert props["policy"] == POLICY
     by_id = {f["properties"]["subject_id"]: f["properties"] for f in doc["features"]}
@@ -369,11 +372,12 @@ def test_parquet_and_csv_hold_the_same_subjects(tmp_path: Path, audited: AuditRe
     assert back["subject_id"].tolist() == audited.report["subject_id"].tolist()
     assert back["verdict"].tolist() == audited.report["verdict"].tolist()
     assert back.crs.to_epsg() == 4326
-    findings = back["findings"]  # native Parquet lists of {rule_id, severity, message_zh, message_en}
+    findings = back["findings"]  # native Parquet lists of {finding_id, rule_id, severity, message_zh, message_en}
     assert [[f["rule_id"] for f in fl] for fl in findings] == [
         [f["rule_id"] for f in fl] for fl in audited.report["findings"]
     ]
-    assert all(list(f) == ["rule_id", "severity", "message_zh", "message_en"] for fl in findings for f in fl)
+    assert all(list(f) == ["finding_id", "rule_id", "severity", "message_zh", "message_en"] for fl in findings
+               for f in fl)
     assert back["risk_stops"].isna().all()  # checkpoints only: no risk stops
     import pyarrow.parquet as pqm
 

@@ -7,7 +7,7 @@ ids that need no trimming, a ``stop_id`` read as a dictionary, stop_times groupe
 case and leaves the rest to the general parsers. These properties build random frames, typed and untyped, clean and
 hostile, and compare the valid frames (columns, dtypes, values, row order, index) and the rejected rows (reasons,
 details, row numbers) with a reference: the implementation before the fast paths, kept below verbatim (renamed
-``_ref_*``).
+``_ref_*``) but for the service date a rejected trip now keeps (issue 14, marked where it is added).
 """
 
 from __future__ import annotations
@@ -255,7 +255,10 @@ def _ref_validate_trips(frame: pd.DataFrame, path: str | None = None) -> L.Layer
     frame["seats"] = seats
     frame["passengers"] = pax
     _ref_optional_text(frame, ("route_id", "scope"))
-    return _ref_finish("trips", frame, rej, len(frame), path)
+    layer = _ref_finish("trips", frame, rej, len(frame), path)
+    # Not in the verbatim original (issue 14): a rejected trip keeps its service date.
+    layer.rejected["service_date"] = frame["service_date"].to_numpy()[~rej.ok.to_numpy()]
+    return layer
 
 
 def _ref_validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> L.Layer:
@@ -301,6 +304,8 @@ def _ref_reject_rows(layer: L.Layer, mask: pd.Series | np.ndarray, reason: str, 
         "reason": reason, "detail": det, "row": bad["row"].astype("int64").to_numpy(),
         "source_row": bad["row"].astype("int64").to_numpy() + 1,  # i16
     })
+    if "service_date" in bad.columns:  # not in the verbatim original (issue 14): a rejected trip keeps its date
+        extra["service_date"] = bad["service_date"].to_numpy()
     if isinstance(bad, gpd.GeoDataFrame):
         extra = gpd.GeoDataFrame(extra, geometry=bad.geometry.to_numpy(), crs="EPSG:4326")
     layer.rejected = pd.concat([layer.rejected, extra], ignore_index=True) if len(layer.rejected) else extra

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import compare
 
 AS_OF = "2020-03-16"
-KEYS = ["rule_id", "severity", "message_zh", "message_en"]
+KEYS = ["finding_id", "rule_id", "severity", "message_zh", "message_en"]
 
 
 @pytest.fixture(scope="module")
@@ -186,8 +186,8 @@ def test_empty_findings_and_null_risk_stops(tmp_path: Path) -> None:
     assert write_report(rep, {}, str(out)) == "parquet"
     table = pq.read_table(out)
     assert table["subject_id"].to_pylist() == ["a", "b", "t1", "t2"]
-    assert table["findings"].to_pylist() == [[], [dict(zip(KEYS, ["TM101", "violation", "中文 \"引号\"",
-                                                                  "line\nbreak"]))], [], []]
+    assert table["findings"].to_pylist() == [[], [dict(zip(KEYS, ["TM101:checkpoint:b", "TM101", "violation",
+                                                                  "中文 \"引号\"", "line\nbreak"]))], [], []]
     assert table["risk_stops"].to_pylist() == [None, None, ["S1", "S2"], []]
     assert table["geometry"].to_pylist() == list(shapely.to_wkb(rep.geometry.to_numpy(), flavor="iso"))
     back = gpd.read_parquet(out)

@@ -12,6 +12,10 @@ An audit in its three steps, to decide many days on one measurement::
     measured = transportmon.measure(transportmon.load_inputs(data))
     day = transportmon.report_on(measured, "2020-03-16")   # the report of audit(data, as_of="2020-03-16")
 
+Compliance day by day (DESIGN §7), every day decided on one measurement::
+
+    days = transportmon.timeline(data, start="2020-02-01", end="2020-04-10")   # a DataFrame, one row per day
+
 The names below are the functions and classes themselves (their signatures show in an editor), imported on first
 use so that ``import transportmon`` stays light.
 """
@@ -25,6 +29,8 @@ from ._errors import ConfigError, InputError, TransportmonError
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from .changes import ReportDiff, diff
+    from .daily import timeline
     from .inputs import Inputs, load_inputs
     from .pipeline import AuditResult, Measured, audit, measure, report_on
     from .validate import Validation, validate_inputs
@@ -33,7 +39,7 @@ if TYPE_CHECKING:
 _API = {
     "audit": "pipeline", "measure": "pipeline", "report_on": "pipeline", "AuditResult": "pipeline",
     "Measured": "pipeline", "load_inputs": "inputs", "Inputs": "inputs", "validate_inputs": "validate",
-    "Validation": "validate",
+    "Validation": "validate", "diff": "changes", "ReportDiff": "changes", "timeline": "daily",
 }
 
 
@@ -50,4 +56,5 @@ def __dir__() -> list[str]:
 
 
 __all__ = ["AuditResult", "ConfigError", "InputError", "Inputs", "Measured", "TransportmonError", "Validation",
-           "__version__", "audit", "load_inputs", "measure", "report_on", "validate_inputs"]
+           "ReportDiff", "__version__", "audit", "diff", "load_inputs", "measure", "report_on", "timeline",
+           "validate_inputs"]

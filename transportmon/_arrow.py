@@ -15,9 +15,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+#: Keys of one finding, in contract order (DESIGN §4).
+FINDING_KEYS = ("finding_id", "rule_id", "severity", "message_zh", "message_en")
 #: Type of the report's ``findings`` column.
-FINDING_TYPE = pa.struct([("rule_id", pa.string()), ("severity", pa.string()), ("message_zh", pa.string()),
-                          ("message_en", pa.string())])
+FINDING_TYPE = pa.struct([(k, pa.string()) for k in FINDING_KEYS])
 FINDINGS_TYPE = pa.list_(FINDING_TYPE)
 STOPS_TYPE = pa.list_(pa.string())
 
@@ -104,14 +105,26 @@ def json_list_of_strings(column: Any) -> pa.Array:
 
 
 def json_findings(column: Any) -> pa.Array:
-    """The ``findings`` list<struct> column as JSON text, key order rule_id, severity, message_zh, message_en."""
+    """The ``findings`` list<struct> column as JSON text, keys in :data:`FINDING_KEYS` order, then ``waiver``
+    (``{"document": …, "valid_until": …}``) on the findings that have one (none: no key)."""
     arr = arrow(column)
-    flat = arr.flatten() if arr.offset else arr.values
+    flat = arr.flatten()  # honours the list offsets, also of a list array built on a slice of its values
     parts: list[Any] = []
-    for i, name in enumerate(("rule_id", "severity", "message_zh", "message_en")):
+    for i, name in enumerate(FINDING_KEYS):
         parts += [("{" if i == 0 else ", ") + f'"{name}": ', json_strings(flat.field(name))]
-    element = pc.binary_join_element_wise(*parts, "}", "")
+    element = pc.binary_join_element_wise(*parts, json_waiver(flat), "}", "")
     return _join_lists(arr, element)
+
+
+def json_waiver(findings: pa.StructArray) -> pa.Array | str:
+    """The ``, "waiver": {…}`` tail of each finding's JSON (issue 14 waivers): empty text where a finding has no
+    waiver, and for every finding of a struct without the field."""
+    if not pa.types.is_struct(findings.type) or findings.type.get_field_index("waiver") < 0:
+        return ""
+    waiver = findings.field("waiver")
+    tail = pc.binary_join_element_wise(', "waiver": {"document": ', json_strings(waiver.field("document")),
+                                       ', "valid_until": ', json_strings(waiver.field("valid_until")), "}", "")
+    return pc.if_else(waiver.is_valid(), tail, pa.scalar("", pa.string()))
 
 
 def _join_lists(lists: pa.ListArray, elements: pa.Array) -> pa.Array:

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperCommand, TyperGroup
 
-from ._errors import InputError, TransportmonError
+from ._errors import ConfigError, InputError, TransportmonError
 from .i18n import detail_text, error_text, problem_text, reason_text, rule_summary
 from .vocab import DATUMS
 
@@ -119,6 +119,9 @@ GtfsOpt = Annotated[Path | None, typer.Option(help="GTFS feed: the .zip as publi
 OccupancyOpt = Annotated[Path | None, typer.Option(help="Occupancy table for a GTFS feed (CSV or xlsx): trip_id, "
                                                     "service_date, seats, passengers (or 班次编号, 班次日期, 核定座位, "
                                                     "实载人数).")]
+WaiversOpt = Annotated[Path | None, typer.Option("--waivers", help="Approved exceptions (CSV or xlsx: subject, "
+                                                 "subject_id, rule_id, document, valid_from, valid_until; or 对象类型, "
+                                                 "对象编号, 规则编号, 批准文号, 生效日期, 有效期至).")]
 _DATUM_HELP = f"{'|'.join(DATUMS)} (GCJ-02, WGS84 … also read): Amap/Tencent are gcj02, Baidu bd09."
 _CRS_HELP = "CRS of projected x/y columns, e.g. EPSG:4547 (or [crs] in manifest.toml)."
 CheckpointsDatumOpt = Annotated[str | None, typer.Option("--checkpoints-datum",
@@ -148,7 +151,11 @@ TEXT = {
            "sample": "内置九江2020样例：默认核查日期为意见发布日2020-03-16；部分图层为示意数据，见 data/jiujiang-2020/README.md",
            "id": "编号", "rules": "规则", "message": "说明", "more": "… 另有 {n} 个{group}对象，见报告",
            "violation": "违规", "review": "待人工核查", "warning": "警告",
-           "only": "报告只含 --only {only} 的对象：{n} 个（共 {total} 个；统计仍覆盖全部对象）"},
+           "only": "报告只含 --only {only} 的对象：{n} 个（共 {total} 个；统计仍覆盖全部对象）",
+           "waivers": "豁免（批准的例外）", "status": "状态", "waiver": "批准文号 → 有效期至 / 说明",
+           "waived": "已豁免的违规", "waived_word": "已豁免", "expired": "豁免已过期", "not-yet-in-effect": "豁免尚未生效",
+           "overdue": "逾期未撤除的检测点（应于 {due} 前撤除，前 10 个）", "name": "名称", "road": "道路",
+           "overdue_days": "逾期天数"},
     "en": {"title": "transportmon audit summary", "subject": "subject", "verdict": "verdict", "count": "count",
            "asof": "as of", "report": "report", "violations": "subjects with violations",
            "warnings": "subjects with warnings", "policy": "policy", "top": "subjects to act on",
@@ -157,7 +164,12 @@ TEXT = {
                      "some layers are illustrative (see data/jiujiang-2020/README.md)",
            "id": "id", "rules": "rules", "message": "message", "more": "… {n} more {group} subjects in the report",
            "violation": "violation", "review": "review", "warning": "warning",
-           "only": "the report holds the subjects of --only {only}: {n} of {total} (the counts cover every subject)"},
+           "only": "the report holds the subjects of --only {only}: {n} of {total} (the counts cover every subject)",
+           "waivers": "waivers (approved exceptions)", "status": "status", "waiver": "document → valid until / note",
+           "waived": "waived violations", "waived_word": "waived", "expired": "waiver expired",
+           "not-yet-in-effect": "waiver not yet in effect",
+           "overdue": "checkpoints overdue for removal (due {due}; top 10)", "name": "name", "road": "road",
+           "overdue_days": "days overdue"},
 }
 #: Rows of each group the summary lists before "… n more".
 SHOWN = {"violation": 20, "review": 10, "warning": 10}
@@ -198,7 +210,9 @@ def _summary(result, out: str | None, lang: str, console: Console,  # type: igno
         for verdict, n in verdicts.items():
             table.add_row(subject, f"[{VERDICT_STYLE.get(verdict, '')}]{verdict}[/]", str(n))
     console.print(table)
-    act = to_act_on(result.report, only)
+    _overdue_table(result, t, console)  # issue 14
+    rep = result.report
+    act = to_act_on(rep, only)
     if len(act):
         top = Table(title=t["top"], show_header=True, header_style="bold")
         for c in ("subject", "id", "verdict", "rules", "message"):
@@ -218,10 +232,13 @@ def _summary(result, out: str | None, lang: str, console: Console,  # type: igno
         console.print(top)
         for line in more:
             console.print(line, style="dim", highlight=False)
+    if md.get("waivers"):
+        _waiver_table(rep, lang, console)
     for w in md.get("warnings", []):
         console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
     f = md["findings"]
-    console.print(f"{t['violations']}: {f['violation']}   {t['warnings']}: {f['warning']}", highlight=False)
+    waived = f"   {t['waived']}: {md['waivers']['waived']}" if md.get("waivers") else ""
+    console.print(f"{t['violations']}: {f['violation']}   {t['warnings']}: {f['warning']}{waived}", highlight=False)
     if only:
         from .report import filter_only
 
@@ -230,6 +247,51 @@ def _summary(result, out: str | None, lang: str, console: Console,  # type: igno
                       highlight=False)
     if out:
         console.print(f"{t['report']}: {out}", highlight=False)
+
+
+def _overdue_table(result, t: dict[str, str], console: Console) -> None:  # type: ignore[no-untyped-def]
+    """The checkpoints longest past their due date (top 10), when any is."""
+    import pandas as pd
+
+    from .daily import most_overdue
+
+    late = most_overdue(result.report, 10)
+    if not len(late):
+        return
+    table = Table(title=t["overdue"].format(due=result.config.due.isoformat()), show_header=True, header_style="bold")
+    for c in ("id", t["name"], t["road"], t["overdue_days"]):
+        table.add_column(c, justify="right" if c == t["overdue_days"] else "left", overflow="fold")
+    for r in late.itertuples(index=False):
+        table.add_row(escape(str(r.subject_id)), "" if pd.isna(r.name) else escape(str(r.name)),
+                      "" if pd.isna(r.road_ref) else escape(str(r.road_ref)), f"[red]{r.overdue_days}[/]")
+    console.print(table)
+
+
+WAIVER_STYLE = {"waived": "blue", "expired": "red", "not-yet-in-effect": "dim"}
+
+
+def _waiver_table(rep, lang: str, console: Console, limit: int = 20) -> None:  # type: ignore[no-untyped-def]
+    """The waivers at work: waived violations with their document and last day, then the expired and the pending."""
+    from .waivers import waiver_findings
+
+    t = TEXT[lang]
+    found = waiver_findings(rep)
+    if not len(found):
+        return
+    order = found["status"].map({"waived": 0, "expired": 1, "not-yet-in-effect": 2})
+    found = found.assign(_o=order).sort_values(["_o", "subject", "subject_id"], kind="stable")
+    table = Table(title=t["waivers"], show_header=True, header_style="bold")
+    for c in (t["subject"], "id", t["status"], "rule", t["waiver"]):
+        table.add_column(c, overflow="fold")
+    msg_col = "message_zh" if lang == "zh" else "message_en"
+    for r in found.head(limit).itertuples(index=False):
+        said = f"{r.document} → {r.valid_until}" if r.status == "waived" else getattr(r, msg_col)
+        word = t["waived_word"] if r.status == "waived" else t[r.status]
+        table.add_row(r.subject, escape(str(r.subject_id)), f"[{WAIVER_STYLE[r.status]}]{word}[/]", r.rule_id,
+                      escape(str(said)))
+    console.print(table)
+    if len(found) > limit:
+        console.print(f"… {len(found) - limit} more in the report", style="dim")
 
 
 @app.command()
@@ -244,6 +306,7 @@ def audit(
     stop_times: StopTimesOpt = None,
     gtfs: GtfsOpt = None,
     occupancy: OccupancyOpt = None,
+    waivers: WaiversOpt = None,
     checkpoints_datum: CheckpointsDatumOpt = None,
     stops_datum: StopsDatumOpt = None,
     roads_datum: RoadsDatumOpt = None,
@@ -285,7 +348,7 @@ def audit(
                      boundaries=boundaries_datum)
     crs = _datums(checkpoints=checkpoints_crs, stops=stops_crs, roads=roads_crs, boundaries=boundaries_crs)
     given_inputs = [p for p in (data, roads, checkpoints, boundaries, risk_areas, stops, trips, stop_times, gtfs,
-                                occupancy) if p is not None and not Path(p).is_dir()]
+                                occupancy, waivers) if p is not None and not Path(p).is_dir()]
     failure: TransportmonError | None = None
     with progress_display(err, lang.value, quiet=quiet) as progress:
         try:
@@ -297,7 +360,7 @@ def audit(
                 _check_map_out(map_out)
             result = run_audit(data, roads=roads, checkpoints=checkpoints, boundaries=boundaries,
                                risk_areas=risk_areas, stops=stops, trips=trips, stop_times=stop_times, gtfs=gtfs,
-                               occupancy=occupancy, as_of=as_of, config=config, datums=datums, crs=crs,
+                               occupancy=occupancy, waivers=waivers, as_of=as_of, config=config, datums=datums, crs=crs,
                                encoding=encoding, engine=engine.value, scheduler=scheduler,
                                keep_layers=map_out is not None, progress=progress)
             report = filter_only(result.report, only.value if only else None)
@@ -337,6 +400,98 @@ def _check_map_out(map_out: Path) -> None:
     folder = map_out.resolve().parent
     if not folder.is_dir():
         raise InputError(map_out, f"folder {folder} does not exist", "create it or choose another --map")
+
+
+TIMELINE_TEXT = {
+    "zh": {"title": "transportmon 逐日合规", "due": "撤除期限", "policy": "依据", "date": "日期", "active": "运行中",
+           "keep": "保留", "remove": "撤除", "review": "待核查", "overdue": "逾期", "high": "高风险单元",
+           "medium": "中风险单元", "changes": "检测点或风险单元数变化的日期",
+           "trips": "期间班次 {trips}（含剔除），超客座率 {over}，超载 {excess} 人", "out": "逐日表", "chart": "图表"},
+    "en": {"title": "transportmon compliance day by day", "due": "due", "policy": "policy", "date": "date",
+           "active": "active", "keep": "keep", "remove": "remove", "review": "review", "overdue": "overdue",
+           "high": "high units", "medium": "medium units", "changes": "days on which a checkpoint or risk-unit count "
+           "changed", "trips": "trips in the range {trips} (rejected included), over the cap {over}, excess "
+           "passengers {excess}", "out": "timeline", "chart": "chart"},
+}
+
+
+@app.command()
+def timeline(
+    data: DataOpt = None,
+    roads: RoadsOpt = None,
+    checkpoints: CheckpointsOpt = None,
+    boundaries: BoundariesOpt = None,
+    risk_areas: RiskAreasOpt = None,
+    stops: StopsOpt = None,
+    trips: TripsOpt = None,
+    stop_times: StopTimesOpt = None,
+    gtfs: GtfsOpt = None,
+    occupancy: OccupancyOpt = None,
+    checkpoints_datum: CheckpointsDatumOpt = None,
+    stops_datum: StopsDatumOpt = None,
+    roads_datum: RoadsDatumOpt = None,
+    boundaries_datum: BoundariesDatumOpt = None,
+    date_from: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD.")] = ...,  # type: ignore[assignment]
+    date_to: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD (included).")] = ...,  # type: ignore[assignment]
+    config: Annotated[Path | None, typer.Option("--config", help="rules.toml with rule parameters (effective, "
+                                                   "rectify_days …).")] = None,
+    out: Annotated[str, typer.Option("--out", help="Timeline file (.csv) or - for stdout.")] = "timeline.csv",
+    chart: Annotated[Path | None, typer.Option("--chart", help="Also draw the timeline as a PNG.")] = None,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of the terminal summary.")] = Lang.zh,
+    encoding: Annotated[str | None, typer.Option(help="Text encoding of CSV inputs.")] = None,
+) -> None:
+    """Compliance day by day: one row per day from --from to --to, checkpoints as audit --as-of that day decides
+    them, trips of that service date, high/medium-risk units. Geometry is measured once for the whole range."""
+    from .daily import change_days, day_range
+    from .daily import timeline as run_timeline
+    from .io.timeline import check_timeline_target, write_timeline
+
+    datums = _datums(checkpoints=checkpoints_datum, stops=stops_datum, roads=roads_datum,
+                     boundaries=boundaries_datum)
+    given_inputs = [p for p in (data, roads, checkpoints, boundaries, risk_areas, stops, trips, stop_times, gtfs,
+                                occupancy) if p is not None and not Path(p).is_dir()]
+    try:
+        day_range(date_from, date_to)  # a reversed range or a bad date, before anything else
+        check_timeline_target(out, given_inputs)
+        if chart is not None and chart.suffix.lower() != ".png":
+            raise ConfigError(f"--chart {chart}: the chart is a PNG; give a .png file")
+        frame = run_timeline(data, start=date_from, end=date_to, roads=roads, checkpoints=checkpoints,
+                             boundaries=boundaries, risk_areas=risk_areas, stops=stops, trips=trips,
+                             stop_times=stop_times, gtfs=gtfs, occupancy=occupancy, config=config, datums=datums,
+                             encoding=encoding)
+        inputs = given_inputs + [Path(m["path"]) for m in frame.attrs["inputs"].values() if m.get("path")]
+        write_timeline(frame, out, inputs)
+        if chart is not None:
+            from .maps.timeline import timeline_chart
+
+            timeline_chart(frame, chart)
+    except TransportmonError as exc:
+        _fail(exc)
+        return
+    t = TIMELINE_TEXT[lang.value]
+    console = Console(stderr=out == "-")
+    console.print(f"[bold]{t['title']}[/]  {date_from} – {date_to}  {t['due']}: {frame.attrs['due']}  "
+                  f"{t['policy']}: {frame.attrs['policy']}", highlight=False)
+    changes = change_days(frame)
+    table = Table(title=t["changes"], show_header=True, header_style="bold")
+    heads = {"date": t["date"], "checkpoints_active": t["active"], "keep": t["keep"], "remove": t["remove"],
+             "review": t["review"], "overdue": t["overdue"], "high_units": t["high"], "medium_units": t["medium"]}
+    for col in changes.columns:
+        table.add_column(heads.get(col, col), justify="left" if col == "date" else "right", no_wrap=col == "date",
+                         min_width=10 if col == "date" else None)
+    for row in changes.itertuples(index=False):
+        table.add_row(*[f"{v:%Y-%m-%d}" if i == 0 else ("" if v is None or v != v else str(v))
+                        for i, v in enumerate(row)])
+    console.print(table)
+    totals = {k: frame[c].sum(skipna=True) for k, c in (("trips", "trips"), ("over", "over_cap"),
+                                                        ("excess", "excess_passengers"))}
+    console.print(t["trips"].format(**{k: int(v) for k, v in totals.items()}), highlight=False)
+    for w in frame.attrs.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
+    if out != "-":
+        console.print(f"{t['out']}: {out}", highlight=False)
+    if chart is not None:
+        console.print(f"{t['chart']}: {chart}", highlight=False)
 
 
 VALIDATE_TEXT = {
@@ -379,6 +534,7 @@ def validate(
     stop_times: StopTimesOpt = None,
     gtfs: GtfsOpt = None,
     occupancy: OccupancyOpt = None,
+    waivers: WaiversOpt = None,
     checkpoints_datum: CheckpointsDatumOpt = None,
     stops_datum: StopsDatumOpt = None,
     roads_datum: RoadsDatumOpt = None,
@@ -405,7 +561,8 @@ def validate(
     try:
         found = validate_inputs(data, roads=roads, checkpoints=checkpoints, boundaries=boundaries,
                                 risk_areas=risk_areas, stops=stops, trips=trips, stop_times=stop_times, gtfs=gtfs,
-                                occupancy=occupancy, config=config, datums=datums, crs=crs, encoding=encoding)
+                                occupancy=occupancy, waivers=waivers, config=config, datums=datums, crs=crs,
+                                encoding=encoding)
     except TransportmonError as exc:
         _fail(exc, lang.value)
         return
@@ -479,6 +636,117 @@ def map_cmd(
     for note in result.metadata.get(NOTES_KEY, []):
         err.print(f"[yellow]warning:[/] {escape(note)}", markup=True, highlight=False, soft_wrap=True)
     err.print(f"map: {written}", highlight=False)
+
+
+@app.command("diff")
+def diff_cmd(
+    old: Annotated[Path, typer.Argument(help="The earlier report (.geojson, .parquet or .csv).")],
+    new: Annotated[Path, typer.Argument(help="The later report (.geojson, .parquet or .csv).")],
+    out: Annotated[str | None, typer.Option("--out", help="Write the changed subjects, with change and old_verdict "
+                                            "(.geojson, .parquet or .csv).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Compare reports of different policies.")] = False,
+    fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when NEW has a finding this severe that was "
+                                            "not so in OLD.")] = FailOn.violation,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of the tables.")] = Lang.zh,
+    show: Annotated[int, typer.Option("--show", help="Rows listed per table.")] = 20,
+) -> None:
+    """What changed between two reports: subjects new, gone and changed, violations new and resolved. Exit 1 when
+    NEW has a violation that OLD did not, 0 otherwise, 2 for a file that is not a report or reports of different
+    policies (unless --force)."""
+    from .changes import diff as run_diff
+    from .cli_diff import render_diff
+    from .io.write import check_target, output_format, write_report
+
+    try:
+        if out is not None:
+            if output_format(out) not in ("geojson", "parquet", "csv"):  # the desk forms summarise one audit
+                raise InputError(out, "the changes are written as .geojson, .parquet or .csv",
+                                 "choose one of those for --out")
+            check_target(out, [old, new])
+        found = run_diff(old, new, force=force, fail_on=fail_on.value)
+        if out is not None:
+            write_report(found.changed, found.metadata, out, inputs=[old, new])
+    except TransportmonError as exc:
+        _fail(exc)
+        return
+    render_diff(found, lang.value, Console(), show, str(old), str(new))
+    if out is not None:
+        err.print(f"changes: {out}", highlight=False)
+    raise typer.Exit(code=found.exit_code)
+
+
+@app.command()
+def watch(
+    data: DataOpt = None,
+    roads: RoadsOpt = None,
+    checkpoints: CheckpointsOpt = None,
+    boundaries: BoundariesOpt = None,
+    risk_areas: RiskAreasOpt = None,
+    stops: StopsOpt = None,
+    trips: TripsOpt = None,
+    stop_times: StopTimesOpt = None,
+    gtfs: GtfsOpt = None,
+    occupancy: OccupancyOpt = None,
+    every: Annotated[float, typer.Option("--every", min=0, help="Seconds between two looks at the inputs.")] = 60.0,
+    out: Annotated[str, typer.Option("--out", help="Report file (.geojson, .parquet, .csv), replaced atomically "
+                                     "after each audit.")] = "report.geojson",
+    max_runs: Annotated[int | None, typer.Option("--max-runs", min=1, help="End after this many audits.")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Audit date YYYY-MM-DD (default: the data's "
+                                                 "manifest, else the day of each audit).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="rules.toml with rule parameters (watched "
+                                                   "too).")] = None,
+    fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when the last audit brought a finding this "
+                                            "severe that the report before it did not have.")] = FailOn.violation,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of the tables.")] = Lang.zh,
+    show: Annotated[int, typer.Option("--show", help="Rows listed per table.")] = 20,
+    encoding: Annotated[str | None, typer.Option(help="Text encoding of CSV inputs.")] = None,
+) -> None:
+    """Re-audit whenever an input file's content changes (SHA-256, looked at every --every seconds), write the report
+    atomically and print what changed since the previous audit. Ctrl-C ends it (exit 0, the last report intact);
+    after --max-runs audits the exit code is the last diff's (1: a new violation), or 2 if the last audit could not
+    run."""
+    from datetime import datetime
+
+    from .cli_diff import render_diff
+    from .io.write import check_target, output_format
+    from .watch import runs
+
+    layers = {"roads": roads, "checkpoints": checkpoints, "boundaries": boundaries, "risk_areas": risk_areas,
+              "stops": stops, "trips": trips, "stop_times": stop_times, "gtfs": gtfs, "occupancy": occupancy}
+    watched = [p for p in (data, config, *layers.values()) if p is not None]
+    given = [p for p in watched if not Path(p).is_dir()]
+    try:
+        if data is None and not any(layers.values()):
+            raise ConfigError("watch needs inputs to watch: give --data DIR or layer files")
+        if output_format(out) not in ("geojson", "parquet", "csv"):  # each report is read back for the next diff
+            raise InputError(out, "watch writes its report as .geojson, .parquet or .csv", "choose one of those for --out")
+        check_target(out, given)
+    except TransportmonError as exc:
+        _fail(exc)
+        return
+    console, code = Console(), 0
+    try:
+        for run in runs(watched, out, every=every, max_runs=max_runs, fail_on=fail_on.value, inputs=given,
+                        data=data, **layers, as_of=as_of, config=config, encoding=encoding):
+            stamp = datetime.now().strftime("%H:%M:%S")
+            err.print(f"[bold]watch[/] run {run.number} at {stamp}: {len(run.changed)} file(s) changed: "
+                      f"{escape(', '.join(Path(f).name for f in run.changed[:8]))}"
+                      f"{' …' if len(run.changed) > 8 else ''}", highlight=False, soft_wrap=True)
+            for note in run.notes:
+                err.print(f"[yellow]warning:[/] {escape(note)}", highlight=False, soft_wrap=True)
+            if run.error is not None:
+                err.print(f"[bold red]error:[/] {escape(str(run.error))} — the last good report stays; watching on",
+                          highlight=False, soft_wrap=True)
+            elif run.previous is None:
+                _summary(run.result, out, lang.value, console)
+            else:
+                render_diff(run.diff, lang.value, console, show, run.previous, f"run {run.number}")
+                console.print(f"{TEXT[lang.value]['report']}: {out}", highlight=False)
+            code = run.exit_code
+    except KeyboardInterrupt:
+        err.print(f"watch stopped; the last report is {out}", highlight=False)
+        raise typer.Exit(code=0) from None
+    raise typer.Exit(code=code)
 
 
 class RulesFmt(str, Enum):

@@ -13,13 +13,17 @@ Example ``rules.toml``::
     occupancy_cap = "1/2"            # a fraction, compared in integer arithmetic
     covered_classes = ["national", "provincial", "county", "township", "village"]
     policy = "九府发〔2020〕3号 (六)"
+    effective = 2020-03-04           # the clause's date; checkpoints to remove are due by
+    rectify_days = 0                 # effective + rectify_days
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -65,6 +69,16 @@ class RuleConfig:
     """CRS for distances; default: the UTM zone of the jurisdiction (EPSG:326xx)."""
     policy: str = POLICY
     """The clause cited in every finding."""
+    effective: date = date(2020, 3, 4)
+    """The date the clause takes effect (九府发〔2020〕3号 is dated 2020-03-04)."""
+    rectify_days: int = 0
+    """Days allowed after ``effective`` to remove a checkpoint: a ``remove`` checkpoint is overdue from
+    :attr:`due` on."""
+
+    @property
+    def due(self) -> date:
+        """The day a checkpoint to remove should be gone by: ``effective + rectify_days``."""
+        return self.effective + timedelta(days=self.rectify_days)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for the report's metadata (fractions as ``"1/2"``)."""
@@ -73,6 +87,8 @@ class RuleConfig:
             value = getattr(self, f.name)
             if isinstance(value, Fraction):
                 value = f"{value.numerator}/{value.denominator}"
+            elif isinstance(value, date):
+                value = value.isoformat()
             elif isinstance(value, tuple):
                 value = list(value)
             out[f.name] = value
@@ -87,6 +103,31 @@ def _fraction(value: Any) -> Fraction:
     if not 0 < frac <= 1:
         raise ConfigError(f"occupancy_cap: {value!r} must be in (0, 1]")
     return frac
+
+
+def _day(key: str, value: Any) -> date:
+    """A date given in TOML (``2020-03-04``, read as a date) or as text ``"2020-03-04"``."""
+    if isinstance(value, datetime):  # a TOML date-time: the day is meant, a time of day would be dropped silently
+        raise ConfigError(f"{key}: {value!r} has a time of day; give the date alone (YYYY-MM-DD)")
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError(text)
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {value!r} is not a date (use YYYY-MM-DD, e.g. 2020-03-04)") from exc
+
+
+def _days(key: str, value: Any) -> int:
+    """A whole number of days ≥ 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or (
+            isinstance(value, str) and not re.fullmatch(r"\s*\d+\s*", value)):
+        raise ConfigError(f"{key}: {value!r} is not a whole number of days (use 0, 7, …)")
+    if int(value) < 0:
+        raise ConfigError(f"{key}: {value!r} must be ≥ 0 days")
+    return int(value)
 
 
 def make_config(**values: Any) -> RuleConfig:
@@ -110,6 +151,10 @@ def make_config(**values: Any) -> RuleConfig:
             if not number >= 0:
                 raise ConfigError(f"{key}: {value!r} must be ≥ 0 metres")
             kwargs[key] = number
+        elif key == "effective":
+            kwargs[key] = _day(key, value)
+        elif key == "rectify_days":
+            kwargs[key] = _days(key, value)
         else:
             kwargs[key] = None if value is None else str(value)
     bad = [c for c in kwargs.get("covered_classes", ()) if c not in ROAD_CLASSES]

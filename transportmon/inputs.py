@@ -26,6 +26,7 @@ from .io import read as R
 from .io.declared import datum_name, declared
 from .io.discover import LAYER_NAMES, MANIFEST, discover, layer_gaps, read_manifest, read_order, sample_dir
 from .progress import Progress, tell
+from .waivers import known_subjects, reject_unknown_subjects, validate_waivers
 
 __all__ = ["VALIDATORS", "Inputs", "defaulted_warnings", "gtfs_layers", "load_inputs"]
 
@@ -69,6 +70,7 @@ VALIDATORS = {
     "roads": L.validate_roads, "checkpoints": L.validate_checkpoints, "boundaries": L.validate_boundaries,
     "stops": L.validate_stops, "trips": L.validate_trips, "stop_times": L.validate_stop_times,
     "risk_areas": L.validate_risk_areas,
+    "waivers": validate_waivers,  # hook, issue 14 item 5
 }
 
 
@@ -93,6 +95,7 @@ def load_inputs(
     stop_times: str | os.PathLike[str] | None = None,
     gtfs: str | os.PathLike[str] | None = None,
     occupancy: str | os.PathLike[str] | None = None,
+    waivers: str | os.PathLike[str] | None = None,
     as_of: str | date | None = None,
     config: RuleConfig | str | os.PathLike[str] | None = None,
     datums: dict[str, str] | None = None,
@@ -119,6 +122,8 @@ def load_inputs(
     gtfs, occupancy
         A GTFS feed (a ``.zip`` as published, or its unzipped folder) and an occupancy table (CSV or xlsx), instead
         of ``stops``/``trips``/``stop_times``.
+    waivers
+        Approved exceptions (CSV or xlsx; :mod:`transportmon.waivers`); overrides the folder's ``waivers.*``.
     as_of
         The audit date for checkpoints (trips are judged on their own service dates). Default: the manifest's, else
         today.
@@ -166,7 +171,7 @@ def load_inputs(
             return None
 
     given = {"roads": roads, "checkpoints": checkpoints, "boundaries": boundaries, "risk_areas": risk_areas,
-             "stops": stops, "trips": trips, "stop_times": stop_times}
+             "stops": stops, "trips": trips, "stop_times": stop_times, "waivers": waivers}
     if use_sample is None:
         use_sample = data is None and gtfs is None and all(v is None for v in given.values())
     data_dir = sample_dir() if use_sample else (Path(data) if data is not None else None)
@@ -258,6 +263,10 @@ def load_inputs(
         L.check_trip_references(layers)
     if {"risk_areas", "boundaries"} <= set(layers):
         _check_designation_units(layers, inputs_meta, given_boundaries=boundary_source == "input")
+    if "waivers" in layers:  # hook, issue 14 item 5: waivers naming no checkpoint or trip of the inputs are rejected
+        reject_unknown_subjects(layers["waivers"], known_subjects(layers), kinds=[
+            kind for kind, name in (("checkpoint", "checkpoints"), ("trip", "trips"), ("route", None))
+            if name not in defer and name not in failed])  # deferred trips: checked once the Dask engine has them
     warnings += layer_gaps(present, roads_usable="roads" in failed or (
         "roads" in layers and len(layers["roads"].frame) > 0))
     if "stop_times" in layers:  # last, as the Dask engine adds it once it has read the deferred stop_times

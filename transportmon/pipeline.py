@@ -30,6 +30,7 @@ from .result_api import ResultAPI
 from .rules import checkpoints as cp_rules
 from .rules.all_rules import plan as rule_plan
 from .rules.inputs import rejected_findings
+from .source_rows import rejected_rows
 from .trip_audit import audit_trips
 
 __all__ = ["AuditResult", "Engine", "Inputs", "Measured", "audit", "load_inputs", "measure", "report_on"]
@@ -84,6 +85,7 @@ def audit(
     stop_times: str | os.PathLike[str] | None = None,
     gtfs: str | os.PathLike[str] | None = None,
     occupancy: str | os.PathLike[str] | None = None,
+    waivers: str | os.PathLike[str] | None = None,
     as_of: str | date | None = None,
     config: RuleConfig | str | os.PathLike[str] | None = None,
     datums: dict[str, str] | None = None,
@@ -108,6 +110,8 @@ def audit(
         Per-layer files; they override the folder's.
     gtfs, occupancy
         A GTFS feed (zip or folder) and its occupancy table, instead of ``stops``/``trips``/``stop_times``.
+    waivers
+        Approved exceptions (CSV or xlsx, :mod:`transportmon.waivers`); they override the folder's ``waivers.*``.
     as_of
         The audit date for checkpoints; default the manifest's, else today.
     config
@@ -152,6 +156,7 @@ def audit(
     kwargs: dict[str, Any] = {
         "roads": roads, "checkpoints": checkpoints, "boundaries": boundaries, "risk_areas": risk_areas,
         "stops": stops, "trips": trips, "stop_times": stop_times, "gtfs": gtfs, "occupancy": occupancy,
+        "waivers": waivers,
         "as_of": as_of, "config": config, "datums": datums, "encoding": encoding, "use_sample": use_sample,
         "crs": crs, "columns": columns, "progress": progress}
     inputs = load_inputs(data, **kwargs, defer=("trips", "stop_times") if engine == "dask" else ())
@@ -204,6 +209,10 @@ def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None 
         trip_part, trip_findings, _, trip_layers, trip_meta = dask_trips(inputs, scheduler=scheduler)
         layers.update(trip_layers)
         inputs_meta.update(trip_meta)
+        if "waivers" in layers:  # hook, issue 14 item 5: trip waivers, checked once the deferred trips are judged
+            from .waivers import reject_unknown_subjects
+
+            reject_unknown_subjects(layers["waivers"], [trip_part, trip_layers["trips"].rejected], kinds=("trip",))
         inputs.warnings += defaulted_warnings(trip_layers["stop_times"])
         # The memory engine's order (file layers as LAYER_NAMES, default boundaries last): same metadata bytes.
         late = {"boundaries"} if inputs_meta.get("boundaries", {}).get("path") is None else set()
@@ -246,8 +255,19 @@ def _rejected_subjects(layers: dict[str, L.Layer]) -> list[gpd.GeoDataFrame]:
     return [attach_findings(gpd.GeoDataFrame({
         "subject": rej["subject"].to_numpy(), "subject_id": rej["subject_id"].to_numpy(), "verdict": "rejected",
         "reason": rej["reason"].to_numpy(), "detail": rej["detail"].to_numpy(),
-        "source_row": rej["source_row"].to_numpy(),  # i16: the row as the user's program shows it
+        "source_row": rejected_rows(rej),  # i16: the row as the user's program shows it
+        **rejected_dates(rej),  # issue 14: a rejected trip's service date, when it has one
     }, geometry=list(geom), crs="EPSG:4326"), rejected_findings(rej, rej["layer"]))]
+
+
+def rejected_dates(rejected: pd.DataFrame) -> dict[str, np.ndarray]:
+    """``{"service_date": YYYY-MM-DD text}`` of rejected rows that kept one (trips: see ``validate_trips``), else
+    ``{}``: the report shows the day of a rejected trip, and the timeline counts it on that day."""
+    from .rules.trips import date_text
+
+    if "service_date" not in rejected.columns:
+        return {}
+    return {"service_date": date_text(rejected["service_date"]).to_numpy()}
 
 
 def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, *,
@@ -289,6 +309,7 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
             "road_class": ev["road_class"].to_numpy(), "distance_to_road_m": ev["distance_to_road_m"].to_numpy(),
             "distance_to_exempt_border_m": ev["distance_to_exempt_border_m"].to_numpy(),
             "distance_to_crossing_m": ev["distance_to_crossing_m"].to_numpy(),
+            "overdue_days": verdicts["overdue_days"].array,  # issue 14: decided with the verdict
             "name": ev["name"].to_numpy(), "source_row": ev["row"].to_numpy(),
         }, geometry=layers["checkpoints"].frame.geometry.to_numpy(), crs="EPSG:4326")
         parts.append(attach_findings(subj, cp_findings))
@@ -302,25 +323,17 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
     # The input row number is evidence only for a rejected row (where to look in the file); audited subjects are
     # known by their unique id, so their features do not depend on the input's row order.
     report["source_row"] = report["source_row"].where(report["verdict"] == "rejected")
+    waiver_counts = None
+    if "waivers" in layers:  # hook, issue 14 item 5: violations covered by a waiver on their date become waived
+        from .waivers import apply_waivers
+
+        report, waiver_counts = apply_waivers(report, layers["waivers"], day)
 
     warnings = list(inputs.warnings)
     if as_of_source == "today":  # a 2020 policy judged on the day the command runs: rarely what is meant
         warnings.append(f"no --as-of and no as_of in {MANIFEST}: audited as of today, {day:%Y-%m-%d}, against "
                         f"{cfg.policy}; give --as-of YYYY-MM-DD, the date the data describe")
-    if ctx is not None and "checkpoints" in layers and ctx.border.is_empty:
-        warnings.append(
-            f"no exempt border: the boundaries lack {cfg.jurisdiction} or {', '.join(cfg.exempt_neighbours)}, or they "
-            "do not touch; every active checkpoint on a covered road is judged remove")
-    elif ctx is not None and "checkpoints" in layers and not len(ctx.crossings):
-        warnings.append("no road crosses the exempt border: check that the roads layer reaches it")
-    if ctx is not None:
-        warnings += road_warnings(inputs_meta["roads"])
-    if "risk_areas" in layers:
-        from .geo.adcodes import outside_note, renamed_note
-
-        for note in (renamed_note(layers["risk_areas"]), outside_note(layers["risk_areas"])):
-            if note is not None:
-                warnings.append(f"risk_areas: {note}")
+    warnings += measured_warnings(measured)  # issue 14: shared with the timeline
 
     counts = verdict_counts(report)
     metadata: dict[str, Any] = {
@@ -336,6 +349,30 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
         "attribution": list(inputs.manifest.get("attribution", [])),
         "warnings": warnings,
     }
+    if waiver_counts is not None:
+        metadata["waivers"] = waiver_counts
     if inputs.use_sample:
         metadata["sample"] = "embedded Jiujiang 2020 sample (data/jiujiang-2020; see its README for what is real)"
     return AuditResult(report=report, metadata=metadata, layers=layers, roads=ctx, config=cfg)
+
+
+def measured_warnings(measured: Measured) -> list[str]:
+    """What the measuring found that the user must know, whatever the as-of date: no exempt border or no road
+    crossing it, road notes, risk_areas notes (the audit's warnings and the timeline's)."""
+    layers, ctx, cfg = measured.layers, measured.roads, measured.inputs.config
+    warnings = []
+    if ctx is not None and "checkpoints" in layers and ctx.border.is_empty:
+        warnings.append(
+            f"no exempt border: the boundaries lack {cfg.jurisdiction} or {', '.join(cfg.exempt_neighbours)}, or they "
+            "do not touch; every active checkpoint on a covered road is judged remove")
+    elif ctx is not None and "checkpoints" in layers and not len(ctx.crossings):
+        warnings.append("no road crosses the exempt border: check that the roads layer reaches it")
+    if ctx is not None:
+        warnings += road_warnings(measured.inputs.meta["roads"])
+    if "risk_areas" in layers:
+        from .geo.adcodes import outside_note, renamed_note
+
+        for note in (renamed_note(layers["risk_areas"]), outside_note(layers["risk_areas"])):
+            if note is not None:
+                warnings.append(f"risk_areas: {note}")
+    return warnings

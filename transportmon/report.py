@@ -14,7 +14,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._arrow import FINDING_TYPE, FINDINGS_TYPE, STOPS_TYPE, arrow, index_in, list_column, offsets_of, text
+from ._arrow import (
+    FINDING_KEYS,
+    FINDING_TYPE,
+    FINDINGS_TYPE,
+    STOPS_TYPE,
+    arrow,
+    index_in,
+    list_column,
+    offsets_of,
+    text,
+)
 from .rules.registry import FINDING_COLUMNS, SEVERITIES, round_off_limit
 
 #: Report columns in order (the properties of every feature). Evidence columns a subject does not have are null.
@@ -22,6 +32,7 @@ COLUMNS = [
     "subject", "subject_id", "verdict", "reason", "findings", "policy",
     # checkpoint evidence
     "road_id", "road_ref", "road_class", "distance_to_road_m", "distance_to_exempt_border_m", "distance_to_crossing_m",
+    "overdue_days",
     # trip evidence
     "passengers", "seats", "occupancy", "cap", "max_passengers", "excess_passengers", "risk_stops", "risk_level",
     # context
@@ -29,7 +40,7 @@ COLUMNS = [
 ]
 
 FLOAT_COLUMNS = ("distance_to_road_m", "distance_to_exempt_border_m", "distance_to_crossing_m")
-INT_COLUMNS = ("passengers", "seats", "max_passengers", "excess_passengers", "source_row")
+INT_COLUMNS = ("overdue_days", "passengers", "seats", "max_passengers", "excess_passengers", "source_row")
 SEVERITY_RANK = {s: i for i, s in enumerate(reversed(SEVERITIES), start=1)}  # info 1, warning 2, violation 3
 
 
@@ -43,12 +54,64 @@ def empty_findings(n: int) -> pd.arrays.ArrowExtensionArray:
     return list_column(np.zeros(n + 1, dtype=np.int64), pa.array([], FINDING_TYPE), FINDINGS_TYPE)
 
 
+def finding_ids(rule_id: object, subject: object, subject_id: object, rank: np.ndarray | None = None) -> pa.Array:
+    """The ``finding_id`` of each finding, ``{rule_id}:{subject}:{subject_id}`` (DESIGN §8), built column-wise.
+
+    A rule fires at most once on a subject row, but rows may share (subject, subject_id): the rejected rows of a layer
+    whose id repeats (a third row with a checkpoint's id, several rejected ``stop_times`` rows of one trip — their
+    id is the trip's —, dated rows of one risk area's adcode). So that the id stays unique in a report, the second
+    and later findings with the same id get ``#2``, ``#3`` … in report order (by ``rank``, default the given order):
+    stable from run to run while those rows keep their order in the input.
+
+    Parameters
+    ----------
+    rule_id, subject, subject_id
+        One value per finding (a missing value counts as empty text).
+    rank
+        Position of each finding in report order; only its order matters.
+    """
+    ids = pc.binary_join_element_wise(text(rule_id), text(subject), text(subject_id), ":", null_handling="replace",
+                                      null_replacement="")
+    if len(ids) < 2 or pc.count_distinct(ids).as_py() == len(ids):
+        return ids
+    codes = pc.dictionary_encode(ids).indices.to_numpy(zero_copy_only=False)
+    rank = np.arange(len(ids)) if rank is None else np.asarray(rank)
+    order = np.lexsort((rank, codes))
+    grouped = codes[order]
+    start = np.r_[True, grouped[1:] != grouped[:-1]]
+    first = np.maximum.accumulate(np.where(start, np.arange(len(order)), 0))
+    repeat = np.empty(len(order), dtype=np.int64)
+    repeat[order] = np.arange(len(order)) - first  # 0 for the first finding with an id
+    numbered = pc.binary_join_element_wise(ids, pa.array(repeat + 1).cast(pa.string()), "#")
+    return pc.if_else(pa.array(repeat > 0), numbered, ids)
+
+
+def with_finding_ids(findings: object, subject: object, subject_id: object) -> pd.arrays.ArrowExtensionArray:
+    """A ``findings`` list<struct> column (one list per report row, in report order) with every ``finding_id``:
+    kept where it is there, derived with :func:`finding_ids` where a report written before ids were added has
+    none. The keys of :data:`FINDING_TYPE` come first (a missing one null), then any other a report holds (a
+    waiver), as they are; null lists become empty lists."""
+    arr = arrow(findings)
+    lengths = pc.list_value_length(arr).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    flat = pc.list_flatten(arr)
+    have = {f.name: flat.field(f.name) for f in flat.type} if pa.types.is_struct(flat.type) else {}
+    fields = [have[k].cast(pa.string()) if k in have else pa.nulls(len(flat), pa.string()) for k in FINDING_KEYS]
+    if fields[0].null_count:
+        parent = pa.array(np.repeat(np.arange(len(arr)), lengths))
+        derived = finding_ids(fields[1], text(subject).take(parent), text(subject_id).take(parent))
+        fields[0] = pc.if_else(fields[0].is_null(), derived, fields[0])
+    others = [k for k in have if k not in FINDING_KEYS]
+    values = pa.StructArray.from_arrays(fields + [have[k] for k in others], names=[*FINDING_KEYS, *others])
+    return list_column(np.r_[0, np.cumsum(lengths)], values, None if others else FINDINGS_TYPE)
+
+
 def attach_findings(subjects: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
-    """Put each subject's findings (list of ``{rule_id, severity, message_zh, message_en}``, ordered by rule id) and
-    its highest severity on its row.
+    """Put each subject's findings (list of ``{finding_id, rule_id, severity, message_zh, message_en}``, ordered by
+    rule id) and its highest severity on its row.
 
     Findings are matched on (subject, source_row): the row number in the subject's own layer, so duplicate ids of
-    rejected rows stay apart. The ``findings`` column is an Arrow list-of-struct column (``pd.ArrowDtype``): a cell
+    rejected rows stay apart. ``finding_id`` is made of the row's own subject and subject_id
+    (:func:`finding_ids`). The ``findings`` column is an Arrow list-of-struct column (``pd.ArrowDtype``): a cell
     reads as a Python list of dicts, but millions of them are never built as Python objects.
     """
     out = subjects.copy()
@@ -67,8 +130,17 @@ def attach_findings(subjects: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFr
         order = pd.DataFrame({"p": pos, "r": rule_code, "m": f["message_en"].astype(str).to_numpy()}).sort_values(
             ["p", "r", "m"], kind="stable").index.to_numpy()
     take = pa.array(order)
+    rule_id = text(f["rule_id"]).take(take)
+    row_of = pa.array(pos[order])
+    # Report order of the findings (rows sort by subject, subject_id, source_row): numbers repeated ids.
+    source_row = pd.to_numeric(out["source_row"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan) if (
+        "source_row" in out.columns) else np.zeros(n)
+    rank = np.lexsort((np.arange(len(order)), source_row[pos[order]]))
+    ranks = np.empty(len(order), dtype=np.int64)
+    ranks[rank] = np.arange(len(order))
+    ids = finding_ids(rule_id, text(out["subject"]).take(row_of), text(out["subject_id"]).take(row_of), ranks)
     values = pa.StructArray.from_arrays(
-        [text(f[c]).take(take) for c in ("rule_id", "severity", "message_zh", "message_en")],
+        [ids, rule_id, *(text(f[c]).take(take) for c in ("severity", "message_zh", "message_en"))],
         fields=list(FINDING_TYPE))
     out["findings"] = list_column(offsets_of(pos[order], n), values, FINDINGS_TYPE)
     by_rank = sorted(SEVERITY_RANK, key=SEVERITY_RANK.__getitem__)  # info, warning, violation
@@ -83,13 +155,21 @@ def attach_findings(subjects: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFr
 
 def one_finding_each(subjects: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
     """:func:`attach_findings` when ``findings`` holds exactly one finding per subject, row for row (a trip's one
-    TM2xx finding): the list column is built with no matching and no sorting."""
+    TM2xx finding): the list column is built with no matching and no sorting.
+
+    The subjects' ids must be unique (trips are: a repeated trip id is a rejected row), so each ``finding_id`` is
+    ``{rule_id}:{subject}:{subject_id}`` of its row as it is, with no search for repeats among millions of trips.
+    """
     if len(findings) != len(subjects):
         raise ValueError(f"{len(findings)} findings for {len(subjects)} subjects; one each is needed")
     out = subjects.copy(deep=False)
     n = len(out)
-    values = pa.StructArray.from_arrays([text(findings[c]) for c in ("rule_id", "severity", "message_zh",
-                                                                     "message_en")], fields=list(FINDING_TYPE))
+    rule_id = text(findings["rule_id"])
+    ids = pc.binary_join_element_wise(rule_id, text(out["subject"]), text(out["subject_id"]), ":",
+                                      null_handling="replace", null_replacement="")
+    values = pa.StructArray.from_arrays([ids, rule_id, *(text(findings[c]) for c in ("severity", "message_zh",
+                                                                                       "message_en"))],
+                                        fields=list(FINDING_TYPE))
     out["findings"] = list_column(np.arange(n + 1, dtype=np.int64), values, FINDINGS_TYPE)
     out["max_severity"] = pd.Series(pd.arrays.ArrowStringArray(text(findings["severity"])), index=out.index).astype(
         "str")
@@ -244,5 +324,5 @@ def filter_only(report: gpd.GeoDataFrame, only: str | None) -> gpd.GeoDataFrame:
     return report[keep.to_numpy()].reset_index(drop=True)
 
 
-__all__ = ["COLUMNS", "FINDING_COLUMNS", "assemble", "attach_findings", "filter_only", "one_finding_each",
-           "verdict_counts"]
+__all__ = ["COLUMNS", "FINDING_COLUMNS", "assemble", "attach_findings", "filter_only", "finding_ids",
+           "one_finding_each", "verdict_counts", "with_finding_ids"]

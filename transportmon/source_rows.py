@@ -23,7 +23,7 @@ import os
 import numpy as np
 import pandas as pd
 
-__all__ = ["SOURCE_ROW", "first_occurrence", "record_lines", "source_rows"]
+__all__ = ["SOURCE_ROW", "first_occurrence", "record_lines", "rejected_rows", "source_rows"]
 
 #: The column holding each row's number as the user sees it (tables only).
 SOURCE_ROW = "_source_row"
@@ -104,3 +104,14 @@ def first_occurrence(*keys: pd.Series) -> np.ndarray:
         np.minimum.at(lowest, codes[ok], first[ok])
         first[ok] = lowest[codes[ok]]
     return first
+
+
+def rejected_rows(rejected: pd.DataFrame) -> np.ndarray:
+    """The rows as the user sees them of a layer's rejected rows: ``source_row``, else (a frame made without it)
+    ``row + 1``, as int64."""
+    position = rejected["row"].to_numpy(dtype=np.int64) + 1 if "row" in rejected.columns else np.arange(
+        1, len(rejected) + 1, dtype=np.int64)
+    if "source_row" not in rejected.columns:
+        return position
+    shown = pd.to_numeric(rejected["source_row"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return np.where(np.isnan(shown), position, shown).astype(np.int64)

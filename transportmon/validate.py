@@ -25,6 +25,7 @@ from . import layers as L
 from ._errors import ConfigError, TransportmonError
 from .inputs import load_inputs
 from .io.discover import LAYER_NAMES
+from .source_rows import rejected_rows
 
 __all__ = ["LayerCheck", "Problem", "Validation", "validate_inputs"]
 
@@ -112,7 +113,7 @@ def _rejected_rows(layers: dict[str, L.Layer]) -> pd.DataFrame:
         if len(layer.rejected):
             rj = layer.rejected
             parts.append(pd.DataFrame({
-                "layer": name, "row": rj["source_row"].astype("int64").to_numpy(),  # as the user's program shows it
+                "layer": name, "row": rejected_rows(rj),  # i16: as the user's program shows it
                 "subject_id": rj["subject_id"].astype(str).to_numpy(), "reason": rj["reason"].astype(str).to_numpy(),
                 "detail": rj["detail"].astype(str).to_numpy(),
             }))

@@ -36,15 +36,14 @@ else:  # pragma: no cover
 __all__ = ["FILE_NAMES", "LAYER_EXTENSIONS", "LAYER_NAMES", "MANIFEST", "READ_ORDER", "Discovery", "discover",
            "find_layers", "is_osm", "layer_gaps", "preference", "read_manifest", "read_order", "sample_dir"]
 
-LAYER_NAMES = ("roads", "checkpoints", "boundaries", "risk_areas", "stops", "trips", "stop_times")
+LAYER_NAMES = ("roads", "checkpoints", "boundaries", "risk_areas", "stops", "trips", "stop_times", "waivers")
 #: Extensions of layer files, in the order of preference when two files name the same layer (then an ``.xls``,
 #: which cannot be read: taken only when it is the layer's one file, to say so).
 LAYER_EXTENSIONS = (".geojson", ".gpkg", ".parquet", ".fgb", ".shp", ".csv", ".json", ".osm", ".osm.gz", ".osm.bz2",
                     ".osm.xml", ".xlsx", ".tsv", ".xlsm", ".geoparquet", ".pq", ".kml", ".gml", ".geojsonl", ".zip")
 OLD_EXCEL = ".xls"
 #: The names a bureau gives each layer's file (matched after :func:`name_key`): the contract name first, then
-#: other English spellings, then Chinese. One table, documented in docs/chinese-files.md. A waivers layer, when the
-#: audit reads one, adds its line here (豁免, 批准 …).
+#: other English spellings, then Chinese. One table, documented in docs/chinese-files.md.
 FILE_NAMES: dict[str, tuple[str, ...]] = {
     "roads": ("roads", "road", "道路", "路网", "公路"),
     "checkpoints": ("checkpoints", "checkpoint", "检测点", "防疫检测点", "卡点", "检查站", "检测站"),
@@ -53,6 +52,8 @@ FILE_NAMES: dict[str, tuple[str, ...]] = {
     "stops": ("stops", "stop", "站点", "车站", "客运站"),
     "trips": ("trips", "trip", "班次"),
     "stop_times": ("stop_times", "stop_time", "停靠站", "站点时刻", "经停", "经停站"),
+    # hook, issue 14: approved exceptions (transportmon/waivers.py)
+    "waivers": ("waivers", "waiver", "exceptions", "豁免", "豁免清单", "例外", "批准", "豁免批准"),
 }
 MANIFEST = "manifest.toml"
 #: The embedded sample: a checkout's ``data/`` (or the copy installed beside the package).
@@ -228,7 +229,7 @@ def is_osm(path: Path) -> bool:
 
 #: Layers in the order they are read: the small tables first, so that a broken one fails before a large file is
 #: parsed; roads from OpenStreetMap (seconds of XML) last.
-READ_ORDER = ("checkpoints", "stops", "risk_areas", "boundaries", "roads", "trips", "stop_times")
+READ_ORDER = ("checkpoints", "waivers", "stops", "risk_areas", "boundaries", "roads", "trips", "stop_times")
 
 
 def read_order(paths: dict[str, Path]) -> list[str]:

@@ -150,7 +150,7 @@ def write_gpkg(report: gpd.GeoDataFrame, metadata: dict[str, Any], path: str, la
     # ``path`` once complete
     work = path + ".gpkg"
     layers = report_layers(report)
-    from .. import __version__
+    from .._version import __version__
 
     try:
         with _fixed_gdal_date():

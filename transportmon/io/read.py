@@ -54,6 +54,7 @@ from .._errors import ConfigError, InputError
 from ..source_rows import SOURCE_ROW, record_lines
 from . import datum as _datum
 from . import declared as _declared
+from .narrow import read_narrow
 
 VECTOR_EXTENSIONS = {".geojson", ".json", ".gpkg", ".shp", ".fgb", ".gml", ".kml", ".zip", ".geojsonl", ".geojsons"}
 PARQUET_EXTENSIONS = {".parquet", ".geoparquet", ".pq"}
@@ -435,10 +436,14 @@ def _read_parquet(path: Path, dictionary: tuple[str, ...] = ()) -> gpd.GeoDataFr
             return gpd.read_parquet(path)
         # Text columns of few distinct values (contract names or their aliases) are read as dictionaries
         # (categorical): Parquet stores them so, and validation then works on the distinct values.
-        contract = _layers.rename_aliases(pd.DataFrame(columns=schema.names)).columns if dictionary else []
+        contract = list(_layers.rename_aliases(pd.DataFrame(columns=schema.names)).columns)
         wanted = [name for name, key in zip(schema.names, contract)
                   if key in dictionary and (pa.types.is_string(schema.field(name).type)
                                             or pa.types.is_large_string(schema.field(name).type))]
+        # int64 counts and large_string text read narrower (io/narrow.py); None when that cannot apply.
+        narrow = read_narrow(path, schema, contract, wanted) if len(set(schema.names)) == len(schema.names) else None
+        if narrow is not None:
+            return narrow
         return pd.read_parquet(path, read_dictionary=wanted) if wanted else pd.read_parquet(path)
     except Exception as exc:
         raise InputError(path, f"not a readable (Geo)Parquet file ({exc})",

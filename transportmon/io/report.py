@@ -33,6 +33,7 @@ import shapely
 
 from .._errors import ConfigError, InputError
 from .read import sha256
+from .report_forms import conform_report, read_csv_report, read_geojson_report
 
 if TYPE_CHECKING:
     from ..pipeline import AuditResult
@@ -50,7 +51,7 @@ CONTEXT_INPUTS: dict[str, str] = {
     "stops": "risk areas of counties outside the jurisdiction and its exempt neighbours",
 }
 
-_FIX = "write a report from transportmon audit"
+_FIX = "give a report written by transportmon audit"
 
 
 def _arrow_lists(type_: Any) -> pd.ArrowDtype | None:
@@ -63,61 +64,47 @@ def _arrow_lists(type_: Any) -> pd.ArrowDtype | None:
 def read_report(path: str | os.PathLike[str]) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """Read a report written by ``transportmon audit``: its features as a frame (the report columns) and metadata.
 
+    Every form reads the same way: ``findings`` becomes an Arrow list<struct> column whose findings all carry a
+    ``finding_id`` (derived for a report written before ids were added, see
+    :func:`transportmon.report.with_finding_ids`); ``risk_stops`` a list<string> column.
+
     Parameters
     ----------
     path
-        A ``.geojson`` or ``.parquet`` report (a CSV report has no geometry to map).
+        A ``.geojson``, ``.parquet`` or ``.csv`` report. A CSV report has no geometry (the frame's is empty) and no
+        metadata member (the metadata is ``{}``).
 
     Raises
     ------
     InputError
-        When the file is missing, unreadable, not a report, or a CSV.
+        When the file is missing, unreadable, or not a report.
     """
-    from ..report import COLUMNS
-
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "does not exist", "give the report written by transportmon audit")
     ext = path.suffix.lower()
     if ext in (".geojson", ".json"):
-        try:
-            with open(path, encoding="utf-8") as fh:
-                doc = json.load(fh)
-        except (OSError, ValueError) as exc:
-            raise InputError(path, f"cannot read the report ({exc})", "give a report written by transportmon audit") \
-                from exc
-        if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-            raise InputError(path, "is not a GeoJSON FeatureCollection", "give a report written by transportmon audit")
-        feats = doc.get("features") or []
-        frame = gpd.GeoDataFrame.from_features(feats, crs="EPSG:4326") if feats else gpd.GeoDataFrame(
-            {"subject": [], "subject_id": [], "verdict": []}, geometry=gpd.GeoSeries([], crs="EPSG:4326"))
-        metadata = doc.get("metadata") or {}
+        frame, metadata = read_geojson_report(path)
     elif ext in (".parquet", ".geoparquet"):
         import pyarrow.parquet as pq
 
         try:  # list columns (findings, risk_stops) stay Arrow lists, as in the report frame: a cell reads as a list
+            names = pq.read_schema(path).names
+            if "subject" not in names:
+                raise InputError(path, "is not a transportmon report: it has no 'subject' column", _FIX)
             frame = gpd.read_parquet(path, to_pandas_kwargs={"types_mapper": _arrow_lists})
             raw = (pq.read_schema(path).metadata or {}).get(b"transportmon")
         except (OSError, ValueError) as exc:
-            raise InputError(path, f"cannot read the report ({exc})", "give a report written by transportmon audit") \
-                from exc
+            raise InputError(path, f"cannot read the report ({exc})", _FIX) from exc
         metadata = json.loads(raw) if raw else {}
-        for col in ("findings", "risk_stops"):  # older reports hold these as JSON text
-            if col in frame.columns and not isinstance(frame[col].dtype, pd.ArrowDtype):
-                frame[col] = frame[col].map(lambda v: json.loads(v) if isinstance(v, str) else None)
     elif ext == ".csv":
-        raise InputError(path, "a CSV report has no geometry", "map the .geojson or .parquet report")
+        frame, metadata = read_csv_report(path), {}
     else:
-        raise InputError(path, f"unknown report format {ext!r}", "use a .geojson or .parquet report")
+        raise InputError(path, f"unknown report format {ext!r}", "use a .geojson, .parquet or .csv report")
     for col in ("subject", "subject_id", "verdict"):
         if col not in frame.columns:
-            raise InputError(path, f"has no {col!r} property", "give a report written by transportmon audit")
-    if "findings" not in frame.columns:
-        frame["findings"] = [[] for _ in range(len(frame))]
-    for col in COLUMNS:
-        if col not in frame.columns:
-            frame[col] = None
-    return frame, metadata
+            raise InputError(path, f"is not a transportmon report: it has no {col!r} property", _FIX)
+    return conform_report(frame, path), metadata
 
 
 @dataclass
@@ -224,6 +211,8 @@ def load_report(path: str | os.PathLike[str], *, data: str | os.PathLike[str] | 
 
     p = Path(path)
     report, metadata = read_report(p)
+    if p.suffix.lower() == ".csv":
+        raise InputError(p, "a CSV report has no geometry", "map the .geojson or .parquet report")
     data_dir = Path(data) if data is not None else None
     if data_dir is not None and not data_dir.is_dir():
         raise InputError(data_dir, "is not a folder", "--data takes the folder holding the report's inputs")

@@ -62,7 +62,7 @@ _LEAD = ("subject_id", "name", "verdict_label", "verdict", "reason", "max_severi
 #: Columns of each sheet, in order; report columns beyond these (evidence added later) follow when they hold values.
 SHEET_COLUMNS: dict[str, tuple[str, ...]] = {
     "checkpoint": _LEAD + ("lon", "lat", "road_id", "road_ref", "road_class", "distance_to_road_m",
-                           "distance_to_exempt_border_m", "distance_to_crossing_m"),
+                           "distance_to_exempt_border_m", "distance_to_crossing_m", "overdue_days"),
     "trip": ("subject_id", "route_id", "service_date") + _LEAD[2:] + (
         "passengers", "seats", "occupancy", "cap", "max_passengers", "excess_passengers", "risk_level", "risk_stops",
         "scope"),
@@ -102,7 +102,7 @@ def write_xlsx(report: pd.DataFrame, metadata: dict[str, Any], path: str, lang: 
     if lang not in SHEETS:
         raise ValueError(f"lang {lang!r}: use zh or en")
     wb = Workbook(write_only=True)
-    from .. import __version__
+    from .._version import __version__
 
     wb.properties.creator = f"transportmon {__version__}"
     # no clock in the file (the same report gives the same bytes): the zip's own earliest date, plainly not a real one

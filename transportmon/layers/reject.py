@@ -127,6 +127,8 @@ def reject_rows(layer: Layer, mask: pd.Series | np.ndarray, reason: str,
         "reason": reason, "detail": det, "row": bad["row"].astype("int64").to_numpy(),
         "source_row": source_rows(bad),
     })
+    if "service_date" in bad.columns:  # issue 14: a rejected trip keeps its date (see validate_trips)
+        moved["service_date"] = bad["service_date"].to_numpy()
     if isinstance(bad, gpd.GeoDataFrame):
         moved = gpd.GeoDataFrame(moved, geometry=bad.geometry.to_numpy(), crs="EPSG:4326")
     layer.rejected = pd.concat([layer.rejected, moved], ignore_index=True) if len(layer.rejected) else moved

@@ -51,6 +51,17 @@ ALIASES: dict[str, str] = {
     # stop_times
     "站序": "stop_sequence", "停靠顺序": "stop_sequence", "站点顺序": "stop_sequence",
     "上客": "pickup", "是否上客": "pickup", "下客": "dropoff", "是否下客": "dropoff",
+    # waivers (hook, issue 14: transportmon/waivers.py; 生效日期 above is valid_from here too)
+    "对象类型": "subject", "豁免对象": "subject", "对象": "subject",
+    "对象编号": "subject_id", "豁免对象编号": "subject_id",
+    "规则编号": "rule_id", "规则代码": "rule_id", "规则": "rule_id",
+    "批准文号": "document", "文号": "document", "批准文件": "document", "批复文号": "document",
+    "审批文号": "document",
+    "有效期自": "valid_from", "有效期起": "valid_from", "起始日期": "valid_from", "开始日期": "valid_from",
+    "有效期至": "valid_until", "有效期止": "valid_until", "截止日期": "valid_until", "到期日期": "valid_until",
+    "终止日期": "valid_until",
+    "批准单位": "approved_by", "批准机关": "approved_by", "审批单位": "approved_by", "批准人": "approved_by",
+    "备注": "note",
     # Shapefile (.dbf) field names are cut to 10 characters
     "checkpoint": "checkpoint_id", "blocks_fre": "blocks_freight", "service_da": "service_date",
     "service_ty": "service_type", "stop_seque": "stop_sequence",
@@ -80,6 +91,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "stops": ("stop_id",),
     "trips": ("trip_id", "service_date", "service_type", "seats", "passengers"),
     "stop_times": ("trip_id", "stop_sequence", "stop_id"),
+    "waivers": ("subject", "subject_id", "rule_id", "document", "valid_from", "valid_until"),  # hook, issue 14
 }
 
 
@@ -204,6 +216,7 @@ LAT_NAMES = ("lat", "latitude", "y", "纬度", "北纬", "纬度坐标")
 CONTRACT_COLUMNS = {c for cols in REQUIRED.values() for c in cols} | {
     "ref", "highway", "name", "road_class", "opened", "closed", "turn_back", "blocks_freight", "valid_from",
     "valid_to", "as_of", "adcodes", "route_id", "pickup", "dropoff", "scope", "source",
+    "approved_by", "note",  # waivers (hook, issue 14)
 }
 
 

@@ -188,7 +188,10 @@ def validate_trips(frame: pd.DataFrame, path: str | None = None) -> Layer:
     frame["seats"] = seats
     frame["passengers"] = pax
     _optional_text(frame, ("route_id", "scope"))
-    return _finish("trips", frame, rej, len(frame), path)
+    layer = _finish("trips", frame, rej, len(frame), path)
+    # issue 14: a rejected trip keeps its service date when it has one, so it counts on its day (timeline, report).
+    layer.rejected["service_date"] = frame["service_date"].to_numpy()[~rej.usable]
+    return layer
 
 
 def validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> Layer:

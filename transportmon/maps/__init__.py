@@ -14,7 +14,8 @@ The package only draws. Modules, in the order a map is made:
 - :mod:`~transportmon.maps.layers` — what a map draws (:func:`map_layers` → :class:`MapLayers`);
 - :mod:`~transportmon.maps.html` — the HTML map, with :mod:`~transportmon.maps.popups` (every data text escaped);
 - :mod:`~transportmon.maps.png` — the static map and its label placement;
-- :mod:`~transportmon.maps.charts` — the coach notebook's charts.
+- :mod:`~transportmon.maps.charts` — the coach notebook's charts;
+- :mod:`~transportmon.maps.timeline` — the timeline chart (``transportmon timeline --chart``).
 
 A saved report is read back by :func:`transportmon.io.report.load_report`, which finds the inputs it records and
 re-derives the roads, the exempt border and the risk areas; :func:`report_map` draws it.
@@ -34,6 +35,7 @@ from .html import html_map, html_text, show_html
 from .layers import MapLayers, map_layers
 from .png import png_map
 from .style import RISK_STYLE, ROAD_STYLE, VERDICT_STYLE, cjk_font
+from .timeline import plot_timeline, timeline_chart
 
 if TYPE_CHECKING:
     from ..pipeline import AuditResult
@@ -52,11 +54,13 @@ __all__ = [
     "map_layers",
     "plot_over_cap_trips",
     "plot_risk_timeline",
+    "plot_timeline",
     "png_map",
     "report_map",
     "risk_areas_on",
     "risk_timeline",
     "show_html",
+    "timeline_chart",
 ]
 
 HTML_SUFFIXES = (".html", ".htm")

@@ -35,6 +35,7 @@ from .style import (
     ROAD_STYLE,
     TRIP_COLOUR,
     VERDICT_STYLE,
+    WAIVED_COLOUR,
 )
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ _CSS = """
 .tm-popup .tm-h { margin-top: 6px; font-weight: bold; }
 .tm-popup ul.tm-findings { margin: 2px 0 0; padding-left: 16px; }
 .tm-popup li.tm-violation b { color: #b10026; } .tm-popup li.tm-warning b { color: #d95f0e; }
+.tm-popup li.tm-waived b, .tm-popup .tm-waiver { color: #2166ac; }
 .tm-badge { color: #fff; padding: 0 5px; border-radius: 3px; }
 .leaflet-container .leaflet-control-attribution { font-size: 10px; max-width: 70vw; }
 """
@@ -194,6 +196,9 @@ def _legend_html(layers: MapLayers, drawn_trips: int, over_cap: int) -> str:
         colour, zh, en = VERDICT_STYLE[v]
         out.append(row(f'<span class="tm-sw" style="background:{colour}"></span>',
                        f"{zh} {en} ({int(counts.get(v, 0))})"))
+    if layers.waived is not None and len(layers.waived):
+        out.append(row(f'<span class="tm-sw" style="background:none;border:2px dashed {WAIVED_COLOUR}"></span>',
+                       f"已豁免的违规 waived violation ({len(layers.waived)})"))
     if layers.unlocated:
         out.append(f'<div class="tm-note">{layers.unlocated} 个检测点无有效位置，未绘制 '
                    f'checkpoint(s) without a usable location are not drawn</div>')
@@ -331,6 +336,12 @@ def html_text(result: AuditResult, *, date: str | None = None, tiles: bool = Tru
         cls["VectorLayer"](_features(layers.crossings.geometry.to_numpy(), props, 6), styles,
                            "跨界点 crossings").add_to(m)
 
+    if layers.waived is not None and len(layers.waived):  # under the subjects: the ring around, not over them
+        wv = layers.waived
+        props = [{"k": "waived", "t": (f'{escaped(r["subject_id"])} · 豁免 waived: {escaped(r["waivers"])}')}
+                 for r in wv.drop(columns="geometry").to_dict("records")]
+        styles = {"waived": _path_style(WAIVED_COLOUR, 2.5, "tm-waived", dashArray="4 3", radius=13, fill=False)}
+        cls["VectorLayer"](_features(wv.geometry.to_numpy(), props, 7), styles, "已豁免 waived").add_to(m)
     trips = layers.trips
     over = trips[(trips["verdict"] == "over-cap").to_numpy()]
     over_cap = len(over)

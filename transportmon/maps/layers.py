@@ -55,6 +55,9 @@ class MapLayers:
     notes: list[str] = field(default_factory=list)
     """Lines for the legend: inputs of a saved report that were not found, or were found changed."""
     attribution: list[str] = field(default_factory=list)
+    waived: gpd.GeoDataFrame | None = None
+    """Report rows (checkpoints, trips) with a waived violation and a location, with ``waivers``: the documents and
+    their last days, as text (issue 14 waivers)."""
 
     def bounds(self) -> tuple[float, float, float, float]:
         """(west, south, east, north) of what the map is about: checkpoints, trips, exempt border, jurisdiction."""
@@ -107,6 +110,23 @@ def _outlines(boundaries: gpd.GeoDataFrame | None, jurisdiction: str, neighbours
     return out
 
 
+def _waived(rep: gpd.GeoDataFrame, located: np.ndarray) -> gpd.GeoDataFrame | None:
+    """Located checkpoints and trips with a waived violation, and which waivers (``文号 → 2020-03-31``)."""
+    from ..waivers import waiver_findings
+
+    found = waiver_findings(rep)
+    found = found[(found["status"] == "waived").to_numpy()]
+    if not len(found):
+        return None
+    cited = (found.assign(text=found["document"].astype(str) + " → " + found["valid_until"].astype(str))
+             .groupby("row", sort=True)["text"].agg(lambda s: "; ".join(dict.fromkeys(s))))
+    rows = cited.index.to_numpy()
+    keep = located[rows] & np.isin(rep["subject"].to_numpy()[rows].astype(str), ["checkpoint", "trip"])
+    out = rep.iloc[rows[keep]][["subject", "subject_id", "verdict", "geometry"]].reset_index(drop=True)
+    out["waivers"] = cited.to_numpy()[keep]
+    return out
+
+
 def map_layers(result: AuditResult, *, date: str | None = None) -> MapLayers:
     """The layers a map of ``result`` draws, risk areas as in effect on ``date`` (default: the as-of date)."""
     md = result.metadata
@@ -125,6 +145,7 @@ def map_layers(result: AuditResult, *, date: str | None = None) -> MapLayers:
                        trips=trips, unlocated=int((is_cp & ~located).sum()),
                        attribution=[str(a) for a in md.get("attribution", []) or []],
                        notes=[str(n) for n in md.get(NOTES_KEY, []) or []])
+    layers.waived = _waived(rep, located)
     ctx = result.roads
     if ctx is not None:
         roads = ctx.roads.reindex(columns=["road_id", "ref", "name", "road_class"])

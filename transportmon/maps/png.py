@@ -27,6 +27,7 @@ from .style import (
     ROAD_STYLE,
     TRIP_COLOUR,
     VERDICT_STYLE,
+    WAIVED_COLOUR,
     bilingual,
     cjk_font,
     drawable,
@@ -93,6 +94,17 @@ def _draw_layers(layers: MapLayers, ax: Axes, crs: Any, cjk: str | None, k: floa
         over.to_crs(crs).plot(ax=ax, color=TRIP_COLOUR, linewidth=1.4 * k, linestyle=(0, (4, 2)), alpha=0.75, zorder=6)
         handles.append(Line2D([], [], color=TRIP_COLOUR, linewidth=1.4, linestyle=(0, (4, 2)),
                               label=bilingual("超客座率班次", f"over-cap trips ({len(over)}, all dates)", use_cjk)))
+    if layers.waived is not None and len(layers.waived):  # a dashed ring (a halo for a trip's line) under each
+        wv = layers.waived.to_crs(crs)
+        is_point = (wv.geom_type == "Point").to_numpy()
+        if (~is_point).any():
+            wv[~is_point].plot(ax=ax, color=WAIVED_COLOUR, linewidth=4.0 * k, linestyle=(0, (2, 2)), alpha=0.6,
+                               zorder=5.5)
+        if is_point.any():
+            wv[is_point].plot(ax=ax, facecolor="none", edgecolor=WAIVED_COLOUR, markersize=200 * k * k,
+                              linewidth=1.6 * k, linestyle=(0, (2, 1.5)), zorder=7)
+        handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor=WAIVED_COLOUR,
+                              markersize=11, label=bilingual("已豁免的违规", f"waived violation ({len(wv)})", use_cjk)))
     cps = layers.checkpoints
     if len(cps):
         pts = cps.to_crs(crs)

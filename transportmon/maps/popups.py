@@ -16,7 +16,7 @@ from .style import RISK_STYLE, ROAD_STYLE, VERDICT_STYLE
 
 __all__ = ["cell_text", "checkpoint_popup", "escaped", "risk_popup", "road_tip", "trip_popup"]
 
-SEVERITY_ZH = {"violation": "违规", "warning": "警告", "info": "信息"}
+SEVERITY_ZH = {"violation": "违规", "warning": "警告", "waived": "已豁免", "info": "信息"}
 
 
 def cell_text(value: Any) -> str:
@@ -58,9 +58,12 @@ def _findings_html(findings: Any) -> str:
         if not isinstance(f, dict):
             continue
         sev = cell_text(f.get("severity"))
+        waiver = f.get("waiver")
+        cited = (f'<br><span class="tm-waiver">豁免 waiver {escaped(waiver.get("document"))} 至 until '
+                 f'{escaped(waiver.get("valid_until"))}</span>' if isinstance(waiver, dict) else "")
         items.append(
             f'<li class="tm-{escaped(sev)}"><b>{escaped(f.get("rule_id"))}</b> {escaped(SEVERITY_ZH.get(sev, sev))} {escaped(sev)}<br>'
-            f'{escaped(f.get("message_zh"))}<br><span class="tm-en">{escaped(f.get("message_en"))}</span></li>')
+            f'{escaped(f.get("message_zh"))}<br><span class="tm-en">{escaped(f.get("message_en"))}</span>{cited}</li>')
     return '<div class="tm-h">发现 findings</div><ul class="tm-findings">' + "".join(items) + "</ul>"
 
 

@@ -33,6 +33,8 @@ BORDER_COLOUR = "#e7298a"
 TRIP_COLOUR = "#b10026"
 OTHER_TRIP_COLOUR = "#737373"
 OUTLINE_COLOUR = "#525252"
+#: The dashed ring (a line: a dashed halo) around a subject with a waived violation (issue 14 waivers).
+WAIVED_COLOUR = "#2166ac"
 
 _CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Noto Sans CJK JP", "Noto Sans CJK TC",
                  "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Droid Sans Fallback", "SimHei", "Microsoft YaHei",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from . import checkpoints, inputs, trips  # noqa: F401  (each registers its rules)
+from . import checkpoints, inputs, trips, waivers  # noqa: F401  (each registers its rules)
 from .registry import RULES, number_text
 
 #: The input rules (TM9xx) run together on every layer's rejected rows: the report's ``rules_run`` names them once.

@@ -154,8 +154,25 @@ def road_words(road_class: pd.Series, road_ref: pd.Series) -> pd.Series:
     return (noun + " " + ref).where(ref != "", article + noun)
 
 
+def overdue_days(verdict: np.ndarray, opened: pd.Series, config: RuleConfig,
+                 as_of: pd.Timestamp) -> pd.arrays.IntegerArray:
+    """Days a ``remove`` checkpoint has stood past its due date on ``as_of``: ``as_of − max(due, opened)``, at
+    least 0; missing for other verdicts and while ``as_of`` is before ``config.due``.
+
+    A checkpoint set up after the due date is overdue from the day it opened: the clause forbade it then already.
+    """
+    day = pd.Timestamp(as_of).normalize()
+    due = pd.Timestamp(config.due)
+    since = pd.to_datetime(opened).to_numpy(dtype="datetime64[ns]")
+    since = np.where(np.isnat(since) | (since < due.to_datetime64()), due.to_datetime64(), since)
+    days = ((day.to_datetime64() - since) // np.timedelta64(1, "D")).astype(np.int64)
+    missing = (np.asarray(verdict) != "remove") | (day < due)
+    return pd.arrays.IntegerArray(np.maximum(days, 0), missing)
+
+
 def decide(evidence: pd.DataFrame, config: RuleConfig, as_of: pd.Timestamp, *,
-           neighbours: tuple[str, str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+           neighbours: tuple[str, str] | None = None,
+           with_findings: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The verdict of every checkpoint, and its findings.
 
     Parameters
@@ -172,11 +189,16 @@ def decide(evidence: pd.DataFrame, config: RuleConfig, as_of: pd.Timestamp, *,
         The exempt neighbours as message text (Chinese, English), e.g. from
         :func:`~transportmon.geo.names.neighbour_names` with the boundaries in use; default: named from their
         adcodes alone.
+    with_findings
+        ``False``: the verdicts only, and no findings (their messages are most of the cost; a timeline decides every
+        day of a range and only counts verdicts).
 
     Returns
     -------
-    (verdicts, findings): ``verdicts`` has ``checkpoint_id``, ``verdict``, ``reason`` aligned with ``evidence``;
-    ``findings`` has :data:`~transportmon.rules.registry.FINDING_COLUMNS`.
+    (verdicts, findings): ``verdicts`` has ``checkpoint_id``, ``verdict``, ``reason`` and ``overdue_days`` aligned
+    with ``evidence``; ``findings`` has :data:`~transportmon.rules.registry.FINDING_COLUMNS`.
+    ``overdue_days`` (``Int64``): for a ``remove`` checkpoint, the days from ``max(config.due, opened)`` to
+    ``as_of`` (0 on the due date; never below 0); empty for other verdicts and before the due date.
     """
     ev = evidence.copy()
     day = pd.Timestamp(as_of).normalize()
@@ -194,8 +216,11 @@ def decide(evidence: pd.DataFrame, config: RuleConfig, as_of: pd.Timestamp, *,
         [not_open, closed, active & ~on_road, active & on_road & ~covered],
         ["not-yet-open", "closed", "no-road", "uncovered-road-class"], default="")
     verdicts = pd.DataFrame({"checkpoint_id": ev["checkpoint_id"].to_numpy(), "verdict": verdict,
-                             "reason": pd.Series(reason, dtype="string").replace("", pd.NA).to_numpy()},
+                             "reason": pd.Series(reason, dtype="string").replace("", pd.NA).to_numpy(),
+                             "overdue_days": overdue_days(verdict, ev["opened"], config, day)},
                             index=ev.index)
+    if not with_findings:
+        return verdicts, pd.DataFrame(columns=FINDING_COLUMNS)
 
     ev["road_class_zh"] = ev["road_class"].map(ROAD_CLASS_ZH).fillna("道路")
     ev["road_en"] = road_words(ev["road_class"], ev["road_ref"])

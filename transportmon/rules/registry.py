@@ -1,5 +1,5 @@
-"""The one registry of rules: stable ids, never reused (``TM1xx`` checkpoints, ``TM2xx`` coach trips, ``TM9xx``
-input problems).
+"""The one registry of rules: stable ids, never reused (``TM1xx`` checkpoints, ``TM12x`` waivers of any subject,
+``TM2xx`` coach trips, ``TM9xx`` input problems).
 
 A rule module declares its rules with :func:`rule`; ``transportmon rules`` prints :data:`RULES`. Messages are
 templates filled column-wise from the evidence frame (``{road_ref}``, ``{distance_to_crossing_m}`` …).
@@ -26,7 +26,12 @@ import pyarrow.compute as pc
 from .._arrow import text
 
 Severity = Literal["violation", "warning", "info"]
-SEVERITIES: tuple[Severity, ...] = ("violation", "warning", "info")
+#: What a finding's ``severity`` may be: a rule's severity, or ``waived`` — a violation covered by an approved waiver
+#: on the subject's date (:mod:`transportmon.waivers`). No rule is declared ``waived``.
+FindingSeverity = Literal["violation", "warning", "waived", "info"]
+#: Finding severities from the most to the least pressing. ``waived`` sits below ``warning``: a waived violation
+#: needs no action (``--fail-on`` and ``--only`` pass it over), yet it says more than an ``info``.
+SEVERITIES: tuple[FindingSeverity, ...] = ("violation", "warning", "waived", "info")
 
 #: The clause every rule enforces unless it says otherwise.
 CLAUSE_ZH = ("除与湖北交界处外，国道、省道、县道、乡道、村道上不符合规定的防疫检测点一律撤除；取消一切不合理的车辆和人员"
@@ -59,7 +64,7 @@ class Rule:
 
     id: str
     name: str
-    subject: Literal["checkpoint", "trip", "input"]
+    subject: Literal["checkpoint", "trip", "input", "any"]
     severity: Severity
     clause: str
     summary: str

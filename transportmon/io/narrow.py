@@ -1,0 +1,76 @@
+"""Read a plain Parquet table in narrower Arrow types: the fast path of :func:`transportmon.io.read.read_table`.
+
+A table written the ordinary way (``df.to_parquet()`` from pandas) has int64 numbers and ``large_string`` text. Ten
+million stop_times rows then take ~1 GB once decoded, and on a virtual machine the first touch of that much fresh
+memory costs more than the decoding. Here the whole-number contract columns are cast to the narrow type their
+values need (``pickup``/``dropoff`` int8, ``stop_sequence``/``seats``/``passengers`` int32) and text to ``string``,
+row group by row group while Parquet decodes them (``pyarrow.parquet.read_table(schema=...)``), so the wide columns
+are never held whole. The casts are checked: a value that does not fit (a seat count of 3e9, more than 2 GiB of
+text in a chunk) makes :func:`read_narrow` return None and the caller reads the file's own types, which validation
+then judges as before. The frame is otherwise what ``pandas.read_parquet`` gives (text as pandas' ``str`` dtype,
+dictionaries as categoricals, the index of the pandas metadata); ``tests/test_read_narrow.py`` compares the two.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+#: The narrow type of each whole-number contract column (Parquet stores what pandas had: usually int64).
+NARROW_INTS: dict[str, pa.DataType] = {
+    "stop_sequence": pa.int32(), "pickup": pa.int8(), "dropoff": pa.int8(),
+    "seats": pa.int32(), "passengers": pa.int32(),
+}
+
+#: Arrow types whose conversion to pandas is the same here as in ``pandas.read_parquet``; a table with any other
+#: column type (dates, timestamps, floats, nested values) is left to pandas.
+_PLAIN = (pa.types.is_integer, pa.types.is_boolean, pa.types.is_string, pa.types.is_large_string)
+
+
+def _is_plain(type_: pa.DataType) -> bool:
+    return any(check(type_) for check in _PLAIN)
+
+
+def narrow_schema(schema: pa.Schema, keys: list[str], dictionary: list[str]) -> pa.Schema | None:
+    """The schema to read ``schema`` in: ``keys`` are the contract names of its columns (aliases resolved),
+    ``dictionary`` the file's column names to read as dictionaries. None when nothing would be narrower, or when a
+    column is of a type this path does not convert (the caller reads with pandas then)."""
+    fields, changed = [], False
+    for field, key in zip(schema, keys):
+        type_ = field.type
+        if not _is_plain(type_):
+            return None
+        if field.name in dictionary and (pa.types.is_string(type_) or pa.types.is_large_string(type_)):
+            new = pa.dictionary(pa.int32(), pa.string())
+        elif pa.types.is_large_string(type_):
+            new = pa.string()
+        elif key in NARROW_INTS and pa.types.is_integer(type_) and type_.bit_width > NARROW_INTS[key].bit_width:
+            new = NARROW_INTS[key]
+        else:
+            new = type_
+        changed |= new != type_
+        fields.append(field.with_type(new))
+    return pa.schema(fields, metadata=schema.metadata) if changed else None
+
+
+def _pandas_type(type_: pa.DataType) -> object:
+    """Text as pandas' default ``str`` dtype, as ``pandas.read_parquet`` gives it; other types Arrow's default."""
+    if pa.types.is_string(type_) or pa.types.is_large_string(type_):
+        return pd.api.types.pandas_dtype("str")
+    return None
+
+
+def read_narrow(path: Path, schema: pa.Schema, keys: list[str], dictionary: list[str]) -> pd.DataFrame | None:
+    """The Parquet file at ``path`` (whose schema is ``schema``) as a DataFrame in the narrow types of
+    :func:`narrow_schema`; None when there is nothing to narrow or a value does not fit its narrow type."""
+    target = narrow_schema(schema, keys, dictionary)
+    if target is None:
+        return None
+    try:
+        table = pq.read_table(path, schema=target, read_dictionary=dictionary or None)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a value too large for its narrow type: read it wide
+        return None
+    return table.to_pandas(types_mapper=_pandas_type, split_blocks=True, self_destruct=True)
