@@ -171,7 +171,8 @@ def expected_error(layer: str, frame: pd.DataFrame) -> bool:
     cols = set(map(str, renamed.columns))
     if layer == "risk_areas":
         has_geom = isinstance(frame, gpd.GeoDataFrame)
-        return ("level" not in cols or ("as_of" in cols) == ("valid_from" in cols)
+        # as_of with valid_from is the interval form, as_of kept as published (transportmon.bulletin_dates)
+        return ("level" not in cols or not cols & {"as_of", "valid_from"}
                 or not (cols & {"adcode", "adcodes"} or has_geom))
     missing = [c for c in L.REQUIRED[layer] if c not in cols]
     return bool(missing) and len(frame) > 0

@@ -145,7 +145,7 @@ def test_a_rejected_snapshot_row_does_not_extend_the_one_before(tmp_path: Path, 
     assert verdicts.loc["feb", "verdict"] == "over-cap"
     assert verdicts.loc["mar"].tolist() == ["not-applicable", "no-risk-stop"]
     rej = rejected(result, "risk_areas")
-    assert rej[["subject_id", "source_row"]].values.tolist() == [[bad, 1]]
+    assert rej[["subject_id", "source_row"]].values.tolist() == [[bad, 3]]  # line 3 of the CSV
     intervals = result.layers["risk_areas"].intervals
     assert intervals[["unit", "level", "valid_to"]].values.tolist() == [
         ["360402", "medium", pd.Timestamp("2020-02-29")]]

@@ -237,7 +237,7 @@ def test_shuffled_rows_give_the_same_features(tmp_path: Path) -> None:
 def test_out_over_an_input_is_refused(data: Path) -> None:
     target = data / "roads.geojson"
     before = target.read_bytes()
-    result = invoke(*audit_args(data, target))
+    result = invoke(*audit_args(data, target, "--lang", "en"))  # errors in English (default: Chinese)
     assert result.exit_code == 2
     assert "never overwrites an input" in text(result)
     assert str(target) in text(result)
@@ -245,7 +245,7 @@ def test_out_over_an_input_is_refused(data: Path) -> None:
 
 
 def test_out_in_a_missing_folder(data: Path, tmp_path: Path) -> None:
-    result = invoke(*audit_args(data, tmp_path / "nope" / "r.geojson"))
+    result = invoke(*audit_args(data, tmp_path / "nope" / "r.geojson", "--lang", "en"))
     assert result.exit_code == 2
     assert "does not exist" in text(result)
 

@@ -165,7 +165,7 @@ def test_a_layer_named_xls_is_exit_2_with_the_fix(tmp_path: Path) -> None:
     folder = world.write_world(tmp_path / "d", CPS)
     (folder / "checkpoints.csv").rename(folder / "Checkpoints.XLS")
     for more in (["audit", "--as-of", AS_OF, "--out", str(tmp_path / "r.geojson")], ["validate"]):
-        result = invoke(*more, "--data", str(folder))
+        result = invoke(*more, "--data", str(folder), "--lang", "en")
         assert result.exit_code == 2
         assert "Checkpoints.XLS: is an old binary Excel workbook (.xls) — save it as .xlsx" in flat(result)
 

@@ -147,6 +147,7 @@ def test_unreadable_file_is_exit_2_naming_it(folder: Path, tmp_path: Path, case:
     path = make(tmp_path)
     out = tmp_path / "report.geojson"
     more = ["--encoding", "utf-8"] if "--encoding" in case else []
+    more += ["--lang", "en"]  # the English wording (the default, --lang zh, says it in Chinese: tests/test_desk.py)
     audit = invoke("audit", "--data", str(folder), "--checkpoints", str(path), "--as-of", AS_OF, "--out", str(out),
                    *more)
     check = invoke("validate", "--data", str(folder), "--checkpoints", str(path), *more)
@@ -156,6 +157,9 @@ def test_unreadable_file_is_exit_2_naming_it(folder: Path, tmp_path: Path, case:
         assert len(lines) == 1, lines  # one line
         assert lines[0].startswith(f"error: {path}: ") and says in lines[0], lines[0]
     assert not out.exists()
+    chinese = invoke("validate", "--data", str(folder), "--checkpoints", str(path), *more[:-2])
+    lines = [ln for ln in chinese.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"错误: {path}：") and "——" in lines[0], lines  # in Chinese
 
 
 def test_osm_entity_bomb_is_refused(folder: Path, tmp_path: Path) -> None:
@@ -332,7 +336,7 @@ def test_out_equal_to_an_input_is_refused(folder: Path, tmp_path: Path, which: s
         link = tmp_path / "link.csv"
         link.symlink_to(target)
         args = ["--data", str(folder), "--out", str(link)]
-    result = invoke("audit", "--as-of", AS_OF, *args)
+    result = invoke("audit", "--as-of", AS_OF, *args, "--lang", "en")  # the English wording
     assert result.exit_code == 2
     assert "never overwrites an input" in result.stderr
     assert target.read_bytes() == before
@@ -340,7 +344,7 @@ def test_out_equal_to_an_input_is_refused(folder: Path, tmp_path: Path, which: s
 
 def test_missing_output_folder_is_a_clear_error(folder: Path, tmp_path: Path) -> None:
     out = tmp_path / "no" / "such" / "report.geojson"
-    result = invoke("audit", "--data", str(folder), "--as-of", AS_OF, "--out", str(out))
+    result = invoke("audit", "--data", str(folder), "--as-of", AS_OF, "--out", str(out), "--lang", "en")
     assert result.exit_code == 2
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and str(out.parent) in lines[0] and "does not exist" in lines[0]
@@ -353,8 +357,9 @@ def test_missing_output_folder_is_a_clear_error(folder: Path, tmp_path: Path) ->
 
 def _features(result: transportmon.pipeline.AuditResult) -> list[str]:
     """Features as canonical JSON, with what may depend on the row order taken out: ``source_row``, and for a
-    rejected row its message text (which names the row), when it has no id its subject_id ("row 3"), and the
-    finding id made of it (or numbered ``#2`` among rows sharing an id, in row order)."""
+    rejected row its message text (which names the row), the row a duplicate repeats ("same id as row 3"), when it
+    has no id its subject_id ("row 3"), and the finding id made of it (or numbered ``#2`` among rows sharing an id,
+    in row order)."""
     doc = json.loads("".join(geojson_chunks(result.report, result.metadata)))
     out = []
     for f in doc["features"]:
@@ -364,6 +369,7 @@ def _features(result: transportmon.pipeline.AuditResult) -> list[str]:
             p["findings"] = [{k: v for k, v in x.items() if not k.startswith("message")} for x in p["findings"]]
             if re.fullmatch(r"row \d+", p["subject_id"]):
                 p["subject_id"] = "row ?"
+            p["detail"] = re.sub(r"(as row) \d+$", r"\1 ?", p["detail"] or "")
             for x in p["findings"]:
                 assert re.fullmatch(rf"{x['rule_id']}:{p['subject']}:.*", x.pop("finding_id"))
         out.append(json.dumps(f, sort_keys=True, ensure_ascii=False))

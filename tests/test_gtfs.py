@@ -383,7 +383,7 @@ def test_corrupt_zip_is_a_clear_error(gtfs_world: tuple[Path, Path, Path], tmp_p
         read_gtfs(zipped, occ)
     assert str(caught.value).startswith(str(tmp_path / expected))
     res = invoke("audit", "--data", data, "--gtfs", zipped, "--occupancy", occ, "--as-of", AS_OF, "--out",
-                 tmp_path / "r.geojson")
+                 tmp_path / "r.geojson", "--lang", "en")  # the English wording
     assert res.exit_code == 2
     assert expected in one_line(res)
 

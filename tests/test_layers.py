@@ -157,17 +157,18 @@ def bad_rows(tmp_path_factory: pytest.TempPathFactory) -> AuditResult:
     return audit(d)
 
 
+#: Rejected rows by their line in checkpoints.csv (the header is line 1; the comments above count data rows from 0).
 EXPECTED_REJECTED = {
-    1: ("row 2", "missing-id", "TM901"),
-    2: ("ok", "duplicate-id", "TM902"),
-    3: ("baddate", "malformed-date", "TM904"),
-    4: ("reversed", "closed-before-opened", "TM904"),
-    5: ("projected", "coordinates-out-of-range", "TM903"),
-    6: ("nolon", "missing-geometry", "TM903"),
-    7: ("maybe", "malformed-value", "TM905"),
-    8: ("swapped", "coordinates-out-of-range", "TM903"),
-    9: ("samedate", "closed-before-opened", "TM904"),
-    10: ("freight", "malformed-value", "TM905"),
+    3: ("row 3", "missing-id", "TM901"),
+    4: ("ok", "duplicate-id", "TM902"),
+    5: ("baddate", "malformed-date", "TM904"),
+    6: ("reversed", "closed-before-opened", "TM904"),
+    7: ("projected", "coordinates-out-of-range", "TM903"),
+    8: ("nolon", "missing-geometry", "TM903"),
+    9: ("maybe", "malformed-value", "TM905"),
+    10: ("swapped", "coordinates-out-of-range", "TM903"),
+    11: ("samedate", "closed-before-opened", "TM904"),
+    12: ("freight", "malformed-value", "TM905"),
 }
 
 
@@ -180,15 +181,16 @@ def test_bad_rows_become_rejected_subjects(bad_rows: AuditResult) -> None:
         assert (got["subject"], got["subject_id"], got["reason"]) == ("checkpoint", sid, reason), row
         assert [f["rule_id"] for f in got["findings"]] == [rule]
         assert got["findings"][0]["severity"] == "warning"
-        assert f"row {row + 1}" in got["findings"][0]["message_en"]
+        assert f"row {row} " in got["findings"][0]["message_en"]
+    assert rejected.loc[4, "detail"] == "same id as row 2"
 
 
 def test_rejected_details_say_what_was_wrong(bad_rows: AuditResult) -> None:
     rejected = bad_rows.report.set_index("source_row")
-    assert "2020-13-45" in rejected.loc[3, "detail"]
-    assert "maybe" in rejected.loc[7, "detail"]
-    assert "lon=" in rejected.loc[6, "detail"]
-    assert "not WGS-84" in rejected.loc[5, "detail"]
+    assert "2020-13-45" in rejected.loc[5, "detail"]
+    assert "maybe" in rejected.loc[9, "detail"]
+    assert "lon=" in rejected.loc[8, "detail"]
+    assert "not WGS-84" in rejected.loc[7, "detail"]
 
 
 def test_audited_rows_of_a_bad_file(bad_rows: AuditResult) -> None:
@@ -202,10 +204,10 @@ def test_audited_rows_of_a_bad_file(bad_rows: AuditResult) -> None:
 
 def test_rejected_geometry_is_only_kept_when_usable(bad_rows: AuditResult) -> None:
     rep = bad_rows.report.set_index("source_row")
-    assert rep.loc[5, "geometry"] is None  # projected metres are not lon/lat
+    assert rep.loc[7, "geometry"] is None  # projected metres are not lon/lat
+    assert rep.loc[10, "geometry"] is None
     assert rep.loc[8, "geometry"] is None
-    assert rep.loc[6, "geometry"] is None
-    assert rep.loc[7, "geometry"] is not None and rep.loc[7, "geometry"].x == pytest.approx(lonlat(30, 98)[0])
+    assert rep.loc[9, "geometry"] is not None and rep.loc[9, "geometry"].x == pytest.approx(lonlat(30, 98)[0])
 
 
 def test_every_row_accounted_for(bad_rows: AuditResult) -> None:

@@ -270,7 +270,7 @@ def test_decide_no_risk_data(risk_data: bool, reason: str, en: str) -> None:
 
 
 def test_rules_lists_no_risk_data() -> None:
-    table = CliRunner().invoke(app, ["rules"], env={"COLUMNS": "400"})  # wide: no word folded across lines
+    table = CliRunner().invoke(app, ["rules", "--lang", "en"], env={"COLUMNS": "400"})  # wide: no word folded
     assert table.exit_code == 0
     assert "no-risk-data (no risk areas were given)" in table.stdout
     docs = {d["id"]: d for d in json.loads(CliRunner().invoke(app, ["rules", "--format", "json"]).stdout)}

@@ -169,6 +169,7 @@ class _ref_Rejector:
             "reason": self.reason[bad].astype(str),
             "detail": self.detail[bad].fillna("").astype(str),
             "row": self.frame.loc[bad, "row"].astype("int64"),
+            "source_row": self.frame.loc[bad, "row"].astype("int64") + 1,  # i16: rows as the user sees them
         }, index=self.frame.index[bad])
         if isinstance(self.frame, gpd.GeoDataFrame):
             geoms = self.frame.geometry[bad]
@@ -195,7 +196,14 @@ def _ref_check_ids(rej: _ref_Rejector, unique: bool) -> None:
     rej.reject(rej.ids.isna(), "missing-id", "the id is empty")
     if unique:
         dup = rej.ids.notna() & rej.ids.duplicated(keep="first")
-        rej.reject(dup, "duplicate-id", "an earlier row has the same id")
+        rej.reject(dup, "duplicate-id", _ref_same_as(rej.frame, "id", rej.ids))
+
+
+def _ref_same_as(frame: pd.DataFrame, what: str, *keys: pd.Series) -> pd.Series:
+    """i16: the duplicate's detail names the first row with the same key(s), 1-based."""
+    pos = pd.Series(np.arange(len(frame)), index=frame.index)
+    first = pos.groupby([k.to_numpy() for k in keys], dropna=False).transform("min")
+    return f"same {what} as row " + (frame["row"].to_numpy()[first.to_numpy()] + 1).astype(str)
 
 
 def _ref_finish(name: str, frame: pd.DataFrame, rej: _ref_Rejector, rows: int, path: str | None) -> L.Layer:
@@ -269,7 +277,7 @@ def _ref_validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> L.
         rej.reject(bad, "malformed-value", "stop_sequence=" + frame["stop_sequence"].astype("string").fillna(""))
     frame["stop_sequence"] = seq
     dup = rej.ok & frame[["trip_id", "stop_sequence"]].duplicated(keep="first")
-    rej.reject(dup, "duplicate-id", "trip_id and stop_sequence repeat an earlier row")
+    rej.reject(dup, "duplicate-id", _ref_same_as(frame, "trip_id and stop_sequence", frame["trip_id"], seq))
     for col in ("pickup", "dropoff"):
         if col in frame.columns:
             text = frame[col].astype("string").str.strip()
@@ -294,6 +302,7 @@ def _ref_reject_rows(layer: L.Layer, mask: pd.Series | np.ndarray, reason: str, 
     extra = pd.DataFrame({
         "subject": L.SUBJECT.get(layer.name, layer.name), "subject_id": bad[id_col].astype(str).to_numpy(),
         "reason": reason, "detail": det, "row": bad["row"].astype("int64").to_numpy(),
+        "source_row": bad["row"].astype("int64").to_numpy() + 1,  # i16
     })
     if "service_date" in bad.columns:  # not in the verbatim original (issue 14): a rejected trip keeps its date
         extra["service_date"] = bad["service_date"].to_numpy()

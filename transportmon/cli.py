@@ -12,8 +12,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperCommand, TyperGroup
 
 from ._errors import ConfigError, InputError, TransportmonError
+from .i18n import detail_text, error_text, problem_text, reason_text, rule_summary
 from .vocab import DATUMS
 
 # Arrow's allocator (mimalloc) hands freed memory back to the system after 10 ms, and a large audit frees and
@@ -22,15 +24,63 @@ from .vocab import DATUMS
 # pyarrow loads; has no effect once it has.
 os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
 
-app = typer.Typer(add_completion=False, no_args_is_help=False, help=(
+def _no_label(option: object) -> object:
+    """The --help option without a type label (typer shows every flag as ``<bool>``)."""
+    if option is not None:
+        option.metavar = ""  # type: ignore[attr-defined]
+    return option
+
+
+class _Command(TyperCommand):
+    def get_help_option(self, ctx: typer.Context) -> object:  # type: ignore[override]
+        return _no_label(super().get_help_option(ctx))
+
+
+class _Group(TyperGroup):
+    """The app: --help without ``<bool>``, for the app and every command (those added later too)."""
+
+    def get_help_option(self, ctx: typer.Context) -> object:  # type: ignore[override]
+        return _no_label(super().get_help_option(ctx))
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> object:  # type: ignore[override]
+        command = super().get_command(ctx, cmd_name)
+        if type(command) is TyperCommand:  # same state, one method more: no "<bool>" beside its --help
+            command.__class__ = _Command
+        return command
+
+
+app = typer.Typer(add_completion=False, no_args_is_help=False, cls=_Group, help=(
     "Audit road checkpoints and coach occupancy against 九府发〔2020〕3号 clause (六)."))
 err = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        print(f"transportmon {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, metavar="",
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """Audit road checkpoints and coach occupancy against 九府发〔2020〕3号 clause (六)."""
 
 
 class Fmt(str, Enum):
     table = "table"
     json = "json"
     geojson = "geojson"
+
+
+class CheckFmt(str, Enum):
+    """``validate --format``: the table, or the JSON document of every layer and rejected row."""
+
+    table = "table"
+    json = "json"
 
 
 class FailOn(str, Enum):
@@ -54,9 +104,6 @@ class Engine(str, Enum):
     dask = "dask"
 
 
-Datum = Enum("Datum", {d: d for d in DATUMS}, type=str)  # type: ignore[misc]  # the choices: vocab.DATUMS
-
-
 # Input options shared by `audit` and `validate` (one definition, the same flags everywhere).
 DataOpt = Annotated[Path | None, typer.Option("--data", help="Folder of layers named after the layers (roads, "
                                                 "checkpoints … or 道路, 检测点 …: docs/chinese-files.md).")]
@@ -75,15 +122,24 @@ OccupancyOpt = Annotated[Path | None, typer.Option(help="Occupancy table for a G
 WaiversOpt = Annotated[Path | None, typer.Option("--waivers", help="Approved exceptions (CSV or xlsx: subject, "
                                                  "subject_id, rule_id, document, valid_from, valid_until; or 对象类型, "
                                                  "对象编号, 规则编号, 批准文号, 生效日期, 有效期至).")]
-CheckpointsDatumOpt = Annotated[Datum | None, typer.Option("--checkpoints-datum", help="Datum of checkpoints.")]
-StopsDatumOpt = Annotated[Datum | None, typer.Option("--stops-datum", help="Datum of stops.")]
-RoadsDatumOpt = Annotated[Datum | None, typer.Option("--roads-datum", help="Datum of roads.")]
-BoundariesDatumOpt = Annotated[Datum | None, typer.Option("--boundaries-datum", help="Datum of boundaries.")]
+_DATUM_HELP = f"{'|'.join(DATUMS)} (GCJ-02, WGS84 … also read): Amap/Tencent are gcj02, Baidu bd09."
+_CRS_HELP = "CRS of projected x/y columns, e.g. EPSG:4547 (or [crs] in manifest.toml)."
+CheckpointsDatumOpt = Annotated[str | None, typer.Option("--checkpoints-datum",
+                                                         help=f"Datum of checkpoints: {_DATUM_HELP}")]
+StopsDatumOpt = Annotated[str | None, typer.Option("--stops-datum", help="Datum of stops.")]
+RoadsDatumOpt = Annotated[str | None, typer.Option("--roads-datum", help="Datum of roads.")]
+BoundariesDatumOpt = Annotated[str | None, typer.Option("--boundaries-datum", help="Datum of boundaries.")]
+CheckpointsCrsOpt = Annotated[str | None, typer.Option("--checkpoints-crs", help=f"Checkpoints: {_CRS_HELP}")]
+StopsCrsOpt = Annotated[str | None, typer.Option("--stops-crs", help="Stops: CRS of projected x/y.")]
+RoadsCrsOpt = Annotated[str | None, typer.Option("--roads-crs", help="Roads: CRS of a file that names none.")]
+BoundariesCrsOpt = Annotated[str | None, typer.Option("--boundaries-crs", help="Boundaries: CRS of a file that names "
+                                                      "none.")]
 
 
-def _datums(**given: Datum | None) -> dict[str, str]:
-    """``{layer: datum}`` from the ``--<layer>-datum`` flags that were given."""
-    return {layer: d.value for layer, d in given.items() if d is not None}
+def _datums(**given: str | None) -> dict[str, str]:
+    """``{layer: value}`` from the ``--<layer>-datum`` (or ``--<layer>-crs``) flags that were given; the values are
+    checked where they are used (forgiving names: ``GCJ-02`` is gcj02)."""
+    return {layer: d for layer, d in given.items() if d is not None}
 
 
 VERDICT_STYLE = {"keep": "green", "remove": "red", "review": "yellow", "inactive": "dim", "rejected": "magenta",
@@ -94,6 +150,9 @@ TEXT = {
            "report": "报告", "violations": "违规对象", "warnings": "警告对象", "policy": "依据", "top": "需处理的对象",
            "from_manifest": "（数据目录 manifest.toml 的默认日期）", "today": "（今天）", "inputs": "图层",
            "sample": "内置九江2020样例：默认核查日期为意见发布日2020-03-16；部分图层为示意数据，见 data/jiujiang-2020/README.md",
+           "id": "编号", "rules": "规则", "message": "说明", "more": "… 另有 {n} 个{group}对象，见报告",
+           "violation": "违规", "review": "待人工核查", "warning": "警告",
+           "only": "报告只含 --only {only} 的对象：{n} 个（共 {total} 个；统计仍覆盖全部对象）",
            "waivers": "豁免（批准的例外）", "status": "状态", "waiver": "批准文号 → 有效期至 / 说明",
            "waived": "已豁免的违规", "waived_word": "已豁免", "expired": "豁免已过期", "not-yet-in-effect": "豁免尚未生效",
            "overdue": "逾期未撤除的检测点（应于 {due} 前撤除，前 10 个）", "name": "名称", "road": "道路",
@@ -104,17 +163,23 @@ TEXT = {
            "from_manifest": " (the data folder's default, manifest.toml)", "today": " (today)", "inputs": "layers",
            "sample": "embedded Jiujiang 2020 sample: as-of defaults to 2020-03-16, the opinion's publication date; "
                      "some layers are illustrative (see data/jiujiang-2020/README.md)",
+           "id": "id", "rules": "rules", "message": "message", "more": "… {n} more {group} subjects in the report",
+           "violation": "violation", "review": "review", "warning": "warning",
+           "only": "the report holds the subjects of --only {only}: {n} of {total} (the counts cover every subject)",
            "waivers": "waivers (approved exceptions)", "status": "status", "waiver": "document → valid until / note",
            "waived": "waived violations", "waived_word": "waived", "expired": "waiver expired",
            "not-yet-in-effect": "waiver not yet in effect",
            "overdue": "checkpoints overdue for removal (due {due}; top 10)", "name": "name", "road": "road",
            "overdue_days": "days overdue"},
 }
+#: Rows of each group the summary lists before "… n more".
+SHOWN = {"violation": 20, "review": 10, "warning": 10}
 
 
-def _fail(exc: Exception) -> None:
+def _fail(exc: Exception, lang: str = "en") -> None:  # commands without --lang (map, roads) speak English
     # One line (no wrapping), and the message as text: file and column names may hold "[…]".
-    err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
+    word = "错误" if lang == "zh" else "error"
+    err.print(f"[bold red]{word}:[/] {escape(error_text(exc, lang))}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -124,7 +189,12 @@ def _layer_files(inputs: dict) -> str:  # type: ignore[type-arg]
                      for name, m in inputs.items())
 
 
-def _summary(result, out: str | None, lang: str, console: Console) -> None:  # type: ignore[no-untyped-def]
+def _summary(result, out: str | None, lang: str, console: Console,  # type: ignore[no-untyped-def]
+             only: str | None = None, shown: int | None = None) -> None:
+    """The terminal summary: as-of, layers, counts by verdict, then what needs action (violations, then reviews;
+    with ``--only warning`` every subject with a warning), one row per subject with every rule that fired."""
+    from .summary import GROUPS, to_act_on
+
     t = TEXT[lang]
     md = result.metadata
     source = {"manifest.toml": t["from_manifest"], "today": t["today"]}.get(md.get("as_of_source", ""), "")
@@ -143,20 +213,26 @@ def _summary(result, out: str | None, lang: str, console: Console) -> None:  # t
     console.print(table)
     _overdue_table(result, t, console)  # issue 14
     rep = result.report
-    act = rep[rep["max_severity"].isin(["violation"])]
+    act = to_act_on(rep, only)
     if len(act):
-        msg_col = "message_zh" if lang == "zh" else "message_en"
         top = Table(title=t["top"], show_header=True, header_style="bold")
-        for c in (t["subject"], "id", t["verdict"], "rule", "message"):
-            top.add_column(c, overflow="fold")
-        shown = act.head(20)
-        for s, sid, v, fl in zip(shown["subject"], shown["subject_id"], shown["verdict"], shown["findings"]):
-            worst = [f for f in fl if f["severity"] == "violation"] or fl
-            top.add_row(s, escape(str(sid)), f"[{VERDICT_STYLE.get(v, '')}]{v}[/]", worst[0]["rule_id"],
-                        escape(worst[0][msg_col]))
+        for c in ("subject", "id", "verdict", "rules", "message"):
+            top.add_column(t[c], overflow="fold")
+        more = []
+        for group in GROUPS:
+            rows = act[act["group"] == group]
+            if not len(rows):
+                continue
+            if top.row_count:
+                top.add_section()
+            for r in rows.head(shown or SHOWN[group]).itertuples(index=False):
+                top.add_row(r.subject, escape(r.subject_id), f"[{VERDICT_STYLE.get(r.verdict, '')}]{r.verdict}[/]",
+                            r.rule_ids, escape(str(getattr(r, f"message_{lang}") or "")))
+            if len(rows) > (shown or SHOWN[group]):
+                more.append(t["more"].format(n=len(rows) - (shown or SHOWN[group]), group=t[group]))
         console.print(top)
-        if len(act) > 20:
-            console.print(f"… {len(act) - 20} more in the report", style="dim")
+        for line in more:
+            console.print(line, style="dim", highlight=False)
     if md.get("waivers"):
         _waiver_table(rep, lang, console)
     for w in md.get("warnings", []):
@@ -164,6 +240,12 @@ def _summary(result, out: str | None, lang: str, console: Console) -> None:  # t
     f = md["findings"]
     waived = f"   {t['waived']}: {md['waivers']['waived']}" if md.get("waivers") else ""
     console.print(f"{t['violations']}: {f['violation']}   {t['warnings']}: {f['warning']}{waived}", highlight=False)
+    if only:
+        from .report import filter_only
+
+        total = len(result.report)
+        console.print(t["only"].format(only=only, n=len(filter_only(result.report, only)), total=total), style="dim",
+                      highlight=False)
     if out:
         console.print(f"{t['report']}: {out}", highlight=False)
 
@@ -230,6 +312,10 @@ def audit(
     stops_datum: StopsDatumOpt = None,
     roads_datum: RoadsDatumOpt = None,
     boundaries_datum: BoundariesDatumOpt = None,
+    checkpoints_crs: CheckpointsCrsOpt = None,
+    stops_crs: StopsCrsOpt = None,
+    roads_crs: RoadsCrsOpt = None,
+    boundaries_crs: BoundariesCrsOpt = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Audit date YYYY-MM-DD (default: the data's "
                                                  "manifest, else today).")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="rules.toml with rule parameters.")] = None,
@@ -239,9 +325,13 @@ def audit(
                                      "GeoJSON report. With --out -, stdout holds the GeoJSON report alone (its "
                                      "metadata member is what json prints) and the summary goes to stderr.")] = Fmt.table,
     fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when findings this severe exist.")] = FailOn.violation,
-    only: Annotated[Only | None, typer.Option("--only", help="Keep only subjects with such findings.")] = None,
-    map_out: Annotated[Path | None, typer.Option("--map", help="Also write an HTML map.")] = None,
-    lang: Annotated[Lang, typer.Option("--lang", help="Language of the summary and of .xlsx/.gpkg reports.")] = Lang.zh,
+    only: Annotated[Only | None, typer.Option("--only", help="Keep only subjects with such findings (the report's "
+                                              "metadata records it as only); the summary lists them.")] = None,
+    map_out: Annotated[Path | None, typer.Option("--map", help="Also write a map: .html, or .png/.svg/.pdf.")] = None,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of the summary, errors and .xlsx/.gpkg reports.")
+                    ] = Lang.zh,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="No progress on stderr (shown only when "
+                                        "stderr is a terminal).")] = False,
     encoding: Annotated[str | None, typer.Option(help="Text encoding of CSV inputs.")] = None,
     engine: Annotated[Engine, typer.Option("--engine", help="memory, or dask: the trip audit over partitions of "
                                            "trips/stop_times on a Dask cluster.")] = Engine.memory,
@@ -249,45 +339,68 @@ def audit(
                                                      "Dask scheduler (default: a LocalCluster).")] = None,
 ) -> None:
     """Audit checkpoints and coach trips; write the report and print a summary."""
+    from .cli_progress import progress_display
     from .io.write import check_target, output_format, write_report
     from .pipeline import audit as run_audit
+    from .progress import tell
     from .report import filter_only
 
     datums = _datums(checkpoints=checkpoints_datum, stops=stops_datum, roads=roads_datum,
                      boundaries=boundaries_datum)
+    crs = _datums(checkpoints=checkpoints_crs, stops=stops_crs, roads=roads_crs, boundaries=boundaries_crs)
     given_inputs = [p for p in (data, roads, checkpoints, boundaries, risk_areas, stops, trips, stop_times, gtfs,
                                 occupancy, waivers) if p is not None and not Path(p).is_dir()]
-    try:
-        # Refuse a bad --out before the work, and before anything reaches stdout.
-        output_format(out)
-        if out != "-":
-            check_target(out, given_inputs)
-        result = run_audit(data, roads=roads, checkpoints=checkpoints, boundaries=boundaries, risk_areas=risk_areas,
-                           stops=stops, trips=trips, stop_times=stop_times, gtfs=gtfs, occupancy=occupancy,
-                           waivers=waivers, as_of=as_of, config=config, datums=datums, encoding=encoding,
-                           engine=engine.value, scheduler=scheduler, keep_layers=map_out is not None)
-        report = filter_only(result.report, only.value if only else None)
-        inputs = given_inputs + [Path(m["path"]) for m in result.metadata["inputs"].values() if m.get("path")]
-        if out != "-":
-            check_target(out, inputs)
-        to_stdout = out == "-" or fmt is Fmt.geojson
-        if to_stdout:
-            write_report(report, result.metadata, "-")
-        if out != "-":
-            write_report(report, result.metadata, out, inputs=inputs, lang=lang.value)
-        if map_out is not None:
-            from .maps import html_map, png_map
+    failure: TransportmonError | None = None
+    with progress_display(err, lang.value, quiet=quiet) as progress:
+        try:
+            # Refuse a bad --out or --map before the work, and before anything reaches stdout.
+            output_format(out)
+            if out != "-":
+                check_target(out, given_inputs)
+            if map_out is not None:
+                _check_map_out(map_out)
+            result = run_audit(data, roads=roads, checkpoints=checkpoints, boundaries=boundaries,
+                               risk_areas=risk_areas, stops=stops, trips=trips, stop_times=stop_times, gtfs=gtfs,
+                               occupancy=occupancy, waivers=waivers, as_of=as_of, config=config, datums=datums, crs=crs,
+                               encoding=encoding, engine=engine.value, scheduler=scheduler,
+                               keep_layers=map_out is not None, progress=progress)
+            report = filter_only(result.report, only.value if only else None)
+            metadata = dict(result.metadata, only=only.value) if only else result.metadata  # the file says so
+            inputs = given_inputs + [Path(m["path"]) for m in result.metadata["inputs"].values() if m.get("path")]
+            if out != "-":
+                check_target(out, inputs)
+            to_stdout = out == "-" or fmt is Fmt.geojson
+            tell(progress, "write", layer=out)
+            if to_stdout:
+                write_report(report, metadata, "-")
+            if out != "-":
+                write_report(report, metadata, out, inputs=inputs, lang=lang.value)
+            if map_out is not None:
+                from .maps import map_file
 
-            (png_map if map_out.suffix.lower() in (".png", ".svg", ".pdf") else html_map)(result, map_out)
-    except TransportmonError as exc:
-        _fail(exc)
+                tell(progress, "map", layer=str(map_out))
+                map_file(result, map_out)
+        except TransportmonError as exc:
+            failure = exc
+    if failure is not None:
+        _fail(failure, lang.value)
         return
     console = Console(stderr=to_stdout)
     if fmt is Fmt.json and not to_stdout:  # one JSON document on stdout: the report when it is there
-        print(json.dumps(result.metadata, ensure_ascii=False, indent=1, default=str))
+        print(json.dumps(metadata, ensure_ascii=False, indent=1, default=str))
     elif fmt is Fmt.table or to_stdout:
-        _summary(result, None if out == "-" else out, lang.value, console)
-    raise typer.Exit(code=result.exit_code(fail_on.value))
+        _summary(result, None if out == "-" else out, lang.value, console, only=only.value if only else None)
+    raise typer.Exit(code=result.exit_code_for(fail_on.value))
+
+
+def _check_map_out(map_out: Path) -> None:
+    """``--map``: a map format, into a folder that exists (refused before the audit runs, naming --map)."""
+    from .maps import check_map_target
+
+    check_map_target(map_out)
+    folder = map_out.resolve().parent
+    if not folder.is_dir():
+        raise InputError(map_out, f"folder {folder} does not exist", "create it or choose another --map")
 
 
 TIMELINE_TEXT = {
@@ -386,23 +499,22 @@ VALIDATE_TEXT = {
     "zh": {"title": "transportmon 输入检查", "layer": "图层", "file": "文件", "read": "读取方式", "rows": "行数",
            "usable": "可用", "rejected": "剔除", "reasons": "原因", "rows_title": "被剔除的行（列出 {n} 行）",
            "row": "行", "id": "编号", "reason": "原因", "detail": "说明", "more": "… 另有 {n} 行，见 --format json 或 --show",
-           "ok": "全部 {n} 行可用", "some": "{n} 行被剔除：发送前请修正", "bad": "{n} 个文件无法读取"},
+           "ok": "全部 {n} 行可用", "some": "{n} 行被剔除：发送前请修正", "bad": "{n} 个文件无法读取",
+           "sheet": "工作表 {v}", "header_row": "表头在第 {v} 行", "blank_rows": "跳过 {v} 个空行", "crs": "坐标参考系 {v}",
+           "warning": "警告", "error": "错误"},
     "en": {"title": "transportmon input check", "layer": "layer", "file": "file", "read": "read as", "rows": "rows",
            "usable": "usable", "rejected": "rejected", "reasons": "reasons", "rows_title": "rejected rows ({n} shown)",
            "row": "row", "id": "id", "reason": "reason", "detail": "detail", "more": "… {n} more: see --format json or --show",
            "ok": "all {n} rows usable", "some": "{n} rows rejected: fix them before sending",
-           "bad": "{n} file(s) cannot be read"},
+           "bad": "{n} file(s) cannot be read", "sheet": "sheet {v}", "header_row": "header row {v}",
+           "blank_rows": "{v} blank rows skipped", "crs": "CRS {v}", "warning": "warning", "error": "error"},
 }
 
 
-def _read_as(read: dict) -> str:  # type: ignore[type-arg]
+def _read_as(read: dict, lang: str = "en") -> str:  # type: ignore[type-arg]
+    t = VALIDATE_TEXT[lang]
     bits = [str(read[k]) for k in ("member", "format", "encoding") if read.get(k)]
-    if read.get("sheet"):
-        bits.append(f"sheet {read['sheet']}")
-    if read.get("header_row"):
-        bits.append(f"header row {read['header_row']}")
-    if read.get("blank_rows"):
-        bits.append(f"{read['blank_rows']} blank rows skipped")
+    bits += [t[k].format(v=read[k]) for k in ("sheet", "header_row", "blank_rows", "crs") if read.get(k)]
     if read.get("datum") not in (None, "wgs84"):
         bits.append(str(read["datum"]))
     if read.get("source"):
@@ -428,11 +540,16 @@ def validate(
     stops_datum: StopsDatumOpt = None,
     roads_datum: RoadsDatumOpt = None,
     boundaries_datum: BoundariesDatumOpt = None,
+    checkpoints_crs: CheckpointsCrsOpt = None,
+    stops_crs: StopsCrsOpt = None,
+    roads_crs: RoadsCrsOpt = None,
+    boundaries_crs: BoundariesCrsOpt = None,
     config: Annotated[Path | None, typer.Option("--config", help="rules.toml (jurisdiction for default "
                                                    "boundaries).")] = None,
     encoding: Annotated[str | None, typer.Option(help="Text encoding of CSV inputs (default: detected).")] = None,
-    fmt: Annotated[Fmt, typer.Option("--format", help="table or json.")] = Fmt.table,
-    lang: Annotated[Lang, typer.Option("--lang", help="Language of the table.")] = Lang.zh,
+    fmt: Annotated[CheckFmt, typer.Option("--format", help="table, or json (every rejected row).")] = CheckFmt.table,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of the table, its details and the errors.")
+                    ] = Lang.zh,
     show: Annotated[int, typer.Option("--show", help="Rejected rows listed in the table.")] = 20,
 ) -> None:
     """Check the inputs only: rows read, usable and rejected by reason, per layer. Exit 0 all usable, 1 rows
@@ -441,14 +558,16 @@ def validate(
 
     datums = _datums(checkpoints=checkpoints_datum, stops=stops_datum, roads=roads_datum,
                      boundaries=boundaries_datum)
+    crs = _datums(checkpoints=checkpoints_crs, stops=stops_crs, roads=roads_crs, boundaries=boundaries_crs)
     try:
         found = validate_inputs(data, roads=roads, checkpoints=checkpoints, boundaries=boundaries,
                                 risk_areas=risk_areas, stops=stops, trips=trips, stop_times=stop_times, gtfs=gtfs,
-                                occupancy=occupancy, waivers=waivers, config=config, datums=datums, encoding=encoding)
+                                occupancy=occupancy, waivers=waivers, config=config, datums=datums, crs=crs,
+                                encoding=encoding)
     except TransportmonError as exc:
-        _fail(exc)
+        _fail(exc, lang.value)
         return
-    if fmt is not Fmt.table:
+    if fmt is not CheckFmt.table:
         print(json.dumps(found.to_dict(), ensure_ascii=False, indent=1, default=str))
     else:
         t = VALIDATE_TEXT[lang.value]
@@ -459,10 +578,10 @@ def validate(
                 table.add_column(t[c], justify="right" if c in ("rows", "usable", "rejected") else "left",
                                  overflow="fold")
             for c in found.layers:
-                reasons = "\n".join(f"{k}: {v}" for k, v in c.reasons.items())
+                reasons = "\n".join(f"{reason_text(k, lang.value)}: {v}" for k, v in c.reasons.items())
                 rejected = f"[magenta]{c.rejected}[/]" if c.rejected else "0"
-                table.add_row(c.layer, escape(c.path or ""), escape(_read_as(c.read)), str(c.rows), str(c.usable),
-                              rejected, reasons)
+                table.add_row(c.layer, escape(c.path or ""), escape(_read_as(c.read, lang.value)), str(c.rows),
+                              str(c.usable), rejected, reasons)
             console.print(table)
         rej = found.rejected
         if len(rej) and show > 0:
@@ -473,20 +592,23 @@ def validate(
             for c in ("layer", "row", "id", "reason", "detail"):
                 rows.add_column(t[c], overflow="fold")
             for r in shown.itertuples(index=False):
-                rows.add_row(r.layer, str(r.row), escape(r.subject_id), r.reason, escape(r.detail))
+                rows.add_row(r.layer, str(r.row), escape(r.subject_id), reason_text(r.reason, lang.value),
+                             escape(detail_text(r.detail, lang.value)))
             console.print(rows)
             if len(rej) > len(shown):
                 console.print(t["more"].format(n=len(rej) - len(shown)), style="dim")
         for w in found.warnings:
-            console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
+            console.print(f"[yellow]{t['warning']}:[/] {escape(w)}", highlight=False)
         if found.problems:
             console.print(t["bad"].format(n=len(found.problems)), style="bold red", highlight=False)
         elif len(rej):
             console.print(t["some"].format(n=len(rej)), style="magenta", highlight=False)
         else:
             console.print(t["ok"].format(n=sum(c.rows for c in found.layers)), style="green", highlight=False)
+    word = VALIDATE_TEXT[lang.value]["error"]
     for p in found.problems:
-        err.print(f"[bold red]error:[/] {escape(p.message)}", markup=True, highlight=False, soft_wrap=True)
+        err.print(f"[bold red]{word}:[/] {escape(problem_text(p.path, p.problem, p.fix, lang.value))}", markup=True,
+                  highlight=False, soft_wrap=True)
     raise typer.Exit(code=found.exit_code)
 
 
@@ -710,6 +832,8 @@ class RulesFmt(str, Enum):
 def rules(
     fmt: Annotated[RulesFmt, typer.Option("--format", help="table, json, or markdown (the README's rules table).")
                    ] = RulesFmt.table,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of the table: summaries, headers, severities.")
+                    ] = Lang.zh,
 ) -> None:
     """Every rule with id, severity, clause and explanation."""
     from .config import DEFAULT
@@ -723,14 +847,21 @@ def rules(
     if fmt is RulesFmt.json:
         print(json.dumps(docs, ensure_ascii=False, indent=1))
         return
+    from .io.columns import SEVERITY_WORDS
+
+    zh = lang is Lang.zh
+    words = SEVERITY_WORDS[lang.value]
     console = Console()
     table = Table(show_header=True, header_style="bold", show_lines=True)
-    for c in ("id", "name", "severity", "clause", "summary"):
+    heads = ("编号", "名称", "严重程度", "依据", "说明") if zh else ("id", "name", "severity", "clause", "summary")
+    for c in heads:
         table.add_column(c, overflow="fold")
     for d in docs:
-        table.add_row(d["id"], d["name"], d["severity"], d["clause"], d["summary"] + (
-            f"\n[dim]parameters: {d['parameters']}[/]" if d["parameters"] else "") + (
-            f"\n[dim]reasons: {d['reasons']}[/]" if d["reasons"] else ""))
+        severity = "/".join(words.get(w, w) for w in str(d["severity"]).split("/"))
+        summary = escape(rule_summary(d["id"], d["summary"], lang.value))
+        table.add_row(d["id"], d["name"], severity, d["clause"], summary + (
+            f"\n[dim]{'参数' if zh else 'parameters'}: {d['parameters']}[/]" if d["parameters"] else "") + (
+            f"\n[dim]{'剔除原因' if zh else 'reasons'}: {d['reasons']}[/]" if d["reasons"] else ""))
     console.print(table)
 
 

@@ -24,8 +24,9 @@ from ._errors import ConfigError, TransportmonError
 from .config import RuleConfig, load_config, make_config
 from .dates import parse_date
 from .io import read as R
+from .io.declared import datum_name, declared
 from .io.discover import LAYER_NAMES, MANIFEST, discover, layer_gaps, read_manifest, read_order, sample_dir
-from .vocab import DATUMS
+from .progress import Progress, tell
 from .waivers import known_subjects, reject_unknown_subjects, validate_waivers
 
 __all__ = ["VALIDATORS", "Inputs", "defaulted_warnings", "gtfs_layers", "load_inputs"]
@@ -53,6 +54,8 @@ class Inputs:
     """Deferred layers already read into memory (a GTFS feed's): the other engine takes these, not the files."""
     problems: list[TransportmonError] = field(default_factory=list)
     """With ``load_inputs(errors="collect")``: every file that could not be used, in the order tried."""
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    """i16: the header names declared per layer (``[columns.<layer>]``), for the layers another engine reads."""
 
 
 def _as_date(value: str | date | pd.Timestamp | None, what: str) -> pd.Timestamp | None:
@@ -101,6 +104,9 @@ def load_inputs(
     use_sample: bool | None = None,
     defer: tuple[str, ...] = (),
     errors: Literal["raise", "collect"] = "raise",
+    crs: dict[str, str] | None = None,
+    columns: dict[str, dict[str, str]] | None = None,
+    progress: Progress | None = None,
     passengers_optional: bool = False,
 ) -> Inputs:
     """Read, validate and cross-check every input layer (what ``audit`` and ``validate`` share).
@@ -126,7 +132,8 @@ def load_inputs(
     config
         A :class:`RuleConfig`, or the path of a ``rules.toml``.
     datums
-        ``{layer: "wgs84" | "gcj02" | "bd09"}``; the manifest's ``[datum]`` table otherwise.
+        ``{layer: "wgs84" | "gcj02" | "bd09"}`` (``GCJ-02``, ``WGS84`` … also read); the manifest's ``[datum]``
+        table otherwise.
     encoding
         Text encoding of CSV inputs (default: UTF-8, then GB18030).
     defer
@@ -137,6 +144,13 @@ def load_inputs(
         does): every such error is in ``Inputs.problems`` and loading goes on with the other files; a layer that
         could not be read counts as present (its partners' rows are not orphans), and the checks that need it do not
         run. Errors of the arguments (:class:`ConfigError`) are raised either way.
+    crs
+        ``{layer: "EPSG:4547"}``: the CRS of a table's projected x/y columns (over the manifest's ``[crs]``).
+    columns
+        ``{layer: {header: column}}``: a file's headers to read as contract columns (over the manifest's
+        ``[columns.<layer>]``); see :mod:`transportmon.io.declared`.
+    progress
+        Called with a :class:`~transportmon.progress.Stage` as each layer is read and the checks begin.
     passengers_optional
         Accept trips with an empty ``passengers`` value, or no such column (``transportmon limits``: future trips).
 
@@ -196,10 +210,10 @@ def load_inputs(
         as_of_source = MANIFEST
     if day is None:
         day, as_of_source = pd.Timestamp(date.today()), "today"
-    datum_of = {**manifest.get("datum", {}), **(datums or {})}
-    for layer, d in datum_of.items():
-        if d not in DATUMS:
-            raise ConfigError(f"datum of {layer}: {d!r} not allowed; use wgs84, gcj02 or bd09")
+    # i16: forgiving datum names (GCJ-02, WGS84 …), declared CRS and column names
+    datum_of = {layer: datum_name(d, f"datum of {layer}")
+                for layer, d in {**manifest.get("datum", {}), **(datums or {})}.items()}
+    crs_of, columns_of = declared(manifest, LAYER_NAMES, crs=crs, columns=columns)
 
     layers: dict[str, L.Layer] = {}
     inputs_meta: dict[str, dict[str, Any]] = {}
@@ -217,16 +231,18 @@ def load_inputs(
         warnings += [f"{paths[k].name} not used: --gtfs gives the {k} layer" for k in gtfs_meta if k in paths]
         paths = {k: v for k, v in paths.items() if k not in gtfs_meta}
     read: dict[str, tuple[L.Layer, dict[str, Any]]] = {}
-    for name in read_order(paths):
-        if name not in VALIDATORS or name in defer:
-            continue
+    to_read = [n for n in read_order(paths) if n in VALIDATORS and n not in defer]
+    for i, name in enumerate(to_read):
+        tell(progress, "read", layer=name, done=i, total=len(to_read))
         got = attempt((name,), _read_and_validate, name, paths[name], datum_of.get(name, "wgs84"), encoding,
-                      passengers_optional)
+                      crs_of.get(name), columns_of.get(name), passengers_optional)
         if got is None:
             continue
         layer, frame, rows = got
         layer.sha256 = R.sha256(paths[name])
-        read[name] = layer, {"path": R.display_path(paths[name]), "rows": rows, "sha256": layer.sha256,
+        # i16: the path as the user gave it (the sample's relative to the working folder, as before)
+        shown = R.display_path(paths[name]) if use_sample else paths[name].as_posix()
+        read[name] = layer, {"path": shown, "rows": rows, "sha256": layer.sha256,
                              "datum": datum_of.get(name, "wgs84"), **frame.attrs.pop("source", {})}
     for name in LAYER_NAMES:  # the report's metadata lists the layers in this order, however they were read
         if name in read:
@@ -241,10 +257,12 @@ def load_inputs(
                       problems=problems)
     boundary_source = "input"
     if "boundaries" not in layers and "boundaries" not in failed:
+        tell(progress, "read", layer="boundaries")
         frame, boundary_source = _default_boundaries(cfg, layers["stops"].frame if "stops" in layers else None)
         layers["boundaries"] = L.validate_boundaries(frame, boundary_source)
         inputs_meta["boundaries"] = {"path": None, "source": boundary_source, "rows": len(frame)}
     present = set(layers) | {n for n in defer if n in paths or n in gtfs_frames} | failed
+    tell(progress, "check")
     _reject_orphans(layers, present)
     if {"trips", "stop_times", "stops"} <= set(layers):
         L.check_trip_references(layers)
@@ -263,7 +281,7 @@ def load_inputs(
                   deferred={n: paths[n] for n in defer if n in paths} | {n: Path(gtfs_meta[n]["path"])
                                                                          for n in gtfs_frames},
                   datums={n: datum_of.get(n, "wgs84") for n in defer}, encoding=encoding, frames=gtfs_frames,
-                  warnings=warnings, problems=problems)
+                  warnings=warnings, problems=problems, columns=columns_of)
 
 
 def _read_folder(data_dir: Path) -> tuple[dict[str, Any], Any]:
@@ -276,9 +294,10 @@ def _raise(error: Exception) -> None:
     raise error
 
 
-def _read_and_validate(name: str, path: Path, datum: str, encoding: str | None, passengers_optional: bool = False,
+def _read_and_validate(name: str, path: Path, datum: str, encoding: str | None, crs: str | None = None,
+                       columns: dict[str, str] | None = None, passengers_optional: bool = False,
                        ) -> tuple[L.Layer, pd.DataFrame, int]:
-    frame, rows = R.read_layer(name, path, datum, encoding)
+    frame, rows = R.read_layer(name, path, datum, encoding, crs=crs, columns=columns)
     return _validator(name, passengers_optional)(frame, str(path)), frame, rows
 
 
@@ -322,7 +341,7 @@ def gtfs_layers(gtfs: str | os.PathLike[str], occupancy: str | os.PathLike[str],
             hashes[str(path)] = R.sha256(path)
         member = source.pop("member", None)
         label = f"{path}:{member}" if member else str(path)
-        meta[name] = {"path": R.display_path(path), **({"member": member} if member else {}), "rows": len(frame),
+        meta[name] = {"path": path.as_posix(), **({"member": member} if member else {}), "rows": len(frame),
                       "sha256": hashes[str(path)], "source": "gtfs", **source}
         if name in defer:
             frames[name] = frame

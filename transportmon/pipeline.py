@@ -24,10 +24,13 @@ from .geo.evidence import RoadContext, checkpoint_evidence, metric_crs, road_con
 from .geo.names import neighbour_names
 from .inputs import Inputs, defaulted_warnings, load_inputs
 from .io.discover import LAYER_NAMES, MANIFEST
+from .progress import Progress, tell
 from .report import assemble, attach_findings, finding_counts, verdict_counts
+from .result_api import ResultAPI
 from .rules import checkpoints as cp_rules
 from .rules.all_rules import plan as rule_plan
 from .rules.inputs import rejected_findings
+from .source_rows import rejected_rows
 from .trip_audit import audit_trips
 
 if TYPE_CHECKING:
@@ -36,8 +39,8 @@ if TYPE_CHECKING:
 __all__ = ["AuditResult", "Engine", "Inputs", "Measured", "audit", "load_inputs", "measure", "report_on"]
 
 
-@dataclass
-class AuditResult:
+@dataclass(repr=False)  # i16: repr, exit_code (property), exit_code_for, write, report.explore from ResultAPI
+class AuditResult(ResultAPI):
     """What an audit produced: the report frame (one row per subject), its metadata, and the layers behind it."""
 
     report: gpd.GeoDataFrame
@@ -45,14 +48,6 @@ class AuditResult:
     layers: dict[str, L.Layer] = field(default_factory=dict)
     roads: RoadContext | None = None
     config: RuleConfig = field(default_factory=RuleConfig)
-
-    def exit_code(self, fail_on: str = "violation") -> int:
-        """0 when nothing at or above ``fail_on`` (never|warning|violation) was found, else 1."""
-        if fail_on == "never":
-            return 0
-        counts = self.metadata["findings"]
-        severe = counts["violation"] + (counts["warning"] if fail_on == "warning" else 0)
-        return 1 if severe else 0
 
 
 Engine = Literal["memory", "dask"]
@@ -101,11 +96,14 @@ def audit(
     as_of: str | date | None = None,
     config: RuleConfig | str | os.PathLike[str] | None = None,
     datums: dict[str, str] | None = None,
+    crs: dict[str, str] | None = None,
+    columns: dict[str, dict[str, str]] | None = None,
     encoding: str | None = None,
     use_sample: bool | None = None,
     engine: Engine = "memory",
     scheduler: str | None = None,
     keep_layers: bool = True,
+    progress: Progress | None = None,
 ) -> AuditResult:
     """Audit checkpoints and coach trips against clause (六).
 
@@ -126,7 +124,13 @@ def audit(
     config
         A :class:`~transportmon.config.RuleConfig`, or the path of a ``rules.toml``.
     datums
-        ``{layer: "wgs84" | "gcj02" | "bd09"}``; the manifest's ``[datum]`` table otherwise.
+        ``{layer: "wgs84" | "gcj02" | "bd09"}`` (``GCJ-02``, ``WGS84`` … also read); the manifest's ``[datum]``
+        table otherwise.
+    crs
+        ``{layer: "EPSG:4547"}``: the CRS of a table's projected x/y columns; the manifest's ``[crs]`` otherwise.
+    columns
+        ``{layer: {header: column}}``: a file's headers to read as contract columns (``{"checkpoints": {"X坐标":
+        "lon"}}``); the manifest's ``[columns.<layer>]`` otherwise. See :mod:`transportmon.io.declared`.
     encoding
         Text encoding of CSV inputs (default: detected).
     use_sample
@@ -141,6 +145,9 @@ def audit(
         them once the trips are judged (``frame`` then only has their number of rows, as with the Dask engine):
         the command line does so unless it draws a map, since ten million stop rows are memory the report's
         writing needs.
+    progress
+        Called with a :class:`~transportmon.progress.Stage` as each step begins (reading each layer, the checks,
+        roads, checkpoints, trips, the report); the command line draws them. Nothing is printed here.
 
     Returns
     -------
@@ -157,16 +164,18 @@ def audit(
         "roads": roads, "checkpoints": checkpoints, "boundaries": boundaries, "risk_areas": risk_areas,
         "stops": stops, "trips": trips, "stop_times": stop_times, "gtfs": gtfs, "occupancy": occupancy,
         "waivers": waivers,
-        "as_of": as_of, "config": config, "datums": datums, "encoding": encoding, "use_sample": use_sample}
+        "as_of": as_of, "config": config, "datums": datums, "encoding": encoding, "use_sample": use_sample,
+        "crs": crs, "columns": columns, "progress": progress}
     inputs = load_inputs(data, **kwargs, defer=("trips", "stop_times") if engine == "dask" else ())
     if engine == "dask" and (set(inputs.deferred) != {"trips", "stop_times"} or "stops" not in inputs.layers):
         engine, inputs = "memory", load_inputs(data, **kwargs)  # no trip audit to distribute
-    measured = measure(inputs, engine=engine, scheduler=scheduler, keep_layers=keep_layers)
+    measured = measure(inputs, engine=engine, scheduler=scheduler, keep_layers=keep_layers, progress=progress)
+    tell(progress, "report")
     return report_on(measured, release=True)
 
 
 def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None = None,
-            keep_layers: bool = True) -> Measured:
+            keep_layers: bool = True, progress: Progress | None = None) -> Measured:
     """Measure what does not depend on the as-of date: road context, checkpoint evidence, trip verdicts (trips are
     judged on their own service dates), rejected rows.
 
@@ -174,7 +183,7 @@ def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None 
     ----------
     inputs
         From :func:`load_inputs`; with ``engine="dask"``, loaded with ``defer=("trips", "stop_times")``.
-    engine, scheduler, keep_layers
+    engine, scheduler, keep_layers, progress
         As :func:`audit`.
 
     Returns
@@ -189,12 +198,14 @@ def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None 
 
     ctx: RoadContext | None = None
     if "roads" in layers and len(layers["roads"].frame):
+        tell(progress, "roads")
         ctx = road_context(layers["roads"].frame, bounds, cfg, crs)
         for key, n in ctx.tracks.items():  # rows of a roads file; the OSM reader already counted ways
             inputs_meta["roads"].setdefault(key, n)
     ev: pd.DataFrame | None = None
     neighbours: tuple[str, str] | None = None
     if "checkpoints" in layers:
+        tell(progress, "checkpoints", total=len(layers["checkpoints"].frame))
         ev = checkpoint_evidence(layers["checkpoints"].frame, ctx, cfg)
         neighbours = neighbour_names(cfg.exempt_neighbours, bounds)
 
@@ -206,6 +217,7 @@ def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None 
     if engine == "dask" and {"trips", "stop_times"} <= set(inputs.deferred) and "stops" in layers:
         from .scale import dask_trips
 
+        tell(progress, "trips")
         trip_part, trip_findings, _, trip_layers, trip_meta, route_counts = dask_trips(inputs, scheduler=scheduler)
         layers.update(trip_layers)
         inputs_meta.update(trip_meta)
@@ -224,6 +236,7 @@ def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None 
             ordered.update(items)
         parts.append(attach_findings(trip_part, trip_findings) if len(trip_findings) else trip_part)
     elif {"trips", "stop_times", "stops"} <= set(layers):
+        tell(progress, "trips", total=len(layers["trips"].frame))
         trip_part, trip_findings, _ = audit_trips(layers, cfg, release=not keep_layers)
         parts.append(attach_findings(trip_part, trip_findings) if len(trip_findings) else trip_part)
         if not keep_layers:
@@ -264,7 +277,8 @@ def _rejected_subjects(layers: dict[str, L.Layer]) -> list[gpd.GeoDataFrame]:
     geom = rej.geometry.to_numpy() if "geometry" in rej.columns else np.full(len(rej), None)
     return [attach_findings(gpd.GeoDataFrame({
         "subject": rej["subject"].to_numpy(), "subject_id": rej["subject_id"].to_numpy(), "verdict": "rejected",
-        "reason": rej["reason"].to_numpy(), "detail": rej["detail"].to_numpy(), "source_row": rej["row"].to_numpy(),
+        "reason": rej["reason"].to_numpy(), "detail": rej["detail"].to_numpy(),
+        "source_row": rejected_rows(rej),  # i16: the row as the user's program shows it
         **rejected_dates(rej),  # issue 14: a rejected trip's service date, when it has one
     }, geometry=list(geom), crs="EPSG:4326"), rejected_findings(rej, rej["layer"]))]
 

@@ -31,7 +31,9 @@ import pandas as pd
 from . import layers as L
 from .config import RuleConfig
 from .io import read as R
+from .io.declared import apply_columns
 from .routes import RouteCounts, merge_counts
+from .source_rows import SOURCE_ROW
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -136,7 +138,8 @@ def dask_trips(inputs: Inputs, *, scheduler: str | None = None, partitions: int 
             columns = L.rename_aliases(pd.DataFrame(columns=list(st_frame.columns))).columns
             layer.defaulted_columns = tuple(c for c in ("pickup", "dropoff") if c not in columns)
         meta[name] = dict(inputs.meta[name]) if read_before else {
-            "path": R.display_path(Path(path)), "rows": rows, "sha256": layer.sha256,
+            "path": R.display_path(Path(path)) if inputs.use_sample else Path(path).as_posix(),  # i16: as given
+            "rows": rows, "sha256": layer.sha256,
             "datum": inputs.datums.get(name, "wgs84"), **info}
     route_counts = merge_counts([r[7] for r in results])
     return (gpd.GeoDataFrame(part, geometry="geometry", crs="EPSG:4326"), findings, skipped, out_layers, meta,
@@ -172,10 +175,12 @@ def _read(path: Path, inputs: Inputs, name: str, client: Client) -> tuple[Any, d
             groups[-1].append(i)
             rows_in += size
         starts = np.r_[0, np.cumsum(sizes)].astype(np.int64)
-        empty = _number(meta_file.schema_arrow.empty_table().to_pandas(), 0)
-        parts = [delayed(_read_row_groups, pure=True)(str(path), g, int(starts[g[0]]) if g else 0) for g in groups]
+        columns = inputs.columns.get(name)  # i16: header names declared in the manifest
+        empty = _number(apply_columns(meta_file.schema_arrow.empty_table().to_pandas(), columns, path)[0], 0)
+        parts = [delayed(_read_row_groups, pure=True)(str(path), g, int(starts[g[0]]) if g else 0, columns)
+                 for g in groups]
         return dd.from_delayed(parts, meta=empty, verify_meta=False), {"format": "parquet"}, int(starts[-1])
-    table = R.read_table(path, encoding=inputs.encoding)
+    table = R.read_table(path, encoding=inputs.encoding, columns=inputs.columns.get(name))
     info = dict(table.attrs.pop("source", {}))
     table = _number(pd.DataFrame(table), 0)
     return _scattered(table, client), info, len(table)
@@ -191,10 +196,11 @@ def _scattered(table: pd.DataFrame, client: Client) -> Any:
     return dd.from_delayed(pieces, meta=table.iloc[:0], verify_meta=False)
 
 
-def _read_row_groups(path: str, groups: list[int], start: int) -> pd.DataFrame:
+def _read_row_groups(path: str, groups: list[int], start: int, columns: dict[str, str] | None = None) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
-    return _number(pq.ParquetFile(path).read_row_groups(groups).to_pandas(), start)
+    frame = apply_columns(pq.ParquetFile(path).read_row_groups(groups).to_pandas(), columns, path)[0]
+    return _number(frame, start)
 
 
 def _number(df: pd.DataFrame, start: int) -> pd.DataFrame:
@@ -202,7 +208,11 @@ def _number(df: pd.DataFrame, start: int) -> pd.DataFrame:
     renamed = L.rename_aliases(df)
     key = L.as_text(renamed["trip_id"]) if "trip_id" in renamed.columns else pd.Series(pd.NA, index=df.index,
                                                                                       dtype="string")
-    return df.assign(_row=np.arange(start, start + len(df), dtype=np.int64), _key=key.fillna("").astype(str))
+    rows = np.arange(start, start + len(df), dtype=np.int64)
+    out = df.assign(_row=rows, _key=key.fillna("").astype(str))
+    if SOURCE_ROW not in out.columns:  # i16: numbered by position in the whole file, not in the partition
+        out[SOURCE_ROW] = rows + 1
+    return out
 
 
 def _audit_partition(trips: pd.DataFrame, stop_times: pd.DataFrame, shared: _Broadcast) -> tuple[Any, ...]:
@@ -231,13 +241,10 @@ def _audit_partition(trips: pd.DataFrame, stop_times: pd.DataFrame, shared: _Bro
 
 
 def _renumber(layer: L.Layer, rows: np.ndarray) -> None:
-    """Partition row numbers → input row numbers (also in the ``row <n>`` id of a row without an id)."""
+    """Partition row numbers → input row numbers. The numbers the user sees (``source_row``, and the ``row <n>`` id
+    of a row without an id) come from the partition's ``_source_row``, already those of the whole file."""
     layer.frame["row"] = rows[layer.frame["row"].to_numpy(dtype=np.int64)]
     if len(layer.rejected):
-        local = layer.rejected["row"].to_numpy(dtype=np.int64)
         rej = layer.rejected.copy()
-        unnamed = (rej["subject_id"].astype(str) == pd.Series(local + 1, index=rej.index).map("row {}".format)
-                   ).to_numpy()
-        rej["row"] = rows[local]
-        rej.loc[unnamed, "subject_id"] = [f"row {r + 1}" for r in rows[local][unnamed]]
+        rej["row"] = rows[rej["row"].to_numpy(dtype=np.int64)]
         layer.rejected = rej

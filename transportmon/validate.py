@@ -25,6 +25,7 @@ from . import layers as L
 from ._errors import ConfigError, TransportmonError
 from .inputs import load_inputs
 from .io.discover import LAYER_NAMES
+from .source_rows import rejected_rows
 
 __all__ = ["LayerCheck", "Problem", "Validation", "validate_inputs"]
 
@@ -64,8 +65,9 @@ class Validation:
     layers: list[LayerCheck]
     problems: list[Problem]
     rejected: pd.DataFrame
-    """Every rejected row: ``layer``, ``row`` (1-based, as in the report's messages), ``subject_id``, ``reason``,
-    ``detail``."""
+    """Every rejected row: ``layer``, ``row`` (the row as the user's program shows it: the line of a CSV, the sheet
+    row of a workbook, the feature's 1-based position; as in the report's ``source_row`` and messages),
+    ``subject_id``, ``reason``, ``detail``."""
     warnings: list[str] = field(default_factory=list)
     """As the audit's ``metadata["warnings"]``: files not used, assumptions made, rules that cannot run."""
 
@@ -111,7 +113,7 @@ def _rejected_rows(layers: dict[str, L.Layer]) -> pd.DataFrame:
         if len(layer.rejected):
             rj = layer.rejected
             parts.append(pd.DataFrame({
-                "layer": name, "row": rj["row"].astype("int64").to_numpy() + 1,
+                "layer": name, "row": rejected_rows(rj),  # i16: as the user's program shows it
                 "subject_id": rj["subject_id"].astype(str).to_numpy(), "reason": rj["reason"].astype(str).to_numpy(),
                 "detail": rj["detail"].astype(str).to_numpy(),
             }))

@@ -38,6 +38,7 @@ from .layers import Layer, as_text, empty_rejected, parse_dates, rename_aliases,
 from .rules import all_rules  # noqa: F401  (a waiver may name any rule: the registry must be complete)
 from .rules.registry import RULES, SEVERITIES, Rule
 from .rules.waivers import TM120, TM121
+from .source_rows import SOURCE_ROW, source_rows
 
 __all__ = ["SUBJECT_WORDS", "WAIVER_TYPE", "apply_waivers", "can_be_violation", "known_subjects",
            "reject_unknown_subjects", "route_subjects_of", "validate_waivers", "waiver_findings",
@@ -86,6 +87,7 @@ def validate_waivers(frame: pd.DataFrame, path: str | None = None) -> Layer:
         frame = frame.assign(**{c: pd.Series(dtype="string") for c in COLUMNS[:6] if c not in frame.columns})
     require_columns(frame, "waivers", path)
     n = len(frame)
+    shown = source_rows(frame)  # i16: the rows as the user's program numbers them
     raw = {c: _clean_text(frame[c]) for c in COLUMNS[:6]}
     subject = raw["subject"].str.casefold().map(SUBJECT_WORDS).astype("string")
     subject_id = as_text(frame["subject_id"])
@@ -94,7 +96,7 @@ def validate_waivers(frame: pd.DataFrame, path: str | None = None) -> Layer:
     parsed = {c: parse_dates(frame[c]) for c in ("valid_from", "valid_until")}
     waiver_id = (document.fillna("") + "/" + subject.fillna(raw["subject"].fillna("")) + "/"
                  + subject_id.fillna("") + "/" + rule_id.fillna(""))
-    waiver_id = waiver_id.mask(waiver_id == "///", "row " + pd.Series(np.arange(1, n + 1), dtype="string"))
+    waiver_id = waiver_id.mask(waiver_id == "///", "row " + pd.Series(shown, dtype="string"))
 
     reason = pd.Series(pd.NA, index=frame.index, dtype="string")
     detail = pd.Series(pd.NA, index=frame.index, dtype="string")
@@ -137,12 +139,12 @@ def validate_waivers(frame: pd.DataFrame, path: str | None = None) -> Layer:
         "valid_until": end.dt.strftime("%Y-%m-%d").astype("string"),
         "approved_by": _clean_text(frame["approved_by"]) if "approved_by" in frame.columns else pd.NA,
         "note": _clean_text(frame["note"]) if "note" in frame.columns else pd.NA,
-        "waiver_id": waiver_id, "row": np.arange(n, dtype="int64"),
+        "waiver_id": waiver_id, "row": np.arange(n, dtype="int64"), SOURCE_ROW: shown,
     }, index=frame.index).astype({"approved_by": "string", "note": "string"})
     bad = ~good
     rejected = pd.DataFrame({
         "subject": "waivers", "subject_id": waiver_id[bad].astype(str), "reason": reason[bad].astype(str),
-        "detail": detail[bad].fillna("").astype(str), "row": out["row"][bad],
+        "detail": detail[bad].fillna("").astype(str), "row": out["row"][bad], "source_row": shown[bad.to_numpy()],
     }) if bad.any() else empty_rejected()
     return Layer(name="waivers", frame=out[good].reset_index(drop=True), rejected=rejected.reset_index(drop=True),
                  rows=n, path=path)
@@ -154,7 +156,7 @@ def _move_to_rejected(layer: Layer, mask: np.ndarray, reason: str, detail: pd.Se
     bad = layer.frame[mask]
     extra = pd.DataFrame({"subject": "waivers", "subject_id": bad["waiver_id"].astype(str).to_numpy(),
                           "reason": reason, "detail": detail[mask].astype(str).to_numpy(),
-                          "row": bad["row"].astype("int64").to_numpy()})
+                          "row": bad["row"].astype("int64").to_numpy(), "source_row": source_rows(bad)})
     layer.rejected = pd.concat([layer.rejected, extra], ignore_index=True) if len(layer.rejected) else extra
     layer.frame = layer.frame[~mask].reset_index(drop=True)
 

@@ -41,6 +41,7 @@ import pandas as pd
 
 from .. import layers as L
 from ..designations import written_adcodes
+from ..source_rows import source_rows
 from .admin import codes_in_use
 
 __all__ = ["SUCCESSORS", "check_designation_units", "outside_note", "renamed_note"]
@@ -139,6 +140,7 @@ def check_designation_units(
         "subject": "risk_areas", "subject_id": written_adcodes(frame.iloc[at]).astype(str),
         "reason": "unknown-adcode",
         "detail": L.risk_detail(frame, at, what.to_numpy(dtype=object)).astype(str), "row": bad_rows,
+        "source_row": source_rows(frame)[at],
     })
     risk.rejected = pd.concat([risk.rejected, rejected], ignore_index=True) if len(risk.rejected) else rejected
     risk.frame = risk.frame[~risk.frame["row"].isin(bad_rows).to_numpy(dtype=bool)]

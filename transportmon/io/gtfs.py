@@ -42,6 +42,7 @@ import pandas as pd
 
 from .. import layers as L
 from .._errors import InputError
+from ..source_rows import SOURCE_ROW
 from .read import read_table
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -214,6 +215,8 @@ def read_gtfs(feed: str | os.PathLike[str], occupancy: str | os.PathLike[str], *
     stops_out = gpd.GeoDataFrame({"stop_id": stops["stop_id"], "name": stops.get("stop_name"),
                                   "_lon_raw": stops["stop_lon"], "_lat_raw": stops["stop_lat"]},
                                  geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"))
+    if SOURCE_ROW in stops.columns:  # the line of stops.txt
+        stops_out[SOURCE_ROW] = stops[SOURCE_ROW].to_numpy()
 
     # One audited trip per occupancy row; ids stay the GTFS ones where unambiguous.
     occ_source = occ.attrs.pop("source")

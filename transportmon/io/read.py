@@ -40,6 +40,7 @@ import hashlib
 import os
 import warnings
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,9 @@ import shapely
 
 from .. import layers as _layers
 from .._errors import ConfigError, InputError
+from ..source_rows import SOURCE_ROW, record_lines
 from . import datum as _datum
+from . import declared as _declared
 from .narrow import read_narrow
 
 VECTOR_EXTENSIONS = {".geojson", ".json", ".gpkg", ".shp", ".fgb", ".gml", ".kml", ".zip", ".geojsonl", ".geojsons"}
@@ -149,7 +152,9 @@ def _read_csv(path: Path, encoding: str | None) -> tuple[pd.DataFrame, dict[str,
     for enc in tried:
         sep = _separator(path, enc)
         try:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], sep=sep, encoding=enc)
+            # Blank lines are kept as empty rows (dropped and counted later), so that every record's line is known.
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], sep=sep, encoding=enc,
+                                skip_blank_lines=False)
         except UnicodeError as exc:
             last = exc
             continue
@@ -157,7 +162,7 @@ def _read_csv(path: Path, encoding: str | None) -> tuple[pd.DataFrame, dict[str,
             problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InputError(path, f"not a readable CSV ({problem})", "save it as comma-separated text") from exc
         shown = {"utf-8-sig": "utf-8 (with BOM)", "gb18030": "gb18030 (GBK)"}.get(enc, enc)
-        return frame, {"format": "csv" if sep == "," else "tsv", "encoding": shown}
+        return frame, {"format": "csv" if sep == "," else "tsv", "encoding": shown, "_codec": enc}
     tried_text = ", ".join(tried)
     raise InputError(path, f"cannot decode the text as {tried_text} ({last})",
                      "save it as UTF-8, or pass --encoding (gbk, gb18030, utf-16 …)")
@@ -177,33 +182,43 @@ def _dedupe(names: list[str]) -> list[str]:
     return out
 
 
-def _header_row(rows: pd.DataFrame) -> int | None:
+def _known(value: object, declared: frozenset[str] = frozenset()) -> bool:
+    """A header cell naming a contract column, an alias, lon/lat, or a header the manifest declares."""
+    return isinstance(value, str) and (_layers.is_known_column(value) or _layers.column_key(value) in declared)
+
+
+def _header_row(rows: pd.DataFrame, declared: frozenset[str] = frozenset()) -> int | None:
     """Index (position) of the first of the first rows that holds a known column name, else None."""
     head = rows.head(HEADER_SEARCH_ROWS)
     for i, values in enumerate(head.itertuples(index=False, name=None)):  # ≤ 20 short rows, not a per-row loop
-        if any(isinstance(v, str) and _layers.is_known_column(v) for v in values):
+        if any(_known(v, declared) for v in values):
             return i
     return None
 
 
-def _promote_header(frame: pd.DataFrame, info: dict[str, Any], line_of_first_row: int) -> pd.DataFrame:
-    """A CSV read with its first line as header: when no column is known, take the header from a title's next rows."""
-    if any(_layers.is_known_column(c) for c in frame.columns):
-        return frame
-    i = _header_row(frame)
+def _promote_header(frame: pd.DataFrame, info: dict[str, Any], lines: np.ndarray,
+                    declared: frozenset[str] = frozenset()) -> tuple[pd.DataFrame, np.ndarray]:
+    """A CSV read with its first line as header: when no column is known, take the header from a title's next rows.
+    ``lines`` are the records' lines in the file; those of the rows kept are returned with them."""
+    if any(_known(c, declared) for c in frame.columns):
+        return frame, lines
+    i = _header_row(frame, declared)
     if i is None:
-        return frame
+        return frame, lines
     names = [str(v).strip() if isinstance(v, str) and v.strip() else f"Unnamed: {j}"
              for j, v in enumerate(frame.iloc[i].tolist())]
     out = frame.iloc[i + 1:].reset_index(drop=True)
     out.columns = _dedupe(names)
-    info["header_row"] = line_of_first_row + i
-    return out
+    info["header_row"] = int(lines[i])
+    return out, lines[i + 1:]
 
 
-def _drop_blank_rows(frame: pd.DataFrame, info: dict[str, Any]) -> pd.DataFrame:
+def _drop_blank_rows(frame: pd.DataFrame, info: dict[str, Any], lines: np.ndarray | None = None,
+                     ) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """Rows whose every cell is empty are not rows: dropped and counted (``lines``, the rows' numbers in the file,
+    follow)."""
     if not len(frame) or not len(frame.columns):
-        return frame
+        return frame, lines
     text = frame.astype("string")
     blank = np.ones(len(frame), dtype=bool)
     for col in range(text.shape[1]):
@@ -212,10 +227,11 @@ def _drop_blank_rows(frame: pd.DataFrame, info: dict[str, Any]) -> pd.DataFrame:
     if blank.any():
         info["blank_rows"] = info.get("blank_rows", 0) + int(blank.sum())
         frame = frame[~blank].reset_index(drop=True)
-    return frame
+        lines = lines[~blank] if lines is not None else None
+    return frame, lines
 
 
-def _read_excel(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _read_excel(path: Path, declared: frozenset[str] = frozenset()) -> tuple[pd.DataFrame, dict[str, Any]]:
     if not zipfile.is_zipfile(path):
         raise InputError(path, "is not an .xlsx workbook (not a zip archive)",
                          "save it from Excel/WPS as .xlsx, or export the sheet as CSV")
@@ -244,7 +260,7 @@ def _read_excel(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
                         continue
                     if first is None:
                         first = (str(sheet), raw)
-                    i = _header_row(raw)
+                    i = _header_row(raw, declared)
                     if i is not None:
                         chosen = (str(sheet), raw, i)
                         break
@@ -271,7 +287,7 @@ def _read_excel(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     return frame, {"format": "xlsx", "sheet": sheet, "header_row": i + 1}
 
 
-def _points_from_columns(df: pd.DataFrame, lon_col: str, lat_col: str) -> gpd.GeoDataFrame:
+def _points_from_columns(df: pd.DataFrame, lon_col: str, lat_col: str, crs: str = "EPSG:4326") -> gpd.GeoDataFrame:
     def number(col: str) -> np.ndarray:
         text = df[col].astype("string").str.normalize("NFKC").str.strip().str.rstrip("°")
         return pd.to_numeric(text, errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
@@ -284,7 +300,7 @@ def _points_from_columns(df: pd.DataFrame, lon_col: str, lat_col: str) -> gpd.Ge
     # Keep the raw text so a rejected row can say what was wrong with it.
     out["_lon_raw"] = df[lon_col]
     out["_lat_raw"] = df[lat_col]
-    return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326", index=df.index))
+    return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms, crs=crs, index=df.index))
 
 
 def _coordinate_columns(columns: pd.Index) -> tuple[str | None, str | None]:
@@ -443,6 +459,8 @@ def read_table(
     encoding: str | None = None,
     datum: str = "wgs84",
     dictionary: tuple[str, ...] = (),
+    crs: str | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> gpd.GeoDataFrame | pd.DataFrame:
     """Read one layer file into a frame in WGS-84 (EPSG:4326) lon/lat.
 
@@ -459,6 +477,11 @@ def read_table(
     dictionary
         Contract columns of few distinct values in many rows (``stop_id`` of stop_times) to read from Parquet as
         dictionaries (categoricals) when they are text; validation reads them the same either way.
+    crs
+        The CRS of a table's coordinate columns (projected x/y, e.g. ``EPSG:4547``), or of a vector file that names
+        none; reprojected to WGS-84 (see :mod:`transportmon.io.declared`).
+    columns
+        ``{header: column}``: the file's headers to read as contract columns (``{"X坐标": "lon"}``).
 
     Returns
     -------
@@ -467,20 +490,27 @@ def read_table(
     """
     p = Path(path)
     encoding = check_encoding(encoding)
+    datum = _declared.datum_name(datum)
     check_file(p)
     ext = p.suffix.lower()
+    heads = frozenset(_declared.header_keys(columns))
     frame: gpd.GeoDataFrame | pd.DataFrame
     if ext in CSV_EXTENSIONS or ext in EXCEL_EXTENSIONS:
         if ext in CSV_EXTENSIONS:
             frame, info = _read_csv(p, encoding)
-            frame = _promote_header(frame, info, line_of_first_row=2)
+            lines = record_lines(p, info.pop("_codec"), frame)
+            frame, lines = _promote_header(frame, info, lines, heads)
         else:
-            frame, info = _read_excel(p)
+            frame, info = _read_excel(p, heads)
+            first = int(info["header_row"]) + 1  # the sheet row under the header
+            lines = np.arange(first, first + len(frame), dtype=np.int64)
         frame.columns = _dedupe([str(c).replace("\ufeff", "").strip() for c in frame.columns])
-        frame = _drop_blank_rows(frame, info)
+        frame, lines = _drop_blank_rows(frame, info, lines)
+        frame[SOURCE_ROW] = lines  # the row as the user's program numbers it (see transportmon.source_rows)
+        frame = _declared.declare_columns(frame, columns, p, info)
         lon_col, lat_col = _coordinate_columns(frame.columns)
         if lon_col is not None and lat_col is not None:
-            frame = _points_from_columns(frame, lon_col, lat_col)
+            frame = _points_from_columns(frame, lon_col, lat_col, crs or "EPSG:4326")
     elif ext == ".xls":
         raise InputError(p, "is an old binary Excel workbook (.xls)", "save it as .xlsx or export the sheet as CSV")
     elif ext in PARQUET_EXTENSIONS:
@@ -496,6 +526,11 @@ def read_table(
                                  for c in frame.columns])
     else:
         frame.columns = _dedupe([str(c).replace("\ufeff", "").strip() for c in frame.columns])
+    tabular = ext in CSV_EXTENSIONS or ext in EXCEL_EXTENSIONS
+    if not tabular:
+        frame = _declared.declare_columns(frame, columns, p, info)
+    if crs is not None:
+        frame = _declared.declare_crs(frame, crs, p, info, tabular=tabular, geojson=ext in GEOJSON_EXTENSIONS)
     if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns:
         if frame.crs is None:
             frame = frame.set_crs("EPSG:4326")
@@ -520,19 +555,23 @@ def _to_wgs84(frame: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
                          "give the layer in EPSG:4326 or a common projected CRS") from exc
 
 
-def read_layer(name: str, path: Path, datum: str, encoding: str | None) -> tuple[pd.DataFrame, int]:
-    """Read the file of layer ``name`` as validation takes it (an OpenStreetMap extract for ``roads``), and its rows."""
+def read_layer(name: str, path: Path, datum: str, encoding: str | None, *, crs: str | None = None,
+               columns: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, int]:
+    """Read the file of layer ``name`` as validation takes it (an OpenStreetMap extract for ``roads``), and its rows;
+    ``crs`` and ``columns`` as declared for it (:mod:`transportmon.io.declared`)."""
     from .discover import is_osm
 
     if name == "roads" and is_osm(path):
         from .osm import roads_from_osm_file
 
         frame = roads_from_osm_file(path)  # OSMError names the file and the fix; the CLI exits 2
-        if datum != "wgs84":
-            raise InputError(path, f"--roads-datum {datum} given for OpenStreetMap data", "OSM is WGS-84: drop it")
+        if datum != "wgs84" or crs is not None:
+            raise InputError(path, f"--roads-{'datum' if crs is None else 'crs'} {crs or datum} given for "
+                             "OpenStreetMap data", "OSM is WGS-84: drop it")
         return frame, len(frame)
     # stop_times name some thousands of stops in millions of rows: read as a dictionary, validated per stop.
-    frame = read_table(path, encoding=encoding, datum=datum, dictionary=("stop_id",) if name == "stop_times" else ())
+    frame = read_table(path, encoding=encoding, datum=datum, dictionary=("stop_id",) if name == "stop_times" else (),
+                       crs=crs, columns=columns)
     return frame, len(frame)
 
 

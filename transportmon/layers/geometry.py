@@ -83,7 +83,8 @@ def geometry_problems(frame: gpd.GeoDataFrame, layer: str, *, required: bool = T
         swapped = (b.minx >= -90) & (b.maxx <= 90) & (b.miny >= -180) & (b.maxy <= 180)
         metres = b.abs().max(axis=1) > 1000
         hint = pd.Series("", index=frame.index, dtype="string").mask(swapped, " (lat/lon swapped?)").mask(
-            metres, " (projected metres? give the file's CRS or reproject to EPSG:4326)")
+            metres, " (projected metres? declare the CRS: [crs] in manifest.toml or --<layer>-crs; or reproject to "
+            "EPSG:4326)")
         text = "bounds " + bt.minx + "," + bt.miny + "," + bt.maxx + "," + bt.maxy + " are not WGS-84 lon/lat" + hint
         return text[mask]
 

@@ -9,6 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ..source_rows import first_occurrence, source_rows
 from .cells import text_ids
 from .geometry import in_lonlat, present
 from .schema import KEPT_WHEN_REJECTED, REJECTED_COLUMNS, SUBJECT, Layer
@@ -62,13 +63,15 @@ class Rejector:
             reasons[at] = reason
             details[at] = text if isinstance(text, str) else text.to_numpy(dtype=object, na_value=None)
         index = self.frame.index[bad.to_numpy()]
-        ids = self.ids[bad].fillna("row " + (self.frame.loc[bad, "row"] + 1).astype("string"))
+        shown = pd.Series(source_rows(self.frame, bad.to_numpy()), index=index)  # i16: rows as the user sees them
+        ids = self.ids[bad].fillna("row " + shown.astype("string"))
         out = pd.DataFrame({
             "subject": SUBJECT.get(self.layer, self.layer),
             "subject_id": ids.astype(str),
             "reason": pd.Series(reasons, index=index, dtype="string").astype(str),
             "detail": pd.Series(details, index=index, dtype="string").fillna("").astype(str),
             "row": self.frame.loc[bad, "row"].astype("int64"),
+            "source_row": shown,
         }, index=index)
         for col in KEPT_WHEN_REJECTED.get(self.layer, ()):
             if col in self.frame.columns:
@@ -85,7 +88,16 @@ class Rejector:
 
 
 def empty_rejected() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else "object") for c in REJECTED_COLUMNS})
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("row", "source_row") else "object")
+                         for c in REJECTED_COLUMNS})
+
+
+def same_as(frame: pd.DataFrame, mask: np.ndarray, *keys: pd.Series, what: str) -> pd.Series:
+    """``same {what} as row 7`` for the rows of ``mask`` (a duplicate's detail): the first row with the same key(s),
+    numbered as the user sees it (:mod:`transportmon.source_rows`)."""
+    first = first_occurrence(*keys)[mask]
+    rows = source_rows(frame)[first]
+    return pd.Series([f"same {what} as row {r}" for r in rows], dtype="string")
 
 
 def concat_rejected(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
@@ -116,6 +128,7 @@ def reject_rows(layer: Layer, mask: pd.Series | np.ndarray, reason: str,
     moved = pd.DataFrame({
         "subject": SUBJECT.get(layer.name, layer.name), "subject_id": bad[id_col].astype(str).to_numpy(),
         "reason": reason, "detail": det, "row": bad["row"].astype("int64").to_numpy(),
+        "source_row": source_rows(bad),
     })
     for col in KEPT_WHEN_REJECTED.get(layer.name, ()):
         if col in bad.columns:

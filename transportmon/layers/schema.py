@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .._errors import InputError
+from ..source_rows import SOURCE_ROW
 
 #: Chinese and alternative column names accepted for each contract column. Keys are matched after
 #: :func:`column_key` (NFKC, lower case, no spaces, a trailing unit in brackets dropped: ``核定座位（座）`` is
@@ -107,7 +108,9 @@ GEOMETRY_TYPES: dict[str, tuple[str, ...]] = {
 }
 
 
-REJECTED_COLUMNS = ["subject", "subject_id", "reason", "detail", "row"]
+#: ``row``: 0-based position in the parsed frame (the key); ``source_row``: the row as the user's program shows it
+#: (:mod:`transportmon.source_rows`).
+REJECTED_COLUMNS = ["subject", "subject_id", "reason", "detail", "row", "source_row"]
 #: Columns a rejected row keeps beside :data:`REJECTED_COLUMNS`: a rejected trip counts on its service date (the
 #: timeline, the report) and on its route, on which it still ran (:mod:`transportmon.routes`).
 KEPT_WHEN_REJECTED: dict[str, tuple[str, ...]] = {"trips": ("route_id", "service_date")}
@@ -161,7 +164,8 @@ class Layer:
     frame: pd.DataFrame
     """The usable rows, with ``row`` = the 0-based input row number."""
     rejected: pd.DataFrame
-    """Rows that cannot be audited: ``subject``, ``subject_id``, ``reason``, ``detail``, ``row`` (+ geometry)."""
+    """Rows that cannot be audited: ``subject``, ``subject_id``, ``reason``, ``detail``, ``row``, ``source_row``
+    (+ geometry)."""
     rows: int
     """Rows in the input."""
     path: str | None = None
@@ -224,7 +228,7 @@ def require_columns(frame: pd.DataFrame, layer: str, path: str | None) -> None:
     missing = [c for c in REQUIRED[layer] if c not in frame.columns]
     if missing:
         # The file's own headers: lon/lat were turned into the geometry, the row number is ours.
-        shown = [str(c) for c in frame.columns if c not in ("_lon_raw", "_lat_raw", "row")
+        shown = [str(c) for c in frame.columns if c not in ("_lon_raw", "_lat_raw", "row", SOURCE_ROW)
                  and not (isinstance(frame, gpd.GeoDataFrame) and c == frame.geometry.name)]
         if "_lon_raw" in frame.columns:
             shown.append("lon/lat")

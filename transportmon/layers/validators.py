@@ -13,8 +13,10 @@ import numpy as np
 import pandas as pd
 
 from .._errors import InputError
+from ..bulletin_dates import published_and_effective
 from ..dates import parse_dates
 from ..designations import DesignationFormError, normalize_designations
+from ..source_rows import source_rows
 from .cells import (
     arrow_text,
     as_text,
@@ -34,7 +36,7 @@ from .cells import (
     text_ids_runs,
 )
 from .geometry import geo, geometry_problems, in_lonlat, present, repair
-from .reject import Rejector
+from .reject import Rejector, same_as
 from .schema import GEOMETRY_TYPES, REQUIRED, Layer, TripRuns, rename_aliases, require_columns
 
 _COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
@@ -59,7 +61,7 @@ def _check_geometry(rej: Rejector, frame: gpd.GeoDataFrame, layer: str) -> None:
 def _check_ids(rej: Rejector, unique: bool) -> None:
     rej.reject(rej.ids.isna(), "missing-id", "the id is empty")
     if unique:
-        rej.reject(duplicated_ids(rej.ids), "duplicate-id", "an earlier row has the same id")
+        rej.reject(duplicated_ids(rej.ids), "duplicate-id", lambda m: same_as(rej.frame, m, rej.ids, what="id"))
 
 
 def _finish(name: str, frame: pd.DataFrame, rej: Rejector, rows: int, path: str | None) -> Layer:
@@ -232,7 +234,7 @@ def validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> Layer:
     rej.reject(bad, "malformed-value", lambda m: "stop_sequence=" + cell_text(raw_seq, m))
     frame["stop_sequence"] = seq
     dup = duplicated_stops(rej.ids, seq, starts, head_text)
-    rej.reject(dup, "duplicate-id", "trip_id and stop_sequence repeat an earlier row")
+    rej.reject(dup, "duplicate-id", lambda m: same_as(frame, m, rej.ids, seq, what="trip_id and stop_sequence"))
     defaulted = tuple(col for col in ("pickup", "dropoff") if col not in frame.columns)
     for col in ("pickup", "dropoff"):
         if col in frame.columns:
@@ -264,7 +266,11 @@ def validate_risk_areas(frame: pd.DataFrame, path: str | None = None) -> Layer:
 
     The usable designations are kept as intervals in ``intervals``; ``frame`` keeps the usable input rows.
     """
+    source = frame.attrs.setdefault("source", {})  # the reader's notes, which the report's metadata takes
     frame = rename_aliases(frame).reset_index(drop=True)
+    frame, note = published_and_effective(frame)  # i16: 发布日期 and 生效日期 together
+    if note:
+        source.setdefault("notes", []).append(note)
     require_columns(frame, "risk_areas", path)
     frame = frame.copy()
     frame["row"] = np.arange(len(frame), dtype="int64")
@@ -313,9 +319,13 @@ def validate_risk_areas(frame: pd.DataFrame, path: str | None = None) -> Layer:
     by_geom = (reason == "missing-adcode") & (geom_reason.to_numpy(dtype=object)[rows] != "")
     reason[by_geom] = geom_reason.to_numpy(dtype=object)[rows][by_geom]
     detail[by_geom] = geom_detail.to_numpy(dtype=object)[rows][by_geom]
+    shown = source_rows(frame)[rows]
+    ids = rejected["subject_id"].astype(str).to_numpy(dtype=object)
+    unnamed = ids == np.char.add("row ", rows.astype(str)).astype(object)  # no adcode: the row's number is its id
+    ids[unnamed] = np.char.add("row ", shown[unnamed].astype(str)).astype(object)
     rej = pd.DataFrame({
-        "subject": "risk_areas", "subject_id": rejected["subject_id"].astype(str).to_numpy(),
-        "reason": reason.astype(str), "detail": detail, "row": rows,
+        "subject": "risk_areas", "subject_id": ids.astype(str),
+        "reason": reason.astype(str), "detail": detail, "row": rows, "source_row": shown,
     })
     good = frame[~frame["row"].isin(rejected["row"])]
     return Layer(name="risk_areas", frame=good, rejected=rej, rows=len(frame), path=path,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Final, Literal, get_args
 
+import numpy as np
 import pandas as pd
 
 from .registry import FINDING_COLUMNS, Rule, rule
@@ -94,6 +95,13 @@ def rule_of(reasons: pd.Series) -> pd.Series:
     return ids
 
 
+def _shown_rows(rejected: pd.DataFrame) -> np.ndarray:
+    """The rows as the user's program shows them (``source_row``, i16; ``row + 1`` for frames made without it)."""
+    from ..source_rows import rejected_rows
+
+    return rejected_rows(rejected)
+
+
 def rejected_findings(rejected: pd.DataFrame, layer_of: pd.Series) -> pd.DataFrame:
     """One TM9xx finding per rejected row (``rejected`` from :mod:`transportmon.layers`)."""
     if not len(rejected):
@@ -102,7 +110,7 @@ def rejected_findings(rejected: pd.DataFrame, layer_of: pd.Series) -> pd.DataFra
         "subject": rejected["subject"].astype(str).to_numpy(),
         "subject_id": rejected["subject_id"].astype(str).to_numpy(),
         "layer": layer_of.astype(str).to_numpy(),
-        "row_1": (rejected["row"].astype("int64") + 1).to_numpy(),
+        "row_1": _shown_rows(rejected),
         "reason": rejected["reason"].astype(str).to_numpy(),
         "detail": rejected["detail"].astype(str).to_numpy(),
     })
@@ -110,5 +118,5 @@ def rejected_findings(rejected: pd.DataFrame, layer_of: pd.Series) -> pd.DataFra
     rule_id = rule_of(ev["reason"])
     zh, en = TM905.messages(ev)  # every TM9xx rule shares the template
     return pd.DataFrame({"subject": ev["subject"], "subject_id": ev["subject_id"],
-                         "source_row": rejected["row"].astype("int64").to_numpy(), "rule_id": rule_id,
+                         "source_row": _shown_rows(rejected), "rule_id": rule_id,
                          "severity": TM905.severity, "message_zh": zh, "message_en": en})
