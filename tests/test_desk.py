@@ -376,7 +376,8 @@ def test_write_any_report_form(sample: transportmon.AuditResult, tmp_path: Path)
     assert doc["metadata"]["counts"] == sample.metadata["counts"] and len(doc["features"]) == len(sample.report)
     assert sample.write(tmp_path / "v.parquet", only="violation") == "parquet"
     meta = json.loads(pq.read_schema(tmp_path / "v.parquet").metadata[b"transportmon"])
-    assert meta["only"] == "violation" and pq.read_metadata(tmp_path / "v.parquet").num_rows == 18
+    rows = pq.read_metadata(tmp_path / "v.parquet").num_rows
+    assert meta["only"] == "violation" and rows == sample.metadata["findings"]["violation"] > 0
     with pytest.raises(InputError, match="never overwrites an input"):
         sample.write(sample.metadata["inputs"]["checkpoints"]["path"])
 

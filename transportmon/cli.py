@@ -56,8 +56,8 @@ from .i18n import detail_text, problem_text, reason_text, rule_summary
 os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
 
 def _no_label(option: object) -> object:
-    """The --help option without a type label (typer shows every flag as ``<bool>``)."""
-    if option is not None:
+    """A flag (--help, --quiet, --force …) without a type label: typer shows every flag as ``<bool>``."""
+    if option is not None and getattr(option, "is_flag", False) and getattr(option, "metavar", "") is None:
         option.metavar = ""  # type: ignore[attr-defined]
     return option
 
@@ -77,6 +77,8 @@ class _Group(TyperGroup):
         command = super().get_command(ctx, cmd_name)
         if type(command) is TyperCommand:  # same state, one method more: no "<bool>" beside its --help
             command.__class__ = _Command
+        for param in getattr(command, "params", ()):  # nor beside the command's own flags
+            _no_label(param)
         return command
 
 

@@ -144,7 +144,7 @@ def validate_waivers(frame: pd.DataFrame, path: str | None = None) -> Layer:
     bad = ~good
     rejected = pd.DataFrame({
         "subject": "waivers", "subject_id": waiver_id[bad].astype(str), "reason": reason[bad].astype(str),
-        "detail": detail[bad].fillna("").astype(str), "row": out["row"][bad], "source_row": shown[bad.to_numpy()],
+        "detail": detail[bad].fillna("").astype(str), "row": out["row"][bad], "source_row": shown[bad],
     }) if bad.any() else empty_rejected()
     return Layer(name="waivers", frame=out[good].reset_index(drop=True), rejected=rejected.reset_index(drop=True),
                  rows=n, path=path)
