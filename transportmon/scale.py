@@ -6,12 +6,18 @@ both on the trip id so that partition *i* of ``trips`` and partition *i* of ``st
 pair of partitions is validated and audited by the in-memory functions (:func:`transportmon.layers.validate_trips`,
 the reference checks of :func:`transportmon.layers.check_trip_references`, :func:`transportmon.trip_audit.audit_trips`) against the
 stops, their admin units and the designations, which are resolved once on the client and broadcast to the workers.
-The client gathers the trip subjects and their findings and assembles the same report as the memory engine.
+The client gathers the trip subjects and their findings and assembles the same report as the memory engine; or,
+given a ``spill`` folder, each worker writes its partition's report rows there and the client gathers only counts and
+the few rows the summary lists (:mod:`transportmon.spill`: the path for inputs too large for one process).
 A GTFS feed is read and joined in memory first (its audited trips only exist once the occupancy table meets
 ``trips.txt`` and ``stop_times.txt``), then partitioned and audited the same way.
 
 The scheduler is a ``LocalCluster`` (one single-threaded worker process per core) unless ``scheduler`` names a
-running one (``tcp://host:8786``; ``inproc://`` addresses of an in-process cluster work too).
+running one (``tcp://host:8786``; ``inproc://`` addresses of an in-process cluster work too). Workers of a running
+scheduler are other processes, maybe on other machines: before any work, every worker is asked
+(:func:`check_workers`) for its transportmon version, whether it can read the Parquet inputs it will read (at the same
+paths) and whether it can write into the spill folder where this process will find the parts; a worker that cannot
+is an error naming it, the path and the fix.
 """
 
 from __future__ import annotations
@@ -29,11 +35,13 @@ import numpy as np
 import pandas as pd
 
 from . import layers as L
+from ._errors import ConfigError, InputError
 from .config import RuleConfig
 from .io import read as R
 from .io.declared import apply_columns
 from .routes import RouteCounts, merge_counts
 from .source_rows import SOURCE_ROW
+from .spill import SpilledTrips
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -73,17 +81,34 @@ class _Broadcast:
     risk_areas: L.Layer | None
     config: RuleConfig
     paths: tuple[str, str]
+    spill: str | None = None
+    """The folder the partitions' report rows go to (:mod:`transportmon.spill`), or None to send them back."""
+    waivers: L.Layer | None = None
+    as_of: pd.Timestamp | None = None
 
 
 def dask_trips(inputs: Inputs, *, scheduler: str | None = None, partitions: int | None = None,
-               **cluster: Any) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, str], dict[str, L.Layer],
-                                        dict[str, dict[str, Any]], RouteCounts]:
+               spill: Path | None = None, **cluster: Any,
+               ) -> tuple[gpd.GeoDataFrame | SpilledTrips, pd.DataFrame, dict[str, str], dict[str, L.Layer],
+                          dict[str, dict[str, Any]], RouteCounts]:
     """Audit the deferred ``trips`` and ``stop_times`` of ``inputs`` on Dask.
+
+    Parameters
+    ----------
+    inputs
+        Loaded with ``defer=("trips", "stop_times")``.
+    scheduler
+        The address of a running scheduler; default a new ``LocalCluster`` (``cluster``: its arguments).
+    partitions
+        Number of partitions (default: one per :data:`PARTITION_ROWS` stop_times rows, at least one per worker).
+    spill
+        A folder every worker and this process see: the workers write the trips' report rows there.
 
     Returns
     -------
     part, findings, skipped
-        As :func:`transportmon.trip_audit.audit_trips` returns them for the whole input.
+        As :func:`transportmon.trip_audit.audit_trips` returns them for the whole input; with ``spill``, ``part``
+        is the :class:`~transportmon.spill.SpilledTrips` written there.
     layers
         ``trips`` and ``stop_times`` as :class:`~transportmon.layers.Layer` s with their rejected rows (the audited
         rows themselves stay on the workers: ``frame`` only has their number of rows).
@@ -106,8 +131,12 @@ def dask_trips(inputs: Inputs, *, scheduler: str | None = None, partitions: int 
                           rejected=L.empty_rejected(), rows=0)
     shared = _Broadcast(stops=stops, located=located, boundaries=no_polygons,
                         risk_areas=inputs.layers.get("risk_areas"), config=inputs.config,
-                        paths=(str(trips_path), str(st_path)))
+                        paths=(str(trips_path), str(st_path)), spill=None if spill is None else str(spill),
+                        waivers=inputs.layers.get("waivers"), as_of=inputs.as_of)
     with dask_client(scheduler, **cluster) as client:
+        read_there = [p for name, p in (("trips", trips_path), ("stop_times", st_path))
+                      if name not in inputs.frames and p.suffix.lower() in R.PARQUET_EXTENSIONS]
+        check_workers(client, read_there, spill)
         workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
         st_frame, st_info, st_rows = _read(st_path, inputs, "stop_times", client)
         count = partitions or max(workers, math.ceil(st_rows / PARTITION_ROWS))
@@ -115,11 +144,17 @@ def dask_trips(inputs: Inputs, *, scheduler: str | None = None, partitions: int 
         trip_parts = trips_frame.shuffle(on="_key", npartitions=count).to_delayed()
         st_parts = st_frame.shuffle(on="_key", npartitions=count).to_delayed()
         shared_f = client.scatter(shared, broadcast=True, hash=False)  # sent to each worker once
-        tasks = [delayed(_audit_partition, pure=True)(t, s, shared_f) for t, s in zip(trip_parts, st_parts)]
+        tasks = [delayed(_audit_partition, pure=True)(t, s, shared_f, i)
+                 for i, (t, s) in enumerate(zip(trip_parts, st_parts))]
         results = dask.compute(*tasks, scheduler=client)
 
-    parts = [r[0] for r in results if len(r[0])]
-    part = pd.concat(parts, ignore_index=True) if parts else results[0][0]
+    part: gpd.GeoDataFrame | SpilledTrips
+    if spill is not None:
+        part = SpilledTrips(folder=spill, parts=[r[0] for r in results])
+    else:
+        parts = [r[0] for r in results if len(r[0])]
+        part = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True) if parts else results[0][0],
+                                geometry="geometry", crs="EPSG:4326")
     findings = pd.concat([r[1] for r in results], ignore_index=True)
     skipped = results[0][2] if results else {}
     out_layers: dict[str, L.Layer] = {}
@@ -142,8 +177,70 @@ def dask_trips(inputs: Inputs, *, scheduler: str | None = None, partitions: int 
             "rows": rows, "sha256": layer.sha256,
             "datum": inputs.datums.get(name, "wgs84"), **info}
     route_counts = merge_counts([r[7] for r in results])
-    return (gpd.GeoDataFrame(part, geometry="geometry", crs="EPSG:4326"), findings, skipped, out_layers, meta,
-            route_counts)
+    return part, findings, skipped, out_layers, meta, route_counts
+
+
+#: What to do when a worker cannot read an input.
+_SHARE_INPUT = ("start every worker where this path reaches the same file (a shared folder mounted at the same path "
+                "on every machine), or give the input by a path every worker can read")
+#: What to do when the workers and this process do not share the folder of the report.
+_SHARE_OUT = ("give --out a folder that this process and every Dask worker reach at the same path: the workers "
+              "write the trips' report rows beside the report")
+
+
+def check_workers(client: Client, paths: list[Path], spill: Path | None) -> None:
+    """Before any work: every worker runs this version of transportmon, reads ``paths`` and writes into ``spill``
+    where this process sees what it wrote. :class:`ConfigError` or :class:`InputError` naming the worker if not."""
+    from ._version import __version__
+
+    try:
+        answers = client.run(worker_view, [str(p) for p in paths], None if spill is None else str(spill))
+    except Exception as exc:  # a worker without transportmon cannot even unpickle the question
+        raise ConfigError(f"a Dask worker cannot run transportmon ({type(exc).__name__}: {exc}); install transportmon "
+                          f"{__version__} on every worker") from exc
+    try:
+        for address, (version, unreadable, marker, unwritable) in sorted(answers.items()):
+            if version != __version__:
+                raise ConfigError(f"Dask worker {address} runs transportmon {version}, this process {__version__}; "
+                                  f"install transportmon {__version__} on every worker")
+            for path, why in unreadable:
+                raise InputError(path, f"Dask worker {address} cannot read it ({why})", _SHARE_INPUT)
+            if spill is not None and unwritable:
+                raise InputError(spill, f"Dask worker {address} cannot write into this folder ({unwritable})",
+                                 _SHARE_OUT)
+            if spill is not None and not (spill / marker).is_file():
+                raise InputError(spill, f"Dask worker {address} writes into another folder of this name, not the one "
+                                 "this process reads", _SHARE_OUT)
+    finally:
+        if spill is not None:
+            for _version, _unreadable, marker, _unwritable in answers.values():
+                if marker:
+                    (spill / marker).unlink(missing_ok=True)
+
+
+def worker_view(paths: list[str], spill: str | None) -> tuple[str, list[tuple[str, str]], str, str]:
+    """Run on a worker by :func:`check_workers`: its transportmon version, the ``paths`` it cannot read (with why),
+    and the name of a file it wrote into ``spill`` (or why it could not)."""
+    import uuid
+
+    from ._version import __version__
+
+    unreadable = []
+    for path in paths:
+        try:
+            with open(path, "rb") as fh:
+                fh.read(4)
+        except OSError as exc:
+            unreadable.append((path, exc.strerror or str(exc)))
+    marker, unwritable = "", ""
+    if spill is not None:
+        name = f".worker-{uuid.uuid4().hex}"
+        try:
+            Path(spill, name).write_bytes(b"")
+            marker = name
+        except OSError as exc:
+            unwritable = exc.strerror or str(exc)
+    return __version__, unreadable, marker, unwritable
 
 
 def _read(path: Path, inputs: Inputs, name: str, client: Client) -> tuple[Any, dict[str, Any], int]:
@@ -215,8 +312,10 @@ def _number(df: pd.DataFrame, start: int) -> pd.DataFrame:
     return out
 
 
-def _audit_partition(trips: pd.DataFrame, stop_times: pd.DataFrame, shared: _Broadcast) -> tuple[Any, ...]:
-    """Validate and audit one partition of trips with its stop times (the same functions as the memory engine)."""
+def _audit_partition(trips: pd.DataFrame, stop_times: pd.DataFrame, shared: _Broadcast, index: int = 0,
+                     ) -> tuple[Any, ...]:
+    """Validate and audit one partition of trips with its stop times (the same functions as the memory engine); with
+    a spill folder, write its report rows there (:func:`transportmon.spill.write_part`)."""
     from .io.gtfs import reject_outside_feed
     from .routes import count_routes
     from .trip_audit import audit_trips
@@ -235,9 +334,19 @@ def _audit_partition(trips: pd.DataFrame, stop_times: pd.DataFrame, shared: _Bro
         layers[name] = layer
     L.check_trip_references(layers, located=shared.located)
     counts = count_routes(layers["trips"], layers["stop_times"])  # issue 15 hook: the partition's routes
-    part, findings, skipped = audit_trips(layers, shared.config)
-    return (part, findings, skipped, layers["trips"].rejected, layers["stop_times"].rejected,
-            len(layers["trips"].frame), len(layers["stop_times"].frame), counts)
+    part, findings, skipped = audit_trips(layers, shared.config, release=shared.spill is not None)
+    n_trips, n_rows = len(layers["trips"].frame), len(layers["stop_times"].frame)
+    if shared.spill is not None:
+        from .report import attach_findings
+        from .spill import write_part
+
+        layers["trips"].frame = layers["trips"].frame.iloc[:0]  # judged: the memory goes to the report rows
+        if len(findings):
+            part = attach_findings(part, findings)
+        part = write_part(part, shared.spill, index, shared.config, shared.waivers, shared.as_of)
+        findings = findings.iloc[:0]
+    return (part, findings, skipped, layers["trips"].rejected, layers["stop_times"].rejected, n_trips, n_rows,
+            counts)
 
 
 def _renumber(layer: L.Layer, rows: np.ndarray) -> None:
