@@ -38,8 +38,8 @@ __all__ = ["HEAD_ROWS", "ONLY", "PartSummary", "SpilledTrips", "add_counts", "wr
 HEAD_ROWS = 50
 #: The ``--only`` values a report can be written with (``""``: every subject).
 ONLY = ("", "warning", "violation")
-#: Rows per row group of a part: the piece the merge reads of each part at a time.
-PART_GROUP_ROWS = 1 << 15
+#: Rows per row group of a part: the merge decodes a row group of each part at a time.
+PART_GROUP_ROWS = 1 << 13
 #: The column of a part (and of a head) holding the input row number the report is sorted by.
 ROW = "_row"
 

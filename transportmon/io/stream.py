@@ -56,10 +56,11 @@ from .xlsx import MAX_ROWS
 __all__ = ["DESK_ROWS", "MERGE_ROWS", "STREAM_GROUP_ROWS", "frame_of", "kept_rows", "merged_tables", "spill_folder",
            "write_spilled"]
 
-#: Rows of the parts the merge holds at once (their share of it is read of each part at a time).
-MERGE_ROWS = 1 << 18
+#: Rows of the parts the merge holds at once (each part's share of it is kept buffered). A report row is ~650 bytes
+#: in Arrow (most of it the findings' two messages), so this is ~85 MB, and the merged piece as much again.
+MERGE_ROWS = 1 << 17
 #: Rows per row group of a streamed GeoParquet report.
-STREAM_GROUP_ROWS = 1 << 18
+STREAM_GROUP_ROWS = 1 << 17
 #: The largest report gathered into this process for the desk formats (one xlsx sheet of trips).
 DESK_ROWS = MAX_ROWS
 
@@ -75,19 +76,26 @@ def _key(table: pa.Table, i: int) -> Key:
 class _Source:
     """A sorted source of report rows, a buffer of them at a time."""
 
-    def __init__(self, tables: Iterator[pa.Table | pa.RecordBatch]) -> None:
-        self._tables = tables
+    def __init__(self, tables: Iterator[pa.Table | pa.RecordBatch], rows: int = 1) -> None:
+        self._tables: Iterator[pa.Table | pa.RecordBatch] | None = tables
+        self._rows = rows
         self.buf: pa.Table | None = None
 
     def fill(self) -> bool:
-        """Rows in the buffer (read the next piece when it is empty); False when the source is done."""
-        while self.buf is None or not self.buf.num_rows:
+        """Top the buffer up to its size from the source (a source whose buffer ran low would hold every merge round
+        back to its few rows); False when the source is done."""
+        while self._tables is not None and (self.buf is None or self.buf.num_rows < self._rows):
             piece = next(self._tables, None)
             if piece is None:
-                self.buf = None
-                return False
-            self.buf = piece if isinstance(piece, pa.Table) else pa.Table.from_batches([piece])
-        return True
+                self._tables = None
+                break
+            piece = piece if isinstance(piece, pa.Table) else pa.Table.from_batches([piece])
+            self.buf = piece if self.buf is None or not self.buf.num_rows else pa.concat_tables([self.buf, piece])
+        if self.buf is not None and self.buf.num_rows:
+            self.buf = self.buf.combine_chunks()  # one chunk: a row's key is read directly, not searched for
+            return True
+        self.buf = None
+        return False
 
     def last(self) -> Key:
         assert self.buf is not None
@@ -120,7 +128,7 @@ def merged_tables(report: gpd.GeoDataFrame, spilled: SpilledTrips, only: str | N
     parts = [p for p in spilled.parts if p.rows]
     per = max(1024, MERGE_ROWS // max(len(parts), 1))
     sources = [_Source(iter([_client_table(report, spilled)]))]
-    sources += [_Source(pq.ParquetFile(p.path).iter_batches(batch_size=per)) for p in parts]
+    sources += [_Source(pq.ParquetFile(p.path).iter_batches(batch_size=per), per) for p in parts]
     keep = None if not only else pa.array([s for s, r in SEVERITY_RANK.items() if r >= SEVERITY_RANK[only]])
     while True:
         live = [s for s in sources if s.fill()]
@@ -221,6 +229,8 @@ def _write_parquet(report: gpd.GeoDataFrame, metadata: dict[str, Any], spilled: 
                 writer.write_table(whole.slice(0, STREAM_GROUP_ROWS).replace_schema_metadata(schema.metadata),
                                    row_group_size=STREAM_GROUP_ROWS)
                 pending, held = [whole.slice(STREAM_GROUP_ROWS)], held - STREAM_GROUP_ROWS
+                del whole
+                pa.default_memory_pool().release_unused()  # Arrow's allocator keeps freed pieces otherwise
         if held:
             writer.write_table(pa.concat_tables(pending).replace_schema_metadata(schema.metadata),
                                row_group_size=STREAM_GROUP_ROWS)
