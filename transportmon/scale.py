@@ -134,7 +134,7 @@ def dask_trips(inputs: Inputs, *, scheduler: str | None = None, partitions: int 
                         paths=(str(trips_path), str(st_path)), spill=None if spill is None else str(spill),
                         waivers=inputs.layers.get("waivers"), as_of=inputs.as_of)
     with dask_client(scheduler, **cluster) as client:
-        read_there = [p for name, p in (("trips", trips_path), ("stop_times", st_path))
+        read_there = [Path(os.path.abspath(p)) for name, p in (("trips", trips_path), ("stop_times", st_path))
                       if name not in inputs.frames and p.suffix.lower() in R.PARQUET_EXTENSIONS]
         check_workers(client, read_there, spill)
         workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
@@ -296,7 +296,8 @@ def _read(path: Path, inputs: Inputs, name: str, client: Client) -> tuple[list[A
         starts = np.r_[0, np.cumsum(sizes)].astype(np.int64)
         columns = inputs.columns.get(name)  # i16: header names declared in the manifest
         empty = _number(apply_columns(meta_file.schema_arrow.empty_table().to_pandas(), columns, path)[0], 0)
-        chunks = [_RowGroups(str(path), g, int(starts[g[0]]) if g else 0, columns) for g in groups]
+        where = os.path.abspath(path)  # a worker started in another folder reads the same file
+        chunks = [_RowGroups(where, g, int(starts[g[0]]) if g else 0, columns) for g in groups]
         return chunks, empty, {"format": "parquet"}, int(starts[-1])
     table = R.read_table(path, encoding=inputs.encoding, columns=inputs.columns.get(name))
     info = dict(table.attrs.pop("source", {}))
