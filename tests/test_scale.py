@@ -167,6 +167,8 @@ def test_the_spilled_trips_stay_out_of_the_result_until_written(cluster: str, ge
     memory = transportmon.audit(generated)
     dask = transportmon.audit(generated, engine="dask", scheduler=cluster, spill=tmp_path)
     assert dask.spilled is not None and len(dask.spilled.parts) >= 3
+    # What is left in the folder is the parts: the partitions' input files went once audited.
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(Path(p.path).name for p in dask.spilled.parts)
     audited = (memory.report["subject"] == "trip") & (memory.report["verdict"] != "rejected")
     assert dask.spilled.rows == audited.sum()
     assert len(dask.report) == len(memory.report) - audited.sum()  # the other subjects, rejected trips among them

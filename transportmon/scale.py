@@ -1,14 +1,24 @@
 """The trip audit on Dask: ``trips`` and ``stop_times`` in partitions aligned by ``trip_id``, the rest broadcast.
 
-``transportmon audit --engine dask`` (or ``audit(..., engine="dask")``) reads the two large layers with
-``dask.dataframe`` (Parquet row groups; other formats are read once and split), numbers their rows, and hash-shuffles
-both on the trip id so that partition *i* of ``trips`` and partition *i* of ``stop_times`` hold the same trips. Each
-pair of partitions is validated and audited by the in-memory functions (:func:`transportmon.layers.validate_trips`,
-the reference checks of :func:`transportmon.layers.check_trip_references`, :func:`transportmon.trip_audit.audit_trips`) against the
-stops, their admin units and the designations, which are resolved once on the client and broadcast to the workers.
-The client gathers the trip subjects and their findings and assembles the same report as the memory engine; or,
-given a ``spill`` folder, each worker writes its partition's report rows there and the client gathers only counts and
-the few rows the summary lists (:mod:`transportmon.spill`: the path for inputs too large for one process).
+``transportmon audit --engine dask`` (or ``audit(..., engine="dask")``) reads the two large layers in chunks of about
+:data:`PARTITION_ROWS` rows (Parquet row groups, read by the workers; other formats are read once here and split),
+numbers their rows, and regroups both by a hash of the trip id so that partition *i* of ``trips`` and partition *i*
+of ``stop_times`` hold the same trips. Each pair of partitions is validated and audited by the in-memory functions
+(:func:`transportmon.layers.validate_trips`, the reference checks of :func:`transportmon.layers.check_trip_references`,
+:func:`transportmon.trip_audit.audit_trips`) against the stops, their admin units and the designations, which are
+resolved once on the client and broadcast to the workers.
+
+Two ways, the same report:
+
+- **gathered** (the Python API's default): Dask's shuffle regroups the chunks, and the client gathers the trip
+  subjects and their findings and assembles the report as the memory engine does;
+- **out of core**, given a ``spill`` folder (``transportmon audit --engine dask`` makes one beside ``--out``): each
+  chunk is split by partition into files of the folder (:func:`_bucket`), each partition is read back from them by
+  the worker that audits it, and the worker writes its report rows to a sorted part there
+  (:mod:`transportmon.spill`); the client gathers only counts and the few rows the summary lists, and
+  :mod:`transportmon.io.stream` merges the parts into the report file. No process ever holds more than a chunk or a
+  partition of the input, or a piece of the report.
+
 A GTFS feed is read and joined in memory first (its audited trips only exist once the occupancy table meets
 ``trips.txt`` and ``stop_times.txt``), then partitioned and audited the same way.
 
@@ -16,8 +26,8 @@ The scheduler is a ``LocalCluster`` (one single-threaded worker process per core
 running one (``tcp://host:8786``; ``inproc://`` addresses of an in-process cluster work too). Workers of a running
 scheduler are other processes, maybe on other machines: before any work, every worker is asked
 (:func:`check_workers`) for its transportmon version, whether it can read the Parquet inputs it will read (at the same
-paths) and whether it can write into the spill folder where this process will find the parts; a worker that cannot
-is an error naming it, the path and the fix.
+absolute paths) and whether it can write into the spill folder where this process will find what it wrote; a worker
+that cannot is an error naming it, the path and the fix.
 """
 
 from __future__ import annotations
@@ -344,29 +354,30 @@ def _bucket(chunk: _RowGroups | pd.DataFrame, layer: str, count: int, folder: st
 
 
 def _gather_bucket(folder: str, layer: str, sizes: list[np.ndarray], partition: int, empty: pd.DataFrame,
-                   ) -> pd.DataFrame:
-    """The rows of one partition from every chunk's file (:func:`_bucket`), the files removed once read."""
+                   ) -> tuple[pd.DataFrame, list[Path]]:
+    """The rows of one partition from every chunk's file (:func:`_bucket`), and those files."""
     import pickle
 
-    pieces = []
+    pieces, paths = [], []
     for chunk, counts in enumerate(sizes):
         if counts[partition]:
-            path = _bucket_path(folder, layer, chunk, partition)
-            with open(path, "rb") as fh:
+            paths.append(_bucket_path(folder, layer, chunk, partition))
+            with open(paths[-1], "rb") as fh:
                 pieces.append(pickle.load(fh))
-            path.unlink()
     if not pieces:
-        return empty
-    return pd.concat(pieces) if len(pieces) > 1 else pieces[0]
+        return empty, paths
+    return (pd.concat(pieces) if len(pieces) > 1 else pieces[0]), paths
 
 
 def _audit_bucket(trip_sizes: list[np.ndarray], st_sizes: list[np.ndarray], trips_empty: pd.DataFrame,
                   st_empty: pd.DataFrame, shared: _Broadcast, partition: int) -> tuple[Any, ...]:
     """:func:`_audit_partition` of a partition written by :func:`_bucket`."""
     assert shared.spill is not None
-    trips = _gather_bucket(shared.spill, "trips", trip_sizes, partition, trips_empty)
-    stop_times = _gather_bucket(shared.spill, "stop_times", st_sizes, partition, st_empty)
+    trips, trip_files = _gather_bucket(shared.spill, "trips", trip_sizes, partition, trips_empty)
+    stop_times, st_files = _gather_bucket(shared.spill, "stop_times", st_sizes, partition, st_empty)
     result = _audit_partition(trips, stop_times, shared, partition)
+    for path in trip_files + st_files:  # only now: a partition whose worker died is audited again from them
+        path.unlink(missing_ok=True)
     del trips, stop_times
     release_memory()
     return result

@@ -204,11 +204,6 @@ class SpilledTrips:
     def heads(self) -> Iterable[gpd.GeoDataFrame]:
         return [p.head for p in self.parts if len(p.head)]
 
-    def remove(self) -> None:
-        """Delete the parts (the folder is its maker's)."""
-        for p in self.parts:
-            Path(p.path).unlink(missing_ok=True)
-
 
 def head_frame(report: gpd.GeoDataFrame, spilled: SpilledTrips) -> gpd.GeoDataFrame:
     """The in-memory report rows with the parts' heads, in report order: every row the terminal summary lists."""
