@@ -104,15 +104,21 @@ FROM t LEFT JOIN p ON t.trip_id = p.trip_id
 def compare_sql(ours: str, peer: str, memory_limit: str = "3GB") -> dict[str, int]:
     """:func:`compare` in DuckDB, out of core (``memory_limit``): the same counts for files with native lists (a
     trip missing from the peer disagrees on every column where transportmon has a value, as there)."""
+    import shutil
     import tempfile
 
     import duckdb
 
-    con = duckdb.connect()
-    con.execute(f"SET memory_limit = '{memory_limit}'")
-    con.execute(f"SET temp_directory = '{tempfile.mkdtemp(prefix='compare-duckdb-')}'")
-    columns = ", ".join(f"count(*) FILTER (WHERE t.{c} IS DISTINCT FROM p.{c}) AS {c}" for c in COLUMNS)
-    row = con.execute(SQL.format(ours=ours, peer=peer, columns=columns)).fetchone()
+    spill = tempfile.mkdtemp(prefix="compare-duckdb-")
+    try:
+        con = duckdb.connect()
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+        con.execute(f"SET temp_directory = '{spill}'")
+        columns = ", ".join(f"count(*) FILTER (WHERE t.{c} IS DISTINCT FROM p.{c}) AS {c}" for c in COLUMNS)
+        row = con.execute(SQL.format(ours=ours, peer=peer, columns=columns)).fetchone()
+        con.close()
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
     names = ["trips", "missing", *COLUMNS]
     return {k: int(v) for k, v in zip(names, row)}
 
