@@ -36,12 +36,14 @@ from .rules import routes as route_rules
 from .rules.trips import stop_order
 from .trip_audit import StopRows
 
-__all__ = ["RULE_IDS", "RouteCounts", "RouteFacts", "count_routes", "layer_facts", "merge_counts", "route_facts",
+__all__ = ["RULE_IDS", "RouteCounts", "RouteFacts", "code_pairs", "count_routes", "layer_facts", "merge_counts", "route_facts",
            "route_subjects", "route_verdicts", "route_warnings", "skip_reason", "stop_levels"]
 
 RULE_IDS = tuple(r.id for r in sorted(route_rules.RULES, key=lambda r: r.id))
 #: Separator of the stop ids of a pattern (a control character no id holds).
 SEP = "\x1f"
+#: A trip's itinerary is hashed as 32-bit integers while (routes + 1) × 2 × (stops + 1) stays below this, else 64.
+NARROW = 2**31
 
 
 @dataclass
@@ -146,7 +148,7 @@ def count_routes(trips: L.Layer, stop_times: L.Layer | None = None, *, rows: Sto
     offset = d.view(np.int64) - first.astype(np.int64)
     if len(dated) < len(d):
         offset[undated] = span  # an unreadable date sorts last
-    r, k, n = _pairs(routed, offset, span + 1)
+    r, k, n = code_pairs(routed, offset, span + 1)
     counts.days = pd.DataFrame({
         "route_id": names[r].astype("str"),
         "service_date": np.where(k == span, np.datetime64("NaT"), first + k).astype("datetime64[s]"),
@@ -186,7 +188,7 @@ def _patterns(trips: L.Layer, stop_times: L.Layer, trip_route: np.ndarray, names
     n = len(tf)
     length = np.bincount(trip_pos if len(order) == len(trip_pos) else trip_pos[trip_pos >= 0], minlength=n)
     radix = 2 * (len(stop_names) + 1)  # a row's value: 2 × (stop code + 1) + boards, below radix
-    vtype = np.int32 if (len(names) + 1) * radix < 2**31 else np.int64
+    vtype = np.int32 if (len(names) + 1) * radix < NARROW else np.int64
     vals = _row_values(order, stop_code, sf["pickup"], sf["dropoff"], vtype)
     bounds = np.zeros(n + 1, dtype=np.int64)  # each trip's rows: bounds[t] to bounds[t + 1]
     np.cumsum(length, out=bounds[1:])
@@ -235,7 +237,7 @@ def _patterns(trips: L.Layer, stop_times: L.Layer, trip_route: np.ndarray, names
     text_rank[by_text] = np.arange(len(by_text))
     known = patterns_of.indices.is_valid().to_numpy(zero_copy_only=False)
     text_code = text_rank[patterns_of.indices.fill_null(0).to_numpy()[known]] if len(by_text) else np.zeros(0, int)
-    r_idx, p_idx, per = _pairs(g_route[known], text_code, max(len(by_text), 1), weights=g_trips[known])
+    r_idx, p_idx, per = code_pairs(g_route[known], text_code, max(len(by_text), 1), weights=g_trips[known])
     patterns = pd.DataFrame({
         "route_id": names[r_idx].astype("str"),
         "pattern": pd.array(patterns_of.dictionary.take(pa.array(by_text[p_idx])), dtype="str"), "trips": per})
@@ -244,7 +246,7 @@ def _patterns(trips: L.Layer, stop_times: L.Layer, trip_route: np.ndarray, names
     by_id = pc.array_sort_indices(id_text).to_numpy()
     rank = np.empty(len(by_id), dtype=np.int64)
     rank[by_id] = np.arange(len(by_id))
-    r_idx, s_idx, _ = _pairs(np.repeat(g_route, g_len)[boards], rank[g_stop[boards]], max(len(stop_names), 1))
+    r_idx, s_idx, _ = code_pairs(np.repeat(g_route, g_len)[boards], rank[g_stop[boards]], max(len(stop_names), 1))
     stops = pd.DataFrame({"route_id": names[r_idx].astype("str"), "stop_id": stop_names[by_id[s_idx]].astype("str")})
     return patterns, stops
 
@@ -265,12 +267,12 @@ def _row_values(order: np.ndarray, stop_code: np.ndarray, pickup: pd.Series, dro
     return vals
 
 
-def _pairs(a: np.ndarray, b: np.ndarray, nb: int, weights: np.ndarray | None = None,
+def code_pairs(a: np.ndarray, b: np.ndarray, nb: int, weights: np.ndarray | None = None,
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The distinct (a, b) pairs of two code arrays (``a ≥ 0``, ``0 ≤ b < nb``), in order, and how often each
     occurs (or the sum of their ``weights``): one sort of integer keys (of 32 bits when they fit: faster)."""
     na = int(a.max()) + 1 if len(a) else 0
-    key = a.astype(np.uint32 if na * nb <= 2**32 else np.int64)
+    key = a.astype(np.uint32 if max(na, 1) * nb < 2**32 else np.int64)
     key *= nb
     key += b.astype(key.dtype, copy=False)
     if weights is None:
