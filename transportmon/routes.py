@@ -36,8 +36,8 @@ from .rules import routes as route_rules
 from .rules.trips import stop_order
 from .trip_audit import StopRows
 
-__all__ = ["RULE_IDS", "RouteCounts", "RouteFacts", "code_pairs", "count_routes", "layer_facts", "merge_counts", "route_facts",
-           "route_subjects", "route_verdicts", "route_warnings", "skip_reason", "stop_levels"]
+__all__ = ["RULE_IDS", "RouteCounts", "RouteFacts", "code_pairs", "count_routes", "layer_facts", "merge_counts",
+           "route_facts", "route_subjects", "route_verdicts", "route_warnings", "skip_reason", "stop_levels"]
 
 RULE_IDS = tuple(r.id for r in sorted(route_rules.RULES, key=lambda r: r.id))
 #: Separator of the stop ids of a pattern (a control character no id holds).
@@ -268,7 +268,7 @@ def _row_values(order: np.ndarray, stop_code: np.ndarray, pickup: pd.Series, dro
 
 
 def code_pairs(a: np.ndarray, b: np.ndarray, nb: int, weights: np.ndarray | None = None,
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The distinct (a, b) pairs of two code arrays (``a ≥ 0``, ``0 ≤ b < nb``), in order, and how often each
     occurs (or the sum of their ``weights``): one sort of integer keys (of 32 bits when they fit: faster)."""
     na = int(a.max()) + 1 if len(a) else 0
