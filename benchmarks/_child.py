@@ -19,11 +19,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 START = time.perf_counter()
 
 import transportmon.cli  # noqa: E402,F401  (after the timer starts; first, as the command loads it)
-from transportmon import pipeline  # noqa: E402
+from transportmon import pipeline, routes  # noqa: E402
 from transportmon.io import write  # noqa: E402
 
 STAGES = [
     (pipeline, "load_inputs", "read+validate"),
+    (routes, "count_routes", "routes"),
     (pipeline, "audit_trips", "trip audit"),
     (pipeline, "road_context", "road network"),
     (pipeline, "checkpoint_evidence", "checkpoint evidence"),
