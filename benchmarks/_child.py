@@ -19,11 +19,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 START = time.perf_counter()
 
 import transportmon.cli  # noqa: E402,F401  (after the timer starts; first, as the command loads it)
-from transportmon import pipeline, scale  # noqa: E402
+from transportmon import pipeline, routes, scale  # noqa: E402
 from transportmon.io import stream, write  # noqa: E402
 
 STAGES = [
     (pipeline, "load_inputs", "read+validate"),
+    (routes, "count_routes", "routes"),
     (pipeline, "audit_trips", "trip audit"),
     (scale, "dask_trips", "trip audit (dask)"),
     (pipeline, "road_context", "road network"),

@@ -32,7 +32,7 @@ from .rules import checkpoints as cp_rules
 from .rules.all_rules import plan as rule_plan
 from .rules.inputs import rejected_findings
 from .source_rows import rejected_rows
-from .trip_audit import audit_trips
+from .trip_audit import audit_trips, stop_rows
 
 if TYPE_CHECKING:
     from .routes import RouteFacts
@@ -229,9 +229,14 @@ def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None 
     # partitions.
     from . import routes as route_audit
 
-    route_counts = route_audit.count_routes(layers["trips"], layers.get("stop_times")) if "trips" in layers else None
+    dask = engine == "dask" and {"trips", "stop_times"} <= set(inputs.deferred) and "stops" in layers
+    # The stop rows' positions and order, for the route counts and the trip audit alike: computed once.
+    st_rows = stop_rows(layers["trips"], layers["stop_times"]) if not dask and {"trips", "stop_times", "stops"} <= set(
+        layers) else None
+    route_counts = route_audit.count_routes(layers["trips"], layers.get("stop_times"),
+                                            rows=st_rows) if "trips" in layers else None
     spilled: SpilledTrips | None = None
-    if engine == "dask" and {"trips", "stop_times"} <= set(inputs.deferred) and "stops" in layers:
+    if dask:
         from .scale import dask_trips
         from .spill import SpilledTrips
 
@@ -262,7 +267,8 @@ def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None 
             parts.append(attach_findings(trip_part, trip_findings) if len(trip_findings) else trip_part)
     elif {"trips", "stop_times", "stops"} <= set(layers):
         tell(progress, "trips", total=len(layers["trips"].frame))
-        trip_part, trip_findings, _ = audit_trips(layers, cfg, release=not keep_layers)
+        trip_part, trip_findings, _ = audit_trips(layers, cfg, release=not keep_layers, rows=st_rows)
+        st_rows = None
         parts.append(attach_findings(trip_part, trip_findings) if len(trip_findings) else trip_part)
         if not keep_layers:
             layers["trips"].frame = pd.DataFrame(index=pd.RangeIndex(len(layers["trips"].frame)))

@@ -34,13 +34,16 @@ from .geo.admin import area_units, point_units
 from .report import one_finding_each
 from .rules import routes as route_rules
 from .rules.trips import stop_order
+from .trip_audit import StopRows
 
-__all__ = ["RULE_IDS", "RouteCounts", "RouteFacts", "count_routes", "layer_facts", "merge_counts", "route_facts",
-           "route_subjects", "route_verdicts", "route_warnings", "skip_reason", "stop_levels"]
+__all__ = ["RULE_IDS", "RouteCounts", "RouteFacts", "code_pairs", "count_routes", "layer_facts", "merge_counts",
+           "route_facts", "route_subjects", "route_verdicts", "route_warnings", "skip_reason", "stop_levels"]
 
 RULE_IDS = tuple(r.id for r in sorted(route_rules.RULES, key=lambda r: r.id))
 #: Separator of the stop ids of a pattern (a control character no id holds).
 SEP = "\x1f"
+#: A trip's itinerary is hashed as 32-bit integers while (routes + 1) × 2 × (stops + 1) stays below this, else 64.
+NARROW = 2**31
 
 
 @dataclass
@@ -95,7 +98,8 @@ def _empty_counts(rows: int = 0, without_route: int = 0) -> RouteCounts:
         rows=rows, without_route=without_route)
 
 
-def count_routes(trips: L.Layer, stop_times: L.Layer | None = None) -> RouteCounts:
+def count_routes(trips: L.Layer, stop_times: L.Layer | None = None, *, rows: StopRows | None = None,
+                 ) -> RouteCounts:
     """Count the trips of every route: per service date (every trip row that ran), per stop pattern (audited
     trips), and the stops where its passengers board or alight.
 
@@ -108,6 +112,9 @@ def count_routes(trips: L.Layer, stop_times: L.Layer | None = None) -> RouteCoun
     stop_times
         The validated stop times, with the positions the reference checks left (``codes.trip_pos``,
         ``codes.stop_pos``) when they still fit; else trips and stops are joined by id.
+    rows
+        The stop rows' trip and stop positions and order (:func:`transportmon.trip_audit.stop_rows`), when the
+        caller has them for the trip audit too: they are not computed twice.
 
     Returns
     -------
@@ -125,68 +132,158 @@ def count_routes(trips: L.Layer, stop_times: L.Layer | None = None) -> RouteCoun
         dates.append(rj["service_date"][ran])
     route_all = pd.concat([pd.Series(r.array, dtype="string") for r in routes], ignore_index=True)
     code, names = pd.factorize(route_all, sort=True)  # frames sorted by route, as merge_counts sorts them
-    day = np.concatenate([np.asarray(pd.to_datetime(d), dtype="datetime64[s]") for d in dates]) if len(
-        route_all) else np.zeros(0, dtype="datetime64[s]")
-    has = code >= 0
-    counts = _empty_counts(rows=len(code), without_route=int((~has).sum()))
-    if not has.any():
-        return counts
     names = pd.Index(np.asarray(names, dtype=object).astype(str))
-    d = day[has].astype("datetime64[D]")
+    day = [np.asarray(pd.to_datetime(d), dtype="datetime64[s]") for d in dates]
+    day = day[0] if len(day) == 1 else np.concatenate(day)
+    has = code >= 0
+    counts = _empty_counts(rows=len(code), without_route=len(code) - int(np.count_nonzero(has)))
+    if counts.without_route == len(code):
+        return counts
+    routed, day = (code[has], day[has]) if counts.without_route else (code, day)
+    d = day.astype("datetime64[D]")
     undated = np.isnat(d)
-    first = d[~undated].min() if (~undated).any() else np.datetime64("1970-01-01", "D")
-    span = int((d[~undated].max() - first).astype(np.int64)) + 1 if (~undated).any() else 0
-    offset = np.where(undated, span, (d - first).astype(np.int64))  # an unreadable date sorts last
-    r, k, n = _pairs(code[has], offset, span + 1)
+    dated = d[~undated] if undated.any() else d
+    first = dated.min() if len(dated) else np.datetime64("1970-01-01", "D")
+    span = int((dated.max() - first).astype(np.int64)) + 1 if len(dated) else 0
+    offset = d.view(np.int64) - first.astype(np.int64)
+    if len(dated) < len(d):
+        offset[undated] = span  # an unreadable date sorts last
+    r, k, n = code_pairs(routed, offset, span + 1)
     counts.days = pd.DataFrame({
         "route_id": names[r].astype("str"),
         "service_date": np.where(k == span, np.datetime64("NaT"), first + k).astype("datetime64[s]"),
         "trips": n})
     if stop_times is not None and len(tf) and len(stop_times.frame):
-        counts.patterns, counts.stops = _patterns(trips, stop_times, code[:len(tf)], names)
+        counts.patterns, counts.stops = _patterns(trips, stop_times, code[:len(tf)], names, rows)
     return counts
 
 
 def _patterns(trips: L.Layer, stop_times: L.Layer, trip_route: np.ndarray, names: pd.Index,
-              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+              rows: StopRows | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stop patterns per route (trips per pattern) and boarding/alighting stops per route, from the stop rows of
-    the audited trips (``trip_route``: each audited trip's route code, -1 for none)."""
+    the audited trips (``trip_route``: each audited trip's route code, -1 for none).
+
+    A trip's itinerary is read as integers, one per stop row in order: its stop's code, times two, plus one where
+    passengers board or alight there; the first also holds the trip's route. The itineraries are hashed as the
+    bytes of those integers (one hash join over trips, no text per trip), so only the distinct ones (a few per
+    route) are decoded: their stop ids joined are the patterns, their boarding stops the route's stops.
+    """
     tf, sf = trips.frame, stop_times.frame
-    n = len(tf)
-    trip_pos = stop_times.codes.trip_pos
-    if trip_pos is None or len(trip_pos) != len(sf):
-        trip_pos = index_in(sf["trip_id"], tf["trip_id"])
-    order = stop_order(trip_pos, sf["stop_sequence"])
-    order = order[trip_pos[order] >= 0]  # rows of rejected trips: their itinerary is not the route's
-    tpos = trip_pos[order]
     located = trips.located
-    stop_pos = stop_times.codes.stop_pos
-    if located is not None and stop_pos is not None and len(stop_pos) == len(sf):
-        stop_code, stop_names = stop_pos[order], pd.Index(located.index.astype(str))
+    if rows is not None and located is not None:
+        trip_pos, order, stop_code = rows.trip_pos, rows.order, rows.stop_pos
+        stop_names = pd.Index(located.index.astype(str))
     else:
-        stop_code, stop_names = pd.factorize(pd.Series(text(sf["stop_id"]).take(pa.array(order)), dtype="string"))
-        stop_names = pd.Index(np.asarray(stop_names, dtype=object).astype(str))
-    stop_text = pa.array(stop_names.to_numpy(dtype=object), pa.string()).take(pa.array(stop_code))
-    lists = pa.ListArray.from_arrays(pa.array(offsets_of(tpos, n).astype(np.int32)), stop_text)
-    pattern = pd.Series(pd.arrays.ArrowStringArray(pc.binary_join(lists, SEP)), dtype="string")
-    routed = trip_route >= 0
-    pat_code, pat_names = pd.factorize(pattern[routed], sort=True)
-    r_idx, p_idx, per = _pairs(trip_route[routed], pat_code, max(len(pat_names), 1))
-    patterns = pd.DataFrame({"route_id": names[r_idx].astype("str"),
-                             "pattern": np.asarray(pat_names, dtype=object)[p_idx].astype(str), "trips": per})
-    boards = (np.asarray(sf["pickup"], dtype=bool) | np.asarray(sf["dropoff"], dtype=bool))[order]
-    row_route = trip_route[tpos]
-    keep = boards & (row_route >= 0) & (stop_code >= 0)
-    r_idx, s_idx, _ = _pairs(row_route[keep], stop_code[keep], max(len(stop_names), 1))
-    stops = pd.DataFrame({"route_id": names[r_idx].astype("str"), "stop_id": stop_names[s_idx].astype("str")})
-    return patterns, stops.sort_values(["route_id", "stop_id"], ignore_index=True)
+        trip_pos = stop_times.codes.trip_pos
+        if trip_pos is None or len(trip_pos) != len(sf):
+            trip_pos = index_in(sf["trip_id"], tf["trip_id"])
+        order = stop_order(trip_pos, sf["stop_sequence"])
+        order = order[int(np.count_nonzero(trip_pos < 0)):]  # rows of rejected trips (-1) sort first
+        stop_code = stop_times.codes.stop_pos
+        if located is not None and stop_code is not None and len(stop_code) == len(sf):
+            stop_names = pd.Index(located.index.astype(str))
+        else:
+            stop_code, stop_names = pd.factorize(pd.Series(text(sf["stop_id"]), dtype="string"))
+            stop_names = pd.Index(np.asarray(stop_names, dtype=object).astype(str))
+    n = len(tf)
+    length = np.bincount(trip_pos if len(order) == len(trip_pos) else trip_pos[trip_pos >= 0], minlength=n)
+    radix = 2 * (len(stop_names) + 1)  # a row's value: 2 × (stop code + 1) + boards, below radix
+    vtype = np.int32 if (len(names) + 1) * radix < NARROW else np.int64
+    vals = _row_values(order, stop_code, sf["pickup"], sf["dropoff"], vtype)
+    bounds = np.zeros(n + 1, dtype=np.int64)  # each trip's rows: bounds[t] to bounds[t + 1]
+    np.cumsum(length, out=bounds[1:])
+    fold = (trip_route + 1).astype(vtype)
+    fold *= radix
+    if length.all():
+        vals[bounds[:-1]] += fold
+    else:
+        nonempty = np.flatnonzero(length)
+        vals[bounds[nonempty]] += fold[nonempty]
+    size = vals.dtype.itemsize
+    bounds *= size
+    itinerary = pa.LargeBinaryArray.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(bounds),
+                                                                          pa.py_buffer(vals)])
+    encoded = pc.dictionary_encode(itinerary)
+    dic = encoded.dictionary
+    trips_of = np.bincount(encoded.indices.to_numpy(), minlength=len(dic))
+    del itinerary, encoded, vals, bounds
+    # The distinct itineraries: their rows' values, and per itinerary its route and count.
+    bounds = np.frombuffer(dic.buffers()[1], dtype=np.int64)[dic.offset:dic.offset + len(dic) + 1] // size
+    data = dic.buffers()[2]
+    flat = np.frombuffer(data, dtype=vtype, count=int(bounds[-1]))[bounds[0]:].astype(np.int64) if bounds[-1] else (
+        np.zeros(0, dtype=np.int64))
+    glen = np.diff(bounds)
+    gfirst = bounds[:-1] - bounds[0]
+    groute = np.full(len(dic), -1, dtype=np.int64)
+    full = glen > 0
+    groute[full] = flat[gfirst[full]] // radix - 1
+    flat %= radix
+    # A routed trip without stop rows: its pattern is empty (its bytes are, whatever its route: counted apart).
+    routed_empty = (length == 0) & (trip_route >= 0)
+    empty_route, empty_trips = np.unique(trip_route[routed_empty], return_counts=True)
+    keep = (groute >= 0) & full
+    g_route = np.r_[groute[keep], empty_route]
+    g_trips = np.r_[trips_of[keep], empty_trips]
+    g_len = np.r_[glen[keep], np.zeros(len(empty_route), dtype=np.int64)]
+    take = np.repeat(keep, glen)
+    g_stop = flat[take] // 2 - 1
+    id_text = text(stop_names)
+    stop_text = id_text.take(pa.array(g_stop, mask=g_stop < 0))
+    lists = pa.ListArray.from_arrays(pa.array(np.r_[0, np.cumsum(g_len)].astype(np.int32)), stop_text)
+    # The patterns' text, ranked: itineraries differing only where passengers board are one pattern.
+    patterns_of = pc.dictionary_encode(pc.binary_join(lists, SEP))  # null where a stop is unknown (no pattern)
+    by_text = pc.array_sort_indices(patterns_of.dictionary).to_numpy()
+    text_rank = np.empty(len(by_text), dtype=np.int64)
+    text_rank[by_text] = np.arange(len(by_text))
+    known = patterns_of.indices.is_valid().to_numpy(zero_copy_only=False)
+    text_code = text_rank[patterns_of.indices.fill_null(0).to_numpy()[known]] if len(by_text) else np.zeros(0, int)
+    r_idx, p_idx, per = code_pairs(g_route[known], text_code, max(len(by_text), 1), weights=g_trips[known])
+    patterns = pd.DataFrame({
+        "route_id": names[r_idx].astype("str"),
+        "pattern": pd.array(patterns_of.dictionary.take(pa.array(by_text[p_idx])), dtype="str"), "trips": per})
+    boards = (flat[take] & 1).astype(bool) & (g_stop >= 0)
+    # Pairs of route and stop, by the stop's rank among the ids: sorted by route, then stop id.
+    by_id = pc.array_sort_indices(id_text).to_numpy()
+    rank = np.empty(len(by_id), dtype=np.int64)
+    rank[by_id] = np.arange(len(by_id))
+    r_idx, s_idx, _ = code_pairs(np.repeat(g_route, g_len)[boards], rank[g_stop[boards]], max(len(stop_names), 1))
+    stops = pd.DataFrame({"route_id": names[r_idx].astype("str"), "stop_id": stop_names[by_id[s_idx]].astype("str")})
+    return patterns, stops
 
 
-def _pairs(a: np.ndarray, b: np.ndarray, nb: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The distinct (a, b) pairs of two code arrays (``0 ≤ b < nb``), in order, and how often each occurs: one
-    sort of int64 keys instead of a group-by."""
-    key, n = np.unique(a.astype(np.int64) * nb + b.astype(np.int64), return_counts=True)
-    return key // nb, key % nb, n.astype(np.int64)
+def _row_values(order: np.ndarray, stop_code: np.ndarray, pickup: pd.Series, dropoff: pd.Series,
+                dtype: type[np.integer]) -> np.ndarray:
+    """Per stop row of the audited trips, in ``order``: 2 × (its stop code + 1), plus 1 where passengers board or
+    alight. Stop rows usually come in order already: then no row is gathered, and the sums are made in place."""
+    pick, drop = np.asarray(pickup, dtype=bool), np.asarray(dropoff, dtype=bool)
+    if len(order) == len(stop_code) and (len(order) < 2 or bool((order[1:] > order[:-1]).all())):
+        vals = np.add(stop_code, 1, dtype=dtype, casting="unsafe")
+    else:
+        vals = np.add(stop_code[order], 1, dtype=dtype, casting="unsafe")
+        pick, drop = pick[order], drop[order]
+    np.left_shift(vals, 1, out=vals)
+    np.bitwise_or(vals, pick, out=vals)
+    np.bitwise_or(vals, drop, out=vals)
+    return vals
+
+
+def code_pairs(a: np.ndarray, b: np.ndarray, nb: int, weights: np.ndarray | None = None,
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (a, b) pairs of two code arrays (``a ≥ 0``, ``0 ≤ b < nb``), in order, and how often each
+    occurs (or the sum of their ``weights``): one sort of integer keys (of 32 bits when they fit: faster)."""
+    na = int(a.max()) + 1 if len(a) else 0
+    key = a.astype(np.uint32 if max(na, 1) * nb < 2**32 else np.int64)
+    key *= nb
+    key += b.astype(key.dtype, copy=False)
+    if weights is None:
+        key.sort()
+    else:
+        at = np.argsort(key)
+        key, weights = key[at], np.asarray(weights, dtype=np.int64)[at]
+    head = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, dtype=np.int64)
+    n = np.diff(np.r_[head, len(key)]) if weights is None else np.add.reduceat(weights, head)
+    a, b = np.divmod(key[head].astype(np.int64), nb)
+    return a, b, n.astype(np.int64)
 
 
 def merge_counts(parts: list[RouteCounts]) -> RouteCounts:

@@ -8,6 +8,7 @@ operation on integer codes; see :mod:`transportmon.rules.trips`.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -18,17 +19,49 @@ from . import layers as L
 from .config import RuleConfig
 from .report import one_finding_each
 
-__all__ = ["audit_trips", "trip_lines", "trip_verdicts"]
+__all__ = ["StopRows", "audit_trips", "stop_rows", "trip_lines", "trip_verdicts"]
+
+
+@dataclass
+class StopRows:
+    """Where each stop_times row belongs and the order of the audited trips' rows: what the trip audit and the
+    route counts (:func:`transportmon.routes.count_routes`) both read, computed once (:func:`stop_rows`)."""
+
+    trip_pos: np.ndarray
+    """Position of each row's trip in the trips layer's ``frame`` (-1: a rejected trip)."""
+    stop_pos: np.ndarray
+    """Position of each row's stop in the trips layer's ``located``."""
+    order: np.ndarray
+    """The rows of the audited trips, by trip position and ``stop_sequence``."""
+
+
+def stop_rows(trips: L.Layer, stop_times: L.Layer) -> StopRows:
+    """The codes the reference checks left on the stop_times (hash joins by id where they no longer fit) and the
+    audited trips' rows in order; ``trips.located`` must be set (the reference checks set it)."""
+    from ._arrow import index_in
+    from .rules import trips as trip_rules
+
+    sf = stop_times.frame
+    trip_pos = stop_times.codes.trip_pos
+    if trip_pos is None or len(trip_pos) != len(sf):
+        trip_pos = index_in(sf["trip_id"], trips.frame["trip_id"])
+    stop_pos = stop_times.codes.stop_pos
+    if stop_pos is None or len(stop_pos) != len(sf):
+        stop_pos = index_in(sf["stop_id"], pd.Series(trips.located.index, dtype="string"))
+    order = trip_rules.stop_order(trip_pos, sf["stop_sequence"])
+    # Rows of rejected trips (position -1) sort first and play no part: a slice, not a copy.
+    return StopRows(trip_pos=trip_pos, stop_pos=stop_pos, order=order[int(np.count_nonzero(trip_pos < 0)):])
 
 
 def audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool = False,
-                ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, str]]:
+                rows: StopRows | None = None) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, str]]:
     """Trip verdicts: stop → admin units once (done in the reference checks), designations by column joins.
 
     Every step is a column operation on integer codes (the position of each stop row's trip and stop), so the cost
     grows with stop_times rows and nothing is built per row in Python; see :mod:`transportmon.rules.trips`. With
     ``release``, the stop_times rows are dropped from their layer as soon as their codes are taken (``frame`` keeps
-    only their number), so that the memory goes to the report.
+    only their number), so that the memory goes to the report. ``rows``: :func:`stop_rows` of the layers, when the
+    caller computed them already.
     """
     from ._arrow import index_in
     from .rules import trips as trip_rules
@@ -39,15 +72,10 @@ def audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool = 
     tf = trips.frame.reset_index(drop=True)
     sf = st.frame
     stop_index = pd.Series(located.index, dtype="string")
-    # Codes the reference checks may have left (position of each stop row's trip and stop); else hash joins.
-    trip_pos = st.codes.trip_pos
-    if trip_pos is None or len(trip_pos) != len(sf):
-        trip_pos = index_in(sf["trip_id"], tf["trip_id"])
-    stop_pos = st.codes.stop_pos
-    if stop_pos is None or len(stop_pos) != len(sf):
-        stop_pos = index_in(sf["stop_id"], stop_index)
-    order = trip_rules.stop_order(trip_pos, sf["stop_sequence"])
-    order = order[trip_pos[order] >= 0]  # rows of rejected trips play no part
+    if rows is None:
+        rows = stop_rows(trips, st)
+    trip_pos, stop_pos, order = rows.trip_pos, rows.stop_pos, rows.order
+    del rows
     sf = sf[["pickup", "dropoff"]]  # all the rules still read of the rows
     if release:
         st.frame = pd.DataFrame(index=pd.RangeIndex(len(st.frame)))
