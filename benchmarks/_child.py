@@ -19,18 +19,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 START = time.perf_counter()
 
 import transportmon.cli  # noqa: E402,F401  (after the timer starts; first, as the command loads it)
-from transportmon import pipeline, routes  # noqa: E402
-from transportmon.io import write  # noqa: E402
+from transportmon import pipeline, routes, scale  # noqa: E402
+from transportmon.io import stream, write  # noqa: E402
 
 STAGES = [
     (pipeline, "load_inputs", "read+validate"),
     (routes, "count_routes", "routes"),
     (pipeline, "audit_trips", "trip audit"),
+    (scale, "dask_trips", "trip audit (dask)"),
     (pipeline, "road_context", "road network"),
     (pipeline, "checkpoint_evidence", "checkpoint evidence"),
     (pipeline, "assemble", "assemble"),
     (pipeline, "attach_findings", "findings"),
     (write, "write_report", "write"),
+    (stream, "write_spilled", "write"),  # --engine dask: the workers' parts merged into the report
 ]
 
 

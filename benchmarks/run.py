@@ -1,9 +1,14 @@
 """Time the whole ``transportmon audit`` process against its peers on generated inputs; write ``RESULTS.md``.
 
 Each measured run is its own process (start-up, reading Parquet and writing the GeoParquet report included). Wall
-time is measured around the process, CPU time (user + system) and peak memory (the largest resident set of the
-process or of any worker process it waited for) come from ``os.wait4``. transportmon runs under
-``benchmarks/_child.py``, which prints the time of each stage.
+time is measured around the process, CPU time (user + system) and ``ru_maxrss`` (the largest resident set of the
+process or of any child it waited for) come from ``os.wait4``. ``ru_maxrss`` misses what runs beside the process: the
+worker processes of a Dask ``LocalCluster`` are started by a helper process and never waited for by the measured
+one, and they are where an out-of-core audit holds its data. So the whole process tree is sampled too (:func:`tree_rss`,
+every :data:`SAMPLE_SECONDS`): the largest sum of the resident sets of the process and all its descendants is the
+**tree peak**, the figure to read for ``--engine dask``. Summing resident sets counts the pages the processes share
+(the Python and library code each maps) once per process, so the tree peak errs high, never low. transportmon runs
+under ``benchmarks/_child.py``, which prints the time of each stage.
 
 For each ``trips-*`` folder: transportmon (memory engine), the DuckDB peer (``peer_duckdb.py``), the naive GeoPandas
 ``sjoin`` per trip-stop row (``naive_sjoin.py``) up to ``--naive-max`` rows, optionally ``--engine dask``; the peer's
@@ -31,18 +36,48 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 
+#: Seconds between two samples of the process tree's resident memory.
+SAMPLE_SECONDS = 0.1
+
+
+def tree_rss(pid: int) -> int:
+    """Bytes resident in process ``pid`` and all its descendants (0 once it is gone); a process that ends while it is
+    read counts for nothing."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for proc in procs:
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
 def measure(cmd: list[str], *, timeout: float = 900) -> dict[str, object]:
-    """Run ``cmd``; wall and CPU seconds, peak RSS in MiB, exit code and the ``STAGE name seconds`` lines."""
+    """Run ``cmd``; wall and CPU seconds, peak RSS in MiB (``ru_maxrss``, and the tree peak: see the module
+    docstring), exit code and the ``STAGE name seconds`` lines."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    tree_peak = 0
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=ROOT)
         deadline = start + timeout
+        next_sample = start
         while True:
+            now = time.perf_counter()
+            if now >= next_sample:  # before wait4 reaps it: a reaped process has no tree left to read
+                tree_peak = max(tree_peak, tree_rss(proc.pid))
+                next_sample = now + SAMPLE_SECONDS
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
-            if time.perf_counter() > deadline:
+            if now > deadline:
                 proc.kill()
                 pid, status, usage = os.wait4(proc.pid, 0)
                 break
@@ -60,7 +95,8 @@ def measure(cmd: list[str], *, timeout: float = 900) -> dict[str, object]:
                 name, _, seconds = line[len(prefix):].rpartition(" ")
                 into[name] = into.get(name, 0.0) + float(seconds)
     return {"wall": round(wall, 2), "cpu": round(usage.ru_utime + usage.ru_stime, 2),
-            "peak_mib": round(usage.ru_maxrss / 1024), "rc": proc.returncode, "stages": stages,
+            "peak_mib": round(usage.ru_maxrss / 1024), "tree_peak_mib": round(tree_peak / 2**20),
+            "rc": proc.returncode, "stages": stages,
             "stage_cpu": stage_cpu,
             "tail": "" if proc.returncode in (0, 1) else text[-2000:]}
 
@@ -113,6 +149,9 @@ def machine() -> dict[str, str]:
     }
 
 
+#: Above this many stop_times rows the reports are compared in DuckDB (``compare.py --sql``), out of core.
+SQL_COMPARE_ROWS = 5_000_000
+
 ALL_RUNNERS = ("transportmon", "duckdb", "geopandas_naive", "transportmon_dask", "checkpoints")
 
 
@@ -141,7 +180,7 @@ def run(data: Path, work: Path, dask_sizes: set[int], naive_max: int, repeat: in
         }
         if rows <= naive_max:
             runs["geopandas_naive"] = [py, str(HERE / "naive_sjoin.py"), str(folder), str(work / "naive.parquet")]
-        if rows in dask_sizes:
+        if any(abs(rows - size) <= size // 100 for size in dask_sizes):  # a plain folder's 1e6 is 1,000,002 rows
             runs["transportmon_dask"] = [py, str(HERE / "_child.py"), "audit", "--data", str(folder), "--out",
                                          str(work / f"{folder.name}.dask.parquet"), "--engine", "dask",
                                          "--format", "json", "--fail-on", "never"]
@@ -157,10 +196,16 @@ def run(data: Path, work: Path, dask_sizes: set[int], naive_max: int, repeat: in
                 if best is None or m["wall"] < best["wall"]:
                     best = m
             entry[name] = best
-        check = subprocess.run([py, str(HERE / "compare.py"), str(tm_out), str(peer_out)], capture_output=True,
-                               text=True, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)})
-        entry["agreement"] = json.loads(check.stdout) if check.stdout.strip() else {"error": check.stderr[-500:]}
-        print(f"{shape} {rows:,} rows ({folder.name})", "agreement", entry["agreement"], flush=True)
+        dask_out = work / f"{folder.name}.dask.parquet"
+        for key, ours, runner in (("agreement", tm_out, "transportmon"),
+                                  ("dask_agreement", dask_out, "transportmon_dask")):
+            if not (runner in runs and runner in runners):
+                continue  # the reports of this run only, never a stale one
+            sql = ["--sql"] if rows > SQL_COMPARE_ROWS else []  # out of core: the pandas form needs ~13 GB at 3e7
+            check = subprocess.run([py, str(HERE / "compare.py"), str(ours), str(peer_out), *sql], capture_output=True,
+                                   text=True, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)})
+            entry[key] = json.loads(check.stdout) if check.stdout.strip() else {"error": check.stderr[-500:]}
+            print(f"{shape} {rows:,} rows ({folder.name})", key, entry[key], flush=True)
         results["trips"].append(entry)  # type: ignore[union-attr]
     for folder in sorted(data.glob("checkpoints-*"), key=lambda p: rows_of(p, "checkpoints")):
         if "checkpoints" not in runners or rows_of(folder, "checkpoints") > max_rows:
@@ -190,6 +235,17 @@ def _cell(m: dict[str, object] | None) -> str:
     return f"{m['wall']:.1f} / {m['cpu']:.1f} / {m['peak_mib']:,}{flag}"
 
 
+def _agrees(agree: dict[str, int]) -> str:
+    if not agree:
+        return "—"  # not compared in this run
+    return "yes" if all(v == 0 for k, v in agree.items() if k not in ("trips",)) else f"no {agree}"
+
+
+def _tree(m: dict[str, object] | None) -> str:
+    """The tree peak of a run (older results have none)."""
+    return f"{m['tree_peak_mib']:,}" if m and "tree_peak_mib" in m else "—"
+
+
 def markdown(results: dict[str, object]) -> str:
     m = results["machine"]
     lines = [
@@ -198,27 +254,35 @@ def markdown(results: dict[str, object]) -> str:
         f"{m['libraries']}. Load average before/after: {m['load']} / {m.get('load_after', '?')} (about 1 is the "
         "measured process alone; when other work shares the cores, CPU time is the steadier figure)."), "",
         ("Each cell is one whole process: **wall s / CPU s / peak MiB** (start-up, reading Parquet and writing the "
-         "report included). `python benchmarks/generate.py` makes the inputs, `python benchmarks/run.py` this file."),
+         "report included; peak is `ru_maxrss`, the largest process waited for). **tree peak MiB** is the largest sum "
+         "of the resident sets of the process and all its descendants, sampled every 0.1 s: for `--engine dask` it "
+         "includes the scheduler and every worker process, which `ru_maxrss` misses (shared pages are counted once per "
+         "process, so it errs high). `python benchmarks/generate.py` makes the inputs, `python benchmarks/run.py` this "
+         "file."),
         "", "## Coach trips", "",
         ("Shapes (`benchmarks/generate.py --shape`): **typed** — date32 dates, int32/int8 numbers, 2–6 stops a trip; "
          "**plain** — as `df.to_parquet()` from pandas writes it: `service_date` as text, int64 numbers, "
          "`large_string` ids, 2–4 stops a trip; **csv** — the plain tables as `df.to_csv()`."), "",
         ("| shape | stop_times rows | trips | transportmon | DuckDB peer | tm/DuckDB wall (CPU) | GeoPandas sjoin per "
-         "row (spatial step only) | transportmon --engine dask | peer agrees |"),
-        "|---|---:|---:|---|---|---:|---|---|---|",
+         "row (spatial step only) | transportmon --engine dask | dask tree peak MiB | peer agrees |"),
+        "|---|---:|---:|---|---|---:|---|---|---:|---|",
     ]
     for e in results["trips"]:  # type: ignore[union-attr]
         tm, duck = e.get("transportmon"), e.get("duckdb")
         ratio = (f"{tm['wall'] / duck['wall']:.2f} ({tm['cpu'] / duck['cpu']:.2f})" if tm and duck and duck["rc"] == 0
                  else "—")
-        agree = e.get("agreement", {})
-        ok = "yes" if agree and all(v == 0 for k, v in agree.items() if k not in ("trips",)) else f"no {agree}"
+        ok = _agrees(e.get("agreement", {}))
+        if "dask_agreement" in e:
+            ok += f" (dask: {_agrees(e['dask_agreement'])})"
         lines.append(f"| {e.get('shape', 'typed')} | {e['stop_times']:,} | {e['trips']:,} | {_cell(tm)} | "
                      f"{_cell(duck)} | {ratio} | "
-                     f"{_cell(e.get('geopandas_naive'))} | {_cell(e.get('transportmon_dask'))} | {ok} |")
+                     f"{_cell(e.get('geopandas_naive'))} | {_cell(e.get('transportmon_dask'))} | "
+                     f"{_tree(e.get('transportmon_dask'))} | {ok} |")
     lines += ["", "Stages of the transportmon run (wall seconds, and CPU seconds of the process during the stage, from "
               "`benchmarks/_child.py`):", ""]
     for e in results["trips"]:  # type: ignore[union-attr]
+        if not e.get("transportmon"):
+            continue
         st, cpu = e["transportmon"]["stages"], e["transportmon"].get("stage_cpu", {})
         lines.append(f"- {e.get('shape', 'typed')}, {e['stop_times']:,} rows: "
                      + ", ".join(f"{k} {v:.1f}" + (f" ({cpu[k]:.1f} CPU)" if k in cpu else "") for k, v in st.items()))

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 import transportmon
 from transportmon import scale
+from transportmon._errors import InputError
 from transportmon.cli import app
 from transportmon.io.discover import sample_dir
 from transportmon.io.write import geojson_chunks
@@ -111,3 +112,93 @@ def test_dask_says_what_memory_says_of_stop_times_without_pickup_dropoff(cluster
     assert [w for w in memory.metadata["warnings"] if "no pickup and no dropoff column" in w]
     assert dask.metadata["warnings"] == memory.metadata["warnings"]
     assert text(dask) == text(memory)
+
+
+# Out of core (issue 17): with a spill folder the workers write the trips' report rows to sorted parts and the report
+# is merged from them a piece at a time; every form must be the memory engine's.
+
+
+@pytest.fixture()
+def small_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several partitions, parts of several row groups, merge rounds of a few hundred rows, small row groups."""
+    from transportmon import spill
+    from transportmon.io import stream
+
+    monkeypatch.setattr(scale, "PARTITION_ROWS", 1_500)
+    monkeypatch.setattr(spill, "PART_GROUP_ROWS", 100)
+    monkeypatch.setattr(stream, "MERGE_ROWS", 300)
+    monkeypatch.setattr(stream, "STREAM_GROUP_ROWS", 250)
+
+
+def cli(out: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["audit", "--out", str(out), "--fail-on", "never", "--lang", "en", *args])
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize("only", [None, "violation"])
+@pytest.mark.parametrize("ext", ["geojson", "parquet", "csv"])
+def test_the_spilled_report_is_the_memory_report_in_every_streamed_form(cluster: str, generated: Path,
+                                                                         tmp_path: Path, small_pieces: None,
+                                                                         ext: str, only: str | None) -> None:
+    said = {}
+    for engine in ("memory", "dask"):
+        args = ["--data", str(generated), "--engine", engine] + (["--only", only] if only else [])
+        code, said[engine] = cli(tmp_path / f"{engine}.{ext}", *args, *(["--scheduler", cluster] if engine == "dask"
+                                                                       else []))
+        assert code == 0, said[engine]
+    memory, dask = (tmp_path / f"{e}.{ext}" for e in ("memory", "dask"))
+    if ext == "parquet":
+        import pyarrow.parquet as pq
+
+        a, b = pq.read_table(memory), pq.read_table(dask)
+        assert a.equals(b) and a.schema.equals(b.schema, check_metadata=True)  # rows, order, geo and report metadata
+        assert pq.ParquetFile(dask).metadata.num_row_groups == -(-a.num_rows // 250)
+    else:
+        assert dask.read_bytes() == memory.read_bytes()
+    # The terminal summary lists the same subjects and counts (the parts' first rows and totals).
+    words = {e: " ".join(said[e].replace(f"{e}.{ext}", "REPORT").split()) for e in said}  # as wrapped or not
+    assert words["dask"] == words["memory"]
+    assert "more violation subjects in the report" in said["dask"]
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".parts")]
+
+
+def test_the_spilled_trips_stay_out_of_the_result_until_written(cluster: str, generated: Path, tmp_path: Path,
+                                                                small_pieces: None) -> None:
+    memory = transportmon.audit(generated)
+    dask = transportmon.audit(generated, engine="dask", scheduler=cluster, spill=tmp_path)
+    assert dask.spilled is not None and len(dask.spilled.parts) >= 3
+    # What is left in the folder is the parts: the partitions' input files went once audited.
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(Path(p.path).name for p in dask.spilled.parts)
+    audited = (memory.report["subject"] == "trip") & (memory.report["verdict"] != "rejected")
+    assert dask.spilled.rows == audited.sum()
+    assert len(dask.report) == len(memory.report) - audited.sum()  # the other subjects, rejected trips among them
+    assert dask.metadata == memory.metadata
+    dask.write(tmp_path / "dask.geojson")
+    memory.write(tmp_path / "memory.geojson")
+    assert (tmp_path / "dask.geojson").read_bytes() == (tmp_path / "memory.geojson").read_bytes()
+
+
+def test_a_desk_form_is_gathered_up_to_its_limit_and_refused_above(cluster: str, generated: Path, tmp_path: Path,
+                                                                   small_pieces: None,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import openpyxl
+
+    from transportmon.io import stream
+
+    memory = transportmon.audit(generated)
+    dask = transportmon.audit(generated, engine="dask", scheduler=cluster, spill=tmp_path)
+    n = len(memory.report)
+    monkeypatch.setattr(stream, "DESK_ROWS", n)  # exactly at the limit: gathered and written as usual
+    memory.write(tmp_path / "memory.xlsx", lang="en")
+    dask.write(tmp_path / "dask.xlsx", lang="en")
+    a, b = (openpyxl.load_workbook(tmp_path / f"{e}.xlsx") for e in ("memory", "dask"))
+    assert a.sheetnames == b.sheetnames
+    for name in a.sheetnames:
+        assert list(a[name].values) == list(b[name].values)
+    monkeypatch.setattr(stream, "DESK_ROWS", n - 1)
+    with pytest.raises(InputError, match=rf"a report of {n:,} subjects is too large to write as \.gpkg .* write "
+                                         r"\.parquet \(GeoParquet"):
+        dask.write(tmp_path / "dask.gpkg")
+    assert not (tmp_path / "dask.gpkg").exists()
+    assert len(memory.report[memory.report["max_severity"] == "violation"]) <= n - 1
+    dask.write(tmp_path / "violations.gpkg", only="violation")  # --only makes it small enough again

@@ -388,6 +388,19 @@ def test_the_dask_engine_gives_the_same_waivers(folder: Path, result: transportm
                                                                                          result.metadata))
 
 
+def test_the_dask_engine_waives_trips_in_its_workers_parts(folder: Path, result: transportmon.AuditResult,
+                                                           cluster: str, tmp_path: Path) -> None:
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    dask = transportmon.audit(folder, as_of=AS_OF, engine="dask", scheduler=cluster, spill=parts)
+    assert dask.spilled is not None and "over" not in set(dask.report["subject_id"])  # the trip is in a part
+    assert dask.metadata["waivers"] == result.metadata["waivers"]  # waived 2, unmatched 1: counted over the pieces
+    assert dask.metadata == result.metadata
+    dask.write(tmp_path / "dask.geojson")
+    result.write(tmp_path / "memory.geojson")
+    assert (tmp_path / "dask.geojson").read_bytes() == (tmp_path / "memory.geojson").read_bytes()
+
+
 def test_an_xlsx_with_a_title_row_and_chinese_headers_is_a_waivers_layer(folder: Path, tmp_path: Path) -> None:
     d = tmp_path / "d"
     d.mkdir()

@@ -167,6 +167,8 @@ def audit(
                                                      "Dask scheduler (default: a LocalCluster).")] = None,
 ) -> None:
     """Audit checkpoints and coach trips; write the report and print a summary."""
+    from contextlib import ExitStack
+
     from .cli_progress import progress_display
     from .io.write import check_target, output_format, write_report
     from .pipeline import audit as run_audit
@@ -179,7 +181,7 @@ def audit(
     given_inputs = [p for p in (data, roads, checkpoints, boundaries, risk_areas, stops, trips, stop_times, gtfs,
                                 occupancy, waivers) if p is not None and not Path(p).is_dir()]
     failure: TransportmonError | None = None
-    with progress_display(err, lang.value, quiet=quiet) as progress:
+    with progress_display(err, lang.value, quiet=quiet) as progress, ExitStack() as stack:
         try:
             # Refuse a bad --out or --map before the work, and before anything reaches stdout.
             output_format(out)
@@ -187,22 +189,31 @@ def audit(
                 check_target(out, given_inputs)
             if map_out is not None:
                 _check_map_out(map_out)
+            spill = None
+            if engine is Engine.dask and map_out is None:  # the trips stay with the workers until written
+                from .io.stream import spill_folder
+
+                spill = stack.enter_context(spill_folder(out))
             result = run_audit(data, roads=roads, checkpoints=checkpoints, boundaries=boundaries,
                                risk_areas=risk_areas, stops=stops, trips=trips, stop_times=stop_times, gtfs=gtfs,
                                occupancy=occupancy, waivers=waivers, as_of=as_of, config=config, datums=datums, crs=crs,
-                               encoding=encoding, engine=engine.value, scheduler=scheduler,
+                               encoding=encoding, engine=engine.value, scheduler=scheduler, spill=spill,
                                keep_layers=map_out is not None, progress=progress)
-            report = filter_only(result.report, only.value if only else None)
             metadata = dict(result.metadata, only=only.value) if only else result.metadata  # the file says so
             inputs = given_inputs + [Path(m["path"]) for m in result.metadata["inputs"].values() if m.get("path")]
             if out != "-":
                 check_target(out, inputs)
             to_stdout = out == "-" or fmt is Fmt.geojson
             tell(progress, "write", layer=out)
-            if to_stdout:
-                write_report(report, metadata, "-")
-            if out != "-":
-                write_report(report, metadata, out, inputs=inputs, lang=lang.value)
+            for target in (["-"] if to_stdout else []) + ([out] if out != "-" else []):
+                if result.spilled is not None:
+                    from .io.stream import write_spilled
+
+                    write_spilled(result.report, metadata, result.spilled, target, inputs=inputs, lang=lang.value,
+                                  only=only.value if only else None)
+                else:
+                    write_report(filter_only(result.report, only.value if only else None), metadata, target,
+                                 inputs=inputs, lang=lang.value)
             if map_out is not None:
                 from .maps import map_file
 

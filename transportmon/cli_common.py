@@ -141,7 +141,7 @@ def print_summary(result, out: str | None, lang: str, console: Console,  # type:
              only: str | None = None, shown: int | None = None) -> None:
     """The terminal summary: as-of, layers, counts by verdict, then what needs action (violations, then reviews;
     with ``--only warning`` every subject with a warning), one row per subject with every rule that fired."""
-    from .summary import GROUPS, to_act_on
+    from .summary import GROUPS, action_groups, to_act_on
 
     t = TEXT[lang]
     md = result.metadata
@@ -161,6 +161,18 @@ def print_summary(result, out: str | None, lang: str, console: Console,  # type:
     console.print(table)
     overdue_table(result, t, console)  # issue 14
     rep = result.report
+    totals: dict[str, int] | None = None
+    waiver_total: int | None = None
+    if getattr(result, "spilled", None) is not None:  # the trips are in the Dask workers' parts: their counts, and the rows to list
+        import numpy as np
+
+        from .spill import head_frame
+        from .waivers import waiver_findings
+
+        mine = np.bincount(action_groups(rep, "warning"), minlength=len(GROUPS) + 1)[:len(GROUPS)]
+        totals = dict(zip(GROUPS, (mine + result.spilled.groups()).tolist()))
+        waiver_total = len(waiver_findings(rep)) + result.spilled.waiver_findings()
+        rep = head_frame(rep, result.spilled)
     act = to_act_on(rep, only)
     if len(act):
         top = Table(title=t["top"], show_header=True, header_style="bold")
@@ -176,24 +188,25 @@ def print_summary(result, out: str | None, lang: str, console: Console,  # type:
             for r in rows.head(shown or SHOWN[group]).itertuples(index=False):
                 top.add_row(r.subject, escape(r.subject_id), f"[{VERDICT_STYLE.get(r.verdict, '')}]{r.verdict}[/]",
                             r.rule_ids, escape(str(getattr(r, f"message_{lang}") or "")))
-            if len(rows) > (shown or SHOWN[group]):
-                more.append(t["more"].format(n=len(rows) - (shown or SHOWN[group]), group=t[group]))
+            listed = len(rows) if totals is None else totals[group]
+            if listed > (shown or SHOWN[group]):
+                more.append(t["more"].format(n=listed - (shown or SHOWN[group]), group=t[group]))
         console.print(top)
         for line in more:
             console.print(line, style="dim", highlight=False)
     if md.get("waivers"):
-        waiver_table(rep, lang, console)
+        waiver_table(rep, lang, console, total=waiver_total)
     for w in md.get("warnings", []):
         console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
     f = md["findings"]
     waived = f"   {t['waived']}: {md['waivers']['waived']}" if md.get("waivers") else ""
     console.print(f"{t['violations']}: {f['violation']}   {t['warnings']}: {f['warning']}{waived}", highlight=False)
-    if only:
-        from .report import filter_only
+    if only:  # from the metadata's counts, which cover every subject (the trips of a Dask audit's parts too)
+        from .report import SEVERITY_RANK
 
-        total = len(result.report)
-        console.print(t["only"].format(only=only, n=len(filter_only(result.report, only)), total=total), style="dim",
-                      highlight=False)
+        total = sum(n for verdicts in md["counts"].values() for n in verdicts.values())
+        kept = sum(n for s, n in f.items() if SEVERITY_RANK.get(s, 0) >= SEVERITY_RANK[only])
+        console.print(t["only"].format(only=only, n=kept, total=total), style="dim", highlight=False)
     if out:
         console.print(f"{t['report']}: {out}", highlight=False)
 
@@ -219,8 +232,10 @@ def overdue_table(result, t: dict[str, str], console: Console) -> None:  # type:
 WAIVER_STYLE = {"waived": "blue", "expired": "red", "not-yet-in-effect": "dim"}
 
 
-def waiver_table(rep, lang: str, console: Console, limit: int = 20) -> None:  # type: ignore[no-untyped-def]
-    """The waivers at work: waived violations with their document and last day, then the expired and the pending."""
+def waiver_table(rep, lang: str, console: Console, limit: int = 20,  # type: ignore[no-untyped-def]
+                 total: int | None = None) -> None:
+    """The waivers at work: waived violations with their document and last day, then the expired and the pending.
+    ``total``: how many there are when ``rep`` holds only the first of them (a Dask audit's spilled trips)."""
     from .waivers import waiver_findings
 
     t = TEXT[lang]
@@ -239,5 +254,6 @@ def waiver_table(rep, lang: str, console: Console, limit: int = 20) -> None:  # 
         table.add_row(r.subject, escape(str(r.subject_id)), f"[{WAIVER_STYLE[r.status]}]{word}[/]", r.rule_id,
                       escape(str(said)))
     console.print(table)
-    if len(found) > limit:
-        console.print(f"… {len(found) - limit} more in the report", style="dim")
+    total = len(found) if total is None else total
+    if total > limit:
+        console.print(f"… {total - limit} more in the report", style="dim")

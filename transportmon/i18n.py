@@ -59,6 +59,13 @@ PROBLEMS = _table([
     (r"the occupancy table has no column (?P<cols>.+)", "客座率表缺少列 {cols}"),
     (r"is not a readable zip archive \((?P<why>.*)\)", "不是可读取的 zip 压缩包（{why}）"),
     (r"has no column (?P<cols>.+)", "缺少列 {cols}"),
+    (r"Dask worker (?P<w>\S+) cannot read it \((?P<why>.*)\)", "Dask 工作进程 {w} 无法读取该文件（{why}）"),
+    (r"Dask worker (?P<w>\S+) cannot write into this folder \((?P<why>.*)\)", "Dask 工作进程 {w} 无法写入该文件夹（{why}）"),
+    (r"Dask worker (?P<w>\S+) writes into another folder of this name, not the one this process reads",
+     "Dask 工作进程 {w} 写入的是另一个同名文件夹，不是本进程读取的那个"),
+    (r"a report of (?P<n>\S+) subjects is too large to write as (?P<ext>\S+) from the Dask engine "
+     r"\(at most (?P<max>\S+) are gathered into one process\)",
+     "报告有 {n} 个对象，Dask 引擎无法写成 {ext}（最多把 {max} 个对象汇集到一个进程）"),
 ])
 
 #: InputError fixes (what to do).
@@ -101,6 +108,12 @@ FIXES = _table([
     (r"create it or choose another --map", "请先创建该文件夹，或换一个 --map"),
     (r"fix the TOML or remove the file", "请修正 TOML 或删除该文件"),
     (r"use \.html, \.png, \.svg or \.pdf", "请使用 .html、.png、.svg 或 .pdf"),
+    (r"start every worker where this path reaches the same file .*",
+     "请在能以同一路径访问该文件的机器上启动每个 Dask 工作进程（各机器在相同路径挂载共享文件夹），或给出所有工作进程都能读取的路径"),
+    (r"give --out a folder that this process and every Dask worker reach at the same path.*",
+     "请把 --out 设在本进程和每个 Dask 工作进程都能以同一路径访问的文件夹：工作进程把班次的报告行写在报告旁"),
+    (r"write \.parquet \(GeoParquet, the form for millions of trips\), \.geojson or \.csv.*",
+     "请写成 .parquet（GeoParquet，适合数百万班次）、.geojson 或 .csv：它们分块写出"),
 ])
 
 #: ConfigError messages (an argument or a setting that is not allowed).
@@ -119,6 +132,11 @@ CONFIG = _table([
     (r"(?P<path>.+): not valid TOML \((?P<why>.*)\)", "{path}：不是有效的 TOML（{why}）"),
     (r"(?P<what>\w+) of (?P<layer>'.*'): not a layer; use one of (?P<allowed>.+)",
      "{layer} 不是图层（{what}）；可用：{allowed}"),
+    (r"Dask worker (?P<w>\S+) runs transportmon (?P<v>\S+), this process (?P<mine>\S+); install transportmon "
+     r"(?P<want>\S+) on every worker",
+     "Dask 工作进程 {w} 运行的是 transportmon {v}，本进程是 {mine}；请在每个工作进程上安装 transportmon {want}"),
+    (r"a Dask worker cannot run transportmon \((?P<why>.*)\); install transportmon (?P<want>\S+) on every worker",
+     "有 Dask 工作进程无法运行 transportmon（{why}）；请在每个工作进程上安装 transportmon {want}"),
 ])
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
@@ -35,8 +36,10 @@ from .trip_audit import audit_trips, stop_rows
 
 if TYPE_CHECKING:
     from .routes import RouteFacts
+    from .spill import SpilledTrips
 
-__all__ = ["AuditResult", "Engine", "Inputs", "Measured", "audit", "load_inputs", "measure", "report_on"]
+__all__ = ["AuditResult", "Engine", "Inputs", "Measured", "audit", "load_inputs", "measure", "report_limits",
+           "report_on"]
 
 
 @dataclass(repr=False)  # i16: repr, exit_code (property), exit_code_for, write, report.explore from ResultAPI
@@ -48,6 +51,9 @@ class AuditResult(ResultAPI):
     layers: dict[str, L.Layer] = field(default_factory=dict)
     roads: RoadContext | None = None
     config: RuleConfig = field(default_factory=RuleConfig)
+    spilled: SpilledTrips | None = None
+    """With ``audit(..., spill=DIR)``: the audited trips, written in parts to DIR and not in ``report`` (which then
+    holds the other subjects); :meth:`write` writes them all, in report order."""
 
 
 Engine = Literal["memory", "dask"]
@@ -78,6 +84,8 @@ class Measured:
     """Per route, what its verdict on a day is decided from (:func:`transportmon.routes.route_facts`), or None when
     the trips layer has no route."""
     route_warnings: list[str] = field(default_factory=list)
+    spilled: SpilledTrips | None = None
+    """The audited trips the Dask engine's workers wrote to a spill folder (then not in ``subjects``), or None."""
 
 
 def audit(
@@ -102,6 +110,7 @@ def audit(
     use_sample: bool | None = None,
     engine: Engine = "memory",
     scheduler: str | None = None,
+    spill: str | os.PathLike[str] | None = None,
     keep_layers: bool = True,
     progress: Progress | None = None,
 ) -> AuditResult:
@@ -140,6 +149,12 @@ def audit(
         ``trips`` and ``stop_times`` aligned by ``trip_id`` (see :mod:`transportmon.scale`); the report is the same.
     scheduler
         With ``engine="dask"``: the address of a running Dask scheduler; default a ``LocalCluster``.
+    spill
+        With ``engine="dask"``: an existing folder that every worker and this process see. The workers write the
+        audited trips' report rows there (:mod:`transportmon.spill`) instead of sending them here, so that a report
+        of millions of trips is never in one process: ``AuditResult.report`` then holds the other subjects,
+        ``AuditResult.spilled`` the trips, and ``AuditResult.write`` streams them all into the report file. Keep the
+        folder until the report is written. Ignored by the memory engine.
     keep_layers
         Keep the validated ``trips`` and ``stop_times`` rows in ``AuditResult.layers`` (default). ``False`` frees
         them once the trips are judged (``frame`` then only has their number of rows, as with the Dask engine):
@@ -169,13 +184,14 @@ def audit(
     inputs = load_inputs(data, **kwargs, defer=("trips", "stop_times") if engine == "dask" else ())
     if engine == "dask" and (set(inputs.deferred) != {"trips", "stop_times"} or "stops" not in inputs.layers):
         engine, inputs = "memory", load_inputs(data, **kwargs)  # no trip audit to distribute
-    measured = measure(inputs, engine=engine, scheduler=scheduler, keep_layers=keep_layers, progress=progress)
+    measured = measure(inputs, engine=engine, scheduler=scheduler, keep_layers=keep_layers, progress=progress,
+                       spill=None if spill is None else Path(spill))
     tell(progress, "report")
     return report_on(measured, release=True)
 
 
 def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None = None,
-            keep_layers: bool = True, progress: Progress | None = None) -> Measured:
+            keep_layers: bool = True, progress: Progress | None = None, spill: Path | None = None) -> Measured:
     """Measure what does not depend on the as-of date: road context, checkpoint evidence, trip verdicts (trips are
     judged on their own service dates), rejected rows.
 
@@ -183,7 +199,7 @@ def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None 
     ----------
     inputs
         From :func:`load_inputs`; with ``engine="dask"``, loaded with ``defer=("trips", "stop_times")``.
-    engine, scheduler, keep_layers, progress
+    engine, scheduler, keep_layers, progress, spill
         As :func:`audit`.
 
     Returns
@@ -219,18 +235,26 @@ def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None 
         layers) else None
     route_counts = route_audit.count_routes(layers["trips"], layers.get("stop_times"),
                                             rows=st_rows) if "trips" in layers else None
+    spilled: SpilledTrips | None = None
     if dask:
         from .scale import dask_trips
+        from .spill import SpilledTrips
 
         tell(progress, "trips")
-        trip_part, trip_findings, _, trip_layers, trip_meta, route_counts = dask_trips(inputs, scheduler=scheduler)
+        trip_part, trip_findings, _, trip_layers, trip_meta, route_counts = dask_trips(inputs, scheduler=scheduler,
+                                                                                       spill=spill)
         layers.update(trip_layers)
         inputs_meta.update(trip_meta)
+        if isinstance(trip_part, SpilledTrips):  # the trips stay in their parts; the workers named what is needed
+            spilled, trip_part = trip_part, None
         if "waivers" in layers:  # hook, issue 14 item 5: trip waivers, checked once the deferred trips are judged
             from .waivers import reject_unknown_subjects, route_subjects_of
 
-            routes_named = route_subjects_of([trip_part, trip_layers["trips"].rejected])  # issue 15: routes too
-            reject_unknown_subjects(layers["waivers"], [trip_part, trip_layers["trips"].rejected, routes_named],
+            rejected_trips = trip_layers["trips"].rejected
+            trip_frames = [spilled.named_trips()] if spilled is not None else [trip_part]
+            route_frames = spilled.route_frames() if spilled is not None else [trip_part]
+            routes_named = route_subjects_of([*route_frames, rejected_trips])  # issue 15: routes too
+            reject_unknown_subjects(layers["waivers"], [*trip_frames, rejected_trips, routes_named],
                                     kinds=("trip", "route"))
         inputs.warnings += defaulted_warnings(trip_layers["stop_times"])
         # The memory engine's order (file layers as LAYER_NAMES, default boundaries last): same metadata bytes.
@@ -239,7 +263,8 @@ def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None 
             items = sorted(ordered.items(), key=lambda kv: 99 if kv[0] in late else LAYER_NAMES.index(kv[0]))
             ordered.clear()
             ordered.update(items)
-        parts.append(attach_findings(trip_part, trip_findings) if len(trip_findings) else trip_part)
+        if trip_part is not None:
+            parts.append(attach_findings(trip_part, trip_findings) if len(trip_findings) else trip_part)
     elif {"trips", "stop_times", "stops"} <= set(layers):
         tell(progress, "trips", total=len(layers["trips"].frame))
         trip_part, trip_findings, _ = audit_trips(layers, cfg, release=not keep_layers, rows=st_rows)
@@ -266,7 +291,7 @@ def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None 
     return Measured(inputs=inputs, layers=layers, crs=crs, roads=ctx, checkpoints=ev, neighbours=neighbours,
                     subjects=parts, rules_run=rules_run, skipped=skipped, routes=routes,
                     route_warnings=route_audit.route_warnings(route_counts, layers["trips"].rows
-                                                              if "trips" in layers else 0))
+                                                              if "trips" in layers else 0), spilled=spilled)
 
 
 def _rejected_subjects(layers: dict[str, L.Layer]) -> list[gpd.GeoDataFrame]:
@@ -351,9 +376,13 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
         measured.subjects = []
 
     # Each part came with its findings attached (matched within the part, by its own row numbers).
-    report = assemble(parts, cfg.policy, limits={**cp_rules.distance_limits(cfg),
-                                                 "restored_ratio": float(cfg.restore_ratio)})
+    report = assemble(parts, cfg.policy, limits=report_limits(cfg))
     del parts  # millions of trips: the parts' columns are in the report now
+    spilled = measured.spilled
+    if spilled is not None:  # the rows this frame is sorted by, for merging it with the trips' parts
+        from dataclasses import replace
+
+        spilled = replace(spilled, client_rows=report["source_row"].to_numpy(dtype=np.float64, na_value=np.nan))
     # The input row number is evidence only for a rejected row (where to look in the file); audited subjects are
     # known by their unique id, so their features do not depend on the input's row order.
     report["source_row"] = report["source_row"].where(report["verdict"] == "rejected")
@@ -361,7 +390,10 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
     if "waivers" in layers:  # hook, issue 14 item 5: violations covered by a waiver on their date become waived
         from .waivers import apply_waivers
 
-        report, waiver_counts = apply_waivers(report, layers["waivers"], day)
+        matched: set[int] = set()
+        report, waiver_counts = apply_waivers(report, layers["waivers"], day, matched=matched)
+        if spilled is not None:
+            waiver_counts = spilled.waiver_counts(waiver_counts, matched, layers["waivers"])
 
     warnings = list(inputs.warnings) + measured.route_warnings
     if as_of_source == "today":  # a 2020 policy judged on the day the command runs: rarely what is meant
@@ -369,12 +401,18 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
                         f"{cfg.policy}; give --as-of YYYY-MM-DD, the date the data describe")
     warnings += measured_warnings(measured)  # issue 14: shared with the timeline
 
-    counts = verdict_counts(report)
+    counts, findings = verdict_counts(report), finding_counts(report)
+    if spilled is not None:
+        from .spill import add_counts
+
+        counts = add_counts(counts, spilled.counts())
+        theirs = spilled.findings()
+        findings = {k: n + theirs.get(k, 0) for k, n in findings.items()}
     metadata: dict[str, Any] = {
         "tool": "transportmon", "version": __version__, "as_of": day.strftime("%Y-%m-%d"),
         "as_of_source": as_of_source,
         "policy": cfg.policy, "rules": cfg.to_dict(), "metric_crs": measured.crs.to_string(),
-        "inputs": inputs_meta, "counts": counts, "findings": finding_counts(report),
+        "inputs": inputs_meta, "counts": counts, "findings": findings,
         "rules_run": list(measured.rules_run), "rules_skipped": dict(measured.skipped),
         "rows": {n: {"input": lyr.rows, "audited": len(lyr.frame), "rejected": len(lyr.rejected)}
                  for n, lyr in layers.items()},
@@ -387,7 +425,12 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
         metadata["waivers"] = waiver_counts
     if inputs.use_sample:
         metadata["sample"] = "embedded Jiujiang 2020 sample (data/jiujiang-2020; see its README for what is real)"
-    return AuditResult(report=report, metadata=metadata, layers=layers, roads=ctx, config=cfg)
+    return AuditResult(report=report, metadata=metadata, layers=layers, roads=ctx, config=cfg, spilled=spilled)
+
+
+def report_limits(cfg: RuleConfig) -> dict[str, float]:
+    """The limits :func:`transportmon.report.assemble` rounds the report's distances and ratios against."""
+    return {**cp_rules.distance_limits(cfg), "restored_ratio": float(cfg.restore_ratio)}
 
 
 def measured_warnings(measured: Measured) -> list[str]:

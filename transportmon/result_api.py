@@ -121,4 +121,9 @@ class ResultAPI:
 
         metadata = dict(self.metadata, only=only) if only else self.metadata
         inputs = [m["path"] for m in self.metadata.get("inputs", {}).values() if m.get("path")]
+        spilled = getattr(self, "spilled", None)
+        if spilled is not None:  # a Dask audit's trips, in the workers' parts: merged in as they are written
+            from .io.stream import write_spilled
+
+            return write_spilled(self.report, metadata, spilled, os.fspath(path), inputs=inputs, lang=lang, only=only)
         return write_report(filter_only(self.report, only), metadata, os.fspath(path), inputs=inputs, lang=lang)

@@ -18,12 +18,31 @@ import pandas as pd
 
 from .io.columns import Findings
 
-__all__ = ["ACTION_COLUMNS", "to_act_on"]
+__all__ = ["ACTION_COLUMNS", "GROUPS", "action_groups", "to_act_on"]
 
 #: Columns of :func:`to_act_on`.
 ACTION_COLUMNS = ["group", "subject", "subject_id", "verdict", "rule_ids", "severity", "message_zh", "message_en"]
 #: The groups, in the order they are listed.
 GROUPS = ("violation", "review", "warning")
+
+
+def action_groups(report: pd.DataFrame, only: str | None = None) -> np.ndarray:
+    """The group of each subject of ``report``: its position in :data:`GROUPS`, ``len(GROUPS)`` for none.
+
+    A subject's group does not depend on ``only`` except that ``only`` leaves groups out: with ``only="warning"``
+    every group is there, so the groups of a report in pieces can be counted once for every ``only``.
+    """
+    if only not in (None, "violation", "warning"):
+        raise ValueError(f"only={only!r}; use None, 'violation' or 'warning'")
+    severity = report["max_severity"].astype("string").fillna("").to_numpy(dtype=object)
+    verdict = report["verdict"].astype("string").fillna("").to_numpy(dtype=object)
+    group = np.full(len(report), len(GROUPS), dtype=np.int8)
+    if only == "warning":
+        group[severity == "warning"] = 2
+    if only != "violation":
+        group[verdict == "review"] = 1
+    group[severity == "violation"] = 0
+    return group
 
 
 def to_act_on(report: pd.DataFrame, only: str | None = None) -> pd.DataFrame:
@@ -42,16 +61,7 @@ def to_act_on(report: pd.DataFrame, only: str | None = None) -> pd.DataFrame:
     ``verdict``, ``rule_ids`` (every rule that fired, ``TM101, TM110``), ``severity`` and the ``message_zh`` /
     ``message_en`` of the main finding.
     """
-    if only not in (None, "violation", "warning"):
-        raise ValueError(f"only={only!r}; use None, 'violation' or 'warning'")
-    severity = report["max_severity"].astype("string").fillna("").to_numpy(dtype=object)
-    verdict = report["verdict"].astype("string").fillna("").to_numpy(dtype=object)
-    group = np.full(len(report), len(GROUPS), dtype=np.int8)
-    if only == "warning":
-        group[severity == "warning"] = 2
-    if only != "violation":
-        group[verdict == "review"] = 1
-    group[severity == "violation"] = 0
+    group = action_groups(report, only)
     keep = np.flatnonzero(group < len(GROUPS))
     keep = keep[np.argsort(group[keep], kind="stable")]
     picked = report.iloc[keep]

@@ -259,7 +259,7 @@ def _group_rules(hits: pd.DataFrame, date_col: str) -> pd.DataFrame:
     return g
 
 
-def apply_waivers(report: gpd.GeoDataFrame, layer: Layer, as_of: pd.Timestamp,
+def apply_waivers(report: gpd.GeoDataFrame, layer: Layer, as_of: pd.Timestamp, *, matched: set[int] | None = None,
                   ) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
     """Apply the validated waivers (``layer.frame``) to the report's findings.
 
@@ -271,6 +271,9 @@ def apply_waivers(report: gpd.GeoDataFrame, layer: Layer, as_of: pd.Timestamp,
         The ``waivers`` layer, after :func:`reject_unknown_subjects`.
     as_of
         The audit date: checkpoints' and routes' waivers are judged on it, trips' on their service dates.
+    matched
+        When given, the ``row`` of every waiver that covers a violation of the report is added to it: a report in
+        pieces (the Dask engine's partitions) counts ``unmatched`` from the union of its pieces' sets.
 
     Returns
     -------
@@ -321,6 +324,8 @@ def apply_waivers(report: gpd.GeoDataFrame, layer: Layer, as_of: pd.Timestamp,
     state = np.select([(start <= on_day) & (on_day <= end), end < on_day], ["in_effect", "expired"], "pending")
     m["state"] = state
     counts["unmatched"] = int(len(w) - m["row"].nunique())
+    if matched is not None:
+        matched.update(int(r) for r in pd.unique(m["row"]))
     # In effect: the one that holds longest cites; expired: the latest to lapse; pending: the first to begin.
     eff = m[m["state"] == "in_effect"].sort_values(["k", "valid_until", "document"], ascending=[True, False, True],
                                                     kind="stable").drop_duplicates("k")

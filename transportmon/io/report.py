@@ -54,7 +54,7 @@ CONTEXT_INPUTS: dict[str, str] = {
 _FIX = "give a report written by transportmon audit"
 
 
-def _arrow_lists(type_: Any) -> pd.ArrowDtype | None:
+def arrow_lists(type_: Any) -> pd.ArrowDtype | None:
     """``types_mapper`` for reading a GeoParquet report: Arrow list columns as ``pd.ArrowDtype``, others as usual."""
     import pyarrow as pa
 
@@ -92,7 +92,7 @@ def read_report(path: str | os.PathLike[str]) -> tuple[gpd.GeoDataFrame, dict[st
             names = pq.read_schema(path).names
             if "subject" not in names:
                 raise InputError(path, "is not a transportmon report: it has no 'subject' column", _FIX)
-            frame = gpd.read_parquet(path, to_pandas_kwargs={"types_mapper": _arrow_lists})
+            frame = gpd.read_parquet(path, to_pandas_kwargs={"types_mapper": arrow_lists})
             raw = (pq.read_schema(path).metadata or {}).get(b"transportmon")
         except (OSError, ValueError) as exc:
             raise InputError(path, f"cannot read the report ({exc})", _FIX) from exc

@@ -88,7 +88,27 @@ def geojson_chunks(report: gpd.GeoDataFrame, metadata: dict[str, Any]) -> Iterat
     """The FeatureCollection as text pieces: header, features one per line (a batch per piece), footer with the
     metadata member. Features are encoded column-wise in batches of :data:`BATCH_ROWS`; the text is the same as
     ``json.dumps`` of each feature's properties would give."""
+    return geojson_stream([report], metadata)
+
+
+def geojson_stream(frames: Iterable[gpd.GeoDataFrame], metadata: dict[str, Any]) -> Iterator[str]:
+    """:func:`geojson_chunks` of the report whose rows are ``frames`` one after the other (a report that never is in
+    memory whole): the same text, piece by piece."""
     yield '{"type": "FeatureCollection",\n"features": [\n'
+    held = None  # a frame is written once the next one shows it was not the last
+    for frame in frames:
+        if not len(frame):
+            continue
+        if held is not None:
+            yield from _features(held, last=False)
+        held = frame
+    if held is not None:
+        yield from _features(held, last=True)
+    yield '],\n"metadata": ' + json.dumps(clean_json(metadata), ensure_ascii=False, indent=1) + "\n}\n"
+
+
+def _features(report: gpd.GeoDataFrame, *, last: bool) -> Iterator[str]:
+    """The features of ``report``, a line each, each line but the collection's last ending in a comma."""
     props = report.drop(columns=report.geometry.name)
     columns = list(props.columns)
     geometry = report.geometry.to_numpy()
@@ -108,11 +128,10 @@ def geojson_chunks(report: gpd.GeoDataFrame, metadata: dict[str, Any]) -> Iterat
         if not columns:
             pieces.append('{"type": "Feature", "properties": {')
         seps = np.full(stop - start, ",\n", dtype=object)
-        if stop == n:
+        if stop == n and last:
             seps[-1] = "\n"
         pieces += ['}, "geometry": ', pa.array(gjson, pa.string()), "}", pa.array(seps, pa.string())]
         yield text_of(pc.binary_join_element_wise(*pieces, ""))
-    yield '],\n"metadata": ' + json.dumps(clean_json(metadata), ensure_ascii=False, indent=1) + "\n}\n"
 
 
 def _write_text(chunks: Iterable[str], fh: IO[str]) -> None:
@@ -243,14 +262,16 @@ _GEOMETRY_TYPE_NAMES = ("Point", "LineString", "LineString", "Polygon", "MultiPo
 _MAX_BINARY_BYTES = (1 << 31) - 1
 
 
-def report_table(report: gpd.GeoDataFrame, metadata: dict[str, Any]) -> pa.Table:
+def report_table(report: gpd.GeoDataFrame, metadata: dict[str, Any], *, stats: GeometryStats | None = None,
+                 ) -> pa.Table:
     """The report as the Arrow table its GeoParquet file holds.
 
     Columns keep their order and types: Arrow-backed text and list columns are passed on without a copy
     (``findings`` list<struct>, ``risk_stops`` list<string>), ``Int64`` and float columns become Arrow integers and
     floats (missing values null), and the geometry is ISO WKB (:func:`wkb_array`) tagged ``geoarrow.wkb`` with its CRS.
     The schema metadata holds ``pandas`` (so the columns read back with their pandas types), the GeoParquet ``geo``
-    metadata and the report metadata (``transportmon``).
+    metadata and the report metadata (``transportmon``). ``stats`` names the geometry types and bounding box of the
+    whole report when ``report`` is one piece of it (default: those of ``report``).
     """
     geom_name = report.geometry.name
     attrs = pd.DataFrame(report.copy(deep=False))
@@ -259,6 +280,8 @@ def report_table(report: gpd.GeoDataFrame, metadata: dict[str, Any]) -> pa.Table
     del attrs
     crs = report.crs
     geometry, types, bbox = wkb_array(report.geometry.to_numpy())
+    if stats is not None:
+        types, bbox = geo_types_bbox(*stats)
     ext_meta = json.dumps({"crs": crs.to_json_dict()}) if crs is not None else "{}"
     field = pa.field(geom_name, pa.binary(), nullable=True,
                      metadata={"ARROW:extension:name": "geoarrow.wkb", "ARROW:extension:metadata": ext_meta})
@@ -324,9 +347,40 @@ def wkb_array(geoms: np.ndarray) -> tuple[pa.ChunkedArray, list[str], list[float
         chunks.append(chunk)
         type_count += types
         lo, hi = np.fmin(lo, bounds[:2]), np.fmax(hi, bounds[2:])
+    names, bbox = geo_types_bbox(type_count, lo, hi)
+    return pa.chunked_array(chunks, pa.binary()), names, bbox
+
+
+#: What GeoParquet's ``geo`` metadata says of a column of geometries: the number of geometries of each shapely type
+#: id (+8 with Z), and the lower and upper corners of their bounding box (inf and -inf when there are no coordinates).
+GeometryStats = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def geometry_stats(geoms: np.ndarray) -> GeometryStats:
+    """:data:`GeometryStats` of ``geoms`` (None for a missing geometry), as :func:`wkb_array` counts them: a report
+    written in pieces adds its pieces' stats (:func:`add_stats`) to name its types and box."""
+    type_id = shapely.get_type_id(geoms)
+    present = type_id >= 0
+    types = np.bincount(type_id[present] + 8 * shapely.has_z(geoms[present]), minlength=16).astype(np.int64)
+    bounds = shapely.bounds(geoms)  # NaN for missing and empty geometries: fmin/fmax skip them
+    lo = np.array([np.fmin.reduce(bounds[:, k], initial=np.inf) for k in (0, 1)])
+    hi = np.array([np.fmax.reduce(bounds[:, k], initial=-np.inf) for k in (2, 3)])
+    return types, lo, hi
+
+
+def add_stats(stats: Iterable[GeometryStats]) -> GeometryStats:
+    """The :data:`GeometryStats` of pieces taken together."""
+    types, lo, hi = np.zeros(16, dtype=np.int64), np.full(2, np.inf), np.full(2, -np.inf)
+    for t, a, b in stats:
+        types, lo, hi = types + t, np.fmin(lo, a), np.fmax(hi, b)
+    return types, lo, hi
+
+
+def geo_types_bbox(type_count: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[list[str], list[float] | None]:
+    """GeoParquet ``geometry_types`` and ``bbox`` (None without coordinates) from :data:`GeometryStats`."""
     names = sorted({_GEOMETRY_TYPE_NAMES[t % 8] + (" Z" if t >= 8 else "") for t in np.flatnonzero(type_count)})
     bbox = [float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])] if np.isfinite([*lo, *hi]).all() else None
-    return pa.chunked_array(chunks, pa.binary()), names, bbox
+    return names, bbox
 
 
 def _binary(n: int, lengths: np.ndarray, data: Any, validity: pa.Buffer | None = None, nulls: int = 0) -> pa.Array:
