@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -232,6 +233,17 @@ ROW_GROUP_ROWS = 1 << 20
 #: for ~1.4 s more; snappy, Parquet's usual default, is the faster choice.
 PARQUET_COMPRESSION = "snappy"
 
+#: Largest dictionary of a column in a row group before Parquet falls back to plain values (pyarrow's default is 1 MiB).
+#: Trips between the same stops share their line geometry: at 1e7 stop_times a row group's distinct WKB lines need
+#: ~2 MiB, and with a dictionary the geometry is 9 MB instead of 150 MB and half the time to encode. A column of unique
+#: values costs more hashing before it falls back (+0.12 s for 3.3 million unique points at 8 MiB).
+DICTIONARY_PAGE_BYTES = 8 << 20
+
+#: Leaf columns whose values all differ (ids, messages naming the trip): no dictionary, which would only be hashed and
+#: dropped; Parquet paths, as ``use_dictionary`` names them.
+PLAIN_LEAVES = frozenset({"subject_id", "findings.list.element.finding_id", "findings.list.element.message_zh",
+                          "findings.list.element.message_en"})
+
 #: GeoParquet version of the ``geo`` metadata written (the one GeoPandas 1.x writes).
 GEOPARQUET_VERSION = "1.1.0"
 
@@ -251,18 +263,36 @@ def report_table(report: gpd.GeoDataFrame, metadata: dict[str, Any]) -> pa.Table
     floats (missing values null), and the geometry is ISO WKB (:func:`wkb_array`) tagged ``geoarrow.wkb`` with its CRS.
     The schema metadata holds ``pandas`` (so the columns read back with their pandas types), the GeoParquet ``geo``
     metadata and the report metadata (``transportmon``).
+
+    The file is written row group by row group (:func:`write_parquet`); this whole table is the plain form of what it
+    holds.
     """
-    geom_name = report.geometry.name
-    attrs = pd.DataFrame(report.copy(deep=False))
-    attrs[geom_name] = None  # an Arrow null column, replaced below; keeps the pandas metadata of the column
-    table = pa.Table.from_pandas(attrs, preserve_index=False)
-    del attrs
-    crs = report.crs
+    table = attribute_table(report)
     geometry, types, bbox = wkb_array(report.geometry.to_numpy())
+    schema = report_schema(report, table.schema, metadata, types, bbox)
+    table = table.set_column(table.schema.get_field_index(report.geometry.name), schema.field(report.geometry.name),
+                             geometry)
+    return table.replace_schema_metadata(schema.metadata)
+
+
+def attribute_table(report: gpd.GeoDataFrame) -> pa.Table:
+    """The report's columns as Arrow, taken from the frame without copying them; the geometry is a null column
+    (keeping its place and its pandas metadata) for the WKB to replace."""
+    attrs = pd.DataFrame(report.copy(deep=False))
+    attrs[report.geometry.name] = None
+    return pa.Table.from_pandas(attrs, preserve_index=False)
+
+
+def report_schema(report: gpd.GeoDataFrame, schema: pa.Schema, metadata: dict[str, Any], types: list[str],
+                  bbox: list[float] | None) -> pa.Schema:
+    """The GeoParquet schema: ``schema`` of :func:`attribute_table` with the geometry as tagged WKB and the ``pandas``,
+    ``geo`` and ``transportmon`` metadata (``types`` and ``bbox`` as :func:`geometry_summary` gives them)."""
+    geom_name = report.geometry.name
+    crs = report.crs
     ext_meta = json.dumps({"crs": crs.to_json_dict()}) if crs is not None else "{}"
     field = pa.field(geom_name, pa.binary(), nullable=True,
                      metadata={"ARROW:extension:name": "geoarrow.wkb", "ARROW:extension:metadata": ext_meta})
-    table = table.set_column(table.schema.get_field_index(geom_name), field, geometry)
+    schema = schema.set(schema.get_field_index(geom_name), field)
     crs_json = None
     if crs is not None:
         crs_json = crs.to_json_dict()
@@ -274,7 +304,7 @@ def report_table(report: gpd.GeoDataFrame, metadata: dict[str, Any]) -> pa.Table
 
     geo = {"primary_column": geom_name, "columns": {geom_name: column}, "version": GEOPARQUET_VERSION,
            "creator": {"library": "transportmon", "version": __version__}}
-    meta = dict(table.schema.metadata or {})
+    meta = dict(schema.metadata or {})
     if b"pandas" in meta:  # pandas cannot parse the name of a nested ArrowDtype back: record lists as objects
         pandas_meta = json.loads(meta[b"pandas"])
         for entry in pandas_meta.get("columns", []):
@@ -284,7 +314,7 @@ def report_table(report: gpd.GeoDataFrame, metadata: dict[str, Any]) -> pa.Table
         meta[b"pandas"] = json.dumps(pandas_meta).encode("utf-8")
     meta[b"geo"] = json.dumps(geo).encode("utf-8")
     meta[b"transportmon"] = json.dumps(clean_json(metadata), ensure_ascii=False).encode("utf-8")
-    return table.replace_schema_metadata(meta)
+    return schema.with_metadata(meta)
 
 
 def _drop_ensemble_member_ids(crs_json: dict[str, Any]) -> None:
@@ -299,9 +329,36 @@ def _drop_ensemble_member_ids(crs_json: dict[str, Any]) -> None:
                     member.pop("id", None)
 
 
+def geometry_summary(geoms: np.ndarray, type_id: np.ndarray, has_z: np.ndarray) -> tuple[list[str], list[float] | None]:
+    """GeoParquet ``geometry_types`` and ``bbox`` (``None`` without coordinates) of geometries whose
+    ``shapely.get_type_id`` and ``shapely.has_z`` are given, without encoding them."""
+    present = type_id >= 0
+    type_count = np.bincount(type_id[present] + 8 * has_z[present], minlength=16)
+    names = sorted({_GEOMETRY_TYPE_NAMES[t % 8] + (" Z" if t >= 8 else "") for t in np.flatnonzero(type_count)})
+    lo, hi = np.full(2, np.inf), np.full(2, -np.inf)
+    for start in range(0, len(geoms), ROW_GROUP_ROWS):  # in pieces: bounds take 32 bytes a geometry
+        bounds = shapely.bounds(geoms[start:start + ROW_GROUP_ROWS])
+        # GEOS bounds an axis without a number (all NaN) as -inf..inf: no coordinate there, as NaN says
+        nowhere = np.tile(np.isneginf(bounds[:, :2]) & np.isposinf(bounds[:, 2:]), 2)
+        bounds[nowhere] = np.nan
+        # fmin/fmax skip NaN (empty and missing geometries, NaN coordinates); a column at a time: a reduction across
+        # the rows of an (n, 4) array is ~10× slower
+        lo = np.fmin(lo, [np.fmin.reduce(bounds[:, k], initial=np.inf) for k in (0, 1)])
+        hi = np.fmax(hi, [np.fmax.reduce(bounds[:, k], initial=-np.inf) for k in (2, 3)])
+    bbox = [float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])] if np.isfinite([*lo, *hi]).all() else None
+    return names, bbox
+
+
 def wkb_array(geoms: np.ndarray) -> tuple[pa.ChunkedArray, list[str], list[float] | None]:
     """Geometries as ISO WKB (little-endian; null for a missing geometry), with their GeoParquet ``geometry_types``
-    and bounding box (``None`` when there are no coordinates).
+    and bounding box (``None`` when there are no coordinates): :func:`wkb_pieces` and :func:`geometry_summary`."""
+    type_id, has_z = shapely.get_type_id(geoms), shapely.has_z(geoms)
+    return wkb_pieces(geoms, type_id, has_z), *geometry_summary(geoms, type_id, has_z)
+
+
+def wkb_pieces(geoms: np.ndarray, type_id: np.ndarray, has_z: np.ndarray) -> pa.ChunkedArray:
+    """Geometries (with their ``shapely.get_type_id`` and ``shapely.has_z``) as ISO WKB, in chunks of at most
+    :data:`ROW_GROUP_ROWS` and of less than 2 GiB.
 
     2-D points and line strings, the report's geometries, are assembled column-wise from their coordinates: the WKB
     of one is its header followed by its coordinates, so the column is the element-wise join of a header column and a
@@ -309,8 +366,6 @@ def wkb_array(geoms: np.ndarray) -> tuple[pa.ChunkedArray, list[str], list[float
     of rejected rows, empty or 3-D geometries) is encoded by ``shapely.to_wkb``.
     """
     chunks: list[pa.Array] = []
-    type_count = np.zeros(16, dtype=np.int64)
-    lo, hi = np.full(2, np.inf), np.full(2, -np.inf)
     pending = [(start, min(start + ROW_GROUP_ROWS, len(geoms))) for start in range(0, len(geoms), ROW_GROUP_ROWS)]
     while pending:
         start, stop = pending.pop(0)
@@ -320,13 +375,8 @@ def wkb_array(geoms: np.ndarray) -> tuple[pa.ChunkedArray, list[str], list[float
             mid = (start + stop) // 2  # too many bytes for 32-bit offsets: halve the piece
             pending[:0] = [(start, mid), (mid, stop)]
             continue
-        chunk, types, bounds = _wkb_chunk(part, counts)
-        chunks.append(chunk)
-        type_count += types
-        lo, hi = np.fmin(lo, bounds[:2]), np.fmax(hi, bounds[2:])
-    names = sorted({_GEOMETRY_TYPE_NAMES[t % 8] + (" Z" if t >= 8 else "") for t in np.flatnonzero(type_count)})
-    bbox = [float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])] if np.isfinite([*lo, *hi]).all() else None
-    return pa.chunked_array(chunks, pa.binary()), names, bbox
+        chunks.append(_wkb_chunk(part, counts, type_id[start:stop], has_z[start:stop]))
+    return pa.chunked_array(chunks, pa.binary())
 
 
 def _binary(n: int, lengths: np.ndarray, data: Any, validity: pa.Buffer | None = None, nulls: int = 0) -> pa.Array:
@@ -337,13 +387,10 @@ def _binary(n: int, lengths: np.ndarray, data: Any, validity: pa.Buffer | None =
                                  null_count=nulls)
 
 
-def _wkb_chunk(geoms: np.ndarray, counts: np.ndarray) -> tuple[pa.Array, np.ndarray, np.ndarray]:
-    """WKB of one piece, the number of geometries of each type id (+8 with Z) and the piece's bounds."""
+def _wkb_chunk(geoms: np.ndarray, counts: np.ndarray, type_id: np.ndarray, has_z: np.ndarray) -> pa.Array:
+    """WKB of one piece."""
     n = len(geoms)
-    type_id = shapely.get_type_id(geoms)
-    has_z = shapely.has_z(geoms)
     present = type_id >= 0
-    types = np.bincount(type_id[present] + 8 * has_z[present], minlength=16)
     simple = present & (type_id <= 1) & ~has_z & ~shapely.is_empty(geoms)  # 2-D points and line strings
     if sys.byteorder != "little":  # the column-wise form writes native floats: elsewhere, let GEOS do it all
         simple[:] = False
@@ -351,9 +398,6 @@ def _wkb_chunk(geoms: np.ndarray, counts: np.ndarray) -> tuple[pa.Array, np.ndar
     line = simple & (type_id == 1)
     counts = np.where(simple, counts, 0)
     coords = shapely.get_coordinates(geoms if not other.any() else np.where(simple, geoms, None))
-    # fmin/fmax skip NaN; one column at a time (a reduction across the rows of an (n, 2) array is ~10× slower)
-    lo = np.array([np.fmin.reduce(coords[:, k], initial=np.inf) for k in (0, 1)])
-    hi = np.array([np.fmax.reduce(coords[:, k], initial=-np.inf) for k in (0, 1)])
     # header: byte order 1 (little-endian), then the type as uint32 (1 point, 2 line string)
     head = np.zeros((int(simple.sum()), 5), dtype=np.uint8)
     head[:, 0] = 1
@@ -368,23 +412,67 @@ def _wkb_chunk(geoms: np.ndarray, counts: np.ndarray) -> tuple[pa.Array, np.ndar
         lengths = np.zeros(n, dtype=np.int64)
         lengths[other] = [len(w) for w in wkbs]
         parts.append(_binary(n, lengths, np.frombuffer(b"".join(wkbs), dtype=np.uint8)))
-        bounds = shapely.bounds(geoms[other])
-        lo = np.fmin(lo, np.fmin.reduce(bounds[:, :2], axis=0, initial=np.inf))
-        hi = np.fmax(hi, np.fmax.reduce(bounds[:, 2:], axis=0, initial=-np.inf))
-    wkb = pc.binary_join_element_wise(*parts, pa.scalar(b"", pa.binary()))
-    return wkb, types, np.r_[lo, hi]
+    return pc.binary_join_element_wise(*parts, pa.scalar(b"", pa.binary()))
 
 
 def _write_parquet(report: gpd.GeoDataFrame, metadata: dict[str, Any], path: str) -> None:
-    """GeoParquet (:func:`report_table`) in row groups of :data:`ROW_GROUP_ROWS`, compressed with
+    """GeoParquet: the table of :func:`report_table` in row groups of :data:`ROW_GROUP_ROWS`, compressed with
     :data:`PARQUET_COMPRESSION`. Min/max statistics are kept for the flat columns only: for the nested lists and the
-    WKB they would cost time and serve no filter."""
+    WKB they would cost time and serve no filter. Dictionaries are left out where values all differ
+    (:data:`PLAIN_LEAVES`) and may grow to :data:`DICTIONARY_PAGE_BYTES` elsewhere.
+
+    Only a row group's WKB exists at a time, never the whole column's. A second thread encodes each row group (pyarrow
+    releases the GIL) while this one builds the next row group's WKB, so the two take turns on two cores. The file's
+    metadata is fixed before its first row group, so the geometry types and bbox come first, from the types and bounds
+    of the geometries (:func:`geometry_summary`), while the second thread builds the first row group's WKB.
+    """
     import pyarrow.parquet as pq
 
-    table = report_table(report, metadata)
-    flat = [f.name for f in table.schema if f.name != report.geometry.name and not pa.types.is_nested(f.type)]
-    pq.write_table(table, path, row_group_size=ROW_GROUP_ROWS, compression=PARQUET_COMPRESSION,
-                   write_statistics=flat)
+    geoms = report.geometry.to_numpy()
+    type_id, has_z = shapely.get_type_id(geoms), shapely.has_z(geoms)
+    attrs = attribute_table(report)
+    geom_at = attrs.schema.get_field_index(report.geometry.name)
+    n = len(attrs)
+    groups = [slice(start, min(start + ROW_GROUP_ROWS, n)) for start in range(0, n, ROW_GROUP_ROWS)] or [slice(0, 0)]
+
+    def wkb(rows: slice) -> pa.ChunkedArray:
+        return wkb_pieces(geoms[rows], type_id[rows], has_z[rows])
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="transportmon-parquet") as worker:
+        first = worker.submit(wkb, groups[0])
+        schema = report_schema(report, attrs.schema, metadata, *geometry_summary(geoms, type_id, has_z))
+        field = schema.field(geom_at)
+        flat = [f.name for f in schema if f.name != field.name and not pa.types.is_nested(f.type)]
+        dictionary = [leaf for f in schema for leaf in parquet_leaves(f) if leaf not in PLAIN_LEAVES]
+        with pq.ParquetWriter(path, schema, compression=PARQUET_COMPRESSION, write_statistics=flat,
+                              use_dictionary=dictionary, dictionary_pagesize_limit=DICTIONARY_PAGE_BYTES) as writer:
+            writing: Future[None] | None = None
+            try:
+                for k, rows in enumerate(groups):
+                    if k == 0:
+                        geometry = first.result()
+                        del first  # the group holds this WKB now: it goes with the group
+                    else:
+                        geometry = wkb(rows)
+                    group = attrs.slice(rows.start, rows.stop - rows.start).set_column(geom_at, field, geometry)
+                    del geometry
+                    if writing is not None:
+                        writing.result()
+                    writing = worker.submit(writer.write_table, group, row_group_size=ROW_GROUP_ROWS)
+                if writing is not None:
+                    writing.result()
+            finally:
+                if writing is not None:  # never close the file under a row group being written
+                    wait([writing])
+
+
+def parquet_leaves(field: pa.Field) -> list[str]:
+    """The Parquet paths of a field's leaf columns, as pyarrow names them (``findings.list.element.rule_id``)."""
+    if pa.types.is_list(field.type) or pa.types.is_large_list(field.type):
+        return [f"{field.name}.list.{leaf}" for leaf in parquet_leaves(field.type.value_field.with_name("element"))]
+    if pa.types.is_struct(field.type):
+        return [f"{field.name}.{leaf}" for child in field.type for leaf in parquet_leaves(child)]
+    return [field.name]
 
 
 LAYER_DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".fgb": "FlatGeobuf", ".shp": "ESRI Shapefile"}
