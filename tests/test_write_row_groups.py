@@ -29,8 +29,9 @@ from transportmon.rules.registry import FINDING_COLUMNS
 def odd_report() -> gpd.GeoDataFrame:
     """Subjects of every kind with what the sample lacks: no findings, null and empty risk_stops, a rejected row
     with a polygon, 3-D, empty and missing geometries."""
-    cps = gpd.GeoDataFrame({"subject": "checkpoint", "subject_id": ["a", "b", "c"], "verdict": ["keep", "remove", "keep"],
-                            "source_row": [0, 1, 2], "name": ["桥", None, "G105"]},
+    cps = gpd.GeoDataFrame({"subject": "checkpoint", "subject_id": ["a", "b", "c"],
+                            "verdict": ["keep", "remove", "keep"], "source_row": [0, 1, 2],
+                            "name": ["桥", None, "G105"]},
                            geometry=[shapely.Point(116, 30), None, shapely.Point(116.5, 29.5, 12)], crs="EPSG:4326")
     trips = gpd.GeoDataFrame({"subject": "trip", "subject_id": ["t1", "t2", "t3"],
                               "verdict": ["over-cap", "compliant", "compliant"], "source_row": [0, 1, 2],

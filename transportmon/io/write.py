@@ -10,7 +10,8 @@ GeoParquet keeps the report's columns as they are: ``findings`` is a native Parq
 ``list<struct<rule_id, severity, message_zh, message_en>>`` and ``risk_stops`` a ``list<string>`` (null where a subject
 has none), which GeoPandas and DuckDB read as nested values. The Arrow table is taken from the frame's
 Arrow-backed columns without copying them, the geometry is WKB built column-wise from the coordinates (GeoParquet
-``geo`` metadata, WGS-84), and the report metadata goes in the file's key-value metadata under ``transportmon``. CSV
+``geo`` metadata, WGS-84), and the report metadata goes in the file's key-value metadata under ``transportmon``. Row
+groups are encoded on a second thread while the next one's WKB is built. CSV
 has no nesting: there ``findings`` and ``risk_stops`` are JSON text, followed by ``lon``/``lat`` of point subjects; it
 is UTF-8 with a byte-order mark, which Excel on Chinese Windows needs to read it as UTF-8 (without it Excel takes
 the system's GBK and garbles every Chinese character).
@@ -224,8 +225,11 @@ def csv_frame(report: gpd.GeoDataFrame) -> pd.DataFrame:
     return out
 
 
-#: Rows per GeoParquet row group; geometries are encoded as WKB in pieces of at most this many rows.
+#: Rows per GeoParquet row group.
 ROW_GROUP_ROWS = 1 << 20
+
+#: Geometries encoded (as WKB, or summarised) at a time: a piece's coordinates and other temporaries take ~35 MB.
+WKB_PIECE_ROWS = 1 << 18
 
 #: Parquet compression. Measured on the 1e7 benchmark report (2.5 million trips, 2 shared cores, so noisy; CPU seconds
 #: of ``pq.write_table`` and file size): snappy ~2.7 s / 282 MB, lz4 ~3.3 s / 277 MB, zstd (level 1) ~4.1 s / 212 MB,
@@ -264,8 +268,8 @@ def report_table(report: gpd.GeoDataFrame, metadata: dict[str, Any]) -> pa.Table
     The schema metadata holds ``pandas`` (so the columns read back with their pandas types), the GeoParquet ``geo``
     metadata and the report metadata (``transportmon``).
 
-    The file is written row group by row group (:func:`write_parquet`); this whole table is the plain form of what it
-    holds.
+    :func:`write_report` writes the file a row group at a time, never holding this whole table (nor the whole WKB
+    column); the table is the plain form of what the file holds.
     """
     table = attribute_table(report)
     geometry, types, bbox = wkb_array(report.geometry.to_numpy())
@@ -329,15 +333,16 @@ def _drop_ensemble_member_ids(crs_json: dict[str, Any]) -> None:
                     member.pop("id", None)
 
 
-def geometry_summary(geoms: np.ndarray, type_id: np.ndarray, has_z: np.ndarray) -> tuple[list[str], list[float] | None]:
+def geometry_summary(geoms: np.ndarray, type_id: np.ndarray,
+                     has_z: np.ndarray) -> tuple[list[str], list[float] | None]:
     """GeoParquet ``geometry_types`` and ``bbox`` (``None`` without coordinates) of geometries whose
     ``shapely.get_type_id`` and ``shapely.has_z`` are given, without encoding them."""
     present = type_id >= 0
     type_count = np.bincount(type_id[present] + 8 * has_z[present], minlength=16)
     names = sorted({_GEOMETRY_TYPE_NAMES[t % 8] + (" Z" if t >= 8 else "") for t in np.flatnonzero(type_count)})
     lo, hi = np.full(2, np.inf), np.full(2, -np.inf)
-    for start in range(0, len(geoms), ROW_GROUP_ROWS):  # in pieces: bounds take 32 bytes a geometry
-        bounds = shapely.bounds(geoms[start:start + ROW_GROUP_ROWS])
+    for start in range(0, len(geoms), WKB_PIECE_ROWS):  # in pieces: bounds take 32 bytes a geometry
+        bounds = shapely.bounds(geoms[start:start + WKB_PIECE_ROWS])
         # GEOS bounds an axis without a number (all NaN) as -inf..inf: no coordinate there, as NaN says
         nowhere = np.tile(np.isneginf(bounds[:, :2]) & np.isposinf(bounds[:, 2:]), 2)
         bounds[nowhere] = np.nan
@@ -358,7 +363,7 @@ def wkb_array(geoms: np.ndarray) -> tuple[pa.ChunkedArray, list[str], list[float
 
 def wkb_pieces(geoms: np.ndarray, type_id: np.ndarray, has_z: np.ndarray) -> pa.ChunkedArray:
     """Geometries (with their ``shapely.get_type_id`` and ``shapely.has_z``) as ISO WKB, in chunks of at most
-    :data:`ROW_GROUP_ROWS` and of less than 2 GiB.
+    :data:`WKB_PIECE_ROWS` and of less than 2 GiB.
 
     2-D points and line strings, the report's geometries, are assembled column-wise from their coordinates: the WKB
     of one is its header followed by its coordinates, so the column is the element-wise join of a header column and a
@@ -366,7 +371,7 @@ def wkb_pieces(geoms: np.ndarray, type_id: np.ndarray, has_z: np.ndarray) -> pa.
     of rejected rows, empty or 3-D geometries) is encoded by ``shapely.to_wkb``.
     """
     chunks: list[pa.Array] = []
-    pending = [(start, min(start + ROW_GROUP_ROWS, len(geoms))) for start in range(0, len(geoms), ROW_GROUP_ROWS)]
+    pending = [(start, min(start + WKB_PIECE_ROWS, len(geoms))) for start in range(0, len(geoms), WKB_PIECE_ROWS)]
     while pending:
         start, stop = pending.pop(0)
         part = geoms[start:stop]
@@ -388,7 +393,7 @@ def _binary(n: int, lengths: np.ndarray, data: Any, validity: pa.Buffer | None =
 
 
 def _wkb_chunk(geoms: np.ndarray, counts: np.ndarray, type_id: np.ndarray, has_z: np.ndarray) -> pa.Array:
-    """WKB of one piece."""
+    """WKB of one piece, given its number of coordinates, types and Z of each geometry."""
     n = len(geoms)
     present = type_id >= 0
     simple = present & (type_id <= 1) & ~has_z & ~shapely.is_empty(geoms)  # 2-D points and line strings
