@@ -178,12 +178,14 @@ geometry = st.one_of(
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(geometry, max_size=12))
-def test_geometry_summary_is_that_of_the_coordinates(geoms: list) -> None:
+def test_geometry_summary_is_that_of_the_coordinates_and_wkb_that_of_shapely(geoms: list) -> None:
     arr = np.array(geoms + [None], dtype=object)[:-1]
     expected = coordinates_summary(arr)
     type_id, has_z = shapely.get_type_id(arr), shapely.has_z(arr)
     assert geometry_summary(arr, type_id, has_z) == expected
-    assert wkb_array(arr)[1:] == expected
+    wkb, *summary = wkb_array(arr)
+    assert summary == list(expected)
+    assert wkb.to_pylist() == list(shapely.to_wkb(arr, flavor="iso", byte_order=1))
 
 
 @pytest.mark.parametrize("where", ["wkb", "encode"])

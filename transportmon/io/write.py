@@ -396,7 +396,7 @@ def _wkb_chunk(geoms: np.ndarray, counts: np.ndarray, type_id: np.ndarray, has_z
     """WKB of one piece, given its number of coordinates, types and Z of each geometry."""
     n = len(geoms)
     present = type_id >= 0
-    simple = present & (type_id <= 1) & ~has_z & ~shapely.is_empty(geoms)  # 2-D points and line strings
+    simple = present & (type_id <= 1) & ~has_z & (counts > 0)  # 2-D points and line strings, not empty
     if sys.byteorder != "little":  # the column-wise form writes native floats: elsewhere, let GEOS do it all
         simple[:] = False
     other = present & ~simple
