@@ -426,10 +426,10 @@ def _write_parquet(report: gpd.GeoDataFrame, metadata: dict[str, Any], path: str
     WKB they would cost time and serve no filter. Dictionaries are left out where values all differ
     (:data:`PLAIN_LEAVES`) and may grow to :data:`DICTIONARY_PAGE_BYTES` elsewhere.
 
-    Only a row group's WKB exists at a time, never the whole column's. A second thread encodes each row group (pyarrow
-    releases the GIL) while this one builds the next row group's WKB, so the two take turns on two cores. The file's
-    metadata is fixed before its first row group, so the geometry types and bbox come first, from the types and bounds
-    of the geometries (:func:`geometry_summary`), while the second thread builds the first row group's WKB.
+    The WKB exists a row group or two at a time, never the whole column. A second thread encodes each row group
+    (pyarrow releases the GIL) while this one builds the next row group's WKB, so the work shares the two cores. The
+    file's metadata is fixed before its first row group: the geometry types and bbox come first, from the types and
+    bounds of the geometries (:func:`geometry_summary`, on the second thread while this one builds the first WKB).
     """
     import pyarrow.parquet as pq
 
@@ -444,8 +444,9 @@ def _write_parquet(report: gpd.GeoDataFrame, metadata: dict[str, Any], path: str
         return wkb_pieces(geoms[rows], type_id[rows], has_z[rows])
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="transportmon-parquet") as worker:
-        first = worker.submit(wkb, groups[0])
-        schema = report_schema(report, attrs.schema, metadata, *geometry_summary(geoms, type_id, has_z))
+        summary = worker.submit(geometry_summary, geoms, type_id, has_z)
+        geometry: pa.ChunkedArray | None = wkb(groups[0])
+        schema = report_schema(report, attrs.schema, metadata, *summary.result())
         field = schema.field(geom_at)
         flat = [f.name for f in schema if f.name != field.name and not pa.types.is_nested(f.type)]
         dictionary = [leaf for f in schema for leaf in parquet_leaves(f) if leaf not in PLAIN_LEAVES]
@@ -453,14 +454,11 @@ def _write_parquet(report: gpd.GeoDataFrame, metadata: dict[str, Any], path: str
                               use_dictionary=dictionary, dictionary_pagesize_limit=DICTIONARY_PAGE_BYTES) as writer:
             writing: Future[None] | None = None
             try:
-                for k, rows in enumerate(groups):
-                    if k == 0:
-                        geometry = first.result()
-                        del first  # the group holds this WKB now: it goes with the group
-                    else:
+                for rows in groups:
+                    if geometry is None:
                         geometry = wkb(rows)
                     group = attrs.slice(rows.start, rows.stop - rows.start).set_column(geom_at, field, geometry)
-                    del geometry
+                    geometry = None  # the group holds it, until written
                     if writing is not None:
                         writing.result()
                     writing = worker.submit(writer.write_table, group, row_group_size=ROW_GROUP_ROWS)
