@@ -39,7 +39,6 @@ from .._errors import InputError
 from ..report import SEVERITY_RANK, filter_only
 from ..spill import ROW, SpilledTrips
 from .write import (
-    PARQUET_COMPRESSION,
     STALE_TMP_SECONDS,
     add_stats,
     atomic_file,
@@ -50,6 +49,7 @@ from .write import (
     output_format,
     report_table,
     write_report,
+    writer_options,
 )
 from .xlsx import MAX_ROWS
 
@@ -217,8 +217,7 @@ def _write_parquet(report: gpd.GeoDataFrame, metadata: dict[str, Any], spilled: 
     mine = filter_only(report, only)
     stats = add_stats([geometry_stats(mine.geometry.to_numpy()), spilled.geometry(only)])
     schema = report_table(mine, metadata, stats=stats).schema
-    flat = [f.name for f in schema if f.name != "geometry" and not pa.types.is_nested(f.type)]
-    with pq.ParquetWriter(path, schema, compression=PARQUET_COMPRESSION, write_statistics=flat) as writer:
+    with pq.ParquetWriter(path, schema, **writer_options(schema, mine.geometry.name)) as writer:
         pending: list[pa.Table] = []
         held = 0
         for table in merged_tables(report, spilled, only):

@@ -10,7 +10,8 @@ GeoParquet keeps the report's columns as they are: ``findings`` is a native Parq
 ``list<struct<rule_id, severity, message_zh, message_en>>`` and ``risk_stops`` a ``list<string>`` (null where a subject
 has none), which GeoPandas and DuckDB read as nested values. The Arrow table is taken from the frame's
 Arrow-backed columns without copying them, the geometry is WKB built column-wise from the coordinates (GeoParquet
-``geo`` metadata, WGS-84), and the report metadata goes in the file's key-value metadata under ``transportmon``. CSV
+``geo`` metadata, WGS-84), and the report metadata goes in the file's key-value metadata under ``transportmon``. Row
+groups are encoded on a second thread while the next one's WKB is built. CSV
 has no nesting: there ``findings`` and ``risk_stops`` are JSON text, followed by ``lon``/``lat`` of point subjects; it
 is UTF-8 with a byte-order mark, which Excel on Chinese Windows needs to read it as UTF-8 (without it Excel takes
 the system's GBK and garbles every Chinese character).
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -242,14 +244,28 @@ def csv_frame(report: gpd.GeoDataFrame) -> pd.DataFrame:
     return out
 
 
-#: Rows per GeoParquet row group; geometries are encoded as WKB in pieces of at most this many rows.
+#: Rows per GeoParquet row group.
 ROW_GROUP_ROWS = 1 << 20
+
+#: Geometries encoded (as WKB, or summarised) at a time: a piece's coordinates and other temporaries take ~35 MB.
+WKB_PIECE_ROWS = 1 << 18
 
 #: Parquet compression. Measured on the 1e7 benchmark report (2.5 million trips, 2 shared cores, so noisy; CPU seconds
 #: of ``pq.write_table`` and file size): snappy ~2.7 s / 282 MB, lz4 ~3.3 s / 277 MB, zstd (level 1) ~4.1 s / 212 MB,
 #: none ~3.7 s / 745 MB (writing the larger file costs more than compressing). zstd would make the file 25 % smaller
 #: for ~1.4 s more; snappy, Parquet's usual default, is the faster choice.
 PARQUET_COMPRESSION = "snappy"
+
+#: Largest dictionary of a column in a row group before Parquet falls back to plain values (pyarrow's default is 1 MiB).
+#: Trips between the same stops share their line geometry: at 1e7 stop_times a row group's distinct WKB lines need
+#: ~2 MiB, and with a dictionary the geometry is 9 MB instead of 150 MB and half the time to encode. A column of unique
+#: values costs more hashing before it falls back (+0.12 s for 3.3 million unique points at 8 MiB).
+DICTIONARY_PAGE_BYTES = 8 << 20
+
+#: Leaf columns whose values all differ (ids, messages naming the trip): no dictionary, which would only be hashed and
+#: dropped; Parquet paths, as ``use_dictionary`` names them.
+PLAIN_LEAVES = frozenset({"subject_id", "findings.list.element.finding_id", "findings.list.element.message_zh",
+                          "findings.list.element.message_en"})
 
 #: GeoParquet version of the ``geo`` metadata written (the one GeoPandas 1.x writes).
 GEOPARQUET_VERSION = "1.1.0"
@@ -272,20 +288,38 @@ def report_table(report: gpd.GeoDataFrame, metadata: dict[str, Any], *, stats: G
     The schema metadata holds ``pandas`` (so the columns read back with their pandas types), the GeoParquet ``geo``
     metadata and the report metadata (``transportmon``). ``stats`` names the geometry types and bounding box of the
     whole report when ``report`` is one piece of it (default: those of ``report``).
+
+    :func:`write_report` writes the file a row group at a time, never holding this whole table (nor the whole WKB
+    column); the table is the plain form of what the file holds.
     """
-    geom_name = report.geometry.name
-    attrs = pd.DataFrame(report.copy(deep=False))
-    attrs[geom_name] = None  # an Arrow null column, replaced below; keeps the pandas metadata of the column
-    table = pa.Table.from_pandas(attrs, preserve_index=False)
-    del attrs
-    crs = report.crs
+    table = attribute_table(report)
     geometry, types, bbox = wkb_array(report.geometry.to_numpy())
     if stats is not None:
         types, bbox = geo_types_bbox(*stats)
+    schema = report_schema(report, table.schema, metadata, types, bbox)
+    table = table.set_column(table.schema.get_field_index(report.geometry.name), schema.field(report.geometry.name),
+                             geometry)
+    return table.replace_schema_metadata(schema.metadata)
+
+
+def attribute_table(report: gpd.GeoDataFrame) -> pa.Table:
+    """The report's columns as Arrow, taken from the frame without copying them; the geometry is a null column
+    (keeping its place and its pandas metadata) for the WKB to replace."""
+    attrs = pd.DataFrame(report.copy(deep=False))
+    attrs[report.geometry.name] = None
+    return pa.Table.from_pandas(attrs, preserve_index=False)
+
+
+def report_schema(report: gpd.GeoDataFrame, schema: pa.Schema, metadata: dict[str, Any], types: list[str],
+                  bbox: list[float] | None) -> pa.Schema:
+    """The GeoParquet schema: ``schema`` of :func:`attribute_table` with the geometry as tagged WKB and the ``pandas``,
+    ``geo`` and ``transportmon`` metadata (``types`` and ``bbox`` as :func:`geometry_summary` gives them)."""
+    geom_name = report.geometry.name
+    crs = report.crs
     ext_meta = json.dumps({"crs": crs.to_json_dict()}) if crs is not None else "{}"
     field = pa.field(geom_name, pa.binary(), nullable=True,
                      metadata={"ARROW:extension:name": "geoarrow.wkb", "ARROW:extension:metadata": ext_meta})
-    table = table.set_column(table.schema.get_field_index(geom_name), field, geometry)
+    schema = schema.set(schema.get_field_index(geom_name), field)
     crs_json = None
     if crs is not None:
         crs_json = crs.to_json_dict()
@@ -297,7 +331,7 @@ def report_table(report: gpd.GeoDataFrame, metadata: dict[str, Any], *, stats: G
 
     geo = {"primary_column": geom_name, "columns": {geom_name: column}, "version": GEOPARQUET_VERSION,
            "creator": {"library": "transportmon", "version": __version__}}
-    meta = dict(table.schema.metadata or {})
+    meta = dict(schema.metadata or {})
     if b"pandas" in meta:  # pandas cannot parse the name of a nested ArrowDtype back: record lists as objects
         pandas_meta = json.loads(meta[b"pandas"])
         for entry in pandas_meta.get("columns", []):
@@ -307,7 +341,7 @@ def report_table(report: gpd.GeoDataFrame, metadata: dict[str, Any], *, stats: G
         meta[b"pandas"] = json.dumps(pandas_meta).encode("utf-8")
     meta[b"geo"] = json.dumps(geo).encode("utf-8")
     meta[b"transportmon"] = json.dumps(clean_json(metadata), ensure_ascii=False).encode("utf-8")
-    return table.replace_schema_metadata(meta)
+    return schema.with_metadata(meta)
 
 
 def _drop_ensemble_member_ids(crs_json: dict[str, Any]) -> None:
@@ -322,50 +356,31 @@ def _drop_ensemble_member_ids(crs_json: dict[str, Any]) -> None:
                     member.pop("id", None)
 
 
-def wkb_array(geoms: np.ndarray) -> tuple[pa.ChunkedArray, list[str], list[float] | None]:
-    """Geometries as ISO WKB (little-endian; null for a missing geometry), with their GeoParquet ``geometry_types``
-    and bounding box (``None`` when there are no coordinates).
-
-    2-D points and line strings, the report's geometries, are assembled column-wise from their coordinates: the WKB
-    of one is its header followed by its coordinates, so the column is the element-wise join of a header column and a
-    coordinate column whose buffers are numpy arrays, the same bytes as ``shapely.to_wkb``. Any other geometry (polygons
-    of rejected rows, empty or 3-D geometries) is encoded by ``shapely.to_wkb``.
-    """
-    chunks: list[pa.Array] = []
-    type_count = np.zeros(16, dtype=np.int64)
-    lo, hi = np.full(2, np.inf), np.full(2, -np.inf)
-    pending = [(start, min(start + ROW_GROUP_ROWS, len(geoms))) for start in range(0, len(geoms), ROW_GROUP_ROWS)]
-    while pending:
-        start, stop = pending.pop(0)
-        part = geoms[start:stop]
-        counts = shapely.get_num_coordinates(part)
-        if stop - start > 1 and 32 * int(counts.sum()) + 64 * (stop - start) > _MAX_BINARY_BYTES:  # 24 B a 3-D xyz
-            mid = (start + stop) // 2  # too many bytes for 32-bit offsets: halve the piece
-            pending[:0] = [(start, mid), (mid, stop)]
-            continue
-        chunk, types, bounds = _wkb_chunk(part, counts)
-        chunks.append(chunk)
-        type_count += types
-        lo, hi = np.fmin(lo, bounds[:2]), np.fmax(hi, bounds[2:])
-    names, bbox = geo_types_bbox(type_count, lo, hi)
-    return pa.chunked_array(chunks, pa.binary()), names, bbox
-
-
 #: What GeoParquet's ``geo`` metadata says of a column of geometries: the number of geometries of each shapely type
 #: id (+8 with Z), and the lower and upper corners of their bounding box (inf and -inf when there are no coordinates).
+#: A report written in pieces (the Dask engine's) adds its pieces' stats (:func:`add_stats`).
 GeometryStats = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def geometry_stats(geoms: np.ndarray) -> GeometryStats:
-    """:data:`GeometryStats` of ``geoms`` (None for a missing geometry), as :func:`wkb_array` counts them: a report
-    written in pieces adds its pieces' stats (:func:`add_stats`) to name its types and box."""
-    type_id = shapely.get_type_id(geoms)
+def geometry_stats(geoms: np.ndarray, type_id: np.ndarray | None = None,
+                   has_z: np.ndarray | None = None) -> GeometryStats:
+    """:data:`GeometryStats` of ``geoms`` (None for a missing geometry), from their ``shapely.get_type_id`` and
+    ``shapely.has_z`` when the caller has them, without encoding them."""
+    type_id = shapely.get_type_id(geoms) if type_id is None else type_id
+    has_z = shapely.has_z(geoms) if has_z is None else has_z
     present = type_id >= 0
-    types = np.bincount(type_id[present] + 8 * shapely.has_z(geoms[present]), minlength=16).astype(np.int64)
-    bounds = shapely.bounds(geoms)  # NaN for missing and empty geometries: fmin/fmax skip them
-    lo = np.array([np.fmin.reduce(bounds[:, k], initial=np.inf) for k in (0, 1)])
-    hi = np.array([np.fmax.reduce(bounds[:, k], initial=-np.inf) for k in (2, 3)])
-    return types, lo, hi
+    type_count = np.bincount(type_id[present] + 8 * has_z[present], minlength=16).astype(np.int64)
+    lo, hi = np.full(2, np.inf), np.full(2, -np.inf)
+    for start in range(0, len(geoms), WKB_PIECE_ROWS):  # in pieces: bounds take 32 bytes a geometry
+        bounds = shapely.bounds(geoms[start:start + WKB_PIECE_ROWS])
+        # GEOS bounds an axis without a number (all NaN) as -inf..inf: no coordinate there, as NaN says
+        nowhere = np.tile(np.isneginf(bounds[:, :2]) & np.isposinf(bounds[:, 2:]), 2)
+        bounds[nowhere] = np.nan
+        # fmin/fmax skip NaN (empty and missing geometries, NaN coordinates); a column at a time: a reduction across
+        # the rows of an (n, 4) array is ~10× slower
+        lo = np.fmin(lo, [np.fmin.reduce(bounds[:, k], initial=np.inf) for k in (0, 1)])
+        hi = np.fmax(hi, [np.fmax.reduce(bounds[:, k], initial=-np.inf) for k in (2, 3)])
+    return type_count, lo, hi
 
 
 def add_stats(stats: Iterable[GeometryStats]) -> GeometryStats:
@@ -383,6 +398,43 @@ def geo_types_bbox(type_count: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tu
     return names, bbox
 
 
+def geometry_summary(geoms: np.ndarray, type_id: np.ndarray,
+                     has_z: np.ndarray) -> tuple[list[str], list[float] | None]:
+    """GeoParquet ``geometry_types`` and ``bbox`` (``None`` without coordinates) of geometries whose
+    ``shapely.get_type_id`` and ``shapely.has_z`` are given, without encoding them."""
+    return geo_types_bbox(*geometry_stats(geoms, type_id, has_z))
+
+
+def wkb_array(geoms: np.ndarray) -> tuple[pa.ChunkedArray, list[str], list[float] | None]:
+    """Geometries as ISO WKB (little-endian; null for a missing geometry), with their GeoParquet ``geometry_types``
+    and bounding box (``None`` when there are no coordinates): :func:`wkb_pieces` and :func:`geometry_summary`."""
+    type_id, has_z = shapely.get_type_id(geoms), shapely.has_z(geoms)
+    return wkb_pieces(geoms, type_id, has_z), *geometry_summary(geoms, type_id, has_z)
+
+
+def wkb_pieces(geoms: np.ndarray, type_id: np.ndarray, has_z: np.ndarray) -> pa.ChunkedArray:
+    """Geometries (with their ``shapely.get_type_id`` and ``shapely.has_z``) as ISO WKB, in chunks of at most
+    :data:`WKB_PIECE_ROWS` and of less than 2 GiB.
+
+    2-D points and line strings, the report's geometries, are assembled column-wise from their coordinates: the WKB
+    of one is its header followed by its coordinates, so the column is the element-wise join of a header column and a
+    coordinate column whose buffers are numpy arrays, the same bytes as ``shapely.to_wkb``. Any other geometry (polygons
+    of rejected rows, empty or 3-D geometries) is encoded by ``shapely.to_wkb``.
+    """
+    chunks: list[pa.Array] = []
+    pending = [(start, min(start + WKB_PIECE_ROWS, len(geoms))) for start in range(0, len(geoms), WKB_PIECE_ROWS)]
+    while pending:
+        start, stop = pending.pop(0)
+        part = geoms[start:stop]
+        counts = shapely.get_num_coordinates(part)
+        if stop - start > 1 and 32 * int(counts.sum()) + 64 * (stop - start) > _MAX_BINARY_BYTES:  # 24 B a 3-D xyz
+            mid = (start + stop) // 2  # too many bytes for 32-bit offsets: halve the piece
+            pending[:0] = [(start, mid), (mid, stop)]
+            continue
+        chunks.append(_wkb_chunk(part, counts, type_id[start:stop], has_z[start:stop]))
+    return pa.chunked_array(chunks, pa.binary())
+
+
 def _binary(n: int, lengths: np.ndarray, data: Any, validity: pa.Buffer | None = None, nulls: int = 0) -> pa.Array:
     """A ``binary`` array of ``n`` values from their lengths and the concatenated bytes (zero-copy of ``data``)."""
     offsets = np.zeros(n + 1, dtype=np.int32)
@@ -391,23 +443,17 @@ def _binary(n: int, lengths: np.ndarray, data: Any, validity: pa.Buffer | None =
                                  null_count=nulls)
 
 
-def _wkb_chunk(geoms: np.ndarray, counts: np.ndarray) -> tuple[pa.Array, np.ndarray, np.ndarray]:
-    """WKB of one piece, the number of geometries of each type id (+8 with Z) and the piece's bounds."""
+def _wkb_chunk(geoms: np.ndarray, counts: np.ndarray, type_id: np.ndarray, has_z: np.ndarray) -> pa.Array:
+    """WKB of one piece, given its number of coordinates, types and Z of each geometry."""
     n = len(geoms)
-    type_id = shapely.get_type_id(geoms)
-    has_z = shapely.has_z(geoms)
     present = type_id >= 0
-    types = np.bincount(type_id[present] + 8 * has_z[present], minlength=16)
-    simple = present & (type_id <= 1) & ~has_z & ~shapely.is_empty(geoms)  # 2-D points and line strings
+    simple = present & (type_id <= 1) & ~has_z & (counts > 0)  # 2-D points and line strings, not empty
     if sys.byteorder != "little":  # the column-wise form writes native floats: elsewhere, let GEOS do it all
         simple[:] = False
     other = present & ~simple
     line = simple & (type_id == 1)
     counts = np.where(simple, counts, 0)
     coords = shapely.get_coordinates(geoms if not other.any() else np.where(simple, geoms, None))
-    # fmin/fmax skip NaN; one column at a time (a reduction across the rows of an (n, 2) array is ~10× slower)
-    lo = np.array([np.fmin.reduce(coords[:, k], initial=np.inf) for k in (0, 1)])
-    hi = np.array([np.fmax.reduce(coords[:, k], initial=-np.inf) for k in (0, 1)])
     # header: byte order 1 (little-endian), then the type as uint32 (1 point, 2 line string)
     head = np.zeros((int(simple.sum()), 5), dtype=np.uint8)
     head[:, 0] = 1
@@ -422,23 +468,73 @@ def _wkb_chunk(geoms: np.ndarray, counts: np.ndarray) -> tuple[pa.Array, np.ndar
         lengths = np.zeros(n, dtype=np.int64)
         lengths[other] = [len(w) for w in wkbs]
         parts.append(_binary(n, lengths, np.frombuffer(b"".join(wkbs), dtype=np.uint8)))
-        bounds = shapely.bounds(geoms[other])
-        lo = np.fmin(lo, np.fmin.reduce(bounds[:, :2], axis=0, initial=np.inf))
-        hi = np.fmax(hi, np.fmax.reduce(bounds[:, 2:], axis=0, initial=-np.inf))
-    wkb = pc.binary_join_element_wise(*parts, pa.scalar(b"", pa.binary()))
-    return wkb, types, np.r_[lo, hi]
+    return pc.binary_join_element_wise(*parts, pa.scalar(b"", pa.binary()))
 
 
 def _write_parquet(report: gpd.GeoDataFrame, metadata: dict[str, Any], path: str) -> None:
-    """GeoParquet (:func:`report_table`) in row groups of :data:`ROW_GROUP_ROWS`, compressed with
+    """GeoParquet: the table of :func:`report_table` in row groups of :data:`ROW_GROUP_ROWS`, compressed with
     :data:`PARQUET_COMPRESSION`. Min/max statistics are kept for the flat columns only: for the nested lists and the
-    WKB they would cost time and serve no filter."""
+    WKB they would cost time and serve no filter. Dictionaries are left out where values all differ
+    (:data:`PLAIN_LEAVES`) and may grow to :data:`DICTIONARY_PAGE_BYTES` elsewhere.
+
+    The WKB exists a row group or two at a time, never the whole column. A second thread encodes each row group
+    (pyarrow releases the GIL) while this one builds the next row group's WKB, so the work shares the two cores. The
+    file's metadata is fixed before its first row group: the geometry types and bbox come first, from the types and
+    bounds of the geometries (:func:`geometry_summary`, on the second thread while this one builds the first WKB).
+    """
     import pyarrow.parquet as pq
 
-    table = report_table(report, metadata)
-    flat = [f.name for f in table.schema if f.name != report.geometry.name and not pa.types.is_nested(f.type)]
-    pq.write_table(table, path, row_group_size=ROW_GROUP_ROWS, compression=PARQUET_COMPRESSION,
-                   write_statistics=flat)
+    geoms = report.geometry.to_numpy()
+    type_id, has_z = shapely.get_type_id(geoms), shapely.has_z(geoms)
+    attrs = attribute_table(report)
+    geom_at = attrs.schema.get_field_index(report.geometry.name)
+    n = len(attrs)
+    groups = [slice(start, min(start + ROW_GROUP_ROWS, n)) for start in range(0, n, ROW_GROUP_ROWS)] or [slice(0, 0)]
+
+    def wkb(rows: slice) -> pa.ChunkedArray:
+        return wkb_pieces(geoms[rows], type_id[rows], has_z[rows])
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="transportmon-parquet") as worker:
+        summary = worker.submit(geometry_summary, geoms, type_id, has_z)
+        geometry: pa.ChunkedArray | None = wkb(groups[0])
+        schema = report_schema(report, attrs.schema, metadata, *summary.result())
+        field = schema.field(geom_at)
+        with pq.ParquetWriter(path, schema, **writer_options(schema, field.name)) as writer:
+            writing: Future[None] | None = None
+            try:
+                for rows in groups:
+                    if geometry is None:
+                        geometry = wkb(rows)
+                    group = attrs.slice(rows.start, rows.stop - rows.start).set_column(geom_at, field, geometry)
+                    geometry = None  # the group holds it, until written
+                    if writing is not None:
+                        writing.result()
+                    writing = worker.submit(writer.write_table, group, row_group_size=ROW_GROUP_ROWS)
+                if writing is not None:
+                    writing.result()
+            finally:
+                if writing is not None:  # never close the file under a row group being written
+                    wait([writing])
+
+
+def writer_options(schema: pa.Schema, geometry: str) -> dict[str, Any]:
+    """``pyarrow.parquet.ParquetWriter`` options of a report file (both engines write with them): compression
+    :data:`PARQUET_COMPRESSION`; min/max statistics for the flat columns only (for the nested lists and the WKB they
+    would cost time and serve no filter); no dictionary where values all differ (:data:`PLAIN_LEAVES`), dictionaries
+    up to :data:`DICTIONARY_PAGE_BYTES` elsewhere."""
+    return {"compression": PARQUET_COMPRESSION,
+            "write_statistics": [f.name for f in schema if f.name != geometry and not pa.types.is_nested(f.type)],
+            "use_dictionary": [leaf for f in schema for leaf in parquet_leaves(f) if leaf not in PLAIN_LEAVES],
+            "dictionary_pagesize_limit": DICTIONARY_PAGE_BYTES}
+
+
+def parquet_leaves(field: pa.Field) -> list[str]:
+    """The Parquet paths of a field's leaf columns, as pyarrow names them (``findings.list.element.rule_id``)."""
+    if pa.types.is_list(field.type) or pa.types.is_large_list(field.type):
+        return [f"{field.name}.list.{leaf}" for leaf in parquet_leaves(field.type.value_field.with_name("element"))]
+    if pa.types.is_struct(field.type):
+        return [f"{field.name}.{leaf}" for child in field.type for leaf in parquet_leaves(child)]
+    return [field.name]
 
 
 LAYER_DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".fgb": "FlatGeobuf", ".shp": "ESRI Shapefile"}
