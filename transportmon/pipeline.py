@@ -26,7 +26,7 @@ from .geo.names import neighbour_names
 from .inputs import Inputs, defaulted_warnings, load_inputs
 from .io.discover import LAYER_NAMES, MANIFEST
 from .progress import Progress, tell
-from .report import assemble, attach_findings, finding_counts, verdict_counts
+from .report import assemble, attach_findings, finding_counts, report_limits, verdict_counts
 from .result_api import ResultAPI
 from .rules import checkpoints as cp_rules
 from .rules.all_rules import plan as rule_plan
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from .routes import RouteFacts
     from .spill import SpilledTrips
 
-__all__ = ["AuditResult", "Engine", "Inputs", "Measured", "audit", "load_inputs", "measure", "report_limits",
+__all__ = ["AuditResult", "Engine", "Inputs", "Measured", "audit", "load_inputs", "measure",
            "report_on"]
 
 
@@ -426,11 +426,6 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
     if inputs.use_sample:
         metadata["sample"] = "embedded Jiujiang 2020 sample (data/jiujiang-2020; see its README for what is real)"
     return AuditResult(report=report, metadata=metadata, layers=layers, roads=ctx, config=cfg, spilled=spilled)
-
-
-def report_limits(cfg: RuleConfig) -> dict[str, float]:
-    """The limits :func:`transportmon.report.assemble` rounds the report's distances and ratios against."""
-    return {**cp_rules.distance_limits(cfg), "restored_ratio": float(cfg.restore_ratio)}
 
 
 def measured_warnings(measured: Measured) -> list[str]:

@@ -26,6 +26,8 @@ from ._arrow import (
     offsets_of,
     text,
 )
+from .config import RuleConfig
+from .rules.checkpoints import distance_limits
 from .rules.registry import FINDING_COLUMNS, SEVERITIES, round_off_limit
 
 #: Report columns in order (the properties of every feature). Evidence columns a subject does not have are null.
@@ -332,5 +334,11 @@ def filter_only(report: gpd.GeoDataFrame, only: str | None) -> gpd.GeoDataFrame:
     return report[keep.to_numpy()].reset_index(drop=True)
 
 
-__all__ = ["COLUMNS", "FINDING_COLUMNS", "assemble", "attach_findings", "filter_only", "finding_ids",
+__all__ = ["COLUMNS", "FINDING_COLUMNS", "assemble", "attach_findings", "filter_only", "finding_ids", "report_limits",
            "one_finding_each", "verdict_counts", "with_finding_ids"]
+
+
+def report_limits(cfg: RuleConfig) -> dict[str, float]:
+    """The limits :func:`assemble` rounds the report's distances and ratios against (both engines assemble with
+    them)."""
+    return {**distance_limits(cfg), "restored_ratio": float(cfg.restore_ratio)}

@@ -80,8 +80,7 @@ def write_part(part: gpd.GeoDataFrame, folder: str, index: int, cfg: RuleConfig,
     import pyarrow.parquet as pq
 
     from .io.write import PARQUET_COMPRESSION, geometry_stats, report_table
-    from .pipeline import report_limits
-    from .report import SEVERITY_RANK, assemble, finding_counts, verdict_counts
+    from .report import SEVERITY_RANK, assemble, finding_counts, report_limits, verdict_counts
     from .summary import GROUPS, action_groups
     from .waivers import apply_waivers, route_subjects_of, waiver_findings
 

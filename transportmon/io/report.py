@@ -28,12 +28,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import pandas as pd
 import shapely
 
 from .._errors import ConfigError, InputError
 from .read import sha256
-from .report_forms import conform_report, read_csv_report, read_geojson_report
+from .report_forms import arrow_lists, conform_report, read_csv_report, read_geojson_report
 
 if TYPE_CHECKING:
     from ..pipeline import AuditResult
@@ -52,13 +51,6 @@ CONTEXT_INPUTS: dict[str, str] = {
 }
 
 _FIX = "give a report written by transportmon audit"
-
-
-def arrow_lists(type_: Any) -> pd.ArrowDtype | None:
-    """``types_mapper`` for reading a GeoParquet report: Arrow list columns as ``pd.ArrowDtype``, others as usual."""
-    import pyarrow as pa
-
-    return pd.ArrowDtype(type_) if pa.types.is_list(type_) or pa.types.is_large_list(type_) else None
 
 
 def read_report(path: str | os.PathLike[str]) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:

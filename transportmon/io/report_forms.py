@@ -32,7 +32,7 @@ from pyarrow import json as pajson
 from .._arrow import FINDINGS_TYPE, STOPS_TYPE, arrow
 from .._errors import InputError
 
-__all__ = ["conform_report", "read_csv_report", "read_geojson_lines", "read_geojson_report"]
+__all__ = ["arrow_lists", "conform_report", "read_csv_report", "read_geojson_lines", "read_geojson_report"]
 
 _FIX = "give a report written by transportmon audit"
 #: How :func:`transportmon.io.write.geojson_chunks` begins and ends the features.
@@ -289,3 +289,10 @@ def _dates_as_text(arr: pa.Array) -> pa.Array:
             return arr
         return type(arr).from_arrays(arr.offsets, values, mask=arr.is_null())
     return arr
+
+
+def arrow_lists(type_: Any) -> pd.ArrowDtype | None:
+    """``types_mapper`` for reading a GeoParquet report: Arrow list columns as ``pd.ArrowDtype``, others as usual."""
+    import pyarrow as pa
+
+    return pd.ArrowDtype(type_) if pa.types.is_list(type_) or pa.types.is_large_list(type_) else None

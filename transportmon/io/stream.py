@@ -149,7 +149,7 @@ def merged_tables(report: gpd.GeoDataFrame, spilled: SpilledTrips, only: str | N
 
 def frame_of(table: pa.Table) -> gpd.GeoDataFrame:
     """A piece of :func:`merged_tables` as the report frame holds it (the report's column types, shapely geometry)."""
-    from .report import arrow_lists
+    from .report_forms import arrow_lists
 
     geoms = shapely.from_wkb(table.column("geometry").to_numpy(zero_copy_only=False))
     frame = table.drop_columns(["geometry"]).to_pandas(types_mapper=arrow_lists)
