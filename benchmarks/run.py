@@ -155,6 +155,12 @@ SQL_COMPARE_ROWS = 5_000_000
 ALL_RUNNERS = ("transportmon", "duckdb", "geopandas_naive", "transportmon_dask", "checkpoints")
 
 
+def median_run(runs: list[dict[str, object]]) -> dict[str, object]:
+    """The median run by wall time (the lower middle one of an even number), with every run's wall time."""
+    ordered = sorted(runs, key=lambda m: float(m["wall"]))  # type: ignore[arg-type]
+    return {**ordered[(len(ordered) - 1) // 2], "walls": [m["wall"] for m in runs]}
+
+
 def run(data: Path, work: Path, dask_sizes: set[int], naive_max: int, repeat: int,
         runners: tuple[str, ...] = ALL_RUNNERS, previous: dict[str, object] | None = None,
         shapes: tuple[str, ...] = SHAPES, max_rows: float = float("inf")) -> dict[str, object]:
@@ -184,18 +190,18 @@ def run(data: Path, work: Path, dask_sizes: set[int], naive_max: int, repeat: in
             runs["transportmon_dask"] = [py, str(HERE / "_child.py"), "audit", "--data", str(folder), "--out",
                                          str(work / f"{folder.name}.dask.parquet"), "--engine", "dask",
                                          "--format", "json", "--fail-on", "never"]
-        for name, cmd in runs.items():
-            if name not in runners:
-                continue
-            best = None
-            for _ in range(repeat):
-                m = measure(cmd)
+        # Rounds interleave the runners (transportmon, the peer, transportmon …) so that a change of load hits both;
+        # each runner's figure is its median run by wall time (the lower middle one of an even number).
+        measured: dict[str, list[dict[str, object]]] = {name: [] for name in runs if name in runners}
+        for _ in range(repeat):
+            for name in measured:
+                m = measure(runs[name])
                 m["load"] = "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
                 print(f"{shape} {rows:,} rows ({folder.name})", name, {k: v for k, v in m.items() if k != "tail"},
                       m["tail"], flush=True)
-                if best is None or m["wall"] < best["wall"]:
-                    best = m
-            entry[name] = best
+                measured[name].append(m)
+        for name, done in measured.items():
+            entry[name] = median_run(done)
         dask_out = work / f"{folder.name}.dask.parquet"
         for key, ours, runner in (("agreement", tm_out, "transportmon"),
                                   ("dask_agreement", dask_out, "transportmon_dask")):
@@ -216,13 +222,12 @@ def run(data: Path, work: Path, dask_sizes: set[int], naive_max: int, repeat: in
                  "roads": rows_of(folder, "roads")}
         cmd = [py, str(HERE / "_child.py"), "audit", "--data", str(folder), "--out",
                str(work / f"{folder.name}.tm.parquet"), "--format", "json", "--fail-on", "never"]
-        best = None
+        done = []
         for _ in range(repeat):
             m = measure(cmd)
             print(folder.name, {k: v for k, v in m.items() if k != "tail"}, m["tail"], flush=True)
-            if best is None or m["wall"] < best["wall"]:
-                best = m
-        entry["transportmon"] = best
+            done.append(m)
+        entry["transportmon"] = median_run(done)
         results["checkpoints"].append(entry)  # type: ignore[union-attr]
     results["machine"]["load_after"] = "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg())  # type: ignore[index]
     return results
@@ -301,7 +306,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None, help="where reports go (default: a temporary folder)")
     parser.add_argument("--dask", type=float, nargs="*", default=[], help="stop_times sizes to run with --engine dask")
     parser.add_argument("--naive-max", type=float, default=1e7)
-    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each runner, interleaved; the median is kept")
     parser.add_argument("--json", type=Path, default=HERE / "results.json")
     parser.add_argument("--markdown", type=Path, default=None, help="write the tables here (e.g. RESULTS.md)")
     parser.add_argument("--runners", nargs="*", default=list(ALL_RUNNERS), choices=ALL_RUNNERS)
