@@ -390,16 +390,38 @@ def _text_column(values: pd.Series) -> pd.api.extensions.ExtensionArray:
 
 def verdict_counts(report: pd.DataFrame) -> dict[str, dict[str, int]]:
     """``{subject: {verdict: n}}``, keys sorted."""
-    counts = report.groupby(["subject", "verdict"]).size()
+    keys = [arrow_chunks(report[c]) if _arrow_text(report[c]) else None for c in ("subject", "verdict")]
+    if all(k is not None and not k.null_count for k in keys):  # each column's few words, then counts of pairs
+        codes, words = [], []
+        for key in keys:
+            encoded = pc.dictionary_encode(key).unify_dictionaries()
+            words.append(encoded.chunk(0).dictionary.to_pylist() if encoded.num_chunks else [])
+            codes.append(np.concatenate([np.zeros(0, np.int64)] + [c.indices.to_numpy() for c in encoded.chunks]))
+        k = max(len(words[1]), 1)
+        counts = np.bincount(codes[0].astype(np.int64) * k + codes[1], minlength=len(words[0]) * k)
+        items = sorted((words[0][i // k], words[1][i % k], counts[i]) for i in np.flatnonzero(counts))
+    else:
+        items = [(s, v, n) for (s, v), n in sorted(report.groupby(["subject", "verdict"]).size().items())]
     out: dict[str, dict[str, int]] = {}
-    for (subject, verdict), n in sorted(counts.items()):
+    for subject, verdict, n in items:
         out.setdefault(str(subject), {})[str(verdict)] = int(n)
     return out
 
 
+def _arrow_text(values: pd.Series) -> bool:
+    """Whether a column is Arrow-backed text (the report's text columns are)."""
+    return isinstance(values.array, pd.arrays.ArrowExtensionArray) and (
+        pa.types.is_string(values.array.__arrow_array__().type)
+        or pa.types.is_large_string(values.array.__arrow_array__().type))
+
+
 def finding_counts(report: pd.DataFrame) -> dict[str, int]:
     """Number of subjects whose worst finding is each severity."""
-    sev = report["max_severity"].value_counts()
+    if _arrow_text(report["max_severity"]):
+        counted = pc.value_counts(arrow_chunks(report["max_severity"]))
+        sev = dict(zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist()))
+    else:
+        sev = report["max_severity"].value_counts().to_dict()
     return {s: int(sev.get(s, 0)) for s in SEVERITIES}
 
 
