@@ -264,7 +264,7 @@ def as_words(values: pd.Series | pd.Categorical) -> pd.Categorical:
         return pd.Categorical.from_codes(codes, categories=pd.Index([str(u) for u in uniques.tolist()], dtype=object))
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     word_codes, words = pd.factorize(_fmt(pd.Series(uniques)).to_numpy(dtype=object, na_value=None))
-    return pd.Categorical.from_codes(np.where(codes < 0, -1, word_codes[codes]), categories=pd.Index(words))
+    return pd.Categorical.from_codes(np.r_[word_codes, -1][codes], categories=pd.Index(words))  # -1 reads -1
 
 
 def factorize_ints(values: np.ndarray, missing: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
