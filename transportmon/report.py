@@ -352,11 +352,11 @@ def _int_column(col: str, frames: list[pd.DataFrame], bounds: np.ndarray) -> pd.
             return values.array
         if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
             return pd.arrays.IntegerArray(values.to_numpy().astype(np.int64, copy=False), np.zeros(n, dtype=bool))
-    data = np.empty(n, dtype=np.int64)
+    data = np.zeros(n, dtype=np.int64)  # fresh zero pages: a part without the column never touches its own
     missing = np.empty(n, dtype=bool)
     for part, lo, hi in zip(frames, bounds[:-1], bounds[1:]):
         if col not in part.columns:
-            data[lo:hi], missing[lo:hi] = 0, True
+            missing[lo:hi] = True
             continue
         values = part[col]
         if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":

@@ -231,7 +231,7 @@ def messages_by_rule(rules: Sequence[Rule], which: np.ndarray, evidence: Mapping
         The rule of each row (``0 <= which < len(rules)``).
     evidence
         The fields by name, aligned with ``which``: a categorical (its categories as text, missing ``—``: see
-        :func:`as_words`), a list column (items joined with :data:`LIST_SEP`), or any column :meth:`Rule.messages`
+        :func:`field_words`), a list column (items joined with :data:`LIST_SEP`), or any column :meth:`Rule.messages`
         reads (each distinct value formatted once as it formats it). A row reads only the fields of its rule's
         templates.
     config
@@ -252,38 +252,42 @@ def messages_by_rule(rules: Sequence[Rule], which: np.ndarray, evidence: Mapping
     return zh, en
 
 
-def as_words(values: pd.Series | pd.Categorical) -> pd.Categorical:
-    """A message field as a categorical of the words :meth:`Rule.messages` writes for it (missing: ``—``): each
-    distinct value is formatted once. A categorical stays as it is."""
+def field_words(values: pd.Series | pd.Categorical) -> tuple[np.ndarray, list[str]]:
+    """A message field as each row's word number (-1 where missing: ``—``) and the words :meth:`Rule.messages`
+    writes for it, each distinct value formatted once; a categorical's words are its categories as text."""
     values = pd.Series(values)
     if isinstance(values.dtype, pd.CategoricalDtype):
-        return values.array
+        return values.cat.codes.to_numpy(), [str(w) for w in pd.Series(values.cat.categories).astype("string")]
     if pd.api.types.is_integer_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         missing = values.isna().to_numpy(dtype=bool)
         codes, uniques = factorize_ints(values.to_numpy(dtype=np.int64, na_value=0), missing)
-        return pd.Categorical.from_codes(codes, categories=pd.Index([str(u) for u in uniques.tolist()], dtype=object))
+        return codes, [str(u) for u in uniques.tolist()]
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    word_codes, words = pd.factorize(_fmt(pd.Series(uniques)).to_numpy(dtype=object, na_value=None))
-    return pd.Categorical.from_codes(np.r_[word_codes, -1][codes], categories=pd.Index(words))  # -1 reads -1
+    return codes, _fmt(pd.Series(uniques)).tolist()
 
 
 def factorize_ints(values: np.ndarray, missing: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``pd.factorize`` of integers (codes -1 where ``missing``), uniques in increasing order: by a table of the
     range when it is no longer than the values (counts, dates, seats), else by hashing."""
     v = np.asarray(values, dtype=np.int64)
-    keep = v if missing is None or not missing.any() else v[~missing]
+    if missing is not None and not missing.any():
+        missing = None
+    keep = v if missing is None else v[~missing]
     if not len(keep):
         return np.full(len(v), -1, dtype=np.int64), np.zeros(0, dtype=np.int64)
     lo, hi = int(keep.min()), int(keep.max())
     if hi - lo < max(len(v), 1 << 16):
         seen = np.zeros(hi - lo + 1, dtype=bool)
         seen[keep - lo] = True
-        number = np.cumsum(seen) - 1
-        codes = number[np.clip(v - lo, 0, hi - lo)]
+        number = np.cumsum(seen, dtype=np.int64) - 1
+        at = v - lo
+        if missing is not None:
+            at[missing] = 0
+        codes = number[at]
         uniques = np.flatnonzero(seen) + lo
     else:
         codes, uniques = pd.factorize(v, sort=True)
-    if missing is not None and missing.any():
+    if missing is not None:
         codes[missing] = -1
     return codes, uniques
 
@@ -305,9 +309,9 @@ class _Fields:
     def words(self, name: str, rows: np.ndarray) -> tuple[np.ndarray, pa.Array]:
         """The word number of each of ``rows`` and the words; the last word, ``—``, is a missing value's."""
         if name not in self.coded:
-            cat = as_words(self.evidence[name])
-            words = pa.concat_arrays([text(pd.Series(cat.categories).astype("string")), pa.array(["—"], pa.string())])
-            self.coded[name] = cat.codes, words  # the categorical's own small integers: no copy per row
+            codes, words = field_words(self.evidence[name])
+            small = next(t for t in (np.int8, np.int16, np.int32, np.int64) if len(words) < np.iinfo(t).max)
+            self.coded[name] = codes.astype(small, copy=False), pa.array([*words, "—"], pa.string())
         codes, words = self.coded[name]
         picked = codes[rows].astype(np.int64)
         picked[picked < 0] = len(words) - 1

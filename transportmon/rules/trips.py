@@ -326,7 +326,7 @@ def date_words(values: pd.Series) -> pd.Categorical:
     days = pd.to_datetime(values).to_numpy().astype("datetime64[D]")
     codes, uniques = factorize_ints(days.view(np.int64), np.isnat(days))
     words = np.datetime_as_string(uniques.view("datetime64[D]")).tolist()
-    return pd.Categorical.from_codes(codes, categories=pd.Index(words, dtype=object))
+    return pd.Categorical.from_codes(codes, categories=pd.Index(words, dtype=object), validate=False)
 
 
 def word_map(values: pd.Series, mapping: dict[str, str] | None = None, missing: str | None = None,
@@ -341,7 +341,7 @@ def word_map(values: pd.Series, mapping: dict[str, str] | None = None, missing: 
     looked = [str(u) for u in uniques] if mapping is None else [mapping.get(str(u), missing) for u in uniques]
     words = pd.Index(dict.fromkeys(w for w in [*looked, missing] if w is not None), dtype=object)
     at = words.get_indexer(pd.Index([*looked, missing], dtype=object))  # -1 for None
-    return pd.Categorical.from_codes(at[np.where(codes < 0, len(looked), codes)], categories=words)
+    return pd.Categorical.from_codes(at[codes], categories=words, validate=False)  # codes -1 read ``missing``
 
 
 def date_text(values: pd.Series) -> pd.Series:
