@@ -313,13 +313,15 @@ class _Fields:
             small = next(t for t in (np.int8, np.int16, np.int32, np.int64) if len(words) < np.iinfo(t).max)
             self.coded[name] = codes.astype(small, copy=False), pa.array([*words, "—"], pa.string())
         codes, words = self.coded[name]
-        picked = codes[rows].astype(np.int64)
+        picked = codes[rows]
         picked[picked < 0] = len(words) - 1
         return picked, words
 
-    def items(self, name: str) -> tuple[np.ndarray, np.ndarray, pa.Array]:
-        """Where each row's items start in the items, how many there are, and the items: a missing list, or one
-        holding a missing item, has none (its text is empty, as :func:`transportmon.rules.trips.joined` makes it)."""
+    def items(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, pa.Array]:
+        """A list field: where each row's items start, how many there are (none for a missing list, or one holding
+        a missing item: its text is empty, as :func:`transportmon.rules.trips.joined` makes it), each item's
+        number among the distinct items, the items' offsets in bytes, and the distinct items (millions of stop ids
+        are a few thousand stops)."""
         if name not in self.lists:
             values = self.evidence[name]
             if isinstance(values.dtype, pd.ArrowDtype):
@@ -335,7 +337,9 @@ class _Fields:
             if items.null_count:
                 missing = np.flatnonzero(items.is_null().to_numpy(zero_copy_only=False))
                 lengths[np.searchsorted(offsets, missing, side="right") - 1] = 0
-            self.lists[name] = offsets[:-1], lengths, items
+            encoded = pc.dictionary_encode(items)
+            codes = pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False)
+            self.lists[name] = offsets[:-1], lengths, codes, _offsets(items), encoded.dictionary
         return self.lists[name]
 
 
@@ -343,22 +347,24 @@ def _fill_rows(templates: list[str], rows_of: list[np.ndarray], n: int, fields: 
                config: Mapping[str, object]) -> pa.Array:
     """One language of :func:`messages_by_rule`: the template of the rows ``rows_of[k]`` is ``templates[k]``."""
     segments = [_segments(t, fields, config) for t in templates]
-    # Tokens of each row: one per run, 2 × items − 1 per list field.
+    # Tokens of each row: one per run, one per item of a list field (its separator comes with each item but the
+    # first: the pool holds every distinct item bare and after the separator).
     counts = np.zeros(n, dtype=np.int64)
     for segs, rows in zip(segments, rows_of):
         counts[rows] = sum(kind == "run" for kind, _ in segs)
         for kind, name in segs:
             if kind == "list":
-                counts[rows] += np.maximum(2 * fields.items(name)[1][rows] - 1, 0)
+                counts[rows] += fields.items(name)[1][rows]
     bounds = np.r_[0, np.cumsum(counts)]
     del counts
-    pool: list[pa.Array] = [pa.array([LIST_SEP], pa.string())]
+    pool: list[pa.Array] = []
     item_base: dict[str, int] = {}
     for name in dict.fromkeys(name for segs in segments for kind, name in segs if kind == "list"):
+        distinct = fields.items(name)[4]
         item_base[name] = sum(len(p) for p in pool)
-        pool.append(fields.items(name)[2])
+        pool += [distinct, pc.binary_join_element_wise(LIST_SEP, distinct, "")]
     size = sum(len(p) for p in pool)
-    tokens = np.empty(int(bounds[-1]), dtype=np.int32 if size + n < 2**31 else np.int64)
+    tokens = np.empty(int(bounds[-1]), dtype=np.int32)
     nbytes = 0  # of all the messages: beyond 2 GiB they need 64-bit offsets
     for segs, rows in zip(segments, rows_of):
         if not len(rows):
@@ -373,31 +379,43 @@ def _fill_rows(templates: list[str], rows_of: list[np.ndarray], n: int, fields: 
                 size += len(phrases)
                 pos += 1
                 continue
-            starts, lengths, items = fields.items(value)
+            starts, lengths, item_codes, item_at, distinct = fields.items(value)
             first, count = starts[rows], lengths[rows]
-            # Item j of every row that has one, then the separator before it: one pass per item number, each over
-            # the rows still long enough (lists are short; a long one costs passes over itself only).
+            # Item j of every row that has one: one pass per item number, each over the rows still long enough
+            # (lists are short; a long one costs passes over itself only).
             at = np.flatnonzero(count)
             j = 0
             while len(at):
-                if j:
-                    tokens[pos[at] + 2 * j - 1] = 0
-                tokens[pos[at] + 2 * j] = item_base[value] + first[at] + j
+                tokens[pos[at] + j] = item_base[value] + item_codes[first[at] + j] + (len(distinct) if j else 0)
                 j += 1
                 at = at[count[at] > j]
-            item_at = _offsets(items)
             nbytes += int((item_at[first + count] - item_at[first]).sum(dtype=np.int64))
-            nbytes += len(LIST_SEP) * int(np.maximum(count - 1, 0).sum())
-            pos += np.maximum(2 * count - 1, 0)
+            nbytes += len(LIST_SEP.encode()) * int(np.maximum(count - 1, 0).sum())
+            pos += count
     words = pa.concat_arrays([p.cast(pa.string()) for p in pool])
     del pool
     if nbytes >= 2**31:
         words = words.cast(pa.large_string())
-    taken = words.take(pa.array(tokens))
+    taken = _take_text(words, tokens, nbytes)
     del tokens
     offsets = _offsets(taken)[bounds]  # each row's first token starts its message
     data = taken.buffers()[2] or pa.py_buffer(b"")
     return pa.Array.from_buffers(taken.type, n, [None, pa.py_buffer(offsets), data])
+
+
+def _take_text(words: pa.Array, tokens: np.ndarray, nbytes: int) -> pa.Array:
+    """``words.take(tokens)``, whose text is ``nbytes`` long, written into one buffer of its size.
+
+    Arrow sizes a taken text buffer as the words' mean length times the number taken, and doubles it (a copy) when
+    that falls short: a few long phrases among thousands of short stop ids would fall short by far. One unused
+    word of the missing length makes the estimate enough (the buffer is trimmed to the text when done; pages
+    never written cost nothing).
+    """
+    have = int(_offsets(words)[-1] - _offsets(words)[0])
+    if len(tokens) and have * len(tokens) < nbytes * len(words):
+        pad = -(-nbytes * (len(words) + 1) // len(tokens)) - have + len(words) + 1
+        words = pa.concat_arrays([words, pa.array([" " * pad], words.type)])
+    return words.take(pa.array(tokens))
 
 
 def _offsets(arr: pa.Array) -> np.ndarray:
