@@ -247,8 +247,15 @@ def messages_by_rule(rules: Sequence[Rule], which: np.ndarray, evidence: Mapping
         raise ValueError(f"rule numbers must lie in [0, {len(rules)}): got {which.min()}..{which.max()}")
     rows_of = [np.flatnonzero(which == k) for k in range(len(rules))]
     fields = _Fields(evidence)
-    zh = _fill_rows([r.message_zh for r in rules], rows_of, len(which), fields, config or {})
-    en = _fill_rows([r.message_en for r in rules], rows_of, len(which), fields, config or {})
+    segments = [[_segments(t, fields, config or {}) for t in (r.message_zh, r.message_en)] for r in rules]
+    zh_segs, en_segs = [s[0] for s in segments], [s[1] for s in segments]
+    zh_layout = _Layout(zh_segs, rows_of, len(which), fields)
+    # Where the two languages' templates have their list fields in the same places (the trips' do), the rows'
+    # tokens lie alike: one layout, its runs' phrases filled in per language.
+    shared = zh_layout.shape == _Layout.shape_of(en_segs)
+    en_layout = zh_layout if shared else _Layout(en_segs, rows_of, len(which), fields)
+    zh = _fill_rows(zh_segs, rows_of, fields, zh_layout, keep=shared)
+    en = _fill_rows(en_segs, rows_of, fields, en_layout, keep=False)
     return zh, en
 
 
@@ -277,13 +284,13 @@ def factorize_ints(values: np.ndarray, missing: np.ndarray | None = None) -> tup
         return np.full(len(v), -1, dtype=np.int64), np.zeros(0, dtype=np.int64)
     lo, hi = int(keep.min()), int(keep.max())
     if hi - lo < max(len(v), 1 << 16):
-        seen = np.zeros(hi - lo + 1, dtype=bool)
-        seen[keep - lo] = True
-        number = np.cumsum(seen, dtype=np.int64) - 1
         at = v - lo
         if missing is not None:
-            at[missing] = 0
-        codes = number[at]
+            at[missing] = int(keep[0]) - lo  # any value seen: its code is overwritten below
+        seen = np.zeros(hi - lo + 1, dtype=bool)
+        seen[at] = True
+        number = np.cumsum(seen, dtype=np.int64) - 1
+        codes = number.astype(np.int32 if len(number) < 2**31 else np.int64)[at]
         uniques = np.flatnonzero(seen) + lo
     else:
         codes, uniques = pd.factorize(v, sort=True)
@@ -343,64 +350,85 @@ class _Fields:
         return self.lists[name]
 
 
-def _fill_rows(templates: list[str], rows_of: list[np.ndarray], n: int, fields: _Fields,
-               config: Mapping[str, object]) -> pa.Array:
-    """One language of :func:`messages_by_rule`: the template of the rows ``rows_of[k]`` is ``templates[k]``."""
-    segments = [_segments(t, fields, config) for t in templates]
-    # Tokens of each row: one per run, one per item of a list field (its separator comes with each item but the
-    # first: the pool holds every distinct item bare and after the separator).
-    counts = np.zeros(n, dtype=np.int64)
-    for segs, rows in zip(segments, rows_of):
-        counts[rows] = sum(kind == "run" for kind, _ in segs)
-        for kind, name in segs:
-            if kind == "list":
-                counts[rows] += fields.items(name)[1][rows]
-    bounds = np.r_[0, np.cumsum(counts)]
-    del counts
+class _Layout:
+    """Where each row's tokens go, for templates as :func:`_segments` splits them (``segments[k]`` are the rows
+    ``rows_of[k]``'s): the rows' first tokens (``bounds``), the list items' tokens written (``tokens``, numbered
+    in a pool that begins with each list field's distinct items, bare then after the separator), and the places
+    of the runs' tokens, each rule's rows at a time (``runs``: rule, segment, positions)."""
+
+    def __init__(self, segments: list[list[tuple[str, object]]], rows_of: list[np.ndarray], n: int,
+                 fields: _Fields) -> None:
+        self.shape = self.shape_of(segments)
+        counts = np.zeros(n, dtype=np.int64)
+        for segs, rows in zip(segments, rows_of):
+            counts[rows] = sum(kind == "run" for kind, _ in segs)
+            for kind, name in segs:
+                if kind == "list":
+                    counts[rows] += fields.items(name)[1][rows]
+        self.bounds = np.r_[0, np.cumsum(counts)]
+        del counts
+        self.lists = list(dict.fromkeys(name for segs in segments for kind, name in segs if kind == "list"))
+        self.item_base = dict(zip(self.lists, np.cumsum([0] + [2 * len(fields.items(name)[4])
+                                                               for name in self.lists]).tolist()))
+        self.tokens = np.empty(int(self.bounds[-1]), dtype=np.int32)
+        self.runs: list[tuple[int, int, np.ndarray]] = []
+        self.nbytes = 0  # of the list items' text
+        for k, (segs, rows) in enumerate(zip(segments, rows_of)):
+            if not len(rows):
+                continue
+            pos = self.bounds[rows]
+            for s, (kind, value) in enumerate(segs):
+                if kind == "run":
+                    self.runs.append((k, s, pos.copy()))
+                    pos += 1
+                    continue
+                starts, lengths, item_codes, item_at, distinct = fields.items(value)
+                first, count = starts[rows], lengths[rows]
+                # Item j of every row that has one: one pass per item number, each over the rows still long enough
+                # (lists are short; a long one costs passes over itself only).
+                at = np.flatnonzero(count)
+                j = 0
+                while len(at):
+                    self.tokens[pos[at] + j] = self.item_base[value] + item_codes[first[at] + j] + (
+                        len(distinct) if j else 0)
+                    j += 1
+                    at = at[count[at] > j]
+                self.nbytes += int((item_at[first + count] - item_at[first]).sum(dtype=np.int64))
+                self.nbytes += len(LIST_SEP.encode()) * int(np.maximum(count - 1, 0).sum())
+                pos += count
+
+    @staticmethod
+    def shape_of(segments: list[list[tuple[str, object]]]) -> list[list[tuple[str, object]]]:
+        """The kinds of each template's segments and the names of its list fields: what the layout depends on."""
+        return [[(kind, value if kind == "list" else None) for kind, value in segs] for segs in segments]
+
+
+def _fill_rows(segments: list[list[tuple[str, object]]], rows_of: list[np.ndarray], fields: _Fields,
+               layout: _Layout, *, keep: bool) -> pa.Array:
+    """One language of :func:`messages_by_rule`: the runs' phrases numbered into the layout's tokens (a copy of
+    them when the layout is ``keep`` for another language), then the one take."""
     pool: list[pa.Array] = []
-    item_base: dict[str, int] = {}
-    for name in dict.fromkeys(name for segs in segments for kind, name in segs if kind == "list"):
+    for name in layout.lists:
         distinct = fields.items(name)[4]
-        item_base[name] = sum(len(p) for p in pool)
         pool += [distinct, pc.binary_join_element_wise(LIST_SEP, distinct, "")]
     size = sum(len(p) for p in pool)
-    tokens = np.empty(int(bounds[-1]), dtype=np.int32)
-    nbytes = 0  # of all the messages: beyond 2 GiB they need 64-bit offsets
-    for segs, rows in zip(segments, rows_of):
-        if not len(rows):
-            continue
-        pos = bounds[rows]
-        for kind, value in segs:
-            if kind == "run":
-                code, phrases = _run_phrases(value, rows, fields)
-                tokens[pos] = size + code
-                nbytes += int(np.diff(_offsets(phrases))[code].sum(dtype=np.int64))
-                pool.append(phrases)
-                size += len(phrases)
-                pos += 1
-                continue
-            starts, lengths, item_codes, item_at, distinct = fields.items(value)
-            first, count = starts[rows], lengths[rows]
-            # Item j of every row that has one: one pass per item number, each over the rows still long enough
-            # (lists are short; a long one costs passes over itself only).
-            at = np.flatnonzero(count)
-            j = 0
-            while len(at):
-                tokens[pos[at] + j] = item_base[value] + item_codes[first[at] + j] + (len(distinct) if j else 0)
-                j += 1
-                at = at[count[at] > j]
-            nbytes += int((item_at[first + count] - item_at[first]).sum(dtype=np.int64))
-            nbytes += len(LIST_SEP.encode()) * int(np.maximum(count - 1, 0).sum())
-            pos += count
+    tokens = layout.tokens.copy() if keep else layout.tokens
+    nbytes = layout.nbytes  # of all the messages: beyond 2 GiB they need 64-bit offsets
+    for k, s, pos in layout.runs:
+        code, phrases = _run_phrases(segments[k][s][1], rows_of[k], fields)
+        tokens[pos] = size + code
+        nbytes += int(np.diff(_offsets(phrases))[code].sum(dtype=np.int64))
+        pool.append(phrases)
+        size += len(phrases)
     words = pa.concat_arrays([p.cast(pa.string()) for p in pool])
     del pool
     if nbytes >= 2**31:
         words = words.cast(pa.large_string())
     taken = _take_text(words, tokens, nbytes)
     del tokens
-    offsets = _offsets(taken)[bounds]  # each row's first token starts its message
+    offsets = _offsets(taken)[layout.bounds]  # each row's first token starts its message
     data = taken.buffers()[2] or pa.py_buffer(b"")
-    return pa.Array.from_buffers(taken.type, n, [None, pa.py_buffer(offsets), data])
+    return pa.Array.from_buffers(taken.type, len(layout.bounds) - 1, [None, pa.py_buffer(offsets), data])
 
 
 def _take_text(words: pa.Array, tokens: np.ndarray, nbytes: int) -> pa.Array:

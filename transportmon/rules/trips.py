@@ -336,12 +336,18 @@ def word_map(values: pd.Series, mapping: dict[str, str] | None = None, missing: 
     values = pd.Series(values)
     if isinstance(values.dtype, pd.CategoricalDtype):  # its few categories are looked up, not its rows
         codes, uniques = values.cat.codes.to_numpy(), list(values.cat.categories)
+    elif isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        encoded = pc.dictionary_encode(arrow(values))  # Arrow's hash of the text, its 32-bit codes as they are
+        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+        uniques = encoded.dictionary.to_pylist()
     else:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
     looked = [str(u) for u in uniques] if mapping is None else [mapping.get(str(u), missing) for u in uniques]
     words = pd.Index(dict.fromkeys(w for w in [*looked, missing] if w is not None), dtype=object)
     at = words.get_indexer(pd.Index([*looked, missing], dtype=object))  # -1 for None
-    return pd.Categorical.from_codes(at[codes], categories=words, validate=False)  # codes -1 read ``missing``
+    small = np.int8 if len(words) < 127 else np.int32
+    return pd.Categorical.from_codes(at.astype(small)[codes], categories=words,
+                                     validate=False)  # codes -1 read ``missing``
 
 
 def date_text(values: pd.Series) -> pd.Series:
