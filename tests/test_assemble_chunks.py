@@ -109,7 +109,8 @@ def reference(parts: list[gpd.GeoDataFrame]) -> pd.DataFrame:
                     value = None if missing(value) else int(value)
                 else:
                     value = np.nan if value is None or not np.isfinite(value) else float(value)
-                    value = round(value, 1 if col in FLOAT_COLUMNS else 4) if (
+                    # numpy's rounding, as the report's (0.05 m is 0.0: 0.05 × 10 is 0.5, to even)
+                    value = float(np.round(value, 1 if col in FLOAT_COLUMNS else 4)) if (
                         col in FLOAT_COLUMNS or col in RATIO_COLUMNS) else value
                 row[col] = value
             row["geometry"] = part.geometry.iloc[i]

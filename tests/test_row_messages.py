@@ -104,8 +104,12 @@ def test_trip_messages_are_the_templates_filled_row_by_row(rows: list[dict[str, 
     assert en.to_pylist() == [reference_trip_message(r, r["rule"], 1, cap_pct) for r in rows]
 
 
-def test_trip_messages_of_no_trip() -> None:
-    fields = trips.message_fields(decided_frame([]), np.zeros(0, np.int8))
+@pytest.mark.parametrize("arrow_lists", [True, False])
+def test_trip_messages_of_no_trip(arrow_lists: bool) -> None:
+    frame = decided_frame([])
+    if not arrow_lists:  # an empty column of Python objects: nothing says it holds lists
+        frame["risk_stops"] = pd.Series([], dtype=object)
+    fields = trips.message_fields(frame, np.zeros(0, np.int8))
     zh, en = messages_by_rule(RULES, np.zeros(0, dtype=np.int8), fields, {"cap_pct": "50"})
     assert len(zh) == len(en) == 0 and zh.type == pa.string()
 

@@ -420,7 +420,7 @@ def _fill_rows(segments: list[list[tuple[str, object]]], rows_of: list[np.ndarra
         nbytes += int(np.diff(_offsets(phrases))[code].sum(dtype=np.int64))
         pool.append(phrases)
         size += len(phrases)
-    words = pa.concat_arrays([p.cast(pa.string()) for p in pool])
+    words = pa.concat_arrays([p.cast(pa.string()) for p in pool]) if pool else pa.array([], pa.string())
     del pool
     if nbytes >= 2**31:
         words = words.cast(pa.large_string())
