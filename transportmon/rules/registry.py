@@ -219,9 +219,10 @@ def messages_by_rule(rules: Sequence[Rule], which: np.ndarray, evidence: Mapping
 
     Millions of messages are few distinct phrases: each run of literal text and fields up to a list field is one
     *token*, a phrase formatted once per distinct combination of its fields' words among the rows that use it; a
-    list field is its items, with :data:`LIST_SEP` tokens between them. Row ``i``'s tokens are taken from the pool
-    of phrases and items back to back, so the taken text is every message in order, and its offsets at each row's
-    first token make the messages: no message text is built twice (no parts per rule concatenated and reordered).
+    list field is a token per item (the distinct items, bare for the first and after :data:`LIST_SEP` for the
+    others). Row ``i``'s tokens are taken from that pool back to back, so the taken text is every message in order,
+    and its offsets at each row's first token make the messages: no message text is built twice (no parts per rule
+    concatenated and reordered).
 
     Parameters
     ----------
@@ -305,7 +306,7 @@ class _Fields:
     def __init__(self, evidence: Mapping[str, pd.Series]) -> None:
         self.evidence = evidence
         self.coded: dict[str, tuple[np.ndarray, pa.Array]] = {}
-        self.lists: dict[str, tuple[np.ndarray, np.ndarray, pa.Array]] = {}
+        self.lists: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, pa.Array]] = {}
 
     def is_list(self, name: str) -> bool:
         values = self.evidence[name]
@@ -437,12 +438,13 @@ def _take_text(words: pa.Array, tokens: np.ndarray, nbytes: int) -> pa.Array:
     Arrow sizes a taken text buffer as the words' mean length times the number taken, and doubles it (a copy) when
     that falls short: a few long phrases among thousands of short stop ids would fall short by far. One unused
     word of the missing length makes the estimate enough (the buffer is trimmed to the text when done; pages
-    never written cost nothing).
+    never written cost nothing), unless that word would be longer than the text itself.
     """
     have = int(_offsets(words)[-1] - _offsets(words)[0])
     if len(tokens) and have * len(tokens) < nbytes * len(words):
         pad = -(-nbytes * (len(words) + 1) // len(tokens)) - have + len(words) + 1
-        words = pa.concat_arrays([words, pa.array([" " * pad], words.type)])
+        if pad <= nbytes:
+            words = pa.concat_arrays([words, pa.array([" " * pad], words.type)])
     return words.take(pa.array(tokens))
 
 
