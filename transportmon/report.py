@@ -173,15 +173,25 @@ def one_finding_each(subjects: pd.DataFrame, findings: pd.DataFrame) -> pd.DataF
     out = subjects.copy(deep=False)
     n = len(out)
     rule_id = text(findings["rule_id"])
-    ids = pc.binary_join_element_wise(rule_id, text(out["subject"]), text(out["subject_id"]), ":",
+    severity = text(findings["severity"])
+    ids = pc.binary_join_element_wise(rule_id, _one_value(out["subject"]), text(out["subject_id"]), ":",
                                       null_handling="replace", null_replacement="")
-    values = pa.StructArray.from_arrays([ids, rule_id, *(text(findings[c]) for c in ("severity", "message_zh",
-                                                                                       "message_en"))],
-                                        fields=list(FINDING_TYPE))
+    # The messages are the findings' own buffers (``string`` arrays stay as they are).
+    values = pa.StructArray.from_arrays([ids, rule_id, severity, text(findings["message_zh"]),
+                                         text(findings["message_en"])], fields=list(FINDING_TYPE))
     out["findings"] = list_column(np.arange(n + 1, dtype=np.int64), values, FINDINGS_TYPE)
-    out["max_severity"] = pd.Series(pd.arrays.ArrowStringArray(text(findings["severity"])), index=out.index).astype(
-        "str")
+    # The severity's text once: the report's max_severity is the same bytes with wider offsets.
+    out["max_severity"] = pd.Series(pd.array(severity.cast(pa.large_string()), dtype="str"), index=out.index)
     return out
+
+
+def _one_value(values: pd.Series) -> pa.Array | pa.Scalar:
+    """A subject column as Arrow text, or as one scalar when it is a categorical of one value (a part's subject):
+    then millions of ids are joined with it, not with millions of copies of it."""
+    if isinstance(values.dtype, pd.CategoricalDtype) and len(values.cat.categories) == 1 and (
+            not values.isna().any()):
+        return pa.scalar(str(values.cat.categories[0]), pa.string())
+    return text(values)
 
 
 def _subject_positions(report: pd.DataFrame, findings: pd.DataFrame) -> np.ndarray:
@@ -214,106 +224,206 @@ def assemble(parts: list[gpd.GeoDataFrame], policy: str, *,
     3000.0, so the number never contradicts the verdict.
 
     Columns keep one dtype across parts (Arrow-backed text, ``Int64``, float, Arrow lists), so that concatenating a
-    few checkpoints with millions of trips never falls back to a column of Python objects; a column already in its
-    report dtype is not copied.
+    few checkpoints with millions of trips never falls back to a column of Python objects. Nothing of the millions
+    is copied that need not be: Arrow columns are the parts' arrays as chunks of one column; a numeric column is
+    written once into its report array (a part without it writes its missing values there); a column of one value
+    (``policy``, a part's ``subject``, a part's missing text) is one short chunk repeated (:func:`repeated`).
     """
     limits = dict(limits or {})
-    frames = [_conform(p, limits) for p in parts if len(p)]
+    frames = [p for p in parts if len(p)]
     if not frames:
-        frames = [_conform(gpd.GeoDataFrame({c: [] for c in COLUMNS}, geometry=gpd.GeoSeries([], crs="EPSG:4326")),
-                           limits)]
-    if len(frames) == 1:
-        cols, geometry = frames[0]
-    else:
-        cols = {c: pd.concat([pd.Series(f[0][c], copy=False) for f in frames], ignore_index=True).array
-                for c in COLUMNS}
-        geometry = np.concatenate([f[1] for f in frames])
-    n = len(geometry)
-    cols["policy"] = pd.array(pa.repeat(pa.scalar(policy, pa.large_string()), n), dtype="str")
+        frames = [gpd.GeoDataFrame({c: [] for c in COLUMNS}, geometry=gpd.GeoSeries([], crs="EPSG:4326"))]
+    bounds = np.r_[0, np.cumsum([len(f) for f in frames])]
+    n = int(bounds[-1])
+    cols: dict[str, object] = {}
+    for col in COLUMNS:
+        if col == "policy":
+            cols[col] = pd.array(repeated(pa.scalar(policy, pa.large_string()), n), dtype="str")
+        elif col in TEXT_COLUMNS or col in ("findings", "risk_stops"):
+            chunks = [_arrow_column(col, f) for f in frames]
+            cols[col] = chunks[0] if len(chunks) == 1 else pd.concat(
+                [pd.Series(c, copy=False) for c in chunks], ignore_index=True).array  # chunks, not copies
+        elif col in INT_COLUMNS:
+            cols[col] = _int_column(col, frames, bounds)
+        else:
+            cols[col] = _float_column(col, frames, bounds, limits)
+    geoms = [f.geometry.to_numpy() if isinstance(f, gpd.GeoDataFrame) else np.full(len(f), None) for f in frames]
+    geometry = geoms[0] if len(geoms) == 1 else np.concatenate(geoms)
     df = gpd.GeoDataFrame(cols, geometry=geometry, crs="EPSG:4326", copy=False)
-    table = pa.table({"s": text(df["subject"]), "i": text(df["subject_id"]),
-                      "r": pa.array(df["source_row"].to_numpy(dtype=np.float64, na_value=np.nan), from_pandas=True)})
-    order = pc.sort_indices(table, sort_keys=[("s", "ascending", "at_end"), ("i", "ascending", "at_end"),
-                                              ("r", "ascending", "at_end")]).to_numpy()
-    if not (order[1:] > order[:-1]).all():
+    if not _in_report_order(df):
+        table = pa.table({"s": text(df["subject"]), "i": text(df["subject_id"]),
+                          "r": pa.array(df["source_row"].to_numpy(dtype=np.float64, na_value=np.nan),
+                                        from_pandas=True)})
+        order = pc.sort_indices(table, sort_keys=[("s", "ascending", "at_end"), ("i", "ascending", "at_end"),
+                                                  ("r", "ascending", "at_end")]).to_numpy()
         df = df.take(order)
     return df.reset_index(drop=True)
 
 
-def _conform(part: pd.DataFrame, limits: dict[str, float]) -> tuple[dict[str, object], np.ndarray]:
-    """A subject frame's columns, every report column in the report's dtype (nulls where the part has none), and its
-    geometries; distances rounded as :func:`assemble` says."""
+#: Rows of the one chunk a column of one repeated value is made of (:func:`repeated`).
+REPEAT_ROWS = 1 << 16
+
+
+def repeated(value: pa.Scalar, n: int) -> pa.ChunkedArray:
+    """``n`` times ``value`` (null too) as an Arrow column: one chunk of at most :data:`REPEAT_ROWS` rows, referenced
+    as often as it takes, so millions of rows of the policy, or of a part's missing text, take no memory of their
+    own."""
+    chunk = pa.repeat(value, min(n, REPEAT_ROWS))
+    full, rest = divmod(n, len(chunk)) if n else (0, 0)
+    return pa.chunked_array([chunk] * full + ([chunk.slice(0, rest)] if rest else []), type=value.type)
+
+
+def _in_report_order(df: pd.DataFrame) -> bool:
+    """Whether the rows already are in report order, (subject, subject_id, source_row) ascending with missing ids
+    and row numbers last — then the sort's stable order is the rows' own, and there is nothing to sort. Decided by
+    comparing each row with the next, chunk by chunk: no sort, no copy of the id columns."""
+    if len(df) < 2:
+        return True
+    s, i = arrow_chunks(df["subject"]), arrow_chunks(df["subject_id"])
+    if s.null_count or i.null_count:  # nulls sort last: left to the sort
+        return False
+    r = df["source_row"].to_numpy(dtype=np.float64, na_value=np.inf)
+    s0, s1, i0, i1 = s[:-1], s[1:], i[:-1], i[1:]
+    same_s = pc.equal(s1, s0)
+    after = pc.or_(pc.greater(s1, s0), pc.and_(same_s, pc.or_(
+        pc.greater(i1, i0), pc.and_(pc.equal(i1, i0), pa.array(r[1:] >= r[:-1])))))
+    return bool(pc.all(after).as_py())
+
+
+def arrow_chunks(values: pd.Series) -> pa.ChunkedArray:
+    """A column as the Arrow chunks it holds (none combined): text stays as it is stored."""
+    array = values.array
+    if isinstance(array, pd.arrays.ArrowExtensionArray):
+        return array.__arrow_array__()
+    return pa.chunked_array([arrow(values)])
+
+
+def _arrow_column(col: str, part: pd.DataFrame) -> pd.api.extensions.ExtensionArray:
+    """A part's text or list column in the report's dtype (nulls where the part has none)."""
     n = len(part)
-    cols: dict[str, object] = {}
-    for col in COLUMNS:
-        have = col in part.columns
+    have = col in part.columns
+    if col in ("findings", "risk_stops"):
+        type_ = FINDINGS_TYPE if col == "findings" else STOPS_TYPE
+        if have and isinstance(part[col].dtype, pd.ArrowDtype):
+            return part[col].array
+        if have and col == "findings":
+            return pd.arrays.ArrowExtensionArray(pa.array([x if isinstance(x, list) else [] for x in part[col]],
+                                                          FINDINGS_TYPE))
+        if have:
+            return pd.arrays.ArrowExtensionArray(pa.array(
+                [list(v) if isinstance(v, (list, tuple, np.ndarray)) else None for v in part[col]], STOPS_TYPE))
         if col == "findings":
-            if have and isinstance(part[col].dtype, pd.ArrowDtype):
-                cols[col] = part[col].array
-            elif have:
-                cols[col] = pd.arrays.ArrowExtensionArray(pa.array(
-                    [x if isinstance(x, list) else [] for x in part[col]], FINDINGS_TYPE))
-            else:
-                cols[col] = empty_findings(n)
-        elif col == "risk_stops":
-            if have and isinstance(part[col].dtype, pd.ArrowDtype):
-                cols[col] = part[col].array
-            elif have:
-                cols[col] = pd.arrays.ArrowExtensionArray(pa.array(
-                    [list(v) if isinstance(v, (list, tuple, np.ndarray)) else None for v in part[col]], STOPS_TYPE))
-            else:
-                cols[col] = pd.arrays.ArrowExtensionArray(pa.nulls(n, STOPS_TYPE))
-        elif col in TEXT_COLUMNS:
-            cols[col] = _text_column(part[col]) if have else pd.array(pa.nulls(n, pa.large_string()), dtype="str")
-        elif col in INT_COLUMNS:
-            cols[col] = _int_column(part[col]) if have else pd.arrays.IntegerArray(np.zeros(n, np.int64),
-                                                                                  np.ones(n, bool))
+            return empty_findings(n)
+        return pd.arrays.ArrowExtensionArray(repeated(pa.scalar(None, type_), n))
+    if not have:
+        return pd.array(repeated(pa.scalar(None, pa.large_string()), n), dtype="str")
+    return _text_column(part[col])
+
+
+def _float_column(col: str, frames: list[pd.DataFrame], bounds: np.ndarray, limits: dict[str, float]) -> np.ndarray:
+    """A float column of the report, each part's values rounded as :func:`assemble` says, written in place."""
+    one = len(frames) == 1
+    out = None if one else np.empty(int(bounds[-1]), dtype=np.float64)
+    for part, lo, hi in zip(frames, bounds[:-1], bounds[1:]):
+        dest = np.empty(hi - lo) if one else out[lo:hi]
+        if col not in part.columns:
+            dest[:] = np.nan  # nothing to round
         else:
-            values = pd.to_numeric(part[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan) if have else (
-                np.full(n, np.nan))
-            if col in FLOAT_COLUMNS and have:  # a part without the column has only NaN: nothing to round
-                values = round_off_limit(np.where(np.isfinite(values), values, np.nan), limits.get(col), 1)[0]
-            elif col in RATIO_COLUMNS and col in limits and have:
-                values = round_off_limit(values, limits[col], 4)[0]
+            values = pd.to_numeric(part[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            if col in FLOAT_COLUMNS:
+                dest[:] = round_off_limit(np.where(np.isfinite(values), values, np.nan), limits.get(col), 1)[0]
+            elif col in RATIO_COLUMNS and col in limits:
+                dest[:] = round_off_limit(values, limits[col], 4)[0]
             elif col in RATIO_COLUMNS:
-                values = np.round(values, 4)
-            cols[col] = values
-    geometry = part.geometry.to_numpy() if isinstance(part, gpd.GeoDataFrame) else np.full(n, None)
-    return cols, geometry
+                np.round(values, 4, out=dest)
+            elif one:
+                dest = values  # the part's own values: no copy
+            else:
+                dest[:] = values
+        if one:
+            return dest
+    return out
 
 
-def _int_column(values: pd.Series) -> pd.api.extensions.ExtensionArray:
-    """A column as ``Int64`` (no copy when it is one, or a numpy integer column)."""
-    if isinstance(values.dtype, pd.Int64Dtype):
-        return values.array
-    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
-        data = values.to_numpy().astype(np.int64, copy=False)
-        return pd.arrays.IntegerArray(data, np.zeros(len(data), dtype=bool))
-    return pd.to_numeric(values, errors="coerce").astype("Int64").array
+def _int_column(col: str, frames: list[pd.DataFrame], bounds: np.ndarray) -> pd.arrays.IntegerArray:
+    """An ``Int64`` column of the report, each part's values written in place (missing where a part has none)."""
+    n = int(bounds[-1])
+    if len(frames) == 1 and col in frames[0].columns:  # already one, or numpy integers: no copy of the numbers
+        values = frames[0][col]
+        if isinstance(values.dtype, pd.Int64Dtype):
+            return values.array
+        if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
+            return pd.arrays.IntegerArray(values.to_numpy().astype(np.int64, copy=False), np.zeros(n, dtype=bool))
+    data = np.zeros(n, dtype=np.int64)  # fresh zero pages: a part without the column never touches its own
+    missing = np.empty(n, dtype=bool)
+    for part, lo, hi in zip(frames, bounds[:-1], bounds[1:]):
+        if col not in part.columns:
+            missing[lo:hi] = True
+            continue
+        values = part[col]
+        if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
+            data[lo:hi], missing[lo:hi] = values.to_numpy(), False
+            continue
+        if not isinstance(values.dtype, pd.Int64Dtype):
+            values = pd.to_numeric(values, errors="coerce").astype("Int64")
+        # The numbers through Arrow's view of them (no copy with the missing ones set first), then where missing.
+        numbers = pa.array(values.array, type=pa.int64())
+        data[lo:hi] = np.frombuffer(numbers.buffers()[1], dtype=np.int64)[numbers.offset:numbers.offset + hi - lo]
+        missing[lo:hi] = values.isna().to_numpy(dtype=bool)
+    return pd.arrays.IntegerArray(data, missing)
 
 
 def _text_column(values: pd.Series) -> pd.api.extensions.ExtensionArray:
     """A column as the report's text dtype: through Arrow when it is text or categorical already (millions of trip
-    rows), else ``astype("str")`` (numbers as ids, mixed objects)."""
-    if isinstance(values.dtype, (pd.StringDtype, pd.CategoricalDtype)) and (
-            not isinstance(values.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(values.cat.categories)):
-        arr = arrow(values)  # large_string stays large_string: no cast there and back
-        return pd.array(arr.dictionary_decode() if pa.types.is_dictionary(arr.type) else arr, dtype="str")
+    rows; a categorical of one value is that value repeated, :func:`repeated`), else ``astype("str")`` (numbers as
+    ids, mixed objects)."""
+    if isinstance(values.dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(values.cat.categories):
+        codes = values.cat.codes.to_numpy()
+        categories = pa.array(np.asarray(values.cat.categories, dtype=object), pa.large_string())
+        if len(categories) == 1 and not (codes < 0).any():
+            return pd.array(repeated(categories[0], len(codes)), dtype="str")
+        # Decoded straight to large_string, the report's text type: no cast there after.
+        decoded = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), categories).dictionary_decode()
+        return pd.array(decoded, dtype="str")
+    if isinstance(values.dtype, pd.StringDtype):
+        return pd.array(arrow_chunks(values), dtype="str")  # large_string stays large_string: no cast
     return values.astype("str").array
 
 
 def verdict_counts(report: pd.DataFrame) -> dict[str, dict[str, int]]:
     """``{subject: {verdict: n}}``, keys sorted."""
-    counts = report.groupby(["subject", "verdict"]).size()
+    keys = [arrow_chunks(report[c]) if _arrow_text(report[c]) else None for c in ("subject", "verdict")]
+    if all(k is not None and not k.null_count for k in keys):  # each column's few words, then counts of pairs
+        codes, words = [], []
+        for key in keys:
+            encoded = pc.dictionary_encode(key).unify_dictionaries()
+            words.append(encoded.chunk(0).dictionary.to_pylist() if encoded.num_chunks else [])
+            codes.append(np.concatenate([np.zeros(0, np.int64)] + [c.indices.to_numpy() for c in encoded.chunks]))
+        k = max(len(words[1]), 1)
+        counts = np.bincount(codes[0].astype(np.int64) * k + codes[1], minlength=len(words[0]) * k)
+        items = sorted((words[0][i // k], words[1][i % k], counts[i]) for i in np.flatnonzero(counts))
+    else:
+        items = [(s, v, n) for (s, v), n in sorted(report.groupby(["subject", "verdict"]).size().items())]
     out: dict[str, dict[str, int]] = {}
-    for (subject, verdict), n in sorted(counts.items()):
+    for subject, verdict, n in items:
         out.setdefault(str(subject), {})[str(verdict)] = int(n)
     return out
 
 
+def _arrow_text(values: pd.Series) -> bool:
+    """Whether a column is Arrow-backed text (the report's text columns are)."""
+    return isinstance(values.array, pd.arrays.ArrowExtensionArray) and (
+        pa.types.is_string(values.array.__arrow_array__().type)
+        or pa.types.is_large_string(values.array.__arrow_array__().type))
+
+
 def finding_counts(report: pd.DataFrame) -> dict[str, int]:
     """Number of subjects whose worst finding is each severity."""
-    sev = report["max_severity"].value_counts()
+    if _arrow_text(report["max_severity"]):
+        counted = pc.value_counts(arrow_chunks(report["max_severity"]))
+        sev = dict(zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist()))
+    else:
+        sev = report["max_severity"].value_counts().to_dict()
     return {s: int(sev.get(s, 0)) for s in SEVERITIES}
 
 

@@ -99,6 +99,7 @@ def audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool = 
         "route_id": decided["route_id"].array, "scope": decided["scope"].array,
         "source_row": decided["row"].to_numpy(),
     }, geometry=geoms, crs="EPSG:4326")
+    del decided, geoms  # the evidence the report does not show (provinces, cities …) goes before the findings come
     # One finding per trip, in the trips' order: the list column is built directly.
     part = one_finding_each(part, findings)
     return part, findings.iloc[:0], skipped

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from .._arrow import STOPS_TYPE, arrow, index_in, list_column, offsets_of, text
 from ..config import RuleConfig
 from ..vocab import POLICY, RISK_LEVEL_ZH, RISK_LEVELS, TRIP_VERDICTS
-from .registry import Needs, Rule, rule
+from .registry import Needs, Rule, factorize_ints, messages_by_rule, rule
 
 CLAUSE = POLICY
 LEVEL_ORDER = pd.CategoricalDtype(list(RISK_LEVELS), ordered=True)
@@ -278,29 +278,17 @@ def _counts(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _findings(out: pd.DataFrame, code: np.ndarray, reason: np.ndarray, config: RuleConfig) -> pd.DataFrame:
-    """One finding per trip, aligned with ``out``: TM201/TM202 messages filled for their rows (column-wise), TM203's
-    message for each reason filled once and spread."""
+    """One finding per trip, aligned with ``out``: each trip's message filled from its rule's template
+    (:func:`~transportmon.rules.registry.messages_by_rule`: each message's text is written once, in the trips'
+    order).
+
+    The messages are Arrow ``string`` columns (``pd.ArrowDtype``), so the findings column is made of their buffers
+    as they are (:func:`transportmon.report.one_finding_each`)."""
     rules = (TM201, TM202, TM203)
-    zh_parts: list[pa.Array] = []
-    en_parts: list[pa.Array] = []
-    rank = np.zeros(len(out), dtype=np.int64)  # position of each row's message in the concatenated parts
-    base = 0
-    fields = out[list(MESSAGE_SOURCES)]
-    for k, rule_ in enumerate(rules[:2]):
-        rows = np.flatnonzero(code == k)
-        zh, en = rule_.messages(_message_fields(fields.iloc[rows], config))
-        zh_parts.append(text(zh))
-        en_parts.append(text(en))
-        rank[rows] = base + np.arange(len(rows))
-        base += len(rows)
-    words = pd.DataFrame({"reason_zh": [v[0] for v in REASON_TEXT.values()],
-                          "reason_en": [v[1] for v in REASON_TEXT.values()]})
-    zh, en = TM203.messages(words)
-    zh_parts.append(text(zh))
-    en_parts.append(text(en))
-    na = code == 2
-    rank[na] = base + reason[na].astype(np.int64)
-    take = pa.array(rank)
+    fields = message_fields(out, reason)
+    params = {"cap_pct": f"{float(config.occupancy_cap) * 100:g}"}
+    zh, en = messages_by_rule(rules, code, fields, params)
+    del fields
     severities = list(dict.fromkeys(r.severity for r in rules))
     sev_code = np.array([severities.index(r.severity) for r in rules], dtype=np.int8)
     return pd.DataFrame({
@@ -309,43 +297,66 @@ def _findings(out: pd.DataFrame, code: np.ndarray, reason: np.ndarray, config: R
         "source_row": np.asarray(out["row"], dtype=np.int64),
         "rule_id": pd.Categorical.from_codes(code, categories=[r.id for r in rules]),
         "severity": pd.Categorical.from_codes(sev_code[code], categories=severities),
-        "message_zh": pd.arrays.ArrowStringArray(pa.concat_arrays(zh_parts).take(take)),
-        "message_en": pd.arrays.ArrowStringArray(pa.concat_arrays(en_parts).take(take)),
+        "message_zh": pd.arrays.ArrowExtensionArray(zh),
+        "message_en": pd.arrays.ArrowExtensionArray(en),
     }, index=out.index)
 
 
-#: The evidence columns TM201/TM202's messages are made of.
-MESSAGE_SOURCES = ("service_date", "scope", "service_type", "risk_level", "risk_stops", "passengers", "seats",
-                   "max_passengers", "excess_passengers")
+def message_fields(out: pd.DataFrame, reason: np.ndarray) -> dict[str, pd.Series]:
+    """The fields of the TM2xx messages, aligned with ``out``: words of few values as categoricals (each distinct
+    date, scope, type and level looked up once), numbers as they are, the risk stops as a list column.
+
+    ``reason`` is each trip's position in :data:`REASON_TEXT` (-1 where the cap applies)."""
+    reasons = np.where(np.asarray(reason) >= 0, reason, -1)
+    service_type = word_map(out["service_type"])
+    return {
+        "service_date": pd.Series(date_words(out["service_date"])),
+        "scope": out["scope"], "scope_zh": pd.Series(word_map(out["scope"], SCOPE_ZH)),
+        "service_type": pd.Series(service_type), "service_type_zh": pd.Series(word_map(service_type, TYPE_ZH)),
+        "risk_level": out["risk_level"], "risk_level_zh": pd.Series(word_map(out["risk_level"], RISK_LEVEL_ZH, "")),
+        "risk_stops_text": out["risk_stops"],
+        **{col: out[col] for col in ("passengers", "seats", "max_passengers", "excess_passengers")},
+        "reason_zh": pd.Series(pd.Categorical.from_codes(reasons, categories=[v[0] for v in REASON_TEXT.values()])),
+        "reason_en": pd.Series(pd.Categorical.from_codes(reasons, categories=[v[1] for v in REASON_TEXT.values()])),
+    }
 
 
-def _message_fields(out: pd.DataFrame, config: RuleConfig) -> pd.DataFrame:
-    """The fields of TM201/TM202's messages as text columns (Arrow kernels; distinct dates and words done once)."""
-    def number(col: str) -> pa.Array:
-        return pa.array(out[col].array, from_pandas=True).cast(pa.string())
+def date_words(values: pd.Series) -> pd.Categorical:
+    """Dates as a categorical of ``YYYY-MM-DD`` words (NaT missing); each distinct date is formatted once."""
+    days = pd.to_datetime(values).to_numpy().astype("datetime64[D]")
+    codes, uniques = factorize_ints(days.view(np.int64), np.isnat(days))
+    words = np.datetime_as_string(uniques.view("datetime64[D]")).tolist()
+    return pd.Categorical.from_codes(codes, categories=pd.Index(words, dtype=object), validate=False)
 
-    return pd.DataFrame({
-        "service_date": date_text(out["service_date"]).array,
-        "scope": pd.arrays.ArrowStringArray(text(out["scope"])),
-        "scope_zh": map_text(out["scope"], SCOPE_ZH).array,
-        "service_type": pd.arrays.ArrowStringArray(text(out["service_type"])),
-        "service_type_zh": map_text(out["service_type"], TYPE_ZH).array,
-        "risk_level": pd.arrays.ArrowStringArray(text(out["risk_level"])),
-        "risk_level_zh": map_text(out["risk_level"], RISK_LEVEL_ZH).fillna("").array,
-        "risk_stops_text": joined(out["risk_stops"]).array,
-        "cap_pct": f"{float(config.occupancy_cap) * 100:g}",
-        **{col: pd.arrays.ArrowStringArray(number(col)) for col in ("passengers", "seats", "max_passengers",
-                                                                     "excess_passengers")},
-    }, index=out.index)
+
+def word_map(values: pd.Series, mapping: dict[str, str] | None = None, missing: str | None = None,
+             ) -> pd.Categorical:
+    """A text column as a categorical of words: each distinct value once, looked up in ``mapping`` (its own text
+    without one); a missing value, or one not in the mapping, is ``missing`` (default: missing, shown ``—``)."""
+    values = pd.Series(values)
+    if isinstance(values.dtype, pd.CategoricalDtype):  # its few categories are looked up, not its rows
+        codes, uniques = values.cat.codes.to_numpy(), list(values.cat.categories)
+    elif isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        encoded = pc.dictionary_encode(arrow(values))  # Arrow's hash of the text, its 32-bit codes as they are
+        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+        uniques = encoded.dictionary.to_pylist()
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    looked = [str(u) for u in uniques] if mapping is None else [mapping.get(str(u), missing) for u in uniques]
+    words = pd.Index(dict.fromkeys(w for w in [*looked, missing] if w is not None), dtype=object)
+    at = words.get_indexer(pd.Index([*looked, missing], dtype=object))  # -1 for None
+    small = np.int8 if len(words) < 127 else np.int32
+    return pd.Categorical.from_codes(at.astype(small)[codes], categories=words,
+                                     validate=False)  # codes -1 read ``missing``
 
 
 def date_text(values: pd.Series) -> pd.Series:
-    """Dates as ``YYYY-MM-DD`` text (NA stays NA); each distinct date is formatted once."""
-    days = pd.to_datetime(values).to_numpy().astype("datetime64[D]")
-    codes, uniques = pd.factorize(days.view(np.int64))
-    words = np.datetime_as_string(uniques.view("datetime64[D]")).tolist()
-    words = [None if w == "NaT" else w for w in words] + [None]
-    looked = pa.array(words, pa.string()).take(pa.array(np.where(codes < 0, len(words) - 1, codes)))
+    """Dates as ``YYYY-MM-DD`` text (NA stays NA); each distinct date is formatted once, and the text is
+    ``large_string``, the report's, from the start."""
+    days = date_words(values)
+    codes = days.codes.astype(np.int64)
+    codes[codes < 0] = len(days.categories)  # reads the None
+    looked = pa.array([*days.categories, None], pa.large_string()).take(pa.array(codes))
     return pd.Series(pd.arrays.ArrowStringArray(looked), index=values.index, dtype="string")
 
 
