@@ -258,6 +258,26 @@ def data_folder(path: Path) -> Path:
     return data
 
 
+def test_feed_without_calendar_is_said(gtfs_world: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    """Every date running is an assumption made for the user: a warning on the terminal and in the metadata, never
+    in the inputs' entries; a feed with a calendar has no such warning."""
+    data, _, _ = gtfs_world
+    feed = write_feed(tmp_path / "feed", calendar=False)
+    occ = write_occupancy(tmp_path / "occ.csv", [("T6", "2020-02-08", 45, 10), ("T7", "2020-02-07", 45, 30)])
+    result = transportmon.audit(data, gtfs=feed, occupancy=occ, as_of=AS_OF)
+    said = [w for w in result.metadata["warnings"] if "calendar" in w]
+    assert said == [f"{feed}: neither calendar.txt nor calendar_dates.txt: every trip of the occupancy table is taken "
+                    "to run on its service_date (no not-in-calendar check)"]
+    assert "no_calendar" not in result.metadata["inputs"]["trips"]
+    assert set(result.report.loc[result.report["subject"] == "trip", "verdict"]) <= {"compliant", "over-cap",
+                                                                                    "not-applicable"}
+    res = invoke("audit", "--data", data, "--gtfs", feed, "--occupancy", occ, "--as-of", AS_OF,
+                 "--out", tmp_path / "r.geojson", "--fail-on", "never")
+    assert "neither calendar.txt nor calendar_dates.txt" in one_line(res)
+    with_calendar = transportmon.audit(data, gtfs=write_feed(tmp_path / "cal"), occupancy=occ, as_of=AS_OF)
+    assert not [w for w in with_calendar.metadata["warnings"] if "calendar" in w]
+
+
 def report_text(result: transportmon.AuditResult, *, inputs: bool = True) -> str:
     """The GeoJSON report as written (``inputs=False``: without the metadata naming the input files)."""
     md = result.metadata if inputs else {k: v for k, v in result.metadata.items() if k != "inputs"}

@@ -46,6 +46,10 @@ from ..source_rows import SOURCE_ROW
 from .read import read_table
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+#: Key of the trips' source (and so of the loader's metadata, popped there) marking a feed without calendar.txt and
+#: calendar_dates.txt: every date runs, which the command says.
+NO_CALENDAR = "no_calendar"
+
 #: The files a feed must have; calendar.txt and calendar_dates.txt are optional (without either, every date runs).
 REQUIRED_FILES = ("stops.txt", "trips.txt", "stop_times.txt")
 #: GTFS pickup_type / drop_off_type values and whether passengers may board / alight.
@@ -248,7 +252,8 @@ def read_gtfs(feed: str | os.PathLike[str], occupancy: str | os.PathLike[str], *
     expanded = ids.merge(st, on="gtfs_trip_id", how="inner").drop(columns="gtfs_trip_id")
     trips_out = occ.drop(columns="gtfs_trip_id")
     stops_out.attrs["source"] = stops.attrs["source"]
-    trips_out.attrs["source"] = occ_source
+    # Without calendar.txt or calendar_dates.txt every trip is taken to run on its service_date: said, not assumed.
+    trips_out.attrs["source"] = {**occ_source, **({NO_CALENDAR: True} if cal is None and exc is None else {})}
     expanded.attrs["source"] = stop_times.attrs["source"]
     return {"stops": stops_out, "trips": trips_out, "stop_times": expanded}
 
