@@ -67,13 +67,17 @@ def main() -> None:
     print(f"STAGE imports {time.perf_counter() - START:.3f}", file=sys.stderr, flush=True)
     for module, attr, name in STAGES:
         setattr(module, attr, _timed(getattr(module, attr), name))
-    from transportmon.cli import app
+    from transportmon.cli import app, leave
 
     sys.argv = ["transportmon", *sys.argv[1:]]
+    code: object = 0
     try:
         app()
+    except SystemExit as exc:
+        code = exc.code
     finally:
         print(f"STAGE total-in-process {time.perf_counter() - START:.3f}", file=sys.stderr, flush=True)
+    leave(code)  # and end as the command does (cli.main)
 
 
 if __name__ == "__main__":
