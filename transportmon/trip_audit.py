@@ -7,7 +7,13 @@ operation on integer codes; see :mod:`transportmon.rules.trips`.
 
 from __future__ import annotations
 
+import gc
+import os
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from functools import partial
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -16,10 +22,14 @@ import pandas as pd
 import shapely
 
 from . import layers as L
+from ._arrow import index_in
 from .config import RuleConfig
+from .designations import LevelLookup
 from .report import one_finding_each
+from .rules import trips as trip_rules
+from .rules.registry import factorize_ints
 
-__all__ = ["StopRows", "audit_trips", "stop_rows", "trip_lines", "trip_verdicts"]
+__all__ = ["StopRows", "TripContext", "audit_trips", "default_parts", "stop_rows", "trip_lines", "trip_verdicts"]
 
 
 @dataclass
@@ -53,8 +63,43 @@ def stop_rows(trips: L.Layer, stop_times: L.Layer) -> StopRows:
     return StopRows(trip_pos=trip_pos, stop_pos=stop_pos, order=order[int(np.count_nonzero(trip_pos < 0)):])
 
 
+def default_parts() -> int:
+    """How many parts :func:`audit_trips` splits the trips into by default: one per core, at most two (numpy, Arrow
+    and GEOS release the GIL, so two parts on two threads take about half the time of one), and one when called off
+    the main thread — a Dask worker's task, whose cluster already has a worker per core."""
+    if threading.current_thread() is not threading.main_thread():
+        return 1
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class TripContext:
+    """What every part of the trip audit reads, computed once on the calling thread and only read by the parts."""
+
+    config: RuleConfig
+    trips: pd.DataFrame
+    """The trips layer's frame, by position."""
+    pickup: np.ndarray
+    """Of each stop_times row: whether passengers board (bool)."""
+    dropoff: np.ndarray
+    """Of each stop_times row: whether passengers alight (bool)."""
+    trip_pos: np.ndarray
+    stop_pos: np.ndarray
+    order: np.ndarray
+    """As :class:`StopRows`: the audited trips' rows by trip position and ``stop_sequence``."""
+    stops: trip_rules.StopFacts
+    """Province, city and id of each located stop."""
+    stop_xy: np.ndarray
+    """Coordinates of each located stop."""
+    levels: LevelLookup | None
+    """The designations against the located stops (None without any designation: every level is NA)."""
+    risk_data: bool
+    """Whether a risk_areas layer was given (:func:`transportmon.rules.trips.decide`)."""
+
+
 def audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool = False,
-                rows: StopRows | None = None) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, str]]:
+                rows: StopRows | None = None, parts: int | None = None,
+                ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, str]]:
     """Trip verdicts: stop → admin units once (done in the reference checks), designations by column joins.
 
     Every step is a column operation on integer codes (the position of each stop row's trip and stop), so the cost
@@ -62,31 +107,150 @@ def audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool = 
     ``release``, the stop_times rows are dropped from their layer as soon as their codes are taken (``frame`` keeps
     only their number), so that the memory goes to the report. ``rows``: :func:`stop_rows` of the layers, when the
     caller computed them already.
-    """
-    from ._arrow import index_in
-    from .rules import trips as trip_rules
 
+    The trips are audited in ``parts`` (default :func:`default_parts`) contiguous runs of trip positions, each on
+    its own thread: a trip's verdict, finding and line depend on its own stop rows only, and a run of trips has a
+    run of ``rows.order``. The parts' columns are joined in trip order (Arrow columns as chunks, no copies), so the
+    result is the same whatever the number of parts.
+    """
     trips, st, stops = layers["trips"], layers["stop_times"], layers["stops"]
     skipped: dict[str, str] = {}
     located = trips.located
-    tf = trips.frame.reset_index(drop=True)
-    sf = st.frame
-    stop_index = pd.Series(located.index, dtype="string")
     if rows is None:
         rows = stop_rows(trips, st)
-    trip_pos, stop_pos, order = rows.trip_pos, rows.stop_pos, rows.order
+    intervals = layers["risk_areas"].intervals if "risk_areas" in layers else None
+    if intervals is not None and len(intervals):
+        lookup: LevelLookup | None = LevelLookup(intervals, _point_units(located, stops, intervals),
+                                                 pd.Index(located.index.astype(str), dtype="str"))
+    else:
+        lookup = None
+        skipped.update({r: "no risk_areas layer" for r in ("TM201", "TM202")})
+    stop_index = pd.Series(located.index, dtype="string")
+    ctx = TripContext(
+        config=cfg, trips=trips.frame.reset_index(drop=True),
+        pickup=np.asarray(st.frame["pickup"], dtype=bool), dropoff=np.asarray(st.frame["dropoff"], dtype=bool),
+        trip_pos=rows.trip_pos, stop_pos=rows.stop_pos, order=rows.order, stops=trip_rules.stop_facts(located),
+        stop_xy=shapely.get_coordinates(stops.frame.geometry.to_numpy())[index_in(stop_index, stops.frame["stop_id"])],
+        levels=lookup, risk_data="risk_areas" in layers)
     del rows
-    sf = sf[["pickup", "dropoff"]]  # all the rules still read of the rows
     if release:
         st.frame = pd.DataFrame(index=pd.RangeIndex(len(st.frame)))
         st.codes = L.StopTimesCodes()
-    # The trips' lines are built on a second thread (GEOS releases the GIL) while the rules run on this one.
-    stop_xy = shapely.get_coordinates(stops.frame.geometry.to_numpy())[index_in(stop_index, stops.frame["stop_id"])]
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trip-lines") as pool:
-        lines = pool.submit(trip_lines, len(tf), trip_pos[order], stop_xy[stop_pos[order]])
-        decided, findings = trip_verdicts(layers, cfg, tf, sf, trip_pos, stop_pos, order, skipped)
-        geoms = lines.result()
-    part = gpd.GeoDataFrame({
+    n = len(ctx.trips)
+    k = max(1, min(default_parts() if parts is None else int(parts), n))
+    cuts = [n * i // k for i in range(k + 1)]
+    row_cuts = [_first_row(ctx, t) for t in cuts]
+    geoms = np.full(n, None, dtype=object)
+    pieces = [(ctx.trips.iloc[t0:t1], t0, slice(r0, r1))
+              for t0, t1, r0, r1 in zip(cuts[:-1], cuts[1:], row_cuts[:-1], row_cuts[1:])]
+    # A part's lines are a task of their own, taken beside its rules (the lines hold the GIL more, the rules less);
+    # with one part, the lines are drawn on a second thread while the rules run on this one.
+    tasks: list[Callable[[], object]] = []
+    for p, t0, r in pieces:
+        tasks += [partial(_audit_part, ctx, p, t0, r), partial(_part_lines, ctx, len(p), t0, r, geoms[t0:t0 + len(p)])]
+    del pieces
+    with _no_gc():
+        results = run_tasks(tasks, max(2, k))
+    del tasks
+    findings = results[0][1]
+    frames = [frame for frame, _ in results[::2]]
+    del results
+    columns = {name: _joined([f.pop(name) for f in frames]) for name in list(frames[0].columns)}
+    del frames
+    found = {name: columns.pop(name) for name in ("findings", "max_severity")}
+    part = gpd.GeoDataFrame(columns, geometry=geoms, crs="EPSG:4326")
+    del columns, geoms
+    for name, values in found.items():  # after the geometry, as :func:`one_finding_each` adds them
+        part[name] = values
+    return part, findings, skipped
+
+
+def run_tasks(tasks: list[Callable[[], object]], threads: int) -> list[object]:
+    """The results of ``tasks``, in order, run on this thread and ``threads - 1`` more: each thread takes the next
+    task not yet taken, so that a thread done early takes more. The first task's exception, if one raised, is raised
+    here once every thread has stopped (none takes a task after it)."""
+    results: list[object] = [None] * len(tasks)
+    taken = iter(range(len(tasks)))
+    lock = threading.Lock()
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        while not failed:
+            with lock:
+                i = next(taken, None)
+            if i is None:
+                return
+            try:
+                results[i] = tasks[i]()
+            except BaseException as exc:  # noqa: BLE001 - raised again on the calling thread
+                failed.append(exc)
+
+    helpers = min(threads, len(tasks)) - 1
+    if helpers <= 0:
+        work()
+    else:
+        with ThreadPoolExecutor(max_workers=helpers, thread_name_prefix="trip-audit") as pool:
+            running = [pool.submit(work) for _ in range(helpers)]
+            work()
+            for r in running:
+                r.result()
+    if failed:
+        raise failed[0]
+    return results
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """No cyclic garbage collection inside: a trip's line is a Python object the collector tracks, and millions of
+    them made at once set off full collections over every object (half the time of drawing them, and with the GIL
+    held). They hold no cycles; the collector runs again, as it was, after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _point_units(located: pd.DataFrame, stops: L.Layer, intervals: pd.DataFrame) -> pd.DataFrame:
+    """(stop, unit) pairs for the designations: each located stop's admin units, and the risk areas drawn as their
+    own polygons that it lies in."""
+    from .geo.admin import area_units, point_units
+
+    pu = point_units(pd.Series(located.index), located.reset_index(drop=True))
+    if "geometry" in intervals.columns:
+        areas = intervals[intervals["unit"].str.startswith("area:")].drop_duplicates("unit")
+        if len(areas):
+            areas = gpd.GeoDataFrame(areas, geometry="geometry", crs="EPSG:4326")
+            pu = pd.concat([pu, area_units(stops.frame["stop_id"], stops.frame.geometry, areas)], ignore_index=True)
+    return pu
+
+
+def _first_row(ctx: TripContext, trip: int) -> int:
+    """Position in ``ctx.order`` of the first row of a trip at position ``trip`` or later (a binary search: the rows
+    are ordered by trip position)."""
+    lo, hi = 0, len(ctx.order)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ctx.trip_pos[ctx.order[mid]] < trip:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _part_lines(ctx: TripContext, n: int, first: int, rows: slice, out: np.ndarray) -> None:
+    """The lines of the ``n`` trips from position ``first`` (their stop rows: ``ctx.order[rows]``), into ``out``."""
+    order = ctx.order[rows]
+    out[:] = trip_lines(n, ctx.trip_pos[order] - first, ctx.stop_xy[ctx.stop_pos[order]])
+
+
+def _audit_part(ctx: TripContext, trips: pd.DataFrame, first: int, rows: slice) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The report columns of ``trips`` (from position ``first``; their stop rows: ``ctx.order[rows]``) with their
+    one finding each, and the findings' frame emptied (its columns only)."""
+    decided, findings = trip_verdicts(ctx, trips, first, rows)
+    part = pd.DataFrame({
         "subject": pd.Categorical.from_codes(np.zeros(len(decided), dtype=np.int8), categories=["trip"]),
         "subject_id": findings["subject_id"].array,
         "verdict": decided["verdict"].array, "reason": decided["reason"].array,
@@ -98,50 +262,40 @@ def audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool = 
         "service_date": trip_rules.date_text(decided["service_date"]).array,
         "route_id": decided["route_id"].array, "scope": decided["scope"].array,
         "source_row": decided["row"].to_numpy(),
-    }, geometry=geoms, crs="EPSG:4326")
-    del decided, geoms  # the evidence the report does not show (provinces, cities …) goes before the findings come
+    })
+    del decided  # the evidence the report does not show (provinces, cities …) goes before the findings come
     # One finding per trip, in the trips' order: the list column is built directly.
-    part = one_finding_each(part, findings)
-    return part, findings.iloc[:0], skipped
+    return one_finding_each(part, findings), findings.iloc[:0]
 
 
-def trip_verdicts(layers: dict[str, L.Layer], cfg: RuleConfig, tf: pd.DataFrame, sf: pd.DataFrame,
-                  trip_pos: np.ndarray, stop_pos: np.ndarray, order: np.ndarray, skipped: dict[str, str],
+def trip_verdicts(ctx: TripContext, trips: pd.DataFrame, first: int = 0, rows: slice = slice(None),
                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Evidence, verdict and finding of every trip (``tf``), from its stop rows' ``pickup``/``dropoff`` (``sf``) and
-    their trip and stop positions."""
-    from .designations import LEVEL_DTYPE, resolve_levels
-    from .geo.admin import area_units, point_units
-    from .rules import trips as trip_rules
+    """Evidence, verdict and finding of each of ``trips`` (the trips from position ``first``, whose stop rows are
+    ``ctx.order[rows]``), as :func:`transportmon.rules.trips.decide` returns them.
 
-    stops = layers["stops"]
-    located = layers["trips"].located
-    # Designation level of every stop row on its trip's date: distinct stops meet polygons once.
-    intervals = layers["risk_areas"].intervals if "risk_areas" in layers else None
-    if intervals is not None and len(intervals):
-        pu = point_units(pd.Series(located.index), located.reset_index(drop=True))
-        if "geometry" in intervals.columns:
-            areas = intervals[intervals["unit"].str.startswith("area:")].drop_duplicates("unit")
-            if len(areas):
-                areas = gpd.GeoDataFrame(areas, geometry="geometry", crs="EPSG:4326")
-                pu = pd.concat([pu, area_units(stops.frame["stop_id"], stops.frame.geometry, areas)],
-                               ignore_index=True)
-        # Stops and dates as categoricals (the trip's date code spread over its stop rows): the lookup factorizes
-        # 30,000 stops and some days, not ten million strings and dates.
-        day_code, days = pd.factorize(tf["service_date"].to_numpy().astype("datetime64[s]"), use_na_sentinel=True)
-        row_date = pd.Categorical.from_codes(np.r_[day_code, -1][trip_pos], categories=pd.DatetimeIndex(days))
-        key = pd.Categorical.from_codes(stop_pos, categories=pd.Index(located.index.astype(str), dtype="str"))
-        queries = pd.DataFrame({"key": key, "date": row_date})
-        levels = resolve_levels(intervals, pu, queries, columns=("level",))["level"]
-        del row_date, key, queries
-    else:
-        levels = pd.Series(pd.Categorical.from_codes(np.full(len(sf), -1), dtype=LEVEL_DTYPE))
-        skipped.update({r: "no risk_areas layer" for r in ("TM201", "TM202")})
-    ev = trip_rules.trip_evidence(tf, sf, located, levels, cfg, trip_pos=trip_pos, order=order, stop_pos=stop_pos)
-    del levels
-    decided, findings = trip_rules.decide(ev, cfg, risk_data="risk_areas" in layers)
-    del ev
-    return decided, findings
+    Only the part's own rows are read (gathered in order): numpy and Arrow work, which releases the GIL."""
+    order = ctx.order[rows]
+    tpos = ctx.trip_pos[order] - first
+    spos = ctx.stop_pos[order]
+    boards = ctx.pickup[order] | ctx.dropoff[order]
+    del order
+    if ctx.levels is None:
+        level = np.full(len(tpos), -1, dtype=np.int8)
+    else:  # each trip's day spread over its stop rows: the lookup is by stop and day codes, no text
+        days = trips["service_date"].to_numpy().astype("datetime64[s]").astype("datetime64[D]")
+        day_code, distinct = factorize_ints(days.view(np.int64), np.isnat(days))
+        level = ctx.levels.level_codes(ctx.levels.winners(spos, day_code[tpos], distinct))
+    ev = trip_rules.ordered_evidence(trips, tpos, spos, boards, level, ctx.stops, ctx.config)
+    del tpos, spos, boards, level
+    return trip_rules.decide(ev, ctx.config, risk_data=ctx.risk_data)
+
+
+def _joined(columns: list[pd.Series]) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """One column of the parts' frames, in order: Arrow-backed ones as the parts' chunks (no copy), categoricals of
+    one dtype as their codes, numpy ones concatenated (one value a trip)."""
+    if not isinstance(columns[0].dtype, pd.api.extensions.ExtensionDtype):
+        return columns[0].to_numpy() if len(columns) == 1 else np.concatenate([c.to_numpy() for c in columns])
+    return columns[0].array if len(columns) == 1 else pd.concat(columns, ignore_index=True).array
 
 
 def trip_lines(n: int, trip: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -149,10 +303,14 @@ def trip_lines(n: int, trip: np.ndarray, xy: np.ndarray) -> np.ndarray:
     trips (grouped, in stop order) and coordinates."""
     count = np.bincount(trip, minlength=n)
     geoms = np.full(n, None, dtype=object)
-    multi = count[trip] >= 2
+    has_line = count >= 2
+    if n and has_line.all():  # the common case: every row makes a line, nothing to pick out
+        geoms[:] = shapely.linestrings(xy, indices=trip)
+        return geoms
+    multi = has_line[trip]
     if multi.any():
-        line_of = np.cumsum(count >= 2) - 1  # each trip's number among the trips with a line
-        geoms[count >= 2] = shapely.linestrings(xy[multi], indices=line_of[trip[multi]])
+        line_of = np.cumsum(has_line) - 1  # each trip's number among the trips with a line
+        geoms[has_line] = shapely.linestrings(xy[multi], indices=line_of[trip[multi]])
     single = np.flatnonzero(count == 1)
     if len(single):
         geoms[single] = shapely.points(xy[np.searchsorted(trip, single)])

@@ -7,6 +7,7 @@ Clause (六): "进出中高风险地区的跨省、跨市班车、包车客座�
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -129,7 +130,6 @@ def trip_evidence(trips: pd.DataFrame, stop_times: pd.DataFrame, stop_admin: pd.
         ``risk_stops`` (a list column: the risk stops where passengers board or alight, each once, in the order first
         reached), ``risk_level`` (categorical) and ``scope`` (categorical).
     """
-    n = len(trips)
     if trip_pos is None:
         trip_pos = index_in(stop_times["trip_id"], trips["trip_id"])
     if order is None:
@@ -139,9 +139,43 @@ def trip_evidence(trips: pd.DataFrame, stop_times: pd.DataFrame, stop_admin: pd.
     order, tpos = order[inside], tpos[inside]
     if stop_pos is None:
         stop_pos = index_in(stop_times["stop_id"], pd.Series(stop_admin.index))
-    stop_pos = stop_pos[order]
     boards = (np.asarray(stop_times["pickup"], dtype=bool) | np.asarray(stop_times["dropoff"], dtype=bool))[order]
-    level = _level_codes(stop_levels)[order]
+    return ordered_evidence(trips, tpos, stop_pos[order], boards, _level_codes(stop_levels)[order],
+                            stop_facts(stop_admin), config)
+
+
+@dataclass(frozen=True)
+class StopFacts:
+    """What the trip rules read of the located stops (:func:`stop_facts`), taken once for any number of parts."""
+
+    province: np.ndarray
+    """Each stop's province as a code (-1: unknown); codes are only compared with each other."""
+    city: np.ndarray
+    """Each stop's city, likewise."""
+    ids: pa.Array
+    """The stop ids as Arrow text."""
+
+
+def stop_facts(stop_admin: pd.DataFrame) -> StopFacts:
+    """The :class:`StopFacts` of ``stop_admin`` (indexed by ``stop_id``: ``province``, ``city``)."""
+    def codes(column: str) -> np.ndarray:
+        return pd.factorize(stop_admin[column].to_numpy(dtype=object, na_value=None))[0]
+
+    return StopFacts(province=codes("province"), city=codes("city"), ids=text(pd.Series(stop_admin.index)))
+
+
+def ordered_evidence(trips: pd.DataFrame, tpos: np.ndarray, stop_pos: np.ndarray, boards: np.ndarray,
+                     level: np.ndarray, stops: StopFacts, config: RuleConfig) -> pd.DataFrame:
+    """:func:`trip_evidence` from the stop rows of ``trips`` alone, already in order (by trip, then
+    ``stop_sequence``): each row's trip position in ``trips`` (``0 <= tpos < len(trips)``), stop position in
+    ``stops`` (-1 for none), whether passengers board or alight there, and its level as a code of
+    :data:`LEVEL_ORDER` (int8, -1 for NA).
+
+    Only numpy and Arrow work on the rows, and nothing depends on other trips than ``trips``: the trip audit runs it
+    on contiguous parts of the trips at once, on several threads (:func:`transportmon.trip_audit.audit_trips`).
+    """
+    n = len(trips)
+    level = np.asarray(level, dtype=np.int8)
     risky_codes = [LEVEL_ORDER.categories.get_loc(lv) for lv in config.risk_levels if lv in LEVEL_ORDER.categories]
     is_risky = np.zeros(256, dtype=bool)  # indexed by the level code as a byte (NA, -1, is 255)
     is_risky[risky_codes] = True
@@ -160,9 +194,8 @@ def trip_evidence(trips: pd.DataFrame, stop_times: pd.DataFrame, stop_admin: pd.
             out[has_rows] = ufunc.reduceat(values, starts)
         return out
 
-    def two_or_more(column: str) -> np.ndarray:
+    def two_or_more(codes: np.ndarray) -> np.ndarray:
         """1 or 2 ("two or more") distinct known values among the boarding stops; 0 when none is known."""
-        codes = pd.factorize(stop_admin[column].to_numpy(dtype=object, na_value=None))[0]
         code = np.where(stop_pos >= 0, codes[np.maximum(stop_pos, 0)], -1)
         known = boards & (code >= 0)
         lo = reduce(np.minimum, np.where(known, code, np.iinfo(np.int64).max), np.iinfo(np.int64).max)
@@ -172,7 +205,7 @@ def trip_evidence(trips: pd.DataFrame, stop_times: pd.DataFrame, stop_admin: pd.
     # Each risk stop once, in the order first reached (a round trip boards and alights at the same stop).
     touched = np.flatnonzero(touch)
     touched = touched[_first_in_trip(tpos[touched], stop_pos[touched])]
-    stop_ids = text(pd.Series(stop_admin.index)).take(pa.array(stop_pos[touched]))
+    stop_ids = stops.ids.take(pa.array(stop_pos[touched]))
     risk_stops = list_column(offsets_of(tpos[touched], n), stop_ids, STOPS_TYPE)
 
     board_level = reduce(np.maximum, np.where(boards, level, -1).astype(np.int8), -1)
@@ -183,8 +216,8 @@ def trip_evidence(trips: pd.DataFrame, stop_times: pd.DataFrame, stop_admin: pd.
         drop=True)
     ev["touching"] = reduce(np.logical_or, touch, False)
     ev["passes"] = reduce(np.logical_or, passes, False)
-    ev["provinces"] = two_or_more("province")
-    ev["cities"] = two_or_more("city")
+    ev["provinces"] = two_or_more(stops.province)
+    ev["cities"] = two_or_more(stops.city)
     ev["risk_stops"] = risk_stops
     ev["risk_level"] = pd.Categorical.from_codes(best, dtype=LEVEL_ORDER)
     ev["scope"] = pd.Categorical.from_codes(np.where(ev["provinces"] >= 2, 0, np.where(ev["cities"] >= 2, 1, 2)),
