@@ -457,25 +457,17 @@ def resolve_levels(intervals: pd.DataFrame, point_units: pd.DataFrame, queries: 
 
 
 class LevelLookup:
-    """:func:`resolve_levels` in two steps: what depends on the designations and the keys only, done once; then the
-    winner of any number of query rows given as codes (:meth:`winners`).
-
-    Once built it is only read, so that several threads may ask at once: the trip audit's parts do
-    (:func:`transportmon.trip_audit.audit_trips`), each for its own stop rows, with no hashing of text.
-
-    Parameters
-    ----------
-    intervals, point_units
-        As :func:`resolve_levels`.
-    keys
-        The distinct keys the query rows' codes point into (a stop's position in the located stops).
-    """
+    """:func:`resolve_levels` in two steps: what depends on the designations and the ``keys`` (the distinct keys the
+    query rows' codes point into) only, done once; then the winners of any number of query rows given as codes
+    (:meth:`winners`: numpy only, and nothing is changed, so several threads may ask at once, as the trip audit's
+    parts do). ``intervals``, ``point_units``: as :func:`resolve_levels`."""
 
     def __init__(self, intervals: pd.DataFrame, point_units: pd.DataFrame, keys: pd.Index | np.ndarray) -> None:
         # The designations in one total order of precedence: rank, valid_from, input row, position.
         self.des = des = _ordered_designations(intervals)
         # (key, unit) pairs of queried keys and designated units; ``slot`` numbers each key's units 0, 1, ….
-        self.n_keys, self.n_units = n_keys, n_units = len(keys), len(des.unit_values)
+        self.n_keys, self.n_units = len(keys), len(des.unit_values)
+        n_units = self.n_units
         pair_key = pd.Index(keys).get_indexer(point_units["key"])
         pair_unit = pd.Index(des.unit_values).get_indexer(point_units["unit"].astype("str"))
         keep = (pair_key >= 0) & (pair_unit >= 0)

@@ -3,6 +3,13 @@
 The memory engine (:func:`transportmon.pipeline.measure`) calls :func:`audit_trips` on the whole input; the Dask engine
 (:mod:`transportmon.scale`) calls it on each partition of trips with their stop times. Every step is a column
 operation on integer codes; see :mod:`transportmon.rules.trips`.
+
+The stop rows are read in contiguous parts of the trips, each on a thread of its own (``parts``): a part's rows are a
+run of the rows in trip order, and what they say of its trips (:func:`part_facts`) and its trips' lines depend on
+them alone. That work is numpy, Arrow and GEOS, which release the GIL, and never pandas, which enters
+``warnings.catch_warnings`` deep inside (not thread-safe before Python 3.14): the verdicts, messages and report
+columns are made once for all the trips, on the calling thread, from the parts' facts joined in trip order, while the
+lines are still being drawn. So the result is the same whatever the number of parts.
 """
 
 from __future__ import annotations
@@ -10,10 +17,9 @@ from __future__ import annotations
 import gc
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from functools import partial
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -29,7 +35,7 @@ from .report import one_finding_each
 from .rules import trips as trip_rules
 from .rules.registry import factorize_ints
 
-__all__ = ["StopRows", "TripContext", "audit_trips", "default_parts", "stop_rows", "trip_lines", "trip_verdicts"]
+__all__ = ["StopRows", "TripContext", "audit_trips", "default_parts", "part_facts", "stop_rows", "trip_lines"]
 
 
 @dataclass
@@ -48,9 +54,6 @@ class StopRows:
 def stop_rows(trips: L.Layer, stop_times: L.Layer) -> StopRows:
     """The codes the reference checks left on the stop_times (hash joins by id where they no longer fit) and the
     audited trips' rows in order; ``trips.located`` must be set (the reference checks set it)."""
-    from ._arrow import index_in
-    from .rules import trips as trip_rules
-
     sf = stop_times.frame
     trip_pos = stop_times.codes.trip_pos
     if trip_pos is None or len(trip_pos) != len(sf):
@@ -64,9 +67,9 @@ def stop_rows(trips: L.Layer, stop_times: L.Layer) -> StopRows:
 
 
 def default_parts() -> int:
-    """How many parts :func:`audit_trips` splits the trips into by default: one per core, at most two (numpy, Arrow
-    and GEOS release the GIL, so two parts on two threads take about half the time of one), and one when called off
-    the main thread — a Dask worker's task, whose cluster already has a worker per core."""
+    """How many parts :func:`audit_trips` reads the stop rows in by default: one per core, at most two (two parts on
+    two threads take about half the time of one), and one when called off the main thread — a Dask worker's task,
+    whose cluster already has a worker per core."""
     if threading.current_thread() is not threading.main_thread():
         return 1
     return max(1, min(2, os.cpu_count() or 1))
@@ -74,27 +77,29 @@ def default_parts() -> int:
 
 @dataclass(frozen=True)
 class TripContext:
-    """What every part of the trip audit reads, computed once on the calling thread and only read by the parts."""
+    """What the parts read (:func:`part_facts`, their lines), computed once on the calling thread: numpy and Arrow
+    only, never changed after."""
 
-    config: RuleConfig
-    trips: pd.DataFrame
-    """The trips layer's frame, by position."""
+    trip_pos: np.ndarray
+    stop_pos: np.ndarray
+    order: np.ndarray
+    """As :class:`StopRows`."""
     pickup: np.ndarray
     """Of each stop_times row: whether passengers board (bool)."""
     dropoff: np.ndarray
     """Of each stop_times row: whether passengers alight (bool)."""
-    trip_pos: np.ndarray
-    stop_pos: np.ndarray
-    order: np.ndarray
-    """As :class:`StopRows`: the audited trips' rows by trip position and ``stop_sequence``."""
-    stops: trip_rules.StopFacts
-    """Province, city and id of each located stop."""
     stop_xy: np.ndarray
     """Coordinates of each located stop."""
+    stops: trip_rules.StopFacts
+    """Province, city and id of each located stop."""
+    is_risky: np.ndarray
+    """:func:`transportmon.rules.trips.risky_levels` of the rule parameters."""
     levels: LevelLookup | None
     """The designations against the located stops (None without any designation: every level is NA)."""
-    risk_data: bool
-    """Whether a risk_areas layer was given (:func:`transportmon.rules.trips.decide`)."""
+    day_code: np.ndarray
+    """Each trip's service day as a code into ``days`` (-1: none)."""
+    days: np.ndarray
+    """The distinct service days (int64 days since the epoch)."""
 
 
 def audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool = False,
@@ -106,97 +111,94 @@ def audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool = 
     grows with stop_times rows and nothing is built per row in Python; see :mod:`transportmon.rules.trips`. With
     ``release``, the stop_times rows are dropped from their layer as soon as their codes are taken (``frame`` keeps
     only their number), so that the memory goes to the report. ``rows``: :func:`stop_rows` of the layers, when the
-    caller computed them already.
-
-    The trips are audited in ``parts`` (default :func:`default_parts`) contiguous runs of trip positions, each on
-    its own thread: a trip's verdict, finding and line depend on its own stop rows only, and a run of trips has a
-    run of ``rows.order``. The parts' columns are joined in trip order (Arrow columns as chunks, no copies), so the
-    result is the same whatever the number of parts.
+    caller computed them already. ``parts``: how many contiguous parts of the trips the stop rows are read in, each
+    on a thread (default :func:`default_parts`; see the module's docstring); the result does not depend on it.
     """
     trips, st, stops = layers["trips"], layers["stop_times"], layers["stops"]
     skipped: dict[str, str] = {}
     located = trips.located
+    tf = trips.frame.reset_index(drop=True)
     if rows is None:
         rows = stop_rows(trips, st)
     intervals = layers["risk_areas"].intervals if "risk_areas" in layers else None
+    lookup: LevelLookup | None = None
     if intervals is not None and len(intervals):
-        lookup: LevelLookup | None = LevelLookup(intervals, _point_units(located, stops, intervals),
-                                                 pd.Index(located.index.astype(str), dtype="str"))
+        lookup = LevelLookup(intervals, _point_units(located, stops, intervals),
+                             pd.Index(located.index.astype(str), dtype="str"))
+        days = tf["service_date"].to_numpy().astype("datetime64[s]").astype("datetime64[D]")
+        day_code, distinct = factorize_ints(days.view(np.int64), np.isnat(days))
+        del days
     else:
-        lookup = None
+        day_code, distinct = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         skipped.update({r: "no risk_areas layer" for r in ("TM201", "TM202")})
     stop_index = pd.Series(located.index, dtype="string")
     ctx = TripContext(
-        config=cfg, trips=trips.frame.reset_index(drop=True),
+        trip_pos=rows.trip_pos, stop_pos=rows.stop_pos, order=rows.order,
         pickup=np.asarray(st.frame["pickup"], dtype=bool), dropoff=np.asarray(st.frame["dropoff"], dtype=bool),
-        trip_pos=rows.trip_pos, stop_pos=rows.stop_pos, order=rows.order, stops=trip_rules.stop_facts(located),
         stop_xy=shapely.get_coordinates(stops.frame.geometry.to_numpy())[index_in(stop_index, stops.frame["stop_id"])],
-        levels=lookup, risk_data="risk_areas" in layers)
-    del rows
+        stops=trip_rules.stop_facts(located), is_risky=trip_rules.risky_levels(cfg), levels=lookup,
+        day_code=day_code, days=distinct)
+    del rows, day_code, distinct
     if release:
         st.frame = pd.DataFrame(index=pd.RangeIndex(len(st.frame)))
         st.codes = L.StopTimesCodes()
-    n = len(ctx.trips)
+    n = len(tf)
     k = max(1, min(default_parts() if parts is None else int(parts), n))
     cuts = [n * i // k for i in range(k + 1)]
-    row_cuts = [_first_row(ctx, t) for t in cuts]
+    pieces = [(t0, t1 - t0, slice(r0, r1)) for t0, t1, r0, r1 in zip(
+        cuts[:-1], cuts[1:], [_first_row(ctx, t) for t in cuts[:-1]], [_first_row(ctx, t) for t in cuts[1:]])]
     geoms = np.full(n, None, dtype=object)
-    pieces = [(ctx.trips.iloc[t0:t1], t0, slice(r0, r1))
-              for t0, t1, r0, r1 in zip(cuts[:-1], cuts[1:], row_cuts[:-1], row_cuts[1:])]
-    # A part's lines are a task of their own, taken beside its rules (the lines hold the GIL more, the rules less);
-    # with one part, the lines are drawn on a second thread while the rules run on this one.
-    tasks: list[Callable[[], object]] = []
-    for p, t0, r in pieces:
-        tasks += [partial(_audit_part, ctx, p, t0, r), partial(_part_lines, ctx, len(p), t0, r, geoms[t0:t0 + len(p)])]
-    del pieces
-    with _no_gc():
-        results = run_tasks(tasks, max(2, k))
-    del tasks
-    findings = results[0][1]
-    frames = [frame for frame, _ in results[::2]]
-    del results
-    columns = {name: _joined([f.pop(name) for f in frames]) for name in list(frames[0].columns)}
-    del frames
-    found = {name: columns.pop(name) for name in ("findings", "max_severity")}
-    part = gpd.GeoDataFrame(columns, geometry=geoms, crs="EPSG:4326")
-    del columns, geoms
-    for name, values in found.items():  # after the geometry, as :func:`one_finding_each` adds them
-        part[name] = values
-    return part, findings, skipped
+    # This thread reads the first part's rows, the others the rest, then draw the lines (GEOS) while the verdicts and
+    # messages are made here, for all the trips at once.
+    with _no_gc(), ThreadPoolExecutor(max_workers=max(1, k - 1), thread_name_prefix="trip-audit") as pool:
+        later = [pool.submit(part_facts, ctx, *piece) for piece in pieces[1:]]
+        lines = [pool.submit(_part_lines, ctx, t0, m, r, geoms[t0:t0 + m]) for t0, m, r in pieces]
+        facts = [part_facts(ctx, *pieces[0]), *(f.result() for f in later)]
+        ev = trip_rules.facts_evidence(tf, trip_rules.joined_facts(facts, cuts[:-1]), ctx.stops)
+        del facts, later
+        decided, findings = trip_rules.decide(ev, cfg, risk_data="risk_areas" in layers)
+        del ev
+        for line in lines:
+            line.result()
+    part = gpd.GeoDataFrame({
+        "subject": pd.Categorical.from_codes(np.zeros(len(decided), dtype=np.int8), categories=["trip"]),
+        "subject_id": findings["subject_id"].array,
+        "verdict": decided["verdict"].array, "reason": decided["reason"].array,
+        "passengers": decided["passengers"].array, "seats": decided["seats"].array,
+        "occupancy": decided["occupancy"].to_numpy(), "cap": decided["cap"].to_numpy(),
+        "max_passengers": decided["max_passengers"].to_numpy(),
+        "excess_passengers": decided["excess_passengers"].array,
+        "risk_stops": decided["risk_stops"].array, "risk_level": decided["risk_level"].array,
+        "service_date": trip_rules.date_text(decided["service_date"]).array,
+        "route_id": decided["route_id"].array, "scope": decided["scope"].array,
+        "source_row": decided["row"].to_numpy(),
+    }, geometry=geoms, crs="EPSG:4326")
+    del decided, geoms  # the evidence the report does not show (provinces, cities …) goes before the findings come
+    # One finding per trip, in the trips' order: the list column is built directly.
+    part = one_finding_each(part, findings)
+    return part, findings.iloc[:0], skipped
 
 
-def run_tasks(tasks: list[Callable[[], object]], threads: int) -> list[object]:
-    """The results of ``tasks``, in order, run on this thread and ``threads - 1`` more: each thread takes the next
-    task not yet taken, so that a thread done early takes more. The first task's exception, if one raised, is raised
-    here once every thread has stopped (none takes a task after it)."""
-    results: list[object] = [None] * len(tasks)
-    taken = iter(range(len(tasks)))
-    lock = threading.Lock()
-    failed: list[BaseException] = []
+def part_facts(ctx: TripContext, first: int, n: int, rows: slice) -> trip_rules.RowFacts:
+    """What the stop rows say of the ``n`` trips from position ``first`` (their rows: ``ctx.order[rows]``): their
+    :class:`~transportmon.rules.trips.RowFacts`, trip positions counted from ``first``.
 
-    def work() -> None:
-        while not failed:
-            with lock:
-                i = next(taken, None)
-            if i is None:
-                return
-            try:
-                results[i] = tasks[i]()
-            except BaseException as exc:  # noqa: BLE001 - raised again on the calling thread
-                failed.append(exc)
-
-    helpers = min(threads, len(tasks)) - 1
-    if helpers <= 0:
-        work()
-    else:
-        with ThreadPoolExecutor(max_workers=helpers, thread_name_prefix="trip-audit") as pool:
-            running = [pool.submit(work) for _ in range(helpers)]
-            work()
-            for r in running:
-                r.result()
-    if failed:
-        raise failed[0]
-    return results
+    Only the part's own rows are read, gathered in order, and only numpy does it: several parts run at once."""
+    order = ctx.order[rows]
+    tpos = ctx.trip_pos[order] - first
+    spos = ctx.stop_pos[order]
+    boards = ctx.pickup[order] | ctx.dropoff[order]
+    del order
+    if ctx.levels is None:
+        level = np.full(len(tpos), -1, dtype=np.int8)
+    else:  # each trip's day spread over its stop rows, renumbered among the part's days: a lookup by codes
+        code = ctx.day_code[first:first + n]
+        seen = np.zeros(len(ctx.days) + 1, dtype=bool)
+        seen[code] = True  # code -1, a trip without a day, marks the last entry, which is no day
+        local = np.cumsum(seen[:-1]) - 1
+        level = ctx.levels.level_codes(ctx.levels.winners(spos, np.r_[local, -1][code][tpos],
+                                                          ctx.days[seen[:-1]]))
+    return trip_rules.row_facts(n, tpos, spos, boards, level, ctx.stops, ctx.is_risky)
 
 
 @contextmanager
@@ -240,62 +242,10 @@ def _first_row(ctx: TripContext, trip: int) -> int:
     return lo
 
 
-def _part_lines(ctx: TripContext, n: int, first: int, rows: slice, out: np.ndarray) -> None:
+def _part_lines(ctx: TripContext, first: int, n: int, rows: slice, out: np.ndarray) -> None:
     """The lines of the ``n`` trips from position ``first`` (their stop rows: ``ctx.order[rows]``), into ``out``."""
     order = ctx.order[rows]
     out[:] = trip_lines(n, ctx.trip_pos[order] - first, ctx.stop_xy[ctx.stop_pos[order]])
-
-
-def _audit_part(ctx: TripContext, trips: pd.DataFrame, first: int, rows: slice) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The report columns of ``trips`` (from position ``first``; their stop rows: ``ctx.order[rows]``) with their
-    one finding each, and the findings' frame emptied (its columns only)."""
-    decided, findings = trip_verdicts(ctx, trips, first, rows)
-    part = pd.DataFrame({
-        "subject": pd.Categorical.from_codes(np.zeros(len(decided), dtype=np.int8), categories=["trip"]),
-        "subject_id": findings["subject_id"].array,
-        "verdict": decided["verdict"].array, "reason": decided["reason"].array,
-        "passengers": decided["passengers"].array, "seats": decided["seats"].array,
-        "occupancy": decided["occupancy"].to_numpy(), "cap": decided["cap"].to_numpy(),
-        "max_passengers": decided["max_passengers"].to_numpy(),
-        "excess_passengers": decided["excess_passengers"].array,
-        "risk_stops": decided["risk_stops"].array, "risk_level": decided["risk_level"].array,
-        "service_date": trip_rules.date_text(decided["service_date"]).array,
-        "route_id": decided["route_id"].array, "scope": decided["scope"].array,
-        "source_row": decided["row"].to_numpy(),
-    })
-    del decided  # the evidence the report does not show (provinces, cities …) goes before the findings come
-    # One finding per trip, in the trips' order: the list column is built directly.
-    return one_finding_each(part, findings), findings.iloc[:0]
-
-
-def trip_verdicts(ctx: TripContext, trips: pd.DataFrame, first: int = 0, rows: slice = slice(None),
-                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Evidence, verdict and finding of each of ``trips`` (the trips from position ``first``, whose stop rows are
-    ``ctx.order[rows]``), as :func:`transportmon.rules.trips.decide` returns them.
-
-    Only the part's own rows are read (gathered in order): numpy and Arrow work, which releases the GIL."""
-    order = ctx.order[rows]
-    tpos = ctx.trip_pos[order] - first
-    spos = ctx.stop_pos[order]
-    boards = ctx.pickup[order] | ctx.dropoff[order]
-    del order
-    if ctx.levels is None:
-        level = np.full(len(tpos), -1, dtype=np.int8)
-    else:  # each trip's day spread over its stop rows: the lookup is by stop and day codes, no text
-        days = trips["service_date"].to_numpy().astype("datetime64[s]").astype("datetime64[D]")
-        day_code, distinct = factorize_ints(days.view(np.int64), np.isnat(days))
-        level = ctx.levels.level_codes(ctx.levels.winners(spos, day_code[tpos], distinct))
-    ev = trip_rules.ordered_evidence(trips, tpos, spos, boards, level, ctx.stops, ctx.config)
-    del tpos, spos, boards, level
-    return trip_rules.decide(ev, ctx.config, risk_data=ctx.risk_data)
-
-
-def _joined(columns: list[pd.Series]) -> np.ndarray | pd.api.extensions.ExtensionArray:
-    """One column of the parts' frames, in order: Arrow-backed ones as the parts' chunks (no copy), categoricals of
-    one dtype as their codes, numpy ones concatenated (one value a trip)."""
-    if not isinstance(columns[0].dtype, pd.api.extensions.ExtensionDtype):
-        return columns[0].to_numpy() if len(columns) == 1 else np.concatenate([c.to_numpy() for c in columns])
-    return columns[0].array if len(columns) == 1 else pd.concat(columns, ignore_index=True).array
 
 
 def trip_lines(n: int, trip: np.ndarray, xy: np.ndarray) -> np.ndarray:
