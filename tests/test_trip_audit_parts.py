@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_trips import AS_OF, STOPS, interval, legs, trip, write_trip_world
 
+from transportmon import designations
 from transportmon.designations import LevelLookup, resolve_levels
 from transportmon.inputs import Inputs, load_inputs
 from transportmon.trip_audit import StopRows, audit_trips, default_parts, stop_rows, trip_lines
@@ -131,6 +132,15 @@ def test_parts_whose_trips_have_no_stop_rows(edge_inputs: Inputs) -> None:
         assert ref.geometry.isna().to_numpy()[without].all()
         assert (ref["scope"].to_numpy()[without] == "intra-city").all()
         assert ref.geometry.notna().to_numpy()[~without].all()
+
+
+def test_too_many_days_for_one_table(edge_inputs: Inputs, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables of a day each (as when the days are too many): each part takes its own days in blocks, and every part
+    count gives the audit with the one table."""
+    want = audited(edge_inputs, 1)
+    monkeypatch.setattr(designations, "_TABLE_CELLS", 1)
+    for parts in (1, 2, 3):
+        assert_same_audit(audited(edge_inputs, parts), want)
 
 
 def test_default_parts_are_two_on_the_main_thread_and_one_off_it() -> None:

@@ -478,42 +478,59 @@ class LevelLookup:
         self.by_slot = np.argsort(slot, kind="stable")
         self.slot_bounds = np.searchsorted(slot[self.by_slot], np.arange(int(slot.max(initial=-1)) + 2))
 
-    def winners(self, key_code: np.ndarray, day_code: np.ndarray, days: np.ndarray) -> np.ndarray:
+    def winners(self, key_code: np.ndarray, day_code: np.ndarray, days: np.ndarray,
+                table: np.ndarray | None = None) -> np.ndarray:
         """Precedence position of the designation in effect for each query row (-1: none), from its key's code
-        (-1: none) and its day's code (-1: none) into ``days`` (distinct int64 days since the epoch, any order).
+        (-1: none) and its day's code (-1: none) into ``days`` (distinct int64 days since the epoch, any order);
+        ``table``: :meth:`table` of these ``days``, when the caller made it once for several calls.
 
         Per block of days: unit × day winners, key × day winners, then each query row picks its cell. The key × day
         table has an extra last row and last column of -1, so that a key or day code of -1 (missing) lands on -1
         through plain negative indexing of the flattened table."""
-        des, n_keys, n_units = self.des, self.n_keys, self.n_units
-        pair_key, pair_unit, by_slot, slot_bounds = self.pair_key, self.pair_unit, self.by_slot, self.slot_bounds
-        n_rows = len(key_code)
+        n_rows, n_days = len(key_code), len(days)
         winner = np.full(n_rows, -1, dtype=np.int32)
-        n_days = len(days)
-        block = max(1, _TABLE_CELLS // max(n_keys + 1, n_units, len(des), 1))
-        if not (n_days and len(pair_key)):
+        if not (n_days and len(self.pair_key)):
             return winner
-        if block >= n_days:
+        if table is not None or self.block >= n_days:
             order, bounds = None, [(0, n_days, 0, n_rows)]
         else:  # huge tables: sort the rows by day once, then one contiguous slice per block of days
             order = np.argsort(day_code, kind="stable")
-            block_starts = np.arange(0, n_days, block)
+            block_starts = np.arange(0, n_days, self.block)
             cuts = np.r_[np.searchsorted(day_code[order], block_starts), n_rows]
-            ends = np.minimum(block_starts + block, n_days)
+            ends = np.minimum(block_starts + self.block, n_days)
             bounds = list(zip(block_starts, ends, cuts[:-1], cuts[1:]))
         for d0, d1, q0, q1 in bounds:
             width = d1 - d0
-            unit_day = _unit_day_table(des, n_units, days[d0:d1])
-            key_day = np.full((n_keys + 1, width + 1), -1, dtype=np.int32)
-            for j in range(len(slot_bounds) - 1):  # one pass per slot: a key appears once in each
-                sel = by_slot[slot_bounds[j] : slot_bounds[j + 1]]
-                k = pair_key[sel]
-                key_day[k, :width] = np.maximum(key_day[k, :width], unit_day[pair_unit[sel]])
+            key_day = self._key_day(days[d0:d1]) if table is None else table
             rows = slice(q0, q1) if order is None else order[q0:q1]
-            wide = np.int64 if (n_keys + 1) * (width + 1) >= 2**31 else np.int32
+            wide = np.int64 if (self.n_keys + 1) * (width + 1) >= 2**31 else np.int32
             cell = key_code[rows].astype(wide) * (width + 1) + (day_code[rows] - d0).astype(wide)
             winner[rows] = key_day.ravel()[cell]  # not ``take``: with int32 positions it holds the GIL, 4x slower
         return winner
+
+    def table(self, days: np.ndarray) -> np.ndarray | None:
+        """The key × day winners of ``days`` for :meth:`winners`, or None when it would be too large (then
+        :meth:`winners` takes the days in blocks)."""
+        return self._key_day(days) if self.block >= len(days) else None
+
+    @property
+    def block(self) -> int:
+        """How many days a key × day table may have (each int32 table at most :data:`_TABLE_CELLS` cells)."""
+        return max(1, _TABLE_CELLS // max(self.n_keys + 1, self.n_units, len(self.des), 1))
+
+    def _key_day(self, days: np.ndarray) -> np.ndarray:
+        """``table[k, j]``: the winner for key ``k`` on ``days[j]``; an extra last row and column of -1."""
+        width = len(days)
+        unit_day = _unit_day_table(self.des, self.n_units, days)
+        key_day = np.full((self.n_keys + 1, width + 1), -1, dtype=np.int32)
+        for j in range(len(self.slot_bounds) - 1):  # one pass per slot: a key appears once in each
+            sel = self.by_slot[self.slot_bounds[j] : self.slot_bounds[j + 1]]
+            k = self.pair_key[sel]
+            if j:
+                key_day[k, :width] = np.maximum(key_day[k, :width], unit_day[self.pair_unit[sel]])
+            else:  # the first of each key's units: nothing to compare with yet
+                key_day[k, :width] = unit_day[self.pair_unit[sel]]
+        return key_day
 
     def level_codes(self, winner: np.ndarray) -> np.ndarray:
         """The codes in :data:`LEVEL_DTYPE` (-1: NA) of the winners' levels."""

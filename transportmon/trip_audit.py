@@ -100,6 +100,8 @@ class TripContext:
     """Each trip's service day as a code into ``days`` (-1: none)."""
     days: np.ndarray
     """The distinct service days (int64 days since the epoch)."""
+    table: np.ndarray | None
+    """:meth:`~transportmon.designations.LevelLookup.table` of ``days``, made once for the parts (None: too large)."""
 
 
 def audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool = False,
@@ -127,9 +129,10 @@ def audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool = 
                              pd.Index(located.index.astype(str), dtype="str"))
         days = tf["service_date"].to_numpy().astype("datetime64[s]").astype("datetime64[D]")
         day_code, distinct = factorize_ints(days.view(np.int64), np.isnat(days))
+        table = lookup.table(distinct)
         del days
     else:
-        day_code, distinct = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        day_code, distinct, table = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), None
         skipped.update({r: "no risk_areas layer" for r in ("TM201", "TM202")})
     stop_index = pd.Series(located.index, dtype="string")
     ctx = TripContext(
@@ -137,8 +140,8 @@ def audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool = 
         pickup=np.asarray(st.frame["pickup"], dtype=bool), dropoff=np.asarray(st.frame["dropoff"], dtype=bool),
         stop_xy=shapely.get_coordinates(stops.frame.geometry.to_numpy())[index_in(stop_index, stops.frame["stop_id"])],
         stops=trip_rules.stop_facts(located), is_risky=trip_rules.risky_levels(cfg), levels=lookup,
-        day_code=day_code, days=distinct)
-    del rows, day_code, distinct
+        day_code=day_code, days=distinct, table=table)
+    del rows, day_code, distinct, table
     if release:
         st.frame = pd.DataFrame(index=pd.RangeIndex(len(st.frame)))
         st.codes = L.StopTimesCodes()
@@ -191,7 +194,10 @@ def part_facts(ctx: TripContext, first: int, n: int, rows: slice) -> trip_rules.
     del order
     if ctx.levels is None:
         level = np.full(len(tpos), -1, dtype=np.int8)
-    else:  # each trip's day spread over its stop rows, renumbered among the part's days: a lookup by codes
+    elif ctx.table is not None:  # each trip's day spread over its stop rows: a cell of the one table
+        level = ctx.levels.level_codes(ctx.levels.winners(spos, ctx.day_code[first:first + n][tpos], ctx.days,
+                                                          ctx.table))
+    else:  # too many days for one table: the part's own days, renumbered, taken in blocks
         code = ctx.day_code[first:first + n]
         seen = np.zeros(len(ctx.days) + 1, dtype=bool)
         seen[code] = True  # code -1, a trip without a day, marks the last entry, which is no day
