@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from unittest import mock
 
 import geopandas as gpd
 import numpy as np
@@ -24,10 +25,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_trips import AS_OF, STOPS, interval, legs, trip, write_trip_world
 
-from transportmon import designations
+from transportmon import designations, trip_audit
 from transportmon.designations import LevelLookup, resolve_levels
 from transportmon.inputs import Inputs, load_inputs
-from transportmon.trip_audit import StopRows, audit_trips, default_parts, stop_rows, trip_lines
+from transportmon.rules import registry
+from transportmon.trip_audit import CHUNK_ROWS, StopRows, audit_trips, chunks, default_parts, stop_rows, trip_lines
 
 RISK = [interval("421127", "high", "2020-02-01"), interval("360400", "medium", "2020-02-04", "2020-02-05"),
         interval("360402", "low", "2020-02-05")]
@@ -58,10 +60,14 @@ def assert_same_audit(got: tuple, want: tuple) -> None:
 
 
 def assert_parts_agree(inputs: Inputs, rows: StopRows | None = None) -> gpd.GeoDataFrame:
-    """The audit in 2, 3 and 7 parts equals the audit in one; the one-part frame."""
-    want = audited(inputs, 1, rows)
-    for parts in (2, 3, 7):
-        assert_same_audit(audited(inputs, parts, rows), want)
+    """The audit in 2, 3 and 7 parts, and in parts read a few rows at a time, equals the audit in one; the one-part
+    frame."""
+    with mock.patch.object(registry, "PARALLEL_ROWS", 1 << 30):  # the messages of both languages on this thread
+        want = audited(inputs, 1, rows)
+    for parts, chunk_rows in ((1, CHUNK_ROWS), (2, CHUNK_ROWS), (3, CHUNK_ROWS), (7, CHUNK_ROWS), (1, 1), (2, 2),
+                              (3, 5)):
+        with mock.patch.object(trip_audit, "CHUNK_ROWS", chunk_rows), mock.patch.object(registry, "PARALLEL_ROWS", 1):
+            assert_same_audit(audited(inputs, parts, rows), want)
     return want[0]
 
 
@@ -143,6 +149,32 @@ def test_too_many_days_for_one_table(edge_inputs: Inputs, monkeypatch: pytest.Mo
         assert_same_audit(audited(edge_inputs, parts), want)
 
 
+@pytest.mark.parametrize("chunk_rows", [1, 2, 3, 4, 100])
+def test_chunks_cover_the_trips_in_runs_of_whole_trips(edge_inputs: Inputs, monkeypatch: pytest.MonkeyPatch,
+                                                      chunk_rows: int) -> None:
+    """Runs of a part's trips: back to back, every trip once, a trip's rows never split, no run longer than
+    CHUNK_ROWS rows unless it is one trip; the rows of a part without trips, or whose trips have no rows, too."""
+    monkeypatch.setattr(trip_audit, "CHUNK_ROWS", chunk_rows)
+    layers = edge_inputs.layers
+    rows = stop_rows(layers["trips"], layers["stop_times"])
+    ctx = trip_audit.TripContext(trip_pos=rows.trip_pos, stop_pos=rows.stop_pos, order=rows.order, pickup=None,
+                                 dropoff=None, stop_xy=None, stops=None, is_risky=None, levels=None, day_code=None,
+                                 days=None, table=None)
+    n = len(layers["trips"].frame)
+    tpos = rows.trip_pos[rows.order]
+    for first, last in ((0, n), (2, 5), (3, 3)):
+        span = slice(int(np.searchsorted(tpos, first)), int(np.searchsorted(tpos, last)))
+        runs = chunks(ctx, first, last - first, span)
+        assert [at for at, _, _ in runs][0] == first
+        assert sum(m for _, m, _ in runs) == last - first
+        assert all(a + m == b for (a, m, _), (b, _, _) in zip(runs, runs[1:]))
+        assert runs[0][2].start == span.start and runs[-1][2].stop == span.stop
+        assert all(r.stop == s.start for (_, _, r), (_, _, s) in zip(runs, runs[1:]))
+        for at, m, r in runs:
+            assert (tpos[r] >= at).all() and (tpos[r] < at + m).all()
+            assert r.stop - r.start <= chunk_rows or m == 1
+
+
 def test_default_parts_are_two_on_the_main_thread_and_one_off_it() -> None:
     assert 1 <= default_parts() <= 2
     seen: list[int] = []
@@ -162,6 +194,7 @@ def test_no_thread_but_the_main_one_touches_the_warning_filters(edge_inputs: Inp
             entered.append(threading.current_thread().name)
             return super().__enter__()
 
+    monkeypatch.setattr(registry, "PARALLEL_ROWS", 1)  # the messages' two languages on two threads
     monkeypatch.setattr(warnings, "catch_warnings", Spy)
     want = audited(edge_inputs, 1)
     got = audited(edge_inputs, 3)

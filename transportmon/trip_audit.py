@@ -35,7 +35,8 @@ from .report import one_finding_each
 from .rules import trips as trip_rules
 from .rules.registry import factorize_ints
 
-__all__ = ["StopRows", "TripContext", "audit_trips", "default_parts", "part_facts", "stop_rows", "trip_lines"]
+__all__ = ["CHUNK_ROWS", "StopRows", "TripContext", "audit_trips", "chunks", "default_parts", "part_facts", "stop_rows",
+           "trip_lines"]
 
 
 @dataclass
@@ -156,8 +157,9 @@ def audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool = 
     with _no_gc(), ThreadPoolExecutor(max_workers=max(1, k - 1), thread_name_prefix="trip-audit") as pool:
         later = [pool.submit(part_facts, ctx, *piece) for piece in pieces[1:]]
         lines = [pool.submit(_part_lines, ctx, t0, m, r, geoms[t0:t0 + m]) for t0, m, r in pieces]
-        facts = [part_facts(ctx, *pieces[0]), *(f.result() for f in later)]
-        ev = trip_rules.facts_evidence(tf, trip_rules.joined_facts(facts, cuts[:-1]), ctx.stops)
+        facts = [*part_facts(ctx, *pieces[0]), *(run for f in later for run in f.result())]
+        ev = trip_rules.facts_evidence(tf, trip_rules.joined_facts([f for _, f in facts], [at for at, _ in facts]),
+                                       ctx.stops)
         del facts, later
         decided, findings = trip_rules.decide(ev, cfg, risk_data="risk_areas" in layers)
         del ev
@@ -182,22 +184,51 @@ def audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool = 
     return part, findings.iloc[:0], skipped
 
 
-def part_facts(ctx: TripContext, first: int, n: int, rows: slice) -> trip_rules.RowFacts:
-    """What the stop rows say of the ``n`` trips from position ``first`` (their rows: ``ctx.order[rows]``): their
-    :class:`~transportmon.rules.trips.RowFacts`, trip positions counted from ``first``.
+#: Stop rows a thread reads at a time: a part's trips are taken in runs of about as many rows, whose arrays (a few MB)
+#: the allocator reuses, where the arrays of a whole part of ten million rows would each be memory fresh from the system.
+CHUNK_ROWS = 1 << 19
+
+
+def part_facts(ctx: TripContext, first: int, n: int, rows: slice) -> list[tuple[int, trip_rules.RowFacts]]:
+    """What the stop rows say of the ``n`` trips from position ``first`` (their rows: ``ctx.order[rows]``): the
+    :class:`~transportmon.rules.trips.RowFacts` of each run of them (:func:`chunks`) with the position of its first
+    trip, trip positions counted from there.
 
     Only the part's own rows are read, gathered in order, and only numpy does it: several parts run at once."""
+    return [(at, _chunk_facts(ctx, at, m, r)) for at, m, r in chunks(ctx, first, n, rows)]
+
+
+def chunks(ctx: TripContext, first: int, n: int, rows: slice) -> list[tuple[int, int, slice]]:
+    """The ``n`` trips from position ``first`` (their rows: ``ctx.order[rows]``) in runs of about
+    :data:`CHUNK_ROWS` rows (a trip's rows are never split): each run's first trip, number of trips and rows."""
+    out = []
+    trip, row, end = first, rows.start, rows.stop
+    while trip < first + n:
+        if end - row > CHUNK_ROWS:  # the run ends before the trip of the row CHUNK_ROWS on (or after a longer trip)
+            after = max(int(ctx.trip_pos[ctx.order[row + CHUNK_ROWS]]), trip + 1)
+            after_row = _first_row(ctx, after)
+        else:
+            after, after_row = first + n, end
+        out.append((trip, after - trip, slice(row, after_row)))
+        trip, row = after, after_row
+    return out or [(first, n, rows)]
+
+
+def _chunk_facts(ctx: TripContext, first: int, n: int, rows: slice) -> trip_rules.RowFacts:
+    """:func:`part_facts` of one run of trips."""
     order = ctx.order[rows]
-    tpos = ctx.trip_pos[order] - first
+    tpos = ctx.trip_pos[order]
+    tpos -= first
     spos = ctx.stop_pos[order]
-    boards = ctx.pickup[order] | ctx.dropoff[order]
+    boards = ctx.pickup[order]
+    boards |= ctx.dropoff[order]
     del order
     if ctx.levels is None:
         level = np.full(len(tpos), -1, dtype=np.int8)
     elif ctx.table is not None:  # each trip's day spread over its stop rows: a cell of the one table
         level = ctx.levels.level_codes(ctx.levels.winners(spos, ctx.day_code[first:first + n][tpos], ctx.days,
                                                           ctx.table))
-    else:  # too many days for one table: the part's own days, renumbered, taken in blocks
+    else:  # too many days for one table: the run's own days, renumbered, taken in blocks
         code = ctx.day_code[first:first + n]
         seen = np.zeros(len(ctx.days) + 1, dtype=bool)
         seen[code] = True  # code -1, a trip without a day, marks the last entry, which is no day
@@ -249,9 +280,13 @@ def _first_row(ctx: TripContext, trip: int) -> int:
 
 
 def _part_lines(ctx: TripContext, first: int, n: int, rows: slice, out: np.ndarray) -> None:
-    """The lines of the ``n`` trips from position ``first`` (their stop rows: ``ctx.order[rows]``), into ``out``."""
-    order = ctx.order[rows]
-    out[:] = trip_lines(n, ctx.trip_pos[order] - first, ctx.stop_xy[ctx.stop_pos[order]])
+    """The lines of the ``n`` trips from position ``first`` (their stop rows: ``ctx.order[rows]``), into ``out``, a
+    run of trips (:func:`chunks`) at a time."""
+    for at, m, run in chunks(ctx, first, n, rows):
+        order = ctx.order[run]
+        tpos = ctx.trip_pos[order]
+        tpos -= at
+        out[at - first:at - first + m] = trip_lines(m, tpos, ctx.stop_xy[ctx.stop_pos[order]])
 
 
 def trip_lines(n: int, trip: np.ndarray, xy: np.ndarray) -> np.ndarray:
