@@ -152,8 +152,8 @@ def audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool = 
     pieces = [(t0, t1 - t0, slice(r0, r1)) for t0, t1, r0, r1 in zip(
         cuts[:-1], cuts[1:], [_first_row(ctx, t) for t in cuts[:-1]], [_first_row(ctx, t) for t in cuts[1:]])]
     geoms = np.full(n, None, dtype=object)
-    # This thread reads the first part's rows, the others the rest, then draw the lines (GEOS) while the verdicts and
-    # messages are made here, for all the trips at once.
+    # This thread reads the first part's rows and the pool's threads the others'; then the pool draws the lines (GEOS)
+    # while the verdicts and messages of all the trips are made here, once.
     with _no_gc(), ThreadPoolExecutor(max_workers=max(1, k - 1), thread_name_prefix="trip-audit") as pool:
         later = [pool.submit(part_facts, ctx, *piece) for piece in pieces[1:]]
         lines = [pool.submit(_part_lines, ctx, t0, m, r, geoms[t0:t0 + m]) for t0, m, r in pieces]
