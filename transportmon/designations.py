@@ -41,6 +41,7 @@ __all__ = [
     "LEVELS",
     "LEVEL_DTYPE",
     "DesignationFormError",
+    "LevelLookup",
     "normalize_designations",
     "resolve_levels",
     "unit_rank",
@@ -432,66 +433,108 @@ def resolve_levels(intervals: pd.DataFrame, point_units: pd.DataFrame, queries: 
         if missing:
             raise ValueError(f"{name} lacks column(s) {missing}; it needs {list(needed)}")
 
-    # 1. The designations in one total order of precedence: rank, valid_from, input row, position.
-    des = _ordered_designations(intervals)
-
-    # 2. Query rows as codes into their distinct keys and distinct days.
+    # 1. Query rows as codes into their distinct keys and distinct days.
     if isinstance(queries["key"].dtype, pd.CategoricalDtype):  # its codes are the factorization (no hashing)
         key_code, key_values = queries["key"].cat.codes.to_numpy(), queries["key"].cat.categories
     else:
         key_code, key_values = pd.factorize(queries["key"], use_na_sentinel=True)
+    # 2. The designations in precedence order and the keys' units; 3. each query row's winner.
+    lookup = LevelLookup(intervals, point_units, key_values)
     day_code, days = _factorize_days(queries["date"])
+    winner = lookup.winners(key_code, day_code, days)
 
-    # 3. (key, unit) pairs of queried keys and designated units; ``slot`` numbers each key's units 0, 1, ….
-    n_keys, n_units = len(key_values), len(des.unit_values)
-    pair_key = pd.Index(key_values).get_indexer(point_units["key"])
-    pair_unit = pd.Index(des.unit_values).get_indexer(point_units["unit"].astype("str"))
-    keep = (pair_key >= 0) & (pair_unit >= 0)
-    pairs = np.unique(pair_key[keep].astype(np.int64) * max(n_units, 1) + pair_unit[keep])
-    pair_key, pair_unit = pairs // max(n_units, 1), pairs % max(n_units, 1)
-    first = np.r_[True, pair_key[1:] != pair_key[:-1]] if len(pairs) else np.zeros(0, dtype=bool)
-    slot = np.arange(len(pairs)) - np.maximum.accumulate(np.where(first, np.arange(len(pairs)), 0))
-    by_slot = np.argsort(slot, kind="stable")
-    slot_bounds = np.searchsorted(slot[by_slot], np.arange(int(slot.max(initial=-1)) + 2))
-
-    # 4. Per block of days: unit × day winners, key × day winners, then each query row picks its cell. The
-    #    key × day table has an extra last row and last column of -1, so that a key or day code of -1
-    #    (missing) lands on -1 through plain negative indexing of the flattened table.
-    winner = np.full(len(queries), -1, dtype=np.int32)
-    n_days = len(days)
-    block = max(1, _TABLE_CELLS // max(n_keys + 1, n_units, len(des), 1))
-    if n_days and len(pairs):
-        if block >= n_days:
-            order, bounds = None, [(0, n_days, 0, len(queries))]
-        else:  # huge tables: sort the rows by day once, then one contiguous slice per block of days
-            order = np.argsort(day_code, kind="stable")
-            block_starts = np.arange(0, n_days, block)
-            cuts = np.r_[np.searchsorted(day_code[order], block_starts), len(queries)]
-            ends = np.minimum(block_starts + block, n_days)
-            bounds = list(zip(block_starts, ends, cuts[:-1], cuts[1:]))
-        for d0, d1, q0, q1 in bounds:
-            width = d1 - d0
-            unit_day = _unit_day_table(des, n_units, days[d0:d1])
-            key_day = np.full((n_keys + 1, width + 1), -1, dtype=np.int32)
-            for j in range(len(slot_bounds) - 1):  # one pass per slot: a key appears once in each
-                sel = by_slot[slot_bounds[j] : slot_bounds[j + 1]]
-                k = pair_key[sel]
-                key_day[k, :width] = np.maximum(key_day[k, :width], unit_day[pair_unit[sel]])
-            rows = slice(q0, q1) if order is None else order[q0:q1]
-            wide = np.int64 if (n_keys + 1) * (width + 1) >= 2**31 else np.int32
-            cell = key_code[rows].astype(wide) * (width + 1) + (day_code[rows] - d0).astype(wide)
-            winner[rows] = key_day.ravel().take(cell)
-
-    # 5. Winner (a precedence position, -1 = none) → columns; -1 reads the NA sentinels appended last.
+    # 4. Winner (a precedence position, -1 = none) → columns; -1 reads the NA sentinels appended last.
+    des = lookup.des
     out: dict[str, object] = {}
     if "level" in columns:
-        out["level"] = pd.Categorical.from_codes(des.level_code.astype(np.int8).take(winner), dtype=LEVEL_DTYPE)
+        out["level"] = pd.Categorical.from_codes(lookup.level_codes(winner), dtype=LEVEL_DTYPE)
     if "unit" in columns:
         unit_dtype = pd.CategoricalDtype(pd.Index(des.unit_values.astype(str), dtype="str"))
         out["unit"] = pd.Categorical.from_codes(des.unit_code.take(winner), dtype=unit_dtype)
     if "valid_from" in columns:
         out["valid_from"] = pd.Series(des.valid_from.take(winner), index=queries.index, copy=False)
     return pd.DataFrame(out, index=queries.index)
+
+
+class LevelLookup:
+    """:func:`resolve_levels` in two steps: what depends on the designations and the ``keys`` (the distinct keys the
+    query rows' codes point into) only, done once; then the winners of any number of query rows given as codes
+    (:meth:`winners`: numpy only, and nothing is changed, so several threads may ask at once, as the trip audit's
+    parts do). ``intervals``, ``point_units``: as :func:`resolve_levels`."""
+
+    def __init__(self, intervals: pd.DataFrame, point_units: pd.DataFrame, keys: pd.Index | np.ndarray) -> None:
+        # The designations in one total order of precedence: rank, valid_from, input row, position.
+        self.des = des = _ordered_designations(intervals)
+        # (key, unit) pairs of queried keys and designated units; ``slot`` numbers each key's units 0, 1, ….
+        self.n_keys, self.n_units = len(keys), len(des.unit_values)
+        n_units = self.n_units
+        pair_key = pd.Index(keys).get_indexer(point_units["key"])
+        pair_unit = pd.Index(des.unit_values).get_indexer(point_units["unit"].astype("str"))
+        keep = (pair_key >= 0) & (pair_unit >= 0)
+        pairs = np.unique(pair_key[keep].astype(np.int64) * max(n_units, 1) + pair_unit[keep])
+        self.pair_key, self.pair_unit = pairs // max(n_units, 1), pairs % max(n_units, 1)
+        first = np.r_[True, self.pair_key[1:] != self.pair_key[:-1]] if len(pairs) else np.zeros(0, dtype=bool)
+        slot = np.arange(len(pairs)) - np.maximum.accumulate(np.where(first, np.arange(len(pairs)), 0))
+        self.by_slot = np.argsort(slot, kind="stable")
+        self.slot_bounds = np.searchsorted(slot[self.by_slot], np.arange(int(slot.max(initial=-1)) + 2))
+
+    def winners(self, key_code: np.ndarray, day_code: np.ndarray, days: np.ndarray,
+                table: np.ndarray | None = None) -> np.ndarray:
+        """Precedence position of the designation in effect for each query row (-1: none), from its key's code
+        (-1: none) and its day's code (-1: none) into ``days`` (distinct int64 days since the epoch, any order);
+        ``table``: :meth:`table` of these ``days``, when the caller made it once for several calls.
+
+        Per block of days: unit × day winners, key × day winners, then each query row picks its cell. The key × day
+        table has an extra last row and last column of -1, so that a key or day code of -1 (missing) lands on -1
+        through plain negative indexing of the flattened table."""
+        n_rows, n_days = len(key_code), len(days)
+        winner = np.full(n_rows, -1, dtype=np.int32)
+        if not (n_days and len(self.pair_key)):
+            return winner
+        if table is not None or self.block >= n_days:
+            order, bounds = None, [(0, n_days, 0, n_rows)]
+        else:  # huge tables: sort the rows by day once, then one contiguous slice per block of days
+            order = np.argsort(day_code, kind="stable")
+            block_starts = np.arange(0, n_days, self.block)
+            cuts = np.r_[np.searchsorted(day_code[order], block_starts), n_rows]
+            ends = np.minimum(block_starts + self.block, n_days)
+            bounds = list(zip(block_starts, ends, cuts[:-1], cuts[1:]))
+        for d0, d1, q0, q1 in bounds:
+            width = d1 - d0
+            key_day = self._key_day(days[d0:d1]) if table is None else table
+            rows = slice(q0, q1) if order is None else order[q0:q1]
+            wide = np.int64 if (self.n_keys + 1) * (width + 1) >= 2**31 else np.int32
+            cell = key_code[rows].astype(wide) * (width + 1) + (day_code[rows] - d0).astype(wide)
+            winner[rows] = key_day.ravel()[cell]  # not ``take``: with int32 positions it holds the GIL, 4x slower
+        return winner
+
+    def table(self, days: np.ndarray) -> np.ndarray | None:
+        """The key × day winners of ``days`` for :meth:`winners`, or None when it would be too large (then
+        :meth:`winners` takes the days in blocks)."""
+        return self._key_day(days) if self.block >= len(days) else None
+
+    @property
+    def block(self) -> int:
+        """How many days a key × day table may have (each int32 table at most :data:`_TABLE_CELLS` cells)."""
+        return max(1, _TABLE_CELLS // max(self.n_keys + 1, self.n_units, len(self.des), 1))
+
+    def _key_day(self, days: np.ndarray) -> np.ndarray:
+        """``table[k, j]``: the winner for key ``k`` on ``days[j]``; an extra last row and column of -1."""
+        width = len(days)
+        unit_day = _unit_day_table(self.des, self.n_units, days)
+        key_day = np.full((self.n_keys + 1, width + 1), -1, dtype=np.int32)
+        for j in range(len(self.slot_bounds) - 1):  # one pass per slot: a key appears once in each
+            sel = self.by_slot[self.slot_bounds[j] : self.slot_bounds[j + 1]]
+            k = self.pair_key[sel]
+            if j:
+                key_day[k, :width] = np.maximum(key_day[k, :width], unit_day[self.pair_unit[sel]])
+            else:  # the first of each key's units: nothing to compare with yet
+                key_day[k, :width] = unit_day[self.pair_unit[sel]]
+        return key_day
+
+    def level_codes(self, winner: np.ndarray) -> np.ndarray:
+        """The codes in :data:`LEVEL_DTYPE` (-1: NA) of the winners' levels."""
+        return self.des.level_code.astype(np.int8)[winner]
 
 
 @dataclass(frozen=True)

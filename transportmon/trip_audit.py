@@ -3,11 +3,23 @@
 The memory engine (:func:`transportmon.pipeline.measure`) calls :func:`audit_trips` on the whole input; the Dask engine
 (:mod:`transportmon.scale`) calls it on each partition of trips with their stop times. Every step is a column
 operation on integer codes; see :mod:`transportmon.rules.trips`.
+
+The stop rows are read in contiguous parts of the trips, each on a thread of its own (``parts``): a part's rows are a
+run of the rows in trip order, and what they say of its trips (:func:`part_facts`) and its trips' lines depend on
+them alone. That work is numpy, Arrow and GEOS, which release the GIL, and never pandas, which enters
+``warnings.catch_warnings`` deep inside (not thread-safe before Python 3.14): the verdicts, messages and report
+columns are made once for all the trips, on the calling thread, from the parts' facts joined in trip order, while the
+lines are still being drawn. So the result is the same whatever the number of parts.
 """
 
 from __future__ import annotations
 
+import gc
+import os
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -16,10 +28,15 @@ import pandas as pd
 import shapely
 
 from . import layers as L
+from ._arrow import index_in
 from .config import RuleConfig
+from .designations import LevelLookup
 from .report import one_finding_each
+from .rules import trips as trip_rules
+from .rules.registry import factorize_ints
 
-__all__ = ["StopRows", "audit_trips", "stop_rows", "trip_lines", "trip_verdicts"]
+__all__ = ["CHUNK_ROWS", "StopRows", "TripContext", "audit_trips", "chunks", "default_parts", "part_facts", "stop_rows",
+           "trip_lines"]
 
 
 @dataclass
@@ -38,9 +55,6 @@ class StopRows:
 def stop_rows(trips: L.Layer, stop_times: L.Layer) -> StopRows:
     """The codes the reference checks left on the stop_times (hash joins by id where they no longer fit) and the
     audited trips' rows in order; ``trips.located`` must be set (the reference checks set it)."""
-    from ._arrow import index_in
-    from .rules import trips as trip_rules
-
     sf = stop_times.frame
     trip_pos = stop_times.codes.trip_pos
     if trip_pos is None or len(trip_pos) != len(sf):
@@ -53,39 +67,104 @@ def stop_rows(trips: L.Layer, stop_times: L.Layer) -> StopRows:
     return StopRows(trip_pos=trip_pos, stop_pos=stop_pos, order=order[int(np.count_nonzero(trip_pos < 0)):])
 
 
+def default_parts() -> int:
+    """How many parts :func:`audit_trips` reads the stop rows in by default: one per core, at most two (two parts on
+    two threads take about half the time of one), and one when called off the main thread — a Dask worker's task,
+    whose cluster already has a worker per core."""
+    if threading.current_thread() is not threading.main_thread():
+        return 1
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class TripContext:
+    """What the parts read (:func:`part_facts`, their lines), computed once on the calling thread: numpy and Arrow
+    only, never changed after."""
+
+    trip_pos: np.ndarray
+    stop_pos: np.ndarray
+    order: np.ndarray
+    """As :class:`StopRows`."""
+    pickup: np.ndarray
+    """Of each stop_times row: whether passengers board (bool)."""
+    dropoff: np.ndarray
+    """Of each stop_times row: whether passengers alight (bool)."""
+    stop_xy: np.ndarray
+    """Coordinates of each located stop."""
+    stops: trip_rules.StopFacts
+    """Province, city and id of each located stop."""
+    is_risky: np.ndarray
+    """:func:`transportmon.rules.trips.risky_levels` of the rule parameters."""
+    levels: LevelLookup | None
+    """The designations against the located stops (None without any designation: every level is NA)."""
+    day_code: np.ndarray
+    """Each trip's service day as a code into ``days`` (-1: none)."""
+    days: np.ndarray
+    """The distinct service days (int64 days since the epoch)."""
+    table: np.ndarray | None
+    """:meth:`~transportmon.designations.LevelLookup.table` of ``days``, made once for the parts (None: too large)."""
+
+
 def audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool = False,
-                rows: StopRows | None = None) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, str]]:
+                rows: StopRows | None = None, parts: int | None = None,
+                ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, str]]:
     """Trip verdicts: stop → admin units once (done in the reference checks), designations by column joins.
 
     Every step is a column operation on integer codes (the position of each stop row's trip and stop), so the cost
     grows with stop_times rows and nothing is built per row in Python; see :mod:`transportmon.rules.trips`. With
     ``release``, the stop_times rows are dropped from their layer as soon as their codes are taken (``frame`` keeps
     only their number), so that the memory goes to the report. ``rows``: :func:`stop_rows` of the layers, when the
-    caller computed them already.
+    caller computed them already. ``parts``: how many contiguous parts of the trips the stop rows are read in, each
+    on a thread (default :func:`default_parts`; see the module's docstring); the result does not depend on it.
     """
-    from ._arrow import index_in
-    from .rules import trips as trip_rules
-
     trips, st, stops = layers["trips"], layers["stop_times"], layers["stops"]
     skipped: dict[str, str] = {}
     located = trips.located
     tf = trips.frame.reset_index(drop=True)
-    sf = st.frame
-    stop_index = pd.Series(located.index, dtype="string")
     if rows is None:
         rows = stop_rows(trips, st)
-    trip_pos, stop_pos, order = rows.trip_pos, rows.stop_pos, rows.order
-    del rows
-    sf = sf[["pickup", "dropoff"]]  # all the rules still read of the rows
+    intervals = layers["risk_areas"].intervals if "risk_areas" in layers else None
+    lookup: LevelLookup | None = None
+    if intervals is not None and len(intervals):
+        lookup = LevelLookup(intervals, _point_units(located, stops, intervals),
+                             pd.Index(located.index.astype(str), dtype="str"))
+        days = tf["service_date"].to_numpy().astype("datetime64[s]").astype("datetime64[D]")
+        day_code, distinct = factorize_ints(days.view(np.int64), np.isnat(days))
+        table = lookup.table(distinct)
+        del days
+    else:
+        day_code, distinct, table = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), None
+        skipped.update({r: "no risk_areas layer" for r in ("TM201", "TM202")})
+    stop_index = pd.Series(located.index, dtype="string")
+    ctx = TripContext(
+        trip_pos=rows.trip_pos, stop_pos=rows.stop_pos, order=rows.order,
+        pickup=np.asarray(st.frame["pickup"], dtype=bool), dropoff=np.asarray(st.frame["dropoff"], dtype=bool),
+        stop_xy=shapely.get_coordinates(stops.frame.geometry.to_numpy())[index_in(stop_index, stops.frame["stop_id"])],
+        stops=trip_rules.stop_facts(located), is_risky=trip_rules.risky_levels(cfg), levels=lookup,
+        day_code=day_code, days=distinct, table=table)
+    del rows, day_code, distinct, table
     if release:
         st.frame = pd.DataFrame(index=pd.RangeIndex(len(st.frame)))
         st.codes = L.StopTimesCodes()
-    # The trips' lines are built on a second thread (GEOS releases the GIL) while the rules run on this one.
-    stop_xy = shapely.get_coordinates(stops.frame.geometry.to_numpy())[index_in(stop_index, stops.frame["stop_id"])]
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trip-lines") as pool:
-        lines = pool.submit(trip_lines, len(tf), trip_pos[order], stop_xy[stop_pos[order]])
-        decided, findings = trip_verdicts(layers, cfg, tf, sf, trip_pos, stop_pos, order, skipped)
-        geoms = lines.result()
+    n = len(tf)
+    k = max(1, min(default_parts() if parts is None else int(parts), n))
+    cuts = [n * i // k for i in range(k + 1)]
+    pieces = [(t0, t1 - t0, slice(r0, r1)) for t0, t1, r0, r1 in zip(
+        cuts[:-1], cuts[1:], [_first_row(ctx, t) for t in cuts[:-1]], [_first_row(ctx, t) for t in cuts[1:]])]
+    geoms = np.full(n, None, dtype=object)
+    # This thread reads the first part's rows and the pool's threads the others'; then the pool draws the lines (GEOS)
+    # while the verdicts and messages of all the trips are made here, once.
+    with _no_gc(), ThreadPoolExecutor(max_workers=max(1, k - 1), thread_name_prefix="trip-audit") as pool:
+        later = [pool.submit(part_facts, ctx, *piece) for piece in pieces[1:]]
+        lines = [pool.submit(_part_lines, ctx, t0, m, r, geoms[t0:t0 + m]) for t0, m, r in pieces]
+        facts = [*part_facts(ctx, *pieces[0]), *(run for f in later for run in f.result())]
+        ev = trip_rules.facts_evidence(tf, trip_rules.joined_facts([f for _, f in facts], [at for at, _ in facts]),
+                                       ctx.stops)
+        del facts, later
+        decided, findings = trip_rules.decide(ev, cfg, risk_data="risk_areas" in layers)
+        del ev
+        for line in lines:
+            line.result()
     part = gpd.GeoDataFrame({
         "subject": pd.Categorical.from_codes(np.zeros(len(decided), dtype=np.int8), categories=["trip"]),
         "subject_id": findings["subject_id"].array,
@@ -105,43 +184,109 @@ def audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool = 
     return part, findings.iloc[:0], skipped
 
 
-def trip_verdicts(layers: dict[str, L.Layer], cfg: RuleConfig, tf: pd.DataFrame, sf: pd.DataFrame,
-                  trip_pos: np.ndarray, stop_pos: np.ndarray, order: np.ndarray, skipped: dict[str, str],
-                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Evidence, verdict and finding of every trip (``tf``), from its stop rows' ``pickup``/``dropoff`` (``sf``) and
-    their trip and stop positions."""
-    from .designations import LEVEL_DTYPE, resolve_levels
-    from .geo.admin import area_units, point_units
-    from .rules import trips as trip_rules
+#: Stop rows a thread reads at a time: a part's trips are taken in runs of about as many rows, whose arrays (a few MB)
+#: the allocator reuses, where the arrays of a whole part of ten million rows would each be memory fresh from the system.
+CHUNK_ROWS = 1 << 19
 
-    stops = layers["stops"]
-    located = layers["trips"].located
-    # Designation level of every stop row on its trip's date: distinct stops meet polygons once.
-    intervals = layers["risk_areas"].intervals if "risk_areas" in layers else None
-    if intervals is not None and len(intervals):
-        pu = point_units(pd.Series(located.index), located.reset_index(drop=True))
-        if "geometry" in intervals.columns:
-            areas = intervals[intervals["unit"].str.startswith("area:")].drop_duplicates("unit")
-            if len(areas):
-                areas = gpd.GeoDataFrame(areas, geometry="geometry", crs="EPSG:4326")
-                pu = pd.concat([pu, area_units(stops.frame["stop_id"], stops.frame.geometry, areas)],
-                               ignore_index=True)
-        # Stops and dates as categoricals (the trip's date code spread over its stop rows): the lookup factorizes
-        # 30,000 stops and some days, not ten million strings and dates.
-        day_code, days = pd.factorize(tf["service_date"].to_numpy().astype("datetime64[s]"), use_na_sentinel=True)
-        row_date = pd.Categorical.from_codes(np.r_[day_code, -1][trip_pos], categories=pd.DatetimeIndex(days))
-        key = pd.Categorical.from_codes(stop_pos, categories=pd.Index(located.index.astype(str), dtype="str"))
-        queries = pd.DataFrame({"key": key, "date": row_date})
-        levels = resolve_levels(intervals, pu, queries, columns=("level",))["level"]
-        del row_date, key, queries
-    else:
-        levels = pd.Series(pd.Categorical.from_codes(np.full(len(sf), -1), dtype=LEVEL_DTYPE))
-        skipped.update({r: "no risk_areas layer" for r in ("TM201", "TM202")})
-    ev = trip_rules.trip_evidence(tf, sf, located, levels, cfg, trip_pos=trip_pos, order=order, stop_pos=stop_pos)
-    del levels
-    decided, findings = trip_rules.decide(ev, cfg, risk_data="risk_areas" in layers)
-    del ev
-    return decided, findings
+
+def part_facts(ctx: TripContext, first: int, n: int, rows: slice) -> list[tuple[int, trip_rules.RowFacts]]:
+    """What the stop rows say of the ``n`` trips from position ``first`` (their rows: ``ctx.order[rows]``): the
+    :class:`~transportmon.rules.trips.RowFacts` of each run of them (:func:`chunks`) with the position of its first
+    trip, trip positions counted from there.
+
+    Only the part's own rows are read, gathered in order, and only numpy does it: several parts run at once."""
+    return [(at, _chunk_facts(ctx, at, m, r)) for at, m, r in chunks(ctx, first, n, rows)]
+
+
+def chunks(ctx: TripContext, first: int, n: int, rows: slice) -> list[tuple[int, int, slice]]:
+    """The ``n`` trips from position ``first`` (their rows: ``ctx.order[rows]``) in runs of about
+    :data:`CHUNK_ROWS` rows (a trip's rows are never split): each run's first trip, number of trips and rows."""
+    out = []
+    trip, row, end = first, rows.start, rows.stop
+    while trip < first + n:
+        if end - row > CHUNK_ROWS:  # the run ends before the trip of the row CHUNK_ROWS on (or after a longer trip)
+            after = max(int(ctx.trip_pos[ctx.order[row + CHUNK_ROWS]]), trip + 1)
+            after_row = _first_row(ctx, after)
+        else:
+            after, after_row = first + n, end
+        out.append((trip, after - trip, slice(row, after_row)))
+        trip, row = after, after_row
+    return out or [(first, n, rows)]
+
+
+def _chunk_facts(ctx: TripContext, first: int, n: int, rows: slice) -> trip_rules.RowFacts:
+    """:func:`part_facts` of one run of trips."""
+    order = ctx.order[rows]
+    tpos = ctx.trip_pos[order]
+    tpos -= first
+    spos = ctx.stop_pos[order]
+    boards = ctx.pickup[order]
+    boards |= ctx.dropoff[order]
+    del order
+    if ctx.levels is None:
+        level = np.full(len(tpos), -1, dtype=np.int8)
+    elif ctx.table is not None:  # each trip's day spread over its stop rows: a cell of the one table
+        level = ctx.levels.level_codes(ctx.levels.winners(spos, ctx.day_code[first:first + n][tpos], ctx.days,
+                                                          ctx.table))
+    else:  # too many days for one table: the run's own days, renumbered, taken in blocks
+        code = ctx.day_code[first:first + n]
+        seen = np.zeros(len(ctx.days) + 1, dtype=bool)
+        seen[code] = True  # code -1, a trip without a day, marks the last entry, which is no day
+        local = np.cumsum(seen[:-1]) - 1
+        level = ctx.levels.level_codes(ctx.levels.winners(spos, np.r_[local, -1][code][tpos],
+                                                          ctx.days[seen[:-1]]))
+    return trip_rules.row_facts(n, tpos, spos, boards, level, ctx.stops, ctx.is_risky)
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """No cyclic garbage collection inside: a trip's line is a Python object the collector tracks, and millions of
+    them made at once set off full collections over every object (half the time of drawing them, and with the GIL
+    held). They hold no cycles; the collector runs again, as it was, after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _point_units(located: pd.DataFrame, stops: L.Layer, intervals: pd.DataFrame) -> pd.DataFrame:
+    """(stop, unit) pairs for the designations: each located stop's admin units, and the risk areas drawn as their
+    own polygons that it lies in."""
+    from .geo.admin import area_units, point_units
+
+    pu = point_units(pd.Series(located.index), located.reset_index(drop=True))
+    if "geometry" in intervals.columns:
+        areas = intervals[intervals["unit"].str.startswith("area:")].drop_duplicates("unit")
+        if len(areas):
+            areas = gpd.GeoDataFrame(areas, geometry="geometry", crs="EPSG:4326")
+            pu = pd.concat([pu, area_units(stops.frame["stop_id"], stops.frame.geometry, areas)], ignore_index=True)
+    return pu
+
+
+def _first_row(ctx: TripContext, trip: int) -> int:
+    """Position in ``ctx.order`` of the first row of a trip at position ``trip`` or later (a binary search: the rows
+    are ordered by trip position)."""
+    lo, hi = 0, len(ctx.order)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ctx.trip_pos[ctx.order[mid]] < trip:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _part_lines(ctx: TripContext, first: int, n: int, rows: slice, out: np.ndarray) -> None:
+    """The lines of the ``n`` trips from position ``first`` (their stop rows: ``ctx.order[rows]``), into ``out``, a
+    run of trips (:func:`chunks`) at a time."""
+    for at, m, run in chunks(ctx, first, n, rows):
+        order = ctx.order[run]
+        tpos = ctx.trip_pos[order]
+        tpos -= at
+        out[at - first:at - first + m] = trip_lines(m, tpos, ctx.stop_xy[ctx.stop_pos[order]])
 
 
 def trip_lines(n: int, trip: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -149,10 +294,14 @@ def trip_lines(n: int, trip: np.ndarray, xy: np.ndarray) -> np.ndarray:
     trips (grouped, in stop order) and coordinates."""
     count = np.bincount(trip, minlength=n)
     geoms = np.full(n, None, dtype=object)
-    multi = count[trip] >= 2
+    has_line = count >= 2
+    if n and has_line.all():  # the common case: every row makes a line, nothing to pick out
+        geoms[:] = shapely.linestrings(xy, indices=trip)
+        return geoms
+    multi = has_line[trip]
     if multi.any():
-        line_of = np.cumsum(count >= 2) - 1  # each trip's number among the trips with a line
-        geoms[count >= 2] = shapely.linestrings(xy[multi], indices=line_of[trip[multi]])
+        line_of = np.cumsum(has_line) - 1  # each trip's number among the trips with a line
+        geoms[has_line] = shapely.linestrings(xy[multi], indices=line_of[trip[multi]])
     single = np.flatnonzero(count == 1)
     if len(single):
         geoms[single] = shapely.points(xy[np.searchsorted(trip, single)])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import string
 from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -255,9 +256,22 @@ def messages_by_rule(rules: Sequence[Rule], which: np.ndarray, evidence: Mapping
     # tokens lie alike: one layout, its runs' phrases filled in per language.
     shared = zh_layout.shape == _Layout.shape_of(en_segs)
     en_layout = zh_layout if shared else _Layout(en_segs, rows_of, len(which), fields)
-    zh = _fill_rows(zh_segs, rows_of, fields, zh_layout, keep=shared)
-    en = _fill_rows(en_segs, rows_of, fields, en_layout, keep=False)
-    return zh, en
+    zh = _phrases(zh_segs, rows_of, fields, zh_layout, keep=shared)
+    en = _phrases(en_segs, rows_of, fields, en_layout, keep=False)
+    del fields, rows_of
+    if len(which) < PARALLEL_ROWS:
+        return _messages(*zh, zh_layout.bounds), _messages(*en, en_layout.bounds)
+    # Each language's messages are one Arrow take, which releases the GIL (and nothing else: no pandas, so no
+    # ``warnings.catch_warnings``, which is not thread-safe): the two are taken at once.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="messages") as pool:
+        zh_taken = pool.submit(_messages, *zh, zh_layout.bounds)
+        del zh
+        en_taken = _messages(*en, en_layout.bounds)
+        return zh_taken.result(), en_taken
+
+
+#: Rows from which :func:`messages_by_rule` takes the two languages' messages on two threads.
+PARALLEL_ROWS = 1 << 16
 
 
 def field_words(values: pd.Series | pd.Categorical) -> tuple[np.ndarray, list[str]]:
@@ -404,10 +418,11 @@ class _Layout:
         return [[(kind, value if kind == "list" else None) for kind, value in segs] for segs in segments]
 
 
-def _fill_rows(segments: list[list[tuple[str, object]]], rows_of: list[np.ndarray], fields: _Fields,
-               layout: _Layout, *, keep: bool) -> pa.Array:
-    """One language of :func:`messages_by_rule`: the runs' phrases numbered into the layout's tokens (a copy of
-    them when the layout is ``keep`` for another language), then the one take."""
+def _phrases(segments: list[list[tuple[str, object]]], rows_of: list[np.ndarray], fields: _Fields,
+             layout: _Layout, *, keep: bool) -> tuple[pa.Array, np.ndarray, int]:
+    """One language of :func:`messages_by_rule` up to its take: the words (the runs' phrases after the list items)
+    and the layout's tokens numbering them (a copy of them when the layout is ``keep`` for another language), and
+    the messages' length in bytes."""
     pool: list[pa.Array] = []
     for name in layout.lists:
         distinct = fields.items(name)[4]
@@ -425,11 +440,17 @@ def _fill_rows(segments: list[list[tuple[str, object]]], rows_of: list[np.ndarra
     del pool
     if nbytes >= 2**31:
         words = words.cast(pa.large_string())
+    return words, tokens, nbytes
+
+
+def _messages(words: pa.Array, tokens: np.ndarray, nbytes: int, bounds: np.ndarray) -> pa.Array:
+    """The one take of :func:`_phrases`' words by its tokens, cut into the rows' messages at ``bounds`` (each row's
+    first token). Arrow and numpy only."""
     taken = _take_text(words, tokens, nbytes)
     del tokens
-    offsets = _offsets(taken)[layout.bounds]  # each row's first token starts its message
+    offsets = _offsets(taken)[bounds]  # each row's first token starts its message
     data = taken.buffers()[2] or pa.py_buffer(b"")
-    return pa.Array.from_buffers(taken.type, len(layout.bounds) - 1, [None, pa.py_buffer(offsets), data])
+    return pa.Array.from_buffers(taken.type, len(bounds) - 1, [None, pa.py_buffer(offsets), data])
 
 
 def _take_text(words: pa.Array, tokens: np.ndarray, nbytes: int) -> pa.Array:

@@ -7,6 +7,7 @@ Clause (六): "进出中高风险地区的跨省、跨市班车、包车客座�
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -129,7 +130,6 @@ def trip_evidence(trips: pd.DataFrame, stop_times: pd.DataFrame, stop_admin: pd.
         ``risk_stops`` (a list column: the risk stops where passengers board or alight, each once, in the order first
         reached), ``risk_level`` (categorical) and ``scope`` (categorical).
     """
-    n = len(trips)
     if trip_pos is None:
         trip_pos = index_in(stop_times["trip_id"], trips["trip_id"])
     if order is None:
@@ -139,12 +139,73 @@ def trip_evidence(trips: pd.DataFrame, stop_times: pd.DataFrame, stop_admin: pd.
     order, tpos = order[inside], tpos[inside]
     if stop_pos is None:
         stop_pos = index_in(stop_times["stop_id"], pd.Series(stop_admin.index))
-    stop_pos = stop_pos[order]
     boards = (np.asarray(stop_times["pickup"], dtype=bool) | np.asarray(stop_times["dropoff"], dtype=bool))[order]
-    level = _level_codes(stop_levels)[order]
-    risky_codes = [LEVEL_ORDER.categories.get_loc(lv) for lv in config.risk_levels if lv in LEVEL_ORDER.categories]
-    is_risky = np.zeros(256, dtype=bool)  # indexed by the level code as a byte (NA, -1, is 255)
-    is_risky[risky_codes] = True
+    stops = stop_facts(stop_admin)
+    facts = row_facts(len(trips), tpos, stop_pos[order], boards, _level_codes(stop_levels)[order], stops,
+                      risky_levels(config))
+    return facts_evidence(trips, facts, stops)
+
+
+@dataclass(frozen=True)
+class StopFacts:
+    """What the trip rules read of the located stops (:func:`stop_facts`), taken once for any number of parts."""
+
+    province: np.ndarray
+    """Each stop's province as a code (-1: unknown); codes are only compared with each other."""
+    city: np.ndarray
+    """Each stop's city, likewise."""
+    ids: pa.Array
+    """The stop ids as Arrow text."""
+
+
+def stop_facts(stop_admin: pd.DataFrame) -> StopFacts:
+    """The :class:`StopFacts` of ``stop_admin`` (indexed by ``stop_id``: ``province``, ``city``)."""
+    def codes(column: str) -> np.ndarray:
+        return pd.factorize(stop_admin[column].to_numpy(dtype=object, na_value=None))[0]
+
+    return StopFacts(province=codes("province"), city=codes("city"), ids=text(pd.Series(stop_admin.index)))
+
+
+def risky_levels(config: RuleConfig) -> np.ndarray:
+    """Whether each level code of :data:`LEVEL_ORDER`, read as a byte (NA, -1, is 255), is one of the risk levels."""
+    is_risky = np.zeros(256, dtype=bool)
+    is_risky[[LEVEL_ORDER.categories.get_loc(lv) for lv in config.risk_levels if lv in LEVEL_ORDER.categories]] = True
+    return is_risky
+
+
+@dataclass(frozen=True)
+class RowFacts:
+    """What each trip's stop rows say (:func:`row_facts`): numpy arrays, one value a trip, but the risk stops."""
+
+    touching: np.ndarray
+    """Passengers board or alight at a stop of a risk level."""
+    passes: np.ndarray
+    """The trip passes a stop of a risk level without boarding or alighting."""
+    provinces: np.ndarray
+    """1 or 2 ("two or more") distinct known provinces among the boarding stops; 0 when none is known."""
+    cities: np.ndarray
+    """Likewise, cities."""
+    level: np.ndarray
+    """The level that triggered the cap when touching, else the highest where passengers board or alight (int8 codes
+    of :data:`LEVEL_ORDER`, -1: none)."""
+    touched_trip: np.ndarray
+    """The risk stops where passengers board or alight, each once per trip, in the order first reached: their
+    trip's position …"""
+    touched_stop: np.ndarray
+    """… and the stop's position."""
+
+
+def row_facts(n: int, tpos: np.ndarray, stop_pos: np.ndarray, boards: np.ndarray, level: np.ndarray,
+              stops: StopFacts, is_risky: np.ndarray) -> RowFacts:
+    """The :class:`RowFacts` of ``n`` trips from their stop rows in order (by trip, then ``stop_sequence``): each
+    row's trip position (``0 <= tpos < n``), stop position in ``stops`` (-1 for none), whether passengers board or
+    alight there, and its level as a code of :data:`LEVEL_ORDER` (int8, -1 for NA); ``is_risky``:
+    :func:`risky_levels`.
+
+    numpy only (no pandas, no Python per row), and nothing depends on other trips than these: the trip audit runs it
+    on contiguous parts of the trips at once, on several threads (:func:`transportmon.trip_audit.audit_trips`).
+    """
+    level = np.asarray(level, dtype=np.int8)
     risky = is_risky[level.view(np.uint8)]
     touch = risky & boards
     passes = risky & ~boards
@@ -160,9 +221,7 @@ def trip_evidence(trips: pd.DataFrame, stop_times: pd.DataFrame, stop_admin: pd.
             out[has_rows] = ufunc.reduceat(values, starts)
         return out
 
-    def two_or_more(column: str) -> np.ndarray:
-        """1 or 2 ("two or more") distinct known values among the boarding stops; 0 when none is known."""
-        codes = pd.factorize(stop_admin[column].to_numpy(dtype=object, na_value=None))[0]
+    def two_or_more(codes: np.ndarray) -> np.ndarray:
         code = np.where(stop_pos >= 0, codes[np.maximum(stop_pos, 0)], -1)
         known = boards & (code >= 0)
         lo = reduce(np.minimum, np.where(known, code, np.iinfo(np.int64).max), np.iinfo(np.int64).max)
@@ -172,22 +231,36 @@ def trip_evidence(trips: pd.DataFrame, stop_times: pd.DataFrame, stop_admin: pd.
     # Each risk stop once, in the order first reached (a round trip boards and alights at the same stop).
     touched = np.flatnonzero(touch)
     touched = touched[_first_in_trip(tpos[touched], stop_pos[touched])]
-    stop_ids = text(pd.Series(stop_admin.index)).take(pa.array(stop_pos[touched]))
-    risk_stops = list_column(offsets_of(tpos[touched], n), stop_ids, STOPS_TYPE)
-
     board_level = reduce(np.maximum, np.where(boards, level, -1).astype(np.int8), -1)
     touch_level = reduce(np.maximum, np.where(touch, level, -1).astype(np.int8), -1)
-    # The level that triggered the cap when touching; else the highest level where passengers board or alight.
-    best = np.where(touch_level >= 0, touch_level, board_level)
+    return RowFacts(touching=reduce(np.logical_or, touch, False), passes=reduce(np.logical_or, passes, False),
+                    provinces=two_or_more(stops.province), cities=two_or_more(stops.city),
+                    level=np.where(touch_level >= 0, touch_level, board_level),
+                    touched_trip=tpos[touched], touched_stop=stop_pos[touched])
+
+
+def joined_facts(parts: list[RowFacts], firsts: list[int]) -> RowFacts:
+    """The :class:`RowFacts` of consecutive runs of trips, the run ``i`` starting at trip position ``firsts[i]``."""
+    if len(parts) == 1 and firsts[0] == 0:
+        return parts[0]
+    joined = {name: np.concatenate([getattr(p, name) for p in parts]) for name in RowFacts.__dataclass_fields__}
+    joined["touched_trip"] = np.concatenate([p.touched_trip + first for p, first in zip(parts, firsts)])
+    return RowFacts(**joined)
+
+
+def facts_evidence(trips: pd.DataFrame, facts: RowFacts, stops: StopFacts) -> pd.DataFrame:
+    """:func:`trip_evidence` from the trips' :class:`RowFacts`."""
+    n = len(trips)
     ev = trips[["trip_id", "service_date", "service_type", "seats", "passengers", "route_id", "row"]].reset_index(
         drop=True)
-    ev["touching"] = reduce(np.logical_or, touch, False)
-    ev["passes"] = reduce(np.logical_or, passes, False)
-    ev["provinces"] = two_or_more("province")
-    ev["cities"] = two_or_more("city")
-    ev["risk_stops"] = risk_stops
-    ev["risk_level"] = pd.Categorical.from_codes(best, dtype=LEVEL_ORDER)
-    ev["scope"] = pd.Categorical.from_codes(np.where(ev["provinces"] >= 2, 0, np.where(ev["cities"] >= 2, 1, 2)),
+    ev["touching"] = facts.touching
+    ev["passes"] = facts.passes
+    ev["provinces"] = facts.provinces
+    ev["cities"] = facts.cities
+    ev["risk_stops"] = list_column(offsets_of(facts.touched_trip, n), stops.ids.take(pa.array(facts.touched_stop)),
+                                   STOPS_TYPE)
+    ev["risk_level"] = pd.Categorical.from_codes(facts.level, dtype=LEVEL_ORDER)
+    ev["scope"] = pd.Categorical.from_codes(np.where(facts.provinces >= 2, 0, np.where(facts.cities >= 2, 1, 2)),
                                             categories=SCOPES)
     return ev
 
@@ -206,9 +279,11 @@ def _first_in_trip(trip: np.ndarray, stop: np.ndarray, window: int = 16) -> np.n
         return np.zeros(0, dtype=bool)
     bounds = np.flatnonzero(np.r_[True, trip[1:] != trip[:-1], True])
     longest = int(np.diff(bounds).max())
-    if longest > window:
+    if longest > window:  # the first occurrence of each (trip, stop) pair (numpy: this runs on the audit's threads)
         key = trip.astype(np.int64) * (int(stop.max(initial=0)) + 2) + (stop + 1)
-        return ~pd.Series(key).duplicated().to_numpy()
+        first = np.zeros(n, dtype=bool)
+        first[np.unique(key, return_index=True)[1]] = True
+        return first
     seen = np.zeros(n, dtype=bool)
     for lag in range(1, longest):
         seen[lag:] |= (trip[lag:] == trip[:-lag]) & (stop[lag:] == stop[:-lag])
