@@ -14,15 +14,15 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from transportmon import designations
+from transportmon import levels
 from transportmon.designations import (
     LEVEL_DTYPE,
     LEVELS,
     DesignationFormError,
     normalize_designations,
-    resolve_levels,
     unit_rank,
 )
+from transportmon.levels import resolve_levels
 
 #: The real 2020 bulletins, in the project's shared data beside the checkout (``../shared``, as in CI).
 SHARED = Path(__file__).absolute().parents[2] / "shared"
@@ -603,7 +603,7 @@ def resolve_inputs(draw: st.DrawFn) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
 def test_resolve_levels_matches_brute_force(inputs: tuple, small_tables: bool) -> None:
     intervals, point_units, queries = inputs
     # small_tables forces one block per day: the memory-bounded path taken for huge key × date tables.
-    with mock.patch.object(designations, "_TABLE_CELLS", 1 if small_tables else designations._TABLE_CELLS):
+    with mock.patch.object(levels, "_TABLE_CELLS", 1 if small_tables else levels._TABLE_CELLS):
         result = resolve_levels(intervals, point_units, queries)
     assert list(result.index) == list(queries.index)
     got = [

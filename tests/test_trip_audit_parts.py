@@ -25,9 +25,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_trips import AS_OF, STOPS, interval, legs, trip, write_trip_world
 
-from transportmon import designations, trip_audit
-from transportmon.designations import LevelLookup, resolve_levels
+from transportmon import levels, trip_audit
 from transportmon.inputs import Inputs, load_inputs
+from transportmon.levels import LevelLookup, resolve_levels
 from transportmon.rules import registry
 from transportmon.trip_audit import CHUNK_ROWS, StopRows, audit_trips, chunks, default_parts, stop_rows, trip_lines
 
@@ -144,7 +144,7 @@ def test_too_many_days_for_one_table(edge_inputs: Inputs, monkeypatch: pytest.Mo
     """Tables of a day each (as when the days are too many): each part takes its own days in blocks, and every part
     count gives the audit with the one table."""
     want = audited(edge_inputs, 1)
-    monkeypatch.setattr(designations, "_TABLE_CELLS", 1)
+    monkeypatch.setattr(levels, "_TABLE_CELLS", 1)
     for parts in (1, 2, 3):
         assert_same_audit(audited(edge_inputs, parts), want)
 

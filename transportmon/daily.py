@@ -24,10 +24,10 @@ import pandas as pd
 from ._errors import ConfigError
 from .config import RuleConfig
 from .dates import parse_date
-from .designations import resolve_levels
 from .designations_on import levels_by_day
 from .geo.admin import leaf_units
 from .inputs import load_inputs
+from .levels import resolve_levels
 from .pipeline import Measured, measure, measured_warnings
 from .rules import checkpoints as cp_rules
 from .vocab import ROUTE_VERDICTS

@@ -1,6 +1,6 @@
 """Risk levels in effect on a date, per admin polygon: what the maps colour and the coach notebook charts.
 
-:func:`transportmon.designations.resolve_levels` answers for points (a stop's county, city and province); here the
+:func:`transportmon.levels.resolve_levels` answers for points (a stop's county, city and province); here the
 same rule — the most specific designation in effect wins — is answered for the finest boundary polygons
 (:func:`transportmon.geo.admin.leaf_units`): a county is coloured by its own designation, else its city's, else its
 province's. Designations given as their own polygons are resolved on their own.
@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .designations import resolve_levels
 from .geo.admin import leaf_units, locate
+from .levels import resolve_levels
 
 __all__ = ["levels_by_day", "risk_areas_on"]
 

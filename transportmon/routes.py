@@ -29,8 +29,9 @@ import shapely
 from . import layers as L
 from ._arrow import STOPS_TYPE, index_in, list_column, offsets_of, text
 from .config import RuleConfig
-from .designations import LEVEL_DTYPE, resolve_levels
+from .designations import LEVEL_DTYPE
 from .geo.admin import area_units, point_units
+from .levels import resolve_levels
 from .report import one_finding_each
 from .rules import routes as route_rules
 from .rules.trips import stop_order

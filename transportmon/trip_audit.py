@@ -30,7 +30,7 @@ import shapely
 from . import layers as L
 from ._arrow import index_in
 from .config import RuleConfig
-from .designations import LevelLookup
+from .levels import LevelLookup
 from .report import one_finding_each
 from .rules import trips as trip_rules
 from .rules.registry import factorize_ints
@@ -102,7 +102,7 @@ class TripContext:
     days: np.ndarray
     """The distinct service days (int64 days since the epoch)."""
     table: np.ndarray | None
-    """:meth:`~transportmon.designations.LevelLookup.table` of ``days``, made once for the parts (None: too large)."""
+    """:meth:`~transportmon.levels.LevelLookup.table` of ``days``, made once for the parts (None: too large)."""
 
 
 def audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool = False,

@@ -92,7 +92,7 @@ def codes_in_use(boundaries: gpd.GeoDataFrame) -> pd.Index:
 
 
 def point_units(keys: pd.Series, located: pd.DataFrame) -> pd.DataFrame:
-    """Long form for :func:`transportmon.designations.resolve_levels`: one row per (key, containing unit)."""
+    """Long form for :func:`transportmon.levels.resolve_levels`: one row per (key, containing unit)."""
     long = pd.concat([
         pd.DataFrame({"key": keys.to_numpy(), "unit": located[c].to_numpy()}) for c in reversed(ADMIN_LEVELS)
     ], ignore_index=True)
