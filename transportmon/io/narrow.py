@@ -3,11 +3,12 @@
 A table written the ordinary way (``df.to_parquet()`` from pandas) has int64 numbers and ``large_string`` text. Ten
 million stop_times rows then take ~1 GB once decoded, and on a virtual machine the first touch of that much fresh
 memory costs more than the decoding. Here the whole-number contract columns are cast to the narrow type their
-values need (``pickup``/``dropoff`` int8, ``stop_sequence``/``seats``/``passengers`` int32) and text to ``string``,
-row group by row group while Parquet decodes them (``pyarrow.parquet.read_table(schema=...)``), so the wide columns
-are never held whole. The casts are checked: a value that does not fit (a seat count of 3e9, more than 2 GiB of
-text in a chunk) makes :func:`read_narrow` return None and the caller reads the file's own types, which validation
-then judges as before. The frame is otherwise what ``pandas.read_parquet`` gives (text as pandas' ``str`` dtype,
+values need (``pickup``/``dropoff`` int8, ``stop_sequence``/``seats``/``passengers`` int32), row group by row group
+while Parquet decodes them (``pyarrow.parquet.read_table(schema=...)``), so the wide columns are never held whole.
+Text stays ``large_string``: pandas keeps its ``str`` columns so, and converts ``string`` (32-bit offsets) by copying
+every offset, which at ten million ids costs more than the narrower read saves. The casts are checked: a value that
+does not fit (a seat count of 3e9) makes :func:`read_narrow` return None and the caller reads the file's own types,
+which validation then judges as before. The frame is otherwise what ``pandas.read_parquet`` gives (text as pandas' ``str`` dtype,
 dictionaries as categoricals, the index of the pandas metadata); ``tests/test_read_narrow.py`` compares the two.
 """
 
@@ -45,8 +46,6 @@ def narrow_schema(schema: pa.Schema, keys: list[str], dictionary: list[str]) -> 
             return None
         if field.name in dictionary and (pa.types.is_string(type_) or pa.types.is_large_string(type_)):
             new = pa.dictionary(pa.int32(), pa.string())
-        elif pa.types.is_large_string(type_):
-            new = pa.string()
         elif key in NARROW_INTS and pa.types.is_integer(type_) and type_.bit_width > NARROW_INTS[key].bit_width:
             new = NARROW_INTS[key]
         else:
