@@ -66,14 +66,14 @@ def check_trip_references(layers: dict[str, Layer], located: pd.DataFrame | None
             known[rest] = index_in(head_ids.take(pa.array(rest)), rejected_ids) >= 0
         lengths = np.diff(np.r_[heads, len(starts)])
         row_pos = np.repeat(head_pos, lengths)
-        unknown_trip = np.repeat(~known, lengths) if not known.all() else np.zeros(len(row_pos), dtype=bool)
+        unknown_trip = np.repeat(~known, lengths) if not known.all() else None
     else:  # a hash lookup per row
         row_pos = index_in(st.frame["trip_id"], keys)
         unknown_trip = row_pos < 0
         if unknown_trip.any() and len(rejected_ids):
             rest = np.flatnonzero(unknown_trip)
             unknown_trip[rest] = index_in(st.frame["trip_id"].iloc[rest], rejected_ids) < 0
-    if unknown_trip.any():
+    if unknown_trip is not None and unknown_trip.any():
         reject_rows(st, unknown_trip, "unknown-trip", lambda m: "trip_id=" + st.frame["trip_id"][m].astype(str))
         row_pos = row_pos[~unknown_trip]
 
@@ -81,14 +81,19 @@ def check_trip_references(layers: dict[str, Layer], located: pd.DataFrame | None
     if stop_code is None or dictionary is None or len(stop_code) != len(st.frame):
         stop_code = dictionary = None
     if stop_code is not None:  # one lookup per distinct stop
-        unknown_stop = ~np.r_[index_in(dictionary, stops.frame["stop_id"]) >= 0, False][stop_code]  # -1: no stop
+        unusable = np.r_[index_in(dictionary, stops.frame["stop_id"]) < 0, True]  # the last entry: code -1, no stop
+        # Rows are looked at only when a code names an unusable stop: ten million rows otherwise pass untouched.
+        unknown_stop = unusable[stop_code] if unusable[:-1].any() or (len(stop_code) and stop_code.min() < 0) \
+            else None
     else:
         unknown_stop = index_in(st.frame["stop_id"], stops.frame["stop_id"]) < 0
-    bad_stop_ids, bad_pos = st.frame.loc[unknown_stop, "stop_id"], row_pos[unknown_stop]
-    if unknown_stop.any():
+    if unknown_stop is not None and unknown_stop.any():
+        bad_stop_ids, bad_pos = st.frame.loc[unknown_stop, "stop_id"], row_pos[unknown_stop]
         reject_rows(st, unknown_stop, "unknown-stop", lambda m: "stop_id=" + st.frame["stop_id"][m].astype(str))
         row_pos = row_pos[~unknown_stop]
         stop_code = codes.stop_code if stop_code is not None else None
+    else:
+        bad_stop_ids, bad_pos = st.frame["stop_id"].iloc[:0], row_pos[:0]
 
     # A trip with any unusable stop row cannot be judged on a partial itinerary: the first reason of each key.
     if located is None:
@@ -129,11 +134,12 @@ def check_trip_references(layers: dict[str, Layer], located: pd.DataFrame | None
         if rows.any():
             key, stop = first_of_trip(row_pos[rows], st.frame["stop_id"][rows])
             mark(key, 3, ["stop_id=" + s + " lies in no boundary polygon" for s in stop])
-    used = row_pos[row_pos >= 0]
+    used = row_pos if not len(row_pos) or row_pos.min() >= 0 else row_pos[row_pos >= 0]
     without = np.bincount(used, minlength=n_keys) == 0
     mark(np.flatnonzero(without), 4, np.full(int(without.sum()), "no usable stop_times rows", dtype=object))
 
-    remaining, details = first[tf_key], why[tf_key]
+    # Unique ids: each trip is its own key, in order (tf_key is 0, 1, …), so the keys' reasons are the trips'.
+    remaining, details = (first, why) if unique else (first[tf_key], why[tf_key])
     for code, reason in enumerate(TRIP_REASONS, start=1):
         m = remaining == code
         if m.any():

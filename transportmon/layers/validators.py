@@ -32,6 +32,8 @@ from .cells import (
     run_starts,
     service_types,
     stop_text,
+    stripped_service_types,
+    text_flags,
     text_ids,
     text_ids_runs,
 )
@@ -177,10 +179,13 @@ def validate_trips(frame: pd.DataFrame, path: str | None = None, *, passengers_o
     rej.reject(bad.to_numpy(bool) | dates.isna().to_numpy(bool), "malformed-date",
                lambda m: "service_date=" + cell_text(raw_date, m))
     frame["service_date"] = dates
-    stype = frame["service_type"].astype("string").str.strip()
-    norm = service_types(stype)
-    rej.reject(norm.isna(), "malformed-value", lambda m: "service_type=" + stype[m].fillna("")
-               + "; allowed scheduled/charter/other (班车/包车/其他)")
+    raw_type = frame["service_type"]
+    if arrow_text(raw_type) is not None:  # stripped per distinct value: no stripped copy of every row
+        norm = stripped_service_types(raw_type)
+    else:
+        norm = service_types(raw_type.astype("string").str.strip())
+    rej.reject(norm.isna(), "malformed-value", lambda m: "service_type=" + raw_type[m].astype("string").str.strip()
+               .fillna("") + "; allowed scheduled/charter/other (班车/包车/其他)")
     frame["service_type"] = norm
     raw_seats, raw_pax = frame["seats"], frame["passengers"]
     seats, bad_s = ints_fast(raw_seats) or parse_ints(raw_seats)
@@ -222,7 +227,8 @@ def validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> Layer:
     raw_trip = frame["trip_id"]
     arr = arrow_text(raw_trip)
     starts = run_starts(arr) if arr is not None else None
-    ids, head_text = text_ids_runs(raw_trip, starts)
+    heads = np.flatnonzero(starts) if starts is not None else None
+    ids, head_ids = text_ids_runs(raw_trip, starts, heads)
     rej = Rejector("stop_times", frame, None, ids=ids)
     frame["trip_id"] = rej.ids
     stop_ids, stop_code, stop_dict = stop_text(frame["stop_id"])
@@ -233,19 +239,20 @@ def validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> Layer:
     seq, bad = ints_fast(raw_seq) or parse_ints(raw_seq)
     rej.reject(bad, "malformed-value", lambda m: "stop_sequence=" + cell_text(raw_seq, m))
     frame["stop_sequence"] = seq
-    dup = duplicated_stops(rej.ids, seq, starts, head_text)
+    dup = duplicated_stops(rej.ids, seq, starts, head_ids, heads)
     rej.reject(dup, "duplicate-id", lambda m: same_as(frame, m, rej.ids, seq, what="trip_id and stop_sequence"))
     defaulted = tuple(col for col in ("pickup", "dropoff") if col not in frame.columns)
     for col in ("pickup", "dropoff"):
         if col in frame.columns:
-            flags = flags_fast(frame[col])
+            raw = frame[col]
+            flags = flags_fast(raw)
             if flags is None:
-                text = frame[col].astype("string").str.strip()
-                parsed, badb = parse_bools(text)
+                # As text (distinct numbers may print apart: 0.0, -0.0), stripped and parsed per distinct value.
+                flags, badb = text_flags(raw.astype("string"))
                 if badb.any():
-                    rej.reject(badb, "malformed-value",
-                               lambda m, t=text, c=col: f"{c}=" + t[m].fillna("") + "; allowed 0/1")
-                flags = parsed.where(text.notna() & (text != ""), True).astype(bool).to_numpy()
+                    rej.reject(badb, "malformed-value", lambda m, r=raw, c=col: f"{c}="
+                               + r[m].astype("string").str.strip().fillna("") + "; allowed 0/1")
+                flags = flags.to_numpy(dtype=bool)
             frame[col] = pd.Series(flags, index=frame.index, copy=False)
         else:
             frame[col] = True
@@ -256,8 +263,8 @@ def validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> Layer:
     if stop_code is not None:
         layer.codes.stop_code = stop_code if ok.all() else stop_code[ok]
         layer.codes.stop_dict = stop_dict
-    if starts is not None and head_text is not None and ok.all():  # the runs of trip ids, for the reference checks
-        layer.codes.trip_runs = TripRuns(starts, np.flatnonzero(starts), arrow_text(head_text))
+    if starts is not None and head_ids is not None and ok.all():  # the runs of trip ids, for the reference checks
+        layer.codes.trip_runs = TripRuns(starts, heads, head_ids)
     return layer
 
 
