@@ -62,14 +62,26 @@ def _pandas_type(type_: pa.DataType) -> object:
     return None
 
 
-def read_narrow(path: Path, schema: pa.Schema, keys: list[str], dictionary: list[str]) -> pd.DataFrame | None:
-    """The Parquet file at ``path`` (whose schema is ``schema``) as a DataFrame in the narrow types of
-    :func:`narrow_schema`; None when there is nothing to narrow or a value does not fit its narrow type."""
+def decode_narrow(path: Path, schema: pa.Schema, keys: list[str], dictionary: list[str]) -> pa.Table | None:
+    """The Parquet file at ``path`` (whose schema is ``schema``) as an Arrow table in the narrow types of
+    :func:`narrow_schema`; None when there is nothing to narrow or a value does not fit its narrow type. Arrow
+    only (no pandas): :mod:`transportmon.io.ahead` runs it on a second thread."""
     target = narrow_schema(schema, keys, dictionary)
     if target is None:
         return None
     try:
-        table = pq.read_table(path, schema=target, read_dictionary=dictionary or None)
+        return pq.read_table(path, schema=target, read_dictionary=dictionary or None)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a value too large for its narrow type: read it wide
         return None
+
+
+def narrow_frame(table: pa.Table) -> pd.DataFrame:
+    """A table from :func:`decode_narrow` as the DataFrame ``pandas.read_parquet`` would give (the table is used up)."""
     return table.to_pandas(types_mapper=_pandas_type, split_blocks=True, self_destruct=True)
+
+
+def read_narrow(path: Path, schema: pa.Schema, keys: list[str], dictionary: list[str]) -> pd.DataFrame | None:
+    """The Parquet file at ``path`` (whose schema is ``schema``) as a DataFrame in the narrow types of
+    :func:`narrow_schema`; None when there is nothing to narrow or a value does not fit its narrow type."""
+    table = decode_narrow(path, schema, keys, dictionary)
+    return None if table is None else narrow_frame(table)

@@ -7,6 +7,8 @@ rejects a row itself (the validators do, with a reason).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -14,6 +16,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..distinct import on_distinct
+
+if TYPE_CHECKING:
+    from .ahead import Ahead
+
+T = TypeVar("T")
+
+
+def ahead_call(ahead: Ahead | None, fn: Callable[[pa.ChunkedArray], T], arr: pa.ChunkedArray) -> T:
+    """``fn(arr)``, from ``ahead`` (:mod:`transportmon.layers.ahead`) when it was computed there for this array."""
+    return fn(arr) if ahead is None else ahead.call(fn, arr)
 
 #: Accepted spellings of booleans (after NFKC and lower case); an empty cell is false.
 TRUE_WORDS = {"true", "t", "yes", "y", "1", "1.0", "是", "有", "√", "✓", "✔", "对", "真"}
@@ -82,16 +94,19 @@ def take_rows(arr: pa.ChunkedArray, rows: np.ndarray) -> pa.ChunkedArray:
     return pa.chunked_array(parts, type=arr.type)
 
 
-def text_ids(values: pd.Series, starts: np.ndarray | None = None) -> pd.Series:
+def text_ids(values: pd.Series, starts: np.ndarray | None = None, *, ahead: Ahead | None = None) -> pd.Series:
     """:func:`as_text` of an id column; when its runs of equal values begin at ``starts``, computed on the runs'
     first rows. A pyarrow text column that needs no change (clean ids) is returned as it is, as ``string``."""
-    return text_ids_runs(values, starts)[0]
+    return text_ids_runs(values, starts, ahead=ahead)[0]
 
 
-def text_ids_runs(values: pd.Series, starts: np.ndarray | None = None,
-                  heads: np.ndarray | None = None) -> tuple[pd.Series, pa.ChunkedArray | None]:
+def text_ids_runs(values: pd.Series, starts: np.ndarray | None = None, heads: np.ndarray | None = None, *,
+                  probe: pa.ChunkedArray | None = None, clean: bool | None = None,
+                  ahead: Ahead | None = None) -> tuple[pd.Series, pa.ChunkedArray | None]:
     """:func:`text_ids`, and when runs are given the text of the runs' first rows (``heads``: their positions) as an
-    Arrow array (None when the text is not Arrow-backed)."""
+    Arrow array (None when the text is not Arrow-backed). ``probe`` (the runs' first ids) and ``clean``
+    (:func:`same_text` of them) may come computed (:func:`transportmon.layers.ahead.id_runs`); ``ahead`` may hold
+    :func:`same_text` of the whole column."""
     if starts is not None and heads is None:
         heads = np.flatnonzero(starts)
     arr = arrow_text(values)
@@ -99,8 +114,11 @@ def text_ids_runs(values: pd.Series, starts: np.ndarray | None = None,
         text = as_text(values)
         return text, (arrow_text(text.iloc[heads]) if heads is not None else None)
     whole = heads is None or len(heads) == len(values)
-    probe = arr if whole else take_rows(arr, heads)
-    if same_text(probe):
+    if probe is None:
+        probe = arr if whole else take_rows(arr, heads)
+    if clean is None:
+        clean = ahead_call(ahead, same_text, probe)
+    if clean:
         return values.astype("string"), (probe if heads is not None else None)
     if whole:
         text = as_text(values)
@@ -182,15 +200,19 @@ def flags_fast(values: pd.Series) -> np.ndarray | None:
     return None
 
 
-def duplicated_ids(ids: pd.Series) -> np.ndarray:
+def increasing(arr: pa.ChunkedArray) -> bool:
+    """Whether the non-missing values of a text array rise strictly (sorted and unique: no value repeats)."""
+    values = arr.drop_null() if arr.null_count else arr
+    n = len(values)
+    return n < 2 or bool(pc.all(pc.less(values.slice(0, n - 1), values.slice(1))).as_py())
+
+
+def duplicated_ids(ids: pd.Series, *, ahead: Ahead | None = None) -> np.ndarray:
     """``ids.notna() & ids.duplicated(keep="first")``; ids in strictly increasing order (sorted, unique: the common
-    case) are seen to have no repeat by comparing neighbours."""
+    case) are seen to have no repeat by comparing neighbours (:func:`increasing`, which ``ahead`` may hold)."""
     arr = arrow_text(ids)
-    if arr is not None:
-        values = arr.drop_null() if arr.null_count else arr
-        n = len(values)
-        if n < 2 or pc.all(pc.less(values.slice(0, n - 1), values.slice(1))).as_py():
-            return np.zeros(len(ids), dtype=bool)
+    if arr is not None and ahead_call(ahead, increasing, arr):
+        return np.zeros(len(ids), dtype=bool)
     return (ids.notna() & ids.duplicated(keep="first")).to_numpy(dtype=bool)
 
 
@@ -220,9 +242,7 @@ def duplicated_stops(trip: pd.Series, seq: pd.Series, starts: np.ndarray | None,
         head_ids = take_rows(trip_arr, heads)
     sq = sq.astype(np.int64, copy=False)
     all_present = not seq_missing.any() and not trip_arr.null_count
-    hv = head_ids.drop_null() if head_ids.null_count else head_ids
-    m = len(hv)
-    distinct_runs = m < 2 or bool(pc.all(pc.less(hv.slice(0, m - 1), hv.slice(1))).as_py())
+    distinct_runs = increasing(head_ids)
     if distinct_runs and all_present and n:
         rising = (sq[1:] > sq[:-1]) | starts[1:]
         if rising.all():

@@ -17,7 +17,9 @@ from ..bulletin_dates import published_and_effective
 from ..dates import parse_dates
 from ..designations import DesignationFormError, normalize_designations
 from ..source_rows import source_rows
+from .ahead import Ahead, id_runs
 from .cells import (
+    ahead_call,
     arrow_text,
     as_text,
     cell_text,
@@ -29,7 +31,6 @@ from .cells import (
     nullable_ints,
     parse_bools,
     parse_ints,
-    run_starts,
     service_types,
     stop_text,
     stripped_service_types,
@@ -55,15 +56,16 @@ def _prepare(frame: pd.DataFrame, layer: str, path: str | None) -> pd.DataFrame:
     return frame
 
 
-def _check_geometry(rej: Rejector, frame: gpd.GeoDataFrame, layer: str) -> None:
-    for mask, reason, detail in geometry_problems(frame, layer):
+def _check_geometry(rej: Rejector, frame: gpd.GeoDataFrame, layer: str, valid: pd.Series | None = None) -> None:
+    for mask, reason, detail in geometry_problems(frame, layer, valid=valid):
         rej.reject(mask, reason, detail)
 
 
-def _check_ids(rej: Rejector, unique: bool) -> None:
+def _check_ids(rej: Rejector, unique: bool, ahead: Ahead | None = None) -> None:
     rej.reject(rej.ids.isna(), "missing-id", "the id is empty")
     if unique:
-        rej.reject(duplicated_ids(rej.ids), "duplicate-id", lambda m: same_as(rej.frame, m, rej.ids, what="id"))
+        rej.reject(duplicated_ids(rej.ids, ahead=ahead), "duplicate-id",
+                   lambda m: same_as(rej.frame, m, rej.ids, what="id"))
 
 
 def _finish(name: str, frame: pd.DataFrame, rej: Rejector, rows: int, path: str | None) -> Layer:
@@ -75,10 +77,10 @@ def _finish(name: str, frame: pd.DataFrame, rej: Rejector, rows: int, path: str 
                  path=path)
 
 
-def _optional_text(frame: pd.DataFrame, columns: tuple[str, ...]) -> None:
+def _optional_text(frame: pd.DataFrame, columns: tuple[str, ...], ahead: Ahead | None = None) -> None:
     """Optional text columns as stripped text, or all-NA when the file has none (in place)."""
     for col in columns:
-        frame[col] = text_ids(frame[col]) if col in frame.columns else missing_text(frame.index)
+        frame[col] = text_ids(frame[col], ahead=ahead) if col in frame.columns else missing_text(frame.index)
 
 
 def validate_roads(frame: pd.DataFrame, path: str | None = None) -> Layer:
@@ -138,11 +140,12 @@ def validate_boundaries(frame: pd.DataFrame, path: str | None = None) -> Layer:
     # Admin polygons from real sources are often slightly invalid (self-touching rings): repair, don't reject.
     # method="structure" with keep_collapsed=False keeps the result polygonal.
     geoms = frame.geometry
-    fixable = (present(geoms) & ~geoms.is_valid).to_numpy()
+    valid = geoms.is_valid
+    fixable = (present(geoms) & ~valid).to_numpy()
     if fixable.any():
         frame = frame.set_geometry(gpd.GeoSeries(repair(geoms.to_numpy(), fixable), index=frame.index, crs=frame.crs))
         rej.frame = frame
-    _check_geometry(rej, frame, "boundaries")
+    _check_geometry(rej, frame, "boundaries", valid=None if fixable.any() else valid)  # the same geometries
     frame["adcode"] = rej.ids
     frame["level"] = level
     frame["name"] = as_text(frame["name"])
@@ -160,19 +163,21 @@ def validate_stops(frame: pd.DataFrame, path: str | None = None) -> Layer:
     return _finish("stops", frame, rej, len(frame), path)
 
 
-def validate_trips(frame: pd.DataFrame, path: str | None = None, *, passengers_optional: bool = False) -> Layer:
+def validate_trips(frame: pd.DataFrame, path: str | None = None, *, passengers_optional: bool = False,
+                   ahead: Ahead | None = None) -> Layer:
     """Trips: unique ``trip_id``, ``service_date``, ``service_type``, ``seats`` > 0, 0 ≤ ``passengers`` ≤ seats.
 
     ``passengers_optional`` (``transportmon limits``: tickets of future trips are still on sale) accepts an empty
-    ``passengers`` value, or no such column, as NA.
+    ``passengers`` value, or no such column, as NA. ``ahead``: checks of the id columns computed on another thread
+    from the Arrow data the frame was made of (:mod:`transportmon.layers.ahead`); the result is the same without.
     """
     if passengers_optional:  # issue 15 hook
         frame = rename_aliases(frame)
         if "passengers" not in frame.columns:
             frame = frame.assign(passengers=pd.Series(pd.NA, index=frame.index, dtype="Int64"))
     frame = _prepare(frame, "trips", path)
-    rej = Rejector("trips", frame, "trip_id")
-    _check_ids(rej, unique=True)
+    rej = Rejector("trips", frame, "trip_id", ids=text_ids(frame["trip_id"], ahead=ahead))
+    _check_ids(rej, unique=True, ahead=ahead)
     frame["trip_id"] = rej.ids
     raw_date = frame["service_date"]
     dates, bad = parse_dates(raw_date)
@@ -202,7 +207,7 @@ def validate_trips(frame: pd.DataFrame, path: str | None = None, *, passengers_o
                lambda m: "passengers=" + cell_text(pax, m) + " > seats=" + cell_text(seats, m))
     frame["seats"] = seats
     frame["passengers"] = pax
-    _optional_text(frame, ("route_id", "scope"))
+    _optional_text(frame, ("route_id", "scope"), ahead)
     # A rejected trip keeps its service date (issue 14: it counts on its day in the timeline and the report) and its
     # route (issue 15: it ran on the route): layers.schema.KEPT_WHEN_REJECTED.
     return _finish("trips", frame, rej, len(frame), path)
@@ -214,21 +219,22 @@ def _blank(values: pd.Series) -> np.ndarray:
     return (text.isna() | (text == "")).to_numpy(dtype=bool)
 
 
-def validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> Layer:
+def validate_stop_times(frame: pd.DataFrame, path: str | None = None, *, ahead: Ahead | None = None) -> Layer:
     """Stop times: ``trip_id``, whole ``stop_sequence``, ``stop_id``, ``pickup``/``dropoff`` 0/1 (default 1).
 
     References to unknown stops or trips are checked later, against the validated stops and trips. For a
     ``stop_id`` read as a dictionary, ``codes.stop_code`` (per usable row) and ``codes.stop_dict`` (the
     dictionary as text) let those checks work on the few distinct stops; ``codes.trip_runs`` (when every row is
     usable) holds the runs of equal trip ids. ``defaulted_columns`` names ``pickup``/``dropoff`` when the file has
-    no such column.
+    no such column. ``ahead``: as :func:`validate_trips` (the runs of trip ids).
     """
     frame = _prepare(frame, "stop_times", path)
     raw_trip = frame["trip_id"]
     arr = arrow_text(raw_trip)
-    starts = run_starts(arr) if arr is not None else None
-    heads = np.flatnonzero(starts) if starts is not None else None
-    ids, head_ids = text_ids_runs(raw_trip, starts, heads)
+    runs = ahead_call(ahead, id_runs, arr) if arr is not None else None
+    starts, heads = (runs.starts, runs.heads) if runs is not None else (None, None)
+    ids, head_ids = text_ids_runs(raw_trip, starts, heads, probe=runs.ids if runs is not None else None,
+                                  clean=runs.clean if runs is not None else None)
     rej = Rejector("stop_times", frame, None, ids=ids)
     frame["trip_id"] = rej.ids
     stop_ids, stop_code, stop_dict = stop_text(frame["stop_id"])

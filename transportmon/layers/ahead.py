@@ -1,0 +1,103 @@
+"""Column checks done ahead: results of pure Arrow functions of a layer's id columns, computed on a second thread
+while the main thread reads other layers (:mod:`transportmon.io.ahead`), and taken by validation when it meets the
+very same Arrow data.
+
+The functions here use Arrow and numpy only (no pandas, which enters ``warnings.catch_warnings``, and that is not
+thread-safe before Python 3.14). A result is used only for the array it was computed on: the same buffers at the
+same offsets, which Arrow never changes (:func:`same_data`); any other array is computed on the spot, so a result is
+what the function gives either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+import pyarrow as pa
+
+from .cells import increasing, run_starts, same_text, take_rows
+from .schema import alias_mapping
+
+__all__ = ["Ahead", "IdRuns", "id_runs", "layer_facts", "same_data"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class IdRuns:
+    """Runs of equal consecutive ids (rows of one trip are usually consecutive)."""
+
+    starts: np.ndarray
+    """Per row: whether it starts a run."""
+    heads: np.ndarray
+    """Positions of the rows that start a run."""
+    ids: pa.ChunkedArray
+    """The id of each run, as in the column."""
+    clean: bool
+    """Whether :func:`~transportmon.layers.cells.as_text` leaves every id as it is."""
+
+
+def id_runs(arr: pa.ChunkedArray) -> IdRuns:
+    """The runs of an id column, their ids and whether those need no cleaning."""
+    starts = run_starts(arr)
+    heads = np.flatnonzero(starts)
+    ids = arr if len(heads) == len(arr) else take_rows(arr, heads)
+    return IdRuns(starts, heads, ids, same_text(ids))
+
+
+def same_data(a: pa.ChunkedArray, b: pa.ChunkedArray) -> bool:
+    """Whether two arrays are the same data: same type, chunks of the same lengths and offsets over the same buffers."""
+    if a is b:
+        return True
+    if a.type != b.type or len(a) != len(b) or a.num_chunks != b.num_chunks:
+        return False
+    for x, y in zip(a.chunks, b.chunks):
+        if x.offset != y.offset or len(x) != len(y):
+            return False
+        if [(buf.address, buf.size) if buf is not None else None for buf in x.buffers()] != \
+                [(buf.address, buf.size) if buf is not None else None for buf in y.buffers()]:
+            return False
+    return True
+
+
+@dataclass
+class Ahead:
+    """Results of functions of Arrow arrays, each with the array it was computed on (which it keeps alive, so that
+    its buffers are not reused by other data)."""
+
+    results: list[tuple[Callable[..., Any], pa.ChunkedArray, Any]] = field(default_factory=list)
+
+    def compute(self, fn: Callable[[pa.ChunkedArray], T], arr: pa.ChunkedArray) -> T:
+        """``fn(arr)``, kept for :meth:`call`."""
+        result = fn(arr)
+        self.results.append((fn, arr, result))
+        return result
+
+    def call(self, fn: Callable[[pa.ChunkedArray], T], arr: pa.ChunkedArray) -> T:
+        """``fn(arr)``: computed ahead when it was for this very array, else now."""
+        for done, source, result in self.results:
+            if done is fn and same_data(source, arr):
+                return result
+        return fn(arr)
+
+
+def layer_facts(name: str, table: pa.Table) -> Ahead:
+    """What validation of layer ``name`` (trips or stop_times) computes from its id columns, computed from the table
+    it is read into (:func:`transportmon.io.parquet.parquet_table`)."""
+    ahead = Ahead()
+    renamed = alias_mapping(list(table.column_names))
+    columns = {renamed.get(c, c): table.column(i) for i, c in enumerate(table.column_names)}
+    text = {c: arr for c, arr in columns.items()
+            if pa.types.is_large_string(arr.type)}  # as pandas keeps its text (large_string): the same buffers
+    if name == "stop_times" and "trip_id" in text:
+        ahead.compute(id_runs, text["trip_id"])
+    if name == "trips":
+        if "trip_id" in text:
+            ahead.compute(same_text, text["trip_id"])
+            ahead.compute(increasing, text["trip_id"])
+        for col in ("route_id", "scope"):
+            if col in text:
+                ahead.compute(same_text, text[col])
+    return ahead
