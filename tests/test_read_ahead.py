@@ -28,7 +28,7 @@ from transportmon import layers as L
 from transportmon._errors import InputError
 from transportmon.inputs import load_inputs
 from transportmon.io import ahead as ahead_module
-from transportmon.io.parquet import parquet_table
+from transportmon.io.parquet import parquet_ids
 from transportmon.io.read import read_table
 from transportmon.layers.ahead import Ahead, id_runs, layer_facts, same_data
 
@@ -150,7 +150,7 @@ def second_thread(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     monkeypatch.setattr(warnings.catch_warnings, "__enter__", spy(warnings.catch_warnings.__enter__,
                                                                   "catch_warnings"))
     monkeypatch.setattr(warnings, "warn", spy(warnings.warn, "warn"))
-    monkeypatch.setattr(ahead_module, "parquet_table", spy(ahead_module.parquet_table, "tasks"))
+    monkeypatch.setattr(ahead_module, "parquet_ids", spy(ahead_module.parquet_ids, "tasks"))
     monkeypatch.setattr(ahead_module, "sha256", spy(ahead_module.sha256, "tasks"))
     return seen
 
@@ -174,7 +174,7 @@ def test_good_files_load_alike(tmp_path, second_thread, trips_ext: str, st_ext: 
         assert bool(len(layer.rejected)) == dirty
     # The second thread did its work, and nothing that could warn; it is gone.
     parquet = [ext for ext in (trips_ext, st_ext) if ext == "parquet"]
-    assert second_thread["tasks"].count("parquet_table") == 2 * len(parquet)  # per load with read_ahead
+    assert second_thread["tasks"].count("parquet_ids") == 2 * len(parquet)  # per load with read_ahead
     assert second_thread["tasks"].count("sha256") == 4
     assert second_thread["catch_warnings"] == [] and second_thread["warn"] == []
     assert no_thread_left()
@@ -227,7 +227,7 @@ def test_a_failed_task_is_done_again_on_the_main_thread(tmp_path, monkeypatch) -
         return wrapper
 
     want = load_inputs(path, read_ahead=False)
-    monkeypatch.setattr(ahead_module, "parquet_table", fails_there(ahead_module.parquet_table))
+    monkeypatch.setattr(ahead_module, "parquet_ids", fails_there(ahead_module.parquet_ids))
     monkeypatch.setattr(ahead_module, "sha256", fails_there(ahead_module.sha256))
     got = load_inputs(path)
     for name in want.layers:
@@ -300,11 +300,11 @@ def test_validation_with_checks_computed_ahead(tmp_path_factory, tables: tuple[p
         path = d / f"{name}.parquet"
         pq.write_table(table, path, row_group_size=7)  # several chunks
         dictionary = ("stop_id",) if name == "stop_times" else ()
-        table = parquet_table(path, dictionary)
-        assert table is not None
-        facts = layer_facts(name, table)
+        ids = parquet_ids(path, dictionary, ahead_module.ID_COLUMNS)
+        assert ids is not None
+        facts = layer_facts(name, ids)
         validate = L.validate_trips if name == "trips" else L.validate_stop_times
-        frame = read_table(path, dictionary=dictionary, table=table)
+        frame = read_table(path, dictionary=dictionary, ids=ids)
         # The checks are of the very Arrow data the frame's trip ids are: validation takes them.
         assert [f for f, source, _ in facts.results if same_data(source, L.arrow_text(frame["trip_id"]))]
         got = validate(frame, str(path), ahead=facts)

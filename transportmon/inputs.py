@@ -321,10 +321,10 @@ def _read_and_validate(name: str, path: Path, datum: str, encoding: str | None, 
                        columns: dict[str, str] | None = None, passengers_optional: bool = False,
                        table: pa.Table | None = None, ahead: Ahead | None = None,
                        ) -> tuple[L.Layer, pd.DataFrame, int]:
-    """Read and validate one layer; ``table`` and ``ahead``: its Parquet table and id checks read ahead
+    """Read and validate one layer; ``table`` and ``ahead``: its id columns (Parquet) and their checks, read ahead
     (:mod:`transportmon.io.ahead`)."""
-    frame, rows = R.read_layer(name, path, datum, encoding, crs=crs, columns=columns, table=table)
-    del table  # converted: the frame holds what is needed of it
+    frame, rows = R.read_layer(name, path, datum, encoding, crs=crs, columns=columns, ids=table)
+    del table  # in the frame now
     validator = _validator(name, passengers_optional)
     if ahead is not None:
         validator = functools.partial(validator, ahead=ahead)

@@ -2,9 +2,9 @@
 
 :func:`transportmon.inputs.load_inputs` reads and validates the layers one after the other on the main thread. When
 ``trips`` and ``stop_times`` are both Parquet or CSV files, a :class:`ReadAhead` starts one more thread that, in this
-order, reads each of them that is Parquet into its Arrow table (:func:`transportmon.io.parquet.parquet_table`) and
-computes the checks of its id columns (:func:`transportmon.layers.ahead.layer_facts`), then takes the SHA-256 of both
-files (the report's metadata names each input's). The main thread meanwhile reads the smaller layers, and takes each
+order, reads the id columns of each of them that is Parquet (:func:`transportmon.io.parquet.parquet_ids`) and
+computes their checks (:func:`transportmon.layers.ahead.layer_facts`), then takes the SHA-256 of both files (the
+report's metadata names each input's). The main thread meanwhile reads the smaller layers, and takes each
 result when it comes to that layer; it can also hand the thread other array work (:meth:`ReadAhead.submit`: the
 stops' point-in-polygon tests).
 
@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 import pyarrow as pa
 
 from ..layers.ahead import Ahead, layer_facts
-from .parquet import parquet_table
+from .parquet import parquet_ids
 from .read import CSV_EXTENSIONS, PARQUET_EXTENSIONS, layer_dictionary, sha256
 
 __all__ = ["AHEAD_LAYERS", "ReadAhead", "read_ahead_paths"]
@@ -49,9 +49,14 @@ def read_ahead_paths(paths: dict[str, Path], to_read: list[str]) -> dict[str, Pa
     return {name: paths[name] for name in to_read if name in AHEAD_LAYERS}
 
 
-def _table_and_facts(name: str, path: Path) -> tuple[pa.Table, Ahead] | None:
-    table = parquet_table(path, layer_dictionary(name))
-    return None if table is None else (table, layer_facts(name, table))
+#: The id columns read ahead: they live as long as the layer, so the memory taken for them on the second thread is
+#: never freed to that thread's allocator arenas (where the main thread could not use it again) before the end.
+ID_COLUMNS = ("trip_id", "route_id", "scope")
+
+
+def _ids_and_facts(name: str, path: Path) -> tuple[pa.Table, Ahead] | None:
+    ids = parquet_ids(path, layer_dictionary(name), ID_COLUMNS)
+    return None if ids is None else (ids, layer_facts(name, ids))
 
 
 class ReadAhead:
@@ -73,7 +78,7 @@ class ReadAhead:
             return
         for name, path in paths.items():
             if path.suffix.lower() in PARQUET_EXTENSIONS:
-                self._tables[name] = self._pool.submit(_table_and_facts, name, path)
+                self._tables[name] = self._pool.submit(_ids_and_facts, name, path)
         for name, path in paths.items():
             self._hashes[name] = self._pool.submit(sha256, path)
 
@@ -91,7 +96,7 @@ class ReadAhead:
         self._tables.clear()
 
     def table(self, name: str) -> tuple[pa.Table | None, Ahead | None]:
-        """The layer's Parquet table and the checks of its id columns, read ahead; (None, None) when the layer was
+        """The layer's id columns (a Parquet file's) and their checks, read ahead; (None, None) when the layer was
         not read ahead or that failed: the main thread then reads the file and says what is wrong with it. Once."""
         future = self._tables.pop(name, None)
         got = _result(future)

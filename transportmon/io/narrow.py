@@ -62,17 +62,35 @@ def _pandas_type(type_: pa.DataType) -> object:
     return None
 
 
-def decode_narrow(path: Path, schema: pa.Schema, keys: list[str], dictionary: list[str]) -> pa.Table | None:
+def decode_narrow(path: Path, schema: pa.Schema, keys: list[str], dictionary: list[str],
+                  have: pa.Table | None = None) -> pa.Table | None:
     """The Parquet file at ``path`` (whose schema is ``schema``) as an Arrow table in the narrow types of
-    :func:`narrow_schema`; None when there is nothing to narrow or a value does not fit its narrow type. Arrow
+    :func:`narrow_schema`; None when there is nothing to narrow or a value does not fit its narrow type. ``have``:
+    some of its columns read so already (by :func:`decode_narrow` too, with ``columns``), taken as they are. Arrow
     only (no pandas): :mod:`transportmon.io.ahead` runs it on a second thread."""
     target = narrow_schema(schema, keys, dictionary)
     if target is None:
         return None
+    names = [name for name in target.names if have is None or name not in have.column_names]
     try:
-        return pq.read_table(path, schema=target, read_dictionary=dictionary or None)
+        table = pq.read_table(path, schema=target, columns=names if have is not None else None,
+                              read_dictionary=[n for n in dictionary if n in names] or None)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a value too large for its narrow type: read it wide
         return None
+    if have is None:
+        return table
+    columns = [have.column(n) if n in have.column_names else table.column(n) for n in target.names]
+    fields = [have.field(n) if n in have.column_names else table.field(n) for n in target.names]
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=table.schema.metadata))
+
+
+def decode_columns(path: Path, schema: pa.Schema, keys: list[str], dictionary: list[str],
+                   columns: list[str]) -> pa.Table | None:
+    """The file's ``columns`` alone, as :func:`decode_narrow` reads them; None when it would read none narrow."""
+    target = narrow_schema(schema, keys, dictionary)
+    if target is None or not columns:
+        return None
+    return pq.read_table(path, schema=target, columns=columns)
 
 
 def narrow_frame(table: pa.Table) -> pd.DataFrame:

@@ -1,8 +1,8 @@
 """(Geo)Parquet files as :func:`transportmon.io.read.read_table` reads them, in two steps that can run apart.
 
-:func:`parquet_table` reads a plain table (not GeoParquet) in narrow types (:mod:`transportmon.io.narrow`) with
-Arrow alone, so :mod:`transportmon.io.ahead` can run it on a second thread; :func:`parquet_frame` converts it to
-the frame, or reads any other Parquet file with pandas and GeoPandas.
+:func:`parquet_ids` reads the id columns of a plain table (not GeoParquet) in narrow types
+(:mod:`transportmon.io.narrow`) with Arrow alone, so :mod:`transportmon.io.ahead` can run it on a second thread;
+:func:`parquet_frame` reads the rest and makes the frame, or reads any other Parquet file with pandas and GeoPandas.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import pyarrow.parquet as pq
 
 from .. import layers as _layers
 from .._errors import InputError
-from .narrow import decode_narrow, narrow_frame, read_narrow
+from .narrow import decode_columns, decode_narrow, narrow_frame
 
-__all__ = ["parquet_frame", "parquet_plan", "parquet_table"]
+__all__ = ["parquet_frame", "parquet_ids", "parquet_plan"]
 
 
 def parquet_plan(path: Path, dictionary: tuple[str, ...] = ()) -> tuple[pa.Schema, list[str], list[str]]:
@@ -35,26 +35,23 @@ def parquet_plan(path: Path, dictionary: tuple[str, ...] = ()) -> tuple[pa.Schem
     return schema, contract, wanted
 
 
-def parquet_table(path: Path, dictionary: tuple[str, ...] = ()) -> pa.Table | None:
-    """The table :func:`parquet_frame` makes its frame of when it reads a plain table in narrow types (no
-    GeoParquet, unique column names, something to narrow, every value fitting), else None. Arrow only: read on a
-    second thread by :mod:`transportmon.io.ahead`, converted by :func:`parquet_frame`."""
+def parquet_ids(path: Path, dictionary: tuple[str, ...], ids: tuple[str, ...]) -> pa.Table | None:
+    """The text columns named ``ids`` (contract names) of a plain Parquet table (no GeoParquet, unique column
+    names, something to read narrower), read alone as :func:`parquet_frame` would read them, else None. Arrow only:
+    read on a second thread by :mod:`transportmon.io.ahead` (ids live as long as the layer: only memory that lives
+    on is taken there), and handed to :func:`parquet_frame`, which reads the other columns."""
     schema, contract, wanted = parquet_plan(path, dictionary)
     if b"geo" in (schema.metadata or {}) or len(set(schema.names)) != len(schema.names):
         return None
-    return decode_narrow(path, schema, contract, wanted)
+    names = [name for name, key in zip(schema.names, contract) if key in ids and name not in wanted
+             and pa.types.is_large_string(schema.field(name).type)]
+    return decode_columns(path, schema, contract, wanted, names)
 
 
 def parquet_frame(path: Path, dictionary: tuple[str, ...] = (),
-                  table: pa.Table | None = None) -> gpd.GeoDataFrame | pd.DataFrame:
-    """The frame of a (Geo)Parquet file as :func:`transportmon.io.read.read_table` takes it, or of its ``table`` read
-    ahead by :func:`parquet_table`; an :class:`InputError` when it cannot be read."""
-    if table is not None:  # read ahead (parquet_table): only its conversion is left
-        try:
-            return narrow_frame(table)
-        except Exception as exc:
-            raise InputError(path, f"not a readable (Geo)Parquet file ({exc})",
-                             "write it with GeoDataFrame.to_parquet") from exc
+                  ids: pa.Table | None = None) -> gpd.GeoDataFrame | pd.DataFrame:
+    """The frame of a (Geo)Parquet file as :func:`transportmon.io.read.read_table` takes it; an :class:`InputError`
+    when it cannot be read. ``ids``: some of its columns read already (:func:`parquet_ids`), taken as they are."""
     try:
         schema, contract, wanted = parquet_plan(path, dictionary)
         meta = schema.metadata or {}
@@ -64,9 +61,10 @@ def parquet_frame(path: Path, dictionary: tuple[str, ...] = (),
         if b"geo" in meta:
             return gpd.read_parquet(path)
         # int64 counts read narrower (io/narrow.py); None when that cannot apply.
-        narrow = read_narrow(path, schema, contract, wanted) if len(set(schema.names)) == len(schema.names) else None
-        if narrow is not None:
-            return narrow
+        if len(set(schema.names)) == len(schema.names):
+            table = decode_narrow(path, schema, contract, wanted, ids)
+            if table is not None:
+                return narrow_frame(table)
         return pd.read_parquet(path, read_dictionary=wanted) if wanted else pd.read_parquet(path)
     except Exception as exc:
         raise InputError(path, f"not a readable (Geo)Parquet file ({exc})",

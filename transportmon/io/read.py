@@ -449,7 +449,7 @@ def read_table(
     dictionary: tuple[str, ...] = (),
     crs: str | None = None,
     columns: Mapping[str, str] | None = None,
-    table: pa.Table | None = None,
+    ids: pa.Table | None = None,
 ) -> gpd.GeoDataFrame | pd.DataFrame:
     """Read one layer file into a frame in WGS-84 (EPSG:4326) lon/lat.
 
@@ -471,9 +471,9 @@ def read_table(
         none; reprojected to WGS-84 (see :mod:`transportmon.io.declared`).
     columns
         ``{header: column}``: the file's headers to read as contract columns (``{"X坐标": "lon"}``).
-    table
-        The Parquet file's table as :func:`transportmon.io.parquet.parquet_table` read it (on another thread):
-        converted instead of reading the file again.
+    ids
+        Columns of a Parquet file read already, on another thread (:func:`transportmon.io.parquet.parquet_ids`):
+        taken as they are, the other columns read.
 
     Returns
     -------
@@ -506,7 +506,7 @@ def read_table(
     elif ext == ".xls":
         raise InputError(p, "is an old binary Excel workbook (.xls)", "save it as .xlsx or export the sheet as CSV")
     elif ext in PARQUET_EXTENSIONS:
-        frame, info = parquet_frame(p, dictionary, table), {"format": "parquet"}
+        frame, info = parquet_frame(p, dictionary, ids), {"format": "parquet"}
     elif ext in VECTOR_EXTENSIONS:
         frame, info = _read_vector(p, encoding)
     else:
@@ -548,10 +548,10 @@ def _to_wgs84(frame: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
 
 
 def read_layer(name: str, path: Path, datum: str, encoding: str | None, *, crs: str | None = None,
-               columns: Mapping[str, str] | None = None, table: pa.Table | None = None) -> tuple[pd.DataFrame, int]:
+               columns: Mapping[str, str] | None = None, ids: pa.Table | None = None) -> tuple[pd.DataFrame, int]:
     """Read the file of layer ``name`` as validation takes it (an OpenStreetMap extract for ``roads``), and its rows;
-    ``crs`` and ``columns`` as declared for it (:mod:`transportmon.io.declared`); ``table``: a Parquet file already
-    read (:func:`read_table`)."""
+    ``crs`` and ``columns`` as declared for it (:mod:`transportmon.io.declared`); ``ids``: columns of a Parquet file
+    read already (:func:`read_table`)."""
     from .discover import is_osm
 
     if name == "roads" and is_osm(path):
@@ -563,7 +563,7 @@ def read_layer(name: str, path: Path, datum: str, encoding: str | None, *, crs: 
                              "OpenStreetMap data", "OSM is WGS-84: drop it")
         return frame, len(frame)
     frame = read_table(path, encoding=encoding, datum=datum, dictionary=layer_dictionary(name), crs=crs,
-                       columns=columns, table=table)
+                       columns=columns, ids=ids)
     return frame, len(frame)
 
 

@@ -11,13 +11,13 @@ what the function gives either way.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
 
-from .cells import increasing, run_starts, same_text, take_rows
+from .cells import increasing, run_starts, same_text
 from .schema import alias_mapping
 
 __all__ = ["Ahead", "IdRuns", "id_runs", "layer_facts", "same_data"]
@@ -31,20 +31,25 @@ class IdRuns:
 
     starts: np.ndarray
     """Per row: whether it starts a run."""
-    heads: np.ndarray
-    """Positions of the rows that start a run."""
-    ids: pa.ChunkedArray
-    """The id of each run, as in the column."""
     clean: bool
-    """Whether :func:`~transportmon.layers.cells.as_text` leaves every id as it is."""
+    """Whether :func:`~transportmon.layers.cells.as_text` leaves the id of every run as it is."""
+    run: np.ndarray | None = None
+    """Per row: the number of its run (0, 1, …), when computed ahead (:func:`layer_facts`): the trip of each row
+    when stop_times follow the trips' order."""
 
 
 def id_runs(arr: pa.ChunkedArray) -> IdRuns:
-    """The runs of an id column, their ids and whether those need no cleaning."""
+    """The runs of an id column and whether their ids need no cleaning: the ids are taken and checked chunk by
+    chunk, so that no copy of them is held (on the second thread, memory held and freed there stays with that
+    thread's allocator arenas)."""
     starts = run_starts(arr)
-    heads = np.flatnonzero(starts)
-    ids = arr if len(heads) == len(arr) else take_rows(arr, heads)
-    return IdRuns(starts, heads, ids, same_text(ids))
+    clean, offset = True, 0
+    for chunk in arr.chunks:
+        heads = np.flatnonzero(starts[offset:offset + len(chunk)])
+        offset += len(chunk)
+        if clean and len(heads):
+            clean = same_text(chunk.take(pa.array(heads)))
+    return IdRuns(starts, clean)
 
 
 def same_data(a: pa.ChunkedArray, b: pa.ChunkedArray) -> bool:
@@ -65,9 +70,15 @@ def same_data(a: pa.ChunkedArray, b: pa.ChunkedArray) -> bool:
 @dataclass
 class Ahead:
     """Results of functions of Arrow arrays, each with the array it was computed on (which it keeps alive, so that
-    its buffers are not reused by other data)."""
+    its buffers are not reused by other data); and the layer's row numbers, 0 … n - 1."""
 
     results: list[tuple[Callable[..., Any], pa.ChunkedArray, Any]] = field(default_factory=list)
+    rows: np.ndarray | None = None
+
+    def row_numbers(self, n: int) -> np.ndarray | None:
+        """The row numbers of a layer of ``n`` rows, made ahead (once: the frame then owns them), else None."""
+        rows, self.rows = self.rows, None
+        return rows if rows is not None and len(rows) == n else None
 
     def compute(self, fn: Callable[[pa.ChunkedArray], T], arr: pa.ChunkedArray) -> T:
         """``fn(arr)``, kept for :meth:`call`."""
@@ -75,24 +86,30 @@ class Ahead:
         self.results.append((fn, arr, result))
         return result
 
-    def call(self, fn: Callable[[pa.ChunkedArray], T], arr: pa.ChunkedArray) -> T:
-        """``fn(arr)``: computed ahead when it was for this very array, else now."""
+    def find(self, fn: Callable[[pa.ChunkedArray], T], arr: pa.ChunkedArray) -> T | None:
+        """``fn(arr)`` when computed ahead for this very array, else None."""
         for done, source, result in self.results:
             if done is fn and same_data(source, arr):
                 return result
-        return fn(arr)
+        return None
+
+    def call(self, fn: Callable[[pa.ChunkedArray], T], arr: pa.ChunkedArray) -> T:
+        """``fn(arr)``: computed ahead when it was for this very array, else now."""
+        result = self.find(fn, arr)
+        return fn(arr) if result is None else result
 
 
 def layer_facts(name: str, table: pa.Table) -> Ahead:
-    """What validation of layer ``name`` (trips or stop_times) computes from its id columns, computed from the table
-    it is read into (:func:`transportmon.io.parquet.parquet_table`)."""
-    ahead = Ahead()
+    """What validation of layer ``name`` (trips or stop_times) computes from its id columns, computed from those
+    columns as they are read (``table``: :func:`transportmon.io.parquet.parquet_ids`), and its row numbers."""
+    ahead = Ahead(rows=np.arange(table.num_rows, dtype=np.int64))
     renamed = alias_mapping(list(table.column_names))
     columns = {renamed.get(c, c): table.column(i) for i, c in enumerate(table.column_names)}
     text = {c: arr for c, arr in columns.items()
             if pa.types.is_large_string(arr.type)}  # as pandas keeps its text (large_string): the same buffers
     if name == "stop_times" and "trip_id" in text:
-        ahead.compute(id_runs, text["trip_id"])
+        runs = id_runs(text["trip_id"])
+        ahead.results.append((id_runs, text["trip_id"], replace(runs, run=np.cumsum(runs.starts) - 1)))
     if name == "trips":
         if "trip_id" in text:
             ahead.compute(same_text, text["trip_id"])

@@ -101,12 +101,11 @@ def text_ids(values: pd.Series, starts: np.ndarray | None = None, *, ahead: Ahea
 
 
 def text_ids_runs(values: pd.Series, starts: np.ndarray | None = None, heads: np.ndarray | None = None, *,
-                  probe: pa.ChunkedArray | None = None, clean: bool | None = None,
-                  ahead: Ahead | None = None) -> tuple[pd.Series, pa.ChunkedArray | None]:
+                  clean: bool | None = None, ahead: Ahead | None = None) -> tuple[pd.Series, pa.ChunkedArray | None]:
     """:func:`text_ids`, and when runs are given the text of the runs' first rows (``heads``: their positions) as an
-    Arrow array (None when the text is not Arrow-backed). ``probe`` (the runs' first ids) and ``clean``
-    (:func:`same_text` of them) may come computed (:func:`transportmon.layers.ahead.id_runs`); ``ahead`` may hold
-    :func:`same_text` of the whole column."""
+    Arrow array (None when the text is not Arrow-backed). ``clean`` (:func:`same_text` of the runs' first ids) may
+    come computed (:func:`transportmon.layers.ahead.id_runs`); ``ahead`` may hold :func:`same_text` of the whole
+    column."""
     if starts is not None and heads is None:
         heads = np.flatnonzero(starts)
     arr = arrow_text(values)
@@ -114,8 +113,7 @@ def text_ids_runs(values: pd.Series, starts: np.ndarray | None = None, heads: np
         text = as_text(values)
         return text, (arrow_text(text.iloc[heads]) if heads is not None else None)
     whole = heads is None or len(heads) == len(values)
-    if probe is None:
-        probe = arr if whole else take_rows(arr, heads)
+    probe = arr if whole else take_rows(arr, heads)
     if clean is None:
         clean = ahead_call(ahead, same_text, probe)
     if clean:

@@ -126,6 +126,8 @@ class TripRuns:
     """Positions of the rows that start a run."""
     ids: pa.ChunkedArray
     """The trip id of each run, as text."""
+    run: np.ndarray | None = None
+    """Per row: the number of its run (0, 1, …), when computed ahead (:mod:`transportmon.layers.ahead`)."""
 
 
 @dataclass

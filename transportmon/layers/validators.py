@@ -19,7 +19,6 @@ from ..designations import DesignationFormError, normalize_designations
 from ..source_rows import source_rows
 from .ahead import Ahead, id_runs
 from .cells import (
-    ahead_call,
     arrow_text,
     as_text,
     cell_text,
@@ -31,6 +30,7 @@ from .cells import (
     nullable_ints,
     parse_bools,
     parse_ints,
+    run_starts,
     service_types,
     stop_text,
     stripped_service_types,
@@ -45,14 +45,16 @@ from .schema import GEOMETRY_TYPES, REQUIRED, Layer, TripRuns, rename_aliases, r
 _COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
 
 
-def _prepare(frame: pd.DataFrame, layer: str, path: str | None) -> pd.DataFrame:
+def _prepare(frame: pd.DataFrame, layer: str, path: str | None, ahead: Ahead | None = None) -> pd.DataFrame:
     frame = rename_aliases(frame).reset_index(drop=True)
     if len(frame) == 0:  # an empty layer (a GeoJSON with no features has no columns): nothing is missing
         frame = frame.assign(**{c: pd.Series(dtype="string") for c in REQUIRED[layer] if c not in frame.columns})
     require_columns(frame, layer, path)
     if not _COPY_ON_WRITE:  # with copy-on-write the caller's frame cannot change through this one
         frame = frame.copy()
-    frame["row"] = pd.Series(np.arange(len(frame), dtype="int64"), index=frame.index, copy=False)
+    rows = ahead.row_numbers(len(frame)) if ahead is not None else None
+    frame["row"] = pd.Series(np.arange(len(frame), dtype="int64") if rows is None else rows, index=frame.index,
+                             copy=False)
     return frame
 
 
@@ -175,7 +177,7 @@ def validate_trips(frame: pd.DataFrame, path: str | None = None, *, passengers_o
         frame = rename_aliases(frame)
         if "passengers" not in frame.columns:
             frame = frame.assign(passengers=pd.Series(pd.NA, index=frame.index, dtype="Int64"))
-    frame = _prepare(frame, "trips", path)
+    frame = _prepare(frame, "trips", path, ahead)
     rej = Rejector("trips", frame, "trip_id", ids=text_ids(frame["trip_id"], ahead=ahead))
     _check_ids(rej, unique=True, ahead=ahead)
     frame["trip_id"] = rej.ids
@@ -228,13 +230,13 @@ def validate_stop_times(frame: pd.DataFrame, path: str | None = None, *, ahead: 
     usable) holds the runs of equal trip ids. ``defaulted_columns`` names ``pickup``/``dropoff`` when the file has
     no such column. ``ahead``: as :func:`validate_trips` (the runs of trip ids).
     """
-    frame = _prepare(frame, "stop_times", path)
+    frame = _prepare(frame, "stop_times", path, ahead)
     raw_trip = frame["trip_id"]
     arr = arrow_text(raw_trip)
-    runs = ahead_call(ahead, id_runs, arr) if arr is not None else None
-    starts, heads = (runs.starts, runs.heads) if runs is not None else (None, None)
-    ids, head_ids = text_ids_runs(raw_trip, starts, heads, probe=runs.ids if runs is not None else None,
-                                  clean=runs.clean if runs is not None else None)
+    runs = ahead.find(id_runs, arr) if ahead is not None and arr is not None else None
+    starts = runs.starts if runs is not None else run_starts(arr) if arr is not None else None
+    heads = np.flatnonzero(starts) if starts is not None else None
+    ids, head_ids = text_ids_runs(raw_trip, starts, heads, clean=runs.clean if runs is not None else None)
     rej = Rejector("stop_times", frame, None, ids=ids)
     frame["trip_id"] = rej.ids
     stop_ids, stop_code, stop_dict = stop_text(frame["stop_id"])
@@ -270,7 +272,7 @@ def validate_stop_times(frame: pd.DataFrame, path: str | None = None, *, ahead: 
         layer.codes.stop_code = stop_code if ok.all() else stop_code[ok]
         layer.codes.stop_dict = stop_dict
     if starts is not None and head_ids is not None and ok.all():  # the runs of trip ids, for the reference checks
-        layer.codes.trip_runs = TripRuns(starts, heads, head_ids)
+        layer.codes.trip_runs = TripRuns(starts, heads, head_ids, run=runs.run if runs is not None else None)
     return layer
 
 
