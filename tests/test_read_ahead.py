@@ -28,7 +28,7 @@ from transportmon import layers as L
 from transportmon._errors import InputError
 from transportmon.inputs import load_inputs
 from transportmon.io import ahead as ahead_module
-from transportmon.io.parquet import parquet_ids
+from transportmon.io.parquet import parquet_ids, parquet_wide
 from transportmon.io.read import read_table
 from transportmon.layers.ahead import Ahead, id_runs, layer_facts, same_data
 
@@ -284,8 +284,11 @@ def trip_tables(draw: st.DrawFn) -> tuple[pa.Table, pa.Table]:
                                            pa.large_string())})
     runs = draw(st.lists(st.tuples(IDS, st.integers(1, 4)), max_size=10))
     rows = [t for t, k in runs for _ in range(k)]
+    seq: list[int | None] = [i + 1 for _, k in runs for i in range(k)]
+    if seq and draw(st.booleans()):  # a repeated or missing sequence number
+        seq[draw(st.integers(0, len(seq) - 1))] = draw(st.sampled_from([1, None]))
     stop_times = pa.table({"trip_id": pa.array(rows, pa.large_string()),
-                           "stop_sequence": pa.array([i + 1 for _, k in runs for i in range(k)], pa.int64()),
+                           "stop_sequence": pa.array(seq, pa.int64()),
                            "stop_id": pa.array(["S1"] * len(rows), pa.large_string())})
     return trips, stop_times
 
@@ -302,7 +305,7 @@ def test_validation_with_checks_computed_ahead(tmp_path_factory, tables: tuple[p
         dictionary = ("stop_id",) if name == "stop_times" else ()
         ids = parquet_ids(path, dictionary, ahead_module.ID_COLUMNS)
         assert ids is not None
-        facts = layer_facts(name, ids)
+        facts = layer_facts(name, ids, parquet_wide(path, ("stop_sequence", "seats", "passengers")))
         validate = L.validate_trips if name == "trips" else L.validate_stop_times
         frame = read_table(path, dictionary=dictionary, ids=ids)
         # The checks are of the very Arrow data the frame's trip ids are: validation takes them.

@@ -14,18 +14,22 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import shapely
 import world
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from transportmon.geo.admin import LEVEL_RANK, locate, locate_arrays, point_hits
+from transportmon.io.parquet import parquet_wide
 from transportmon.io.read import blank_cells
 from transportmon.layers.cells import (
     as_text,
     duplicated_stops,
     increasing,
+    ints_fast,
     parse_bools,
+    rises_in_runs,
     run_starts,
     same_text,
     service_types,
@@ -159,6 +163,52 @@ def test_duplicated_stops(data: st.DataObject) -> None:
     starts = run_starts(arr)
     np.testing.assert_array_equal(duplicated_stops(trip, sequence, starts), want)
     np.testing.assert_array_equal(duplicated_stops(trip, sequence, None), want)
+
+
+@settings(PROFILE)
+@given(st.lists(st.integers(-3, 3), max_size=40), st.data())
+def test_rises_in_runs(values: list[int], data: st.DataObject) -> None:
+    seq = np.array(values, dtype=np.int64)
+    starts = np.array(data.draw(st.lists(st.booleans(), min_size=len(seq), max_size=len(seq))), dtype=bool)
+    want = bool(((seq[1:] > seq[:-1]) | starts[1:]).all())
+    assert rises_in_runs(seq, starts, block=data.draw(st.integers(1, 5))) == want
+    assert rises_in_runs(seq, starts) == want
+
+
+@settings(PROFILE)
+@given(st.lists(st.integers(-5, 5), min_size=1, max_size=20), st.data())
+def test_ints_fast_takes_only_equal_wide_values(values: list[int], data: st.DataObject) -> None:
+    column = pd.Series(values, dtype="int32")
+    want = ints_fast(column)
+    wide = np.array(values, dtype=np.int64)
+    if data.draw(st.booleans()):  # other values: not taken
+        wide[data.draw(st.integers(0, len(values) - 1))] += 1
+    got = ints_fast(column, wide)
+    pd.testing.assert_series_equal(got[0], want[0], check_exact=True)
+    np.testing.assert_array_equal(got[1], want[1])
+    taken = np.shares_memory(got[0].to_numpy(dtype=np.int64), wide)
+    assert taken == bool(np.array_equal(wide, values))
+
+
+@settings(PROFILE, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.lists(st.one_of(st.integers(-2**40, 2**40), st.none()), max_size=30), st.integers(1, 7),
+       st.sampled_from(["int64", "int32", "uint32", "uint64", "float64"]))
+def test_parquet_wide(tmp_path_factory, values: list[int | None], batch: int, kind: str) -> None:
+    """Whole numbers as int64, batch by batch; a column with a missing value, or of a type that may not fit, is not
+    made."""
+    path = tmp_path_factory.mktemp("wide") / "stop_times.parquet"
+    if kind in ("int32", "uint32", "uint64"):
+        values = [None if v is None else abs(v) % 2**31 for v in values]
+    typ = {"int64": pa.int64(), "int32": pa.int32(), "uint32": pa.uint32(), "uint64": pa.uint64(),
+           "float64": pa.float64()}[kind]
+    pq.write_table(pa.table({"trip_id": pa.array(["T1"] * len(values)), "站序": pa.array(values, typ)}), path,
+                   row_group_size=3)
+    got = parquet_wide(path, ("stop_sequence",), batch_rows=batch)
+    if None in values or kind in ("uint64", "float64"):
+        assert got == {}
+    else:
+        assert list(got) == ["stop_sequence"] and got["stop_sequence"].dtype == np.int64
+        np.testing.assert_array_equal(got["stop_sequence"], np.array(values, dtype=np.int64))
 
 
 @settings(PROFILE)

@@ -3,8 +3,10 @@
 :func:`transportmon.inputs.load_inputs` reads and validates the layers one after the other on the main thread. When
 ``trips`` and ``stop_times`` are both Parquet or CSV files, a :class:`ReadAhead` starts one more thread that, in this
 order, reads the id columns of each of them that is Parquet (:func:`transportmon.io.parquet.parquet_ids`) and
-computes their checks (:func:`transportmon.layers.ahead.layer_facts`), then takes the SHA-256 of both files (the
-report's metadata names each input's). The main thread meanwhile reads the smaller layers, and takes each
+its whole numbers as int64 (:func:`~transportmon.io.parquet.parquet_wide`), computes the checks of the ids
+(:func:`transportmon.layers.ahead.layer_facts`), then takes the SHA-256 of both files (the report's metadata names
+each input's). Only memory that lives as long as the layer is taken there: memory freed later by the main thread
+would go back to the second thread's allocator arenas, which the main thread does not use again. The main thread meanwhile reads the smaller layers, and takes each
 result when it comes to that layer; it can also hand the thread other array work (:meth:`ReadAhead.submit`: the
 stops' point-in-polygon tests).
 
@@ -28,7 +30,7 @@ from typing import Any, TypeVar
 import pyarrow as pa
 
 from ..layers.ahead import Ahead, layer_facts
-from .parquet import parquet_ids
+from .parquet import parquet_ids, parquet_wide
 from .read import CSV_EXTENSIONS, PARQUET_EXTENSIONS, layer_dictionary, sha256
 
 __all__ = ["AHEAD_LAYERS", "ReadAhead", "read_ahead_paths"]
@@ -54,9 +56,17 @@ def read_ahead_paths(paths: dict[str, Path], to_read: list[str]) -> dict[str, Pa
 ID_COLUMNS = ("trip_id", "route_id", "scope")
 
 
+#: Whole-number columns made int64 ahead, per layer: validation keeps them so (Int64), for as long as the layer.
+#: Only stop_times': ten million rows, so the arrays (like the row and run numbers) are mapped and unmapped whole,
+#: never left in the second thread's heap (the trips' third as many would be, for little gain).
+WIDE_COLUMNS = {"stop_times": ("stop_sequence",)}
+
+
 def _ids_and_facts(name: str, path: Path) -> tuple[pa.Table, Ahead] | None:
     ids = parquet_ids(path, layer_dictionary(name), ID_COLUMNS)
-    return None if ids is None else (ids, layer_facts(name, ids))
+    if ids is None:
+        return None
+    return ids, layer_facts(name, ids, parquet_wide(path, WIDE_COLUMNS[name]) if name in WIDE_COLUMNS else None)
 
 
 class ReadAhead:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,7 +19,7 @@ from .. import layers as _layers
 from .._errors import InputError
 from .narrow import decode_columns, decode_narrow, narrow_frame
 
-__all__ = ["parquet_frame", "parquet_ids", "parquet_plan"]
+__all__ = ["parquet_frame", "parquet_ids", "parquet_plan", "parquet_wide"]
 
 
 def parquet_plan(path: Path, dictionary: tuple[str, ...] = ()) -> tuple[pa.Schema, list[str], list[str]]:
@@ -46,6 +47,33 @@ def parquet_ids(path: Path, dictionary: tuple[str, ...], ids: tuple[str, ...]) -
     names = [name for name, key in zip(schema.names, contract) if key in ids and name not in wanted
              and pa.types.is_large_string(schema.field(name).type)]
     return decode_columns(path, schema, contract, wanted, names)
+
+
+def parquet_wide(path: Path, names: tuple[str, ...], batch_rows: int = 1 << 16) -> dict[str, np.ndarray]:
+    """The whole-number columns named ``names`` (contract names) of a Parquet file as int64 arrays, read batch by
+    batch (no temporary of a whole column); a column with a missing value is left out. Arrow and numpy only: made
+    on a second thread by :mod:`transportmon.io.ahead` for validation, which takes an array only when it equals
+    the column it validates (:func:`~transportmon.layers.cells.ints_fast`)."""
+    schema, contract, _ = parquet_plan(path)
+    if len(set(schema.names)) != len(schema.names):
+        return {}
+    columns = {key: name for name, key in zip(schema.names, contract) if key in names and (
+        pa.types.is_signed_integer(schema.field(name).type)
+        or (pa.types.is_unsigned_integer(schema.field(name).type) and schema.field(name).type.bit_width <= 32))}
+    if not columns:
+        return {}
+    parquet = pq.ParquetFile(path)
+    out = {key: np.empty(parquet.metadata.num_rows, dtype=np.int64) for key in columns}
+    offset = 0
+    for batch in parquet.iter_batches(batch_size=batch_rows, columns=list(columns.values())):
+        for key, name in columns.items():
+            values = batch.column(name)
+            if key in out and values.null_count:
+                del out[key]
+            elif key in out:
+                out[key][offset:offset + len(values)] = values.to_numpy()
+        offset += batch.num_rows
+    return out if offset == parquet.metadata.num_rows else {}
 
 
 def parquet_frame(path: Path, dictionary: tuple[str, ...] = (),

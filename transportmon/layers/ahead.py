@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pyarrow as pa
 
-from .cells import increasing, run_starts, same_text
+from .cells import increasing, rises_in_runs, run_starts, same_text
 from .schema import alias_mapping
 
 __all__ = ["Ahead", "IdRuns", "id_runs", "layer_facts", "same_data"]
@@ -36,6 +36,11 @@ class IdRuns:
     run: np.ndarray | None = None
     """Per row: the number of its run (0, 1, …), when computed ahead (:func:`layer_facts`): the trip of each row
     when stop_times follow the trips' order."""
+    rising: np.ndarray | None = None
+    """When computed ahead: the ``stop_sequence`` it was computed on (int64, :attr:`Ahead.wide`), for
+    :attr:`rises`."""
+    rises: bool | None = None
+    """Whether that ``stop_sequence`` rises within each run."""
 
 
 def id_runs(arr: pa.ChunkedArray) -> IdRuns:
@@ -74,6 +79,13 @@ class Ahead:
 
     results: list[tuple[Callable[..., Any], pa.ChunkedArray, Any]] = field(default_factory=list)
     rows: np.ndarray | None = None
+    wide: dict[str, np.ndarray] = field(default_factory=dict)
+    """Whole-number columns (contract names) as int64, for :func:`~transportmon.layers.cells.ints_fast`, which takes
+    one only when it equals the column it parses."""
+
+    def take_wide(self, name: str) -> np.ndarray | None:
+        """The int64 values of column ``name`` made ahead (once: the parsed column then owns them), else None."""
+        return self.wide.pop(name, None)
 
     def row_numbers(self, n: int) -> np.ndarray | None:
         """The row numbers of a layer of ``n`` rows, made ahead (once: the frame then owns them), else None."""
@@ -99,17 +111,23 @@ class Ahead:
         return fn(arr) if result is None else result
 
 
-def layer_facts(name: str, table: pa.Table) -> Ahead:
+def layer_facts(name: str, table: pa.Table, wide: dict[str, np.ndarray] | None = None) -> Ahead:
     """What validation of layer ``name`` (trips or stop_times) computes from its id columns, computed from those
-    columns as they are read (``table``: :func:`transportmon.io.parquet.parquet_ids`), and its row numbers."""
-    ahead = Ahead(rows=np.arange(table.num_rows, dtype=np.int64))
+    columns as they are read (``table``: :func:`transportmon.io.parquet.parquet_ids`), and (stop_times) its row
+    numbers; ``wide``: its whole-number columns as int64 (:func:`transportmon.io.parquet.parquet_wide`)."""
+    ahead = Ahead(rows=np.arange(table.num_rows, dtype=np.int64) if name == "stop_times" else None,
+                  wide=dict(wide or {}))
     renamed = alias_mapping(list(table.column_names))
     columns = {renamed.get(c, c): table.column(i) for i, c in enumerate(table.column_names)}
     text = {c: arr for c, arr in columns.items()
             if pa.types.is_large_string(arr.type)}  # as pandas keeps its text (large_string): the same buffers
     if name == "stop_times" and "trip_id" in text:
         runs = id_runs(text["trip_id"])
-        ahead.results.append((id_runs, text["trip_id"], replace(runs, run=np.cumsum(runs.starts) - 1)))
+        seq = ahead.wide.get("stop_sequence")
+        rises = rises_in_runs(seq, runs.starts) if seq is not None and len(seq) == len(runs.starts) else None
+        ahead.results.append((id_runs, text["trip_id"], replace(runs, run=np.cumsum(runs.starts) - 1,
+                                                               rising=seq if rises is not None else None,
+                                                               rises=rises)))
     if name == "trips":
         if "trip_id" in text:
             ahead.compute(same_text, text["trip_id"])

@@ -150,9 +150,10 @@ def cell_text(values: pd.Series, mask: np.ndarray) -> pd.Series:
     return values.astype("string").fillna("")[mask]
 
 
-def ints_fast(values: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
+def ints_fast(values: pd.Series, wide: np.ndarray | None = None) -> tuple[pd.Series, np.ndarray] | None:
     """:func:`parse_ints` of an integer column (numpy or nullable): (Int64 values, malformed = the missing cells);
-    None when a value is too large to be read exactly, or the column is not integers."""
+    None when a value is too large to be read exactly, or the column is not integers. ``wide``: the values as int64,
+    made ahead (:mod:`transportmon.layers.ahead`), taken when equal to the column's (then owned by the result)."""
     dtype = values.dtype
     if isinstance(dtype, np.dtype) and dtype.kind in "iu":
         data, missing = values.to_numpy(), None
@@ -167,7 +168,8 @@ def ints_fast(values: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
     # Two masks, so that neither the caller nor pandas can change the other's (zeros are not touched until read).
     bad = np.zeros(len(data), dtype=bool) if missing is None else missing
     mask = np.zeros(len(data), dtype=bool) if missing is None else missing.copy()
-    out = pd.arrays.IntegerArray(data.astype(np.int64), mask)
+    same = missing is None and wide is not None and wide.dtype == np.int64 and np.array_equal(wide, data)
+    out = pd.arrays.IntegerArray(wide if same else data.astype(np.int64), mask)
     return pd.Series(out, index=values.index, copy=False), bad
 
 
@@ -215,13 +217,15 @@ def duplicated_ids(ids: pd.Series, *, ahead: Ahead | None = None) -> np.ndarray:
 
 
 def duplicated_stops(trip: pd.Series, seq: pd.Series, starts: np.ndarray | None,
-                     head_ids: pa.ChunkedArray | None = None, heads: np.ndarray | None = None) -> np.ndarray:
+                     head_ids: pa.ChunkedArray | None = None, heads: np.ndarray | None = None, *,
+                     rising: bool | None = None) -> np.ndarray:
     """``frame[["trip_id", "stop_sequence"]].duplicated(keep="first")`` on the rows where both are present (the
     others are rejected before), from integer keys: trip code × span + sequence.
 
     ``starts`` flags the runs of equal raw trip ids (rows of one trip are usually consecutive), ``heads`` are their
     positions and ``head_ids`` the text of each run's first row (Arrow); when each trip is one run and the sequence
-    rises within each run there is no repeat, which two comparisons of neighbours show.
+    rises within each run there is no repeat, which two comparisons of neighbours show (``rising``: their result,
+    :func:`rises_in_runs`, when known).
     """
     trip_arr = arrow_text(trip)
     sq, seq_missing = nullable_ints(seq)
@@ -241,10 +245,8 @@ def duplicated_stops(trip: pd.Series, seq: pd.Series, starts: np.ndarray | None,
     sq = sq.astype(np.int64, copy=False)
     all_present = not seq_missing.any() and not trip_arr.null_count
     distinct_runs = increasing(head_ids)
-    if distinct_runs and all_present and n:
-        rising = (sq[1:] > sq[:-1]) | starts[1:]
-        if rising.all():
-            return np.zeros(n, dtype=bool)
+    if distinct_runs and all_present and n and (rising if rising is not None else rises_in_runs(sq, starts)):
+        return np.zeros(n, dtype=bool)
     if distinct_runs:
         codes = np.arange(len(heads), dtype=np.int64)
     else:  # any numbering of the distinct ids will do (rows of a missing id are not present)
@@ -267,6 +269,16 @@ def duplicated_stops(trip: pd.Series, seq: pd.Series, starts: np.ndarray | None,
     dup = np.zeros(n, dtype=bool)
     dup[rows[order[1:][ordered[1:] == ordered[:-1]]]] = True
     return dup
+
+
+def rises_in_runs(seq: np.ndarray, starts: np.ndarray, block: int = 1 << 20) -> bool:
+    """Whether ``seq`` rises strictly within each run (a run starts where ``starts`` holds), block by block (no
+    temporary of the whole column)."""
+    for lo in range(1, len(seq), block):
+        hi = min(lo + block, len(seq))
+        if not ((seq[lo:hi] > seq[lo - 1:hi - 1]) | starts[lo:hi]).all():
+            return False
+    return True
 
 
 def stop_text(values: pd.Series) -> tuple[pd.Series, np.ndarray | None, pa.Array | None]:

@@ -195,8 +195,8 @@ def validate_trips(frame: pd.DataFrame, path: str | None = None, *, passengers_o
                .fillna("") + "; allowed scheduled/charter/other (班车/包车/其他)")
     frame["service_type"] = norm
     raw_seats, raw_pax = frame["seats"], frame["passengers"]
-    seats, bad_s = ints_fast(raw_seats) or parse_ints(raw_seats)
-    pax, bad_p = ints_fast(raw_pax) or parse_ints(raw_pax)
+    seats, bad_s = ints_fast(raw_seats, _wide(ahead, "seats")) or parse_ints(raw_seats)
+    pax, bad_p = ints_fast(raw_pax, _wide(ahead, "passengers")) or parse_ints(raw_pax)
     if passengers_optional:  # an empty value is NA, not malformed
         bad_p = np.asarray(bad_p, dtype=bool) & ~_blank(raw_pax)
     rej.reject(bad_s, "malformed-value", lambda m: "seats=" + cell_text(raw_seats, m) + " is not a whole number")
@@ -213,6 +213,10 @@ def validate_trips(frame: pd.DataFrame, path: str | None = None, *, passengers_o
     # A rejected trip keeps its service date (issue 14: it counts on its day in the timeline and the report) and its
     # route (issue 15: it ran on the route): layers.schema.KEPT_WHEN_REJECTED.
     return _finish("trips", frame, rej, len(frame), path)
+
+
+def _wide(ahead: Ahead | None, name: str) -> np.ndarray | None:
+    return ahead.take_wide(name) if ahead is not None else None
 
 
 def _blank(values: pd.Series) -> np.ndarray:
@@ -244,10 +248,13 @@ def validate_stop_times(frame: pd.DataFrame, path: str | None = None, *, ahead: 
     rej.reject(rej.ids.isna(), "missing-id", "trip_id is empty")
     rej.reject(frame["stop_id"].isna(), "missing-id", "stop_id is empty")
     raw_seq = frame["stop_sequence"]
-    seq, bad = ints_fast(raw_seq) or parse_ints(raw_seq)
+    seq, bad = ints_fast(raw_seq, _wide(ahead, "stop_sequence")) or parse_ints(raw_seq)
     rej.reject(bad, "malformed-value", lambda m: "stop_sequence=" + cell_text(raw_seq, m))
     frame["stop_sequence"] = seq
-    dup = duplicated_stops(rej.ids, seq, starts, head_ids, heads)
+    # Whether the sequence rises in each run, computed ahead for the very values and runs validated here.
+    rises = runs.rises if runs is not None and runs.rising is not None and np.shares_memory(
+        runs.rising, seq.to_numpy(dtype=np.int64, na_value=0)) else None
+    dup = duplicated_stops(rej.ids, seq, starts, head_ids, heads, rising=rises)
     rej.reject(dup, "duplicate-id", lambda m: same_as(frame, m, rej.ids, seq, what="trip_id and stop_sequence"))
     defaulted = tuple(col for col in ("pickup", "dropoff") if col not in frame.columns)
     for col in ("pickup", "dropoff"):
