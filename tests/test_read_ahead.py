@@ -1,7 +1,7 @@
 """Reading trips and stop_times ahead on a second thread (``transportmon/io/ahead.py``) changes nothing but the time.
 
 Folders of hand-made layers (trips and stop_times as Parquet, CSV, one of each; good, each bad, both bad; with rows
-to reject) are loaded with ``load_inputs(read_ahead=True)`` and ``read_ahead=False`` (everything on one thread): the
+to reject) are loaded with ``load_inputs`` as it is and with nothing read ahead (everything on one thread): the
 layers (usable and rejected rows, codes, admin units of the stops), their metadata (row counts, SHA-256, key order),
 the warnings and the errors (the same InputError naming the same file first, or the same problems collected) must be
 the same. The second thread must run no code that enters ``warnings.catch_warnings`` (not thread-safe before Python
@@ -24,6 +24,7 @@ import world
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from transportmon import inputs as inputs_module
 from transportmon import layers as L
 from transportmon._errors import InputError
 from transportmon.inputs import load_inputs
@@ -110,11 +111,14 @@ def assert_same_layer(got: L.Layer, want: L.Layer) -> None:
 
 
 def load(path: Path, *, read_ahead: bool, errors: str = "raise") -> tuple[str, object]:
-    """("ok", inputs) or ("error", (type, message)) of ``load_inputs``."""
-    try:
-        return "ok", load_inputs(path, read_ahead=read_ahead, errors=errors)
-    except InputError as exc:
-        return "error", (type(exc), str(exc))
+    """("ok", inputs) or ("error", (type, message)) of ``load_inputs``, with or without the second thread."""
+    with pytest.MonkeyPatch.context() as patch:
+        if not read_ahead:
+            patch.setattr(inputs_module, "read_ahead_paths", lambda paths, to_read: {})
+        try:
+            return "ok", load_inputs(path, errors=errors)
+        except InputError as exc:
+            return "error", (type(exc), str(exc))
 
 
 def assert_same_load(path: Path, errors: str = "raise") -> str:
@@ -226,7 +230,7 @@ def test_a_failed_task_is_done_again_on_the_main_thread(tmp_path, monkeypatch) -
             return fn(*args)
         return wrapper
 
-    want = load_inputs(path, read_ahead=False)
+    want = load(path, read_ahead=False)[1]
     monkeypatch.setattr(ahead_module, "parquet_ids", fails_there(ahead_module.parquet_ids))
     monkeypatch.setattr(ahead_module, "sha256", fails_there(ahead_module.sha256))
     got = load_inputs(path)

@@ -111,7 +111,6 @@ def load_inputs(
     columns: dict[str, dict[str, str]] | None = None,
     progress: Progress | None = None,
     passengers_optional: bool = False,
-    read_ahead: bool = True,
 ) -> Inputs:
     """Read, validate and cross-check every input layer (what ``audit`` and ``validate`` share).
 
@@ -157,9 +156,6 @@ def load_inputs(
         Called with a :class:`~transportmon.progress.Stage` as each layer is read and the checks begin.
     passengers_optional
         Accept trips with an empty ``passengers`` value, or no such column (``transportmon limits``: future trips).
-    read_ahead
-        Read ``trips`` and ``stop_times`` (Parquet or CSV files) ahead on a second thread, and locate the stops there
-        (:mod:`transportmon.io.ahead`); ``False``: everything on the calling thread. The result is the same.
 
     Returns
     -------
@@ -245,8 +241,9 @@ def load_inputs(
     read: dict[str, tuple[L.Layer, dict[str, Any]]] = {}
     to_read = [n for n in read_order(paths) if n in VALIDATORS and n not in defer]
     located: pd.DataFrame | None = None  # the stops' admin units, when located on the second thread
-    # trips and stop_times (Parquet, CSV) are read ahead on a second thread while this one reads the other layers.
-    with ReadAhead(read_ahead_paths(paths, to_read) if read_ahead else {}) as ahead:
+    # trips and stop_times (Parquet, CSV) are read ahead on a second thread while this one reads the other layers
+    # (transportmon.io.ahead); the result is the same as on one thread.
+    with ReadAhead(read_ahead_paths(paths, to_read)) as ahead:
         placing = None
         for i, name in enumerate(to_read):
             if placing is None and name in AHEAD_LAYERS and {"stops", "boundaries"} <= set(read):
