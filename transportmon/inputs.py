@@ -18,14 +18,17 @@ from typing import Any, Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from . import layers as L
 from ._errors import ConfigError, TransportmonError
 from .config import RuleConfig, load_config, make_config
 from .dates import parse_date
 from .io import read as R
+from .io.ahead import AHEAD_LAYERS, ReadAhead, read_ahead_paths
 from .io.declared import datum_name, declared
 from .io.discover import LAYER_NAMES, MANIFEST, discover, layer_gaps, read_manifest, read_order, sample_dir
+from .layers.ahead import Ahead
 from .progress import Progress, tell
 from .waivers import known_subjects, reject_unknown_subjects, validate_waivers
 
@@ -237,18 +240,30 @@ def load_inputs(
         paths = {k: v for k, v in paths.items() if k not in gtfs_meta}
     read: dict[str, tuple[L.Layer, dict[str, Any]]] = {}
     to_read = [n for n in read_order(paths) if n in VALIDATORS and n not in defer]
-    for i, name in enumerate(to_read):
-        tell(progress, "read", layer=name, done=i, total=len(to_read))
-        got = attempt((name,), _read_and_validate, name, paths[name], datum_of.get(name, "wgs84"), encoding,
-                      crs_of.get(name), columns_of.get(name), passengers_optional)
-        if got is None:
-            continue
-        layer, frame, rows = got
-        layer.sha256 = R.sha256(paths[name])
-        # i16: the path as the user gave it (the sample's relative to the working folder, as before)
-        shown = R.display_path(paths[name]) if use_sample else paths[name].as_posix()
-        read[name] = layer, {"path": shown, "rows": rows, "sha256": layer.sha256,
-                             "datum": datum_of.get(name, "wgs84"), **frame.attrs.pop("source", {})}
+    located: pd.DataFrame | None = None  # the stops' admin units, when located on the second thread
+    # trips and stop_times (Parquet, CSV) are read ahead on a second thread while this one reads the other layers
+    # (transportmon.io.ahead); the result is the same as on one thread.
+    with ReadAhead(read_ahead_paths(paths, to_read)) as ahead:
+        placing = None
+        for i, name in enumerate(to_read):
+            if placing is None and name in AHEAD_LAYERS and {"stops", "boundaries"} <= set(read):
+                placing = _place_stops(ahead, read["stops"][0], read["boundaries"][0])
+            tell(progress, "read", layer=name, done=i, total=len(to_read))
+            table, facts = ahead.table(name)
+            got = attempt((name,), _read_and_validate, name, paths[name], datum_of.get(name, "wgs84"), encoding,
+                          crs_of.get(name), columns_of.get(name), passengers_optional, table, facts)
+            del table, facts
+            if got is None:
+                continue
+            layer, frame, rows = got
+            # i16: the path as the user gave it (the sample's relative to the working folder, as before)
+            shown = R.display_path(paths[name]) if use_sample else paths[name].as_posix()
+            read[name] = layer, {"path": shown, "rows": rows, "sha256": None,  # taken below, maybe ahead
+                                 "datum": datum_of.get(name, "wgs84"), **frame.attrs.pop("source", {})}
+        for name, (layer, meta) in read.items():
+            layer.sha256 = meta["sha256"] = ahead.sha256(name, paths[name])
+        if placing is not None:
+            located = placing(read)
     for name in LAYER_NAMES:  # the report's metadata lists the layers in this order, however they were read
         if name in read:
             layers[name], inputs_meta[name] = read[name]
@@ -270,7 +285,7 @@ def load_inputs(
     tell(progress, "check")
     _reject_orphans(layers, present)
     if {"trips", "stop_times", "stops"} <= set(layers):
-        L.check_trip_references(layers)
+        L.check_trip_references(layers, located=located)
     if {"risk_areas", "boundaries"} <= set(layers):
         _check_designation_units(layers, inputs_meta, given_boundaries=boundary_source == "input")
     if "waivers" in layers:  # hook, issue 14 item 5: waivers naming no checkpoint or trip of the inputs are rejected
@@ -301,9 +316,40 @@ def _raise(error: Exception) -> None:
 
 def _read_and_validate(name: str, path: Path, datum: str, encoding: str | None, crs: str | None = None,
                        columns: dict[str, str] | None = None, passengers_optional: bool = False,
+                       table: pa.Table | None = None, ahead: Ahead | None = None,
                        ) -> tuple[L.Layer, pd.DataFrame, int]:
-    frame, rows = R.read_layer(name, path, datum, encoding, crs=crs, columns=columns)
-    return _validator(name, passengers_optional)(frame, str(path)), frame, rows
+    """Read and validate one layer; ``table`` and ``ahead``: its id columns (Parquet) and their checks, read ahead
+    (:mod:`transportmon.io.ahead`)."""
+    frame, rows = R.read_layer(name, path, datum, encoding, crs=crs, columns=columns, ids=table)
+    del table  # in the frame now
+    validator = _validator(name, passengers_optional)
+    if ahead is not None:
+        validator = functools.partial(validator, ahead=ahead)
+    return validator(frame, str(path)), frame, rows
+
+
+def _place_stops(ahead: ReadAhead, stops: L.Layer, boundaries: L.Layer) -> Any:
+    """Start the stops' point-in-polygon tests on the second thread (stops and boundaries are validated, and
+    nothing else uses their geometries until the checks); returns what gives their admin units, as
+    :func:`~transportmon.layers.check_trip_references` locates them, or None when there is nothing to start."""
+    from .geo.admin import locate, locate_arrays, point_hits
+
+    arrays = locate_arrays(stops.frame.geometry, boundaries.frame)
+    future = ahead.submit(point_hits, *arrays) if arrays is not None else None
+    if future is None:
+        return None
+    stops_frame, bounds_frame = stops.frame, boundaries.frame
+
+    def located(read: dict[str, tuple[L.Layer, dict[str, Any]]]) -> pd.DataFrame | None:
+        pairs = ahead.result(future)
+        if pairs is None or read["stops"][0].frame is not stops_frame or read["boundaries"][0].frame is not \
+                bounds_frame:
+            return None  # the checks locate the stops themselves
+        out = locate(stops_frame.geometry, bounds_frame, pairs)
+        out.index = stops_frame["stop_id"].to_numpy()
+        return out
+
+    return located
 
 
 def _validator(name: str, passengers_optional: bool) -> Any:

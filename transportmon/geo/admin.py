@@ -28,33 +28,53 @@ def _prefix_codes(adcode: pd.Series) -> tuple[pd.Series, pd.Series]:
     return text.str[:4] + "00", text.str[:2] + "0000"
 
 
-def locate(points: gpd.GeoSeries, boundaries: gpd.GeoDataFrame) -> pd.DataFrame:
+def locate_arrays(points: gpd.GeoSeries, boundaries: gpd.GeoDataFrame | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The arrays :func:`point_hits` takes for :func:`locate` (the polygons, the points that are not empty), or None
+    when there is nothing to locate."""
+    if not len(points) or boundaries is None or not len(boundaries):
+        return None
+    pts = points.to_numpy()
+    return boundaries.geometry.to_numpy(), pts[~(pd.isna(pts) | shapely.is_empty(pts))]
+
+
+def point_hits(polys: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(point, polygon) positions of each point in each polygon that contains or touches it; shapely and numpy
+    only (no pandas), so it can run on another thread (:mod:`transportmon.io.ahead`) while nothing else uses these
+    geometries. The polygons are left prepared."""
+    # Bounding-box candidates, then the exact test against prepared polygons: county outlines have thousands of
+    # vertices, and an unprepared point-in-polygon test per pair costs 100× more.
+    pi, gi = shapely.STRtree(polys).query(pts)
+    shapely.prepare(polys)
+    hit = shapely.intersects(polys[gi], pts[pi])
+    return pi[hit], gi[hit]
+
+
+def locate(points: gpd.GeoSeries, boundaries: gpd.GeoDataFrame,
+           pairs: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
     """County, city and province adcodes of each point (aligned with ``points``; NA where outside every polygon).
 
     The most specific containing unit decides; its city and province come from the layer's ``city_adcode`` /
     ``province_adcode`` columns when present (they know 省直辖县 such as 仙桃), else from the adcode's prefix.
-    A point on a shared edge belongs to the unit with the smaller adcode, deterministically.
+    A point on a shared edge belongs to the unit with the smaller adcode, deterministically. ``pairs``:
+    :func:`point_hits` of :func:`locate_arrays`, when computed already.
     """
     n = len(points)
-    out = pd.DataFrame({"county": pd.Series([pd.NA] * n, dtype="string"),
-                        "city": pd.Series([pd.NA] * n, dtype="string"),
-                        "province": pd.Series([pd.NA] * n, dtype="string")}, index=points.index)
+    units = {"county": np.full(n, None, dtype=object), "city": np.full(n, None, dtype=object),
+             "province": np.full(n, None, dtype=object)}
+
+    def frame() -> pd.DataFrame:
+        return pd.DataFrame({k: pd.array(v, dtype="string") for k, v in units.items()}, index=points.index)
+
     if not n or boundaries is None or not len(boundaries):
-        return out
-    polys = boundaries.geometry.to_numpy()
-    tree = shapely.STRtree(polys)
+        return frame()
     pts = points.to_numpy()
     valid = ~(pd.isna(pts) | shapely.is_empty(pts))
-    # Bounding-box candidates, then the exact test against prepared polygons: county outlines have thousands of
-    # vertices, and an unprepared point-in-polygon test per pair costs 100× more.
-    pi, gi = tree.query(pts[valid])
-    shapely.prepare(polys)
-    hit = shapely.intersects(polys[gi], pts[valid][pi])
-    pi, gi = np.flatnonzero(valid)[pi[hit]], gi[hit]
+    pi, gi = pairs if pairs is not None else point_hits(boundaries.geometry.to_numpy(), pts[valid])
+    pi = np.flatnonzero(valid)[pi]
     hits = pd.DataFrame({"p": pi, "adcode": _codes(boundaries["adcode"]).to_numpy()[gi],
                          "rank": boundaries["level"].map(LEVEL_RANK).to_numpy()[gi], "g": gi})
     if not len(hits):
-        return out
+        return frame()
     city_col = _codes(boundaries["city_adcode"]).to_numpy()[hits["g"]] if "city_adcode" in boundaries else None
     prov_col = (_codes(boundaries["province_adcode"]).to_numpy()[hits["g"]]
                 if "province_adcode" in boundaries else None)
@@ -69,10 +89,8 @@ def locate(points: gpd.GeoSeries, boundaries: gpd.GeoDataFrame) -> pd.DataFrame:
     county = np.where(rank == 2, best["adcode"].to_numpy(), None)
     city = np.where(rank >= 1, np.where(rank == 1, best["adcode"].to_numpy(), best["city"].to_numpy()), None)
     prov = np.where(rank == 0, best["adcode"].to_numpy(), best["province"].to_numpy())
-    out.iloc[rows, 0] = county
-    out.iloc[rows, 1] = city
-    out.iloc[rows, 2] = prov
-    return out
+    units["county"][rows], units["city"][rows], units["province"][rows] = county, city, prov
+    return frame()
 
 
 def codes_in_use(boundaries: gpd.GeoDataFrame) -> pd.Index:

@@ -47,6 +47,8 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from .. import layers as _layers
@@ -54,7 +56,7 @@ from .._errors import ConfigError, InputError
 from ..source_rows import SOURCE_ROW, record_lines
 from . import datum as _datum
 from . import declared as _declared
-from .narrow import read_narrow
+from .parquet import parquet_frame
 
 VECTOR_EXTENSIONS = {".geojson", ".json", ".gpkg", ".shp", ".fgb", ".gml", ".kml", ".zip", ".geojsonl", ".geojsons"}
 PARQUET_EXTENSIONS = {".parquet", ".geoparquet", ".pq"}
@@ -219,16 +221,30 @@ def _drop_blank_rows(frame: pd.DataFrame, info: dict[str, Any], lines: np.ndarra
     follow)."""
     if not len(frame) or not len(frame.columns):
         return frame, lines
-    text = frame.astype("string")
-    blank = np.ones(len(frame), dtype=bool)
-    for col in range(text.shape[1]):
-        cell = text.iloc[:, col]
-        blank &= (cell.isna() | (cell.str.strip() == "")).fillna(True).to_numpy(dtype=bool)
+    blank = blank_cells(frame.iloc[:, 0])
+    for col in range(1, frame.shape[1]):
+        rows = np.flatnonzero(blank)  # a row with a value is not blank, whatever its other cells: not looked at
+        if not len(rows):
+            break
+        blank[rows] = blank_cells(frame.iloc[rows, col])
     if blank.any():
         info["blank_rows"] = info.get("blank_rows", 0) + int(blank.sum())
         frame = frame[~blank].reset_index(drop=True)
         lines = lines[~blank] if lines is not None else None
     return frame, lines
+
+
+def blank_cells(values: pd.Series) -> np.ndarray:
+    """Cells that are empty: missing, or white space only (``str.strip() == ""``)."""
+    arr = _layers.arrow_text(values)
+    if arr is None:
+        text = values.astype("string")
+        return (text.isna() | (text.str.strip() == "")).fillna(True).to_numpy(dtype=bool)
+    # White space only: no character left by str.strip (Arrow's utf8_trim_whitespace), which is Arrow's
+    # utf8_is_space but for the empty text (tests/test_read_columns.py checks the two on every character); no
+    # stripped copy of the column is made.
+    empty = pc.or_kleene(pc.is_null(arr), pc.equal(arr, ""))
+    return pc.or_kleene(empty, pc.utf8_is_space(arr)).to_numpy(zero_copy_only=False)
 
 
 def _read_excel(path: Path, declared: frozenset[str] = frozenset()) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -422,34 +438,6 @@ def _read_vector(path: Path, encoding: str | None) -> tuple[gpd.GeoDataFrame | p
     return frame, info
 
 
-def _read_parquet(path: Path, dictionary: tuple[str, ...] = ()) -> gpd.GeoDataFrame | pd.DataFrame:
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        schema = pq.read_schema(path)
-        meta = schema.metadata or {}
-    except Exception as exc:
-        raise InputError(path, f"not a readable Parquet file ({exc})", "write it again with pandas/GeoPandas") from exc
-    try:
-        if b"geo" in meta:
-            return gpd.read_parquet(path)
-        # Text columns of few distinct values (contract names or their aliases) are read as dictionaries
-        # (categorical): Parquet stores them so, and validation then works on the distinct values.
-        contract = list(_layers.rename_aliases(pd.DataFrame(columns=schema.names)).columns)
-        wanted = [name for name, key in zip(schema.names, contract)
-                  if key in dictionary and (pa.types.is_string(schema.field(name).type)
-                                            or pa.types.is_large_string(schema.field(name).type))]
-        # int64 counts and large_string text read narrower (io/narrow.py); None when that cannot apply.
-        narrow = read_narrow(path, schema, contract, wanted) if len(set(schema.names)) == len(schema.names) else None
-        if narrow is not None:
-            return narrow
-        return pd.read_parquet(path, read_dictionary=wanted) if wanted else pd.read_parquet(path)
-    except Exception as exc:
-        raise InputError(path, f"not a readable (Geo)Parquet file ({exc})",
-                         "write it with GeoDataFrame.to_parquet") from exc
-
-
 # ------------------------------------------------------------------------------------------------------------
 
 
@@ -461,6 +449,7 @@ def read_table(
     dictionary: tuple[str, ...] = (),
     crs: str | None = None,
     columns: Mapping[str, str] | None = None,
+    ids: pa.Table | None = None,
 ) -> gpd.GeoDataFrame | pd.DataFrame:
     """Read one layer file into a frame in WGS-84 (EPSG:4326) lon/lat.
 
@@ -482,6 +471,9 @@ def read_table(
         none; reprojected to WGS-84 (see :mod:`transportmon.io.declared`).
     columns
         ``{header: column}``: the file's headers to read as contract columns (``{"X坐标": "lon"}``).
+    ids
+        Columns of a Parquet file read already, on another thread (:func:`transportmon.io.parquet.parquet_ids`):
+        taken as they are, the other columns read.
 
     Returns
     -------
@@ -514,7 +506,7 @@ def read_table(
     elif ext == ".xls":
         raise InputError(p, "is an old binary Excel workbook (.xls)", "save it as .xlsx or export the sheet as CSV")
     elif ext in PARQUET_EXTENSIONS:
-        frame, info = _read_parquet(p, dictionary), {"format": "parquet"}
+        frame, info = parquet_frame(p, dictionary, ids), {"format": "parquet"}
     elif ext in VECTOR_EXTENSIONS:
         frame, info = _read_vector(p, encoding)
     else:
@@ -556,9 +548,10 @@ def _to_wgs84(frame: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
 
 
 def read_layer(name: str, path: Path, datum: str, encoding: str | None, *, crs: str | None = None,
-               columns: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, int]:
+               columns: Mapping[str, str] | None = None, ids: pa.Table | None = None) -> tuple[pd.DataFrame, int]:
     """Read the file of layer ``name`` as validation takes it (an OpenStreetMap extract for ``roads``), and its rows;
-    ``crs`` and ``columns`` as declared for it (:mod:`transportmon.io.declared`)."""
+    ``crs`` and ``columns`` as declared for it (:mod:`transportmon.io.declared`); ``ids``: columns of a Parquet file
+    read already (:func:`read_table`)."""
     from .discover import is_osm
 
     if name == "roads" and is_osm(path):
@@ -569,10 +562,15 @@ def read_layer(name: str, path: Path, datum: str, encoding: str | None, *, crs: 
             raise InputError(path, f"--roads-{'datum' if crs is None else 'crs'} {crs or datum} given for "
                              "OpenStreetMap data", "OSM is WGS-84: drop it")
         return frame, len(frame)
-    # stop_times name some thousands of stops in millions of rows: read as a dictionary, validated per stop.
-    frame = read_table(path, encoding=encoding, datum=datum, dictionary=("stop_id",) if name == "stop_times" else (),
-                       crs=crs, columns=columns)
+    frame = read_table(path, encoding=encoding, datum=datum, dictionary=layer_dictionary(name), crs=crs,
+                       columns=columns, ids=ids)
     return frame, len(frame)
+
+
+def layer_dictionary(name: str) -> tuple[str, ...]:
+    """Contract columns of layer ``name`` read from Parquet as dictionaries: stop_times name some thousands of stops
+    in millions of rows, validated per stop."""
+    return ("stop_id",) if name == "stop_times" else ()
 
 
 def display_path(p: Path) -> str:

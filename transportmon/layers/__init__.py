@@ -35,6 +35,7 @@ from .schema import (
     Layer,
     StopTimesCodes,
     TripRuns,
+    alias_mapping,
     column_key,
     is_known_column,
     rename_aliases,
@@ -55,7 +56,7 @@ from .validators import (
 __all__ = [
     "ALIASES", "CONTRACT_COLUMNS", "FALSE_WORDS", "GEOMETRY_TYPES", "KEPT_WHEN_REJECTED", "LAT_NAMES", "LEVEL_WORDS", "LON_NAMES",
     "REJECTED_COLUMNS", "REQUIRED", "SERVICE_TYPES", "SERVICE_TYPE_WORDS", "SUBJECT", "TRIP_REASONS",
-    "TRUE_WORDS", "Layer", "StopTimesCodes", "TripRuns", "Rejector", "arrow_text", "as_text", "check_trip_references", "column_key",
+    "TRUE_WORDS", "Layer", "StopTimesCodes", "TripRuns", "Rejector", "alias_mapping", "arrow_text", "as_text", "check_trip_references", "column_key",
     "concat_rejected", "empty_rejected", "in_lonlat", "is_known_column", "parse_bools", "parse_dates", "parse_ints",
     "present", "reject_rows", "rename_aliases", "repair", "require_columns", "risk_detail", "run_starts",
     "service_types", "validate_boundaries", "validate_checkpoints", "validate_risk_areas", "validate_roads",

@@ -7,6 +7,8 @@ rejects a row itself (the validators do, with a reason).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -14,6 +16,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..distinct import on_distinct
+
+if TYPE_CHECKING:
+    from .ahead import Ahead
+
+T = TypeVar("T")
+
+
+def ahead_call(ahead: Ahead | None, fn: Callable[[pa.ChunkedArray], T], arr: pa.ChunkedArray) -> T:
+    """``fn(arr)``, from ``ahead`` (:mod:`transportmon.layers.ahead`) when it was computed there for this array."""
+    return fn(arr) if ahead is None else ahead.call(fn, arr)
 
 #: Accepted spellings of booleans (after NFKC and lower case); an empty cell is false.
 TRUE_WORDS = {"true", "t", "yes", "y", "1", "1.0", "是", "有", "√", "✓", "✔", "对", "真"}
@@ -59,38 +71,58 @@ def run_starts(arr: pa.ChunkedArray) -> np.ndarray:
     return flags
 
 
-def _same_text(values: pd.Series) -> bool:
-    """Whether :func:`as_text` leaves every value as it is (no surrounding space, no ``.0``, no empty text), by the
-    same string operations, without building its result."""
-    text = values.astype("string")
-    stripped = text.str.strip()
-    if not (stripped == text).fillna(True).all():
-        return False
-    return not (stripped.str.endswith(".0").fillna(False).any() or (stripped == "").fillna(False).any())
+def same_text(arr: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether :func:`as_text` leaves every value of an Arrow text array as it is (no surrounding space, no ``.0``, no
+    empty text), without building its result. The kernels are the ones pandas runs for ``str.strip``,
+    ``str.endswith`` and ``==`` on Arrow-backed text, so the answer is the one the pandas operations give; chunk by
+    chunk, so that no stripped copy of ten million ids is held at once."""
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    for chunk in chunks:
+        if not pc.all(pc.equal(pc.utf8_trim_whitespace(chunk), chunk), min_count=0).as_py():
+            return False
+    # The values are their own stripped text now.
+    return not (pc.any(pc.ends_with(arr, ".0"), min_count=0).as_py() or pc.any(pc.equal(arr, ""), min_count=0).as_py())
 
 
-def text_ids(values: pd.Series, starts: np.ndarray | None = None) -> pd.Series:
+def take_rows(arr: pa.ChunkedArray, rows: np.ndarray) -> pa.ChunkedArray:
+    """``arr.take(rows)`` for increasing ``rows``, chunk by chunk: Arrow's take on a chunked text array joins the
+    chunks first, which copies every id to pick a third of them."""
+    bounds = np.cumsum([0, *(len(c) for c in arr.chunks)])
+    cut = np.searchsorted(rows, bounds)
+    parts = [chunk.take(pa.array(rows[lo:hi] - start)) for chunk, start, lo, hi
+             in zip(arr.chunks, bounds[:-1], cut[:-1], cut[1:]) if hi > lo]
+    return pa.chunked_array(parts, type=arr.type)
+
+
+def text_ids(values: pd.Series, starts: np.ndarray | None = None, *, ahead: Ahead | None = None) -> pd.Series:
     """:func:`as_text` of an id column; when its runs of equal values begin at ``starts``, computed on the runs'
     first rows. A pyarrow text column that needs no change (clean ids) is returned as it is, as ``string``."""
-    return text_ids_runs(values, starts)[0]
+    return text_ids_runs(values, starts, ahead=ahead)[0]
 
 
-def text_ids_runs(values: pd.Series, starts: np.ndarray | None = None,
-                   heads: np.ndarray | None = None) -> tuple[pd.Series, pd.Series | None]:
-    """:func:`text_ids`, and the text of the runs' first rows (``heads``: their positions) when runs are given."""
+def text_ids_runs(values: pd.Series, starts: np.ndarray | None = None, heads: np.ndarray | None = None, *,
+                  clean: bool | None = None, ahead: Ahead | None = None) -> tuple[pd.Series, pa.ChunkedArray | None]:
+    """:func:`text_ids`, and when runs are given the text of the runs' first rows (``heads``: their positions) as an
+    Arrow array (None when the text is not Arrow-backed). ``clean`` (:func:`same_text` of the runs' first ids) may
+    come computed (:func:`transportmon.layers.ahead.id_runs`); ``ahead`` may hold :func:`same_text` of the whole
+    column."""
     if starts is not None and heads is None:
         heads = np.flatnonzero(starts)
-    if arrow_text(values) is None:
+    arr = arrow_text(values)
+    if arr is None:
         text = as_text(values)
-        return text, (text.iloc[heads] if heads is not None else None)
-    probe = values if heads is None or len(heads) == len(values) else values.iloc[heads]
-    if _same_text(probe):
-        out = values.astype("string")
-        return out, (probe.astype("string") if heads is not None else None)
-    text = as_text(probe)
-    if probe is values:
-        return text, (text if heads is not None else None)
-    return pd.Series(text.array.take(np.cumsum(starts) - 1), index=values.index), text
+        return text, (arrow_text(text.iloc[heads]) if heads is not None else None)
+    whole = heads is None or len(heads) == len(values)
+    probe = arr if whole else take_rows(arr, heads)
+    if clean is None:
+        clean = ahead_call(ahead, same_text, probe)
+    if clean:
+        return values.astype("string"), (probe if heads is not None else None)
+    if whole:
+        text = as_text(values)
+        return text, (arrow_text(text) if heads is not None else None)
+    text = as_text(pd.Series(pd.arrays.ArrowStringArray(probe), copy=False))
+    return pd.Series(text.array.take(np.cumsum(starts) - 1), index=values.index), arrow_text(text)
 
 
 #: pandas' nullable integer dtypes (``Int64`` …), by their public names.
@@ -118,9 +150,10 @@ def cell_text(values: pd.Series, mask: np.ndarray) -> pd.Series:
     return values.astype("string").fillna("")[mask]
 
 
-def ints_fast(values: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
+def ints_fast(values: pd.Series, wide: np.ndarray | None = None) -> tuple[pd.Series, np.ndarray] | None:
     """:func:`parse_ints` of an integer column (numpy or nullable): (Int64 values, malformed = the missing cells);
-    None when a value is too large to be read exactly, or the column is not integers."""
+    None when a value is too large to be read exactly, or the column is not integers. ``wide``: the values as int64,
+    made ahead (:mod:`transportmon.layers.ahead`), taken when equal to the column's (then owned by the result)."""
     dtype = values.dtype
     if isinstance(dtype, np.dtype) and dtype.kind in "iu":
         data, missing = values.to_numpy(), None
@@ -132,8 +165,11 @@ def ints_fast(values: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
         kept = data if missing is None or not missing.any() else data[~missing]
         if len(kept) and not (-_EXACT < int(kept.min()) and int(kept.max()) < _EXACT):
             return None
-    bad = np.zeros(len(data), dtype=bool) if missing is None else missing.copy()
-    out = pd.arrays.IntegerArray(data.astype(np.int64), bad.copy())
+    # Two masks, so that neither the caller nor pandas can change the other's (zeros are not touched until read).
+    bad = np.zeros(len(data), dtype=bool) if missing is None else missing
+    mask = np.zeros(len(data), dtype=bool) if missing is None else missing.copy()
+    same = missing is None and wide is not None and wide.dtype == np.int64 and np.array_equal(wide, data)
+    out = pd.arrays.IntegerArray(wide if same else data.astype(np.int64), mask)
     return pd.Series(out, index=values.index, copy=False), bad
 
 
@@ -145,7 +181,7 @@ def flags_fast(values: pd.Series) -> np.ndarray | None:
         return values.to_numpy(dtype=bool, copy=True)
     if isinstance(dtype, np.dtype) and dtype.kind in "iu":
         data = values.to_numpy()
-        if ((data == 0) | (data == 1)).all():
+        if (data.view(f"u{data.dtype.itemsize}") <= 1).all():  # 0 or 1 (a negative value is a large unsigned)
             return data == 1
         return None
     if isinstance(dtype, np.dtype) and dtype.kind == "f":  # 1.0 and 0.0 print as words parse_bools knows; -0.0 not
@@ -164,51 +200,58 @@ def flags_fast(values: pd.Series) -> np.ndarray | None:
     return None
 
 
-def duplicated_ids(ids: pd.Series) -> np.ndarray:
+def increasing(arr: pa.ChunkedArray) -> bool:
+    """Whether the non-missing values of a text array rise strictly (sorted and unique: no value repeats)."""
+    values = arr.drop_null() if arr.null_count else arr
+    n = len(values)
+    return n < 2 or bool(pc.all(pc.less(values.slice(0, n - 1), values.slice(1))).as_py())
+
+
+def duplicated_ids(ids: pd.Series, *, ahead: Ahead | None = None) -> np.ndarray:
     """``ids.notna() & ids.duplicated(keep="first")``; ids in strictly increasing order (sorted, unique: the common
-    case) are seen to have no repeat by comparing neighbours."""
+    case) are seen to have no repeat by comparing neighbours (:func:`increasing`, which ``ahead`` may hold)."""
     arr = arrow_text(ids)
-    if arr is not None:
-        values = arr.drop_null() if arr.null_count else arr
-        n = len(values)
-        if n < 2 or pc.all(pc.less(values.slice(0, n - 1), values.slice(1))).as_py():
-            return np.zeros(len(ids), dtype=bool)
+    if arr is not None and ahead_call(ahead, increasing, arr):
+        return np.zeros(len(ids), dtype=bool)
     return (ids.notna() & ids.duplicated(keep="first")).to_numpy(dtype=bool)
 
 
 def duplicated_stops(trip: pd.Series, seq: pd.Series, starts: np.ndarray | None,
-                      head_text: pd.Series | None = None) -> np.ndarray:
+                     head_ids: pa.ChunkedArray | None = None, heads: np.ndarray | None = None, *,
+                     rising: bool | None = None) -> np.ndarray:
     """``frame[["trip_id", "stop_sequence"]].duplicated(keep="first")`` on the rows where both are present (the
     others are rejected before), from integer keys: trip code × span + sequence.
 
-    ``starts`` flags the runs of equal raw trip ids (rows of one trip are usually consecutive), ``head_text`` is the
-    text of each run's first row; when each trip is one run and the sequence rises within each run there is no
-    repeat, which two comparisons of neighbours show.
+    ``starts`` flags the runs of equal raw trip ids (rows of one trip are usually consecutive), ``heads`` are their
+    positions and ``head_ids`` the text of each run's first row (Arrow); when each trip is one run and the sequence
+    rises within each run there is no repeat, which two comparisons of neighbours show (``rising``: their result,
+    :func:`rises_in_runs`, when known).
     """
-    present = (trip.notna() & seq.notna()).to_numpy(dtype=bool)
-    if starts is None or not isinstance(trip.dtype, pd.StringDtype):
+    trip_arr = arrow_text(trip)
+    sq, seq_missing = nullable_ints(seq)
+    present = ~seq_missing
+    if trip_arr is not None and trip_arr.null_count:
+        present &= trip_arr.is_valid().to_numpy(zero_copy_only=False)
+    elif trip_arr is None:
+        present &= trip.notna().to_numpy(dtype=bool)
+    if starts is None or trip_arr is None:
         pair = pd.DataFrame({"trip_id": trip, "stop_sequence": seq})
         return (pair.duplicated(keep="first").to_numpy(dtype=bool) & present)
     n = len(trip)
-    heads = np.flatnonzero(starts)
-    if head_text is None:
-        head_text = trip.iloc[heads]
-    sq = nullable_ints(seq)[0].astype(np.int64, copy=False)
-    all_present = bool(present.all())
-    head_arr = arrow_text(head_text)
-    distinct_runs = False
-    if head_arr is not None:
-        hv = head_arr.drop_null() if head_arr.null_count else head_arr
-        m = len(hv)
-        distinct_runs = m < 2 or bool(pc.all(pc.less(hv.slice(0, m - 1), hv.slice(1))).as_py())
-    if distinct_runs and all_present and n:
-        rising = (sq[1:] > sq[:-1]) | starts[1:]
-        if rising.all():
-            return np.zeros(n, dtype=bool)
+    if heads is None:
+        heads = np.flatnonzero(starts)
+    if head_ids is None:
+        head_ids = take_rows(trip_arr, heads)
+    sq = sq.astype(np.int64, copy=False)
+    all_present = not seq_missing.any() and not trip_arr.null_count
+    distinct_runs = increasing(head_ids)
+    if distinct_runs and all_present and n and (rising if rising is not None else rises_in_runs(sq, starts)):
+        return np.zeros(n, dtype=bool)
     if distinct_runs:
         codes = np.arange(len(heads), dtype=np.int64)
-    else:
-        codes = pd.factorize(head_text, use_na_sentinel=True)[0].astype(np.int64)
+    else:  # any numbering of the distinct ids will do (rows of a missing id are not present)
+        codes = pc.index_in(head_ids, value_set=pc.unique(head_ids)).fill_null(-1).to_numpy(
+            zero_copy_only=False).astype(np.int64)
     run = np.cumsum(starts) - 1
     rows = np.flatnonzero(present)
     if not len(rows):
@@ -226,6 +269,16 @@ def duplicated_stops(trip: pd.Series, seq: pd.Series, starts: np.ndarray | None,
     dup = np.zeros(n, dtype=bool)
     dup[rows[order[1:][ordered[1:] == ordered[:-1]]]] = True
     return dup
+
+
+def rises_in_runs(seq: np.ndarray, starts: np.ndarray, block: int = 1 << 20) -> bool:
+    """Whether ``seq`` rises strictly within each run (a run starts where ``starts`` holds), block by block (no
+    temporary of the whole column)."""
+    for lo in range(1, len(seq), block):
+        hi = min(lo + block, len(seq))
+        if not ((seq[lo:hi] > seq[lo - 1:hi - 1]) | starts[lo:hi]).all():
+            return False
+    return True
 
 
 def stop_text(values: pd.Series) -> tuple[pd.Series, np.ndarray | None, pa.Array | None]:
@@ -260,6 +313,15 @@ def parse_bools(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     is_true = text.isin(TRUE_WORDS)
     is_false = text.isin(FALSE_WORDS)
     return is_true.astype(bool), (~is_true & ~is_false).astype(bool)
+
+
+@on_distinct
+def text_flags(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """``pickup``/``dropoff`` cells as stripped text read by :func:`parse_bools`, an empty cell 1: (flags,
+    malformed-mask)."""
+    text = values.astype("string").str.strip()
+    parsed, bad = parse_bools(text)
+    return parsed.where(text.notna() & (text != ""), True).astype(bool), bad
 
 
 _COUNT_UNIT = re.compile(r"\s*(?:座|人|位|个|名|席)$")
@@ -303,3 +365,9 @@ def service_types(values: pd.Series) -> pd.Series:
         hit = text.str.contains(word, regex=False).fillna(False).astype(bool)
         norm = norm.mask(norm.isna() & hit, kind)
     return norm.astype("string")
+
+
+@on_distinct
+def stripped_service_types(values: pd.Series) -> pd.Series:
+    """:func:`service_types` of the stripped text, per distinct value of the unstripped text."""
+    return service_types(values.astype("string").str.strip())

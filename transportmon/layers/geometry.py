@@ -56,11 +56,13 @@ def repair(geoms: np.ndarray, which: np.ndarray) -> np.ndarray:
     return out
 
 
-def geometry_problems(frame: gpd.GeoDataFrame, layer: str, *, required: bool = True) -> list[Problem]:
+def geometry_problems(frame: gpd.GeoDataFrame, layer: str, *, required: bool = True,
+                      valid: pd.Series | None = None) -> list[Problem]:
     """The geometry problems of a layer's rows, in the order they are decided (a row is rejected for the first).
 
     Missing (when ``required``), of a type the layer does not take, outside WGS-84 lon/lat (with a hint when the
-    bounds look swapped or projected), non-finite coordinates, invalid (GEOS's reason)."""
+    bounds look swapped or projected), non-finite coordinates, invalid (GEOS's reason). ``valid``: the geometries'
+    ``is_valid`` when known already (a GEOS pass over every polygon)."""
     problems: list[Problem] = []
     geoms = frame.geometry
     missing = ~present(geoms)
@@ -91,7 +93,7 @@ def geometry_problems(frame: gpd.GeoDataFrame, layer: str, *, required: bool = T
     problems.append((out, "coordinates-out-of-range", out_detail))
     coords_nan = has & ~np.isfinite(b.to_numpy()).all(axis=1)
     problems.append((coords_nan, "invalid-geometry", "non-finite coordinates"))
-    invalid = has & ~geoms.is_valid
+    invalid = has & ~(geoms.is_valid if valid is None else valid)
     problems.append((invalid, "invalid-geometry", geoms.where(invalid).pipe(
         lambda s: pd.Series(shapely.is_valid_reason(s.to_numpy()), index=s.index))))
     return problems

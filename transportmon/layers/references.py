@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 
 from .._arrow import index_in
 from ..geo.admin import locate
-from .cells import arrow_text, run_starts
+from .cells import arrow_text, run_starts, take_rows
 from .reject import reject_rows
 from .schema import Layer
 
@@ -49,31 +49,33 @@ def check_trip_references(layers: dict[str, Layer], located: pd.DataFrame | None
     else:  # repeated ids (a hand-built layer): one key per distinct id, shared by its rows; a missing id has its own
         tf_key, uniques = pd.factorize(tf["trip_id"], use_na_sentinel=False)
         keys = pd.Series(uniques, dtype="string")
+    in_order = False  # stop_times in the trips' order, one run per trip: every trip has rows
     if trip_arr is not None and unique:  # one lookup per run of equal trip ids
+        run = None
         if runs is not None and len(runs.starts) == len(trip_arr):
-            starts, heads, head_ids = runs.starts, runs.heads, runs.ids
+            starts, heads, head_ids, run = runs.starts, runs.heads, runs.ids, runs.run
         else:
             starts = run_starts(trip_arr)
             heads = np.flatnonzero(starts)
-            head_ids = trip_arr.take(pa.array(heads))
-        if len(heads) == len(known_arr) and pc.all(pc.fill_null(pc.equal(head_ids, known_arr), False)).as_py():
-            head_pos = np.arange(len(heads), dtype=np.int64)  # stop_times in the trips' order
-        else:
-            head_pos = index_in(head_ids, known_arr)
+            head_ids = take_rows(trip_arr, heads)
+        in_order = len(heads) == len(known_arr) and pc.all(pc.fill_null(pc.equal(head_ids, known_arr),
+                                                                         False)).as_py()
+        head_pos = np.arange(len(heads), dtype=np.int64) if in_order else index_in(head_ids, known_arr)
         known = head_pos >= 0
         if not known.all() and len(rejected_ids):
             rest = np.flatnonzero(~known)
             known[rest] = index_in(head_ids.take(pa.array(rest)), rejected_ids) >= 0
         lengths = np.diff(np.r_[heads, len(starts)])
-        row_pos = np.repeat(head_pos, lengths)
-        unknown_trip = np.repeat(~known, lengths) if not known.all() else np.zeros(len(row_pos), dtype=bool)
+        # In order, the trip of each row is its run's number (maybe counted ahead, on another thread).
+        row_pos = run if in_order and run is not None else np.repeat(head_pos, lengths)
+        unknown_trip = np.repeat(~known, lengths) if not known.all() else None
     else:  # a hash lookup per row
         row_pos = index_in(st.frame["trip_id"], keys)
         unknown_trip = row_pos < 0
         if unknown_trip.any() and len(rejected_ids):
             rest = np.flatnonzero(unknown_trip)
             unknown_trip[rest] = index_in(st.frame["trip_id"].iloc[rest], rejected_ids) < 0
-    if unknown_trip.any():
+    if unknown_trip is not None and unknown_trip.any():
         reject_rows(st, unknown_trip, "unknown-trip", lambda m: "trip_id=" + st.frame["trip_id"][m].astype(str))
         row_pos = row_pos[~unknown_trip]
 
@@ -81,14 +83,20 @@ def check_trip_references(layers: dict[str, Layer], located: pd.DataFrame | None
     if stop_code is None or dictionary is None or len(stop_code) != len(st.frame):
         stop_code = dictionary = None
     if stop_code is not None:  # one lookup per distinct stop
-        unknown_stop = ~np.r_[index_in(dictionary, stops.frame["stop_id"]) >= 0, False][stop_code]  # -1: no stop
+        unusable = np.r_[index_in(dictionary, stops.frame["stop_id"]) < 0, True]  # the last entry: code -1, no stop
+        # Rows are looked at only when a code names an unusable stop: ten million rows otherwise pass untouched.
+        unknown_stop = unusable[stop_code] if unusable[:-1].any() or (len(stop_code) and stop_code.min() < 0) \
+            else None
     else:
         unknown_stop = index_in(st.frame["stop_id"], stops.frame["stop_id"]) < 0
-    bad_stop_ids, bad_pos = st.frame.loc[unknown_stop, "stop_id"], row_pos[unknown_stop]
-    if unknown_stop.any():
+    if unknown_stop is not None and unknown_stop.any():
+        in_order = False
+        bad_stop_ids, bad_pos = st.frame.loc[unknown_stop, "stop_id"], row_pos[unknown_stop]
         reject_rows(st, unknown_stop, "unknown-stop", lambda m: "stop_id=" + st.frame["stop_id"][m].astype(str))
         row_pos = row_pos[~unknown_stop]
         stop_code = codes.stop_code if stop_code is not None else None
+    else:
+        bad_stop_ids, bad_pos = st.frame["stop_id"].iloc[:0], row_pos[:0]
 
     # A trip with any unusable stop row cannot be judged on a partial itinerary: the first reason of each key.
     if located is None:
@@ -129,11 +137,15 @@ def check_trip_references(layers: dict[str, Layer], located: pd.DataFrame | None
         if rows.any():
             key, stop = first_of_trip(row_pos[rows], st.frame["stop_id"][rows])
             mark(key, 3, ["stop_id=" + s + " lies in no boundary polygon" for s in stop])
-    used = row_pos[row_pos >= 0]
-    without = np.bincount(used, minlength=n_keys) == 0
+    if in_order:  # every run a trip, no row rejected since: no trip without rows
+        without = np.zeros(n_keys, dtype=bool)
+    else:
+        used = row_pos if not len(row_pos) or row_pos.min() >= 0 else row_pos[row_pos >= 0]
+        without = np.bincount(used, minlength=n_keys) == 0
     mark(np.flatnonzero(without), 4, np.full(int(without.sum()), "no usable stop_times rows", dtype=object))
 
-    remaining, details = first[tf_key], why[tf_key]
+    # Unique ids: each trip is its own key, in order (tf_key is 0, 1, …), so the keys' reasons are the trips'.
+    remaining, details = (first, why) if unique else (first[tf_key], why[tf_key])
     for code, reason in enumerate(TRIP_REASONS, start=1):
         m = remaining == code
         if m.any():

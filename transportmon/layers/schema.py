@@ -126,6 +126,8 @@ class TripRuns:
     """Positions of the rows that start a run."""
     ids: pa.ChunkedArray
     """The trip id of each run, as text."""
+    run: np.ndarray | None = None
+    """Per row: the number of its run (0, 1, …), when computed ahead (:mod:`transportmon.layers.ahead`)."""
 
 
 @dataclass
@@ -189,9 +191,14 @@ class Layer:
 def rename_aliases(frame: pd.DataFrame) -> pd.DataFrame:
     """Rename Chinese / alternative headers to contract names (see :data:`ALIASES`); a contract column already
     present wins, and of two headers naming the same contract column the first (leftmost) wins."""
+    return frame.rename(columns=alias_mapping(list(frame.columns)))
+
+
+def alias_mapping(columns: list[object]) -> dict[object, str]:
+    """``{header: contract name}`` for the headers :func:`rename_aliases` renames (plain Python: no pandas)."""
     mapping: dict[object, str] = {}
-    taken = {str(c).strip() for c in frame.columns}
-    for col in frame.columns:
+    taken = {str(c).strip() for c in columns}
+    for col in columns:
         key = str(col).strip()
         target = ALIASES.get(key) or ALIASES.get(key.lower())
         if target is None:
@@ -200,7 +207,7 @@ def rename_aliases(frame: pd.DataFrame) -> pd.DataFrame:
         if target and target != key and target not in taken:
             mapping[col] = target
             taken.add(target)
-    return frame.rename(columns=mapping)
+    return mapping
 
 
 def is_known_column(name: object) -> bool:

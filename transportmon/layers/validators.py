@@ -17,6 +17,7 @@ from ..bulletin_dates import published_and_effective
 from ..dates import parse_dates
 from ..designations import DesignationFormError, normalize_designations
 from ..source_rows import source_rows
+from .ahead import Ahead, id_runs
 from .cells import (
     arrow_text,
     as_text,
@@ -32,6 +33,8 @@ from .cells import (
     run_starts,
     service_types,
     stop_text,
+    stripped_service_types,
+    text_flags,
     text_ids,
     text_ids_runs,
 )
@@ -42,26 +45,29 @@ from .schema import GEOMETRY_TYPES, REQUIRED, Layer, TripRuns, rename_aliases, r
 _COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
 
 
-def _prepare(frame: pd.DataFrame, layer: str, path: str | None) -> pd.DataFrame:
+def _prepare(frame: pd.DataFrame, layer: str, path: str | None, ahead: Ahead | None = None) -> pd.DataFrame:
     frame = rename_aliases(frame).reset_index(drop=True)
     if len(frame) == 0:  # an empty layer (a GeoJSON with no features has no columns): nothing is missing
         frame = frame.assign(**{c: pd.Series(dtype="string") for c in REQUIRED[layer] if c not in frame.columns})
     require_columns(frame, layer, path)
     if not _COPY_ON_WRITE:  # with copy-on-write the caller's frame cannot change through this one
         frame = frame.copy()
-    frame["row"] = pd.Series(np.arange(len(frame), dtype="int64"), index=frame.index, copy=False)
+    rows = ahead.row_numbers(len(frame)) if ahead is not None else None
+    frame["row"] = pd.Series(np.arange(len(frame), dtype="int64") if rows is None else rows, index=frame.index,
+                             copy=False)
     return frame
 
 
-def _check_geometry(rej: Rejector, frame: gpd.GeoDataFrame, layer: str) -> None:
-    for mask, reason, detail in geometry_problems(frame, layer):
+def _check_geometry(rej: Rejector, frame: gpd.GeoDataFrame, layer: str, valid: pd.Series | None = None) -> None:
+    for mask, reason, detail in geometry_problems(frame, layer, valid=valid):
         rej.reject(mask, reason, detail)
 
 
-def _check_ids(rej: Rejector, unique: bool) -> None:
+def _check_ids(rej: Rejector, unique: bool, ahead: Ahead | None = None) -> None:
     rej.reject(rej.ids.isna(), "missing-id", "the id is empty")
     if unique:
-        rej.reject(duplicated_ids(rej.ids), "duplicate-id", lambda m: same_as(rej.frame, m, rej.ids, what="id"))
+        rej.reject(duplicated_ids(rej.ids, ahead=ahead), "duplicate-id",
+                   lambda m: same_as(rej.frame, m, rej.ids, what="id"))
 
 
 def _finish(name: str, frame: pd.DataFrame, rej: Rejector, rows: int, path: str | None) -> Layer:
@@ -73,10 +79,10 @@ def _finish(name: str, frame: pd.DataFrame, rej: Rejector, rows: int, path: str 
                  path=path)
 
 
-def _optional_text(frame: pd.DataFrame, columns: tuple[str, ...]) -> None:
+def _optional_text(frame: pd.DataFrame, columns: tuple[str, ...], ahead: Ahead | None = None) -> None:
     """Optional text columns as stripped text, or all-NA when the file has none (in place)."""
     for col in columns:
-        frame[col] = text_ids(frame[col]) if col in frame.columns else missing_text(frame.index)
+        frame[col] = text_ids(frame[col], ahead=ahead) if col in frame.columns else missing_text(frame.index)
 
 
 def validate_roads(frame: pd.DataFrame, path: str | None = None) -> Layer:
@@ -136,11 +142,12 @@ def validate_boundaries(frame: pd.DataFrame, path: str | None = None) -> Layer:
     # Admin polygons from real sources are often slightly invalid (self-touching rings): repair, don't reject.
     # method="structure" with keep_collapsed=False keeps the result polygonal.
     geoms = frame.geometry
-    fixable = (present(geoms) & ~geoms.is_valid).to_numpy()
+    valid = geoms.is_valid
+    fixable = (present(geoms) & ~valid).to_numpy()
     if fixable.any():
         frame = frame.set_geometry(gpd.GeoSeries(repair(geoms.to_numpy(), fixable), index=frame.index, crs=frame.crs))
         rej.frame = frame
-    _check_geometry(rej, frame, "boundaries")
+    _check_geometry(rej, frame, "boundaries", valid=None if fixable.any() else valid)  # the same geometries
     frame["adcode"] = rej.ids
     frame["level"] = level
     frame["name"] = as_text(frame["name"])
@@ -158,33 +165,38 @@ def validate_stops(frame: pd.DataFrame, path: str | None = None) -> Layer:
     return _finish("stops", frame, rej, len(frame), path)
 
 
-def validate_trips(frame: pd.DataFrame, path: str | None = None, *, passengers_optional: bool = False) -> Layer:
+def validate_trips(frame: pd.DataFrame, path: str | None = None, *, passengers_optional: bool = False,
+                   ahead: Ahead | None = None) -> Layer:
     """Trips: unique ``trip_id``, ``service_date``, ``service_type``, ``seats`` > 0, 0 ≤ ``passengers`` ≤ seats.
 
     ``passengers_optional`` (``transportmon limits``: tickets of future trips are still on sale) accepts an empty
-    ``passengers`` value, or no such column, as NA.
+    ``passengers`` value, or no such column, as NA. ``ahead``: checks of the id columns computed on another thread
+    from the Arrow data the frame was made of (:mod:`transportmon.layers.ahead`); the result is the same without.
     """
     if passengers_optional:  # issue 15 hook
         frame = rename_aliases(frame)
         if "passengers" not in frame.columns:
             frame = frame.assign(passengers=pd.Series(pd.NA, index=frame.index, dtype="Int64"))
-    frame = _prepare(frame, "trips", path)
-    rej = Rejector("trips", frame, "trip_id")
-    _check_ids(rej, unique=True)
+    frame = _prepare(frame, "trips", path, ahead)
+    rej = Rejector("trips", frame, "trip_id", ids=text_ids(frame["trip_id"], ahead=ahead))
+    _check_ids(rej, unique=True, ahead=ahead)
     frame["trip_id"] = rej.ids
     raw_date = frame["service_date"]
     dates, bad = parse_dates(raw_date)
     rej.reject(bad.to_numpy(bool) | dates.isna().to_numpy(bool), "malformed-date",
                lambda m: "service_date=" + cell_text(raw_date, m))
     frame["service_date"] = dates
-    stype = frame["service_type"].astype("string").str.strip()
-    norm = service_types(stype)
-    rej.reject(norm.isna(), "malformed-value", lambda m: "service_type=" + stype[m].fillna("")
-               + "; allowed scheduled/charter/other (班车/包车/其他)")
+    raw_type = frame["service_type"]
+    if arrow_text(raw_type) is not None:  # stripped per distinct value: no stripped copy of every row
+        norm = stripped_service_types(raw_type)
+    else:
+        norm = service_types(raw_type.astype("string").str.strip())
+    rej.reject(norm.isna(), "malformed-value", lambda m: "service_type=" + raw_type[m].astype("string").str.strip()
+               .fillna("") + "; allowed scheduled/charter/other (班车/包车/其他)")
     frame["service_type"] = norm
     raw_seats, raw_pax = frame["seats"], frame["passengers"]
-    seats, bad_s = ints_fast(raw_seats) or parse_ints(raw_seats)
-    pax, bad_p = ints_fast(raw_pax) or parse_ints(raw_pax)
+    seats, bad_s = ints_fast(raw_seats, _wide(ahead, "seats")) or parse_ints(raw_seats)
+    pax, bad_p = ints_fast(raw_pax, _wide(ahead, "passengers")) or parse_ints(raw_pax)
     if passengers_optional:  # an empty value is NA, not malformed
         bad_p = np.asarray(bad_p, dtype=bool) & ~_blank(raw_pax)
     rej.reject(bad_s, "malformed-value", lambda m: "seats=" + cell_text(raw_seats, m) + " is not a whole number")
@@ -197,10 +209,14 @@ def validate_trips(frame: pd.DataFrame, path: str | None = None, *, passengers_o
                lambda m: "passengers=" + cell_text(pax, m) + " > seats=" + cell_text(seats, m))
     frame["seats"] = seats
     frame["passengers"] = pax
-    _optional_text(frame, ("route_id", "scope"))
+    _optional_text(frame, ("route_id", "scope"), ahead)
     # A rejected trip keeps its service date (issue 14: it counts on its day in the timeline and the report) and its
     # route (issue 15: it ran on the route): layers.schema.KEPT_WHEN_REJECTED.
     return _finish("trips", frame, rej, len(frame), path)
+
+
+def _wide(ahead: Ahead | None, name: str) -> np.ndarray | None:
+    return ahead.take_wide(name) if ahead is not None else None
 
 
 def _blank(values: pd.Series) -> np.ndarray:
@@ -209,20 +225,22 @@ def _blank(values: pd.Series) -> np.ndarray:
     return (text.isna() | (text == "")).to_numpy(dtype=bool)
 
 
-def validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> Layer:
+def validate_stop_times(frame: pd.DataFrame, path: str | None = None, *, ahead: Ahead | None = None) -> Layer:
     """Stop times: ``trip_id``, whole ``stop_sequence``, ``stop_id``, ``pickup``/``dropoff`` 0/1 (default 1).
 
     References to unknown stops or trips are checked later, against the validated stops and trips. For a
     ``stop_id`` read as a dictionary, ``codes.stop_code`` (per usable row) and ``codes.stop_dict`` (the
     dictionary as text) let those checks work on the few distinct stops; ``codes.trip_runs`` (when every row is
     usable) holds the runs of equal trip ids. ``defaulted_columns`` names ``pickup``/``dropoff`` when the file has
-    no such column.
+    no such column. ``ahead``: as :func:`validate_trips` (the runs of trip ids).
     """
-    frame = _prepare(frame, "stop_times", path)
+    frame = _prepare(frame, "stop_times", path, ahead)
     raw_trip = frame["trip_id"]
     arr = arrow_text(raw_trip)
-    starts = run_starts(arr) if arr is not None else None
-    ids, head_text = text_ids_runs(raw_trip, starts)
+    runs = ahead.find(id_runs, arr) if ahead is not None and arr is not None else None
+    starts = runs.starts if runs is not None else run_starts(arr) if arr is not None else None
+    heads = np.flatnonzero(starts) if starts is not None else None
+    ids, head_ids = text_ids_runs(raw_trip, starts, heads, clean=runs.clean if runs is not None else None)
     rej = Rejector("stop_times", frame, None, ids=ids)
     frame["trip_id"] = rej.ids
     stop_ids, stop_code, stop_dict = stop_text(frame["stop_id"])
@@ -230,22 +248,26 @@ def validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> Layer:
     rej.reject(rej.ids.isna(), "missing-id", "trip_id is empty")
     rej.reject(frame["stop_id"].isna(), "missing-id", "stop_id is empty")
     raw_seq = frame["stop_sequence"]
-    seq, bad = ints_fast(raw_seq) or parse_ints(raw_seq)
+    seq, bad = ints_fast(raw_seq, _wide(ahead, "stop_sequence")) or parse_ints(raw_seq)
     rej.reject(bad, "malformed-value", lambda m: "stop_sequence=" + cell_text(raw_seq, m))
     frame["stop_sequence"] = seq
-    dup = duplicated_stops(rej.ids, seq, starts, head_text)
+    # Whether the sequence rises in each run, computed ahead for the very values and runs validated here.
+    rises = runs.rises if runs is not None and runs.rising is not None and np.shares_memory(
+        runs.rising, seq.to_numpy(dtype=np.int64, na_value=0)) else None
+    dup = duplicated_stops(rej.ids, seq, starts, head_ids, heads, rising=rises)
     rej.reject(dup, "duplicate-id", lambda m: same_as(frame, m, rej.ids, seq, what="trip_id and stop_sequence"))
     defaulted = tuple(col for col in ("pickup", "dropoff") if col not in frame.columns)
     for col in ("pickup", "dropoff"):
         if col in frame.columns:
-            flags = flags_fast(frame[col])
+            raw = frame[col]
+            flags = flags_fast(raw)
             if flags is None:
-                text = frame[col].astype("string").str.strip()
-                parsed, badb = parse_bools(text)
+                # As text (distinct numbers may print apart: 0.0, -0.0), stripped and parsed per distinct value.
+                flags, badb = text_flags(raw.astype("string"))
                 if badb.any():
-                    rej.reject(badb, "malformed-value",
-                               lambda m, t=text, c=col: f"{c}=" + t[m].fillna("") + "; allowed 0/1")
-                flags = parsed.where(text.notna() & (text != ""), True).astype(bool).to_numpy()
+                    rej.reject(badb, "malformed-value", lambda m, r=raw, c=col: f"{c}="
+                               + r[m].astype("string").str.strip().fillna("") + "; allowed 0/1")
+                flags = flags.to_numpy(dtype=bool)
             frame[col] = pd.Series(flags, index=frame.index, copy=False)
         else:
             frame[col] = True
@@ -256,8 +278,8 @@ def validate_stop_times(frame: pd.DataFrame, path: str | None = None) -> Layer:
     if stop_code is not None:
         layer.codes.stop_code = stop_code if ok.all() else stop_code[ok]
         layer.codes.stop_dict = stop_dict
-    if starts is not None and head_text is not None and ok.all():  # the runs of trip ids, for the reference checks
-        layer.codes.trip_runs = TripRuns(starts, np.flatnonzero(starts), arrow_text(head_text))
+    if starts is not None and head_ids is not None and ok.all():  # the runs of trip ids, for the reference checks
+        layer.codes.trip_runs = TripRuns(starts, heads, head_ids, run=runs.run if runs is not None else None)
     return layer
 
 
