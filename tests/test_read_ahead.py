@@ -31,7 +31,8 @@ from transportmon.inputs import load_inputs
 from transportmon.io import ahead as ahead_module
 from transportmon.io.parquet import parquet_ids, parquet_wide
 from transportmon.io.read import read_table
-from transportmon.layers.ahead import Ahead, id_runs, layer_facts, same_data
+from transportmon.layers.ahead import id_runs, layer_facts
+from transportmon.layers.memo import Ahead, same_data
 
 N_TRIPS = 1500  # 3 stops a trip: stop_times has more rows than on_distinct parses directly (4096)
 

@@ -28,7 +28,7 @@ from .io import read as R
 from .io.ahead import AHEAD_LAYERS, ReadAhead, read_ahead_paths
 from .io.declared import datum_name, declared
 from .io.discover import LAYER_NAMES, MANIFEST, discover, layer_gaps, read_manifest, read_order, sample_dir
-from .layers.ahead import Ahead
+from .layers.memo import Ahead
 from .progress import Progress, tell
 from .waivers import known_subjects, reject_unknown_subjects, validate_waivers
 

@@ -29,7 +29,8 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
-from ..layers.ahead import Ahead, layer_facts
+from ..layers.ahead import layer_facts
+from ..layers.memo import Ahead
 from .parquet import parquet_ids, parquet_wide
 from .read import CSV_EXTENSIONS, PARQUET_EXTENSIONS, layer_dictionary, sha256
 

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from ..distinct import on_distinct
 
 if TYPE_CHECKING:
-    from .ahead import Ahead
+    from .memo import Ahead
 
 T = TypeVar("T")
 

@@ -17,7 +17,7 @@ from ..bulletin_dates import published_and_effective
 from ..dates import parse_dates
 from ..designations import DesignationFormError, normalize_designations
 from ..source_rows import source_rows
-from .ahead import Ahead, id_runs
+from .ahead import id_runs
 from .cells import (
     arrow_text,
     as_text,
@@ -39,6 +39,7 @@ from .cells import (
     text_ids_runs,
 )
 from .geometry import geo, geometry_problems, in_lonlat, present, repair
+from .memo import Ahead
 from .reject import Rejector, same_as
 from .schema import GEOMETRY_TYPES, REQUIRED, Layer, TripRuns, rename_aliases, require_columns
 
