@@ -6,6 +6,8 @@ objects), empty parts included; and the pieces: repeated values, one finding eac
 
 from __future__ import annotations
 
+from unittest import mock
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -15,6 +17,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from transportmon import report as report_module
 from transportmon._arrow import FINDINGS_TYPE, STOPS_TYPE
 from transportmon.report import (
     COLUMNS,
@@ -197,3 +200,17 @@ def test_counts_of_text_and_object_columns_agree(dtype: object) -> None:
     assert verdict_counts(report) == {"trip": {"compliant": 1, "over-cap": 2}}
     assert finding_counts(report) == {"violation": 2, "warning": 0, "waived": 0, "info": 2}
     assert verdict_counts(report.iloc[:0]) == {}
+
+
+@settings(max_examples=60, deadline=None)
+@given(trips=trip_part(), cps=checkpoint_part(), rejected=rejected_part(), order=st.permutations([0, 1, 2]))
+def test_categorical_text_decoded_on_the_second_thread_is_the_reference_too(
+        trips: gpd.GeoDataFrame, cps: gpd.GeoDataFrame, rejected: gpd.GeoDataFrame, order: list[int]) -> None:
+    """Every part decoded ahead (from 0 rows on, not the millions of the real threshold): the same report."""
+    parts = [[trips, cps, rejected][k] for k in order]
+    with mock.patch.object(report_module, "DECODE_AHEAD_ROWS", 0):
+        got = assemble(parts, POLICY)
+    expected = reference(parts)
+    pd.testing.assert_frame_equal(pd.DataFrame(got.drop(columns="geometry")),
+                                  pd.DataFrame(expected.drop(columns="geometry")), check_exact=True)
+

@@ -8,6 +8,7 @@ Rows are sorted by (subject, subject_id, source_row) so the same inputs give the
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import geopandas as gpd
 import numpy as np
@@ -236,17 +237,20 @@ def assemble(parts: list[gpd.GeoDataFrame], policy: str, *,
     bounds = np.r_[0, np.cumsum([len(f) for f in frames])]
     n = int(bounds[-1])
     cols: dict[str, object] = {}
-    for col in COLUMNS:
-        if col == "policy":
-            cols[col] = pd.array(repeated(pa.scalar(policy, pa.large_string()), n), dtype="str")
-        elif col in TEXT_COLUMNS or col in ("findings", "risk_stops"):
-            chunks = [_arrow_column(col, f) for f in frames]
-            cols[col] = chunks[0] if len(chunks) == 1 else pd.concat(
-                [pd.Series(c, copy=False) for c in chunks], ignore_index=True).array  # chunks, not copies
-        elif col in INT_COLUMNS:
-            cols[col] = _int_column(col, frames, bounds)
-        else:
-            cols[col] = _float_column(col, frames, bounds, limits)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="assemble") as pool:
+        decoding = _decode_ahead(frames, pool)
+        for col in COLUMNS:
+            if col == "policy":
+                cols[col] = pd.array(repeated(pa.scalar(policy, pa.large_string()), n), dtype="str")
+            elif col in TEXT_COLUMNS or col in ("findings", "risk_stops"):
+                chunks = [pd.array(decoding[col, i].result(), dtype="str") if (col, i) in decoding
+                          else _arrow_column(col, f) for i, f in enumerate(frames)]
+                cols[col] = chunks[0] if len(chunks) == 1 else pd.concat(
+                    [pd.Series(c, copy=False) for c in chunks], ignore_index=True).array  # chunks, not copies
+            elif col in INT_COLUMNS:
+                cols[col] = _int_column(col, frames, bounds)
+            else:
+                cols[col] = _float_column(col, frames, bounds, limits)
     geoms = [f.geometry.to_numpy() if isinstance(f, gpd.GeoDataFrame) else np.full(len(f), None) for f in frames]
     geometry = geoms[0] if len(geoms) == 1 else np.concatenate(geoms)
     df = gpd.GeoDataFrame(cols, geometry=geometry, crs="EPSG:4326", copy=False)
@@ -373,18 +377,49 @@ def _int_column(col: str, frames: list[pd.DataFrame], bounds: np.ndarray) -> pd.
     return pd.arrays.IntegerArray(data, missing)
 
 
+#: Rows from which :func:`assemble` decodes a categorical text column on a second thread.
+DECODE_AHEAD_ROWS = 1 << 16
+
+
+def _decode_ahead(frames: list[pd.DataFrame], pool: ThreadPoolExecutor) -> dict[tuple[str, int], Future[pa.Array]]:
+    """The large categorical text columns of the parts (millions of trips' verdicts, reasons, dates …), each
+    decoded to ``large_string`` on ``pool``'s thread while this one builds the other columns: the codes and
+    categories are taken here (pandas), the decoding there is Arrow's alone (no pandas, which enters
+    ``warnings.catch_warnings``, not thread-safe before Python 3.14). Keyed by (column, part number)."""
+    out: dict[tuple[str, int], Future[pa.Array]] = {}
+    for col in TEXT_COLUMNS:
+        for i, part in enumerate(frames):
+            if col in part.columns and len(part) >= DECODE_AHEAD_ROWS:
+                parts = _categorical_parts(part[col])
+                if parts is not None and len(parts[1]) > 1:
+                    out[col, i] = pool.submit(_decode, *parts)
+    return out
+
+
+def _categorical_parts(values: pd.Series) -> tuple[np.ndarray, pa.Array] | None:
+    """A categorical column of text as its codes and its categories as ``large_string`` (None for another column)."""
+    if isinstance(values.dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(values.cat.categories):
+        return values.cat.codes.to_numpy(), pa.array(np.asarray(values.cat.categories, dtype=object),
+                                                     pa.large_string())
+    return None
+
+
+def _decode(codes: np.ndarray, categories: pa.Array) -> pa.Array:
+    """Codes (-1 missing) into their categories' text: decoded straight to ``large_string``, the report's text
+    type, so no cast follows. Arrow and numpy only."""
+    return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), categories).dictionary_decode()
+
+
 def _text_column(values: pd.Series) -> pd.api.extensions.ExtensionArray:
     """A column as the report's text dtype: through Arrow when it is text or categorical already (millions of trip
     rows; a categorical of one value is that value repeated, :func:`repeated`), else ``astype("str")`` (numbers as
     ids, mixed objects)."""
-    if isinstance(values.dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(values.cat.categories):
-        codes = values.cat.codes.to_numpy()
-        categories = pa.array(np.asarray(values.cat.categories, dtype=object), pa.large_string())
+    parts = _categorical_parts(values)
+    if parts is not None:
+        codes, categories = parts
         if len(categories) == 1 and not (codes < 0).any():
             return pd.array(repeated(categories[0], len(codes)), dtype="str")
-        # Decoded straight to large_string, the report's text type: no cast there after.
-        decoded = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), categories).dictionary_decode()
-        return pd.array(decoded, dtype="str")
+        return pd.array(_decode(codes, categories), dtype="str")
     if isinstance(values.dtype, pd.StringDtype):
         return pd.array(arrow_chunks(values), dtype="str")  # large_string stays large_string: no cast
     return values.astype("str").array
