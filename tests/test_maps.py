@@ -93,6 +93,19 @@ def test_one_marker_per_checkpoint(page: str, result: transportmon.pipeline.Audi
     # the popup carries id, name, road, distances and the findings in both languages
     for text in ("keep", "九江长江大桥 bridge", "G105", "距边界路口", "to crossing, by road", "2,000 m", "TM102"):
         assert text in keep
+    assert "overdue" not in keep  # a checkpoint that stays is never overdue
+
+
+def test_a_remove_checkpoint_popup_says_how_many_days_overdue(page: str,
+                                                               result: transportmon.pipeline.AuditResult) -> None:
+    rows = checkpoint_rows(result)
+    overdue = rows[rows["overdue_days"].notna()]
+    assert len(overdue) and set(overdue["verdict"]) == {"remove"}
+    popups = {f["properties"]["p"] for f in layers_of(page)["tm-checkpoint"]["features"]}
+    for _, row in overdue.iterrows():
+        days = int(row["overdue_days"])
+        popup = next(p for p in popups if f">{row['subject_id']} " in p)
+        assert f"逾期 overdue</th><td>{days:,} 天 day{'' if days == 1 else 's'}</td>" in popup
 
 
 def test_border_crossings_roads_risk_and_trips_are_drawn(page: str) -> None:
@@ -374,3 +387,16 @@ def test_legend_names_the_configured_exempt_neighbour_not_hubei(tmp_path: Path) 
     text = maps.html_map(result, tmp_path / "m.html").read_text(encoding="utf-8")
     assert "与安徽交界线 border with Anhui" in text
     assert "湖北" not in text and "Hubei" not in text
+
+
+@pytest.mark.parametrize(("value", "shown"), [(12, "12 天 days"), (12.0, "12 天 days"), (1, "1 天 day"),
+                                              (0, "0 天 days"), (1200, "1,200 天 days"), (None, None),
+                                              (float("nan"), None), (pd.NA, None)])
+def test_overdue_days_in_a_popup_read_back_from_any_report_form(value: object, shown: str | None) -> None:
+    from transportmon.maps.popups import checkpoint_popup
+
+    popup = checkpoint_popup({"subject_id": "CP1", "verdict": "remove", "overdue_days": value})
+    if shown is None:
+        assert "overdue" not in popup
+    else:
+        assert f"逾期 overdue</th><td>{shown}</td>" in popup

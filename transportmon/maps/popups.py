@@ -72,8 +72,18 @@ def _rows(pairs: list[tuple[str, str]]) -> str:
     return "<table>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in pairs if v) + "</table>"
 
 
+def _days(value: Any) -> str:
+    """Whole days (``overdue_days``; a report read back from GeoJSON or CSV may hold 12.0): empty when missing."""
+    text = cell_text(value)
+    if not text:
+        return ""
+    days = int(float(text))
+    return f"{days:,} 天 day{'' if days == 1 else 's'}"
+
+
 def checkpoint_popup(r: dict[str, Any]) -> str:
-    """A checkpoint's popup: verdict, road, the three distances, findings in both languages."""
+    """A checkpoint's popup: verdict, road, the three distances, days overdue (a remove past its due date),
+    findings in both languages."""
     road_class = cell_text(r.get("road_class"))
     road = " ".join(x for x in (escaped(r.get("road_ref")), escaped(ROAD_STYLE.get(road_class, ("", 0, road_class))[2]),
                                 escaped(road_class)) if x)
@@ -88,6 +98,7 @@ def checkpoint_popup(r: dict[str, Any]) -> str:
                 ("距道路 to road", _metres(r.get("distance_to_road_m"))),
                 ("距豁免边界(直线) to exempt border, straight", _metres(r.get("distance_to_exempt_border_m"))),
                 ("距边界路口(沿路) to crossing, by road", _metres(r.get("distance_to_crossing_m"))),
+                ("逾期 overdue", _days(r.get("overdue_days"))),
                 ("说明 detail", escaped(r.get("detail"))),
             ])
             + _findings_html(r.get("findings")) + "</div>")
