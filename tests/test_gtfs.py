@@ -552,3 +552,26 @@ def test_dask_engine_gives_the_memory_report_for_a_gtfs_zip(gtfs_world: tuple[Pa
                                         "passengers-exceed-seats", "duplicate-id")} == {
         "unknown-trip": 1, "trip-without-stops": 1, "not-in-calendar": 2, "malformed-date": 1,
         "passengers-exceed-seats": 1, "duplicate-id": 1}
+
+
+def test_a_member_larger_than_the_free_disk_is_refused_before_it_is_written(
+        gtfs_world: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data, feed, occ = gtfs_world
+    zipped = zip_feed(feed, tmp_path / "feed.zip")
+    sizes = {i.filename: i.file_size for i in zipfile.ZipFile(zipped).infolist()}
+    real = shutil.disk_usage
+    written: list[str] = []
+
+    def usage(path: object) -> object:
+        written.extend(p.name for p in Path(str(path)).iterdir())
+        return real(path)._replace(free=sizes["stop_times.txt"] - 1)  # room for the others, one byte short for it
+
+    monkeypatch.setattr(shutil, "disk_usage", usage)
+    with pytest.raises(InputError) as caught:
+        read_gtfs(zipped, occ)
+    message = str(caught.value)
+    assert message.startswith(f"{zipped}: stop_times.txt unzips to ")
+    assert "free in the temporary folder" in message and "--gtfs the folder" in message
+    assert "stop_times.txt" not in written  # refused before a byte of it was written
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: real(path)._replace(free=sizes["stop_times.txt"]))
+    assert len(read_gtfs(zipped, occ)["stop_times"]) > 0  # exactly its size fits

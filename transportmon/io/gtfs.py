@@ -92,6 +92,19 @@ class _Feed:
             return f"{self.path}:{self.files[name]}"
         return str(self.path / self.files[name])
 
+    def _check_room(self, member: str) -> None:
+        """Refuse a member that would not fit in the temporary folder, before writing a byte of it: a feed of a
+        nation's timetables, or a zip whose header claims far more than it holds, must not fill the disk. Python's
+        zip reader stops at the size the header declares, so that size bounds what is written."""
+        assert self.archive is not None and self.scratch is not None
+        size = self.archive.getinfo(member).file_size
+        free = shutil.disk_usage(self.scratch).free
+        if size > free:
+            raise InputError(self.path, f"{member} unzips to {size / 2**20:,.0f} MiB, more than the "
+                             f"{free / 2**20:,.0f} MiB free in the temporary folder {self.scratch.parent}",
+                             "free disk space there, point TMPDIR at a folder with room, or unzip the feed and give "
+                             "--gtfs the folder")
+
     def read(self, name: str, required: tuple[str, ...]) -> pd.DataFrame | None:
         """One feed file as a text table (columns stripped), or None for an absent optional file."""
         if name not in self.files:  # only an optional one: the required files were checked on opening
@@ -102,6 +115,7 @@ class _Feed:
             assert self.scratch is not None
             member = self.files[name]
             local = self.scratch / name
+            self._check_room(member)
             try:
                 with self.archive.open(member) as src, open(local, "wb") as dst:
                     shutil.copyfileobj(src, dst, 1 << 20)
