@@ -575,3 +575,32 @@ def test_a_member_larger_than_the_free_disk_is_refused_before_it_is_written(
     assert "stop_times.txt" not in written  # refused before a byte of it was written
     monkeypatch.setattr(shutil, "disk_usage", lambda path: real(path)._replace(free=sizes["stop_times.txt"]))
     assert len(read_gtfs(zipped, occ)["stop_times"]) > 0  # exactly its size fits
+
+
+def test_entrances_nodes_and_boarding_areas_are_left_out_and_counted(
+        gtfs_world: tuple[Path, Path, Path], gtfs_result: transportmon.AuditResult, tmp_path: Path) -> None:
+    """A feed with pathways: a station (1) stays a stop; an entrance (2, with coordinates as GTFS requires), a
+    generic node and a boarding area (3, 4, which may go without) are not places a trip calls at."""
+    data, feed, occ = gtfs_world
+    shutil.copytree(feed, tmp_path / "feed")
+    with open(tmp_path / "feed" / "stops.txt", "a", encoding="utf-8") as fh:
+        fh.write("ST,九江站,29.70,116.00,1\nE1,九江站东口,29.70,116.01,2\nN1,通道节点,,,3\nB1,候车区, , ,4\n")
+    result = transportmon.audit(data, gtfs=tmp_path / "feed", occupancy=occ, as_of=AS_OF)
+    meta = result.metadata
+    assert meta["inputs"]["stops"]["not_stops"] == 3
+    assert meta["inputs"]["stops"]["rows"] == 6  # five stops and the station: with the three, every line of stops.txt
+    assert meta["rows"]["stops"] == {"input": 6, "audited": 6, "rejected": 0}
+    assert not (result.report["subject"] == "stops").any()  # none of them rejected for lacking coordinates
+    said = [w for w in meta["warnings"] if "location_type 2, 3, 4" in w]
+    assert len(said) == 1 and said[0].startswith(f"{tmp_path / 'feed'}: 3 rows of stops.txt")
+    # Trips are judged as without them.
+    pd.testing.assert_frame_equal(trip_rows(result).drop(columns="geometry"),
+                                  trip_rows(gtfs_result).drop(columns="geometry"))
+    res = invoke("audit", "--data", data, "--gtfs", tmp_path / "feed", "--occupancy", occ, "--as-of", AS_OF, "--out",
+                 tmp_path / "r.geojson", "--lang", "en")
+    assert "3 rows of stops.txt are entrances, generic nodes or boarding areas" in one_line(res)
+
+
+def test_a_feed_without_pathways_says_nothing_of_them(gtfs_result: transportmon.AuditResult) -> None:
+    assert "not_stops" not in gtfs_result.metadata["inputs"]["stops"]
+    assert not [w for w in gtfs_result.metadata["warnings"] if "location_type" in w]

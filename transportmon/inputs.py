@@ -229,11 +229,15 @@ def load_inputs(
         feed = attempt(("stops", "trips", "stop_times"), gtfs_layers, gtfs, occupancy, datum_of, defer,
                        passengers_optional)
         feed_layers, gtfs_meta, gtfs_frames = feed or ({}, {}, {})
-        from .io.gtfs import NO_CALENDAR
+        from .io.gtfs import NO_CALENDAR, NOT_STOPS
 
         if gtfs_meta.get("trips", {}).pop(NO_CALENDAR, False):
             warnings.append(f"{gtfs}: neither calendar.txt nor calendar_dates.txt: every trip of the occupancy table "
                             "is taken to run on its service_date (no not-in-calendar check)")
+        if gtfs_meta.get("stops", {}).get(NOT_STOPS):  # kept in the metadata: the rows of stops.txt add up
+            warnings.append(f"{gtfs}: {gtfs_meta['stops'][NOT_STOPS]} rows of stops.txt are entrances, generic nodes "
+                            "or boarding areas (location_type 2, 3, 4), not stops a trip calls at: left out of the "
+                            "stops layer")
         if feed is None:  # the feed would have given these layers
             paths = {k: v for k, v in paths.items() if k not in ("stops", "trips", "stop_times")}
         warnings += [f"{paths[k].name} not used: --gtfs gives the {k} layer" for k in gtfs_meta if k in paths]

@@ -10,6 +10,8 @@ The feed is a ``.zip`` as published, or its unzipped folder; its files may sit a
 many published zips have them). Mapping:
 
 - ``stops.txt`` ``stop_lat``/``stop_lon``/``stop_name`` → stops; ``location_type`` 1 (stations) are kept as stops;
+  entrances, generic nodes and boarding areas (2, 3, 4: GTFS lets the last two go without coordinates, and
+  stop_times never name any of them) are left out, their number in the stops' source (:data:`NOT_STOPS`);
 - ``stop_times.txt`` ``pickup_type``/``drop_off_type``: 1 means "no pickup"/"no drop off" (pickup/dropoff 0); 0,
   empty, 2 (phone the agency) and 3 (coordinate with the driver) all let passengers board/alight (1); any other value
   is kept as written so that validation rejects its row (``malformed-value``);
@@ -49,6 +51,13 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 #: Key of the trips' source (and so of the loader's metadata, popped there) marking a feed without calendar.txt and
 #: calendar_dates.txt: every date runs, which the command says.
 NO_CALENDAR = "no_calendar"
+
+#: Key of the stops' ``attrs["source"]`` (and the report's metadata of the stops input): how many rows of stops.txt
+#: were entrances, generic nodes or boarding areas (``location_type`` 2, 3, 4), left out of the stops layer.
+NOT_STOPS = "not_stops"
+
+#: The ``location_type`` values of stops.txt that are no place a trip calls at.
+NOT_STOP_TYPES = (2, 3, 4)
 
 #: The files a feed must have; calendar.txt and calendar_dates.txt are optional (without either, every date runs).
 REQUIRED_FILES = ("stops.txt", "trips.txt", "stop_times.txt")
@@ -225,6 +234,15 @@ def read_gtfs(feed: str | os.PathLike[str], occupancy: str | os.PathLike[str], *
     assert stops is not None and trips is not None and stop_times is not None
     occ = read_occupancy(occupancy, passengers_optional=passengers_optional)
 
+    not_stops = 0
+    if "location_type" in stops.columns:  # pathways' entrances, nodes and boarding areas are not called at
+        kind = pd.to_numeric(stops["location_type"].astype("string").str.strip(), errors="coerce")
+        other = kind.isin(NOT_STOP_TYPES).to_numpy(dtype=bool)
+        not_stops = int(other.sum())
+        if not_stops:
+            source = stops.attrs["source"]
+            stops = stops[~other]
+            stops.attrs["source"] = source
     lon = pd.to_numeric(stops["stop_lon"], errors="coerce")
     lat = pd.to_numeric(stops["stop_lat"], errors="coerce")
     ok = (lon.notna() & lat.notna()).to_numpy()
@@ -265,7 +283,7 @@ def read_gtfs(feed: str | os.PathLike[str], occupancy: str | os.PathLike[str], *
     ids = occ[["trip_id", "gtfs_trip_id"]].dropna(subset=["trip_id"]).drop_duplicates("trip_id")
     expanded = ids.merge(st, on="gtfs_trip_id", how="inner").drop(columns="gtfs_trip_id")
     trips_out = occ.drop(columns="gtfs_trip_id")
-    stops_out.attrs["source"] = stops.attrs["source"]
+    stops_out.attrs["source"] = {**stops.attrs["source"], **({NOT_STOPS: not_stops} if not_stops else {})}
     # Without calendar.txt or calendar_dates.txt every trip is taken to run on its service_date: said, not assumed.
     trips_out.attrs["source"] = {**occ_source, **({NO_CALENDAR: True} if cal is None and exc is None else {})}
     expanded.attrs["source"] = stop_times.attrs["source"]
