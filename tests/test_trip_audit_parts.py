@@ -29,7 +29,16 @@ from transportmon import levels, trip_audit
 from transportmon.inputs import Inputs, load_inputs
 from transportmon.levels import LevelLookup, resolve_levels
 from transportmon.rules import registry
-from transportmon.trip_audit import CHUNK_ROWS, StopRows, audit_trips, chunks, default_parts, stop_rows, trip_lines
+from transportmon.trip_audit import (
+    CHUNK_ROWS,
+    StopRows,
+    audit_trips,
+    chunks,
+    default_parts,
+    pattern_lines,
+    stop_rows,
+    trip_lines,
+)
 
 RISK = [interval("421127", "high", "2020-02-01"), interval("360400", "medium", "2020-02-04", "2020-02-05"),
         interval("360402", "low", "2020-02-05")]
@@ -268,6 +277,27 @@ def test_trip_lines_are_the_plain_lines(counts: list[int], seed: int) -> None:
     assert got.dtype == object and len(got) == len(counts)
     for g, w in zip(got, plain_lines(len(counts), trip_of, xy)):
         assert (g is None and w is None) or (g is not None and w is not None and g.equals_exact(w, 0))
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(patterns=st.lists(st.lists(st.integers(0, 5), max_size=4), min_size=1, max_size=4),
+       picks=st.lists(st.integers(0, 3), max_size=20), wide=st.booleans())
+def test_pattern_lines_are_each_trips_plain_line(patterns: list[list[int]], picks: list[int], wide: bool) -> None:
+    """Trips drawn from a few stop patterns (empty, one stop, a stop twice, the same stops in another order): each
+    trip's line is the plain line of its own rows, and trips of one pattern hold one line object."""
+    chosen = [patterns[p % len(patterns)] for p in picks]
+    count = np.array([len(c) for c in chosen], dtype=np.int64)
+    stops = np.array([s for c in chosen for s in c], dtype=np.int64 if wide else np.int32)
+    stop_xy = np.random.default_rng(len(picks)).random((6, 2))
+    got = pattern_lines(count, stops, stop_xy)
+    assert got.dtype == object and len(got) == len(chosen)
+    want = plain_lines(len(chosen), np.repeat(np.arange(len(chosen)), count), stop_xy[stops])
+    for g, w in zip(got, want):
+        assert (g is None and w is None) or (g is not None and w is not None and g.equals_exact(w, 0))
+    for i, a in enumerate(chosen):
+        for j, b in enumerate(chosen):
+            if a == b and len(a):
+                assert got[i] is got[j]
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
