@@ -57,6 +57,7 @@ from ..source_rows import SOURCE_ROW, record_lines
 from . import datum as _datum
 from . import declared as _declared
 from .parquet import parquet_frame
+from .plain_csv import plain_csv
 
 VECTOR_EXTENSIONS = {".geojson", ".json", ".gpkg", ".shp", ".fgb", ".gml", ".kml", ".zip", ".geojsonl", ".geojsons"}
 PARQUET_EXTENSIONS = {".parquet", ".geoparquet", ".pq"}
@@ -155,8 +156,11 @@ def _read_csv(path: Path, encoding: str | None) -> tuple[pd.DataFrame, dict[str,
         sep = _separator(path, enc)
         try:
             # Blank lines are kept as empty rows (dropped and counted later), so that every record's line is known.
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], sep=sep, encoding=enc,
-                                skip_blank_lines=False)
+            # A plain machine-written file is read by Arrow's parser to the same frame (io/plain_csv.py).
+            frame = plain_csv(path, sep, enc)
+            if frame is None:
+                frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], sep=sep, encoding=enc,
+                                    skip_blank_lines=False)
         except UnicodeError as exc:
             last = exc
             continue
