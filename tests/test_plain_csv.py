@@ -84,7 +84,7 @@ def test_not_plain_is_left_to_pandas(tmp_path: Path, data: bytes, why: str) -> N
 
 
 def test_other_encodings_and_separators_are_left_to_pandas(tmp_path: Path) -> None:
-    path = write(tmp_path, "a,b\n1,2\n".encode())
+    path = write(tmp_path, b"a,b\n1,2\n")
     assert plain_csv(path, ",", "gb18030") is None
     assert plain_csv(path, ",", "utf-16") is None
     assert plain_csv(path, ",", "utf-8") is not None and plain_csv(path, ",", "UTF8") is not None
