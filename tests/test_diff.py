@@ -107,7 +107,7 @@ def reports(old: transportmon.pipeline.AuditResult, new: transportmon.pipeline.A
     """OLD and NEW written in each report form."""
     d = tmp_path_factory.mktemp("reports")
     out = {}
-    for ext in ("geojson", "parquet", "csv"):
+    for ext in ("geojson", "parquet", "csv", "gpkg"):
         pair = (d / f"old.{ext}", d / f"new.{ext}")
         write_report(old.report, old.metadata, str(pair[0]))
         write_report(new.report, new.metadata, str(pair[1]))
@@ -335,7 +335,7 @@ def test_empty_reports(old: transportmon.pipeline.AuditResult) -> None:
 # the command
 
 
-@pytest.mark.parametrize("ext", ["geojson", "parquet", "csv"])
+@pytest.mark.parametrize("ext", ["geojson", "parquet", "csv", "gpkg"])
 def test_command_reads_every_form(ext: str, reports: dict[str, tuple[Path, Path]]) -> None:
     old_path, new_path = reports[ext]
     result = invoke("diff", str(old_path), str(new_path), "--lang", "en")
@@ -346,10 +346,42 @@ def test_command_reads_every_form(ext: str, reports: dict[str, tuple[Path, Path]
     assert "new violations: 1 (exit code 1)" in out
 
 
+def test_gpkg_report_reads_back_as_the_geojson_report(reports: dict[str, tuple[Path, Path]]) -> None:
+    """The GeoPackage's layers (one per subject kind and geometry type, with derived fields for QGIS) read back as
+    the report: same rows in the same order, same columns and types, same geometries, the same metadata."""
+    for old_path, geo_path in zip(reports["gpkg"], reports["geojson"]):
+        got, got_meta = read_report(old_path)
+        want, want_meta = read_report(geo_path)
+        assert got_meta == want_meta and got_meta["as_of"]
+        assert list(got.columns) == list(want.columns)
+        pd.testing.assert_frame_equal(pd.DataFrame(got.drop(columns="geometry")),
+                                      pd.DataFrame(want.drop(columns="geometry")))
+        both = got.geometry.notna().to_numpy()
+        assert (both == want.geometry.notna().to_numpy()).all()
+        # GeoJSON rounds coordinates to COORD_DECIMALS places; the GeoPackage keeps them whole
+        assert got.geometry[both].normalize().geom_equals_exact(want.geometry[both].normalize(), 1e-6).all()
+
+
+def test_gpkg_written_before_its_metadata_was_kept(reports: dict[str, tuple[Path, Path]], tmp_path: Path) -> None:
+    """A GeoPackage report without the metadata item reads with metadata {} (as a CSV report), and diffs."""
+    import sqlite3
+
+    path = tmp_path / "old.gpkg"
+    shutil.copy(reports["gpkg"][0], path)
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE gpkg_metadata SET metadata = replace(metadata, 'TRANSPORTMON', 'SOMETHING_ELSE')")
+    frame, meta = read_report(path)
+    assert meta == {} and len(frame) == len(read_report(reports["gpkg"][0])[0])
+    result = invoke("diff", str(path), str(reports["gpkg"][0]))
+    assert result.exit_code == 0 and "无变化" in said(result)
+
+
 def test_mixed_forms_and_no_alert(reports: dict[str, tuple[Path, Path]]) -> None:
     result = invoke("diff", str(reports["csv"][1]), str(reports["parquet"][0]), "--lang", "en")
     assert result.exit_code == 1  # OLD→NEW reversed: the reopened checkpoint's violations are new
     result = invoke("diff", str(reports["parquet"][0]), str(reports["geojson"][0]))
+    assert result.exit_code == 0 and "无变化" in said(result)
+    result = invoke("diff", str(reports["gpkg"][0]), str(reports["csv"][0]))
     assert result.exit_code == 0 and "无变化" in said(result)
 
 

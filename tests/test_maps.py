@@ -275,7 +275,7 @@ def test_png_map_is_reproducible(result: transportmon.pipeline.AuditResult, tmp_
 # From a saved report
 
 
-@pytest.mark.parametrize("ext", [".geojson", ".parquet"])
+@pytest.mark.parametrize("ext", [".geojson", ".parquet", ".gpkg"])
 def test_report_map_rederives_context(result: transportmon.pipeline.AuditResult, tmp_path: Path, ext: str) -> None:
     report = tmp_path / f"report{ext}"
     write_report(result.report, result.metadata, str(report))

@@ -364,7 +364,7 @@ def validate(
 
 @app.command("map")
 def map_cmd(
-    report: Annotated[Path, typer.Argument(help="Report written by transportmon audit (.geojson or .parquet).")],
+    report: Annotated[Path, typer.Argument(help="Report written by transportmon audit (.geojson, .parquet or .gpkg).")],
     out: Annotated[Path, typer.Option("--out", help="map.html (self-contained) or map.png/.svg/.pdf.")] = Path("map.html"),
     date: Annotated[str | None, typer.Option("--date", help="Risk areas in effect on this date (default: as-of).")] = None,
     data: Annotated[Path | None, typer.Option("--data", help="Folder holding the report's inputs now (looked in "

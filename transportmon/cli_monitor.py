@@ -203,8 +203,8 @@ def limits(
 
 
 def diff_cmd(
-    old: Annotated[Path, typer.Argument(help="The earlier report (.geojson, .parquet or .csv).")],
-    new: Annotated[Path, typer.Argument(help="The later report (.geojson, .parquet or .csv).")],
+    old: Annotated[Path, typer.Argument(help="The earlier report (.geojson, .parquet, .gpkg or .csv).")],
+    new: Annotated[Path, typer.Argument(help="The later report (.geojson, .parquet, .gpkg or .csv).")],
     out: Annotated[str | None, typer.Option("--out", help="Write the changed subjects, with change and old_verdict "
                                             "(.geojson, .parquet or .csv).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Compare reports of different policies.")] = False,

@@ -15,7 +15,8 @@ layer                       rows
 ``<kind>_no_geometry``      rows of a kind whose geometry is missing (a checkpoint without coordinates)
 ==========================  ===========================================================================
 
-Fields are the report's columns that hold a value in the layer, ``findings`` and ``risk_stops`` as JSON text, then
+A feature's id (``fid``) is its row in the report, counted from 1. Fields are the report's columns that hold a value
+in the layer, ``findings`` and ``risk_stops`` as JSON text, then
 ``rule_ids`` and the main finding's ``message_zh``/``message_en`` (:mod:`.columns`). A ``layer_styles`` table, the
 QGIS convention, holds for each spatial layer a categorized renderer on ``verdict`` in the maps' colours
 (:mod:`transportmon.palette`) as QML (read by QGIS, which opens the layer styled) and as SLD; the legend labels are
@@ -28,6 +29,7 @@ so the same report gives the same bytes.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from contextlib import contextmanager
@@ -48,6 +50,7 @@ from ..palette import (
 )
 from ..vocab import CHECKPOINT_VERDICTS, ROUTE_VERDICTS, TRIP_VERDICTS
 from .columns import Findings
+from .encode import clean_json
 
 #: Subject → layer name; any other subject (a rejected row of another layer) goes to ``rejected``.
 KIND_LAYERS = {"checkpoint": "checkpoints", "trip": "trips", "route": "routes"}
@@ -144,24 +147,33 @@ def _fixed_gdal_date():
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
 
 
+#: Layer metadata item of the first layer holding the report's metadata as JSON (``transportmon diff``, ``map`` and
+#: ``watch`` read it back: :func:`transportmon.io.report_forms.read_gpkg_report`).
+METADATA_KEY = "TRANSPORTMON"
+
+
 def write_gpkg(report: gpd.GeoDataFrame, metadata: dict[str, Any], path: str, lang: str = "zh") -> None:
     """Write the GeoPackage at ``path`` (a temporary file: the caller renames it into place), then its styles."""
     # GDAL wants the .gpkg extension (it warns on any other): the layers go to a sibling named so, which replaces
     # ``path`` once complete
     work = path + ".gpkg"
-    layers = report_layers(report)
+    layers = report_layers(report.reset_index(drop=True))
     from .._version import __version__
 
     try:
         with _fixed_gdal_date():
-            for name, family, rows in layers:
-                pyogrio.write_dataframe(layer_frame(rows, family), work, layer=name, driver="GPKG",
+            for at, (name, family, rows) in enumerate(layers):
+                meta = {"DESCRIPTION": f"transportmon {__version__}: {name}, policy {metadata.get('policy', '')}, "
+                                       f"as of {metadata.get('as_of', '')}"}
+                if not at:  # the report's metadata, whole, with the first layer (GDAL keeps it in gpkg_metadata)
+                    meta[METADATA_KEY] = json.dumps(clean_json(metadata), ensure_ascii=False)
+                frame = layer_frame(rows, family)
+                # Each feature's id is its row in the report (from 1): the layers read back in report order.
+                frame.insert(0, "fid", rows.index.to_numpy(dtype=np.int64) + 1)
+                pyogrio.write_dataframe(frame, work, layer=name, driver="GPKG",
                                         append=os.path.exists(work), geometry_type=FAMILIES[family][1],
                                         dataset_options=None if os.path.exists(work) else {"VERSION": GPKG_VERSION},
-                                        promote_to_multi=_needs_multi(rows),
-                                        layer_metadata={"DESCRIPTION": f"transportmon {__version__}: {name}, policy "
-                                                                       f"{metadata.get('policy', '')}, as of "
-                                                                       f"{metadata.get('as_of', '')}"})
+                                        promote_to_multi=_needs_multi(rows), layer_metadata=meta)
         add_styles(work, [(name, family, rows) for name, family, rows in layers if family != "none"], lang)
         os.replace(work, path)
     except BaseException:
@@ -296,4 +308,4 @@ def sld(layer: str, family: str, verdicts: list[str], lang: str) -> str:
             + "".join(rules) + "</se:FeatureTypeStyle></UserStyle></NamedLayer></StyledLayerDescriptor>\n")
 
 
-__all__ = ["KIND_LAYERS", "STYLE_TABLE", "layer_frame", "qml", "report_layers", "sld", "write_gpkg"]
+__all__ = ["KIND_LAYERS", "METADATA_KEY", "STYLE_TABLE", "layer_frame", "qml", "report_layers", "sld", "write_gpkg"]

@@ -32,7 +32,7 @@ import shapely
 
 from .._errors import ConfigError, InputError
 from .read import sha256
-from .report_forms import arrow_lists, conform_report, read_csv_report, read_geojson_report
+from .report_forms import arrow_lists, conform_report, read_csv_report, read_geojson_report, read_gpkg_report
 
 if TYPE_CHECKING:
     from ..pipeline import AuditResult
@@ -63,8 +63,8 @@ def read_report(path: str | os.PathLike[str]) -> tuple[gpd.GeoDataFrame, dict[st
     Parameters
     ----------
     path
-        A ``.geojson``, ``.parquet`` or ``.csv`` report. A CSV report has no geometry (the frame's is empty) and no
-        metadata member (the metadata is ``{}``).
+        A ``.geojson``, ``.parquet``, ``.gpkg`` or ``.csv`` report. A CSV report has no geometry (the frame's is
+        empty) and no metadata member (the metadata is ``{}``).
 
     Raises
     ------
@@ -91,8 +91,10 @@ def read_report(path: str | os.PathLike[str]) -> tuple[gpd.GeoDataFrame, dict[st
         metadata = json.loads(raw) if raw else {}
     elif ext == ".csv":
         frame, metadata = read_csv_report(path), {}
+    elif ext == ".gpkg":
+        frame, metadata = read_gpkg_report(path)
     else:
-        raise InputError(path, f"unknown report format {ext!r}", "use a .geojson, .parquet or .csv report")
+        raise InputError(path, f"unknown report format {ext!r}", "use a .geojson, .parquet, .gpkg or .csv report")
     for col in ("subject", "subject_id", "verdict"):
         if col not in frame.columns:
             raise InputError(path, f"is not a transportmon report: it has no {col!r} property", _FIX)

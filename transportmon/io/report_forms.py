@@ -32,7 +32,8 @@ from pyarrow import json as pajson
 from .._arrow import FINDINGS_TYPE, STOPS_TYPE, arrow
 from .._errors import InputError
 
-__all__ = ["arrow_lists", "conform_report", "read_csv_report", "read_geojson_lines", "read_geojson_report"]
+__all__ = ["arrow_lists", "conform_report", "read_csv_report", "read_geojson_lines", "read_geojson_report",
+           "read_gpkg_report"]
 
 _FIX = "give a report written by transportmon audit"
 #: How :func:`transportmon.io.write.geojson_chunks` begins and ends the features.
@@ -213,6 +214,52 @@ def read_csv_report(path: Path) -> gpd.GeoDataFrame:
         if col in frame.columns:
             frame[col] = frame[col].astype("str")
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([None] * len(frame), crs="EPSG:4326"))
+
+
+#: Fields of a GeoPackage report that are not report columns: derived from ``findings`` for QGIS users
+#: (:func:`transportmon.io.gpkg.layer_frame`), dropped when the report is read back.
+GPKG_DERIVED = ("rule_ids", "message_zh", "message_en")
+
+
+def read_gpkg_report(path: Path) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """A GeoPackage report (:mod:`transportmon.io.gpkg`) and its metadata: its layers of subjects (every layer but
+    the ``layer_styles`` table) as one frame in report order, ``findings`` and ``risk_stops`` still JSON text
+    (:func:`conform_report` parses them); the metadata from the first layer's (``{}`` for a GeoPackage written
+    before it was kept there). A line string the writer made a one-part multi line string for QGIS stays so."""
+    import pyogrio
+
+    from .gpkg import METADATA_KEY
+
+    try:
+        names = [str(n) for n, _ in pyogrio.list_layers(path) if str(n) != "layer_styles"]
+        frames = [pyogrio.read_dataframe(path, layer=name, fid_as_index=True) for name in names]
+        raw = pyogrio.read_info(path, layer=names[0]).get("layer_metadata") or {} if names else {}
+        metadata = json.loads(raw[METADATA_KEY]) if METADATA_KEY in raw else {}
+    except (OSError, ValueError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise InputError(path, f"cannot read the report ({exc})", _FIX) from exc
+    frames = [f if isinstance(f, gpd.GeoDataFrame) else gpd.GeoDataFrame(f, geometry=gpd.GeoSeries(
+        [None] * len(f), crs="EPSG:4326")) for f in frames if len(f)]
+    if not frames:
+        return gpd.GeoDataFrame({"subject": pd.Series([], dtype="str"), "subject_id": pd.Series([], dtype="str"),
+                                 "verdict": pd.Series([], dtype="str")},
+                                geometry=gpd.GeoSeries([], crs="EPSG:4326")), metadata
+    frame = pd.concat([f.to_crs("EPSG:4326") if f.crs is not None else f.set_crs("EPSG:4326") for f in frames])
+    frame = frame.drop(columns=[c for c in GPKG_DERIVED if c in frame.columns])
+    # The layers split the report by kind; each feature's id is its row in the report. (In a file whose ids count
+    # each layer from 1, the rows are sorted as the report sorts them, rejected rows of a repeated id last.)
+    if frame.index.is_unique:
+        frame = frame.sort_index().reset_index(drop=True)
+    elif {"subject", "subject_id"} <= set(frame.columns):
+        keys = ["subject", "subject_id", *(["source_row"] if "source_row" in frame.columns else [])]
+        frame = frame.sort_values(keys, kind="stable", na_position="first", ignore_index=True)
+    else:
+        frame = frame.reset_index(drop=True)
+    from ..report import COLUMNS  # a layer holds only the columns with values in it: all of them, in report order
+
+    geometry = frame.geometry.name
+    frame = pd.DataFrame({**{c: frame[c] if c in frame.columns else None for c in COLUMNS},
+                          **{c: frame[c] for c in frame.columns if c not in COLUMNS}})
+    return gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:4326"), metadata
 
 
 def conform_report(frame: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
