@@ -665,3 +665,43 @@ def test_details_of_columns_that_print_as_a_whole() -> None:
     assert_same_layer(got, _ref_validate_trips(frame.copy()))
     assert got.rejected["detail"].tolist() == ["seats=2020-03-16 00:00:00 is not a whole number", "service_date=",
                                                "seats= is not a whole number"]
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(pool=st.lists(st.one_of(st.none(), st.sampled_from(["1", "2", "03", " 4", "x", "", "1.0"])), min_size=1,
+                     max_size=6),
+       seed=st.integers(0, 2**16), size=st.integers(4096, 4300), ends=st.sampled_from(["", "first", "last"]),
+       kind=st.sampled_from(["str", "object", "Int64", "category"]))
+def test_on_distinct_spreads_as_the_reference(pool: list[str | None], seed: int, size: int, ends: str,
+                                              kind: str) -> None:
+    """The first row of each distinct value found by a running maximum of the codes (transportmon/distinct.py)
+    gives what the reference's minimum.at gave: the same rows parsed, the same results spread, missing values
+    anywhere (first, last, none)."""
+    from transportmon.distinct import on_distinct
+
+    values = [pool[p] for p in np.random.default_rng(seed).integers(0, len(pool), size)]
+    if ends:
+        values[0 if ends == "first" else -1] = None
+    if kind == "Int64":
+        series = pd.Series([None if v is None or not v.strip().isdigit() else int(v) for v in values], dtype="Int64")
+    else:
+        series = pd.Series(values, dtype="str" if kind == "str" else "category" if kind == "category" else object)
+    seen: list[list[object]] = []
+
+    def parse(v: pd.Series) -> tuple[pd.Series, pd.Series]:
+        seen.append(v.index.tolist())
+        return v.astype("string").str.strip().str.len(), v.isna()
+
+    got = on_distinct(parse)(series)
+    want = _ref_on_distinct(parse)(series)
+    assert seen[0] == seen[1]
+    for g, w in zip(got, want):
+        pd.testing.assert_series_equal(g, w)
+
+
+def test_first_rows_in_appearance_order_and_otherwise() -> None:
+    from transportmon.distinct import first_rows
+
+    assert first_rows(np.array([-1, 0, 0, 1, -1, 2, 1]), 3).tolist() == [1, 3, 5]  # factorize's order
+    assert first_rows(np.array([2, 0, 1, 0, -1, 2]), 3).tolist() == [1, 2, 0]  # another order: the slow way
+    assert first_rows(np.array([-1, -1]), 0).tolist() == [] and first_rows(np.zeros(0, int), 0).tolist() == []

@@ -25,14 +25,33 @@ def on_distinct(parse):  # type: ignore[no-untyped-def]
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         if len(uniques) > len(values) // 4:
             return parse(values)
-        codes = np.where(codes < 0, len(uniques), codes)  # missing values are one more distinct value
-        first = np.full(len(uniques) + 1, len(values))
-        np.minimum.at(first, codes, np.arange(len(values)))
-        present = first < len(values)
-        distinct = values.iloc[first[present]]  # a row of each distinct value, as it is in the column
-        codes = np.cumsum(present)[codes] - 1
+        rows = first_rows(codes, len(uniques))  # a row of each distinct value, as it is in the column
+        missing = codes < 0
+        if missing.any():  # missing values are one more distinct value, the last
+            rows = np.append(rows, np.argmax(missing))
+            codes = codes if codes.flags.writeable else codes.copy()
+            codes[missing] = len(uniques)
+        distinct = values.iloc[rows]
         out = parse(distinct)
         spread = [part.take(codes).set_axis(values.index) for part in (out if isinstance(out, tuple) else (out,))]
         return tuple(spread) if isinstance(out, tuple) else spread[0]
 
     return wrapper
+
+
+def first_rows(codes: np.ndarray, n: int) -> np.ndarray:
+    """The first row of each of the codes ``0 … n-1`` (-1: missing) that ``pd.factorize`` gave a column.
+
+    factorize numbers values in the order they first appear, so code k first appears where the running maximum of
+    the codes first reaches k: one pass, no table to fill per row. (A numbering in another order is read the slow way,
+    a ``minimum.at`` per row.)"""
+    if not len(codes):
+        return np.zeros(0, dtype=np.int64)
+    top = np.maximum.accumulate(codes)
+    rows = np.flatnonzero(np.diff(top, prepend=-1) > 0)
+    if len(rows) == n and (not n or codes[rows[-1]] == n - 1):
+        return rows
+    first = np.full(n, len(codes))
+    seen = codes >= 0
+    np.minimum.at(first, codes[seen], np.flatnonzero(seen))
+    return first
