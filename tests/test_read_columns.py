@@ -26,9 +26,11 @@ from transportmon.io.read import blank_cells
 from transportmon.layers.cells import (
     as_text,
     duplicated_stops,
+    flags_fast,
     increasing,
     ints_fast,
     parse_bools,
+    parse_ints,
     rises_in_runs,
     run_starts,
     same_text,
@@ -329,3 +331,45 @@ def test_locate_apart(points_km: list) -> None:
     arrays = locate_arrays(points, bounds)
     if arrays is not None:
         pd.testing.assert_frame_equal(locate(points, bounds, point_hits(*arrays)), want, check_exact=True)
+
+
+TEXT_CELLS = st.one_of(st.integers(-2**60, 2**60).map(str), st.integers(0, 60).map(str),
+                       st.sampled_from(["", "007", "+5", " 5", "5 ", "5.0", "1e3", "45座", "９", "x", "-0", "0",
+                                        "1", "9007199254740992", "-9007199254740991", "true"]), st.none())
+
+
+@settings(PROFILE)
+@given(st.lists(TEXT_CELLS, min_size=1, max_size=25), st.booleans())
+def test_ints_fast_on_text_reads_as_parse_ints(cells: list[str | None], chunked: bool) -> None:
+    """A CSV's text column: where the fast way answers (every cell a plainly written whole number within ±2^53),
+    its values are parse_ints' and nothing is malformed; otherwise parse_ints reads it."""
+    arr = pa.array(cells, pa.large_string())
+    if chunked and len(cells) > 1:
+        arr = pa.chunked_array([arr.slice(0, 1), arr.slice(1)])
+    column = pd.Series(pd.array(arr, dtype="str"))
+    got = ints_fast(column)
+    plain = all(c is not None and c.lstrip("-").isdigit() and c.isascii() and str(int(c)) == c
+                and abs(int(c)) < 2**53 for c in cells)
+    assert (got is not None) == plain
+    if got is not None:
+        want = parse_ints(column)
+        pd.testing.assert_series_equal(got[0], want[0], check_exact=True)
+        np.testing.assert_array_equal(got[1], want[1].to_numpy(dtype=bool))
+        assert not got[1].any()
+
+
+FLAG_CELLS = st.one_of(st.sampled_from(["0", "1", "", " 1", "1.0", "true", "是", "2", "-0"]), st.none())
+
+
+@settings(PROFILE)
+@given(st.lists(FLAG_CELLS, min_size=1, max_size=25))
+def test_flags_fast_on_text_reads_as_text_flags(cells: list[str | None]) -> None:
+    """pickup/dropoff text of only "0", "1" and empty cells: the fast way's flags are text_flags'; any other word
+    is left to text_flags (which says what is malformed)."""
+    column = pd.Series(pd.array(pa.array(cells, pa.large_string()), dtype="str"))
+    got = flags_fast(column)
+    assert (got is not None) == all(c in ("0", "1", "", None) for c in cells)
+    if got is not None:
+        want, bad = text_flags(column.astype("string"))
+        np.testing.assert_array_equal(got, want.to_numpy(dtype=bool))
+        assert not bad.any()

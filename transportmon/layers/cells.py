@@ -159,6 +159,8 @@ def ints_fast(values: pd.Series, wide: np.ndarray | None = None) -> tuple[pd.Ser
         data, missing = values.to_numpy(), None
     elif isinstance(dtype, NULLABLE_INTS):
         data, missing = nullable_ints(values)
+    elif (data := plain_int_text(values)) is not None:
+        missing = None
     else:
         return None
     if data.dtype.itemsize >= 8 and len(data):
@@ -197,7 +199,33 @@ def flags_fast(values: pd.Series) -> np.ndarray | None:
         if (missing | (data == 0) | (data == 1)).all():
             return missing | (data == 1)
         return None
+    arr = arrow_text(values)
+    if arr is not None and len(arr):  # a CSV's text: exactly "0", "1" or empty, as parse_bools reads them
+        encoded = pc.dictionary_encode(arr).combine_chunks()
+        words = encoded.dictionary.to_pylist()
+        if set(words) <= {"0", "1", ""}:
+            truth = np.array([w != "0" for w in words] + [True])  # the last entry: a missing cell, which is 1
+            return truth[encoded.indices.fill_null(len(words)).to_numpy()]
     return None
+
+
+def plain_int_text(values: pd.Series) -> np.ndarray | None:
+    """A text column (a CSV's) whose every cell is a whole number written plainly (``12``, ``-3``, ``0``: no sign
+    ``+``, no leading zero, no space, no unit) as int64, all within ±2^53 so that :func:`parse_ints` reads the same;
+    None for any other column. Arrow's cast and its text form back, compared: no text per row in Python."""
+    arr = arrow_text(values)
+    if arr is None or not len(arr) or arr.null_count:
+        return None
+    try:
+        ints = pc.cast(arr, pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if not pc.all(pc.equal(pc.cast(ints, arr.type), arr)).as_py():
+        return None
+    data = ints.to_numpy() if ints.num_chunks != 1 else ints.chunk(0).to_numpy()
+    if not (-_EXACT < int(data.min()) and int(data.max()) < _EXACT):
+        return None
+    return data
 
 
 def increasing(arr: pa.ChunkedArray) -> bool:
