@@ -155,12 +155,13 @@ def ints_fast(values: pd.Series, wide: np.ndarray | None = None) -> tuple[pd.Ser
     None when a value is too large to be read exactly, or the column is not integers. ``wide``: the values as int64,
     made ahead (:mod:`transportmon.layers.ahead`), taken when equal to the column's (then owned by the result)."""
     dtype = values.dtype
+    owned = False  # whether ``data`` is a fresh array, the result's to keep without a copy
     if isinstance(dtype, np.dtype) and dtype.kind in "iu":
         data, missing = values.to_numpy(), None
     elif isinstance(dtype, NULLABLE_INTS):
         data, missing = nullable_ints(values)
     elif (data := plain_int_text(values)) is not None:
-        missing = None
+        missing, owned = None, bool(data.flags.writeable)  # a single chunk is a read-only view of Arrow's buffer
     else:
         return None
     if data.dtype.itemsize >= 8 and len(data):
@@ -171,7 +172,7 @@ def ints_fast(values: pd.Series, wide: np.ndarray | None = None) -> tuple[pd.Ser
     bad = np.zeros(len(data), dtype=bool) if missing is None else missing
     mask = np.zeros(len(data), dtype=bool) if missing is None else missing.copy()
     same = missing is None and wide is not None and wide.dtype == np.int64 and np.array_equal(wide, data)
-    out = pd.arrays.IntegerArray(wide if same else data.astype(np.int64), mask)
+    out = pd.arrays.IntegerArray(wide if same else data.astype(np.int64, copy=not owned), mask)
     return pd.Series(out, index=values.index, copy=False), bad
 
 
