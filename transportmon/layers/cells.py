@@ -151,8 +151,9 @@ def cell_text(values: pd.Series, mask: np.ndarray) -> pd.Series:
 
 
 def ints_fast(values: pd.Series, wide: np.ndarray | None = None) -> tuple[pd.Series, np.ndarray] | None:
-    """:func:`parse_ints` of an integer column (numpy or nullable): (Int64 values, malformed = the missing cells);
-    None when a value is too large to be read exactly, or the column is not integers. ``wide``: the values as int64,
+    """:func:`parse_ints` of an integer column (numpy or nullable), or of text that only holds plainly written whole
+    numbers (:func:`plain_int_text`, a CSV's): (Int64 values, malformed = the missing cells); None when a value is
+    too large to be read exactly, or the column is neither. ``wide``: the values as int64,
     made ahead (:mod:`transportmon.layers.ahead`), taken when equal to the column's (then owned by the result)."""
     dtype = values.dtype
     owned = False  # whether ``data`` is a fresh array, the result's to keep without a copy
@@ -177,8 +178,8 @@ def ints_fast(values: pd.Series, wide: np.ndarray | None = None) -> tuple[pd.Ser
 
 
 def flags_fast(values: pd.Series) -> np.ndarray | None:
-    """``pickup``/``dropoff`` of a numeric or boolean column whose every value is 0, 1 or missing (missing = 1),
-    as :func:`parse_bools` reads them; None otherwise (other values are malformed: the general path says how)."""
+    """``pickup``/``dropoff`` of a numeric or boolean column whose every value is 0, 1 or missing (missing = 1), or
+    of text that only holds ``0``, ``1`` and empty cells, as :func:`parse_bools` reads them; None otherwise (other values are malformed: the general path says how)."""
     dtype = values.dtype
     if isinstance(dtype, np.dtype) and dtype.kind == "b":
         return values.to_numpy(dtype=bool, copy=True)
