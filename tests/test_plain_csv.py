@@ -85,9 +85,27 @@ def test_not_plain_is_left_to_pandas(tmp_path: Path, data: bytes, why: str) -> N
 
 def test_other_encodings_and_separators_are_left_to_pandas(tmp_path: Path) -> None:
     path = write(tmp_path, b"a,b\n1,2\n")
-    assert plain_csv(path, ",", "gb18030") is None
-    assert plain_csv(path, ",", "utf-16") is None
+    assert plain_csv(path, ",", "utf-16") is None and plain_csv(path, ",", "latin-1") is None
+    assert plain_csv(path, "1", "utf-8") is None  # a separator that is a digit (or a letter): pandas
     assert plain_csv(path, ",", "utf-8") is not None and plain_csv(path, ",", "UTF8") is not None
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(cells=st.lists(st.text(alphabet=list("班车包其他检测点九江湖北ab1 -;"), max_size=4), min_size=2, max_size=18),
+       encoding=st.sampled_from(["gb18030", "gbk"]), newline=st.sampled_from(["\n", "\r\n"]))
+def test_gbk_files_are_read_as_pandas_reads_them(tmp_path_factory: pytest.TempPathFactory, cells: list[str],
+                                                 encoding: str, newline: str) -> None:
+    """GB18030/GBK text (Chinese in ids and names, as bureau exports write them): decoded by Python's codec as Arrow
+    reads, the frame is pandas' frame."""
+    rows = [cells[i:i + 2] for i in range(0, len(cells) - len(cells) % 2, 2)]
+    text = newline.join(",".join(r) for r in [["线路", "名称"], *rows]) + newline
+    path = write(tmp_path_factory.mktemp("gbk"), text.encode(encoding))
+    got = plain_csv(path, ",", encoding)
+    assert got is not None
+    pd.testing.assert_frame_equal(got, pandas_csv(path, ",", encoding))
+    as_utf8 = plain_csv(path, ",", "utf-8")  # read as UTF-8 first: refused, unless the bytes happen to be UTF-8 too
+    if as_utf8 is not None:
+        pd.testing.assert_frame_equal(as_utf8, pandas_csv(path, ",", "utf-8"))
 
 
 @pytest.mark.parametrize("data", [b"checkpoint_id\nA\n\nB\n", b"a,b\n1,2\n\n3,4\n\n", b"a,b\r\n1,2\r\n\r\n3,4"])
@@ -134,3 +152,14 @@ def test_plain_files_are_read_the_fast_way_and_alike(tmp_path_factory: pytest.Te
     got = plain_csv(path, sep, "utf-8")
     assert got is not None
     pd.testing.assert_frame_equal(got, pandas_csv(path, sep))
+
+
+def test_read_table_of_a_gbk_file_is_the_same_either_way(tmp_path: Path) -> None:
+    path = write(tmp_path, "checkpoint_id,name,lon,lat\nK1,九江长江大桥,115.99,29.71\nK2,湖北界,116.0,29.7\n".encode(
+        "gb18030"))
+    fast = read_table(path)
+    with mock.patch.object(read_module, "plain_csv", return_value=None):
+        slow = read_table(path)
+    pd.testing.assert_frame_equal(pd.DataFrame(fast), pd.DataFrame(slow))
+    assert fast.attrs == slow.attrs and fast.attrs["source"]["encoding"] == "gb18030 (GBK)"
+    assert fast["name"].tolist() == ["九江长江大桥", "湖北界"]

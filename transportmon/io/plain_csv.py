@@ -5,8 +5,8 @@ kept as rows so that every record's line is known): it also reads what people ma
 commas and line breaks, blank lines, short rows, GBK text. At ten million rows it takes 6 s for ``stop_times.csv``,
 most of it turning each cell into a Python string and back into Arrow.
 
-Machine-written tables (``df.to_csv()``, a database export) are usually plain: UTF-8, not one quote character, every
-row as long as the header. There every parser reads the same cells, and Arrow's reads them on every core straight into
+Machine-written tables (``df.to_csv()``, a database export) are usually plain: UTF-8 (or GB18030/GBK), not one quote
+character, every row as long as the header. There every parser reads the same cells, and Arrow's reads them on every core straight into
 the ``large_string`` columns pandas' ``str`` holds (1.4 s). :func:`plain_csv` takes that way only for such a file and
 answers None for any other (a quote anywhere, another encoding, a header with an empty or repeated name, a short or
 long row — Arrow's parser refuses those, a refusal that costs at most one pass), so that pandas reads it as before.
@@ -25,8 +25,10 @@ import pyarrow.csv as pacsv
 
 __all__ = ["PLAIN_ENCODINGS", "plain_csv"]
 
-#: Encodings Arrow's parser reads itself (``utf-8-sig``: its byte-order mark is skipped by both readers).
-PLAIN_ENCODINGS = frozenset({"utf-8", "utf-8-sig"})
+#: Encodings read this way: UTF-8 (``utf-8-sig``: its byte-order mark is skipped by both readers), and GB18030 and
+#: GBK, which Arrow decodes with Python's codec as it reads. In all of them a byte below 0x30 is that character and no
+#: part of another, so the quote, separators and line breaks are found in the bytes.
+PLAIN_ENCODINGS = frozenset({"utf-8", "utf-8-sig", "gb18030", "gbk"})
 
 #: Bytes read for the header line: a longer header is read by pandas.
 HEADER_BYTES = 1 << 16
@@ -36,7 +38,8 @@ def plain_csv(path: Path, sep: str, encoding: str) -> pd.DataFrame | None:
     """The table as ``pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], sep=sep,
     encoding=encoding, skip_blank_lines=False)`` reads it, when the file is plain (see the module's docstring); None
     when it is not, or when Arrow's parser refuses it."""
-    if codecs.lookup(encoding).name not in {codecs.lookup(e).name for e in PLAIN_ENCODINGS} or len(sep) != 1:
+    codec = codecs.lookup(encoding).name
+    if codec not in {codecs.lookup(e).name for e in PLAIN_ENCODINGS} or len(sep) != 1 or ord(sep) >= 0x30:
         return None
     names = _header(path, sep, encoding)
     if names is None or _has_quote(path):
@@ -44,7 +47,7 @@ def plain_csv(path: Path, sep: str, encoding: str) -> pd.DataFrame | None:
     try:
         table = pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(encoding="utf8"),
+            read_options=pacsv.ReadOptions(encoding="utf8" if codec.startswith("utf") else codec),
             parse_options=pacsv.ParseOptions(delimiter=sep, quote_char=False, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(column_types={n: pa.large_string() for n in names},
                                                  null_values=[""], strings_can_be_null=True))
