@@ -22,7 +22,10 @@ START = time.perf_counter()
 
 import transportmon.cli  # noqa: E402,F401  (after the timer starts; first, as the command loads it)
 from transportmon import pipeline, routes, scale  # noqa: E402
-from transportmon.io import stream, write  # noqa: E402
+from transportmon.io import write  # noqa: E402
+
+if "dask" in sys.argv:  # the report merged from the workers' parts: loaded only by that engine (it loads openpyxl)
+    from transportmon.io import stream
 
 STAGES = [
     (pipeline, "load_inputs", "read+validate"),
@@ -34,8 +37,9 @@ STAGES = [
     (pipeline, "assemble", "assemble"),
     (pipeline, "attach_findings", "findings"),
     (write, "write_report", "write"),
-    (stream, "write_spilled", "write"),  # --engine dask: the workers' parts merged into the report
 ]
+if "dask" in sys.argv:
+    STAGES.append((stream, "write_spilled", "write"))  # --engine dask: the workers' parts merged into the report
 
 
 def _rss_mib() -> float:
