@@ -379,3 +379,36 @@ def test_a_waiver_of_a_suspended_route(tmp_path: Path) -> None:
     rep = result.report
     rejected = rep[(rep["subject"] == "waivers").to_numpy()]
     assert list(rejected["reason"]) == ["unknown-subject"] and "ghost" in rejected["detail"].iloc[0]
+
+
+def _pixels_near(image: np.ndarray, colour: str, tol: int = 3) -> int:
+    rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
+    return int((np.abs(image[..., :3].astype(int) - rgb) <= tol).all(axis=-1).sum())
+
+
+def test_png_map_draws_routes_by_verdict(window_result: transportmon.AuditResult, tmp_path: Path) -> None:
+    """DESIGN §9, routes on the maps: the static map draws each route in its verdict's colour (the routes' lines
+    moved apart here, as they all run JA→JB), and nothing of those colours without the routes."""
+    from dataclasses import replace
+
+    import shapely
+    from PIL import Image
+
+    from transportmon.maps import png_map
+    from transportmon.palette import ROUTE_VERDICT_STYLE
+
+    report = window_result.report.copy()
+    is_route = (report["subject"] == "route").to_numpy()
+    shift = np.cumsum(is_route) * 0.01
+    report.geometry.values[is_route] = [shapely.affinity.translate(g, yoff=float(d))
+                                        for g, d in zip(report.geometry[is_route], shift[is_route])]
+    moved = replace(window_result, report=report)
+    without = replace(window_result, report=report[~is_route].reset_index(drop=True))
+    drawn = np.asarray(Image.open(png_map(moved, tmp_path / "routes.png", size=(800, 600), dpi=75, inset=False)))
+    bare = np.asarray(Image.open(png_map(without, tmp_path / "bare.png", size=(800, 600), dpi=75, inset=False)))
+    verdicts = set(report.loc[is_route, "verdict"].astype(str))
+    assert {"restored", "suspended", "new"} <= verdicts
+    for v in verdicts:
+        colour = ROUTE_VERDICT_STYLE[v][0]
+        assert _pixels_near(drawn, colour) > 20, v
+        assert _pixels_near(bare, colour) == 0, v

@@ -17,6 +17,7 @@ import numpy as np
 import shapely
 
 from ..io.write import write_bytes
+from ..palette import OTHER_COLOUR, ROUTE_VERDICT_STYLE
 from ..vocab import CHECKPOINT_VERDICTS
 from .layers import MapLayers, map_layers
 from .style import (
@@ -45,6 +46,7 @@ __all__ = ["png_map"]
 
 def _draw_layers(layers: MapLayers, ax: Axes, crs: Any, cjk: str | None, k: float = 1.0) -> list[Any]:
     """Draw every layer on ``ax`` in ``crs``, line widths and marker sizes scaled by ``k``; return legend handles."""
+    from matplotlib import patheffects
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -94,6 +96,27 @@ def _draw_layers(layers: MapLayers, ax: Axes, crs: Any, cjk: str | None, k: floa
         over.to_crs(crs).plot(ax=ax, color=TRIP_COLOUR, linewidth=1.4 * k, linestyle=(0, (4, 2)), alpha=0.75, zorder=6)
         handles.append(Line2D([], [], color=TRIP_COLOUR, linewidth=1.4, linestyle=(0, (4, 2)),
                               label=bilingual("超客座率班次", f"over-cap trips ({len(over)}, all dates)", use_cjk)))
+    if layers.routes is not None and len(layers.routes):  # DESIGN §9: by verdict, as on the HTML map
+        rt = layers.routes.to_crs(crs)
+        is_point = (rt.geom_type == "Point").to_numpy()
+        verdicts = rt["verdict"].astype(str).to_numpy()
+        known = list(ROUTE_VERDICT_STYLE)
+        styles = [(v, *ROUTE_VERDICT_STYLE[v]) for v in known]
+        if (~np.isin(verdicts, known)).any():  # a verdict no style knows: drawn, never hidden
+            styles.append(("other", OTHER_COLOUR, "其他", "other"))
+        for v, colour, zh, en in styles:
+            mask = ~np.isin(verdicts, known) if v == "other" else verdicts == v
+            if not mask.any():
+                continue
+            if (mask & ~is_point).any():  # on a dark casing, so that a route stands apart from the roads' blues
+                rt[mask & ~is_point].plot(ax=ax, color="#222222", linewidth=3.6 * k, zorder=6.1)
+                rt[mask & ~is_point].plot(ax=ax, color=colour, linewidth=2.2 * k, zorder=6.2)
+            if (mask & is_point).any():
+                rt[mask & is_point].plot(ax=ax, color=colour, edgecolor="#222222", markersize=30 * k * k,
+                                         linewidth=0.6 * k, zorder=6.2)
+            handles.append(Line2D([], [], color=colour, linewidth=2.2, path_effects=[
+                patheffects.Stroke(linewidth=3.6, foreground="#222222"), patheffects.Normal()],
+                label=bilingual(f"线路 {zh}", f"route {en} ({int(mask.sum())})", use_cjk)))
     if layers.waived is not None and len(layers.waived):  # a dashed ring (a halo for a trip's line) under each
         wv = layers.waived.to_crs(crs)
         is_point = (wv.geom_type == "Point").to_numpy()
