@@ -64,6 +64,26 @@ def index_in(values: Any, keys: Any) -> np.ndarray:
     return pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
 
 
+def distinct_runs(values: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct sequences among the runs of an integer array (run ``i``: ``values[bounds[i]:bounds[i + 1]]``),
+    found by one Arrow hash over each run's bytes: each run's sequence number (in order of first appearance), and
+    the distinct sequences as bounds (from 0) into their concatenated values. Used for trips' stop patterns and
+    itineraries: millions of runs, a few thousand distinct."""
+    values = np.ascontiguousarray(values)
+    size = values.dtype.itemsize
+    n = len(bounds) - 1
+    keys = pa.LargeBinaryArray.from_buffers(pa.large_binary(), n, [
+        None, pa.py_buffer(np.asarray(bounds, dtype=np.int64) * size), pa.py_buffer(values)])
+    encoded = pc.dictionary_encode(keys)
+    del keys
+    runs = encoded.dictionary
+    at = np.frombuffer(runs.buffers()[1], dtype=np.int64)[runs.offset:runs.offset + len(runs) + 1] // size
+    data = runs.buffers()[2]
+    flat = (np.frombuffer(data, dtype=values.dtype, count=int(at[-1]))[at[0]:] if data is not None and at[-1]
+            else np.zeros(0, dtype=values.dtype))
+    return encoded.indices.to_numpy(), at - at[0], flat
+
+
 def list_column(offsets: np.ndarray, values: pa.Array, type_: pa.DataType | None = None) -> pd.arrays.ArrowExtensionArray:
     """A pandas list column from offsets (``len = rows + 1``) into ``values``."""
     arr = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32, copy=False)), values)

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 import shapely
 
 from . import layers as L
-from ._arrow import STOPS_TYPE, index_in, list_column, offsets_of, text
+from ._arrow import STOPS_TYPE, distinct_runs, index_in, list_column, offsets_of, text
 from .config import RuleConfig
 from .designations import LEVEL_DTYPE
 from .geo.admin import area_units, point_units
@@ -200,22 +200,16 @@ def _patterns(trips: L.Layer, stop_times: L.Layer, trip_route: np.ndarray, names
     else:
         nonempty = np.flatnonzero(length)
         vals[bounds[nonempty]] += fold[nonempty]
-    size = vals.dtype.itemsize
-    bounds *= size
-    itinerary = pa.LargeBinaryArray.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(bounds),
-                                                                          pa.py_buffer(vals)])
-    encoded = pc.dictionary_encode(itinerary)
-    dic = encoded.dictionary
-    trips_of = np.bincount(encoded.indices.to_numpy(), minlength=len(dic))
-    del itinerary, encoded, vals, bounds
     # The distinct itineraries: their rows' values, and per itinerary its route and count.
-    bounds = np.frombuffer(dic.buffers()[1], dtype=np.int64)[dic.offset:dic.offset + len(dic) + 1] // size
-    data = dic.buffers()[2]
-    flat = np.frombuffer(data, dtype=vtype, count=int(bounds[-1]))[bounds[0]:].astype(np.int64) if bounds[-1] else (
-        np.zeros(0, dtype=np.int64))
+    code, bounds, flat = distinct_runs(vals, bounds)
+    del vals
+    flat = flat.astype(np.int64)
+    n_itineraries = len(bounds) - 1
+    trips_of = np.bincount(code, minlength=n_itineraries)
+    del code
     glen = np.diff(bounds)
-    gfirst = bounds[:-1] - bounds[0]
-    groute = np.full(len(dic), -1, dtype=np.int64)
+    gfirst = bounds[:-1]
+    groute = np.full(n_itineraries, -1, dtype=np.int64)
     full = glen > 0
     groute[full] = flat[gfirst[full]] // radix - 1
     flat %= radix

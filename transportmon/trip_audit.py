@@ -26,12 +26,10 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 import shapely
 
 from . import layers as L
-from ._arrow import index_in
+from ._arrow import distinct_runs, index_in
 from .config import RuleConfig
 from .levels import LevelLookup
 from .report import one_finding_each
@@ -306,22 +304,12 @@ def pattern_lines(count: np.ndarray, stops: np.ndarray, stop_xy: np.ndarray) -> 
     n = len(count)
     if not n:
         return np.full(0, None, dtype=object)
-    stops = np.ascontiguousarray(stops)
-    size = stops.dtype.itemsize
     bounds = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(count, out=bounds[1:])
-    bounds *= size
-    keys = pa.LargeBinaryArray.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(bounds), pa.py_buffer(stops)])
-    encoded = pc.dictionary_encode(keys)
-    del keys, bounds
-    patterns = encoded.dictionary
-    at = np.frombuffer(patterns.buffers()[1], dtype=np.int64)[patterns.offset:patterns.offset + len(patterns) + 1]
-    data = patterns.buffers()[2]
-    pattern_stops = (np.frombuffer(data, dtype=stops.dtype, count=int(at[-1]) // size)[at[0] // size:]
-                     if data is not None and at[-1] else np.zeros(0, dtype=np.int64))
-    per = np.diff(at) // size
-    lines = trip_lines(len(patterns), np.repeat(np.arange(len(patterns)), per), stop_xy[pattern_stops])
-    return lines[encoded.indices.to_numpy()]
+    code, at, pattern_stops = distinct_runs(stops, bounds)
+    del bounds
+    lines = trip_lines(len(at) - 1, np.repeat(np.arange(len(at) - 1), np.diff(at)), stop_xy[pattern_stops])
+    return lines[code]
 
 
 def trip_lines(n: int, trip: np.ndarray, xy: np.ndarray) -> np.ndarray:
