@@ -22,7 +22,9 @@ import transportmon
 from transportmon._arrow import FINDINGS_TYPE, STOPS_TYPE, arrow
 from transportmon.cli import app
 from transportmon.io import encode, write
-from transportmon.io.write import wkb_array, write_report
+from transportmon.io import wkb as wkb_module
+from transportmon.io.wkb import wkb_array
+from transportmon.io.write import write_report
 from transportmon.pipeline import AuditResult
 from transportmon.report import COLUMNS, assemble, attach_findings
 from transportmon.rules.registry import FINDING_COLUMNS
@@ -235,7 +237,7 @@ def test_wkb_array_is_shapely_wkb() -> None:
 
 def test_wkb_array_halves_pieces_too_big_for_32_bit_offsets(monkeypatch: pytest.MonkeyPatch) -> None:
     geoms = np.array([shapely.LineString([(i, 0), (i, 1), (i, 2)]) for i in range(10)] + [None], dtype=object)
-    monkeypatch.setattr(write, "_MAX_BINARY_BYTES", 300)
+    monkeypatch.setattr(wkb_module, "MAX_BINARY_BYTES", 300)
     wkb, types, bbox = wkb_array(geoms)
     assert wkb.num_chunks > 1
     assert wkb.to_pylist() == list(shapely.to_wkb(geoms, flavor="iso"))

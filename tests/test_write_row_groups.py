@@ -21,7 +21,9 @@ from hypothesis import strategies as st
 
 import transportmon
 from transportmon.io import write
-from transportmon.io.write import geometry_summary, parquet_leaves, report_table, wkb_array, write_report
+from transportmon.io import wkb as wkb_module
+from transportmon.io.wkb import WkbColumn, geometry_summary, wkb_array
+from transportmon.io.write import parquet_leaves, report_table, write_report
 from transportmon.report import assemble, attach_findings
 from transportmon.rules.registry import FINDING_COLUMNS
 
@@ -188,6 +190,38 @@ def test_geometry_summary_is_that_of_the_coordinates_and_wkb_that_of_shapely(geo
     assert wkb.to_pylist() == list(shapely.to_wkb(arr, flavor="iso", byte_order=1))
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(geometry, min_size=1, max_size=5), st.lists(st.integers(0, 4), max_size=40), st.integers(40, 2000))
+def test_shared_objects_are_encoded_once_with_the_bytes_of_each_row(objects: list, picks: list[int],
+                                                                     limit: int) -> None:
+    """Trips share their line objects: the WKB and the summary made once per object equal those of every row, also
+    when the bytes of a piece must be halved to fit 32-bit offsets (``limit``)."""
+    arr = np.array(objects + [None], dtype=object)[:-1][[i % len(objects) for i in picks]]
+    rows = np.array(list(arr) + [None], dtype=object)[:-1]  # the same objects, row by row
+    column = WkbColumn.of(arr)
+    assert (column.codes is not None) == (2 * len({id(g) for g in arr}) <= len(arr) and len(arr) >= 2)
+    if column.codes is not None:
+        assert len(column.geoms) == len({id(g) for g in arr}) and all(column.geoms[column.codes] == arr)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(wkb_module, "MAX_BINARY_BYTES", limit)
+        patch.setattr(wkb_module, "WKB_PIECE_ROWS", 16)
+        wkb, *summary = wkb_array(arr)
+        assert all(len(c) <= 16 and (len(c) == 1 or c.nbytes <= limit + 8 * len(c) + 16) for c in wkb.chunks)
+    assert wkb.to_pylist() == list(shapely.to_wkb(rows, flavor="iso", byte_order=1))
+    assert summary == list(coordinates_summary(rows))
+    assert wkb_module.geometry_stats(arr)[0].tolist() == wkb_module.geometry_stats(
+        arr, shapely.get_type_id(arr), shapely.has_z(arr))[0].tolist()  # counted per row, not per object
+
+
+def test_shared_geometries_by_identity_not_equality() -> None:
+    a, b = shapely.Point(1, 2), shapely.Point(1, 2)  # equal, not the same object
+    codes, distinct = wkb_module.shared_geometries(np.array([a, b, a, a, None, None], dtype=object))
+    assert codes.tolist() == [0, 1, 0, 0, 2, 2] and distinct[0] is a and distinct[1] is b and distinct[2] is None
+    assert wkb_module.shared_geometries(np.array([a, b, None], dtype=object)) is None  # most rows distinct
+    assert wkb_module.shared_geometries(np.array([a], dtype=object)) is None
+    assert wkb_module.shared_geometries(np.array([a, b, a, b], dtype=object)[::2]) is not None  # a strided view
+
+
 @pytest.mark.parametrize("where", ["wkb", "encode"])
 def test_a_failing_row_group_keeps_the_old_report(reports: dict[str, tuple[gpd.GeoDataFrame, dict]], where: str,
                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -204,7 +238,7 @@ def test_a_failing_row_group_keeps_the_old_report(reports: dict[str, tuple[gpd.G
         return wrapped
 
     if where == "wkb":
-        monkeypatch.setattr(write, "wkb_pieces", fail_third(write.wkb_pieces))
+        monkeypatch.setattr(WkbColumn, "rows", fail_third(WkbColumn.rows))
     else:
         monkeypatch.setattr(pq.ParquetWriter, "write_table", fail_third(pq.ParquetWriter.write_table))
     out = tmp_path / "r.parquet"

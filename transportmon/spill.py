@@ -29,7 +29,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from .config import RuleConfig
-    from .io.write import GeometryStats
+    from .io.wkb import GeometryStats
     from .layers import Layer
 
 __all__ = ["HEAD_ROWS", "ONLY", "PartSummary", "SpilledTrips", "add_counts", "write_part"]
@@ -79,7 +79,8 @@ def write_part(part: gpd.GeoDataFrame, folder: str, index: int, cfg: RuleConfig,
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from .io.write import PARQUET_COMPRESSION, geometry_stats, report_table
+    from .io.wkb import geometry_stats
+    from .io.write import PARQUET_COMPRESSION, report_table
     from .report import SEVERITY_RANK, assemble, finding_counts, report_limits, verdict_counts
     from .summary import GROUPS, action_groups
     from .waivers import apply_waivers, route_subjects_of, waiver_findings
@@ -166,7 +167,7 @@ class SpilledTrips:
 
     def geometry(self, only: str | None) -> GeometryStats:
         """The geometry stats of the parts' rows written with ``--only only``."""
-        from .io.write import add_stats
+        from .io.wkb import add_stats
 
         return add_stats(p.geometry[only or ""] for p in self.parts)
 

@@ -38,14 +38,13 @@ import shapely
 from .._errors import InputError
 from ..report import SEVERITY_RANK, filter_only
 from ..spill import ROW, SpilledTrips
+from .wkb import add_stats, geometry_stats
 from .write import (
     STALE_TMP_SECONDS,
-    add_stats,
     atomic_file,
     check_target,
     csv_frame,
     geojson_stream,
-    geometry_stats,
     output_format,
     report_table,
     write_report,

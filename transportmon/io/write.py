@@ -43,6 +43,7 @@ import shapely
 
 from .._errors import InputError
 from .encode import BATCH_ROWS, COORD_DECIMALS, clean_json, flat_columns, json_values, text_of
+from .wkb import GeometryStats, WkbColumn, geo_types_bbox, wkb_array
 
 FORMATS = {".geojson": "geojson", ".json": "geojson", ".parquet": "parquet", ".geoparquet": "parquet", ".csv": "csv",
            ".xlsx": "xlsx", ".gpkg": "gpkg"}
@@ -247,9 +248,6 @@ def csv_frame(report: gpd.GeoDataFrame) -> pd.DataFrame:
 #: Rows per GeoParquet row group.
 ROW_GROUP_ROWS = 1 << 20
 
-#: Geometries encoded (as WKB, or summarised) at a time: a piece's coordinates and other temporaries take ~35 MB.
-WKB_PIECE_ROWS = 1 << 18
-
 #: Parquet compression. Measured on the 1e7 benchmark report (2.5 million trips, 2 shared cores, so noisy; CPU seconds
 #: of ``pq.write_table`` and file size): snappy ~2.7 s / 282 MB, lz4 ~3.3 s / 277 MB, zstd (level 1) ~4.1 s / 212 MB,
 #: none ~3.7 s / 745 MB (writing the larger file costs more than compressing). zstd would make the file 25 % smaller
@@ -269,14 +267,6 @@ PLAIN_LEAVES = frozenset({"subject_id", "findings.list.element.finding_id", "fin
 
 #: GeoParquet version of the ``geo`` metadata written (the one GeoPandas 1.x writes).
 GEOPARQUET_VERSION = "1.1.0"
-
-#: Names of shapely's geometry type ids (``shapely.get_type_id``) in GeoParquet's ``geometry_types``; +8 with Z.
-_GEOMETRY_TYPE_NAMES = ("Point", "LineString", "LineString", "Polygon", "MultiPoint", "MultiLineString",
-                        "MultiPolygon", "GeometryCollection")
-
-#: Largest value buffer of one Arrow ``binary`` array (32-bit offsets).
-_MAX_BINARY_BYTES = (1 << 31) - 1
-
 
 def report_table(report: gpd.GeoDataFrame, metadata: dict[str, Any], *, stats: GeometryStats | None = None,
                  ) -> pa.Table:
@@ -313,7 +303,7 @@ def attribute_table(report: gpd.GeoDataFrame) -> pa.Table:
 def report_schema(report: gpd.GeoDataFrame, schema: pa.Schema, metadata: dict[str, Any], types: list[str],
                   bbox: list[float] | None) -> pa.Schema:
     """The GeoParquet schema: ``schema`` of :func:`attribute_table` with the geometry as tagged WKB and the ``pandas``,
-    ``geo`` and ``transportmon`` metadata (``types`` and ``bbox`` as :func:`geometry_summary` gives them)."""
+    ``geo`` and ``transportmon`` metadata (``types`` and ``bbox`` as :func:`~.wkb.geo_types_bbox` gives them)."""
     geom_name = report.geometry.name
     crs = report.crs
     ext_meta = json.dumps({"crs": crs.to_json_dict()}) if crs is not None else "{}"
@@ -356,147 +346,29 @@ def _drop_ensemble_member_ids(crs_json: dict[str, Any]) -> None:
                     member.pop("id", None)
 
 
-#: What GeoParquet's ``geo`` metadata says of a column of geometries: the number of geometries of each shapely type
-#: id (+8 with Z), and the lower and upper corners of their bounding box (inf and -inf when there are no coordinates).
-#: A report written in pieces (the Dask engine's) adds its pieces' stats (:func:`add_stats`).
-GeometryStats = tuple[np.ndarray, np.ndarray, np.ndarray]
-
-
-def geometry_stats(geoms: np.ndarray, type_id: np.ndarray | None = None,
-                   has_z: np.ndarray | None = None) -> GeometryStats:
-    """:data:`GeometryStats` of ``geoms`` (None for a missing geometry), from their ``shapely.get_type_id`` and
-    ``shapely.has_z`` when the caller has them, without encoding them."""
-    type_id = shapely.get_type_id(geoms) if type_id is None else type_id
-    has_z = shapely.has_z(geoms) if has_z is None else has_z
-    present = type_id >= 0
-    type_count = np.bincount(type_id[present] + 8 * has_z[present], minlength=16).astype(np.int64)
-    lo, hi = np.full(2, np.inf), np.full(2, -np.inf)
-    for start in range(0, len(geoms), WKB_PIECE_ROWS):  # in pieces: bounds take 32 bytes a geometry
-        bounds = shapely.bounds(geoms[start:start + WKB_PIECE_ROWS])
-        # GEOS bounds an axis without a number (all NaN) as -inf..inf: no coordinate there, as NaN says
-        nowhere = np.tile(np.isneginf(bounds[:, :2]) & np.isposinf(bounds[:, 2:]), 2)
-        bounds[nowhere] = np.nan
-        # fmin/fmax skip NaN (empty and missing geometries, NaN coordinates); a column at a time: a reduction across
-        # the rows of an (n, 4) array is ~10× slower
-        lo = np.fmin(lo, [np.fmin.reduce(bounds[:, k], initial=np.inf) for k in (0, 1)])
-        hi = np.fmax(hi, [np.fmax.reduce(bounds[:, k], initial=-np.inf) for k in (2, 3)])
-    return type_count, lo, hi
-
-
-def add_stats(stats: Iterable[GeometryStats]) -> GeometryStats:
-    """The :data:`GeometryStats` of pieces taken together."""
-    types, lo, hi = np.zeros(16, dtype=np.int64), np.full(2, np.inf), np.full(2, -np.inf)
-    for t, a, b in stats:
-        types, lo, hi = types + t, np.fmin(lo, a), np.fmax(hi, b)
-    return types, lo, hi
-
-
-def geo_types_bbox(type_count: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[list[str], list[float] | None]:
-    """GeoParquet ``geometry_types`` and ``bbox`` (None without coordinates) from :data:`GeometryStats`."""
-    names = sorted({_GEOMETRY_TYPE_NAMES[t % 8] + (" Z" if t >= 8 else "") for t in np.flatnonzero(type_count)})
-    bbox = [float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])] if np.isfinite([*lo, *hi]).all() else None
-    return names, bbox
-
-
-def geometry_summary(geoms: np.ndarray, type_id: np.ndarray,
-                     has_z: np.ndarray) -> tuple[list[str], list[float] | None]:
-    """GeoParquet ``geometry_types`` and ``bbox`` (``None`` without coordinates) of geometries whose
-    ``shapely.get_type_id`` and ``shapely.has_z`` are given, without encoding them."""
-    return geo_types_bbox(*geometry_stats(geoms, type_id, has_z))
-
-
-def wkb_array(geoms: np.ndarray) -> tuple[pa.ChunkedArray, list[str], list[float] | None]:
-    """Geometries as ISO WKB (little-endian; null for a missing geometry), with their GeoParquet ``geometry_types``
-    and bounding box (``None`` when there are no coordinates): :func:`wkb_pieces` and :func:`geometry_summary`."""
-    type_id, has_z = shapely.get_type_id(geoms), shapely.has_z(geoms)
-    return wkb_pieces(geoms, type_id, has_z), *geometry_summary(geoms, type_id, has_z)
-
-
-def wkb_pieces(geoms: np.ndarray, type_id: np.ndarray, has_z: np.ndarray) -> pa.ChunkedArray:
-    """Geometries (with their ``shapely.get_type_id`` and ``shapely.has_z``) as ISO WKB, in chunks of at most
-    :data:`WKB_PIECE_ROWS` and of less than 2 GiB.
-
-    2-D points and line strings, the report's geometries, are assembled column-wise from their coordinates: the WKB
-    of one is its header followed by its coordinates, so the column is the element-wise join of a header column and a
-    coordinate column whose buffers are numpy arrays, the same bytes as ``shapely.to_wkb``. Any other geometry (polygons
-    of rejected rows, empty or 3-D geometries) is encoded by ``shapely.to_wkb``.
-    """
-    chunks: list[pa.Array] = []
-    pending = [(start, min(start + WKB_PIECE_ROWS, len(geoms))) for start in range(0, len(geoms), WKB_PIECE_ROWS)]
-    while pending:
-        start, stop = pending.pop(0)
-        part = geoms[start:stop]
-        counts = shapely.get_num_coordinates(part)
-        if stop - start > 1 and 32 * int(counts.sum()) + 64 * (stop - start) > _MAX_BINARY_BYTES:  # 24 B a 3-D xyz
-            mid = (start + stop) // 2  # too many bytes for 32-bit offsets: halve the piece
-            pending[:0] = [(start, mid), (mid, stop)]
-            continue
-        chunks.append(_wkb_chunk(part, counts, type_id[start:stop], has_z[start:stop]))
-    return pa.chunked_array(chunks, pa.binary())
-
-
-def _binary(n: int, lengths: np.ndarray, data: Any, validity: pa.Buffer | None = None, nulls: int = 0) -> pa.Array:
-    """A ``binary`` array of ``n`` values from their lengths and the concatenated bytes (zero-copy of ``data``)."""
-    offsets = np.zeros(n + 1, dtype=np.int32)
-    np.cumsum(lengths, out=offsets[1:])
-    return pa.Array.from_buffers(pa.binary(), n, [validity, pa.py_buffer(offsets), pa.py_buffer(data)],
-                                 null_count=nulls)
-
-
-def _wkb_chunk(geoms: np.ndarray, counts: np.ndarray, type_id: np.ndarray, has_z: np.ndarray) -> pa.Array:
-    """WKB of one piece, given its number of coordinates, types and Z of each geometry."""
-    n = len(geoms)
-    present = type_id >= 0
-    simple = present & (type_id <= 1) & ~has_z & (counts > 0)  # 2-D points and line strings, not empty
-    if sys.byteorder != "little":  # the column-wise form writes native floats: elsewhere, let GEOS do it all
-        simple[:] = False
-    other = present & ~simple
-    line = simple & (type_id == 1)
-    counts = np.where(simple, counts, 0)
-    coords = shapely.get_coordinates(geoms if not other.any() else np.where(simple, geoms, None))
-    # header: byte order 1 (little-endian), then the type as uint32 (1 point, 2 line string)
-    head = np.zeros((int(simple.sum()), 5), dtype=np.uint8)
-    head[:, 0] = 1
-    head[:, 1] = type_id[simple] + 1
-    nulls = int(n - present.sum())
-    validity = pa.py_buffer(np.packbits(present, bitorder="little")) if nulls else None
-    parts = [_binary(n, simple * 5, head, validity, nulls),
-             _binary(n, line * 4, counts[line].astype("<u4")),  # number of points of a line string
-             _binary(n, counts * 16, np.ascontiguousarray(coords, dtype="<f8"))]
-    if other.any():
-        wkbs = shapely.to_wkb(geoms[other], flavor="iso", byte_order=1)
-        lengths = np.zeros(n, dtype=np.int64)
-        lengths[other] = [len(w) for w in wkbs]
-        parts.append(_binary(n, lengths, np.frombuffer(b"".join(wkbs), dtype=np.uint8)))
-    return pc.binary_join_element_wise(*parts, pa.scalar(b"", pa.binary()))
-
-
 def _write_parquet(report: gpd.GeoDataFrame, metadata: dict[str, Any], path: str) -> None:
     """GeoParquet: the table of :func:`report_table` in row groups of :data:`ROW_GROUP_ROWS`, compressed with
     :data:`PARQUET_COMPRESSION`. Min/max statistics are kept for the flat columns only: for the nested lists and the
     WKB they would cost time and serve no filter. Dictionaries are left out where values all differ
     (:data:`PLAIN_LEAVES`) and may grow to :data:`DICTIONARY_PAGE_BYTES` elsewhere.
 
-    The WKB exists a row group or two at a time, never the whole column. A second thread encodes each row group
-    (pyarrow releases the GIL) while this one builds the next row group's WKB, so the work shares the two cores. The
-    file's metadata is fixed before its first row group: the geometry types and bbox come first, from the types and
-    bounds of the geometries (:func:`geometry_summary`, on the second thread while this one builds the first WKB).
+    The WKB exists a row group or two at a time, never the whole column (:class:`~.wkb.WkbColumn`: made once per
+    line object that trips share). A second thread encodes each row group (pyarrow releases the GIL) while this one
+    builds the next row group's WKB, so the work shares the two cores. The file's metadata is fixed before its first
+    row group: the geometry types and bbox come first, from the types and bounds of the geometries (on the second
+    thread while this one builds the first WKB).
     """
     import pyarrow.parquet as pq
 
-    geoms = report.geometry.to_numpy()
-    type_id, has_z = shapely.get_type_id(geoms), shapely.has_z(geoms)
+    column = WkbColumn.of(report.geometry.to_numpy())
     attrs = attribute_table(report)
     geom_at = attrs.schema.get_field_index(report.geometry.name)
     n = len(attrs)
     groups = [slice(start, min(start + ROW_GROUP_ROWS, n)) for start in range(0, n, ROW_GROUP_ROWS)] or [slice(0, 0)]
 
-    def wkb(rows: slice) -> pa.ChunkedArray:
-        return wkb_pieces(geoms[rows], type_id[rows], has_z[rows])
-
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="transportmon-parquet") as worker:
-        summary = worker.submit(geometry_summary, geoms, type_id, has_z)
-        geometry: pa.ChunkedArray | None = wkb(groups[0])
+        summary = worker.submit(lambda: geo_types_bbox(*column.stats()))
+        geometry: pa.ChunkedArray | None = column.rows(groups[0])
         schema = report_schema(report, attrs.schema, metadata, *summary.result())
         field = schema.field(geom_at)
         with pq.ParquetWriter(path, schema, **writer_options(schema, field.name)) as writer:
@@ -504,7 +376,7 @@ def _write_parquet(report: gpd.GeoDataFrame, metadata: dict[str, Any], path: str
             try:
                 for rows in groups:
                     if geometry is None:
-                        geometry = wkb(rows)
+                        geometry = column.rows(rows)
                     group = attrs.slice(rows.start, rows.stop - rows.start).set_column(geom_at, field, geometry)
                     geometry = None  # the group holds it, until written
                     if writing is not None:
