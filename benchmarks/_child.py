@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 START = time.perf_counter()
 
 import transportmon.cli  # noqa: E402,F401  (after the timer starts; first, as the command loads it)
-from transportmon import pipeline, routes, scale  # noqa: E402
+from transportmon import pipeline, routes, scale, streamed  # noqa: E402
 from transportmon.io import write  # noqa: E402
 
 if "dask" in sys.argv:  # the report merged from the workers' parts: loaded only by that engine (it loads openpyxl)
@@ -31,6 +31,8 @@ STAGES = [
     (pipeline, "load_inputs", "read+validate"),
     (routes, "count_routes", "routes"),
     (pipeline, "audit_trips", "trip audit"),
+    (pipeline, "prepare_trips", "trip audit (prepared)"),
+    (streamed, "write_while_judging", "trips judged + written"),
     (scale, "dask_trips", "trip audit (dask)"),
     (pipeline, "road_context", "road network"),
     (pipeline, "checkpoint_evidence", "checkpoint evidence"),

@@ -19,7 +19,8 @@ def test_audit_is_the_function_with_its_parameters() -> None:
     assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     # passengers_optional: only transportmon.limits reads trips whose tickets are not sold yet
     load = set(inspect.signature(inputs.load_inputs).parameters) - {"defer", "errors", "passengers_optional"}
-    assert load | {"engine", "scheduler", "spill", "keep_layers"} == set(params)  # every input of load_inputs, by name
+    # and how to run and where to write (out, only, lang: as AuditResult.write)
+    assert load | {"engine", "scheduler", "spill", "keep_layers", "out", "only", "lang"} == set(params)
 
 
 @pytest.mark.parametrize(("name", "module"), [("audit", pipeline), ("measure", pipeline), ("report_on", pipeline),

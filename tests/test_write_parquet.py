@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 import transportmon
 from transportmon._arrow import FINDINGS_TYPE, STOPS_TYPE, arrow
 from transportmon.cli import app
-from transportmon.io import encode, write
+from transportmon.io import encode, geoparquet
 from transportmon.io import wkb as wkb_module
 from transportmon.io.wkb import wkb_array
 from transportmon.io.write import write_report
@@ -209,7 +209,7 @@ def test_an_empty_report(tmp_path: Path) -> None:
 
 
 def test_row_groups_and_wkb_pieces(tmp_path: Path, audited: AuditResult, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(write, "ROW_GROUP_ROWS", 3)
+    monkeypatch.setattr(geoparquet, "ROW_GROUP_ROWS", 3)
     out = tmp_path / "r.parquet"
     write_report(audited.report, audited.metadata, str(out))
     n = len(audited.report)

@@ -1,4 +1,4 @@
-"""The GeoParquet report written row group by row group (io/write.py ``_write_parquet``) holds the same table as the
+"""The GeoParquet report written row group by row group (io/geoparquet.py ``ReportSink``) holds the same table as the
 plain form, ``pq.write_table(report_table(...))`` with pyarrow's defaults: same values, schema and metadata, whatever
 the number of row groups; the geometry summary of the metadata is that of the coordinates; a failure keeps the old
 report."""
@@ -20,10 +20,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import transportmon
-from transportmon.io import write
+from transportmon.io import geoparquet
 from transportmon.io import wkb as wkb_module
 from transportmon.io.wkb import WkbColumn, geometry_summary, wkb_array
-from transportmon.io.write import parquet_leaves, report_table, write_report
+from transportmon.io.geoparquet import parquet_leaves, report_table
+from transportmon.io.write import write_report
 from transportmon.report import assemble, attach_findings
 from transportmon.rules.registry import FINDING_COLUMNS
 
@@ -85,7 +86,7 @@ def reference(report: gpd.GeoDataFrame, metadata: dict, path: Path) -> pa.Table:
 def test_row_groups_hold_the_plain_table(reports: dict[str, tuple[gpd.GeoDataFrame, dict]], name: str, rows: int,
                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     report, metadata = reports[name]
-    monkeypatch.setattr(write, "ROW_GROUP_ROWS", rows)
+    monkeypatch.setattr(geoparquet, "ROW_GROUP_ROWS", rows)
     out = tmp_path / "r.parquet"
     assert write_report(report, metadata, str(out)) == "parquet"
     expected = reference(report, metadata, tmp_path / "ref.parquet")
@@ -106,7 +107,7 @@ def test_a_row_group_of_exactly_all_rows(reports: dict[str, tuple[gpd.GeoDataFra
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     report, metadata = reports["odd"]
     for rows, groups in ((len(report), 1), (len(report) - 1, 2), (len(report) + 1, 1)):
-        monkeypatch.setattr(write, "ROW_GROUP_ROWS", rows)
+        monkeypatch.setattr(geoparquet, "ROW_GROUP_ROWS", rows)
         out = tmp_path / f"r{rows}.parquet"
         write_report(report, metadata, str(out))
         assert pq.read_metadata(out).num_row_groups == groups
@@ -139,11 +140,11 @@ def test_parquet_leaves_name_the_file_columns(reports: dict[str, tuple[gpd.GeoDa
     paths = [leaf for f in schema for leaf in parquet_leaves(f)]
     assert paths == [pq.ParquetFile(out).schema.column(i).path for i in range(len(pq.ParquetFile(out).schema))]
     assert "findings.list.element.waiver.document" in paths and "risk_stops.list.element" in paths
-    assert write.PLAIN_LEAVES <= set(paths)
+    assert geoparquet.PLAIN_LEAVES <= set(paths)
     meta = pq.read_metadata(out).row_group(0)
     for i in range(meta.num_columns):
         column = meta.column(i)
-        assert column.has_dictionary_page != (column.path_in_schema in write.PLAIN_LEAVES), column.path_in_schema
+        assert column.has_dictionary_page != (column.path_in_schema in geoparquet.PLAIN_LEAVES), column.path_in_schema
         # min/max for the flat columns only, as before
         assert column.is_stats_set == ("." not in column.path_in_schema and column.path_in_schema != "geometry")
 
@@ -226,7 +227,7 @@ def test_shared_geometries_by_identity_not_equality() -> None:
 def test_a_failing_row_group_keeps_the_old_report(reports: dict[str, tuple[gpd.GeoDataFrame, dict]], where: str,
                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     report, metadata = reports["sample"]
-    monkeypatch.setattr(write, "ROW_GROUP_ROWS", 50)
+    monkeypatch.setattr(geoparquet, "ROW_GROUP_ROWS", 50)
     calls = []
 
     def fail_third(original):  # type: ignore[no-untyped-def]

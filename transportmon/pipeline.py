@@ -8,6 +8,7 @@ the notebooks share (re-exported as ``transportmon.audit``).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -32,7 +33,7 @@ from .rules import checkpoints as cp_rules
 from .rules.all_rules import plan as rule_plan
 from .rules.inputs import rejected_findings
 from .source_rows import rejected_rows
-from .trip_audit import audit_trips, stop_rows
+from .trip_audit import TripAudit, audit_trips, prepare_trips, stop_rows
 
 if TYPE_CHECKING:
     from .routes import RouteFacts
@@ -54,6 +55,8 @@ class AuditResult(ResultAPI):
     spilled: SpilledTrips | None = None
     """With ``audit(..., spill=DIR)``: the audited trips, written in parts to DIR and not in ``report`` (which then
     holds the other subjects); :meth:`write` writes them all, in report order."""
+    written: str | None = None
+    """With ``audit(..., out=PATH)``: the format written there (as :meth:`write` returns it)."""
 
 
 Engine = Literal["memory", "dask"]
@@ -86,6 +89,9 @@ class Measured:
     route_warnings: list[str] = field(default_factory=list)
     spilled: SpilledTrips | None = None
     """The audited trips the Dask engine's workers wrote to a spill folder (then not in ``subjects``), or None."""
+    trips: TripAudit | None = None
+    """With ``measure(..., defer_trips=True)``: the trip audit prepared, the trips not yet judged (then not in
+    ``subjects``); :func:`report_on` judges them, a range at a time when it writes the report as it goes."""
 
 
 def audit(
@@ -113,6 +119,9 @@ def audit(
     spill: str | os.PathLike[str] | None = None,
     keep_layers: bool = True,
     progress: Progress | None = None,
+    out: str | os.PathLike[str] | None = None,
+    only: str | None = None,
+    lang: str = "zh",
 ) -> AuditResult:
     """Audit checkpoints and coach trips against clause (六).
 
@@ -163,6 +172,11 @@ def audit(
     progress
         Called with a :class:`~transportmon.progress.Stage` as each step begins (reading each layer, the checks,
         roads, checkpoints, trips, the report); the command line draws them. Nothing is printed here.
+    out, only, lang
+        Also write the report to ``out``, as ``AuditResult.write(out, lang=lang, only=only)`` would (never over one
+        of the inputs). With the memory engine and a GeoParquet file, the file is written while the trips are
+        judged (:mod:`transportmon.streamed`): its row groups are encoded on a second thread meanwhile. The same
+        file, and the same result, either way.
 
     Returns
     -------
@@ -185,13 +199,22 @@ def audit(
     if engine == "dask" and (set(inputs.deferred) != {"trips", "stop_times"} or "stops" not in inputs.layers):
         engine, inputs = "memory", load_inputs(data, **kwargs)  # no trip audit to distribute
     measured = measure(inputs, engine=engine, scheduler=scheduler, keep_layers=keep_layers, progress=progress,
-                       spill=None if spill is None else Path(spill))
+                       spill=None if spill is None else Path(spill), defer_trips=out is not None)
     tell(progress, "report")
-    return report_on(measured, release=True)
+    given = [p for p in (data, roads, checkpoints, boundaries, risk_areas, stops, trips, stop_times, gtfs, occupancy,
+                         waivers) if p is not None and not Path(p).is_dir()]
+    result = report_on(measured, release=True, out=out, only=only, inputs=given)
+    if out is not None and result.written is None:
+        from .io.write import check_target
+
+        check_target(os.fspath(out), given)
+        result.written = result.write(out, lang=lang, only=only)
+    return result
 
 
 def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None = None,
-            keep_layers: bool = True, progress: Progress | None = None, spill: Path | None = None) -> Measured:
+            keep_layers: bool = True, progress: Progress | None = None, spill: Path | None = None,
+            defer_trips: bool = False) -> Measured:
     """Measure what does not depend on the as-of date: road context, checkpoint evidence, trip verdicts (trips are
     judged on their own service dates), rejected rows.
 
@@ -201,6 +224,9 @@ def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None 
         From :func:`load_inputs`; with ``engine="dask"``, loaded with ``defer=("trips", "stop_times")``.
     engine, scheduler, keep_layers, progress, spill
         As :func:`audit`.
+    defer_trips
+        With the memory engine, prepare the trip audit and leave the judging of the trips to :func:`report_on`
+        (``Measured.trips``), which can then write the report as it judges them.
 
     Returns
     -------
@@ -236,6 +262,7 @@ def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None 
     route_counts = route_audit.count_routes(layers["trips"], layers.get("stop_times"),
                                             rows=st_rows) if "trips" in layers else None
     spilled: SpilledTrips | None = None
+    deferred: TripAudit | None = None
     if dask:
         from .scale import dask_trips
         from .spill import SpilledTrips
@@ -267,9 +294,12 @@ def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None 
             parts.append(attach_findings(trip_part, trip_findings) if len(trip_findings) else trip_part)
     elif {"trips", "stop_times", "stops"} <= set(layers):
         tell(progress, "trips", total=len(layers["trips"].frame))
-        trip_part, trip_findings, _ = audit_trips(layers, cfg, release=not keep_layers, rows=st_rows)
+        if defer_trips:
+            deferred = prepare_trips(layers, cfg, release=not keep_layers, rows=st_rows)
+        else:
+            trip_part, trip_findings, _ = audit_trips(layers, cfg, release=not keep_layers, rows=st_rows)
+            parts.append(attach_findings(trip_part, trip_findings) if len(trip_findings) else trip_part)
         st_rows = None
-        parts.append(attach_findings(trip_part, trip_findings) if len(trip_findings) else trip_part)
         if not keep_layers:
             layers["trips"].frame = pd.DataFrame(index=pd.RangeIndex(len(layers["trips"].frame)))
     trip_part = trip_findings = None  # frees them: the part holds what the report needs
@@ -291,7 +321,8 @@ def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None 
     return Measured(inputs=inputs, layers=layers, crs=crs, roads=ctx, checkpoints=ev, neighbours=neighbours,
                     subjects=parts, rules_run=rules_run, skipped=skipped, routes=routes,
                     route_warnings=route_audit.route_warnings(route_counts, layers["trips"].rows
-                                                              if "trips" in layers else 0), spilled=spilled)
+                                                              if "trips" in layers else 0), spilled=spilled,
+                    trips=deferred)
 
 
 def _rejected_subjects(layers: dict[str, L.Layer]) -> list[gpd.GeoDataFrame]:
@@ -325,7 +356,8 @@ def rejected_dates(rejected: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, *,
-              release: bool = False) -> AuditResult:
+              release: bool = False, out: str | os.PathLike[str] | None = None, only: str | None = None,
+              inputs: Iterable[str | os.PathLike[str]] = ()) -> AuditResult:
     """Decide what depends on the as-of date (checkpoint and route verdicts) and assemble the report and its metadata.
 
     ``report_on(measure(inputs), D)`` is the report of ``audit(..., as_of=D)``: one code path, however many days
@@ -339,21 +371,81 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
         The as-of date; default the inputs' (``--as-of``, the manifest's, or today). A day given here is recorded
         as ``as_of_source`` ``--as-of``, as the audit of that day would record it.
     release
-        Free ``measured.subjects`` once they are in the report (one report only): millions of trips are memory the
-        report's writing needs.
+        Free ``measured.subjects`` (and ``measured.trips``) once they are in the report (one report only): millions
+        of trips are memory the report's writing needs.
+    out, only, inputs
+        With trips left to judge (``measure(..., defer_trips=True)``) in report order and a GeoParquet ``out``:
+        write the report there as the trips are judged (:mod:`transportmon.streamed`; ``AuditResult.written`` says
+        so), with ``--only`` ``only``, never over ``inputs`` or the inputs the metadata names. Otherwise nothing is
+        written here.
 
     Returns
     -------
     AuditResult
     """
-    inputs, layers, ctx = measured.inputs, measured.layers, measured.roads
-    cfg, inputs_meta = inputs.config, inputs.meta
+    inputs_given = list(inputs)
+    layers, cfg = measured.layers, measured.inputs.config
     if day is None:
-        day, as_of_source = inputs.as_of, inputs.as_of_source
+        day, as_of_source = measured.inputs.as_of, measured.inputs.as_of_source
     else:
         day, as_of_source = pd.Timestamp(day), "--as-of"
+    parts = _dated_subjects(measured, day) + measured.subjects
+    trips = measured.trips
+    if release:
+        measured.subjects, measured.trips = [], None
+    waivers = layers.get("waivers")
+    limits = report_limits(cfg)
+
+    def finish(report: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        # The input row number is evidence only for a rejected row (where to look in the file); audited subjects are
+        # known by their unique id, so their features do not depend on the input's row order.
+        report["source_row"] = report["source_row"].where(report["verdict"] == "rejected")
+        if waivers is not None:  # hook, issue 14 item 5: violations covered by a waiver on their date become waived
+            from .waivers import apply_waivers
+
+            report, counts = apply_waivers(report, waivers, day, matched=matched)
+            waiver_pieces.append(counts)
+        return report
+
+    matched: set[int] = set()
+    waiver_pieces: list[dict[str, int]] = []
+    from .io.write import output_format
+
+    if trips is not None and out is not None and trips.n and output_format(os.fspath(out)) == "parquet":
+        from .streamed import in_trip_order, write_while_judging
+
+        if in_trip_order(trips):
+            paths = [m["path"] for m in measured.inputs.meta.values() if m.get("path")]
+            report, metadata = write_while_judging(
+                parts, trips, out, policy=cfg.policy, limits=limits, finish=finish, only=only,
+                inputs=inputs_given + paths, metadata_of=lambda report: _metadata(
+                    measured, report, day, as_of_source, _waiver_counts(waiver_pieces, matched, waivers)))
+            return AuditResult(report=report, metadata=metadata, layers=layers, roads=measured.roads, config=cfg,
+                               written="parquet")
+    if trips is not None:  # all of them at once
+        parts.append(trips.part(0, trips.n))
+        del trips
+    # Each part came with its findings attached (matched within the part, by its own row numbers).
+    report = assemble(parts, cfg.policy, limits=limits)
+    del parts  # millions of trips: the parts' columns are in the report now
+    spilled = measured.spilled
+    if spilled is not None:  # the rows this frame is sorted by, for merging it with the trips' parts
+        from dataclasses import replace
+
+        spilled = replace(spilled, client_rows=report["source_row"].to_numpy(dtype=np.float64, na_value=np.nan))
+    report = finish(report)
+    waiver_counts = _waiver_counts(waiver_pieces, matched, waivers)
+    if spilled is not None and waiver_counts is not None:
+        waiver_counts = spilled.waiver_counts(waiver_pieces[0], matched, waivers)
+    metadata = _metadata(measured, report, day, as_of_source, waiver_counts, spilled)
+    return AuditResult(report=report, metadata=metadata, layers=layers, roads=measured.roads, config=cfg,
+                       spilled=spilled)
+
+
+def _dated_subjects(measured: Measured, day: pd.Timestamp) -> list[gpd.GeoDataFrame]:
+    """The subjects whose verdicts depend on the as-of date: checkpoints and routes."""
+    layers, cfg, ev = measured.layers, measured.inputs.config, measured.checkpoints
     parts: list[gpd.GeoDataFrame] = []
-    ev = measured.checkpoints
     if ev is not None:
         verdicts, cp_findings = cp_rules.decide(ev, cfg, day, neighbours=measured.neighbours)
         subj = gpd.GeoDataFrame({
@@ -371,30 +463,24 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
         from .routes import route_subjects
 
         parts.append(route_subjects(measured.routes, cfg, day))
-    parts += measured.subjects
-    if release:
-        measured.subjects = []
+    return parts
 
-    # Each part came with its findings attached (matched within the part, by its own row numbers).
-    report = assemble(parts, cfg.policy, limits=report_limits(cfg))
-    del parts  # millions of trips: the parts' columns are in the report now
-    spilled = measured.spilled
-    if spilled is not None:  # the rows this frame is sorted by, for merging it with the trips' parts
-        from dataclasses import replace
 
-        spilled = replace(spilled, client_rows=report["source_row"].to_numpy(dtype=np.float64, na_value=np.nan))
-    # The input row number is evidence only for a rejected row (where to look in the file); audited subjects are
-    # known by their unique id, so their features do not depend on the input's row order.
-    report["source_row"] = report["source_row"].where(report["verdict"] == "rejected")
-    waiver_counts = None
-    if "waivers" in layers:  # hook, issue 14 item 5: violations covered by a waiver on their date become waived
-        from .waivers import apply_waivers
+def _waiver_counts(pieces: list[dict[str, int]], matched: set[int], waivers: L.Layer | None) -> dict[str, int] | None:
+    """The waivers' counts of a report finished in one piece or several (None without a waivers layer)."""
+    if waivers is None:
+        return None
+    if len(pieces) == 1:
+        return pieces[0]
+    from .waivers import pieces_counts
 
-        matched: set[int] = set()
-        report, waiver_counts = apply_waivers(report, layers["waivers"], day, matched=matched)
-        if spilled is not None:
-            waiver_counts = spilled.waiver_counts(waiver_counts, matched, layers["waivers"])
+    return pieces_counts(pieces, matched, waivers)
 
+
+def _metadata(measured: Measured, report: gpd.GeoDataFrame, day: pd.Timestamp, as_of_source: str,
+              waiver_counts: dict[str, int] | None, spilled: SpilledTrips | None = None) -> dict[str, Any]:
+    """The report's metadata (DESIGN §4): what ran, on what, with which counts and warnings."""
+    inputs, layers, ctx, cfg = measured.inputs, measured.layers, measured.roads, measured.inputs.config
     warnings = list(inputs.warnings) + measured.route_warnings
     if as_of_source == "today":  # a 2020 policy judged on the day the command runs: rarely what is meant
         warnings.append(f"no --as-of and no as_of in {MANIFEST}: audited as of today, {day:%Y-%m-%d}, against "
@@ -412,7 +498,7 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
         "tool": "transportmon", "version": __version__, "as_of": day.strftime("%Y-%m-%d"),
         "as_of_source": as_of_source,
         "policy": cfg.policy, "rules": cfg.to_dict(), "metric_crs": measured.crs.to_string(),
-        "inputs": inputs_meta, "counts": counts, "findings": findings,
+        "inputs": inputs.meta, "counts": counts, "findings": findings,
         "rules_run": list(measured.rules_run), "rules_skipped": dict(measured.skipped),
         "rows": {n: {"input": lyr.rows, "audited": len(lyr.frame), "rejected": len(lyr.rejected)}
                  for n, lyr in layers.items()},
@@ -425,7 +511,7 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
         metadata["waivers"] = waiver_counts
     if inputs.use_sample:
         metadata["sample"] = "embedded Jiujiang 2020 sample (data/jiujiang-2020; see its README for what is real)"
-    return AuditResult(report=report, metadata=metadata, layers=layers, roads=ctx, config=cfg, spilled=spilled)
+    return metadata
 
 
 def measured_warnings(measured: Measured) -> list[str]:

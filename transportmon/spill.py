@@ -7,7 +7,7 @@ worker that audited a partition turns its trips into report rows as the memory e
 :func:`transportmon.report.assemble` (columns, rounding, sort), the input row number kept only on rejected rows as
 :func:`transportmon.pipeline.report_on` keeps it, waivers applied by :func:`transportmon.waivers.apply_waivers` —
 and writes them, sorted as the report is sorted, to ``part-<i>.parquet`` in the folder: the GeoParquet layout of the
-report (:func:`transportmon.io.write.report_table`) plus ``_row``, the input row number the report is sorted by.
+report (:func:`transportmon.io.geoparquet.report_table`) plus ``_row``, the input row number the report is sorted by.
 
 It returns a :class:`PartSummary`: counts by verdict and by severity, the geometry types and bounding box the
 GeoParquet metadata names (for every ``--only``), the rows the terminal summary may list (the first
@@ -80,7 +80,7 @@ def write_part(part: gpd.GeoDataFrame, folder: str, index: int, cfg: RuleConfig,
     import pyarrow.parquet as pq
 
     from .io.wkb import geometry_stats
-    from .io.write import PARQUET_COMPRESSION, report_table
+    from .io.geoparquet import PARQUET_COMPRESSION, report_table
     from .report import SEVERITY_RANK, assemble, finding_counts, report_limits, verdict_counts
     from .summary import GROUPS, action_groups
     from .waivers import apply_waivers, route_subjects_of, waiver_findings
@@ -191,15 +191,11 @@ class SpilledTrips:
 
     def waiver_counts(self, counts: dict[str, int], matched: set[int], waivers: Layer) -> dict[str, int]:
         """The waivers' counts for the metadata: those of the in-memory subjects (``counts``, ``matched``) with the
-        parts'; ``unmatched`` counts the waivers that cover a violation in no piece."""
-        out = dict(counts)
-        for p in self.parts:
-            for k, n in p.waivers.items():
-                out[k] = out.get(k, 0) + n
-        covered = set(matched).union(*(p.matched for p in self.parts))
-        rows = set(waivers.frame["row"].astype(int).tolist()) if len(waivers.frame) else set()
-        out["unmatched"] = len(rows - covered)
-        return out
+        parts' (:func:`~transportmon.waivers.pieces_counts`)."""
+        from .waivers import pieces_counts
+
+        return pieces_counts([counts, *(p.waivers for p in self.parts)],
+                             set(matched).union(*(p.matched for p in self.parts)), waivers)
 
     def heads(self) -> Iterable[gpd.GeoDataFrame]:
         return [p.head for p in self.parts if len(p.head)]

@@ -19,7 +19,7 @@ import gc
 import os
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -34,10 +34,10 @@ from .config import RuleConfig
 from .levels import LevelLookup
 from .report import one_finding_each
 from .rules import trips as trip_rules
-from .rules.registry import factorize_ints
+from .rules.registry import FINDING_COLUMNS, factorize_ints
 
-__all__ = ["CHUNK_ROWS", "StopRows", "TripContext", "audit_trips", "chunks", "default_parts", "part_facts",
-           "pattern_lines", "stop_rows", "trip_lines"]
+__all__ = ["CHUNK_ROWS", "StopRows", "TripAudit", "TripContext", "audit_trips", "chunks", "default_parts", "part_facts",
+           "pattern_lines", "prepare_trips", "stop_rows", "trip_lines"]
 
 
 @dataclass
@@ -117,7 +117,91 @@ def audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool = 
     only their number), so that the memory goes to the report. ``rows``: :func:`stop_rows` of the layers, when the
     caller computed them already. ``parts``: how many contiguous parts of the trips the stop rows are read in, each
     on a thread (default :func:`default_parts`; see the module's docstring); the result does not depend on it.
+
+    :func:`prepare_trips` then :meth:`TripAudit.part` of all the trips: a caller that writes the report as the trips
+    are judged takes them a range at a time instead (:mod:`transportmon.streamed`).
     """
+    audit = prepare_trips(layers, cfg, release=release, rows=rows)
+    # The findings are in the part's rows already (one per trip): none is left to attach.
+    return audit.part(0, audit.n, parts), pd.DataFrame(columns=FINDING_COLUMNS), dict(audit.skipped)
+
+
+@dataclass(frozen=True)
+class TripAudit:
+    """The trip audit with what every range of trips shares computed (:func:`prepare_trips`); :meth:`part` judges a
+    range. The report part of trips ``a…c`` is that of ``a…b`` followed by that of ``b…c``: every step reads a
+    trip's own rows."""
+
+    ctx: TripContext
+    trips: pd.DataFrame
+    """The trips layer's frame, in its order (the positions of ``ctx``)."""
+    config: RuleConfig
+    risk_data: bool
+    skipped: dict[str, str]
+    """Rules that cannot run (no risk_areas layer), with why."""
+
+    @property
+    def n(self) -> int:
+        return len(self.trips)
+
+    def part(self, first: int, n: int, parts: int | None = None) -> gpd.GeoDataFrame:
+        """The report part (with findings) of the ``n`` trips from position ``first``.
+
+        The stop rows are read in ``parts`` contiguous pieces (default :func:`default_parts`), each on a thread; the
+        pool then draws the lines (GEOS) while the verdicts and messages are made on this thread, once."""
+        ctx = self.ctx
+        k = max(1, min(default_parts() if parts is None else int(parts), n))
+        cuts = [first + n * i // k for i in range(k + 1)]
+        pieces = [(t0, t1 - t0, slice(r0, r1)) for t0, t1, r0, r1 in zip(
+            cuts[:-1], cuts[1:], [_first_row(ctx, t) for t in cuts[:-1]], [_first_row(ctx, t) for t in cuts[1:]])]
+        with _no_gc(), ThreadPoolExecutor(max_workers=max(1, k - 1), thread_name_prefix="trip-audit") as pool:
+            later = [pool.submit(part_facts, ctx, *piece) for piece in pieces[1:]]
+            lines = pool.submit(_lines, ctx, first, n, slice(pieces[0][2].start, pieces[-1][2].stop))
+            facts = [*part_facts(ctx, *pieces[0]), *(run for f in later for run in f.result())]
+            joined = trip_rules.joined_facts([f for _, f in facts], [at - first for at, _ in facts])
+            del facts, later
+            return self.judge(first, n, joined, lines)
+
+    def facts(self, first: int, n: int) -> tuple[trip_rules.RowFacts, np.ndarray]:
+        """What the stop rows say of the ``n`` trips from position ``first`` (trip positions counted from there),
+        and their lines: numpy, Arrow and GEOS only, so a thread can make them while another judges other trips."""
+        rows = slice(_first_row(self.ctx, first), _first_row(self.ctx, first + n))
+        facts = part_facts(self.ctx, first, n, rows)
+        joined = trip_rules.joined_facts([f for _, f in facts], [at - first for at, _ in facts])
+        return joined, _lines(self.ctx, first, n, rows)
+
+    def judge(self, first: int, n: int, facts: trip_rules.RowFacts,
+              lines: np.ndarray | Future[np.ndarray]) -> gpd.GeoDataFrame:
+        """The report part of the ``n`` trips from position ``first`` from their :meth:`facts` (on this thread:
+        pandas); ``lines`` may still be being drawn."""
+        with _no_gc():
+            ev = trip_rules.facts_evidence(self.trips.iloc[first:first + n], facts, self.ctx.stops)
+            del facts
+            decided, findings = trip_rules.decide(ev, self.config, risk_data=self.risk_data)
+            del ev
+            geoms = lines.result() if isinstance(lines, Future) else lines
+        part = gpd.GeoDataFrame({
+            "subject": pd.Categorical.from_codes(np.zeros(len(decided), dtype=np.int8), categories=["trip"]),
+            "subject_id": findings["subject_id"].array,
+            "verdict": decided["verdict"].array, "reason": decided["reason"].array,
+            "passengers": decided["passengers"].array, "seats": decided["seats"].array,
+            "occupancy": decided["occupancy"].to_numpy(), "cap": decided["cap"].to_numpy(),
+            "max_passengers": decided["max_passengers"].to_numpy(),
+            "excess_passengers": decided["excess_passengers"].array,
+            "risk_stops": decided["risk_stops"].array, "risk_level": decided["risk_level"].array,
+            "service_date": trip_rules.date_text(decided["service_date"]).array,
+            "route_id": decided["route_id"].array, "scope": decided["scope"].array,
+            "source_row": decided["row"].to_numpy(),
+        }, geometry=geoms, crs="EPSG:4326")
+        del decided, geoms  # the evidence the report does not show (provinces, cities …) goes before the findings come
+        # One finding per trip, in the trips' order: the list column is built directly.
+        return one_finding_each(part, findings)
+
+
+def prepare_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool = False,
+                  rows: StopRows | None = None) -> TripAudit:
+    """What every range of trips shares: the stop rows' codes and order, the stops' admin units and coordinates,
+    the designations of the trips' days (``release``, ``rows``: as :func:`audit_trips`)."""
     trips, st, stops = layers["trips"], layers["stop_times"], layers["stops"]
     skipped: dict[str, str] = {}
     located = trips.located
@@ -143,44 +227,10 @@ def audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool = 
         stop_xy=shapely.get_coordinates(stops.frame.geometry.to_numpy())[index_in(stop_index, stops.frame["stop_id"])],
         stops=trip_rules.stop_facts(located), is_risky=trip_rules.risky_levels(cfg), levels=lookup,
         day_code=day_code, days=distinct, table=table)
-    del rows, day_code, distinct, table
     if release:
         st.frame = pd.DataFrame(index=pd.RangeIndex(len(st.frame)))
         st.codes = L.StopTimesCodes()
-    n = len(tf)
-    k = max(1, min(default_parts() if parts is None else int(parts), n))
-    cuts = [n * i // k for i in range(k + 1)]
-    pieces = [(t0, t1 - t0, slice(r0, r1)) for t0, t1, r0, r1 in zip(
-        cuts[:-1], cuts[1:], [_first_row(ctx, t) for t in cuts[:-1]], [_first_row(ctx, t) for t in cuts[1:]])]
-    # This thread reads the first part's rows and the pool's threads the others'; then the pool draws the lines (GEOS)
-    # while the verdicts and messages of all the trips are made here, once.
-    with _no_gc(), ThreadPoolExecutor(max_workers=max(1, k - 1), thread_name_prefix="trip-audit") as pool:
-        later = [pool.submit(part_facts, ctx, *piece) for piece in pieces[1:]]
-        lines = pool.submit(_lines, ctx, n)
-        facts = [*part_facts(ctx, *pieces[0]), *(run for f in later for run in f.result())]
-        ev = trip_rules.facts_evidence(tf, trip_rules.joined_facts([f for _, f in facts], [at for at, _ in facts]),
-                                       ctx.stops)
-        del facts, later
-        decided, findings = trip_rules.decide(ev, cfg, risk_data="risk_areas" in layers)
-        del ev
-        geoms = lines.result()
-    part = gpd.GeoDataFrame({
-        "subject": pd.Categorical.from_codes(np.zeros(len(decided), dtype=np.int8), categories=["trip"]),
-        "subject_id": findings["subject_id"].array,
-        "verdict": decided["verdict"].array, "reason": decided["reason"].array,
-        "passengers": decided["passengers"].array, "seats": decided["seats"].array,
-        "occupancy": decided["occupancy"].to_numpy(), "cap": decided["cap"].to_numpy(),
-        "max_passengers": decided["max_passengers"].to_numpy(),
-        "excess_passengers": decided["excess_passengers"].array,
-        "risk_stops": decided["risk_stops"].array, "risk_level": decided["risk_level"].array,
-        "service_date": trip_rules.date_text(decided["service_date"]).array,
-        "route_id": decided["route_id"].array, "scope": decided["scope"].array,
-        "source_row": decided["row"].to_numpy(),
-    }, geometry=geoms, crs="EPSG:4326")
-    del decided, geoms  # the evidence the report does not show (provinces, cities …) goes before the findings come
-    # One finding per trip, in the trips' order: the list column is built directly.
-    part = one_finding_each(part, findings)
-    return part, findings.iloc[:0], skipped
+    return TripAudit(ctx=ctx, trips=tf, config=cfg, risk_data="risk_areas" in layers, skipped=skipped)
 
 
 #: Stop rows a thread reads at a time: a part's trips are taken in runs of about as many rows, whose arrays (a few MB)
@@ -278,17 +328,17 @@ def _first_row(ctx: TripContext, trip: int) -> int:
     return lo
 
 
-def _lines(ctx: TripContext, n: int) -> np.ndarray:
-    """The lines of the ``n`` audited trips (:func:`pattern_lines`): their rows counted and their stops gathered a
-    run of :data:`CHUNK_ROWS` rows at a time (the rows are in trip order), into one array of 32-bit codes."""
+def _lines(ctx: TripContext, first: int, n: int, rows: slice) -> np.ndarray:
+    """The lines of the ``n`` audited trips from position ``first`` (:func:`pattern_lines`), whose rows are
+    ``ctx.order[rows]``: their rows counted and their stops gathered a run of :data:`CHUNK_ROWS` rows at a time (the
+    rows are in trip order), into one array of 32-bit codes."""
     count = np.zeros(n, dtype=np.int64)
-    rows = len(ctx.order)
-    stops = np.empty(rows, dtype=np.int32 if len(ctx.stop_xy) < 1 << 31 else np.int64)
-    for start in range(0, rows, CHUNK_ROWS):
-        order = ctx.order[start:start + CHUNK_ROWS]
-        trip = ctx.trip_pos[order]
+    stops = np.empty(rows.stop - rows.start, dtype=np.int32 if len(ctx.stop_xy) < 1 << 31 else np.int64)
+    for start in range(rows.start, rows.stop, CHUNK_ROWS):
+        order = ctx.order[start:min(start + CHUNK_ROWS, rows.stop)]
+        trip = ctx.trip_pos[order] - first
         count[trip[0]:trip[-1] + 1] += np.bincount(trip - trip[0])
-        np.take(ctx.stop_pos, order, out=stops[start:start + len(order)], mode="clip")
+        np.take(ctx.stop_pos, order, out=stops[start - rows.start:start - rows.start + len(order)], mode="clip")
     return pattern_lines(count, stops, ctx.stop_xy)
 
 

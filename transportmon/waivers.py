@@ -40,7 +40,7 @@ from .rules.registry import RULES, SEVERITIES, Rule
 from .rules.waivers import TM120, TM121
 from .source_rows import SOURCE_ROW, source_rows
 
-__all__ = ["SUBJECT_WORDS", "WAIVER_TYPE", "apply_waivers", "can_be_violation", "known_subjects",
+__all__ = ["SUBJECT_WORDS", "WAIVER_TYPE", "apply_waivers", "can_be_violation", "known_subjects", "pieces_counts",
            "reject_unknown_subjects", "route_subjects_of", "validate_waivers", "waiver_findings",
            "with_waiver_field"]
 
@@ -377,6 +377,20 @@ def apply_waivers(report: gpd.GeoDataFrame, layer: Layer, as_of: pd.Timestamp, *
     out["findings"] = pd.arrays.ArrowExtensionArray(_splice(lists, rows, rebuilt))
     out["max_severity"] = _max_severity(out["max_severity"], rows, values.field("severity"), all_j[order])
     return out, counts
+
+
+def pieces_counts(counts: Iterable[dict[str, int]], matched: set[int], layer: Layer) -> dict[str, int]:
+    """The waivers' counts of a report judged in pieces (:func:`apply_waivers` on each, one ``matched`` set for all
+    of them, or the sets' union): the pieces' ``waived``, ``expired`` and ``not_yet_in_effect`` added up, and
+    ``unmatched`` the waivers that cover a violation in no piece."""
+    out = {"rows": int(layer.rows), "rejected": int(len(layer.rejected)), "waived": 0, "expired": 0,
+           "not_yet_in_effect": 0}
+    for piece in counts:
+        for key in ("waived", "expired", "not_yet_in_effect"):
+            out[key] += int(piece.get(key, 0))
+    rows = set(layer.frame["row"].astype(int).tolist()) if len(layer.frame) else set()
+    out["unmatched"] = len(rows - matched)
+    return out
 
 
 def _splice(lists: pa.ListArray, rows: np.ndarray, rebuilt: pa.ListArray) -> pa.Array | pa.ChunkedArray:

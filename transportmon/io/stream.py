@@ -39,6 +39,7 @@ from .._errors import InputError
 from ..report import SEVERITY_RANK, filter_only
 from ..spill import ROW, SpilledTrips
 from .wkb import add_stats, geometry_stats
+from .geoparquet import report_table, writer_options
 from .write import (
     STALE_TMP_SECONDS,
     atomic_file,
@@ -46,9 +47,7 @@ from .write import (
     csv_frame,
     geojson_stream,
     output_format,
-    report_table,
     write_report,
-    writer_options,
 )
 from .xlsx import MAX_ROWS
 

@@ -29,7 +29,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -43,7 +42,7 @@ import shapely
 
 from .._errors import InputError
 from .encode import BATCH_ROWS, COORD_DECIMALS, clean_json, flat_columns, json_values, text_of
-from .wkb import GeometryStats, WkbColumn, geo_types_bbox, wkb_array
+from .geoparquet import ReportSink, write_parquet
 
 FORMATS = {".geojson": "geojson", ".json": "geojson", ".parquet": "parquet", ".geoparquet": "parquet", ".csv": "csv",
            ".xlsx": "xlsx", ".gpkg": "gpkg"}
@@ -218,7 +217,7 @@ def write_report(report: gpd.GeoDataFrame, metadata: dict[str, Any], out: str,
                 os.fsync(fh.fileno())
         elif fmt == "parquet":
             os.close(fd)
-            _write_parquet(report, metadata, tmp)
+            write_parquet(report, metadata, tmp)
         elif fmt == "xlsx":
             os.close(fd)
             from .xlsx import write_xlsx
@@ -235,6 +234,23 @@ def write_report(report: gpd.GeoDataFrame, metadata: dict[str, Any], out: str,
     return fmt
 
 
+@contextmanager
+def report_sink(out: str, template: gpd.GeoDataFrame,
+                inputs: Iterable[str | os.PathLike[str]] = ()) -> Iterator[ReportSink]:
+    """A GeoParquet report written to ``out`` a piece at a time (:class:`~.geoparquet.ReportSink`; ``template``: a
+    frame with the report's columns and types), atomically like :func:`write_report`: ``out`` is replaced only when
+    the block completes, which must close the sink with the report's metadata."""
+    target = check_target(out, inputs)
+    if output_format(out) != "parquet":
+        raise InputError(out, "a report written as it is made must be GeoParquet", "use .parquet")
+    with atomic_file(target) as (fd, tmp):
+        os.close(fd)
+        with ReportSink(tmp, template) as sink:
+            yield sink
+        if not sink.closed:
+            raise RuntimeError("the report sink was left without its metadata")
+
+
 def csv_frame(report: gpd.GeoDataFrame) -> pd.DataFrame:
     """The report as the CSV holds it: every column but the geometry (``findings`` and ``risk_stops`` as JSON text),
     then ``lon`` and ``lat`` of point subjects (empty for lines and rows without geometry)."""
@@ -243,170 +259,6 @@ def csv_frame(report: gpd.GeoDataFrame) -> pd.DataFrame:
     out = flat_columns(report).drop(columns=report.geometry.name)
     out["lon"], out["lat"] = lon_lat(report.geometry.to_numpy())
     return out
-
-
-#: Rows per GeoParquet row group.
-ROW_GROUP_ROWS = 1 << 20
-
-#: Parquet compression. Measured on the 1e7 benchmark report (2.5 million trips, 2 shared cores, so noisy; CPU seconds
-#: of ``pq.write_table`` and file size): snappy ~2.7 s / 282 MB, lz4 ~3.3 s / 277 MB, zstd (level 1) ~4.1 s / 212 MB,
-#: none ~3.7 s / 745 MB (writing the larger file costs more than compressing). zstd would make the file 25 % smaller
-#: for ~1.4 s more; snappy, Parquet's usual default, is the faster choice.
-PARQUET_COMPRESSION = "snappy"
-
-#: Largest dictionary of a column in a row group before Parquet falls back to plain values (pyarrow's default is 1 MiB).
-#: Trips between the same stops share their line geometry: at 1e7 stop_times a row group's distinct WKB lines need
-#: ~2 MiB, and with a dictionary the geometry is 9 MB instead of 150 MB and half the time to encode. A column of unique
-#: values costs more hashing before it falls back (+0.12 s for 3.3 million unique points at 8 MiB).
-DICTIONARY_PAGE_BYTES = 8 << 20
-
-#: Leaf columns whose values all differ (ids, messages naming the trip): no dictionary, which would only be hashed and
-#: dropped; Parquet paths, as ``use_dictionary`` names them.
-PLAIN_LEAVES = frozenset({"subject_id", "findings.list.element.finding_id", "findings.list.element.message_zh",
-                          "findings.list.element.message_en"})
-
-#: GeoParquet version of the ``geo`` metadata written (the one GeoPandas 1.x writes).
-GEOPARQUET_VERSION = "1.1.0"
-
-def report_table(report: gpd.GeoDataFrame, metadata: dict[str, Any], *, stats: GeometryStats | None = None,
-                 ) -> pa.Table:
-    """The report as the Arrow table its GeoParquet file holds.
-
-    Columns keep their order and types: Arrow-backed text and list columns are passed on without a copy
-    (``findings`` list<struct>, ``risk_stops`` list<string>), ``Int64`` and float columns become Arrow integers and
-    floats (missing values null), and the geometry is ISO WKB (:func:`wkb_array`) tagged ``geoarrow.wkb`` with its CRS.
-    The schema metadata holds ``pandas`` (so the columns read back with their pandas types), the GeoParquet ``geo``
-    metadata and the report metadata (``transportmon``). ``stats`` names the geometry types and bounding box of the
-    whole report when ``report`` is one piece of it (default: those of ``report``).
-
-    :func:`write_report` writes the file a row group at a time, never holding this whole table (nor the whole WKB
-    column); the table is the plain form of what the file holds.
-    """
-    table = attribute_table(report)
-    geometry, types, bbox = wkb_array(report.geometry.to_numpy())
-    if stats is not None:
-        types, bbox = geo_types_bbox(*stats)
-    schema = report_schema(report, table.schema, metadata, types, bbox)
-    table = table.set_column(table.schema.get_field_index(report.geometry.name), schema.field(report.geometry.name),
-                             geometry)
-    return table.replace_schema_metadata(schema.metadata)
-
-
-def attribute_table(report: gpd.GeoDataFrame) -> pa.Table:
-    """The report's columns as Arrow, taken from the frame without copying them; the geometry is a null column
-    (keeping its place and its pandas metadata) for the WKB to replace."""
-    attrs = pd.DataFrame(report.copy(deep=False))
-    attrs[report.geometry.name] = None
-    return pa.Table.from_pandas(attrs, preserve_index=False)
-
-
-def report_schema(report: gpd.GeoDataFrame, schema: pa.Schema, metadata: dict[str, Any], types: list[str],
-                  bbox: list[float] | None) -> pa.Schema:
-    """The GeoParquet schema: ``schema`` of :func:`attribute_table` with the geometry as tagged WKB and the ``pandas``,
-    ``geo`` and ``transportmon`` metadata (``types`` and ``bbox`` as :func:`~.wkb.geo_types_bbox` gives them)."""
-    geom_name = report.geometry.name
-    crs = report.crs
-    ext_meta = json.dumps({"crs": crs.to_json_dict()}) if crs is not None else "{}"
-    field = pa.field(geom_name, pa.binary(), nullable=True,
-                     metadata={"ARROW:extension:name": "geoarrow.wkb", "ARROW:extension:metadata": ext_meta})
-    schema = schema.set(schema.get_field_index(geom_name), field)
-    crs_json = None
-    if crs is not None:
-        crs_json = crs.to_json_dict()
-        _drop_ensemble_member_ids(crs_json)
-    column: dict[str, Any] = {"encoding": "WKB", "crs": crs_json, "geometry_types": types}
-    if bbox is not None:
-        column["bbox"] = bbox
-    from .._version import __version__
-
-    geo = {"primary_column": geom_name, "columns": {geom_name: column}, "version": GEOPARQUET_VERSION,
-           "creator": {"library": "transportmon", "version": __version__}}
-    meta = dict(schema.metadata or {})
-    if b"pandas" in meta:  # pandas cannot parse the name of a nested ArrowDtype back: record lists as objects
-        pandas_meta = json.loads(meta[b"pandas"])
-        for entry in pandas_meta.get("columns", []):
-            dtype = report.dtypes.get(entry.get("name"))
-            if isinstance(dtype, pd.ArrowDtype) and pa.types.is_nested(dtype.pyarrow_dtype):
-                entry["numpy_type"] = "object"
-        meta[b"pandas"] = json.dumps(pandas_meta).encode("utf-8")
-    meta[b"geo"] = json.dumps(geo).encode("utf-8")
-    meta[b"transportmon"] = json.dumps(clean_json(metadata), ensure_ascii=False).encode("utf-8")
-    return schema.with_metadata(meta)
-
-
-def _drop_ensemble_member_ids(crs_json: dict[str, Any]) -> None:
-    """Remove the ids of datum ensemble members from PROJJSON, as GDAL and GeoPandas do: older PROJ versions do not
-    know them (https://github.com/opengeospatial/geoparquet/discussions/110)."""
-    for key, value in crs_json.items():
-        if isinstance(value, dict):
-            _drop_ensemble_member_ids(value)
-        elif key == "members" and isinstance(value, list):
-            for member in value:
-                if isinstance(member, dict):
-                    member.pop("id", None)
-
-
-def _write_parquet(report: gpd.GeoDataFrame, metadata: dict[str, Any], path: str) -> None:
-    """GeoParquet: the table of :func:`report_table` in row groups of :data:`ROW_GROUP_ROWS`, compressed with
-    :data:`PARQUET_COMPRESSION`. Min/max statistics are kept for the flat columns only: for the nested lists and the
-    WKB they would cost time and serve no filter. Dictionaries are left out where values all differ
-    (:data:`PLAIN_LEAVES`) and may grow to :data:`DICTIONARY_PAGE_BYTES` elsewhere.
-
-    The WKB exists a row group or two at a time, never the whole column (:class:`~.wkb.WkbColumn`: made once per
-    line object that trips share). A second thread encodes each row group (pyarrow releases the GIL) while this one
-    builds the next row group's WKB, so the work shares the two cores. The file's metadata is fixed before its first
-    row group: the geometry types and bbox come first, from the types and bounds of the geometries (on the second
-    thread while this one builds the first WKB).
-    """
-    import pyarrow.parquet as pq
-
-    column = WkbColumn.of(report.geometry.to_numpy())
-    attrs = attribute_table(report)
-    geom_at = attrs.schema.get_field_index(report.geometry.name)
-    n = len(attrs)
-    groups = [slice(start, min(start + ROW_GROUP_ROWS, n)) for start in range(0, n, ROW_GROUP_ROWS)] or [slice(0, 0)]
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="transportmon-parquet") as worker:
-        summary = worker.submit(lambda: geo_types_bbox(*column.stats()))
-        geometry: pa.ChunkedArray | None = column.rows(groups[0])
-        schema = report_schema(report, attrs.schema, metadata, *summary.result())
-        field = schema.field(geom_at)
-        with pq.ParquetWriter(path, schema, **writer_options(schema, field.name)) as writer:
-            writing: Future[None] | None = None
-            try:
-                for rows in groups:
-                    if geometry is None:
-                        geometry = column.rows(rows)
-                    group = attrs.slice(rows.start, rows.stop - rows.start).set_column(geom_at, field, geometry)
-                    geometry = None  # the group holds it, until written
-                    if writing is not None:
-                        writing.result()
-                    writing = worker.submit(writer.write_table, group, row_group_size=ROW_GROUP_ROWS)
-                if writing is not None:
-                    writing.result()
-            finally:
-                if writing is not None:  # never close the file under a row group being written
-                    wait([writing])
-
-
-def writer_options(schema: pa.Schema, geometry: str) -> dict[str, Any]:
-    """``pyarrow.parquet.ParquetWriter`` options of a report file (both engines write with them): compression
-    :data:`PARQUET_COMPRESSION`; min/max statistics for the flat columns only (for the nested lists and the WKB they
-    would cost time and serve no filter); no dictionary where values all differ (:data:`PLAIN_LEAVES`), dictionaries
-    up to :data:`DICTIONARY_PAGE_BYTES` elsewhere."""
-    return {"compression": PARQUET_COMPRESSION,
-            "write_statistics": [f.name for f in schema if f.name != geometry and not pa.types.is_nested(f.type)],
-            "use_dictionary": [leaf for f in schema for leaf in parquet_leaves(f) if leaf not in PLAIN_LEAVES],
-            "dictionary_pagesize_limit": DICTIONARY_PAGE_BYTES}
-
-
-def parquet_leaves(field: pa.Field) -> list[str]:
-    """The Parquet paths of a field's leaf columns, as pyarrow names them (``findings.list.element.rule_id``)."""
-    if pa.types.is_list(field.type) or pa.types.is_large_list(field.type):
-        return [f"{field.name}.list.{leaf}" for leaf in parquet_leaves(field.type.value_field.with_name("element"))]
-    if pa.types.is_struct(field.type):
-        return [f"{field.name}.{leaf}" for child in field.type for leaf in parquet_leaves(child)]
-    return [field.name]
 
 
 LAYER_DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".fgb": "FlatGeobuf", ".shp": "ESRI Shapefile"}

@@ -1,0 +1,184 @@
+"""The report written while the trips are judged (:mod:`transportmon.streamed`) is the report of the whole-report path.
+
+``audit(..., out=X.parquet)`` with the memory engine judges the trips a chunk at a time and hands each piece to a
+GeoParquet sink that encodes row groups on its own thread; the metadata goes in when the file closes. The reference is
+the plain path: ``audit()`` (every trip judged at once, one report frame) then ``AuditResult.write``. Compared: the
+returned report (every column's dtype and value), the metadata, and the file (table, schema metadata and bytes), on
+the embedded sample (checkpoints, routes, waivers) and on hand-made trips whose rejected rows fall between the
+audited ones, with chunks of one trip, a few, and all; with ``--only``; trips out of id order (the plain path, same
+result); a failure mid-way (the old report stays, no temporary file).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from test_trip_audit_parts import EDGE_STOP_TIMES, EDGE_TRIPS, RISK
+from test_trips import AS_OF, write_trip_world
+from typer.testing import CliRunner
+
+import transportmon
+from transportmon import streamed
+from transportmon._errors import InputError
+from transportmon.cli import app
+from transportmon.inputs import load_inputs
+from transportmon.io import geoparquet
+from transportmon.report import assemble
+from transportmon.trip_audit import TripAudit, audit_trips, prepare_trips
+
+WAIVERS = pd.DataFrame([
+    # an over-cap trip waived on its day, another whose waiver lapsed, one naming a trip without a violation
+    dict(subject="trip", subject_id="k-many", rule_id="TM201", document="W1", valid_from="2020-01-01",
+         valid_until="2020-12-31"),
+    dict(subject="trip", subject_id="b-round", rule_id="TM201", document="W2", valid_from="2020-01-01",
+         valid_until="2020-01-31"),
+    dict(subject="trip", subject_id="c-pass", rule_id="TM201", document="W3", valid_from="2020-01-01",
+         valid_until="2020-12-31"),
+])
+
+
+@pytest.fixture(scope="module", params=["plain", "waivers"])
+def edge_world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = write_trip_world(tmp_path_factory.mktemp("stream"), EDGE_TRIPS, EDGE_STOP_TIMES, RISK)
+    if request.param == "waivers":
+        WAIVERS.to_csv(folder / "waivers.csv", index=False)
+    return folder
+
+
+def assert_same_result(got: transportmon.AuditResult, want: transportmon.AuditResult, got_file: Path,
+                       want_file: Path) -> None:
+    pd.testing.assert_frame_equal(got.report, want.report)
+    assert got.report.crs == want.report.crs
+    assert got.metadata == want.metadata
+    a, b = pq.read_table(got_file), pq.read_table(want_file)
+    assert a.equals(b) and a.schema.metadata == b.schema.metadata
+    assert pq.ParquetFile(got_file).metadata.num_row_groups == pq.ParquetFile(want_file).metadata.num_row_groups
+    assert got_file.read_bytes() == want_file.read_bytes()
+
+
+def reference(tmp_path: Path, only: str | None = None, **kwargs: object) -> tuple[transportmon.AuditResult, Path]:
+    want = transportmon.audit(**kwargs)  # type: ignore[arg-type]
+    out = tmp_path / "want.parquet"
+    want.write(out, only=only)
+    return want, out
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 1 << 19])
+def test_edge_trips_streamed_in_chunks_are_the_plain_report(edge_world: Path, tmp_path: Path, chunk: int,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(streamed, "TRIP_CHUNK", chunk)
+    monkeypatch.setattr(geoparquet, "ROW_GROUP_ROWS", 4)  # row groups that end inside a piece and across pieces
+    want, want_file = reference(tmp_path, data=edge_world, as_of=AS_OF)
+    rejected = want.report[want.report["verdict"] == "rejected"]
+    assert (rejected["subject"] == "trip").sum() >= 6  # rejected trips fall between the audited ones
+    calls = []
+    monkeypatch.setattr(streamed, "write_while_judging", spy(streamed.write_while_judging, calls))
+    got_file = tmp_path / "got.parquet"
+    got = transportmon.audit(edge_world, as_of=AS_OF, out=got_file)
+    assert got.written == "parquet" and len(calls) == 1
+    assert_same_result(got, want, got_file, want_file)
+    if (edge_world / "waivers.csv").exists():
+        # counted over the pieces: one waived, one lapsed, one naming a trip without a violation
+        assert got.metadata["waivers"] == {"rows": 3, "rejected": 0, "waived": 1, "expired": 1,
+                                           "not_yet_in_effect": 0, "unmatched": 1}
+
+
+def spy(fn, calls: list):  # type: ignore[no-untyped-def]
+    def wrapped(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return fn(*args, **kwargs)
+    return wrapped
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 19])
+@pytest.mark.parametrize("only", [None, "violation"])
+def test_the_sample_streamed_is_the_plain_report(tmp_path: Path, chunk: int, only: str | None,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checkpoints and routes before the trips, waivers on them all, ``--only``."""
+    monkeypatch.setattr(streamed, "TRIP_CHUNK", chunk)
+    want, want_file = reference(tmp_path, only=only)
+    got_file = tmp_path / "got.parquet"
+    got = transportmon.audit(out=got_file, only=only)
+    assert_same_result(got, want, got_file, want_file)
+    if only:
+        assert set(pq.read_table(got_file)["max_severity"].to_pylist()) == {"violation"}
+        assert b'"only": "violation"' in pq.read_schema(got_file).metadata[b"transportmon"]
+
+
+def test_judging_ranges_of_trips_is_judging_them_all(tmp_path: Path) -> None:
+    folder = write_trip_world(tmp_path / "w", EDGE_TRIPS, EDGE_STOP_TIMES, RISK)
+    inputs = load_inputs(folder, as_of=AS_OF)
+    whole, _, _ = audit_trips(inputs.layers, inputs.config)
+    trips = prepare_trips(load_inputs(folder, as_of=AS_OF).layers, inputs.config)
+    for cuts in ([0, trips.n], [0, 1, trips.n], [0, 3, 4, trips.n], list(range(trips.n + 1))):
+        pieces = [trips.judge(a, b - a, *trips.facts(a, b - a)) for a, b in zip(cuts[:-1], cuts[1:])]
+        pd.testing.assert_frame_equal(assemble(pieces, "p"), assemble([whole], "p"))
+        assert pd.concat(pieces, ignore_index=True)["subject_id"].tolist() == whole["subject_id"].tolist()
+
+
+def test_trips_out_of_id_order_take_the_plain_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_trip_world(tmp_path / "w", EDGE_TRIPS[::-1], EDGE_STOP_TIMES, RISK)
+    trips = prepare_trips(load_inputs(folder, as_of=AS_OF).layers, load_inputs(folder, as_of=AS_OF).config)
+    assert not streamed.in_trip_order(trips)
+    calls: list = []
+    monkeypatch.setattr(streamed, "write_while_judging", spy(streamed.write_while_judging, calls))
+    want, want_file = reference(tmp_path, data=folder, as_of=AS_OF)
+    got_file = tmp_path / "got.parquet"
+    got = transportmon.audit(folder, as_of=AS_OF, out=got_file)
+    assert not calls and got.written == "parquet"
+    assert_same_result(got, want, got_file, want_file)
+
+
+def test_in_trip_order_compares_as_arrow_does() -> None:
+    def audit_of(ids: list[str]) -> TripAudit:
+        return TripAudit(ctx=None, trips=pd.DataFrame({"trip_id": pd.array(ids, dtype="str")}),  # type: ignore[arg-type]
+                         config=None, risk_data=False, skipped={})  # type: ignore[arg-type]
+
+    assert streamed.in_trip_order(audit_of([])) and streamed.in_trip_order(audit_of(["a"]))
+    assert streamed.in_trip_order(audit_of(["T1", "T10", "T2", "a", "é", "九江"]))  # bytes, not numbers
+    assert not streamed.in_trip_order(audit_of(["T2", "T10"]))
+    assert not streamed.in_trip_order(audit_of(["a", "a"]))  # strictly
+
+
+def test_a_failure_while_judging_leaves_the_old_report(edge_world: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(streamed, "TRIP_CHUNK", 2)
+    monkeypatch.setattr(geoparquet, "ROW_GROUP_ROWS", 2)  # row groups are in the file when it fails
+    judge, calls = TripAudit.judge, []
+
+    def failing(self, *args):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError("disk full")
+        return judge(self, *args)
+
+    monkeypatch.setattr(TripAudit, "judge", failing)
+    out = tmp_path / "r.parquet"
+    out.write_bytes(b"old")
+    with pytest.raises(OSError, match="disk full"):
+        transportmon.audit(edge_world, as_of=AS_OF, out=out)
+    assert len(calls) == 3
+    assert out.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["r.parquet"]
+
+
+def test_never_written_over_an_input(edge_world: Path, tmp_path: Path) -> None:
+    trips = tmp_path / "trips.parquet"
+    pd.read_csv(edge_world / "trips.csv", dtype=str).to_parquet(trips)
+    before = trips.read_bytes()
+    with pytest.raises(InputError, match="trips.parquet"):
+        transportmon.audit(edge_world, trips=trips, as_of=AS_OF, out=trips)
+    assert trips.read_bytes() == before
+
+
+def test_the_command_writes_the_streamed_file(tmp_path: Path) -> None:
+    want, want_file = reference(tmp_path)
+    out = tmp_path / "cli.parquet"
+    res = CliRunner().invoke(app, ["audit", "--out", str(out), "--format", "json", "--fail-on", "never"])
+    assert res.exit_code == 0, res.output
+    assert out.read_bytes() == want_file.read_bytes()
+    back = gpd.read_parquet(out)
+    assert len(back) == len(want.report) and back.crs.to_epsg() == 4326

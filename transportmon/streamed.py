@@ -1,0 +1,118 @@
+"""The memory engine's report written to a GeoParquet file while the trips are judged.
+
+Judging the trips (messages, findings, report columns) holds the GIL; encoding the Parquet row groups does not. Done
+one after the other, at ten million stop rows they take about 3 s and 3 s with one core mostly idle in each. Here the
+trips are judged :data:`TRIP_CHUNK` at a time, in report order, and each finished piece goes to a
+:class:`~transportmon.io.geoparquet.ReportSink`, whose thread encodes a row group while this one judges the next
+trips. The metadata (counts, bounding box) is written when the file closes.
+
+The file and the returned report are those of the whole-report path (:func:`transportmon.pipeline.report_on` judging
+all the trips, then :func:`~transportmon.io.write.write_report`): every step after the trip audit works a subject at
+a time — sorting by (subject, subject_id), the input row kept only for rejected rows, waivers (counted over the
+pieces with :func:`~transportmon.waivers.pieces_counts`), ``--only`` — so it is done piece by piece. It applies when
+the audited trips are in ``trip_id`` order (then a range of trips is a range of the report); rejected trip rows,
+sorted among them by id, join the piece whose ids they fall in.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow.compute as pc
+
+from ._arrow import text
+from .report import assemble, filter_only
+from .trip_audit import TripAudit
+
+__all__ = ["TRIP_CHUNK", "in_trip_order", "write_while_judging"]
+
+#: Trips judged at a time: small enough that the last row group's encoding, which nothing overlaps, is short, large
+#: enough that each piece's fixed costs stay small.
+TRIP_CHUNK = 1 << 19
+
+
+def in_trip_order(trips: TripAudit) -> bool:
+    """Whether the audited trips are in report order (``trip_id`` strictly increasing, as Arrow compares text)."""
+    ids = text(trips.trips["trip_id"])
+    if len(ids) < 2:
+        return True
+    return bool(pc.all(pc.less(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py())
+
+
+def write_while_judging(parts: list[gpd.GeoDataFrame], trips: TripAudit, out: str | os.PathLike[str], *,
+                        policy: str, limits: Mapping[str, float], finish: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame],
+                        metadata_of: Callable[[gpd.GeoDataFrame], dict[str, Any]], only: str | None = None,
+                        inputs: Iterable[str | os.PathLike[str]] = ()) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """Judge ``trips`` (:func:`in_trip_order`) a chunk at a time and write the report with the other subjects
+    (``parts``) to ``out`` as it is made; returns the report and its metadata.
+
+    ``finish``: what the report path does to the assembled report (the input row of audited subjects dropped, waivers
+    applied), given a piece; ``metadata_of``: the metadata of the whole report, once every piece is finished;
+    ``only``: ``--only`` (the file holds those subjects, its metadata says so; the returned report has them all);
+    ``inputs``: files ``out`` must not be.
+
+    Three threads take turns on the cores: one reads the next trips' stop rows (numpy, :meth:`TripAudit.facts`),
+    this one judges the trips read (pandas, :meth:`TripAudit.judge`), the sink's encodes the row groups judged
+    (Arrow).
+    """
+    from .io.write import report_sink
+
+    others = assemble(parts, policy, limits=limits)
+    del parts
+    subject = np.asarray(text(others["subject"]).to_numpy(zero_copy_only=False), dtype=object)
+    before, after = others[subject < "trip"], others[subject > "trip"]
+    rejected = others[subject == "trip"]  # rejected trip rows: in the piece of audited trips their ids fall in
+    rejected_ids = np.asarray(text(rejected["subject_id"]).to_numpy(zero_copy_only=False), dtype=object)
+    del others
+    ids = text(trips.trips["trip_id"])
+    starts = list(range(0, trips.n, TRIP_CHUNK))
+    pieces = [finish(before.reset_index(drop=True))] if len(before) else []
+    placed = 0  # rejected trip rows placed so far
+
+    def judged(k: int, facts: tuple[Any, Any]) -> gpd.GeoDataFrame:
+        nonlocal placed
+        first, stop = starts[k], min(starts[k] + TRIP_CHUNK, trips.n)
+        upto = len(rejected_ids) if stop == trips.n else int(np.searchsorted(rejected_ids, ids[stop - 1].as_py(),
+                                                                            side="right"))
+        extra = [rejected.iloc[placed:upto]] if upto > placed else []
+        placed = upto
+        return finish(assemble([trips.judge(first, stop - first, *facts), *extra], policy, limits=limits))
+
+    with ExitStack() as stack:
+        reader = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="trip-facts"))
+
+        def read(k: int) -> Future[tuple[Any, Any]] | None:
+            return reader.submit(trips.facts, starts[k], min(TRIP_CHUNK, trips.n - starts[k])) if k < len(
+                starts) else None
+
+        ahead = read(0)
+        sink = None
+        for k in range(len(starts)):
+            assert ahead is not None
+            facts, ahead = ahead.result(), read(k + 1)
+            pieces.append(judged(k, facts))
+            del facts
+            if sink is None:  # opened once the first trips are judged: the file takes their columns
+                sink = stack.enter_context(report_sink(os.fspath(out), pieces[-1], inputs))
+                for piece in pieces:
+                    sink.add(filter_only(piece, only))
+            else:
+                sink.add(filter_only(pieces[-1], only))
+        assert sink is not None
+        if len(after):
+            pieces.append(finish(after.reset_index(drop=True)))
+            sink.add(filter_only(pieces[-1], only))
+        sink.flush()  # the last row group is encoded while the report is put together
+        report = gpd.GeoDataFrame(pd.concat(pieces, ignore_index=True), geometry=pieces[0].geometry.name,
+                                  crs=pieces[0].crs) if len(pieces) > 1 else pieces[0]
+        del pieces
+        metadata = metadata_of(report)
+        sink.close(dict(metadata, only=only) if only else metadata)
+    return report, metadata
