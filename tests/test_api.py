@@ -20,7 +20,7 @@ def test_audit_is_the_function_with_its_parameters() -> None:
     # passengers_optional: only transportmon.limits reads trips whose tickets are not sold yet
     load = set(inspect.signature(inputs.load_inputs).parameters) - {"defer", "errors", "passengers_optional"}
     # and how to run and where to write (out, only, lang: as AuditResult.write)
-    assert load | {"engine", "scheduler", "spill", "keep_layers", "out", "only", "lang"} == set(params)
+    assert load | {"engine", "scheduler", "spill", "keep_layers", "out", "only", "lang", "keep_trips"} == set(params)
 
 
 @pytest.mark.parametrize(("name", "module"), [("audit", pipeline), ("measure", pipeline), ("report_on", pipeline),

@@ -11,20 +11,23 @@ result); a failure mid-way (the old report stays, no temporary file).
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from rich.console import Console
 from test_trip_audit_parts import EDGE_STOP_TIMES, EDGE_TRIPS, RISK
 from test_trips import AS_OF, write_trip_world
 from typer.testing import CliRunner
 
 import transportmon
-from transportmon import streamed
-from transportmon._errors import InputError
+from transportmon import spill, streamed
+from transportmon._errors import ConfigError, InputError
 from transportmon.cli import app
+from transportmon.cli_common import print_summary
 from transportmon.inputs import load_inputs
 from transportmon.io import geoparquet
 from transportmon.report import assemble
@@ -107,6 +110,37 @@ def test_the_sample_streamed_is_the_plain_report(tmp_path: Path, chunk: int, onl
     if only:
         assert set(pq.read_table(got_file)["max_severity"].to_pylist()) == {"violation"}
         assert b'"only": "violation"' in pq.read_schema(got_file).metadata[b"transportmon"]
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 1 << 19])
+@pytest.mark.parametrize("only", [None, "warning"])
+def test_trips_not_kept_give_the_same_file_metadata_and_summary(edge_world: Path, tmp_path: Path, chunk: int,
+                                                                 only: str | None,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """``keep_trips=False`` (the command line without a map): the trips only in the file, their counts and the rows
+    the summary lists in summaries; the terminal summary is the one of the whole report."""
+    monkeypatch.setattr(streamed, "TRIP_CHUNK", chunk)
+    kept, kept_file = tmp_path / "kept.parquet", tmp_path / "light.parquet"
+    want = transportmon.audit(edge_world, as_of=AS_OF, out=kept, only=only)
+    got = transportmon.audit(edge_world, as_of=AS_OF, out=kept_file, only=only, keep_trips=False)
+    assert got.metadata == want.metadata and kept_file.read_bytes() == kept.read_bytes()
+    assert got.spilled is not None and got.spilled.folder is None
+    assert sum(p.rows for p in got.spilled.parts) == int((want.report["subject"] == "trip").sum())
+    assert set(got.report["subject"]) == set(want.report["subject"]) - {"trip"}
+    assert summary_text(got, only, None) == summary_text(want, only, None)
+    # heads (the rows a piece keeps of each group) as short as the rows shown: the totals still add up
+    monkeypatch.setattr(spill, "HEAD_ROWS", 2)
+    got = transportmon.audit(edge_world, as_of=AS_OF, out=kept_file, only=only, keep_trips=False)
+    for shown in (1, 2):
+        assert summary_text(got, only, shown) == summary_text(want, only, shown)
+    with pytest.raises(ConfigError, match="keep_trips=False"):
+        got.write(tmp_path / "again.parquet")
+
+
+def summary_text(result: transportmon.AuditResult, only: str | None, shown: int | None) -> str:
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    print_summary(result, "r.parquet", "en", console, only=only, shown=shown)
+    return console.file.getvalue()  # type: ignore[attr-defined]
 
 
 def test_judging_ranges_of_trips_is_judging_them_all(tmp_path: Path) -> None:

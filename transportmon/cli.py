@@ -195,19 +195,21 @@ def audit(
                 from .io.stream import spill_folder
 
                 spill = stack.enter_context(spill_folder(out))
-            # The memory engine writes the report itself: a GeoParquet file while the trips are judged.
+            # The memory engine writes the report itself: a GeoParquet file while the trips are judged, whose rows
+            # need not stay in memory unless a map is drawn or the report printed.
             written_by_audit = out if out != "-" and engine is Engine.memory else None
+            to_stdout = out == "-" or fmt is Fmt.geojson
             result = run_audit(data, roads=roads, checkpoints=checkpoints, boundaries=boundaries,
                                risk_areas=risk_areas, stops=stops, trips=trips, stop_times=stop_times, gtfs=gtfs,
                                occupancy=occupancy, waivers=waivers, as_of=as_of, config=config, datums=datums, crs=crs,
                                encoding=encoding, engine=engine.value, scheduler=scheduler, spill=spill,
                                keep_layers=map_out is not None, progress=progress, out=written_by_audit,
-                               only=only.value if only else None, lang=lang.value)
+                               only=only.value if only else None, lang=lang.value,
+                               keep_trips=map_out is not None or to_stdout)
             metadata = dict(result.metadata, only=only.value) if only else result.metadata  # the file says so
             inputs = given_inputs + [Path(m["path"]) for m in result.metadata["inputs"].values() if m.get("path")]
             if out != "-":
                 check_target(out, inputs)
-            to_stdout = out == "-" or fmt is Fmt.geojson
             tell(progress, "write", layer=out)
             for target in (["-"] if to_stdout else []) + ([out] if out != "-" and result.written is None else []):
                 if result.spilled is not None:

@@ -122,6 +122,7 @@ def audit(
     out: str | os.PathLike[str] | None = None,
     only: str | None = None,
     lang: str = "zh",
+    keep_trips: bool = True,
 ) -> AuditResult:
     """Audit checkpoints and coach trips against clause (六).
 
@@ -177,6 +178,11 @@ def audit(
         of the inputs). With the memory engine and a GeoParquet file, the file is written while the trips are
         judged (:mod:`transportmon.streamed`): its row groups are encoded on a second thread meanwhile. The same
         file, and the same result, either way.
+    keep_trips
+        With a GeoParquet ``out`` written as the trips are judged: ``False`` keeps the trips' report rows only in
+        the file, never in one frame (the command line does so unless it draws a map or prints the report):
+        ``AuditResult.report`` then holds the other subjects, and ``AuditResult.spilled`` the trips' counts and the
+        rows the terminal summary lists. The metadata and the file are the same.
 
     Returns
     -------
@@ -203,7 +209,7 @@ def audit(
     tell(progress, "report")
     given = [p for p in (data, roads, checkpoints, boundaries, risk_areas, stops, trips, stop_times, gtfs, occupancy,
                          waivers) if p is not None and not Path(p).is_dir()]
-    result = report_on(measured, release=True, out=out, only=only, inputs=given)
+    result = report_on(measured, release=True, out=out, only=only, inputs=given, keep_trips=keep_trips)
     if out is not None and result.written is None:
         from .io.write import check_target
 
@@ -357,7 +363,7 @@ def rejected_dates(rejected: pd.DataFrame) -> dict[str, np.ndarray]:
 
 def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, *,
               release: bool = False, out: str | os.PathLike[str] | None = None, only: str | None = None,
-              inputs: Iterable[str | os.PathLike[str]] = ()) -> AuditResult:
+              inputs: Iterable[str | os.PathLike[str]] = (), keep_trips: bool = True) -> AuditResult:
     """Decide what depends on the as-of date (checkpoint and route verdicts) and assemble the report and its metadata.
 
     ``report_on(measure(inputs), D)`` is the report of ``audit(..., as_of=D)``: one code path, however many days
@@ -373,11 +379,11 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
     release
         Free ``measured.subjects`` (and ``measured.trips``) once they are in the report (one report only): millions
         of trips are memory the report's writing needs.
-    out, only, inputs
+    out, only, inputs, keep_trips
         With trips left to judge (``measure(..., defer_trips=True)``) in report order and a GeoParquet ``out``:
         write the report there as the trips are judged (:mod:`transportmon.streamed`; ``AuditResult.written`` says
-        so), with ``--only`` ``only``, never over ``inputs`` or the inputs the metadata names. Otherwise nothing is
-        written here.
+        so), with ``--only`` ``only``, never over ``inputs`` or the inputs the metadata names, keeping the trips'
+        rows in the report frame or not (``keep_trips``, as :func:`audit`). Otherwise nothing is written here.
 
     Returns
     -------
@@ -416,12 +422,12 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
 
         if in_trip_order(trips):
             paths = [m["path"] for m in measured.inputs.meta.values() if m.get("path")]
-            report, metadata = write_while_judging(
+            report, metadata, spilled = write_while_judging(
                 parts, trips, out, policy=cfg.policy, limits=limits, finish=finish, only=only,
-                inputs=inputs_given + paths, metadata_of=lambda report: _metadata(
-                    measured, report, day, as_of_source, _waiver_counts(waiver_pieces, matched, waivers)))
+                inputs=inputs_given + paths, keep_trips=keep_trips, metadata_of=lambda report, spilled: _metadata(
+                    measured, report, day, as_of_source, _waiver_counts(waiver_pieces, matched, waivers), spilled))
             return AuditResult(report=report, metadata=metadata, layers=layers, roads=measured.roads, config=cfg,
-                               written="parquet")
+                               spilled=spilled, written="parquet")
     if trips is not None:  # all of them at once
         parts.append(trips.part(0, trips.n))
         del trips

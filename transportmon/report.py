@@ -474,13 +474,19 @@ def filter_only(report: gpd.GeoDataFrame, only: str | None) -> gpd.GeoDataFrame:
     """``--only violation|warning``: subjects with a finding at least that severe."""
     if not only:
         return report
-    floor = SEVERITY_RANK[only]
-    keep = report["max_severity"].map(SEVERITY_RANK).fillna(0) >= floor
-    return report[keep.to_numpy()].reset_index(drop=True)
+    keep = severity_ranks(report["max_severity"]) >= SEVERITY_RANK[only]
+    return report[keep].reset_index(drop=True)
+
+
+def severity_ranks(values: pd.Series) -> np.ndarray:
+    """:data:`SEVERITY_RANK` of each severity word (0 for a missing or unknown one), looked up once per distinct
+    word (millions of trips have a few)."""
+    codes, words = pd.factorize(values)  # a missing word is code -1: the last entry, 0
+    return np.array([SEVERITY_RANK.get(w, 0) for w in words] + [0], dtype=np.int64)[codes]
 
 
 __all__ = ["COLUMNS", "FINDING_COLUMNS", "assemble", "attach_findings", "filter_only", "finding_ids", "report_limits",
-           "one_finding_each", "verdict_counts", "with_finding_ids"]
+           "one_finding_each", "severity_ranks", "verdict_counts", "with_finding_ids"]
 
 
 def report_limits(cfg: RuleConfig) -> dict[str, float]:

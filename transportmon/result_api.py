@@ -122,6 +122,11 @@ class ResultAPI:
         metadata = dict(self.metadata, only=only) if only else self.metadata
         inputs = [m["path"] for m in self.metadata.get("inputs", {}).values() if m.get("path")]
         spilled = getattr(self, "spilled", None)
+        if spilled is not None and spilled.folder is None:
+            from ._errors import ConfigError
+
+            raise ConfigError("the trips were written to the report file as they were judged and not kept "
+                              "(audit(..., keep_trips=False)): audit again to write another report")
         if spilled is not None:  # a Dask audit's trips, in the workers' parts: merged in as they are written
             from .io.stream import write_spilled
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from .io.wkb import GeometryStats
     from .layers import Layer
 
-__all__ = ["HEAD_ROWS", "ONLY", "PartSummary", "SpilledTrips", "add_counts", "write_part"]
+__all__ = ["HEAD_ROWS", "ONLY", "PartSummary", "SpilledTrips", "add_counts", "summarise", "write_part"]
 
 #: Rows of each summary group (and of each waiver status) a part sends back: more than the summary ever lists.
 HEAD_ROWS = 50
@@ -79,11 +79,9 @@ def write_part(part: gpd.GeoDataFrame, folder: str, index: int, cfg: RuleConfig,
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from .io.wkb import geometry_stats
     from .io.geoparquet import PARQUET_COMPRESSION, report_table
-    from .report import SEVERITY_RANK, assemble, finding_counts, report_limits, verdict_counts
-    from .summary import GROUPS, action_groups
-    from .waivers import apply_waivers, route_subjects_of, waiver_findings
+    from .report import assemble, report_limits
+    from .waivers import apply_waivers, route_subjects_of
 
     report = assemble([part], cfg.policy, limits=report_limits(cfg))
     del part
@@ -104,8 +102,24 @@ def write_part(part: gpd.GeoDataFrame, folder: str, index: int, cfg: RuleConfig,
                    write_statistics=False)
     del table
 
+    summary = summarise(report, rows, path)
+    summary.named, summary.waivers, summary.matched = named, tally, matched
+    summary.route_ids = route_subjects_of([report])["subject_id"].to_numpy(dtype=object)
+    return summary
+
+
+def summarise(report: gpd.GeoDataFrame, rows: np.ndarray, path: str = "") -> PartSummary:
+    """What the terminal summary and the metadata need of report rows (finished: waivers applied) that are written
+    but not kept: counts, geometry stats, the summary groups and the rows the summary may list (``rows``: their
+    input row numbers, the report's order among equal ids). ``named``, ``route_ids`` and the waiver counts are left
+    empty for the caller."""
+    from .io.wkb import geometry_stats
+    from .report import SEVERITY_RANK, finding_counts, severity_ranks, verdict_counts
+    from .summary import GROUPS, action_groups
+    from .waivers import waiver_findings
+
     geoms = report.geometry.to_numpy()
-    rank = report["max_severity"].map(SEVERITY_RANK).fillna(0).to_numpy()
+    rank = severity_ranks(report["max_severity"])
     stats = {only: geometry_stats(geoms if not only else geoms[rank >= SEVERITY_RANK[only]]) for only in ONLY}
     group = action_groups(report, "warning")
     pick = [np.flatnonzero(group == g)[:HEAD_ROWS] for g in range(len(GROUPS))]
@@ -118,9 +132,8 @@ def write_part(part: gpd.GeoDataFrame, folder: str, index: int, cfg: RuleConfig,
     return PartSummary(
         path=path, rows=len(report), counts=verdict_counts(report), findings=finding_counts(report),
         geometry=stats, groups=np.bincount(group, minlength=len(GROUPS) + 1)[:len(GROUPS)],
-        waiver_findings=len(found), head=head, named=named,
-        route_ids=route_subjects_of([report])["subject_id"].to_numpy(dtype=object),
-        waivers=tally, matched=matched)
+        waiver_findings=len(found), head=head, named=np.array([], dtype=object),
+        route_ids=np.array([], dtype=object))
 
 
 def add_counts(*counts: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
@@ -146,7 +159,9 @@ class SpilledTrips:
     by :func:`transportmon.pipeline.report_on`: the frame keeps it only on rejected rows).
     """
 
-    folder: Path
+    folder: Path | None
+    """None: the trips are only in the report file they were written to as they were judged
+    (:mod:`transportmon.streamed`), with nothing to merge."""
     parts: list[PartSummary]
     client_rows: np.ndarray | None = None
 

@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 
 from ._arrow import text
 from .report import assemble, filter_only
+from .spill import PartSummary, SpilledTrips, summarise
 from .trip_audit import TripAudit
 
 __all__ = ["TRIP_CHUNK", "in_trip_order", "write_while_judging"]
@@ -48,15 +49,21 @@ def in_trip_order(trips: TripAudit) -> bool:
 
 def write_while_judging(parts: list[gpd.GeoDataFrame], trips: TripAudit, out: str | os.PathLike[str], *,
                         policy: str, limits: Mapping[str, float], finish: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame],
-                        metadata_of: Callable[[gpd.GeoDataFrame], dict[str, Any]], only: str | None = None,
-                        inputs: Iterable[str | os.PathLike[str]] = ()) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+                        metadata_of: Callable[[gpd.GeoDataFrame, SpilledTrips | None], dict[str, Any]],
+                        only: str | None = None, inputs: Iterable[str | os.PathLike[str]] = (), keep_trips: bool = True,
+                        ) -> tuple[gpd.GeoDataFrame, dict[str, Any], SpilledTrips | None]:
     """Judge ``trips`` (:func:`in_trip_order`) a chunk at a time and write the report with the other subjects
-    (``parts``) to ``out`` as it is made; returns the report and its metadata.
+    (``parts``) to ``out`` as it is made; returns the report, its metadata and, without ``keep_trips``, what the
+    summary needs of the trips.
 
     ``finish``: what the report path does to the assembled report (the input row of audited subjects dropped, waivers
-    applied), given a piece; ``metadata_of``: the metadata of the whole report, once every piece is finished;
-    ``only``: ``--only`` (the file holds those subjects, its metadata says so; the returned report has them all);
-    ``inputs``: files ``out`` must not be.
+    applied), given a piece; ``metadata_of``: the metadata of the report once every piece is finished (given the
+    report and the trips' summaries, as :func:`transportmon.pipeline.report_on` adds up a Dask audit's); ``only``:
+    ``--only`` (the file holds those subjects, its metadata says so; the returned report has them all); ``inputs``:
+    files ``out`` must not be. Without ``keep_trips`` the trips' rows (rejected ones too) are only in the file: the
+    report returned holds the other subjects, and the trips' counts and the rows the summary lists are in
+    :class:`~transportmon.spill.SpilledTrips` summaries (no folder: nothing to merge), so no frame of every trip is
+    ever made.
 
     Three threads take turns on the cores: one reads the next trips' stop rows (numpy, :meth:`TripAudit.facts`),
     this one judges the trips read (pandas, :meth:`TripAudit.judge`), the sink's encodes the row groups judged
@@ -73,8 +80,12 @@ def write_while_judging(parts: list[gpd.GeoDataFrame], trips: TripAudit, out: st
     del others
     ids = text(trips.trips["trip_id"])
     starts = list(range(0, trips.n, TRIP_CHUNK))
+    # Without keep_trips the report is ``before`` and ``after``: their input rows, for the summary's order.
+    client_rows = np.concatenate([f["source_row"].to_numpy(dtype=np.float64, na_value=np.nan) for f in (before, after)])
     pieces = [finish(before.reset_index(drop=True))] if len(before) else []
     placed = 0  # rejected trip rows placed so far
+
+    summaries: list[PartSummary] = []
 
     def judged(k: int, facts: tuple[Any, Any]) -> gpd.GeoDataFrame:
         nonlocal placed
@@ -83,7 +94,12 @@ def write_while_judging(parts: list[gpd.GeoDataFrame], trips: TripAudit, out: st
                                                                             side="right"))
         extra = [rejected.iloc[placed:upto]] if upto > placed else []
         placed = upto
-        return finish(assemble([trips.judge(first, stop - first, *facts), *extra], policy, limits=limits))
+        piece = assemble([trips.judge(first, stop - first, *facts), *extra], policy, limits=limits)
+        rows = piece["source_row"].to_numpy(dtype=np.float64, na_value=np.nan)  # the order among equal ids
+        piece = finish(piece)
+        if not keep_trips:
+            summaries.append(summarise(piece, rows))
+        return piece
 
     with ExitStack() as stack:
         reader = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="trip-facts"))
@@ -105,14 +121,21 @@ def write_while_judging(parts: list[gpd.GeoDataFrame], trips: TripAudit, out: st
                     sink.add(filter_only(piece, only))
             else:
                 sink.add(filter_only(pieces[-1], only))
+            if not keep_trips:  # in the file and the summaries: the piece's memory goes to the next
+                pieces = pieces[:1] if len(before) else []
         assert sink is not None
         if len(after):
             pieces.append(finish(after.reset_index(drop=True)))
             sink.add(filter_only(pieces[-1], only))
         sink.flush()  # the last row group is encoded while the report is put together
+        spilled = None
+        if not keep_trips:
+            spilled = SpilledTrips(folder=None, parts=summaries, client_rows=client_rows)
+            if not pieces:
+                pieces = [finish(assemble([], policy, limits=limits))]
         report = gpd.GeoDataFrame(pd.concat(pieces, ignore_index=True), geometry=pieces[0].geometry.name,
                                   crs=pieces[0].crs) if len(pieces) > 1 else pieces[0]
         del pieces
-        metadata = metadata_of(report)
+        metadata = metadata_of(report, spilled)
         sink.close(dict(metadata, only=only) if only else metadata)
-    return report, metadata
+    return report, metadata, spilled

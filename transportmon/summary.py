@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from ._arrow import arrow
 from .io.columns import Findings
 
 __all__ = ["ACTION_COLUMNS", "GROUPS", "action_groups", "to_act_on"]
@@ -34,15 +37,19 @@ def action_groups(report: pd.DataFrame, only: str | None = None) -> np.ndarray:
     """
     if only not in (None, "violation", "warning"):
         raise ValueError(f"only={only!r}; use None, 'violation' or 'warning'")
-    severity = report["max_severity"].astype("string").fillna("").to_numpy(dtype=object)
-    verdict = report["verdict"].astype("string").fillna("").to_numpy(dtype=object)
+    severity, verdict = arrow(report["max_severity"]), arrow(report["verdict"])
     group = np.full(len(report), len(GROUPS), dtype=np.int8)
     if only == "warning":
-        group[severity == "warning"] = 2
+        group[_is(severity, "warning")] = 2
     if only != "violation":
-        group[verdict == "review"] = 1
-    group[severity == "violation"] = 0
+        group[_is(verdict, "review")] = 1
+    group[_is(severity, "violation")] = 0
     return group
+
+
+def _is(values: pa.Array, word: str) -> np.ndarray:
+    """Where the text ``values`` is ``word`` (not where missing): one Arrow comparison, no Python string per row."""
+    return pc.fill_null(pc.equal(values, word), False).to_numpy(zero_copy_only=False)
 
 
 def to_act_on(report: pd.DataFrame, only: str | None = None) -> pd.DataFrame:
