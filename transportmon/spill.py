@@ -108,19 +108,20 @@ def write_part(part: gpd.GeoDataFrame, folder: str, index: int, cfg: RuleConfig,
     return summary
 
 
-def summarise(report: gpd.GeoDataFrame, rows: np.ndarray, path: str = "") -> PartSummary:
+def summarise(report: gpd.GeoDataFrame, rows: np.ndarray, path: str = "", *, stats: bool = True) -> PartSummary:
     """What the terminal summary and the metadata need of report rows (finished: waivers applied) that are written
-    but not kept: counts, geometry stats, the summary groups and the rows the summary may list (``rows``: their
-    input row numbers, the report's order among equal ids). ``named``, ``route_ids`` and the waiver counts are left
-    empty for the caller."""
+    but not kept: counts, geometry stats (for a merge to write: not without ``stats``), the summary groups and the
+    rows the summary may list (``rows``: their input row numbers, the report's order among equal ids). ``named``,
+    ``route_ids`` and the waiver counts are left empty for the caller."""
     from .io.wkb import geometry_stats
     from .report import SEVERITY_RANK, finding_counts, severity_ranks, verdict_counts
     from .summary import GROUPS, action_groups
     from .waivers import waiver_findings
 
-    geoms = report.geometry.to_numpy()
-    rank = severity_ranks(report["max_severity"])
-    stats = {only: geometry_stats(geoms if not only else geoms[rank >= SEVERITY_RANK[only]]) for only in ONLY}
+    geometry: dict[str, GeometryStats] = {}
+    if stats:
+        geoms, rank = report.geometry.to_numpy(), severity_ranks(report["max_severity"])
+        geometry = {only: geometry_stats(geoms if not only else geoms[rank >= SEVERITY_RANK[only]]) for only in ONLY}
     group = action_groups(report, "warning")
     pick = [np.flatnonzero(group == g)[:HEAD_ROWS] for g in range(len(GROUPS))]
     found = waiver_findings(report)
@@ -131,7 +132,7 @@ def summarise(report: gpd.GeoDataFrame, rows: np.ndarray, path: str = "") -> Par
     head[ROW] = rows[head_at]
     return PartSummary(
         path=path, rows=len(report), counts=verdict_counts(report), findings=finding_counts(report),
-        geometry=stats, groups=np.bincount(group, minlength=len(GROUPS) + 1)[:len(GROUPS)],
+        geometry=geometry, groups=np.bincount(group, minlength=len(GROUPS) + 1)[:len(GROUPS)],
         waiver_findings=len(found), head=head, named=np.array([], dtype=object),
         route_ids=np.array([], dtype=object))
 

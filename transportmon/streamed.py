@@ -98,7 +98,7 @@ def write_while_judging(parts: list[gpd.GeoDataFrame], trips: TripAudit, out: st
         rows = piece["source_row"].to_numpy(dtype=np.float64, na_value=np.nan)  # the order among equal ids
         piece = finish(piece)
         if not keep_trips:
-            summaries.append(summarise(piece, rows))
+            summaries.append(summarise(piece, rows, stats=False))  # the sink has the file's bounds
         return piece
 
     with ExitStack() as stack:
