@@ -33,7 +33,7 @@ from .rules import checkpoints as cp_rules
 from .rules.all_rules import plan as rule_plan
 from .rules.inputs import rejected_findings
 from .source_rows import rejected_rows
-from .trip_audit import TripAudit, audit_trips, prepare_trips, stop_rows
+from .trip_audit import TripAudit, audit_trips, prepare_trips, release_stop_rows, stop_rows
 
 if TYPE_CHECKING:
     from .routes import RouteFacts
@@ -265,10 +265,16 @@ def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None 
     # The stop rows' positions and order, for the route counts and the trip audit alike: computed once.
     st_rows = stop_rows(layers["trips"], layers["stop_times"]) if not dask and {"trips", "stop_times", "stops"} <= set(
         layers) else None
+    deferred: TripAudit | None = None
+    if defer_trips and st_rows is not None:  # now: a thread reads the first trips' stop rows while routes are counted
+        from . import streamed
+
+        deferred = prepare_trips(layers, cfg, rows=st_rows)
+        if deferred.in_id_order:  # as they will be judged (streamed.py)
+            deferred.read_ahead(streamed.TRIP_CHUNK)
     route_counts = route_audit.count_routes(layers["trips"], layers.get("stop_times"),
                                             rows=st_rows) if "trips" in layers else None
     spilled: SpilledTrips | None = None
-    deferred: TripAudit | None = None
     if dask:
         from .scale import dask_trips
         from .spill import SpilledTrips
@@ -300,8 +306,9 @@ def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None 
             parts.append(attach_findings(trip_part, trip_findings) if len(trip_findings) else trip_part)
     elif {"trips", "stop_times", "stops"} <= set(layers):
         tell(progress, "trips", total=len(layers["trips"].frame))
-        if defer_trips:
-            deferred = prepare_trips(layers, cfg, release=not keep_layers, rows=st_rows)
+        if deferred is not None:
+            if not keep_layers:
+                release_stop_rows(layers["stop_times"])
         else:
             trip_part, trip_findings, _ = audit_trips(layers, cfg, release=not keep_layers, rows=st_rows)
             parts.append(attach_findings(trip_part, trip_findings) if len(trip_findings) else trip_part)

@@ -25,7 +25,6 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyarrow.compute as pc
 
 from ._arrow import text
 from .report import assemble, filter_only
@@ -40,11 +39,8 @@ TRIP_CHUNK = 1 << 19
 
 
 def in_trip_order(trips: TripAudit) -> bool:
-    """Whether the audited trips are in report order (``trip_id`` strictly increasing, as Arrow compares text)."""
-    ids = text(trips.trips["trip_id"])
-    if len(ids) < 2:
-        return True
-    return bool(pc.all(pc.less(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py())
+    """Whether the audited trips are in report order (:attr:`TripAudit.in_id_order`)."""
+    return trips.in_id_order
 
 
 def write_while_judging(parts: list[gpd.GeoDataFrame], trips: TripAudit, out: str | os.PathLike[str], *,
@@ -108,7 +104,8 @@ def write_while_judging(parts: list[gpd.GeoDataFrame], trips: TripAudit, out: st
             return reader.submit(trips.facts, starts[k], min(TRIP_CHUNK, trips.n - starts[k])) if k < len(
                 starts) else None
 
-        ahead = read(0)
+        ahead = trips.ahead[1] if trips.ahead is not None and trips.ahead[0] == min(TRIP_CHUNK, trips.n) else read(0)
+        trips.ahead = None
         sink = None
         for k in range(len(starts)):
             assert ahead is not None

@@ -22,14 +22,16 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 import shapely
 
 from . import layers as L
-from ._arrow import distinct_runs, index_in
+from ._arrow import distinct_runs, index_in, text
 from .config import RuleConfig
 from .levels import LevelLookup
 from .report import one_finding_each
@@ -37,7 +39,7 @@ from .rules import trips as trip_rules
 from .rules.registry import FINDING_COLUMNS, factorize_ints
 
 __all__ = ["CHUNK_ROWS", "StopRows", "TripAudit", "TripContext", "audit_trips", "chunks", "default_parts", "part_facts",
-           "pattern_lines", "prepare_trips", "stop_rows", "trip_lines"]
+           "pattern_lines", "prepare_trips", "release_stop_rows", "stop_rows", "trip_lines"]
 
 
 @dataclass
@@ -126,7 +128,7 @@ def audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool = 
     return audit.part(0, audit.n, parts), pd.DataFrame(columns=FINDING_COLUMNS), dict(audit.skipped)
 
 
-@dataclass(frozen=True)
+@dataclass
 class TripAudit:
     """The trip audit with what every range of trips shares computed (:func:`prepare_trips`); :meth:`part` judges a
     range. The report part of trips ``a…c`` is that of ``a…b`` followed by that of ``b…c``: every step reads a
@@ -139,6 +141,9 @@ class TripAudit:
     risk_data: bool
     skipped: dict[str, str]
     """Rules that cannot run (no risk_areas layer), with why."""
+    ahead: tuple[int, Future[tuple[trip_rules.RowFacts, np.ndarray]]] | None = None
+    """``(n, facts)``: :meth:`facts` of the first ``n`` trips, being read on a thread since the audit was prepared
+    (:func:`prepare_trips` ``read_ahead``)."""
 
     @property
     def n(self) -> int:
@@ -161,6 +166,29 @@ class TripAudit:
             joined = trip_rules.joined_facts([f for _, f in facts], [at - first for at, _ in facts])
             del facts, later
             return self.judge(first, n, joined, lines)
+
+    @cached_property
+    def in_id_order(self) -> bool:
+        """Whether the trips are in report order: ``trip_id`` strictly increasing, as Arrow compares text."""
+        ids = text(self.trips["trip_id"])
+        return len(ids) < 2 or bool(pc.all(pc.less(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py())
+
+    def read_ahead(self, n: int) -> None:
+        """Start reading the :meth:`facts` of the first ``n`` trips on a thread of its own, for whoever judges them
+        (``ahead``) while the caller goes on."""
+        n = min(int(n), self.n)
+        if not n:
+            return
+        facts: Future[tuple[trip_rules.RowFacts, np.ndarray]] = Future()
+
+        def read() -> None:  # numpy, Arrow and GEOS only, as on the audit's other threads
+            try:
+                facts.set_result(self.facts(0, n))
+            except BaseException as exc:  # handed to whoever asks for the facts
+                facts.set_exception(exc)
+
+        threading.Thread(target=read, name="trip-facts-ahead", daemon=True).start()
+        self.ahead = (n, facts)
 
     def facts(self, first: int, n: int) -> tuple[trip_rules.RowFacts, np.ndarray]:
         """What the stop rows say of the ``n`` trips from position ``first`` (trip positions counted from there),
@@ -228,9 +256,15 @@ def prepare_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool 
         stops=trip_rules.stop_facts(located), is_risky=trip_rules.risky_levels(cfg), levels=lookup,
         day_code=day_code, days=distinct, table=table)
     if release:
-        st.frame = pd.DataFrame(index=pd.RangeIndex(len(st.frame)))
-        st.codes = L.StopTimesCodes()
+        release_stop_rows(st)
     return TripAudit(ctx=ctx, trips=tf, config=cfg, risk_data="risk_areas" in layers, skipped=skipped)
+
+
+def release_stop_rows(stop_times: L.Layer) -> None:
+    """Drop the stop_times rows from their layer once the trip audit holds their codes (``frame`` keeps only their
+    number), so that the memory goes to the report."""
+    stop_times.frame = pd.DataFrame(index=pd.RangeIndex(len(stop_times.frame)))
+    stop_times.codes = L.StopTimesCodes()
 
 
 #: Stop rows a thread reads at a time: a part's trips are taken in runs of about as many rows, whose arrays (a few MB)
