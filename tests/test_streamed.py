@@ -154,15 +154,42 @@ def test_judging_ranges_of_trips_is_judging_them_all(tmp_path: Path) -> None:
         assert pd.concat(pieces, ignore_index=True)["subject_id"].tolist() == whole["subject_id"].tolist()
 
 
-def test_trips_out_of_id_order_take_the_plain_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = write_trip_world(tmp_path / "w", EDGE_TRIPS[::-1], EDGE_STOP_TIMES, RISK)
-    trips = prepare_trips(load_inputs(folder, as_of=AS_OF).layers, load_inputs(folder, as_of=AS_OF).config)
-    assert not streamed.in_trip_order(trips)
+@pytest.mark.parametrize("chunk", [2, 1 << 19])
+def test_trips_out_of_id_order_are_judged_in_it(tmp_path: Path, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file whose trips are not in id order (as GTFS feeds list them, by route): the audit renumbers them in the
+    report's order and streams them; same report, metadata and file."""
+    order = [9, 3, 12, 0, 6, 1, 13, 5, 2, 11, 4, 7, 10, 8]  # the two g-dup rows keep their order: the first is kept
+    folder = write_trip_world(tmp_path / "w", [EDGE_TRIPS[i] for i in order], EDGE_STOP_TIMES[::-1], RISK)
+    inputs = load_inputs(folder, as_of=AS_OF)
+    trips = prepare_trips(inputs.layers, inputs.config, by_id=True)
+    assert trips.in_id_order and not streamed.in_trip_order(prepare_trips(load_inputs(folder, as_of=AS_OF).layers,
+                                                                           inputs.config))
+    monkeypatch.setattr(streamed, "TRIP_CHUNK", chunk)
     calls: list = []
     monkeypatch.setattr(streamed, "write_while_judging", spy(streamed.write_while_judging, calls))
     want, want_file = reference(tmp_path, data=folder, as_of=AS_OF)
     got_file = tmp_path / "got.parquet"
     got = transportmon.audit(folder, as_of=AS_OF, out=got_file)
+    assert len(calls) == 1 and got.written == "parquet"
+    assert_same_result(got, want, got_file, want_file)
+    # and the same verdicts as the file in id order
+    in_order = write_trip_world(tmp_path / "o", EDGE_TRIPS, EDGE_STOP_TIMES, RISK)
+    same = transportmon.audit(in_order, as_of=AS_OF)
+    cols = ["subject", "subject_id", "verdict", "reason", "occupancy", "risk_level", "max_severity"]
+    audited = got.report["verdict"] != "rejected"
+    pd.testing.assert_frame_equal(got.report.loc[audited, cols].reset_index(drop=True),
+                                  same.report.loc[same.report["verdict"] != "rejected", cols].reset_index(drop=True))
+
+
+def test_trips_not_in_report_order_take_the_plain_path(edge_world: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guard: trips a range of which would not be a range of the report are judged all at once."""
+    monkeypatch.setattr(TripAudit, "in_id_order", property(lambda self: False))
+    calls: list = []
+    monkeypatch.setattr(streamed, "write_while_judging", spy(streamed.write_while_judging, calls))
+    want, want_file = reference(tmp_path, data=edge_world, as_of=AS_OF)
+    got_file = tmp_path / "got.parquet"
+    got = transportmon.audit(edge_world, as_of=AS_OF, out=got_file)
     assert not calls and got.written == "parquet"
     assert_same_result(got, want, got_file, want_file)
 

@@ -269,8 +269,8 @@ def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None 
     if defer_trips and st_rows is not None:  # now: a thread reads the first trips' stop rows while routes are counted
         from . import streamed
 
-        deferred = prepare_trips(layers, cfg, rows=st_rows)
-        if deferred.in_id_order:  # as they will be judged (streamed.py)
+        deferred = prepare_trips(layers, cfg, rows=st_rows, by_id=True)  # in report order, to be judged so
+        if deferred.in_id_order:
             deferred.read_ahead(streamed.TRIP_CHUNK)
     route_counts = route_audit.count_routes(layers["trips"], layers.get("stop_times"),
                                             rows=st_rows) if "trips" in layers else None

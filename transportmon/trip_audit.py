@@ -27,6 +27,7 @@ from functools import cached_property
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 
@@ -120,10 +121,10 @@ def audit_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool = 
     caller computed them already. ``parts``: how many contiguous parts of the trips the stop rows are read in, each
     on a thread (default :func:`default_parts`; see the module's docstring); the result does not depend on it.
 
-    :func:`prepare_trips` then :meth:`TripAudit.part` of all the trips: a caller that writes the report as the trips
-    are judged takes them a range at a time instead (:mod:`transportmon.streamed`).
+    :func:`prepare_trips` (the trips in ``trip_id`` order) then :meth:`TripAudit.part` of all the trips: a caller that
+    writes the report as the trips are judged takes them a range at a time instead (:mod:`transportmon.streamed`).
     """
-    audit = prepare_trips(layers, cfg, release=release, rows=rows)
+    audit = prepare_trips(layers, cfg, release=release, rows=rows, by_id=True)  # the report's order: no sort after
     # The findings are in the part's rows already (one per trip): none is left to attach.
     return audit.part(0, audit.n, parts), pd.DataFrame(columns=FINDING_COLUMNS), dict(audit.skipped)
 
@@ -170,8 +171,7 @@ class TripAudit:
     @cached_property
     def in_id_order(self) -> bool:
         """Whether the trips are in report order: ``trip_id`` strictly increasing, as Arrow compares text."""
-        ids = text(self.trips["trip_id"])
-        return len(ids) < 2 or bool(pc.all(pc.less(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py())
+        return _increasing(text(self.trips["trip_id"]))
 
     def read_ahead(self, n: int) -> None:
         """Start reading the :meth:`facts` of the first ``n`` trips on a thread of its own, for whoever judges them
@@ -227,15 +227,21 @@ class TripAudit:
 
 
 def prepare_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool = False,
-                  rows: StopRows | None = None) -> TripAudit:
+                  rows: StopRows | None = None, by_id: bool = False) -> TripAudit:
     """What every range of trips shares: the stop rows' codes and order, the stops' admin units and coordinates,
-    the designations of the trips' days (``release``, ``rows``: as :func:`audit_trips`)."""
+    the designations of the trips' days (``release``, ``rows``: as :func:`audit_trips`).
+
+    ``by_id``: the trips in ``trip_id`` order (the report's), whatever the order of the file, so that a range of
+    trips is a range of the report (:mod:`transportmon.streamed`): one sort of the ids and of the stop rows, only
+    when they are not in that order already. A trip's verdict does not depend on where it stands."""
     trips, st, stops = layers["trips"], layers["stop_times"], layers["stops"]
     skipped: dict[str, str] = {}
     located = trips.located
     tf = trips.frame.reset_index(drop=True)
     if rows is None:
         rows = stop_rows(trips, st)
+    if by_id:
+        tf, rows = _by_id(tf, rows, st.frame["stop_sequence"])
     intervals = layers["risk_areas"].intervals if "risk_areas" in layers else None
     lookup: LevelLookup | None = None
     if intervals is not None and len(intervals):
@@ -258,6 +264,25 @@ def prepare_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool 
     if release:
         release_stop_rows(st)
     return TripAudit(ctx=ctx, trips=tf, config=cfg, risk_data="risk_areas" in layers, skipped=skipped)
+
+
+def _by_id(tf: pd.DataFrame, rows: StopRows, sequence: pd.Series) -> tuple[pd.DataFrame, StopRows]:
+    """The trips and their stop rows' codes renumbered in ``trip_id`` order (as Arrow sorts text)."""
+    ids = text(tf["trip_id"])
+    if _increasing(ids):
+        return tf, rows
+    by_id = pc.sort_indices(ids).to_numpy()
+    rank = np.empty(len(by_id), dtype=np.int64)
+    rank[by_id] = np.arange(len(by_id))
+    trip_pos = np.where(rows.trip_pos >= 0, rank[np.maximum(rows.trip_pos, 0)], -1)
+    order = trip_rules.stop_order(trip_pos, sequence)
+    order = order[int(np.count_nonzero(trip_pos < 0)):]  # rows of rejected trips (-1) sort first: not audited
+    return tf.take(by_id).reset_index(drop=True), StopRows(trip_pos=trip_pos, stop_pos=rows.stop_pos, order=order)
+
+
+def _increasing(ids: pa.Array) -> bool:
+    """Whether text ``ids`` strictly increase (as Arrow compares text: by bytes)."""
+    return len(ids) < 2 or bool(pc.all(pc.less(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py())
 
 
 def release_stop_rows(stop_times: L.Layer) -> None:
