@@ -162,8 +162,7 @@ def test_trips_out_of_id_order_are_judged_in_it(tmp_path: Path, chunk: int, monk
     folder = write_trip_world(tmp_path / "w", [EDGE_TRIPS[i] for i in order], EDGE_STOP_TIMES[::-1], RISK)
     inputs = load_inputs(folder, as_of=AS_OF)
     trips = prepare_trips(inputs.layers, inputs.config, by_id=True)
-    assert trips.in_id_order and not streamed.in_trip_order(prepare_trips(load_inputs(folder, as_of=AS_OF).layers,
-                                                                           inputs.config))
+    assert trips.in_id_order and not prepare_trips(load_inputs(folder, as_of=AS_OF).layers, inputs.config).in_id_order
     monkeypatch.setattr(streamed, "TRIP_CHUNK", chunk)
     calls: list = []
     monkeypatch.setattr(streamed, "write_while_judging", spy(streamed.write_while_judging, calls))
@@ -194,15 +193,15 @@ def test_trips_not_in_report_order_take_the_plain_path(edge_world: Path, tmp_pat
     assert_same_result(got, want, got_file, want_file)
 
 
-def test_in_trip_order_compares_as_arrow_does() -> None:
+def test_in_id_order_compares_as_arrow_does() -> None:
     def audit_of(ids: list[str]) -> TripAudit:
         return TripAudit(ctx=None, trips=pd.DataFrame({"trip_id": pd.array(ids, dtype="str")}),  # type: ignore[arg-type]
                          config=None, risk_data=False, skipped={})  # type: ignore[arg-type]
 
-    assert streamed.in_trip_order(audit_of([])) and streamed.in_trip_order(audit_of(["a"]))
-    assert streamed.in_trip_order(audit_of(["T1", "T10", "T2", "a", "é", "九江"]))  # bytes, not numbers
-    assert not streamed.in_trip_order(audit_of(["T2", "T10"]))
-    assert not streamed.in_trip_order(audit_of(["a", "a"]))  # strictly
+    assert audit_of([]).in_id_order and audit_of(["a"]).in_id_order
+    assert audit_of(["T1", "T10", "T2", "a", "é", "九江"]).in_id_order  # bytes, not numbers
+    assert not audit_of(["T2", "T10"]).in_id_order
+    assert not audit_of(["a", "a"]).in_id_order  # strictly
 
 
 def test_a_failure_while_judging_leaves_the_old_report(edge_world: Path, tmp_path: Path,

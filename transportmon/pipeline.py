@@ -425,9 +425,9 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
     from .io.write import output_format
 
     if trips is not None and out is not None and trips.n and output_format(os.fspath(out)) == "parquet":
-        from .streamed import in_trip_order, write_while_judging
+        from .streamed import write_while_judging
 
-        if in_trip_order(trips):
+        if trips.in_id_order:
             paths = [m["path"] for m in measured.inputs.meta.values() if m.get("path")]
             report, metadata, spilled = write_while_judging(
                 parts, trips, out, policy=cfg.policy, limits=limits, finish=finish, only=only,

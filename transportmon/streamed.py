@@ -9,9 +9,9 @@ trips. The metadata (counts, bounding box) is written when the file closes.
 The file and the returned report are those of the whole-report path (:func:`transportmon.pipeline.report_on` judging
 all the trips, then :func:`~transportmon.io.write.write_report`): every step after the trip audit works a subject at
 a time — sorting by (subject, subject_id), the input row kept only for rejected rows, waivers (counted over the
-pieces with :func:`~transportmon.waivers.pieces_counts`), ``--only`` — so it is done piece by piece. It applies when
-the audited trips are in ``trip_id`` order (then a range of trips is a range of the report); rejected trip rows,
-sorted among them by id, join the piece whose ids they fall in.
+pieces with :func:`~transportmon.waivers.pieces_counts`), ``--only`` — so it is done piece by piece. The trips come in
+``trip_id`` order whatever the file's (:func:`~transportmon.trip_audit.prepare_trips` ``by_id``), so a range of trips
+is a range of the report; rejected trip rows, sorted among them by id, join the piece whose ids they fall in.
 """
 
 from __future__ import annotations
@@ -31,16 +31,11 @@ from .report import assemble, filter_only
 from .spill import PartSummary, SpilledTrips, summarise
 from .trip_audit import TripAudit
 
-__all__ = ["TRIP_CHUNK", "in_trip_order", "write_while_judging"]
+__all__ = ["TRIP_CHUNK", "write_while_judging"]
 
 #: Trips judged at a time: small enough that the last row group's encoding, which nothing overlaps, is short, large
 #: enough that each piece's fixed costs stay small.
 TRIP_CHUNK = 1 << 19
-
-
-def in_trip_order(trips: TripAudit) -> bool:
-    """Whether the audited trips are in report order (:attr:`TripAudit.in_id_order`)."""
-    return trips.in_id_order
 
 
 def write_while_judging(parts: list[gpd.GeoDataFrame], trips: TripAudit, out: str | os.PathLike[str], *,
@@ -48,7 +43,7 @@ def write_while_judging(parts: list[gpd.GeoDataFrame], trips: TripAudit, out: st
                         metadata_of: Callable[[gpd.GeoDataFrame, SpilledTrips | None], dict[str, Any]],
                         only: str | None = None, inputs: Iterable[str | os.PathLike[str]] = (), keep_trips: bool = True,
                         ) -> tuple[gpd.GeoDataFrame, dict[str, Any], SpilledTrips | None]:
-    """Judge ``trips`` (:func:`in_trip_order`) a chunk at a time and write the report with the other subjects
+    """Judge ``trips`` (in report order: :attr:`TripAudit.in_id_order`) a chunk at a time and write the report with the other subjects
     (``parts``) to ``out`` as it is made; returns the report, its metadata and, without ``keep_trips``, what the
     summary needs of the trips.
 
