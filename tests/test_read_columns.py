@@ -25,6 +25,7 @@ from transportmon.io.parquet import parquet_wide
 from transportmon.io.read import blank_cells
 from transportmon.layers.cells import (
     as_text,
+    duplicated_ids,
     duplicated_stops,
     flags_fast,
     increasing,
@@ -147,6 +148,20 @@ def test_increasing(data: st.DataObject) -> None:
                                                max_size=8))))
     present = [v for v in arr.to_pylist() if v is not None]
     assert increasing(arr) == all(a < b for a, b in zip(present, present[1:]))
+
+
+@settings(PROFILE)
+@given(st.data())
+def test_duplicated_ids(data: st.DataObject) -> None:
+    """Sorted or not (a GTFS feed lists trips by route), with missing ids and repeats: pandas' answer."""
+    values = data.draw(st.lists(st.one_of(st.sampled_from(["T1", "T10", "T2", "九江", "é"]), st.none()), max_size=12))
+    if data.draw(st.booleans()):
+        values = sorted(set(v for v in values if v is not None))  # strictly increasing: the neighbours' path
+    arr = data.draw(chunked(values))
+    ids = series(arr)
+    want = (ids.notna() & ids.duplicated(keep="first")).to_numpy(dtype=bool)
+    np.testing.assert_array_equal(duplicated_ids(ids), want)
+    np.testing.assert_array_equal(duplicated_ids(ids.astype(object)), want)  # not Arrow text: pandas itself
 
 
 @settings(PROFILE)

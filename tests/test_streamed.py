@@ -31,6 +31,7 @@ from transportmon.cli_common import print_summary
 from transportmon.inputs import load_inputs
 from transportmon.io import geoparquet
 from transportmon.report import assemble
+from transportmon.rules.trips import stop_order
 from transportmon.trip_audit import TripAudit, audit_trips, prepare_trips
 
 WAIVERS = pd.DataFrame([
@@ -178,6 +179,25 @@ def test_trips_out_of_id_order_are_judged_in_it(tmp_path: Path, chunk: int, monk
     audited = got.report["verdict"] != "rejected"
     pd.testing.assert_frame_equal(got.report.loc[audited, cols].reset_index(drop=True),
                                   same.report.loc[same.report["verdict"] != "rejected", cols].reset_index(drop=True))
+
+
+def test_trips_renumbered_in_id_order_keep_their_stop_rows(tmp_path: Path) -> None:
+    """``prepare_trips(by_id=True)``: the trips sorted by id, each stop row's trip renumbered, and the rows grouped
+    by the new numbers in stop order, as sorting them again would (the reference)."""
+    order = [13, 2, 7, 0, 11, 5, 9, 1, 12, 3, 6, 10, 4, 8]
+    folder = write_trip_world(tmp_path / "w", [EDGE_TRIPS[i] for i in order], EDGE_STOP_TIMES[::-1], RISK)
+    inputs = load_inputs(folder, as_of=AS_OF)
+    layers = inputs.layers
+    plain = prepare_trips(layers, inputs.config)
+    trips = prepare_trips(layers, inputs.config, by_id=True)
+    ids = trips.trips["trip_id"].tolist()
+    assert ids == sorted(ids) and sorted(ids) == sorted(plain.trips["trip_id"].tolist())
+    old_of_new = [plain.trips["trip_id"].tolist().index(i) for i in ids]
+    tp, old_tp = trips.ctx.trip_pos, plain.ctx.trip_pos
+    assert [old_of_new[t] if t >= 0 else -1 for t in tp] == old_tp.tolist()
+    sequence = layers["stop_times"].frame["stop_sequence"]
+    want = stop_order(tp, sequence)[int((tp < 0).sum()):]
+    assert trips.ctx.order.tolist() == want.tolist()
 
 
 def test_trips_not_in_report_order_take_the_plain_path(edge_world: Path, tmp_path: Path,

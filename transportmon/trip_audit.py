@@ -241,7 +241,7 @@ def prepare_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool 
     if rows is None:
         rows = stop_rows(trips, st)
     if by_id:
-        tf, rows = _by_id(tf, rows, st.frame["stop_sequence"])
+        tf, rows = _by_id(tf, rows)
     intervals = layers["risk_areas"].intervals if "risk_areas" in layers else None
     lookup: LevelLookup | None = None
     if intervals is not None and len(intervals):
@@ -266,7 +266,7 @@ def prepare_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool 
     return TripAudit(ctx=ctx, trips=tf, config=cfg, risk_data="risk_areas" in layers, skipped=skipped)
 
 
-def _by_id(tf: pd.DataFrame, rows: StopRows, sequence: pd.Series) -> tuple[pd.DataFrame, StopRows]:
+def _by_id(tf: pd.DataFrame, rows: StopRows) -> tuple[pd.DataFrame, StopRows]:
     """The trips and their stop rows' codes renumbered in ``trip_id`` order (as Arrow sorts text)."""
     ids = text(tf["trip_id"])
     if _increasing(ids):
@@ -275,9 +275,15 @@ def _by_id(tf: pd.DataFrame, rows: StopRows, sequence: pd.Series) -> tuple[pd.Da
     rank = np.empty(len(by_id), dtype=np.int64)
     rank[by_id] = np.arange(len(by_id))
     trip_pos = np.where(rows.trip_pos >= 0, rank[np.maximum(rows.trip_pos, 0)], -1)
-    order = trip_rules.stop_order(trip_pos, sequence)
-    order = order[int(np.count_nonzero(trip_pos < 0)):]  # rows of rejected trips (-1) sort first: not audited
-    return tf.take(by_id).reset_index(drop=True), StopRows(trip_pos=trip_pos, stop_pos=rows.stop_pos, order=order)
+    # Each trip's rows keep their order (by stop_sequence): the runs of the old order, taken in the trips' new order
+    # (gathers, not a sort of ten million rows).
+    length = np.bincount(rows.trip_pos[rows.order], minlength=len(by_id))
+    start = np.cumsum(length) - length
+    taken = length[by_id]
+    at = np.repeat(start[by_id] - (np.cumsum(taken) - taken), taken)
+    at += np.arange(len(at))
+    return tf.take(by_id).reset_index(drop=True), StopRows(trip_pos=trip_pos, stop_pos=rows.stop_pos,
+                                                           order=rows.order[at])
 
 
 def _increasing(ids: pa.Array) -> bool:

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..distinct import on_distinct
+from ..distinct import first_rows, on_distinct
 
 if TYPE_CHECKING:
     from .memo import Ahead
@@ -239,10 +239,20 @@ def increasing(arr: pa.ChunkedArray) -> bool:
 
 def duplicated_ids(ids: pd.Series, *, ahead: Ahead | None = None) -> np.ndarray:
     """``ids.notna() & ids.duplicated(keep="first")``; ids in strictly increasing order (sorted, unique: the common
-    case) are seen to have no repeat by comparing neighbours (:func:`increasing`, which ``ahead`` may hold)."""
+    case) are seen to have no repeat by comparing neighbours (:func:`increasing`, which ``ahead`` may hold). Arrow
+    text in another order (a GTFS feed lists trips by route) is hashed once by Arrow, which numbers the distinct ids
+    as they first appear: a repeat is a row that is not the first of its number."""
     arr = arrow_text(ids)
     if arr is not None and ahead_call(ahead, increasing, arr):
         return np.zeros(len(ids), dtype=bool)
+    if arr is not None:
+        encoded = pc.dictionary_encode(arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0))
+        repeat = np.zeros(len(ids), dtype=bool)
+        if len(encoded.dictionary) < len(arr) - arr.null_count:
+            codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+            repeat[codes >= 0] = True
+            repeat[first_rows(codes, len(encoded.dictionary))] = False
+        return repeat
     return (ids.notna() & ids.duplicated(keep="first")).to_numpy(dtype=bool)
 
 
