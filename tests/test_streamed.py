@@ -42,6 +42,9 @@ WAIVERS = pd.DataFrame([
          valid_until="2020-01-31"),
     dict(subject="trip", subject_id="c-pass", rule_id="TM201", document="W3", valid_from="2020-01-01",
          valid_until="2020-12-31"),
+    # a rejected waiver row: a subject after the trips in the report ("waivers" > "trip")
+    dict(subject="trip", subject_id="k-many", rule_id="TM201", document="W9", valid_from="not a date",
+         valid_until="2020-12-31"),
 ])
 
 
@@ -87,8 +90,9 @@ def test_edge_trips_streamed_in_chunks_are_the_plain_report(edge_world: Path, tm
     assert_same_result(got, want, got_file, want_file)
     if (edge_world / "waivers.csv").exists():
         # counted over the pieces: one waived, one lapsed, one naming a trip without a violation
-        assert got.metadata["waivers"] == {"rows": 3, "rejected": 0, "waived": 1, "expired": 1,
+        assert got.metadata["waivers"] == {"rows": 4, "rejected": 1, "waived": 1, "expired": 1,
                                            "not_yet_in_effect": 0, "unmatched": 1}
+        assert got.report["subject"].iloc[-1] == "waivers"  # written after the trips
 
 
 def spy(fn, calls: list):  # type: ignore[no-untyped-def]
