@@ -396,6 +396,8 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
     -------
     AuditResult
     """
+    from .io.write import output_format
+
     inputs_given = list(inputs)
     layers, cfg = measured.layers, measured.inputs.config
     if day is None:
@@ -422,8 +424,6 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
 
     matched: set[int] = set()
     waiver_pieces: list[dict[str, int]] = []
-    from .io.write import output_format
-
     if trips is not None and out is not None and trips.n and output_format(os.fspath(out)) == "parquet":
         from .streamed import write_while_judging
 

@@ -137,14 +137,13 @@ class TripAudit:
 
     ctx: TripContext
     trips: pd.DataFrame
-    """The trips layer's frame, in its order (the positions of ``ctx``)."""
+    """The audited trips (the positions of ``ctx``): the layer's order, or ``trip_id`` order (``by_id``)."""
     config: RuleConfig
     risk_data: bool
     skipped: dict[str, str]
     """Rules that cannot run (no risk_areas layer), with why."""
     ahead: tuple[int, Future[tuple[trip_rules.RowFacts, np.ndarray]]] | None = None
-    """``(n, facts)``: :meth:`facts` of the first ``n`` trips, being read on a thread since the audit was prepared
-    (:func:`prepare_trips` ``read_ahead``)."""
+    """``(n, facts)``: :meth:`facts` of the first ``n`` trips, being read on a thread (:meth:`read_ahead`)."""
 
     @property
     def n(self) -> int:
