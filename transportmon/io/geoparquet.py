@@ -172,10 +172,10 @@ class ReportSink:
     :data:`DICTIONARY_PAGE_BYTES` elsewhere.
 
     The WKB exists a row group or two at a time, never the whole column (:class:`~.wkb.WkbColumn`: made once per
-    line object that trips share). A second thread encodes each row group (pyarrow releases the GIL) and sums the
-    geometry types and bounds, while this one builds the next row group's WKB, or judges the next trips. A block
-    left by an exception (or without :meth:`close`) waits for the row group being encoded and leaves an unfinished
-    file for the caller's atomic write to remove.
+    line object that trips share). A second thread makes it, encodes each row group (pyarrow releases the GIL) and
+    sums the geometry types and bounds — numpy, Arrow and GEOS only, no pandas — while this one goes on (judging the
+    next trips); at most :data:`QUEUED_GROUPS` row groups wait for it. A block left by an exception (or without
+    :meth:`close`) waits for the work queued and leaves an unfinished file for the caller's atomic write to remove.
 
     ``template``: a frame with the report's columns and types (the pieces must all have them; its rows are not
     written).
@@ -193,9 +193,10 @@ class ReportSink:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transportmon-parquet")
         self._writer = pq.ParquetWriter(path, self._schema, store_schema=False,
                                         **writer_options(self._schema, self._field.name))
-        self._pending: list[tuple[pa.Table, WkbColumn, int]] = []  # pieces of the next row group: table, WKB, from
-        self._rows = 0  # rows pending
-        self._writing: Future[None] | None = None
+        self._pending: list[tuple[pa.Table, Future[WkbColumn], int]] = []  # pieces of the next row group: table,
+        self._rows = 0  # rows pending                                           # WKB (being made), first row pending
+        self._writing: list[Future[None]] = []  # row groups queued or being encoded
+        self._failed = False  # a row group failed: those queued after it are not written
         self._stats: list[Future[GeometryStats]] = []
         self._groups = 0
         self.closed = False
@@ -206,8 +207,7 @@ class ReportSink:
 
     def __exit__(self, *exc: object) -> None:
         try:
-            if self._writing is not None:  # never close the file under a row group being written
-                wait([self._writing])
+            wait(self._writing)  # never close the file under a row group being written
             self._writer.close()
         finally:
             self._worker.shutdown(wait=True)
@@ -219,8 +219,8 @@ class ReportSink:
         attrs = attribute_table(piece).replace_schema_metadata(None)
         if not attrs.schema.equals(self._columns):
             raise ValueError(f"a report piece has other columns or types than the report: {attrs.schema}")
-        column = WkbColumn.of(piece.geometry.to_numpy())
-        self._stats.append(self._worker.submit(column.stats))
+        column = self._worker.submit(WkbColumn.of, piece.geometry.to_numpy())
+        self._stats.append(self._worker.submit(lambda: column.result().stats()))  # after it, on the same thread
         self._pending.append((attrs, column, 0))
         self._rows += len(attrs)
         while self._rows >= ROW_GROUP_ROWS:
@@ -235,8 +235,8 @@ class ReportSink:
         """Write the last rows and the file's metadata: ``pandas``, GeoParquet ``geo`` (types and bbox of every row
         written) and ``transportmon`` (``metadata``), and pyarrow's copy of the schema with them."""
         self.flush()
-        if self._writing is not None:
-            self._writing.result()
+        for writing in self._writing:
+            writing.result()
         stats = add_stats(f.result() for f in self._stats)
         attrs = attribute_table(self._template)
         final = report_schema(self._template, attrs.schema, metadata, *geo_types_bbox(*stats))
@@ -246,23 +246,42 @@ class ReportSink:
         self.closed = True
 
     def _flush(self, rows: int) -> None:
-        """Encode the first ``rows`` pending rows as one row group (on the worker, once the previous one is done)."""
-        parts, taken = [], 0
+        """Queue the first ``rows`` pending rows as one row group, made and encoded on the second thread."""
+        spec, taken = [], 0
         while taken < rows:
             attrs, column, at = self._pending[0]
             k = min(rows - taken, len(attrs) - at)
-            parts.append(attrs.slice(at, k).set_column(self._geom_at, self._field, column.rows(slice(at, at + k))))
+            spec.append((attrs.slice(at, k), column, at))
             taken += k
             if at + k == len(attrs):
                 self._pending.pop(0)
             else:
                 self._pending[0] = (attrs, column, at + k)
+        self._rows -= taken
+        while len(self._writing) >= QUEUED_GROUPS:  # their tables hold the memory of their rows
+            self._writing.pop(0).result()
+        self._writing.append(self._worker.submit(self._encode, spec))
+        self._groups += 1
+
+    def _encode(self, spec: list[tuple[pa.Table, Future[WkbColumn], int]]) -> None:
+        """Write one row group: the rows of each ``(attributes, WKB column, first row)`` with their WKB."""
+        if self._failed:
+            return
+        try:
+            self._write_group(spec)
+        except BaseException:
+            self._failed = True
+            raise
+
+    def _write_group(self, spec: list[tuple[pa.Table, Future[WkbColumn], int]]) -> None:
+        parts = [attrs.set_column(self._geom_at, self._field, column.result().rows(slice(at, at + len(attrs))))
+                 for attrs, column, at in spec]
         if not parts:  # an empty report
-            empty = attribute_table(self._template).replace_schema_metadata(None)
+            empty = self._columns.empty_table()
             parts = [empty.set_column(self._geom_at, self._field, pa.chunked_array([], pa.binary()))]
         group = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
-        self._rows -= taken
-        if self._writing is not None:
-            self._writing.result()
-        self._writing = self._worker.submit(self._writer.write_table, group, row_group_size=ROW_GROUP_ROWS)
-        self._groups += 1
+        self._writer.write_table(group, row_group_size=ROW_GROUP_ROWS)
+
+
+#: Row groups waiting for the second thread at most (memory: each holds its rows' columns).
+QUEUED_GROUPS = 2

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
@@ -54,10 +53,12 @@ def shared_geometries(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None
         address = np.frombuffer(np.ascontiguousarray(geoms), dtype=np.intp)
     except (TypeError, ValueError, BufferError):
         return None
-    codes, unique = pd.factorize(address)
-    if 2 * len(unique) > n:
+    # Arrow's hash (no pandas: the report's writing thread calls this), numbering as the addresses first appear
+    encoded = pa.array(address).dictionary_encode()
+    if 2 * len(encoded.dictionary) > n:
         return None
-    return codes, geoms[first_rows(codes, len(unique))]
+    codes = encoded.indices.to_numpy()
+    return codes, geoms[first_rows(codes, len(encoded.dictionary))]
 
 
 def geometry_stats(geoms: np.ndarray, type_id: np.ndarray | None = None,
