@@ -24,12 +24,14 @@ from test_trips import AS_OF, write_trip_world
 from typer.testing import CliRunner
 
 import transportmon
-from transportmon import spill, streamed
 from transportmon._errors import ConfigError, InputError
+from transportmon import cli, spill, streamed
 from transportmon.cli import app
 from transportmon.cli_common import print_summary
+from transportmon.cli_progress import stage_text
 from transportmon.inputs import load_inputs
 from transportmon.io import geoparquet
+from transportmon.progress import STAGES, Stage
 from transportmon.report import assemble
 from transportmon.rules.trips import stop_order
 from transportmon.trip_audit import TripAudit, audit_trips, prepare_trips
@@ -146,6 +148,26 @@ def summary_text(result: transportmon.AuditResult, only: str | None, shown: int 
     console = Console(file=io.StringIO(), width=200, color_system=None)
     print_summary(result, "r.parquet", "en", console, only=only, shown=shown)
     return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def test_progress_counts_the_trips_judged_then_the_report(edge_world: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(streamed, "TRIP_CHUNK", 3)
+    stages: list[Stage] = []
+    transportmon.audit(edge_world, as_of=AS_OF, out=tmp_path / "r.parquet", progress=stages.append)
+    keys = [s.key for s in stages]
+    assert keys == sorted(keys, key=STAGES.index)  # in the order of a run
+    counted = [(s.done, s.total) for s in stages if s.key == "trips" and s.done is not None]
+    assert counted == [(0, 7), (3, 7), (6, 7)] and keys[-1] == "report"  # 7 audited trips, 3 at a time
+    assert stage_text(Stage("trips", done=3, total=3_327_705), "en") == "judging coach trips 3/3,327,705"
+
+
+def test_the_command_draws_the_trips_judged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn = io.StringIO()
+    monkeypatch.setattr(cli, "err", Console(file=drawn, force_terminal=True, width=120))
+    res = CliRunner().invoke(app, ["audit", "--out", str(tmp_path / "r.parquet"), "--lang", "en", "--fail-on", "never"])
+    assert res.exit_code == 0, res.output
+    assert "judging coach trips 0/62" in drawn.getvalue()  # the sample's 62 audited trips, in one range
 
 
 def test_judging_ranges_of_trips_is_judging_them_all(tmp_path: Path) -> None:

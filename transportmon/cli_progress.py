@@ -1,8 +1,9 @@
 """The command line's drawing of a run's stages (:mod:`transportmon.progress`) on stderr.
 
 Drawn only when stderr is a terminal and ``--quiet`` is not given: a spinner with the stage in the language of
-``--lang``, a bar while layers are read, the time elapsed; it disappears when the run ends, so the summary stands
-alone. Redirected to a file or a pipe, or with ``--quiet``, nothing extra is written.
+``--lang``, a bar while layers are read (and while trips are judged as the report is written), the time elapsed; it
+disappears when the run ends, so the summary stands alone. Redirected to a file or a pipe, or with ``--quiet``,
+nothing extra is written.
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ STAGE_TEXT = {
 
 
 def stage_text(stage: Stage, lang: str = "zh") -> str:
-    """The line of a stage: ``读取图层 stops 2/6``, ``judging coach trips (32)``."""
+    """The line of a stage: ``读取图层 stops 2/6``, ``judging coach trips (32)``, ``judging coach trips 16/32``."""
     text = STAGE_TEXT.get(lang, STAGE_TEXT["en"])[stage.key].format(layer=stage.layer or "").strip()
     if stage.key == "read" and stage.total and stage.done is not None:
         text += f" {stage.done + 1}/{stage.total}"
+    elif stage.key == "trips" and stage.total and stage.done is not None:
+        text += f" {stage.done:,}/{stage.total:,}"
     elif stage.total is not None:
         text += f"（{stage.total:,}）" if lang == "zh" else f" ({stage.total:,})"
     return text
@@ -51,7 +54,7 @@ def progress_display(console: Console, lang: str = "zh", *, quiet: bool = False)
         task = bar.add_task(stage_text(Stage("read"), lang), total=None)
 
         def draw(stage: Stage) -> None:
-            counted = stage.key == "read" and stage.total is not None and stage.done is not None
+            counted = stage.key in ("read", "trips") and stage.total is not None and stage.done is not None
             bar.update(task, description=stage_text(stage, lang), total=stage.total if counted else None,
                        completed=stage.done if counted else 0, refresh=True)  # each stage drawn as it begins
 

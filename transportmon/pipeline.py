@@ -206,10 +206,10 @@ def audit(
         engine, inputs = "memory", load_inputs(data, **kwargs)  # no trip audit to distribute
     measured = measure(inputs, engine=engine, scheduler=scheduler, keep_layers=keep_layers, progress=progress,
                        spill=None if spill is None else Path(spill), defer_trips=out is not None)
-    tell(progress, "report")
     given = [p for p in (data, roads, checkpoints, boundaries, risk_areas, stops, trips, stop_times, gtfs, occupancy,
                          waivers) if p is not None and not Path(p).is_dir()]
-    result = report_on(measured, release=True, out=out, only=only, inputs=given, keep_trips=keep_trips)
+    result = report_on(measured, release=True, out=out, only=only, inputs=given, keep_trips=keep_trips,
+                       progress=progress)
     if out is not None and result.written is None:
         from .io.write import check_target
 
@@ -370,7 +370,8 @@ def rejected_dates(rejected: pd.DataFrame) -> dict[str, np.ndarray]:
 
 def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, *,
               release: bool = False, out: str | os.PathLike[str] | None = None, only: str | None = None,
-              inputs: Iterable[str | os.PathLike[str]] = (), keep_trips: bool = True) -> AuditResult:
+              inputs: Iterable[str | os.PathLike[str]] = (), keep_trips: bool = True,
+              progress: Progress | None = None) -> AuditResult:
     """Decide what depends on the as-of date (checkpoint and route verdicts) and assemble the report and its metadata.
 
     ``report_on(measure(inputs), D)`` is the report of ``audit(..., as_of=D)``: one code path, however many days
@@ -391,6 +392,9 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
         write the report there as the trips are judged (:mod:`transportmon.streamed`; ``AuditResult.written`` says
         so), with ``--only`` ``only``, never over ``inputs`` or the inputs the metadata names, keeping the trips'
         rows in the report frame or not (``keep_trips``, as :func:`audit`). Otherwise nothing is written here.
+    progress
+        As :func:`audit`: ``report`` as the report is assembled; while the trips are judged and written, ``trips``
+        with how many are judged (``done`` of ``total``) before each range.
 
     Returns
     -------
@@ -431,13 +435,15 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
             paths = [m["path"] for m in measured.inputs.meta.values() if m.get("path")]
             report, metadata, spilled = write_while_judging(
                 parts, trips, out, policy=cfg.policy, limits=limits, finish=finish, only=only,
-                inputs=inputs_given + paths, keep_trips=keep_trips, metadata_of=lambda report, spilled: _metadata(
+                inputs=inputs_given + paths, keep_trips=keep_trips, progress=progress,
+                metadata_of=lambda report, spilled: _metadata(
                     measured, report, day, as_of_source, _waiver_counts(waiver_pieces, matched, waivers), spilled))
             return AuditResult(report=report, metadata=metadata, layers=layers, roads=measured.roads, config=cfg,
                                spilled=spilled, written="parquet")
     if trips is not None:  # all of them at once
         parts.append(trips.part(0, trips.n))
         del trips
+    tell(progress, "report")
     # Each part came with its findings attached (matched within the part, by its own row numbers).
     report = assemble(parts, cfg.policy, limits=limits)
     del parts  # millions of trips: the parts' columns are in the report now

@@ -9,7 +9,8 @@
 ``check``             the cross-layer checks (trips ↔ stop_times ↔ stops, designations ↔ boundaries)
 ``roads``             the road network and the exempt border with its crossings
 ``checkpoints``       snapping checkpoints to roads and measuring along the network
-``trips``             judging the coach trips (``total``: their number)
+``trips``             judging the coach trips (``total``: their number; ``done``: how many are judged, when the
+                      report is written as they are)
 ``report``            assembling the report
 ====================  ================================================================================
 

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ._arrow import text
+from .progress import Progress, tell
 from .report import assemble, filter_only
 from .spill import PartSummary, SpilledTrips, summarise
 from .trip_audit import TripAudit
@@ -42,6 +43,7 @@ def write_while_judging(parts: list[gpd.GeoDataFrame], trips: TripAudit, out: st
                         policy: str, limits: Mapping[str, float], finish: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame],
                         metadata_of: Callable[[gpd.GeoDataFrame, SpilledTrips | None], dict[str, Any]],
                         only: str | None = None, inputs: Iterable[str | os.PathLike[str]] = (), keep_trips: bool = True,
+                        progress: Progress | None = None,
                         ) -> tuple[gpd.GeoDataFrame, dict[str, Any], SpilledTrips | None]:
     """Judge ``trips`` (in report order: :attr:`TripAudit.in_id_order`) a chunk at a time and write the report with the other subjects
     (``parts``) to ``out`` as it is made; returns the report, its metadata and, without ``keep_trips``, what the
@@ -54,7 +56,7 @@ def write_while_judging(parts: list[gpd.GeoDataFrame], trips: TripAudit, out: st
     files ``out`` must not be. Without ``keep_trips`` the trips' rows (rejected ones too) are only in the file: the
     report returned holds the other subjects, and the trips' counts and the rows the summary lists are in
     :class:`~transportmon.spill.SpilledTrips` summaries (no folder: nothing to merge), so no frame of every trip is
-    ever made.
+    ever made. ``progress``: told ``trips`` with the trips judged so far before each range, then ``report``.
 
     Three threads take turns on the cores: one reads the next trips' stop rows (numpy, :meth:`TripAudit.facts`),
     this one judges the trips read (pandas, :meth:`TripAudit.judge`), the sink's encodes the row groups judged
@@ -104,6 +106,7 @@ def write_while_judging(parts: list[gpd.GeoDataFrame], trips: TripAudit, out: st
         sink = None
         for k in range(len(starts)):
             assert ahead is not None
+            tell(progress, "trips", done=starts[k], total=trips.n)
             facts, ahead = ahead.result(), read(k + 1)
             pieces.append(judged(k, facts))
             del facts
@@ -120,6 +123,7 @@ def write_while_judging(parts: list[gpd.GeoDataFrame], trips: TripAudit, out: st
             pieces.append(finish(after.reset_index(drop=True)))
             sink.add(filter_only(pieces[-1], only))
         sink.flush()  # the last row group is encoded while the report is put together
+        tell(progress, "report")
         spilled = None
         if not keep_trips:
             spilled = SpilledTrips(folder=None, parts=summaries, client_rows=client_rows)
