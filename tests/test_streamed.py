@@ -24,8 +24,8 @@ from test_trips import AS_OF, write_trip_world
 from typer.testing import CliRunner
 
 import transportmon
-from transportmon._errors import ConfigError, InputError
 from transportmon import cli, spill, streamed
+from transportmon._errors import ConfigError, InputError
 from transportmon.cli import app
 from transportmon.cli_common import print_summary
 from transportmon.cli_progress import stage_text

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 import transportmon
 from transportmon.io import geoparquet
 from transportmon.io import wkb as wkb_module
-from transportmon.io.wkb import WkbColumn, geometry_summary, wkb_array
 from transportmon.io.geoparquet import parquet_leaves, report_table
+from transportmon.io.wkb import WkbColumn, geometry_summary, wkb_array
 from transportmon.io.write import write_report
 from transportmon.report import assemble, attach_findings
 from transportmon.rules.registry import FINDING_COLUMNS

@@ -38,8 +38,8 @@ import shapely
 from .._errors import InputError
 from ..report import SEVERITY_RANK, filter_only
 from ..spill import ROW, SpilledTrips
-from .wkb import add_stats, geometry_stats
 from .geoparquet import report_table, writer_options
+from .wkb import add_stats, geometry_stats
 from .write import (
     STALE_TMP_SECONDS,
     atomic_file,
