@@ -27,13 +27,13 @@ from functools import cached_property
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 
 from . import layers as L
 from ._arrow import distinct_runs, index_in, text
 from .config import RuleConfig
+from .layers.cells import increasing
 from .levels import LevelLookup
 from .report import one_finding_each
 from .rules import trips as trip_rules
@@ -163,14 +163,14 @@ class TripAudit:
             later = [pool.submit(part_facts, ctx, *piece) for piece in pieces[1:]]
             lines = pool.submit(_lines, ctx, first, n, slice(pieces[0][2].start, pieces[-1][2].stop))
             facts = [*part_facts(ctx, *pieces[0]), *(run for f in later for run in f.result())]
-            joined = trip_rules.joined_facts([f for _, f in facts], [at - first for at, _ in facts])
+            joined = _joined(facts, first)
             del facts, later
             return self.judge(first, n, joined, lines)
 
     @cached_property
     def in_id_order(self) -> bool:
         """Whether the trips are in report order: ``trip_id`` strictly increasing, as Arrow compares text."""
-        return _increasing(text(self.trips["trip_id"]))
+        return increasing(text(self.trips["trip_id"]))
 
     def read_ahead(self, n: int) -> None:
         """Start reading the :meth:`facts` of the first ``n`` trips on a thread of its own, for whoever judges them
@@ -193,9 +193,7 @@ class TripAudit:
         """What the stop rows say of the ``n`` trips from position ``first`` (trip positions counted from there),
         and their lines: numpy, Arrow and GEOS only, so a thread can make them while another judges other trips."""
         rows = slice(_first_row(self.ctx, first), _first_row(self.ctx, first + n))
-        facts = part_facts(self.ctx, first, n, rows)
-        joined = trip_rules.joined_facts([f for _, f in facts], [at - first for at, _ in facts])
-        return joined, _lines(self.ctx, first, n, rows)
+        return _joined(part_facts(self.ctx, first, n, rows), first), _lines(self.ctx, first, n, rows)
 
     def judge(self, first: int, n: int, facts: trip_rules.RowFacts,
               lines: np.ndarray | Future[np.ndarray]) -> gpd.GeoDataFrame:
@@ -268,7 +266,7 @@ def prepare_trips(layers: dict[str, L.Layer], cfg: RuleConfig, *, release: bool 
 def _by_id(tf: pd.DataFrame, rows: StopRows) -> tuple[pd.DataFrame, StopRows]:
     """The trips and their stop rows' codes renumbered in ``trip_id`` order (as Arrow sorts text)."""
     ids = text(tf["trip_id"])
-    if _increasing(ids):
+    if increasing(ids):
         return tf, rows
     by_id = pc.sort_indices(ids).to_numpy()
     rank = np.empty(len(by_id), dtype=np.int64)
@@ -285,9 +283,10 @@ def _by_id(tf: pd.DataFrame, rows: StopRows) -> tuple[pd.DataFrame, StopRows]:
                                                            order=rows.order[at])
 
 
-def _increasing(ids: pa.Array) -> bool:
-    """Whether text ``ids`` strictly increase (as Arrow compares text: by bytes)."""
-    return len(ids) < 2 or bool(pc.all(pc.less(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py())
+def _joined(facts: list[tuple[int, trip_rules.RowFacts]], first: int) -> trip_rules.RowFacts:
+    """The :class:`~transportmon.rules.trips.RowFacts` of runs of trips (:func:`part_facts`) as one, trip positions
+    counted from ``first``."""
+    return trip_rules.joined_facts([f for _, f in facts], [at - first for at, _ in facts])
 
 
 def release_stop_rows(stop_times: L.Layer) -> None:
