@@ -156,7 +156,7 @@ def _route_columns(measured: Measured, days: pd.DatetimeIndex) -> dict[str, Any]
     day), so, like checkpoints, each day decides the routes measured once (:attr:`Measured.routes`) with the audit's
     own :func:`transportmon.routes.route_verdicts`; the stops' designations are looked up once for every day.
     """
-    facts = measured.routes
+    facts = measured.route_facts()
     if facts is None:
         return {}
     from .routes import route_verdicts, stop_levels

@@ -36,6 +36,8 @@ from .source_rows import rejected_rows
 from .trip_audit import TripAudit, audit_trips, prepare_trips, release_stop_rows, stop_rows
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from .routes import RouteFacts
     from .spill import SpilledTrips
 
@@ -86,12 +88,21 @@ class Measured:
     routes: RouteFacts | None = None
     """Per route, what its verdict on a day is decided from (:func:`transportmon.routes.route_facts`), or None when
     the trips layer has no route."""
+    routes_later: Future[RouteFacts] | None = None
+    """With ``defer_trips``: ``routes`` being computed on a thread (:func:`transportmon.routes.facts_later`), for
+    :meth:`route_facts` to wait for."""
     route_warnings: list[str] = field(default_factory=list)
     spilled: SpilledTrips | None = None
     """The audited trips the Dask engine's workers wrote to a spill folder (then not in ``subjects``), or None."""
     trips: TripAudit | None = None
     """With ``measure(..., defer_trips=True)``: the trip audit prepared, the trips not yet judged (then not in
     ``subjects``); :func:`report_on` judges them, a range at a time when it writes the report as it goes."""
+
+    def route_facts(self) -> RouteFacts | None:
+        """``routes``, once they are computed (:attr:`routes_later`)."""
+        if self.routes_later is not None:
+            self.routes, self.routes_later = self.routes_later.result(), None
+        return self.routes
 
 
 def audit(
@@ -272,8 +283,10 @@ def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None 
         deferred = prepare_trips(layers, cfg, rows=st_rows, by_id=True)  # in report order, to be judged so
         if deferred.in_id_order:
             deferred.read_ahead(streamed.TRIP_CHUNK)
-    route_counts = route_audit.count_routes(layers["trips"], layers.get("stop_times"),
-                                            rows=st_rows) if "trips" in layers else None
+    # Written as the trips are judged, the report takes the routes' rows once its first trips are judged: their
+    # patterns are counted meanwhile, on a thread (``Measured.routes_later``).
+    route_counts = route_audit.count_routes(layers["trips"], layers.get("stop_times"), rows=st_rows,
+                                            patterns=deferred is None) if "trips" in layers else None
     spilled: SpilledTrips | None = None
     if dask:
         from .scale import dask_trips
@@ -324,15 +337,18 @@ def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None 
     if "risk_areas" in layers and (layers["risk_areas"].intervals is None or not len(layers["risk_areas"].intervals)):
         usable.discard("risk_areas")
     rules_run, skipped = rule_plan(usable)
-    routes = None
+    routes = routes_later = None
     if route_counts is not None and len(route_counts.days):
-        routes = route_audit.layer_facts(route_counts, layers)
+        if route_counts.later is not None:
+            routes_later = route_audit.facts_later(route_counts, layers)
+        else:
+            routes = route_audit.layer_facts(route_counts, layers)
     elif "trips" in usable:  # a trips layer without a route: the route rules cannot run
         rules_run = [r for r in rules_run if r not in route_audit.RULE_IDS]
         skipped.update(dict.fromkeys(route_audit.RULE_IDS, route_audit.skip_reason(route_counts)))
         skipped = dict(sorted(skipped.items()))
     return Measured(inputs=inputs, layers=layers, crs=crs, roads=ctx, checkpoints=ev, neighbours=neighbours,
-                    subjects=parts, rules_run=rules_run, skipped=skipped, routes=routes,
+                    subjects=parts, rules_run=rules_run, skipped=skipped, routes=routes, routes_later=routes_later,
                     route_warnings=route_audit.route_warnings(route_counts, layers["trips"].rows
                                                               if "trips" in layers else 0), spilled=spilled,
                     trips=deferred)
@@ -408,8 +424,13 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
         day, as_of_source = measured.inputs.as_of, measured.inputs.as_of_source
     else:
         day, as_of_source = pd.Timestamp(day), "--as-of"
-    parts = _dated_subjects(measured, day) + measured.subjects
     trips = measured.trips
+    as_judged = bool(trips is not None and out is not None and trips.n and trips.in_id_order
+                     and output_format(os.fspath(out)) == "parquet")
+    # Streamed, the routes' rows may still be in the making (``Measured.routes_later``): they join the report once
+    # the first trips are judged.
+    routes_later = measured.routes_later if as_judged else None
+    parts = _dated_subjects(measured, day, routes=routes_later is None) + measured.subjects
     if release:
         measured.subjects, measured.trips = [], None
     waivers = layers.get("waivers")
@@ -428,18 +449,20 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
 
     matched: set[int] = set()
     waiver_pieces: list[dict[str, int]] = []
-    if trips is not None and out is not None and trips.n and output_format(os.fspath(out)) == "parquet":
-        from .streamed import write_while_judging
+    if as_judged:
+        from .streamed import Pending, write_while_judging
 
-        if trips.in_id_order:
-            paths = [m["path"] for m in measured.inputs.meta.values() if m.get("path")]
-            report, metadata, spilled = write_while_judging(
-                parts, trips, out, policy=cfg.policy, limits=limits, finish=finish, only=only,
-                inputs=inputs_given + paths, keep_trips=keep_trips, progress=progress,
-                metadata_of=lambda report, spilled: _metadata(
-                    measured, report, day, as_of_source, _waiver_counts(waiver_pieces, matched, waivers), spilled))
-            return AuditResult(report=report, metadata=metadata, layers=layers, roads=measured.roads, config=cfg,
-                               spilled=spilled, written="parquet")
+        assert trips is not None
+        paths = [m["path"] for m in measured.inputs.meta.values() if m.get("path")]
+        report, metadata, spilled = write_while_judging(
+            parts, trips, out, policy=cfg.policy, limits=limits, finish=finish, only=only,
+            inputs=inputs_given + paths, keep_trips=keep_trips, progress=progress,
+            metadata_of=lambda report, spilled: _metadata(
+                measured, report, day, as_of_source, _waiver_counts(waiver_pieces, matched, waivers), spilled),
+            pending=None if routes_later is None else Pending(
+                ready=routes_later.done, parts=lambda: _route_subjects(measured, day)))
+        return AuditResult(report=report, metadata=metadata, layers=layers, roads=measured.roads, config=cfg,
+                           spilled=spilled, written="parquet")
     if trips is not None:  # all of them at once
         parts.append(trips.part(0, trips.n))
         del trips
@@ -461,8 +484,8 @@ def report_on(measured: Measured, day: str | date | pd.Timestamp | None = None, 
                        spilled=spilled)
 
 
-def _dated_subjects(measured: Measured, day: pd.Timestamp) -> list[gpd.GeoDataFrame]:
-    """The subjects whose verdicts depend on the as-of date: checkpoints and routes."""
+def _dated_subjects(measured: Measured, day: pd.Timestamp, *, routes: bool = True) -> list[gpd.GeoDataFrame]:
+    """The subjects whose verdicts depend on the as-of date: checkpoints and (unless not ``routes``) routes."""
     layers, cfg, ev = measured.layers, measured.inputs.config, measured.checkpoints
     parts: list[gpd.GeoDataFrame] = []
     if ev is not None:
@@ -478,11 +501,17 @@ def _dated_subjects(measured: Measured, day: pd.Timestamp) -> list[gpd.GeoDataFr
             "name": ev["name"].to_numpy(), "source_row": ev["row"].to_numpy(),
         }, geometry=layers["checkpoints"].frame.geometry.to_numpy(), crs="EPSG:4326")
         parts.append(attach_findings(subj, cp_findings))
-    if measured.routes is not None:  # routes on the as-of date (issue 15 hook)
-        from .routes import route_subjects
+    return parts + _route_subjects(measured, day) if routes else parts
 
-        parts.append(route_subjects(measured.routes, cfg, day))
-    return parts
+
+def _route_subjects(measured: Measured, day: pd.Timestamp) -> list[gpd.GeoDataFrame]:
+    """The routes on the as-of date (issue 15 hook), once their facts are computed; none without routes."""
+    facts = measured.route_facts()
+    if facts is None:
+        return []
+    from .routes import route_subjects
+
+    return [route_subjects(facts, measured.inputs.config, day)]
 
 
 def _waiver_counts(pieces: list[dict[str, int]], matched: set[int], waivers: L.Layer | None) -> dict[str, int] | None:

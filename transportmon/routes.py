@@ -16,7 +16,10 @@ Nothing here reads files, prints or reads the clock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+import functools
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -37,8 +40,8 @@ from .rules import routes as route_rules
 from .rules.trips import stop_order
 from .trip_audit import StopRows
 
-__all__ = ["RULE_IDS", "RouteCounts", "RouteFacts", "code_pairs", "count_routes", "layer_facts", "merge_counts",
-           "route_facts", "route_subjects", "route_verdicts", "route_warnings", "skip_reason", "stop_levels"]
+__all__ = ["RULE_IDS", "RouteCounts", "RouteFacts", "code_pairs", "count_routes", "facts_later", "layer_facts",
+           "merge_counts", "route_facts", "route_subjects", "route_verdicts", "route_warnings", "skip_reason", "stop_levels"]
 
 RULE_IDS = tuple(r.id for r in sorted(route_rules.RULES, key=lambda r: r.id))
 #: Separator of the stop ids of a pattern (a control character no id holds).
@@ -62,6 +65,16 @@ class RouteCounts:
     """Trip rows looked at (audited, and rejected but for a repeated id)."""
     without_route: int = 0
     """Those of them without a ``route_id``."""
+    later: Callable[[], tuple[pd.DataFrame, pd.DataFrame]] | None = field(default=None, repr=False, compare=False)
+    """With ``count_routes(..., patterns=False)``: what counts ``patterns`` and ``stops`` (:meth:`count_patterns`)."""
+
+    def count_patterns(self) -> RouteCounts:
+        """Count the patterns and stops ``count_routes(..., patterns=False)`` left to count (any thread may: it reads
+        the trips and stop rows as they were then); the counts."""
+        if self.later is not None:
+            self.patterns, self.stops = self.later()
+            self.later = None
+        return self
 
 
 @dataclass
@@ -100,7 +113,7 @@ def _empty_counts(rows: int = 0, without_route: int = 0) -> RouteCounts:
 
 
 def count_routes(trips: L.Layer, stop_times: L.Layer | None = None, *, rows: StopRows | None = None,
-                 ) -> RouteCounts:
+                 patterns: bool = True) -> RouteCounts:
     """Count the trips of every route: per service date (every trip row that ran), per stop pattern (audited
     trips), and the stops where its passengers board or alight.
 
@@ -116,6 +129,9 @@ def count_routes(trips: L.Layer, stop_times: L.Layer | None = None, *, rows: Sto
     rows
         The stop rows' trip and stop positions and order (:func:`transportmon.trip_audit.stop_rows`), when the
         caller has them for the trip audit too: they are not computed twice.
+    patterns
+        Count the stop patterns and stops now (most of the work); else they are left to
+        :meth:`RouteCounts.count_patterns`, with the layers as they are now (the caller may release them meanwhile).
 
     Returns
     -------
@@ -155,7 +171,11 @@ def count_routes(trips: L.Layer, stop_times: L.Layer | None = None, *, rows: Sto
         "service_date": np.where(k == span, np.datetime64("NaT"), first + k).astype("datetime64[s]"),
         "trips": n})
     if stop_times is not None and len(tf) and len(stop_times.frame):
-        counts.patterns, counts.stops = _patterns(trips, stop_times, code[:len(tf)], names, rows)
+        # Copies of the layers: their frames as they are now, whatever the caller releases before the count runs.
+        counts.later = functools.partial(_patterns, copy.copy(trips), copy.copy(stop_times), code[:len(tf)], names,
+                                         rows)
+        if patterns:
+            counts.count_patterns()
     return counts
 
 
@@ -361,6 +381,24 @@ def route_facts(counts: RouteCounts, stops: gpd.GeoDataFrame | None, located: pd
 def layer_facts(counts: RouteCounts, layers: dict[str, L.Layer]) -> RouteFacts:
     """:func:`route_facts` from the audit's validated layers: stops, their admin units (left on the trips layer by
     the reference checks, else located here) and the risk designations."""
+    return route_facts(counts, *_facts_layers(layers))
+
+
+def facts_later(counts: RouteCounts, layers: dict[str, L.Layer]) -> Future[RouteFacts]:
+    """:func:`layer_facts` on a thread of its own, the patterns left by ``count_routes(..., patterns=False)`` counted
+    there first: mostly numpy and Arrow, which release the GIL, so it runs beside the judging of the first trips.
+    What it reads of ``layers`` is taken now."""
+    facts_of = _facts_layers(layers)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="routes")
+    try:
+        return pool.submit(lambda: route_facts(counts.count_patterns(), *facts_of))
+    finally:
+        pool.shutdown(wait=False)  # the count runs on; the thread ends with it
+
+
+def _facts_layers(layers: dict[str, L.Layer]) -> tuple[gpd.GeoDataFrame | None, pd.DataFrame | None,
+                                                         pd.DataFrame | None]:
+    """What :func:`route_facts` reads of the validated layers: stops, their admin units, risk designations."""
     stops = layers["stops"].frame if "stops" in layers else None
     located = layers["trips"].located if "trips" in layers else None
     if located is None and stops is not None and "boundaries" in layers:  # the Dask engine located them apart
@@ -369,7 +407,7 @@ def layer_facts(counts: RouteCounts, layers: dict[str, L.Layer]) -> RouteFacts:
         located = locate(stops.geometry, layers["boundaries"].frame)
         located.index = stops["stop_id"].to_numpy()
     risk = layers.get("risk_areas")
-    return route_facts(counts, stops, located, risk.intervals if risk is not None else None)
+    return stops, located, risk.intervals if risk is not None else None
 
 
 def _lines(n: int, owner: np.ndarray, xy: np.ndarray) -> np.ndarray:

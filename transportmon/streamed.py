@@ -20,6 +20,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -32,18 +33,33 @@ from .report import assemble, filter_only
 from .spill import PartSummary, SpilledTrips, summarise
 from .trip_audit import TripAudit
 
-__all__ = ["TRIP_CHUNK", "write_while_judging"]
+__all__ = ["HELD_CHUNKS", "TRIP_CHUNK", "Pending", "write_while_judging"]
 
 #: Trips judged at a time: small enough that the last row group's encoding, which nothing overlaps, is short, large
 #: enough that each piece's fixed costs stay small.
 TRIP_CHUNK = 1 << 19
+#: Ranges of trips judged, at most, before the subjects ahead of them in the report are ready (:class:`Pending`):
+#: their rows wait in memory meanwhile.
+HELD_CHUNKS = 2
+
+
+@dataclass(frozen=True)
+class Pending:
+    """Subjects that come before the trips in the report, still being made on another thread (the routes: their
+    patterns are counted beside the judging of the first trips, :func:`transportmon.routes.facts_later`). The file
+    opens once they are ready: until then the trips judged wait, :data:`HELD_CHUNKS` ranges at most."""
+
+    ready: Callable[[], bool]
+    """Whether ``parts`` would return without waiting."""
+    parts: Callable[[], list[gpd.GeoDataFrame]]
+    """The subjects, as the parts :func:`write_while_judging` is given (waits for them)."""
 
 
 def write_while_judging(parts: list[gpd.GeoDataFrame], trips: TripAudit, out: str | os.PathLike[str], *,
                         policy: str, limits: Mapping[str, float], finish: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame],
                         metadata_of: Callable[[gpd.GeoDataFrame, SpilledTrips | None], dict[str, Any]],
                         only: str | None = None, inputs: Iterable[str | os.PathLike[str]] = (), keep_trips: bool = True,
-                        progress: Progress | None = None,
+                        progress: Progress | None = None, pending: Pending | None = None,
                         ) -> tuple[gpd.GeoDataFrame, dict[str, Any], SpilledTrips | None]:
     """Judge ``trips`` (in report order: :attr:`TripAudit.in_id_order`) a chunk at a time and write the report with the other subjects
     (``parts``) to ``out`` as it is made; returns the report, its metadata and, without ``keep_trips``, what the
@@ -57,6 +73,7 @@ def write_while_judging(parts: list[gpd.GeoDataFrame], trips: TripAudit, out: st
     report returned holds the other subjects, and the trips' counts and the rows the summary lists are in
     :class:`~transportmon.spill.SpilledTrips` summaries (no folder: nothing to merge), so no frame of every trip is
     ever made. ``progress``: told ``trips`` with the trips judged so far before each range, then ``report``.
+    ``pending``: subjects of ``parts`` still being made (:class:`Pending`).
 
     Three threads take turns on the cores: one reads the next trips' stop rows (numpy, :meth:`TripAudit.facts`),
     this one judges the trips read (pandas, :meth:`TripAudit.judge`), the sink's encodes the row groups judged
@@ -64,36 +81,42 @@ def write_while_judging(parts: list[gpd.GeoDataFrame], trips: TripAudit, out: st
     """
     from .io.write import report_sink
 
-    others = assemble(parts, policy, limits=limits)
-    del parts
-    subject = np.asarray(text(others["subject"]).to_numpy(zero_copy_only=False), dtype=object)
-    before, after = others[subject < "trip"], others[subject > "trip"]
-    rejected = others[subject == "trip"]  # rejected trip rows: in the piece of audited trips their ids fall in
-    rejected_ids = np.asarray(text(rejected["subject_id"]).to_numpy(zero_copy_only=False), dtype=object)
-    del others
     ids = text(trips.trips["trip_id"])
     starts = list(range(0, trips.n, TRIP_CHUNK))
-    # Without keep_trips the report is ``before`` and ``after``: their input rows, for the summary's order.
-    client_rows = np.concatenate([f["source_row"].to_numpy(dtype=np.float64, na_value=np.nan) for f in (before, after)])
-    pieces = [finish(before.reset_index(drop=True))] if len(before) else []
+    summaries: list[PartSummary] = []
+    # The other subjects, split around the trips once they are all known (the pending ones too): set by ``place``.
+    before = after = rejected = pd.DataFrame()
+    rejected_ids = np.array([], dtype=object)
     placed = 0  # rejected trip rows placed so far
 
-    summaries: list[PartSummary] = []
+    def place() -> list[gpd.GeoDataFrame]:
+        """Assemble the other subjects; the finished piece of those before the trips (none if there are none)."""
+        nonlocal parts, before, after, rejected, rejected_ids
+        others = assemble([*parts, *(pending.parts() if pending is not None else [])], policy, limits=limits)
+        parts = []
+        subject = np.asarray(text(others["subject"]).to_numpy(zero_copy_only=False), dtype=object)
+        before, after = others[subject < "trip"], others[subject > "trip"]
+        rejected = others[subject == "trip"]  # rejected trip rows: in the piece of audited trips their ids fall in
+        rejected_ids = np.asarray(text(rejected["subject_id"]).to_numpy(zero_copy_only=False), dtype=object)
+        return [finish(before.reset_index(drop=True))] if len(before) else []
 
-    def judged(k: int, facts: tuple[Any, Any]) -> gpd.GeoDataFrame:
+    def judged(k: int, audited: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        """The report's piece of the trips of range ``k`` (``audited``: :meth:`TripAudit.judge`'s part)."""
         nonlocal placed
-        first, stop = starts[k], min(starts[k] + TRIP_CHUNK, trips.n)
+        stop = min(starts[k] + TRIP_CHUNK, trips.n)
         upto = len(rejected_ids) if stop == trips.n else int(np.searchsorted(rejected_ids, ids[stop - 1].as_py(),
                                                                             side="right"))
         extra = [rejected.iloc[placed:upto]] if upto > placed else []
         placed = upto
-        piece = assemble([trips.judge(first, stop - first, *facts), *extra], policy, limits=limits)
+        piece = assemble([audited, *extra], policy, limits=limits)
         rows = piece["source_row"].to_numpy(dtype=np.float64, na_value=np.nan)  # the order among equal ids
         piece = finish(piece)
         if not keep_trips:
             summaries.append(summarise(piece, rows, stats=False))  # the sink has the file's bounds
         return piece
 
+    pieces: list[gpd.GeoDataFrame] = []
+    held: list[tuple[int, gpd.GeoDataFrame]] = []  # ranges judged before the file could open
     with ExitStack() as stack:
         reader = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="trip-facts"))
 
@@ -108,13 +131,19 @@ def write_while_judging(parts: list[gpd.GeoDataFrame], trips: TripAudit, out: st
             assert ahead is not None
             tell(progress, "trips", done=starts[k], total=trips.n)
             facts, ahead = ahead.result(), read(k + 1)
-            pieces.append(judged(k, facts))
+            held.append((k, trips.judge(starts[k], min(TRIP_CHUNK, trips.n - starts[k]), *facts)))
             del facts
+            if sink is None and pending is not None and not pending.ready() and len(held) < HELD_CHUNKS and (
+                    k + 1 < len(starts)):
+                continue  # more trips judged while the subjects before them are made
             if sink is None:  # opened once the first trips are judged: the file takes their columns
+                pieces = place()
+                pieces.append(judged(*held.pop(0)))
                 sink = stack.enter_context(report_sink(os.fspath(out), pieces[-1], inputs))
                 for piece in pieces:
                     sink.add(filter_only(piece, only))
-            else:
+            while held:
+                pieces.append(judged(*held.pop(0)))
                 sink.add(filter_only(pieces[-1], only))
             if not keep_trips:  # in the file and the summaries: the piece's memory goes to the next
                 pieces = pieces[:1] if len(before) else []
@@ -126,6 +155,9 @@ def write_while_judging(parts: list[gpd.GeoDataFrame], trips: TripAudit, out: st
         tell(progress, "report")
         spilled = None
         if not keep_trips:
+            # The report is ``before`` and ``after``: their input rows, for the summary's order.
+            client_rows = np.concatenate([f["source_row"].to_numpy(dtype=np.float64, na_value=np.nan)
+                                          for f in (before, after)])
             spilled = SpilledTrips(folder=None, parts=summaries, client_rows=client_rows)
             if not pieces:
                 pieces = [finish(assemble([], policy, limits=limits))]
