@@ -288,3 +288,87 @@ def test_the_command_writes_the_streamed_file(tmp_path: Path) -> None:
     assert out.read_bytes() == want_file.read_bytes()
     back = gpd.read_parquet(out)
     assert len(back) == len(want.report) and back.crs.to_epsg() == 4326
+
+
+class HeldFuture:
+    """The routes' facts, computed, but said not ready until ``ready_after`` checks (never, with None): how long the
+    streamed report holds the trips judged before the routes' rows."""
+
+    def __init__(self, real, ready_after: int | None, judged: list) -> None:  # type: ignore[no-untyped-def]
+        self.value, self.ready_after, self.checks, self.judged = real.result(), ready_after, 0, judged
+        self.judged_when_taken: int | None = None
+
+    def done(self) -> bool:
+        self.checks += 1
+        return self.ready_after is not None and self.checks > self.ready_after
+
+    def result(self):  # type: ignore[no-untyped-def]
+        if self.judged_when_taken is None:
+            self.judged_when_taken = len(self.judged)
+        return self.value
+
+
+@pytest.mark.parametrize("ready_after", [0, 1, None])
+def test_trips_judged_while_the_routes_are_counted_wait_for_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 ready_after: int | None) -> None:
+    """The routes come before the trips in the report: judged before the routes' facts are ready, the first trips
+    wait (at most HELD_CHUNKS ranges), and the file is the plain path's all the same."""
+    from transportmon import routes
+
+    monkeypatch.setattr(streamed, "TRIP_CHUNK", 1)
+    monkeypatch.setattr(geoparquet, "ROW_GROUP_ROWS", 3)
+    want, want_file = reference(tmp_path)
+    judged: list = []
+    monkeypatch.setattr(TripAudit, "judge", spy(TripAudit.judge, judged))
+    held: list[HeldFuture] = []
+    later = routes.facts_later
+
+    def facts_later(*args):  # type: ignore[no-untyped-def]
+        held.append(HeldFuture(later(*args), ready_after, judged))
+        return held[-1]
+
+    monkeypatch.setattr(routes, "facts_later", facts_later)
+    got_file = tmp_path / "got.parquet"
+    got = transportmon.audit(out=got_file)
+    assert_same_result(got, want, got_file, want_file)
+    assert len(held) == 1 and len(judged) > streamed.HELD_CHUNKS  # the sample has routes, and trips enough
+    # ready at the first check: taken after one range; at the second: after two; never: after HELD_CHUNKS
+    assert held[0].judged_when_taken == {0: 1, 1: 2, None: streamed.HELD_CHUNKS}[ready_after]
+
+
+def test_route_patterns_counted_later_are_those_counted_at_once() -> None:
+    """``count_routes(patterns=False)`` leaves the patterns to a later count that reads the layers as they were,
+    whatever was released meanwhile (the trip audit frees the stop rows while the routes are counted)."""
+    from transportmon import routes
+    from transportmon.trip_audit import release_stop_rows, stop_rows
+
+    layers = load_inputs().layers
+    rows = stop_rows(layers["trips"], layers["stop_times"])
+    at_once = routes.count_routes(layers["trips"], layers["stop_times"], rows=rows)
+    later = routes.count_routes(layers["trips"], layers["stop_times"], rows=rows, patterns=False)
+    assert later.later is not None and not len(later.patterns) and not len(later.stops)
+    pd.testing.assert_frame_equal(later.days, at_once.days)
+    release_stop_rows(layers["stop_times"])
+    layers["trips"].frame = layers["trips"].frame.iloc[:0]
+    assert later.count_patterns() is later and later.later is None
+    assert len(at_once.patterns) and len(at_once.stops)
+    pd.testing.assert_frame_equal(later.patterns, at_once.patterns)
+    pd.testing.assert_frame_equal(later.stops, at_once.stops)
+
+
+def test_a_failure_counting_the_routes_leaves_the_old_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error on the routes' thread is the audit's error, raised where the report needs the routes."""
+    from transportmon import routes
+
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise ValueError("route facts failed")
+
+    monkeypatch.setattr(routes, "route_facts", failing)
+    calls: list = []
+    monkeypatch.setattr(streamed, "write_while_judging", spy(streamed.write_while_judging, calls))
+    out = tmp_path / "r.parquet"
+    out.write_bytes(b"old")
+    with pytest.raises(ValueError, match="route facts failed"):
+        transportmon.audit(out=out)
+    assert len(calls) == 1  # raised while the trips were being judged and written
+    assert out.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["r.parquet"]

@@ -11,7 +11,9 @@ all the trips, then :func:`~transportmon.io.write.write_report`): every step aft
 a time — sorting by (subject, subject_id), the input row kept only for rejected rows, waivers (counted over the
 pieces with :func:`~transportmon.waivers.pieces_counts`), ``--only`` — so it is done piece by piece. The trips come in
 ``trip_id`` order whatever the file's (:func:`~transportmon.trip_audit.prepare_trips` ``by_id``), so a range of trips
-is a range of the report; rejected trip rows, sorted among them by id, join the piece whose ids they fall in.
+is a range of the report; rejected trip rows, sorted among them by id, join the piece whose ids they fall in. The
+routes, which come before the trips, may still be being counted on their own thread (:class:`Pending`): the file
+opens when they are ready, the trips judged meanwhile kept till then.
 """
 
 from __future__ import annotations
