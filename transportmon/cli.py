@@ -57,6 +57,12 @@ from .i18n import detail_text, problem_text, reason_text, rule_summary
 # ARROW_DEFAULT_MEMORY_POOL or MIMALLOC_PURGE_DELAY wins. Set before pyarrow loads (the purge delay has no effect
 # once it has).
 os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
+# numpy asks the kernel for transparent huge pages for every array of 4 MiB or more. Where huge pages are given only
+# on request (the common "madvise" setting), each fault of one may first compact memory to find 2 MiB free, then
+# clears all of it: an audit's short-lived arrays of millions of rows paid 1.3 s more system time at ten million stop
+# rows than with ordinary pages (benchmarks/RESULTS.md). A user's own NUMPY_MADVISE_HUGEPAGE wins; read when numpy
+# loads, which it has not yet.
+os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 
 
 def use_jemalloc() -> str:
