@@ -156,6 +156,7 @@ def second_thread(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
                                                                   "catch_warnings"))
     monkeypatch.setattr(warnings, "warn", spy(warnings.warn, "warn"))
     monkeypatch.setattr(ahead_module, "parquet_ids", spy(ahead_module.parquet_ids, "tasks"))
+    monkeypatch.setattr(ahead_module, "parquet_whole", spy(ahead_module.parquet_whole, "tasks"))
     monkeypatch.setattr(ahead_module, "sha256", spy(ahead_module.sha256, "tasks"))
     return seen
 
@@ -180,6 +181,7 @@ def test_good_files_load_alike(tmp_path, second_thread, trips_ext: str, st_ext: 
     # The second thread did its work, and nothing that could warn; it is gone.
     parquet = [ext for ext in (trips_ext, st_ext) if ext == "parquet"]
     assert second_thread["tasks"].count("parquet_ids") == 2 * len(parquet)  # per load with read_ahead
+    assert second_thread["tasks"].count("parquet_whole") == 2 * (st_ext == "parquet")  # stop_times decoded whole
     assert second_thread["tasks"].count("sha256") == 4
     assert second_thread["catch_warnings"] == [] and second_thread["warn"] == []
     assert no_thread_left()

@@ -4,8 +4,9 @@
 ``trips`` and ``stop_times`` are both Parquet or CSV files, a :class:`ReadAhead` starts one more thread that, in this
 order, reads the id columns of each of them that is Parquet (:func:`transportmon.io.parquet.parquet_ids`) and
 its whole numbers as int64 (:func:`~transportmon.io.parquet.parquet_wide`), computes the checks of the ids
-(:func:`transportmon.layers.ahead.layer_facts`), then takes the SHA-256 of both files (the report's metadata names
-each input's). Only memory that lives as long as the layer is taken there: memory freed later by the main thread
+(:func:`transportmon.layers.ahead.layer_facts`) — and for stop_times decodes its other columns too
+(:func:`~transportmon.io.parquet.parquet_whole`), which the main thread would otherwise wait for and then decode
+itself, this thread idle — then takes the SHA-256 of both files (the report's metadata names each input's). Only memory that lives as long as the layer is taken there: memory freed later by the main thread
 would go back to the second thread's allocator arenas, which the main thread does not use again. The main thread meanwhile reads the smaller layers, and takes each
 result when it comes to that layer; it can also hand the thread other array work (:meth:`ReadAhead.submit`: the
 stops' point-in-polygon tests).
@@ -31,7 +32,7 @@ import pyarrow as pa
 
 from ..layers.ahead import layer_facts
 from ..layers.memo import Ahead
-from .parquet import parquet_ids, parquet_wide
+from .parquet import parquet_ids, parquet_whole, parquet_wide
 from .read import CSV_EXTENSIONS, PARQUET_EXTENSIONS, layer_dictionary, sha256
 
 __all__ = ["AHEAD_LAYERS", "ReadAhead", "read_ahead_paths"]
@@ -63,11 +64,18 @@ ID_COLUMNS = ("trip_id", "route_id", "scope")
 WIDE_COLUMNS = {"stop_times": ("stop_sequence",)}
 
 
+#: Layers whose other columns are decoded ahead too, after the checks of their ids: stop_times', which the main
+#: thread would otherwise wait for and then decode itself while this thread has nothing left to do.
+WHOLE_LAYERS = ("stop_times",)
+
+
 def _ids_and_facts(name: str, path: Path) -> tuple[pa.Table, Ahead] | None:
     ids = parquet_ids(path, layer_dictionary(name), ID_COLUMNS)
     if ids is None:
         return None
-    return ids, layer_facts(name, ids, parquet_wide(path, WIDE_COLUMNS[name]) if name in WIDE_COLUMNS else None)
+    facts = layer_facts(name, ids, parquet_wide(path, WIDE_COLUMNS[name]) if name in WIDE_COLUMNS else None)
+    whole = parquet_whole(path, layer_dictionary(name), ids) if name in WHOLE_LAYERS else None
+    return (ids if whole is None else whole), facts
 
 
 class ReadAhead:

@@ -72,6 +72,8 @@ def decode_narrow(path: Path, schema: pa.Schema, keys: list[str], dictionary: li
     if target is None:
         return None
     names = [name for name in target.names if have is None or name not in have.column_names]
+    if have is not None and not names and have.schema.names == target.names:  # read whole already
+        return have
     try:
         table = pq.read_table(path, schema=target, columns=names if have is not None else None,
                               read_dictionary=[n for n in dictionary if n in names] or None)

@@ -49,6 +49,14 @@ def parquet_ids(path: Path, dictionary: tuple[str, ...], ids: tuple[str, ...]) -
     return decode_columns(path, schema, contract, wanted, names)
 
 
+def parquet_whole(path: Path, dictionary: tuple[str, ...], ids: pa.Table) -> pa.Table | None:
+    """The whole table as :func:`parquet_frame` reads it before pandas converts it: ``ids`` (:func:`parquet_ids`)
+    with the other columns decoded; None when :func:`parquet_frame` would not read it so. Arrow only, for the second
+    thread (:mod:`transportmon.io.ahead`): the main thread then only converts it."""
+    schema, contract, wanted = parquet_plan(path, dictionary)
+    return decode_narrow(path, schema, contract, wanted, ids)
+
+
 def parquet_wide(path: Path, names: tuple[str, ...], batch_rows: int = 1 << 16) -> dict[str, np.ndarray]:
     """The whole-number columns named ``names`` (contract names) of a Parquet file as int64 arrays, read batch by
     batch (no temporary of a whole column); a column with a missing value is left out. Arrow and numpy only: made
