@@ -130,6 +130,29 @@ def test_dictionaries_where_values_repeat_not_where_they_differ(tmp_path: Path) 
     assert pq.read_table(out)["geometry"].to_pylist() == list(shapely.to_wkb(lines, flavor="iso"))
 
 
+def test_statistics_where_a_reader_can_skip_row_groups(reports: dict[str, tuple[gpd.GeoDataFrame, dict]],
+                                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """min/max of the sort keys and the numbers: a filter on subject_id reads only the row groups that may hold
+    it; none on other text (verdicts vary within every row group), the lists or the WKB."""
+    monkeypatch.setattr(geoparquet, "ROW_GROUP_ROWS", 3)
+    report, metadata = reports["sample"]
+    out = tmp_path / "r.parquet"
+    write_report(report, metadata, str(out))
+    meta = pq.read_metadata(out)
+    assert meta.num_row_groups > 3
+    stats = {meta.row_group(0).column(i).path_in_schema: meta.row_group(0).column(i).is_stats_set
+             for i in range(meta.num_columns)}
+    assert stats["subject"] and stats["subject_id"] and stats["passengers"] and stats["source_row"]
+    assert not stats["verdict"] and not stats["service_date"] and not stats["geometry"]
+    assert not any(v for k, v in stats.items() if k.startswith("findings."))
+    wanted = str(report["subject_id"].iloc[len(report) // 2])
+    keep = [g for g in range(meta.num_row_groups)
+            if meta.row_group(g).column(1).statistics.min <= wanted <= meta.row_group(g).column(1).statistics.max]
+    assert len(keep) < meta.num_row_groups  # the others are skipped…
+    got = pq.ParquetFile(out).read_row_groups(keep).to_pandas()
+    assert wanted in set(got["subject_id"])  # …and the row is in the ones read
+
+
 def test_parquet_leaves_name_the_file_columns(reports: dict[str, tuple[gpd.GeoDataFrame, dict]],
                                               tmp_path: Path) -> None:
     report, metadata = reports["sample"]  # findings with a nested waiver struct

@@ -28,8 +28,8 @@ from .encode import clean_json
 from .wkb import GeometryStats, WkbColumn, add_stats, geo_types_bbox, wkb_array
 
 __all__ = ["DICTIONARY_PAGE_BYTES", "GEOPARQUET_VERSION", "PARQUET_COMPRESSION", "PLAIN_LEAVES", "ROW_GROUP_ROWS",
-           "ReportSink", "attribute_table", "parquet_leaves", "report_schema", "report_table", "write_parquet",
-           "writer_options"]
+           "ReportSink", "STATS_TEXT", "attribute_table", "parquet_leaves", "report_schema", "report_table",
+           "stats_columns", "write_parquet", "writer_options"]
 
 #: Rows per GeoParquet row group. Measured on the 1e7 benchmark report (3.3 million trips written while they are
 #: judged, :mod:`transportmon.streamed`): 2^19 rows make the file 2 % larger than 2^20 (each row group has its own
@@ -137,13 +137,26 @@ def _drop_ensemble_member_ids(crs_json: dict[str, Any]) -> None:
 
 def writer_options(schema: pa.Schema, geometry: str) -> dict[str, Any]:
     """``pyarrow.parquet.ParquetWriter`` options of a report file (both engines write with them): compression
-    :data:`PARQUET_COMPRESSION`; min/max statistics for the flat columns only (for the nested lists and the WKB they
-    would cost time and serve no filter); no dictionary where values all differ (:data:`PLAIN_LEAVES`), dictionaries
-    up to :data:`DICTIONARY_PAGE_BYTES` elsewhere."""
+    :data:`PARQUET_COMPRESSION`; min/max statistics where a reader can skip row groups by them (:func:`stats_columns`);
+    no dictionary where values all differ (:data:`PLAIN_LEAVES`), dictionaries up to :data:`DICTIONARY_PAGE_BYTES`
+    elsewhere."""
     return {"compression": PARQUET_COMPRESSION,
-            "write_statistics": [f.name for f in schema if f.name != geometry and not pa.types.is_nested(f.type)],
+            "write_statistics": stats_columns(schema, geometry),
             "use_dictionary": [leaf for f in schema for leaf in parquet_leaves(f) if leaf not in PLAIN_LEAVES],
             "dictionary_pagesize_limit": DICTIONARY_PAGE_BYTES}
+
+
+#: Text columns whose min/max statistics a reader can skip row groups by: the report is sorted by them.
+STATS_TEXT = ("subject", "subject_id")
+
+
+def stats_columns(schema: pa.Schema, geometry: str) -> list[str]:
+    """The columns given min/max statistics: the sort keys (:data:`STATS_TEXT`: ``WHERE subject_id = …`` reads one
+    row group) and the numbers (cheap). Other text (verdicts, dates, routes) varies within every row group of rows
+    sorted by id, so its statistics would prune nothing, and comparing each value costs the writer ~10% of its time;
+    nested lists and the WKB serve no filter either."""
+    return [f.name for f in schema if f.name != geometry and not pa.types.is_nested(f.type) and (
+        f.name in STATS_TEXT or not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type)))]
 
 
 def parquet_leaves(field: pa.Field) -> list[str]:
@@ -167,8 +180,7 @@ def write_parquet(report: gpd.GeoDataFrame, metadata: dict[str, Any], path: str)
 class ReportSink:
     """A GeoParquet report written as its pieces come (:meth:`add`, in report order), in row groups of
     :data:`ROW_GROUP_ROWS`, compressed with :data:`PARQUET_COMPRESSION`; :meth:`close` adds the metadata. Min/max
-    statistics are kept for the flat columns only: for the nested lists and the WKB they would cost time and serve no
-    filter. Dictionaries are left out where values all differ (:data:`PLAIN_LEAVES`) and may grow to
+    statistics are kept where a reader can skip row groups by them (:func:`stats_columns`). Dictionaries are left out where values all differ (:data:`PLAIN_LEAVES`) and may grow to
     :data:`DICTIONARY_PAGE_BYTES` elsewhere.
 
     The WKB exists a row group or two at a time, never the whole column (:class:`~.wkb.WkbColumn`: made once per
