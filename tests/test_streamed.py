@@ -372,3 +372,35 @@ def test_a_failure_counting_the_routes_leaves_the_old_report(tmp_path: Path, mon
         transportmon.audit(out=out)
     assert len(calls) == 1  # raised while the trips were being judged and written
     assert out.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["r.parquet"]
+
+
+def test_no_pandas_off_the_main_thread_while_judging_and_writing(edge_world: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The routes' patterns, the trips' stop-row facts and the row groups are made on other threads: numpy, Arrow and
+    GEOS only. pandas enters ``warnings.catch_warnings``, which is not thread-safe before Python 3.14."""
+    import threading
+    import warnings
+
+    from transportmon import routes
+
+    main, seen, counted = threading.main_thread(), [], []
+    enter = warnings.catch_warnings.__enter__
+
+    def spied(self):  # type: ignore[no-untyped-def]
+        if threading.current_thread() is not main:
+            seen.append(threading.current_thread().name)
+        return enter(self)
+
+    count = routes._count_patterns
+
+    def counting(*args):  # type: ignore[no-untyped-def]
+        counted.append(threading.current_thread().name)
+        return count(*args)
+
+    monkeypatch.setattr(warnings.catch_warnings, "__enter__", spied)
+    monkeypatch.setattr(routes, "_count_patterns", counting)
+    monkeypatch.setattr(streamed, "TRIP_CHUNK", 2)
+    for data in (None, edge_world):  # the sample has routes
+        transportmon.audit(data, out=tmp_path / "r.parquet", **({"as_of": AS_OF} if data else {}))
+    assert counted and all(name.startswith("routes") for name in counted)  # counted on the routes' thread…
+    assert seen == []  # …and nothing off the main thread entered pandas' warnings machinery

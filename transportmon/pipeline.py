@@ -36,9 +36,7 @@ from .source_rows import rejected_rows
 from .trip_audit import TripAudit, audit_trips, prepare_trips, release_stop_rows, stop_rows
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
-    from .routes import RouteFacts
+    from .routes import FactsLater, RouteFacts
     from .spill import SpilledTrips
 
 __all__ = ["AuditResult", "Engine", "Inputs", "Measured", "audit", "load_inputs", "measure",
@@ -88,9 +86,9 @@ class Measured:
     routes: RouteFacts | None = None
     """Per route, what its verdict on a day is decided from (:func:`transportmon.routes.route_facts`), or None when
     the trips layer has no route."""
-    routes_later: Future[RouteFacts] | None = None
-    """With ``defer_trips``: ``routes`` being computed on a thread (:func:`transportmon.routes.facts_later`), for
-    :meth:`route_facts` to wait for."""
+    routes_later: FactsLater | None = None
+    """With ``defer_trips``: ``routes`` whose patterns are being counted on a thread
+    (:func:`transportmon.routes.facts_later`), for :meth:`route_facts` to finish."""
     route_warnings: list[str] = field(default_factory=list)
     spilled: SpilledTrips | None = None
     """The audited trips the Dask engine's workers wrote to a spill folder (then not in ``subjects``), or None."""

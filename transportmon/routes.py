@@ -16,7 +16,6 @@ Nothing here reads files, prints or reads the clock.
 
 from __future__ import annotations
 
-import copy
 import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -40,8 +39,9 @@ from .rules import routes as route_rules
 from .rules.trips import stop_order
 from .trip_audit import StopRows
 
-__all__ = ["RULE_IDS", "RouteCounts", "RouteFacts", "code_pairs", "count_routes", "facts_later", "layer_facts",
-           "merge_counts", "route_facts", "route_subjects", "route_verdicts", "route_warnings", "skip_reason", "stop_levels"]
+__all__ = ["RULE_IDS", "FactsLater", "RouteCounts", "RouteFacts", "code_pairs", "count_routes", "facts_later",
+           "layer_facts", "merge_counts", "route_facts", "route_subjects", "route_verdicts", "route_warnings",
+           "skip_reason", "stop_levels"]
 
 RULE_IDS = tuple(r.id for r in sorted(route_rules.RULES, key=lambda r: r.id))
 #: Separator of the stop ids of a pattern (a control character no id holds).
@@ -65,14 +65,15 @@ class RouteCounts:
     """Trip rows looked at (audited, and rejected but for a repeated id)."""
     without_route: int = 0
     """Those of them without a ``route_id``."""
-    later: Callable[[], tuple[pd.DataFrame, pd.DataFrame]] | None = field(default=None, repr=False, compare=False)
-    """With ``count_routes(..., patterns=False)``: what counts ``patterns`` and ``stops`` (:meth:`count_patterns`)."""
+    later: Callable[[], _PatternCounts] | None = field(default=None, repr=False, compare=False)
+    """With ``count_routes(..., patterns=False)``: the count of the patterns and stops still to make (numpy and
+    Arrow: any thread may call it), for :meth:`count_patterns`."""
 
-    def count_patterns(self) -> RouteCounts:
-        """Count the patterns and stops ``count_routes(..., patterns=False)`` left to count (any thread may: it reads
-        the trips and stop rows as they were then); the counts."""
+    def count_patterns(self, counted: _PatternCounts | None = None) -> RouteCounts:
+        """Fill ``patterns`` and ``stops`` left by ``count_routes(..., patterns=False)`` (pandas: on the main
+        thread), from ``later()``'s result when another thread has it (``counted``), else counting now; the counts."""
         if self.later is not None:
-            self.patterns, self.stops = self.later()
+            self.patterns, self.stops = _pattern_frames(self.later() if counted is None else counted)
             self.later = None
         return self
 
@@ -171,9 +172,9 @@ def count_routes(trips: L.Layer, stop_times: L.Layer | None = None, *, rows: Sto
         "service_date": np.where(k == span, np.datetime64("NaT"), first + k).astype("datetime64[s]"),
         "trips": n})
     if stop_times is not None and len(tf) and len(stop_times.frame):
-        # Copies of the layers: their frames as they are now, whatever the caller releases before the count runs.
-        counts.later = functools.partial(_patterns, copy.copy(trips), copy.copy(stop_times), code[:len(tf)], names,
-                                         rows)
+        # The stop rows as numpy and Arrow now, whatever the caller releases before they are counted.
+        counts.later = functools.partial(_count_patterns, _pattern_rows(trips, stop_times, code[:len(tf)], names,
+                                                                         rows))
         if patterns:
             counts.count_patterns()
     return counts
@@ -182,13 +183,47 @@ def count_routes(trips: L.Layer, stop_times: L.Layer | None = None, *, rows: Sto
 def _patterns(trips: L.Layer, stop_times: L.Layer, trip_route: np.ndarray, names: pd.Index,
               rows: StopRows | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stop patterns per route (trips per pattern) and boarding/alighting stops per route, from the stop rows of
-    the audited trips (``trip_route``: each audited trip's route code, -1 for none).
+    the audited trips (``trip_route``: each audited trip's route code, -1 for none): :func:`_pattern_rows` and
+    :func:`_pattern_frames` (pandas) around :func:`_count_patterns` (numpy and Arrow: any thread may run it)."""
+    return _pattern_frames(_count_patterns(_pattern_rows(trips, stop_times, trip_route, names, rows)))
 
-    A trip's itinerary is read as integers, one per stop row in order: its stop's code, times two, plus one where
-    passengers board or alight there; the first also holds the trip's route. The itineraries are hashed as the
-    bytes of those integers (one hash join over trips, no text per trip), so only the distinct ones (a few per
-    route) are decoded: their stop ids joined are the patterns, their boarding stops the route's stops.
-    """
+
+@dataclass(frozen=True)
+class _PatternRows:
+    """What :func:`_count_patterns` reads of the audited trips' stop rows, numpy and Arrow only."""
+
+    trip_pos: np.ndarray
+    order: np.ndarray
+    stop_code: np.ndarray
+    pickup: np.ndarray
+    dropoff: np.ndarray
+    trip_route: np.ndarray
+    n_trips: int
+    n_routes: int
+    stop_text: pa.Array
+    """The stop ids by code (``string``)."""
+    names: pd.Index
+    """The route ids by code: the count reads only how many; for :func:`_pattern_frames`."""
+    stop_names: pd.Index
+    """The stop ids by code, for :func:`_pattern_frames`."""
+
+
+@dataclass(frozen=True)
+class _PatternCounts:
+    """What :func:`_count_patterns` found: route code, pattern text and trips of each (route, pattern) pair, in
+    order; route code and stop code of each (route, boarding stop) pair, in order."""
+
+    rows: _PatternRows
+    route: np.ndarray
+    pattern: pa.Array
+    trips: np.ndarray
+    stop_route: np.ndarray
+    stop: np.ndarray
+
+
+def _pattern_rows(trips: L.Layer, stop_times: L.Layer, trip_route: np.ndarray, names: pd.Index,
+                  rows: StopRows | None = None) -> _PatternRows:
+    """The stop rows of the audited trips as :func:`_count_patterns` reads them (pandas: the main thread's)."""
     tf, sf = trips.frame, stop_times.frame
     located = trips.located
     if rows is not None and located is not None:
@@ -206,11 +241,26 @@ def _patterns(trips: L.Layer, stop_times: L.Layer, trip_route: np.ndarray, names
         else:
             stop_code, stop_names = pd.factorize(pd.Series(text(sf["stop_id"]), dtype="string"))
             stop_names = pd.Index(np.asarray(stop_names, dtype=object).astype(str))
-    n = len(tf)
+    return _PatternRows(trip_pos=trip_pos, order=order, stop_code=stop_code,
+                        pickup=np.asarray(sf["pickup"], dtype=bool), dropoff=np.asarray(sf["dropoff"], dtype=bool),
+                        trip_route=trip_route, n_trips=len(tf), n_routes=len(names), stop_text=text(stop_names), names=names,
+                        stop_names=stop_names)
+
+
+def _count_patterns(p: _PatternRows) -> _PatternCounts:
+    """The count of :func:`_patterns`, numpy and Arrow only.
+
+    A trip's itinerary is read as integers, one per stop row in order: its stop's code, times two, plus one where
+    passengers board or alight there; the first also holds the trip's route. The itineraries are hashed as the
+    bytes of those integers (one hash join over trips, no text per trip), so only the distinct ones (a few per
+    route) are decoded: their stop ids joined are the patterns, their boarding stops the route's stops.
+    """
+    trip_pos, order, stop_code, trip_route = p.trip_pos, p.order, p.stop_code, p.trip_route
+    n = p.n_trips
     length = np.bincount(trip_pos if len(order) == len(trip_pos) else trip_pos[trip_pos >= 0], minlength=n)
-    radix = 2 * (len(stop_names) + 1)  # a row's value: 2 × (stop code + 1) + boards, below radix
-    vtype = np.int32 if (len(names) + 1) * radix < NARROW else np.int64
-    vals = _row_values(order, stop_code, sf["pickup"], sf["dropoff"], vtype)
+    radix = 2 * (len(p.stop_text) + 1)  # a row's value: 2 × (stop code + 1) + boards, below radix
+    vtype = np.int32 if (p.n_routes + 1) * radix < NARROW else np.int64
+    vals = _row_values(order, stop_code, p.pickup, p.dropoff, vtype)
     bounds = np.zeros(n + 1, dtype=np.int64)  # each trip's rows: bounds[t] to bounds[t + 1]
     np.cumsum(length, out=bounds[1:])
     fold = (trip_route + 1).astype(vtype)
@@ -242,7 +292,7 @@ def _patterns(trips: L.Layer, stop_times: L.Layer, trip_route: np.ndarray, names
     g_len = np.r_[glen[keep], np.zeros(len(empty_route), dtype=np.int64)]
     take = np.repeat(keep, glen)
     g_stop = flat[take] // 2 - 1
-    id_text = text(stop_names)
+    id_text = p.stop_text
     stop_text = id_text.take(pa.array(g_stop, mask=g_stop < 0))
     lists = pa.ListArray.from_arrays(pa.array(np.r_[0, np.cumsum(g_len)].astype(np.int32)), stop_text)
     # The patterns' text, ranked: itineraries differing only where passengers board are one pattern.
@@ -253,20 +303,27 @@ def _patterns(trips: L.Layer, stop_times: L.Layer, trip_route: np.ndarray, names
     known = patterns_of.indices.is_valid().to_numpy(zero_copy_only=False)
     text_code = text_rank[patterns_of.indices.fill_null(0).to_numpy()[known]] if len(by_text) else np.zeros(0, int)
     r_idx, p_idx, per = code_pairs(g_route[known], text_code, max(len(by_text), 1), weights=g_trips[known])
-    patterns = pd.DataFrame({
-        "route_id": names[r_idx].astype("str"),
-        "pattern": pd.array(patterns_of.dictionary.take(pa.array(by_text[p_idx])), dtype="str"), "trips": per})
     boards = (flat[take] & 1).astype(bool) & (g_stop >= 0)
     # Pairs of route and stop, by the stop's rank among the ids: sorted by route, then stop id.
     by_id = pc.array_sort_indices(id_text).to_numpy()
     rank = np.empty(len(by_id), dtype=np.int64)
     rank[by_id] = np.arange(len(by_id))
-    r_idx, s_idx, _ = code_pairs(np.repeat(g_route, g_len)[boards], rank[g_stop[boards]], max(len(stop_names), 1))
-    stops = pd.DataFrame({"route_id": names[r_idx].astype("str"), "stop_id": stop_names[by_id[s_idx]].astype("str")})
+    s_route, s_idx, _ = code_pairs(np.repeat(g_route, g_len)[boards], rank[g_stop[boards]], max(len(id_text), 1))
+    return _PatternCounts(rows=p, route=r_idx, pattern=patterns_of.dictionary.take(pa.array(by_text[p_idx])),
+                          trips=per, stop_route=s_route, stop=by_id[s_idx])
+
+
+def _pattern_frames(counts: _PatternCounts) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The patterns and stops frames of :func:`_count_patterns`' pairs (pandas: the main thread's)."""
+    names, stop_names = counts.rows.names, counts.rows.stop_names
+    patterns = pd.DataFrame({"route_id": names[counts.route].astype("str"),
+                             "pattern": pd.array(counts.pattern, dtype="str"), "trips": counts.trips})
+    stops = pd.DataFrame({"route_id": names[counts.stop_route].astype("str"),
+                          "stop_id": stop_names[counts.stop].astype("str")})
     return patterns, stops
 
 
-def _row_values(order: np.ndarray, stop_code: np.ndarray, pickup: pd.Series, dropoff: pd.Series,
+def _row_values(order: np.ndarray, stop_code: np.ndarray, pickup: np.ndarray, dropoff: np.ndarray,
                 dtype: type[np.integer]) -> np.ndarray:
     """Per stop row of the audited trips, in ``order``: 2 × (its stop code + 1), plus 1 where passengers board or
     alight. Stop rows usually come in order already: then no row is gathered, and the sums are made in place."""
@@ -384,16 +441,31 @@ def layer_facts(counts: RouteCounts, layers: dict[str, L.Layer]) -> RouteFacts:
     return route_facts(counts, *_facts_layers(layers))
 
 
-def facts_later(counts: RouteCounts, layers: dict[str, L.Layer]) -> Future[RouteFacts]:
-    """:func:`layer_facts` on a thread of its own, the patterns left by ``count_routes(..., patterns=False)`` counted
-    there first: mostly numpy and Arrow, which release the GIL, so it runs beside the judging of the first trips.
+class FactsLater:
+    """:func:`layer_facts` of counts whose patterns ``count_routes(..., patterns=False)`` left to count: counted
+    here on a thread of its own (numpy and Arrow, which release the GIL: it runs beside the judging of the first
+    trips, and no pandas, which is not thread-safe), the rest (pandas) on the caller's thread by :meth:`result`.
     What it reads of ``layers`` is taken now."""
-    facts_of = _facts_layers(layers)
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="routes")
-    try:
-        return pool.submit(lambda: route_facts(counts.count_patterns(), *facts_of))
-    finally:
+
+    def __init__(self, counts: RouteCounts, layers: dict[str, L.Layer]) -> None:
+        self._counts, self._facts_of = counts, _facts_layers(layers)
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="routes")
+        self._counted: Future[_PatternCounts] | None = pool.submit(counts.later) if counts.later is not None else None
         pool.shutdown(wait=False)  # the count runs on; the thread ends with it
+
+    def done(self) -> bool:
+        """Whether :meth:`result` would not wait for the count."""
+        return self._counted is None or self._counted.done()
+
+    def result(self) -> RouteFacts:
+        """The facts (waits for the count; raises what it raised)."""
+        counted = self._counted.result() if self._counted is not None else None
+        return route_facts(self._counts.count_patterns(counted), *self._facts_of)
+
+
+def facts_later(counts: RouteCounts, layers: dict[str, L.Layer]) -> FactsLater:
+    """The routes' facts, their patterns counted on a thread meanwhile (:class:`FactsLater`)."""
+    return FactsLater(counts, layers)
 
 
 def _facts_layers(layers: dict[str, L.Layer]) -> tuple[gpd.GeoDataFrame | None, pd.DataFrame | None,
