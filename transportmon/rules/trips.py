@@ -303,14 +303,28 @@ def stop_order(trip_pos: np.ndarray, sequence: pd.Series | np.ndarray) -> np.nda
     seq = np.asarray(sequence, dtype=np.int64)
     if not len(seq):
         return np.zeros(0, dtype=np.int64)
+    if in_stop_order(trip_pos, seq):
+        return np.arange(len(seq))
     lo = int(seq.min())
     span = int(seq.max()) - lo + 1
     if span * (int(trip_pos.max(initial=0)) + 2) < (1 << 62):
-        key = (trip_pos.astype(np.int64) + 1) * span + (seq - lo)
-        if (key[1:] >= key[:-1]).all():
-            return np.arange(len(seq))
-        return np.argsort(key, kind="stable")
+        return np.argsort((trip_pos.astype(np.int64) + 1) * span + (seq - lo), kind="stable")
     return np.lexsort((seq, trip_pos))
+
+
+#: Rows compared at a time by :func:`in_stop_order`: its temporaries stay small (no fresh memory per row).
+ORDER_BLOCK = 1 << 18
+
+
+def in_stop_order(trip_pos: np.ndarray, seq: np.ndarray) -> bool:
+    """Whether stop rows are sorted by (trip position, stop_sequence) — as they come in a feed — compared with
+    their next row a block at a time (ten million rows would otherwise make 80 MB temporaries of sort keys)."""
+    for start in range(0, max(len(seq) - 1, 0), ORDER_BLOCK):
+        t, s = trip_pos[start:start + ORDER_BLOCK + 1], seq[start:start + ORDER_BLOCK + 1]
+        later, same = t[1:] > t[:-1], t[1:] == t[:-1]
+        if not (later | (same & (s[1:] >= s[:-1]))).all():
+            return False
+    return True
 
 
 def decide(ev: pd.DataFrame, config: RuleConfig, *, risk_data: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
