@@ -165,11 +165,13 @@ def test_parquet_leaves_name_the_file_columns(reports: dict[str, tuple[gpd.GeoDa
     assert "findings.list.element.waiver.document" in paths and "risk_stops.list.element" in paths
     assert geoparquet.PLAIN_LEAVES <= set(paths)
     meta = pq.read_metadata(out).row_group(0)
+    stats = set(geoparquet.stats_columns(schema, "geometry"))
+    assert {"subject", "subject_id", "passengers", "source_row"} <= stats and not stats & {"verdict", "geometry"}
     for i in range(meta.num_columns):
         column = meta.column(i)
         assert column.has_dictionary_page != (column.path_in_schema in geoparquet.PLAIN_LEAVES), column.path_in_schema
-        # min/max for the flat columns only, as before
-        assert column.is_stats_set == ("." not in column.path_in_schema and column.path_in_schema != "geometry")
+        # min/max where a reader can skip row groups by them: flat columns, the sort keys and the numbers
+        assert column.is_stats_set == (column.path_in_schema in stats), column.path_in_schema
 
 
 def coordinates_summary(geoms: np.ndarray) -> tuple[list[str], list[float] | None]:
