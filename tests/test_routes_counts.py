@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from transportmon import layers as L
+from transportmon import route_patterns as P
 from transportmon import routes as R
 from transportmon._arrow import index_in
 from transportmon.rules.trips import stop_order
@@ -45,7 +46,7 @@ def reference(tf: pd.DataFrame, rejected: pd.DataFrame, sf: pd.DataFrame) -> R.R
         mine = mine.sort_values("stop_sequence", kind="stable")
         if pd.isna(route):
             continue
-        patterns.append((route, R.SEP.join(mine["stop_id"])))
+        patterns.append((route, P.SEP.join(mine["stop_id"])))
         stops |= {(route, s) for s, p, d in zip(mine["stop_id"], mine["pickup"], mine["dropoff"]) if p or d}
     pat = pd.DataFrame(patterns, columns=["route_id", "pattern"])
     pat = pat.groupby(["route_id", "pattern"], sort=True).size().reset_index(name="trips")
@@ -175,7 +176,7 @@ def test_wide_itinerary_values_give_the_same_counts(monkeypatch: pytest.MonkeyPa
     """Many routes × many stops: the itineraries are hashed as 64-bit integers, with the same result."""
     tf, rejected, sf = small_world()
     narrow = R.count_routes(*build(tf, rejected, sf, codes=True, located=True))
-    monkeypatch.setattr(R, "NARROW", 0)
+    monkeypatch.setattr(P, "NARROW", 0)
     assert_counts_equal(R.count_routes(*build(tf, rejected, sf, codes=True, located=True)), narrow)
 
 
@@ -189,7 +190,7 @@ def test_pairs_are_the_distinct_pairs_with_their_counts(n: int, na: int, nb: int
     w = rng.integers(1, 4, n)
     frame = pd.DataFrame({"a": a, "b": b, "w": w if weighted else 1})
     want = frame.groupby(["a", "b"], sort=True)["w"].sum()
-    ra, rb, count = R.code_pairs(a, b, nb, weights=w if weighted else None)
+    ra, rb, count = P.code_pairs(a, b, nb, weights=w if weighted else None)
     assert list(zip(ra.tolist(), rb.tolist())) == want.index.tolist()
     assert count.tolist() == want.tolist()
     assert count.dtype == np.int64

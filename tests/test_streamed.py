@@ -381,7 +381,7 @@ def test_no_pandas_off_the_main_thread_while_judging_and_writing(edge_world: Pat
     import threading
     import warnings
 
-    from transportmon import routes
+    from transportmon import route_patterns
 
     main, seen, counted = threading.main_thread(), [], []
     enter = warnings.catch_warnings.__enter__
@@ -391,14 +391,14 @@ def test_no_pandas_off_the_main_thread_while_judging_and_writing(edge_world: Pat
             seen.append(threading.current_thread().name)
         return enter(self)
 
-    count = routes._count_patterns
+    count = route_patterns.count_patterns
 
     def counting(*args):  # type: ignore[no-untyped-def]
         counted.append(threading.current_thread().name)
         return count(*args)
 
     monkeypatch.setattr(warnings.catch_warnings, "__enter__", spied)
-    monkeypatch.setattr(routes, "_count_patterns", counting)
+    monkeypatch.setattr(route_patterns, "count_patterns", counting)
     monkeypatch.setattr(streamed, "TRIP_CHUNK", 2)
     for data in (None, edge_world):  # the sample has routes
         transportmon.audit(data, out=tmp_path / "r.parquet", **({"as_of": AS_OF} if data else {}))
