@@ -63,6 +63,20 @@ def test_restored_percentage_is_never_rounded_onto_the_limit() -> None:
     assert "79.99% of the baseline" in findings["message_en"].iloc[0]
 
 
+@pytest.mark.parametrize("arrow_lists", [False, True])
+def test_the_high_risk_stops_of_a_suspended_route_are_named_in_its_message(arrow_lists: bool) -> None:
+    """The stops are joined by 、 (zh) and ", " (en), whether the list column is Python lists or Arrow lists (as
+    :func:`transportmon.routes.route_evidence` makes it); none for a route without one."""
+    import pyarrow as pa
+
+    ev = evidence([("two", 5, 20, 0, ["HM1", "HM2"]), ("none", 5, 20, 0, [])])
+    if arrow_lists:
+        ev["high_stops"] = pd.arrays.ArrowExtensionArray(pa.array([["HM1", "HM2"], None], pa.list_(pa.string())))
+    _, findings = route_rules.decide(ev, RuleConfig())
+    assert "HM1、HM2" in findings["message_zh"].iloc[0] and "HM1, HM2" in findings["message_en"].iloc[0]
+    assert "HM" not in findings["message_zh"].iloc[1] and findings["severity"].tolist() == ["warning", "violation"]
+
+
 def test_restore_ratio_is_configurable() -> None:
     cfg = make_config(restore_ratio="1/2")
     out, _ = route_rules.decide(evidence([("half", 20, 20, 4, []), ("under", 20, 20, 3, [])]), cfg)
