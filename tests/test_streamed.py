@@ -321,13 +321,13 @@ def test_trips_judged_while_the_routes_are_counted_wait_for_them(tmp_path: Path,
     judged: list = []
     monkeypatch.setattr(TripAudit, "judge", spy(TripAudit.judge, judged))
     held: list[HeldFuture] = []
-    later = routes.facts_later
+    later = routes.FactsLater
 
-    def facts_later(*args):  # type: ignore[no-untyped-def]
+    def facts_later(*args):  # type: ignore[no-untyped-def]  (the class, spied on)
         held.append(HeldFuture(later(*args), ready_after, judged))
         return held[-1]
 
-    monkeypatch.setattr(routes, "facts_later", facts_later)
+    monkeypatch.setattr(routes, "FactsLater", facts_later)
     got_file = tmp_path / "got.parquet"
     got = transportmon.audit(out=got_file)
     assert_same_result(got, want, got_file, want_file)

@@ -88,7 +88,7 @@ class Measured:
     the trips layer has no route."""
     routes_later: FactsLater | None = None
     """With ``defer_trips``: ``routes`` whose patterns are being counted on a thread
-    (:func:`transportmon.routes.facts_later`), for :meth:`route_facts` to finish."""
+    (:class:`transportmon.routes.FactsLater`), for :meth:`route_facts` to finish."""
     route_warnings: list[str] = field(default_factory=list)
     spilled: SpilledTrips | None = None
     """The audited trips the Dask engine's workers wrote to a spill folder (then not in ``subjects``), or None."""
@@ -338,7 +338,7 @@ def measure(inputs: Inputs, *, engine: Engine = "memory", scheduler: str | None 
     routes = routes_later = None
     if route_counts is not None and len(route_counts.days):
         if route_counts.later is not None:
-            routes_later = route_audit.facts_later(route_counts, layers)
+            routes_later = route_audit.FactsLater(route_counts, layers)
         else:
             routes = route_audit.layer_facts(route_counts, layers)
     elif "trips" in usable:  # a trips layer without a route: the route rules cannot run

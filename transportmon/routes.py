@@ -39,9 +39,8 @@ from .report import one_finding_each
 from .rules import routes as route_rules
 from .trip_audit import StopRows
 
-__all__ = ["RULE_IDS", "FactsLater", "RouteCounts", "RouteFacts", "count_routes", "facts_later",
-           "layer_facts", "merge_counts", "route_facts", "route_subjects", "route_verdicts", "route_warnings",
-           "skip_reason", "stop_levels"]
+__all__ = ["RULE_IDS", "FactsLater", "RouteCounts", "RouteFacts", "count_routes", "layer_facts", "merge_counts",
+           "route_facts", "route_subjects", "route_verdicts", "route_warnings", "skip_reason", "stop_levels"]
 
 RULE_IDS = tuple(r.id for r in sorted(route_rules.RULES, key=lambda r: r.id))
 
@@ -280,11 +279,6 @@ class FactsLater:
         """The facts (waits for the count; raises what it raised)."""
         counted = self._counted.result() if self._counted is not None else None
         return route_facts(self._counts.count_patterns(counted), *self._facts_of)
-
-
-def facts_later(counts: RouteCounts, layers: dict[str, L.Layer]) -> FactsLater:
-    """The routes' facts, their patterns counted on a thread meanwhile (:class:`FactsLater`)."""
-    return FactsLater(counts, layers)
 
 
 def _facts_layers(layers: dict[str, L.Layer]) -> tuple[gpd.GeoDataFrame | None, pd.DataFrame | None,

@@ -48,7 +48,7 @@ HELD_CHUNKS = 2
 @dataclass(frozen=True)
 class Pending:
     """Subjects that come before the trips in the report, still being made on another thread (the routes: their
-    patterns are counted beside the judging of the first trips, :func:`transportmon.routes.facts_later`). The file
+    patterns are counted beside the judging of the first trips, :class:`transportmon.routes.FactsLater`). The file
     opens once they are ready: until then the trips judged wait, :data:`HELD_CHUNKS` ranges at most."""
 
     ready: Callable[[], bool]

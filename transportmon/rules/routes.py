@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from ..config import RuleConfig
 from ..vocab import POLICY, ROUTE_VERDICTS
 from .registry import FINDING_COLUMNS, Needs, Rule, findings_for, metres_text, rule
+from .trips import joined
 
 CLAUSE = POLICY
 #: Days of service compared with the baseline: the as-of date and the 6 days before it.
@@ -176,7 +177,7 @@ def message_fields(out: pd.DataFrame, config: RuleConfig) -> pd.DataFrame:
     """The fields of the TM3xx messages as text columns (routes are few: plain pandas string operations)."""
     limit = float(config.restore_ratio) * 100
     pct = pd.Series(np.asarray(out["restored_ratio"], dtype=float) * 100, index=out.index)
-    high = _joined(out["high_stops"], "、")
+    high = joined(out["high_stops"], "、").tolist()
     recent_window = (_day_text(out["recent_from"]) + "—" + _day_text(out["as_of"]))
     return pd.DataFrame({
         "route_id": out["route_id"].astype(str).to_numpy(), "row": np.asarray(out["row"], dtype=np.int64),
@@ -192,16 +193,6 @@ def message_fields(out: pd.DataFrame, config: RuleConfig) -> pd.DataFrame:
     }, index=out.index)
 
 
-def _joined(lists: pd.Series, sep: str) -> list[str]:
-    """Each list of a list column joined by ``sep`` ("" for a missing or empty one), by Arrow: no Python call per
-    route."""
-    values = lists.array
-    if isinstance(values, pd.arrays.ArrowExtensionArray):
-        joined = pc.fill_null(pc.binary_join(values.__arrow_array__(), sep), "")
-        return [str(v) for v in joined.to_pylist()]
-    return [sep.join(v) if isinstance(v, (list, tuple, np.ndarray)) else "" for v in lists]
-
-
 def _per_day(trips: int, days: int) -> str:
     """Baseline trips per day in three significant digits (``0.5``, ``0.35``, ``0.00274``, ``12.5``), whole from 100."""
     value = int(trips) / int(days)
@@ -211,9 +202,7 @@ def _per_day(trips: int, days: int) -> str:
 def _lengths(lists: pd.Series) -> np.ndarray:
     """Length of each list of a list column (0 for a missing one)."""
     if isinstance(lists.dtype, pd.ArrowDtype):
-        import pyarrow.compute as pc
-
-        return pc.fill_null(pc.list_value_length(lists.array._pa_array), 0).to_numpy().astype(np.int64)
+        return pc.fill_null(pc.list_value_length(lists.array.__arrow_array__()), 0).to_numpy().astype(np.int64)
     return np.asarray([len(v) if isinstance(v, (list, tuple, np.ndarray)) else 0 for v in lists], dtype=np.int64)
 
 
