@@ -6,8 +6,11 @@ order, reads the id columns of each of them that is Parquet (:func:`transportmon
 its whole numbers as int64 (:func:`~transportmon.io.parquet.parquet_wide`), computes the checks of the ids
 (:func:`transportmon.layers.ahead.layer_facts`) — and for stop_times decodes its other columns too
 (:func:`~transportmon.io.parquet.parquet_whole`), which the main thread would otherwise wait for and then decode
-itself, this thread idle — then takes the SHA-256 of both files (the report's metadata names each input's). Only memory that lives as long as the layer is taken there: memory freed later by the main thread
-would go back to the second thread's allocator arenas, which the main thread does not use again. The main thread meanwhile reads the smaller layers, and takes each
+itself, this thread idle — then takes the SHA-256 of both files (the report's metadata names each input's). What is
+taken there lives about as long as the layer: memory freed early by the main thread would go back to the second
+thread's allocator arenas, which the main thread does not use again. stop_times' other columns are narrow (int8
+flags, int32 sequence, dictionary stop codes: ~100 MB at ten million rows) and last until the stop rows are
+released; the peak did not change with them. The main thread meanwhile reads the smaller layers, and takes each
 result when it comes to that layer; it can also hand the thread other array work (:meth:`ReadAhead.submit`: the
 stops' point-in-polygon tests).
 
