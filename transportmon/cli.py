@@ -17,6 +17,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from . import cli_monitor
 from ._errors import InputError, TransportmonError
+from .allocator import prepare_process
 from .cli_common import (
     BoundariesCrsOpt,
     BoundariesDatumOpt,
@@ -50,35 +51,9 @@ from .cli_common import (
 )
 from .i18n import detail_text, problem_text, reason_text, rule_summary
 
-# Arrow's allocator: a large audit frees and allocates gigabytes, and on virtual machines a page handed back to the
-# system costs a host fault when touched again. mimalloc (Arrow's default) hands freed memory back after 10 ms: keep
-# it instead. jemalloc, where the pyarrow build has it, reuses freed memory better still: at ten million stop rows
-# 5 s of system time instead of 8–12 s, and 4.1 GB at peak instead of 4.8 (benchmarks/RESULTS.md). A user's own
-# ARROW_DEFAULT_MEMORY_POOL or MIMALLOC_PURGE_DELAY wins. Set before pyarrow loads (the purge delay has no effect
-# once it has).
-os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
-# numpy asks the kernel for transparent huge pages for every array of 4 MiB or more. Where huge pages are given only
-# on request (the common "madvise" setting), each fault of one may first compact memory to find 2 MiB free, then
-# clears all of it: an audit's short-lived arrays of millions of rows paid 1.3 s more system time at ten million stop
-# rows than with ordinary pages (benchmarks/RESULTS.md). A user's own NUMPY_MADVISE_HUGEPAGE wins; read when numpy
-# loads, which it has not yet.
-os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
-
-
-def use_jemalloc() -> str:
-    """Make jemalloc Arrow's default memory pool, unless the user chose one or this pyarrow lacks it; the pool's
-    name."""
-    import pyarrow as pa
-
-    if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
-        try:
-            pa.set_memory_pool(pa.jemalloc_memory_pool())
-        except NotImplementedError:  # Windows wheels are built without jemalloc
-            pass
-    return pa.default_memory_pool().backend_name
-
-
-use_jemalloc()
+# How the process allocates (glibc kept from returning memory, Arrow on it, numpy without huge pages): before numpy
+# and pyarrow load, which the imports above do not do.
+prepare_process()
 
 
 def _no_label(option: object) -> object:
