@@ -226,7 +226,7 @@ def _ref_service_types(values: pd.Series) -> pd.Series:
     for word, kind in L.SERVICE_TYPE_WORDS:
         hit = text.str.contains(word, regex=False).fillna(False).astype(bool)
         norm = norm.mask(norm.isna() & hit, kind)
-    return norm.astype("string")
+    return pd.Series(pd.Categorical(norm, categories=["scheduled", "charter", "other"]), index=values.index)
 
 
 def _ref_validate_trips(frame: pd.DataFrame, path: str | None = None) -> L.Layer:

@@ -574,7 +574,7 @@ def read_layer(name: str, path: Path, datum: str, encoding: str | None, *, crs: 
 def layer_dictionary(name: str) -> tuple[str, ...]:
     """Contract columns of layer ``name`` read from Parquet as dictionaries: stop_times name some thousands of stops
     in millions of rows, validated per stop."""
-    return ("stop_id",) if name == "stop_times" else ()
+    return {"stop_times": ("stop_id",), "trips": ("service_date", "service_type")}.get(name, ())
 
 
 def display_path(p: Path) -> str:

@@ -396,15 +396,20 @@ SERVICE_TYPE_WORDS: tuple[tuple[str, str], ...] = (
 )
 
 
+#: The kinds a ``service_type`` is read as, the categories of the validated column.
+SERVICE_KINDS = ("scheduled", "charter", "other")
+
+
 @on_distinct
 def service_types(values: pd.Series) -> pd.Series:
-    """``service_type`` as scheduled / charter / other (NA when not recognised); see :data:`SERVICE_TYPES`."""
+    """``service_type`` as a categorical of :data:`SERVICE_KINDS` (NA when not recognised); see
+    :data:`SERVICE_TYPES`. Categorical: spread over millions of trips as codes, not as text."""
     text = values.astype("string").str.normalize("NFKC").str.strip()
     norm = text.str.lower().map(SERVICE_TYPES)
     for word, kind in SERVICE_TYPE_WORDS:
         hit = text.str.contains(word, regex=False).fillna(False).astype(bool)
         norm = norm.mask(norm.isna() & hit, kind)
-    return norm.astype("string")
+    return pd.Series(pd.Categorical(norm, categories=SERVICE_KINDS), index=values.index)
 
 
 @on_distinct

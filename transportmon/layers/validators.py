@@ -188,7 +188,9 @@ def validate_trips(frame: pd.DataFrame, path: str | None = None, *, passengers_o
                lambda m: "service_date=" + cell_text(raw_date, m))
     frame["service_date"] = dates
     raw_type = frame["service_type"]
-    if arrow_text(raw_type) is not None:  # stripped per distinct value: no stripped copy of every row
+    if arrow_text(raw_type) is not None or isinstance(raw_type.dtype, pd.CategoricalDtype):
+        # stripped per distinct value (a categorical's, as read from a Parquet dictionary: its categories): no
+        # stripped copy of every row
         norm = stripped_service_types(raw_type)
     else:
         norm = service_types(raw_type.astype("string").str.strip())
