@@ -227,7 +227,9 @@ def _write_parquet(report: gpd.GeoDataFrame, metadata: dict[str, Any], spilled: 
                                    row_group_size=STREAM_GROUP_ROWS)
                 pending, held = [whole.slice(STREAM_GROUP_ROWS)], held - STREAM_GROUP_ROWS
                 del whole
-                pa.default_memory_pool().release_unused()  # Arrow's allocator keeps freed pieces otherwise
+                pool = pa.default_memory_pool()
+                if pool.backend_name != "system":  # jemalloc and mimalloc keep freed pieces in caches of their own
+                    pool.release_unused()  # (the C library's, as the command line tunes it, reuses them as it is)
         if held:
             writer.write_table(pa.concat_tables(pending).replace_schema_metadata(schema.metadata),
                                row_group_size=STREAM_GROUP_ROWS)
