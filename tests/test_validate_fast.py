@@ -458,7 +458,8 @@ def trips_frames(draw: st.DrawFn) -> pd.DataFrame:
     date_kind = draw(st.sampled_from(["ms", "s", "ns", "tz", "text", "datetime-all-nat"]))
     if date_kind == "text":
         frame["service_date"] = text_column(draw(st.lists(st.sampled_from([*DATES, None]), min_size=n, max_size=n)),
-                                            draw(st.sampled_from(["str", "object"])))
+                                            draw(st.sampled_from(["str", "object", "category"])))  # category: as
+        # a Parquet file's dictionary is read (transportmon.io.read.layer_dictionary)
     else:
         days = draw(st.lists(st.sampled_from(["2020-03-16", "2020-03-16 08:30", "2020-02-29", None]),
                              min_size=n, max_size=n))

@@ -572,8 +572,10 @@ def read_layer(name: str, path: Path, datum: str, encoding: str | None, *, crs: 
 
 
 def layer_dictionary(name: str) -> tuple[str, ...]:
-    """Contract columns of layer ``name`` read from Parquet as dictionaries: stop_times name some thousands of stops
-    in millions of rows, validated per stop."""
+    """Contract columns of layer ``name`` read from Parquet as dictionaries (categoricals), validated per distinct
+    value: stop_times name some thousands of stops in millions of rows; trips have a few hundred service dates and
+    three service types in millions of rows (a Parquet file usually stores such text as a dictionary already, so the
+    reader does not even make each row's text)."""
     return {"stop_times": ("stop_id",), "trips": ("service_date", "service_type")}.get(name, ())
 
 
