@@ -9,7 +9,7 @@ freed memory is used again, not returned:
   memory only threads of that arena use again. :func:`tune_malloc` keeps big arrays in the heap, never trims it and
   allows two arenas (the main thread's, one shared by the helper threads: one arena made them wait on each other).
   At ten million stop rows: 1.2 → 0.6 million page faults, system time 2.4 → 1.4 s, wall 7.8 → 7.4 s after a DuckDB
-  run (benchmarks/RESULTS.md), 0.2 GB more at peak. The memory is held until the command ends, which is what a
+  run (benchmarks/RESULTS.md), 0.1–0.3 GB more at peak. The memory is held until the command ends, which is what a
   command wants (the API, the notebooks and the Dask workers are not changed).
 - **Arrow.** Arrow's own allocators (jemalloc, mimalloc) cache and purge on their own schedules: jemalloc, even
   told never to purge, faulted as many pages as before; mimalloc took 5 s of system time. Where glibc is tuned, Arrow
