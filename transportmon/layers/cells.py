@@ -396,8 +396,9 @@ SERVICE_TYPE_WORDS: tuple[tuple[str, str], ...] = (
 )
 
 
-#: The kinds a ``service_type`` is read as, the categories of the validated column.
-SERVICE_KINDS = ("scheduled", "charter", "other")
+#: The kinds a ``service_type`` is read as (the values of :data:`SERVICE_TYPES`), the categories of the validated
+#: column.
+SERVICE_KINDS = tuple(dict.fromkeys(SERVICE_TYPES.values()))
 
 
 @on_distinct
